@@ -1,0 +1,50 @@
+{#- One row per explicit link from an incident to a change or a release (kind caused_by / fixed_by). -#}
+with
+
+source as (
+
+    select * from {{ source('canonical', 'incident_link') }}
+
+),
+
+latest as (
+
+    select *
+    from source
+    where nullif(trim(incident_ref), '') is not null
+        and nullif(trim(target_ref), '') is not null
+    qualify row_number() over (
+        partition by source_system, trim(incident_ref), trim(target_ref), lower(trim(kind))
+        order by updated_at desc nulls last, _loaded_at desc nulls last
+    ) = 1
+
+),
+
+renamed as (
+
+    select
+        -- ids
+        source_system || ':' || trim(incident_ref) as incident_id,
+        source_system,
+
+        -- strings
+        trim(incident_ref) as incident_ref,
+        coalesce(
+            lower(nullif(trim(target_type), '')),
+            case when upper(trim(target_ref)) like 'RLSE%' then 'release' else 'change' end
+        ) as target_type,
+        trim(target_ref) as target_ref,
+        case
+            when lower(replace(trim(kind), ' ', '_')) in ('caused_by', 'is_caused_by', 'caused') then 'caused_by'
+            when lower(replace(trim(kind), ' ', '_')) in ('fixed_by', 'is_fixed_by', 'rfc', 'fixes') then 'fixed_by'
+            else lower(replace(trim(kind), ' ', '_'))
+        end as kind,
+
+        -- timestamps
+        cast(updated_at as timestamp) as updated_at
+
+    from latest
+
+)
+
+select * from renamed

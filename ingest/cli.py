@@ -1,0 +1,324 @@
+"""The ``changeboard`` command."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import duckdb
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ingest import pipeline
+from ingest.lock import PipelineBusy, PipelineLock
+from ingest.paths import ENV_DATA_DIR, DataDir
+from ingest.readers import ReadError
+from ingest.registry import ExportSettings
+from ingest.warehouse import NoWarehouse, connect_published, read_pointer
+
+app = typer.Typer(
+    help="changeboard: change & release analytics for IT service management.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err = Console(stderr=True)
+APP_DIR = Path(__file__).resolve().parent.parent / "app"
+
+DataDirOpt = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help=f"Data directory (default: ${ENV_DATA_DIR}, then ./data).", show_default=False),
+]
+WaitOpt = Annotated[float, typer.Option("--wait", help="Seconds to wait for another pipeline run to finish.")]
+
+
+def _data(data_dir: Path | None) -> DataDir:
+    return DataDir.resolve(data_dir).ensure()
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    return typer.Exit(code)
+
+
+def _results_table(report: pipeline.IngestReport) -> Table:
+    t = Table(title="ingest summary", show_lines=False)
+    for col in ("file", "source", "status", "read", "inserted", "updated", "unchanged", "superseded", "quarantined", "s"):
+        t.add_column(col, justify="right" if col not in ("file", "source", "status") else "left")
+    for r in report.results:
+        c = r.counts
+        style = {"failed": "red", "skipped_duplicate": "dim"}.get(r.status, "")
+        t.add_row(
+            r.path.name,
+            f"{r.source_system or '-'} {r.source_table or ''}",
+            f"[{style}]{r.status}[/]" if style else r.status,
+            *(f"{v:,}" for v in (c.rows_read, c.inserted, c.updated, c.unchanged, c.superseded, c.quarantined)),
+            f"{r.duration_seconds:.1f}",
+        )
+    return t
+
+
+def _run_ingest(data: DataDir, paths: list[Path], settings: ExportSettings | None, force: bool, run_id: str) -> pipeline.IngestReport:
+    from ingest.registry import expand_paths
+
+    files = expand_paths(paths)
+    with Progress(
+        TextColumn("[bold]ingest[/]"), BarColumn(), TextColumn("{task.completed}/{task.total} files"),
+        TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True,
+    ) as bar:
+        task = bar.add_task("", total=len(files))
+        report = pipeline.ingest_paths(
+            data, paths, settings=settings, force=force, run_id=run_id,
+            on_start=lambda p: bar.update(task, description=p.name),
+            progress=lambda r: bar.advance(task),
+        )
+    console.print(_results_table(report))
+    for r in report.results:
+        for w in r.warnings:
+            if w.startswith("WARNING"):
+                err.print(f"[bold yellow]{r.path.name}: {w}[/]")
+            else:
+                console.print(f"[dim]{r.path.name}: {w}[/]")
+        if r.error:
+            err.print(f"[red]{r.path.name}: {r.error}[/]")
+    if report.aborted_runs:
+        err.print(f"[yellow]{report.aborted_runs} earlier run(s) had died mid-file and were marked aborted (nothing partial was kept)[/]")
+    return report
+
+
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the sample exports into.")] = Path("data/samples"),
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same files.")] = 7,
+    changes: Annotated[int, typer.Option(help="Number of change requests.")] = 4000,
+    incidents: Annotated[int | None, typer.Option(help="Number of incidents (default 3 per change).")] = None,
+    cis: Annotated[int | None, typer.Option(help="Number of configuration items.")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="'Today' of the sample (ISO date, default today).")] = None,
+) -> None:
+    """Write realistic ServiceNow and Jira sample exports."""
+    from ingest.generate import generate as gen
+
+    when = datetime.fromisoformat(as_of).replace(tzinfo=UTC) if as_of else None
+    with console.status("generating sample exports..."):
+        written = gen(out, seed=seed, changes=changes, incidents=incidents, cis=cis, as_of=when)
+    t = Table(title=f"sample exports in {out}")
+    t.add_column("file")
+    t.add_column("rows", justify="right")
+    for name, n in written.items():
+        t.add_row(name, f"{n:,}")
+    console.print(t)
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Export files or folders.")],
+    data_dir: DataDirOpt = None,
+    source: Annotated[str | None, typer.Option(help="Source system (servicenow, jira, ...); default: detected.")] = None,
+    table: Annotated[str | None, typer.Option(help="Source table (change_request, incident, ...); default: detected.")] = None,
+    timezone: Annotated[str | None, typer.Option(help="Time zone of the export's display values.")] = None,
+    force: Annotated[bool, typer.Option(help="Reprocess files whose content was already loaded.")] = False,
+    wait: WaitOpt = 0.0,
+) -> None:
+    """Load exports into the ingest database (idempotent; bad rows are quarantined)."""
+    data = _data(None if data_dir is None else data_dir)
+    settings = ExportSettings(system=source, table=table, timezone=timezone)
+    run_id = pipeline.new_run_id()
+    try:
+        with PipelineLock(data.lock_file, run_id=run_id, command="ingest", wait_seconds=wait):
+            report = _run_ingest(data, paths, settings, force, run_id)
+    except PipelineBusy as exc:
+        raise _fail(str(exc), 75) from None
+    except ReadError as exc:
+        raise _fail(str(exc)) from None
+    if report.failed:
+        raise typer.Exit(2)
+
+
+@app.command()
+def build(
+    data_dir: DataDirOpt = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Pin 'now' for ages and schedules (ISO timestamp).")] = None,
+    keep: Annotated[int, typer.Option(help="Published versions to keep.")] = 3,
+    wait: WaitOpt = 0.0,
+) -> None:
+    """Run dbt build into a new warehouse version and publish it atomically."""
+    data = _data(data_dir)
+    run_id = pipeline.new_run_id()
+    try:
+        with PipelineLock(data.lock_file, run_id=run_id, command="build", wait_seconds=wait):
+            _build(data, run_id, as_of, keep)
+    except PipelineBusy as exc:
+        raise _fail(str(exc), 75) from None
+
+
+def _build(data: DataDir, run_id: str, as_of: str | None, keep: int) -> None:
+    form = pipeline.sync_forms(data, run_id=run_id)
+    if form:
+        c = form.counts
+        console.print(f"form requests: {c.rows_read:,} read, {c.inserted:,} new, {c.updated:,} updated")
+    try:
+        with console.status("dbt build (models and tests)..."):
+            pub = pipeline.build(data, run_id=run_id, as_of=as_of, keep=keep)
+    except pipeline.BuildFailed as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"[green]published[/] warehouse version [bold]{pub.version}[/] → {data.warehouse_link}")
+
+
+@app.command()
+def serve(
+    data_dir: DataDirOpt = None,
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8501,
+    address: Annotated[str, typer.Option(help="Address to bind (localhost by default; see README to expose).")] = "localhost",
+) -> None:
+    """Serve the dashboards (Streamlit)."""
+    data = _data(data_dir)
+    env = {**os.environ, ENV_DATA_DIR: str(data.root)}
+    console.print(f"changeboard is serving at [bold]http://{address}:{port}[/] (Ctrl+C to stop)")
+    cmd = [
+        sys.executable, "-m", "streamlit", "run", str(APP_DIR / "streamlit_app.py"),
+        "--server.port", str(port), "--server.address", address, "--server.headless", "true",
+        "--browser.gatherUsageStats", "false",
+    ]
+    raise typer.Exit(subprocess.call(cmd, env=env, cwd=APP_DIR))
+
+
+@app.command()
+def demo(
+    data_dir: DataDirOpt = None,
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8501,
+    changes: Annotated[int, typer.Option(help="Changes in the generated sample.")] = 4000,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Stop after publishing.")] = False,
+) -> None:
+    """Generate sample exports if absent, ingest them, build, and serve the dashboards."""
+    data = _data(data_dir)
+    samples = data.samples
+    if not any(samples.rglob("*.csv")) if samples.exists() else True:
+        generate(out=samples, changes=changes, seed=7, incidents=None, cis=None, as_of=None)
+    run_id = pipeline.new_run_id()
+    try:
+        with PipelineLock(data.lock_file, run_id=run_id, command="demo"):
+            _run_ingest(data, [samples], None, False, run_id)
+            _build(data, run_id, None, 3)
+    except PipelineBusy as exc:
+        raise _fail(str(exc), 75) from None
+    if not no_serve:
+        serve(data_dir=data.root, port=port, address="localhost")
+
+
+@app.command()
+def status(data_dir: DataDirOpt = None) -> None:
+    """What is loaded: ingest runs, row counts, quarantined rows, the published version."""
+    data = _data(data_dir)
+    try:
+        pub = read_pointer(data)
+        console.print(f"published warehouse: version [bold]{pub.version}[/] at {pub.published_at} ({data.warehouse_link})")
+    except NoWarehouse as exc:
+        console.print(f"[yellow]{exc}[/]")
+    lock = PipelineLock(data.lock_file, run_id="status", command="status")
+    try:
+        lock.acquire()
+    except PipelineBusy as exc:
+        console.print(f"[yellow]a pipeline run is in progress; ledger not readable until it ends:[/] {exc}")
+        return
+    try:
+        if not data.ingest_db.exists():
+            console.print("nothing ingested yet")
+            return
+        con = duckdb.connect(str(data.ingest_db), read_only=True)
+        try:
+            _print_status(con)
+        finally:
+            con.close()
+    finally:
+        lock.release()
+
+
+def _print_status(con: duckdb.DuckDBPyConnection) -> None:
+    from ingest.canonical import ENTITIES
+
+    counts = Table(title="raw rows")
+    counts.add_column("entity")
+    counts.add_column("rows", justify="right")
+    for name in ENTITIES:
+        n = con.execute(f"select count(*) from raw.{name}").fetchall()[0][0]
+        counts.add_row(name, f"{n:,}")
+    console.print(counts)
+    runs = Table(title="last ingest runs")
+    cols = ["run_id", "file_name", "source_system", "source_table", "status", "rows_read", "inserted", "updated", "unchanged", "superseded", "quarantined", "started_at"]
+    for c in cols:
+        runs.add_column(c)
+    for row in con.execute(f"select {', '.join(cols)} from meta.ingest_run order by run_id desc limit 15").fetchall():
+        runs.add_row(*("" if v is None else str(v) for v in row))
+    console.print(runs)
+    q = con.execute("select count(*) from meta.quarantine").fetchall()[0][0]
+    console.print(f"quarantined rows: [bold]{q:,}[/]")
+    if q:
+        qt = Table(title="latest quarantined rows")
+        for c in ("file", "row", "entity", "reason"):
+            qt.add_column(c)
+        for row in con.execute(
+            "select file_name, source_row, entity, reason from meta.quarantine order by quarantined_at desc, source_row limit 10"
+        ).fetchall():
+            qt.add_row(*(str(v) for v in row))
+        console.print(qt)
+
+
+@app.command()
+def sql(
+    query: Annotated[str | None, typer.Argument(help="A query; without one, an interactive read-only shell.")] = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Run a query against the published warehouse (read-only), or open a shell."""
+    data = _data(data_dir)
+    try:
+        con, pub = connect_published(data)
+    except NoWarehouse as exc:
+        raise _fail(str(exc)) from None
+    try:
+        if query is not None:
+            _print_query(con, query)
+            return
+        console.print(f"read-only shell on warehouse version {pub.version}; end with Ctrl+D. Public models: fct_*, dim_*, rpt_*")
+        buf = ""
+        while True:
+            try:
+                line = input("changeboard> " if not buf else "         ...> ")
+            except EOFError:
+                break
+            buf += line + "\n"
+            if buf.strip().endswith(";") or (line.strip() == "" and buf.strip()):
+                _print_query(con, buf.strip().rstrip(";"))
+                buf = ""
+    finally:
+        con.close()
+
+
+def _print_query(con: duckdb.DuckDBPyConnection, query: str) -> None:
+    try:
+        cur = con.cursor()
+        res = cur.execute(query)
+        cols = [d[0] for d in res.description] if res.description else []
+        rows = res.fetchmany(200)
+    except duckdb.Error as exc:
+        raise _fail(f"query failed: {exc}") from None
+    t = Table()
+    for c in cols:
+        t.add_column(c)
+    for row in rows:
+        t.add_row(*("" if v is None else str(v) for v in row))
+    console.print(t)
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

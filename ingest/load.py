@@ -1,0 +1,366 @@
+"""The generic loader: canonical rows into the ingest database, idempotently, without losing a row.
+
+For each file (see DECISIONLOG.md, "ingest"):
+1. the file is copied to ``landing/<system>/<sha256>.<ext>`` (immutable, the replay source);
+2. an ``meta.ingest_run`` row is committed with status ``running``;
+3. the connector's canonical frames are staged, and in ONE transaction: rows that could not be typed
+   go to ``meta.quarantine``; within the file the newest version of each key wins (older copies are
+   *superseded*; same version with different content is quarantined, never guessed); against the
+   loaded table a newer ``updated_at`` updates, an identical row is *unchanged*, an older one is
+   *superseded*; the run row gets its counts, which must balance:
+   ``rows read = inserted + updated + unchanged + superseded + quarantined``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from ingest.canonical import ENTITIES, Entity, create_raw_schema
+from ingest.mapping import MappedFrame
+
+META_DDL = """
+create schema if not exists meta;
+create sequence if not exists meta.ingest_run_seq;
+create table if not exists meta.ingest_run (
+    run_id bigint primary key default nextval('meta.ingest_run_seq'),
+    pipeline_run_id varchar,
+    source_system varchar,
+    source_table varchar,
+    file_name varchar,
+    file_path varchar,
+    file_sha256 varchar,
+    landed_path varchar,
+    status varchar,           -- running | succeeded | failed | skipped_duplicate | aborted
+    rows_read bigint,
+    inserted bigint,
+    updated bigint,
+    unchanged bigint,
+    superseded bigint,
+    quarantined bigint,
+    warnings varchar[],
+    error varchar,
+    started_at timestamp,
+    finished_at timestamp,
+    duration_seconds double
+);
+create table if not exists meta.quarantine (
+    run_id bigint,
+    file_name varchar,
+    source_system varchar,
+    entity varchar,
+    source_row bigint,
+    record_key varchar,
+    reason varchar,
+    reasons varchar[],
+    raw_record varchar,
+    quarantined_at timestamp
+);
+create table if not exists meta.form_sync (
+    synced_at timestamp,
+    requests bigint,
+    decisions bigint
+);
+"""
+
+
+class BalanceError(AssertionError):
+    """Rows read did not equal loaded + unchanged + superseded + quarantined: nothing is committed."""
+
+
+@dataclass
+class EntityCounts:
+    """Per entity counts of one file's load."""
+
+    rows_read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    superseded: int = 0
+    quarantined: int = 0
+
+    def add(self, other: EntityCounts) -> None:
+        for k in vars(self):
+            setattr(self, k, getattr(self, k) + getattr(other, k))
+
+    @property
+    def balanced(self) -> bool:
+        return self.rows_read == self.inserted + self.updated + self.unchanged + self.superseded + self.quarantined
+
+
+@dataclass
+class FileResult:
+    """The outcome of ingesting one file, as recorded in the ledger."""
+
+    path: Path
+    source_system: str | None
+    source_table: str | None
+    status: str
+    run_id: int | None = None
+    counts: EntityCounts = field(default_factory=EntityCounts)
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+    duration_seconds: float = 0.0
+
+
+def now_utc() -> datetime:
+    """The current UTC time as a naive timestamp (DuckDB ``TIMESTAMP`` is UTC by convention here)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def connect_ingest(path: Path) -> duckdb.DuckDBPyConnection:
+    """Open the ingest database read-write (pipeline only: the caller holds the pipeline lock)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path))
+    create_raw_schema(con)
+    con.execute(META_DDL)
+    return con
+
+
+def mark_aborted(con: duckdb.DuckDBPyConnection) -> int:
+    """Runs left ``running`` by a crash become ``aborted`` (their data was never committed)."""
+    rows = con.execute(
+        "update meta.ingest_run set status = 'aborted', finished_at = ?, error = 'the process died before the run committed' "
+        "where status = 'running' returning run_id",
+        [now_utc()],
+    ).fetchall()
+    return len(rows)
+
+
+def already_loaded(con: duckdb.DuckDBPyConnection, sha: str) -> int | None:
+    """The run that already loaded a file with this content, if any."""
+    row = con.execute(
+        "select run_id from meta.ingest_run where file_sha256 = ? and status = 'succeeded' order by run_id limit 1",
+        [sha],
+    ).fetchall()
+    return row[0][0] if row else None
+
+
+def land(path: Path, landing: Path, system: str, sha: str) -> Path:
+    """Copy an export into ``landing/<system>/<sha256><suffix>`` once (atomic rename, fsync)."""
+    target = landing / system / f"{sha}{''.join(path.suffixes[-1:]) or '.dat'}"
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    part = target.with_name(target.name + ".part")
+    shutil.copyfile(path, part)
+    with part.open("rb") as f:
+        import os
+
+        os.fsync(f.fileno())
+    part.replace(target)
+    return target
+
+
+def start_run(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    pipeline_run_id: str,
+    path: Path,
+    sha: str,
+    landed: Path | None,
+    system: str | None,
+    table: str | None,
+    status: str = "running",
+) -> int:
+    """Commit a ledger row before the load (a crash leaves it ``running``, later ``aborted``)."""
+    rows = con.execute(
+        "insert into meta.ingest_run (pipeline_run_id, source_system, source_table, file_name, file_path, "
+        "file_sha256, landed_path, status, started_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?) returning run_id",
+        [pipeline_run_id, system, table, path.name, str(path), sha, str(landed) if landed else None, status, now_utc()],
+    ).fetchall()
+    return int(rows[0][0])
+
+
+def finish_run(con: duckdb.DuckDBPyConnection, result: FileResult, started: float) -> None:
+    """Record the outcome and counts of a run."""
+    c = result.counts
+    result.duration_seconds = time.perf_counter() - started
+    con.execute(
+        "update meta.ingest_run set status = ?, rows_read = ?, inserted = ?, updated = ?, unchanged = ?, "
+        "superseded = ?, quarantined = ?, warnings = ?, error = ?, finished_at = ?, duration_seconds = ?, "
+        "source_system = coalesce(?, source_system), source_table = coalesce(?, source_table) where run_id = ?",
+        [
+            result.status,
+            c.rows_read,
+            c.inserted,
+            c.updated,
+            c.unchanged,
+            c.superseded,
+            c.quarantined,
+            result.warnings,
+            result.error,
+            now_utc(),
+            result.duration_seconds,
+            result.source_system,
+            result.source_table,
+            result.run_id,
+        ],
+    )
+
+
+def _hash_expr(entity: Entity) -> str:
+    parts = ", ".join(f"coalesce(cast(\"{c}\" as varchar), '\\N')" for c in entity.columns)
+    return f"md5(concat_ws(chr(31), {parts}))"
+
+
+def _key_match(entity: Entity, left: str, right: str) -> str:
+    return " and ".join(f'{left}."{k}" = {right}."{k}"' for k in entity.key)
+
+
+def _key_text(entity: Entity, alias: str) -> str:
+    return "concat_ws('|', " + ", ".join(f'cast({alias}."{k}" as varchar)' for k in entity.key) + ")"
+
+
+def load_frame(
+    con: duckdb.DuckDBPyConnection, mapped: MappedFrame, *, run_id: int, file_name: str, source_system: str | None
+) -> EntityCounts:
+    """Load one entity's canonical frame inside the caller's open transaction; return its counts."""
+    entity = ENTITIES[mapped.entity]
+    counts = EntityCounts(rows_read=mapped.frame.height + mapped.quarantine.height)
+    loaded_at = now_utc()
+    if mapped.quarantine.height:
+        q = mapped.quarantine  # noqa: F841  (read by DuckDB by name)
+        con.execute(
+            "insert into meta.quarantine select ?, ?, ?, ?, _source_row, null, array_to_string(reasons, '; '), "
+            "reasons, raw_record, ? from q",
+            [run_id, file_name, source_system, entity.name, loaded_at],
+        )
+        counts.quarantined += mapped.quarantine.height
+    if mapped.frame.height == 0:
+        return counts
+
+    frame = mapped.frame.select(["_source_row", *entity.columns])  # noqa: F841
+    version = f'"{entity.version_column}"' if entity.version_column else "null::timestamp"
+    keys = ", ".join(f'"{k}"' for k in entity.key)
+    con.execute("drop table if exists _stage")
+    con.execute(
+        f"create temp table _stage as select *, {_hash_expr(entity)} as _row_hash, "
+        f"coalesce({version}, '-infinity'::timestamp) as _v from frame"
+    )
+    # Within the file: the top version per key; a tie with different content is a conflict.
+    con.execute("drop table if exists _ranked")
+    con.execute(
+        f"""create temp table _ranked as
+        with versions as (select *, max(_v) over (partition by {keys}) as _top_v from _stage),
+        tops as (
+            select {keys}, count(distinct _row_hash) as _n_top from versions where _v = _top_v group by all
+        )
+        select versions.*, tops._n_top from versions inner join tops using ({keys})"""
+    )
+    conflict = con.execute(
+        f"""insert into meta.quarantine
+        select ?, ?, ?, ?, _source_row, {_key_text(entity, "r")},
+            'conflicting duplicate: ' || _n_top || ' rows for key ' || {_key_text(entity, "r")} ||
+                ' have the same {entity.version_column or "version"} and different content; none was loaded',
+            ['conflicting duplicate with identical {entity.version_column or "version"}'],
+            to_json(struct_pack({", ".join(f'"{c}" := r."{c}"' for c in entity.columns)}))::varchar, ?
+        from _ranked r where _n_top > 1 and _v = _top_v returning 1""",
+        [run_id, file_name, source_system, entity.name, loaded_at],
+    ).fetchall()
+    counts.quarantined += len(conflict)
+    con.execute("drop table if exists _chosen")
+    con.execute(
+        f"""create temp table _chosen as
+        select * exclude (_rn) from (
+            select *, row_number() over (partition by {keys} order by _source_row) as _rn
+            from _ranked where _n_top <= 1 and _v = _top_v
+        ) where _rn = 1"""
+    )
+    n_chosen = con.execute("select count(*) from _chosen").fetchall()[0][0]
+    counts.superseded += mapped.frame.height - n_chosen - len(conflict)
+
+    table = entity.table
+    classify = f"""
+        select c.*,
+            case
+                when t._row_hash is null then 'insert'
+                when t._row_hash = c._row_hash then 'unchanged'
+                when {"false" if entity.version_column is None else "t._v_old is not null and c._v < t._v_old"} then 'older'
+                when {"false" if entity.version_column is None else "t._v_old is not null and c._v = t._v_old"} then 'conflict'
+                else 'update'
+            end as _action
+        from _chosen c
+        left join (select {keys}, _row_hash, {version} as _v_old from {table}) t on {_key_match(entity, "c", "t")}
+    """
+    con.execute("drop table if exists _classified")
+    con.execute(f"create temp table _classified as {classify}")
+    tally = dict(con.execute("select _action, count(*) from _classified group by 1").fetchall())
+    counts.inserted += tally.get("insert", 0)
+    counts.updated += tally.get("update", 0)
+    counts.unchanged += tally.get("unchanged", 0)
+    counts.superseded += tally.get("older", 0)
+    if tally.get("conflict"):
+        con.execute(
+            f"""insert into meta.quarantine
+            select ?, ?, ?, ?, _source_row, {_key_text(entity, "c")},
+                'conflicts with the loaded record ' || {_key_text(entity, "c")} ||
+                    ': same {entity.version_column} and different content; the loaded record was kept',
+                ['conflict with loaded record at identical {entity.version_column}'],
+                to_json(struct_pack({", ".join(f'"{c}" := c."{c}"' for c in entity.columns)}))::varchar, ?
+            from _classified c where _action = 'conflict'""",
+            [run_id, file_name, source_system, entity.name, loaded_at],
+        )
+        counts.quarantined += tally["conflict"]
+    cols = ", ".join(f'"{c}"' for c in entity.columns)
+    con.execute(
+        f"delete from {table} t using _classified c where c._action = 'update' and {_key_match(entity, 't', 'c')}"
+    )
+    con.execute(
+        f"insert into {table} ({cols}, _ingest_run_id, _source_file, _source_row, _row_hash, _loaded_at) "
+        f"select {cols}, ?, ?, _source_row, _row_hash, ? from _classified where _action in ('insert', 'update')",
+        [run_id, file_name, loaded_at],
+    )
+    for t in ("_stage", "_ranked", "_chosen", "_classified"):
+        con.execute(f"drop table if exists {t}")
+    return counts
+
+
+def commit_file(
+    con: duckdb.DuckDBPyConnection,
+    result: FileResult,
+    frames: list[MappedFrame],
+    *,
+    started: float,
+) -> FileResult:
+    """Load every frame of one file and record the run, all in one transaction."""
+    assert result.run_id is not None
+    con.execute("begin transaction")
+    try:
+        total = EntityCounts()
+        for mapped in frames:
+            counts = load_frame(con, mapped, run_id=result.run_id, file_name=result.path.name, source_system=result.source_system)
+            if not counts.balanced:
+                raise BalanceError(f"{result.path}: {mapped.entity} counts do not balance: {counts}")
+            total.add(counts)
+        result.counts = total
+        result.status = "succeeded"
+        finish_run(con, result, started)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return result
+
+
+def quarantine_summary(con: duckdb.DuckDBPyConnection, limit: int = 20) -> list[tuple[object, ...]]:
+    """The latest quarantined rows with their file, row and reason."""
+    return con.execute(
+        "select file_name, source_row, entity, reason from meta.quarantine order by quarantined_at desc, source_row limit ?",
+        [limit],
+    ).fetchall()
+
+
+def to_json(value: object) -> str:
+    """Stable JSON for ledger fields."""
+    return json.dumps(value, default=str, sort_keys=True)
+
+
+__all__ = ["FileResult", "commit_file", "connect_ingest", "land", "load_frame", "pl"]

@@ -1,0 +1,212 @@
+"""Declarative column mappings: the one mechanism that turns any export into canonical rows.
+
+The built-in ServiceNow and Jira connectors are mappings like the ones users write for other tools
+(``changeboard ingest --mapping FILE``): source columns to canonical fields, date formats and time
+zone, null placeholders and value maps. Applying a mapping never drops a row: a row it cannot type
+goes to quarantine with every reason, naming the row and the column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from ingest.canonical import BOOL, DBL, ENTITIES, INT, TS, Entity
+
+# Plausible range for any timestamp in an ITSM export; outside it a value is a typo or a sentinel.
+MIN_YEAR = 1990
+MAX_YEAR = 2100
+FORMULA_ESCAPE = r"^'([=+\-@])"
+
+DEFAULT_DATE_FORMATS = (
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%SZ",
+    "%Y-%m-%dT%H:%M:%S%.fZ",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%d",
+)
+
+
+@dataclass(frozen=True)
+class TableMapping:
+    """How one export table maps onto one canonical entity.
+
+    Attributes:
+        entity: canonical entity name (see :mod:`ingest.canonical`).
+        columns: canonical column -> candidate source headers, first present wins (field name, label,
+            dot-walk path...).
+        constants: canonical column -> fixed value (``source_system``, ``origin``...).
+        date_formats: strftime patterns tried in order for every timestamp column.
+        column_date_formats: per canonical column overrides of ``date_formats``.
+        timezone: the time zone the export's display values are in (converted to UTC).
+        null_values: placeholders meaning "no value" (``?``, ``#N/B``...).
+        value_maps: canonical column -> {raw value: normalised value}; written to ``target`` columns
+            given in ``value_map_targets`` (default: the column itself).
+        strip_formula_escape: remove ServiceNow's ``'`` prefix before ``= + - @``.
+        identity: headers whose presence identifies this table (auto-detection).
+    """
+
+    entity: str
+    columns: Mapping[str, tuple[str, ...]]
+    constants: Mapping[str, str] = field(default_factory=dict)
+    date_formats: tuple[str, ...] = DEFAULT_DATE_FORMATS
+    column_date_formats: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    timezone: str = "UTC"
+    null_values: tuple[str, ...] = ()
+    value_maps: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    value_map_targets: Mapping[str, str] = field(default_factory=dict)
+    strip_formula_escape: bool = True
+    identity: tuple[str, ...] = ()
+
+    @property
+    def target(self) -> Entity:
+        return ENTITIES[self.entity]
+
+    def resolve_columns(self, headers: list[str]) -> dict[str, str]:
+        """canonical column -> the source header present in this file (case-insensitive)."""
+        lookup = {h.lower(): h for h in headers}
+        found: dict[str, str] = {}
+        for canonical, candidates in self.columns.items():
+            for cand in candidates:
+                if cand.lower() in lookup:
+                    found[canonical] = lookup[cand.lower()]
+                    break
+        return found
+
+    def score(self, headers: list[str]) -> float:
+        """How well a header list matches this mapping: share of mapped columns present, 0 if an
+        identity header is missing."""
+        lower = {h.lower() for h in headers}
+        if any(i.lower() not in lower for i in self.identity):
+            return 0.0
+        return len(self.resolve_columns(headers)) / max(1, len(self.columns))
+
+
+@dataclass
+class MappedFrame:
+    """The result of applying a mapping: canonical rows and quarantined rows."""
+
+    entity: str
+    frame: pl.DataFrame
+    quarantine: pl.DataFrame
+    missing_columns: list[str]
+
+
+QUARANTINE_SCHEMA = {"_source_row": pl.Int64, "reasons": pl.List(pl.String), "raw_record": pl.String}
+
+
+def _parse_timestamp(col: pl.Expr, formats: tuple[str, ...], tz: str) -> pl.Expr:
+    s = col.str.strip_chars()
+    parsed = pl.coalesce([s.str.to_datetime(fmt, strict=False, time_unit="us") for fmt in formats])
+    if tz.upper() != "UTC":
+        parsed = parsed.dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null").dt.convert_time_zone(
+            "UTC"
+        )
+    else:
+        parsed = parsed.dt.replace_time_zone("UTC")
+    return parsed.dt.replace_time_zone(None)
+
+
+def _cast(col: pl.Expr, duck_type: str) -> pl.Expr:
+    if duck_type == INT:
+        return col.str.strip_chars().str.replace_all(",", "").cast(pl.Int64, strict=False)
+    if duck_type == DBL:
+        return col.str.strip_chars().cast(pl.Float64, strict=False)
+    if duck_type == BOOL:
+        low = col.str.strip_chars().str.to_lowercase()
+        return pl.when(low.is_in(["true", "1", "yes", "y"])).then(True).when(low.is_in(["false", "0", "no", "n"])).then(False)
+    return col
+
+
+def apply_mapping(text: pl.DataFrame, mapping: TableMapping, *, file_label: str) -> MappedFrame:
+    """Apply a mapping to an all-text frame (with ``_source_row``).
+
+    Every row ends either in ``frame`` (typed canonical columns + ``_source_row``) or in
+    ``quarantine`` with its reasons, each naming the column and the value.
+    """
+    entity = mapping.target
+    headers = [c for c in text.columns if c != "_source_row"]
+    resolved = mapping.resolve_columns(headers)
+    missing = [c for c in entity.columns if c not in resolved and c not in mapping.constants]
+
+    exprs: list[pl.Expr] = []
+    checks: list[pl.Expr] = []
+    for col, duck_type in entity.columns.items():
+        if col in mapping.constants:
+            exprs.append(pl.lit(mapping.constants[col], dtype=pl.String).alias(col))
+            continue
+        if col not in resolved:
+            exprs.append(pl.lit(None, dtype=_polars_type(duck_type)).alias(col))
+            continue
+        src = resolved[col]
+        raw = pl.col(src)
+        if mapping.strip_formula_escape and duck_type not in (TS,):
+            raw = raw.str.replace(FORMULA_ESCAPE, "$1")
+        if col in mapping.value_maps and col not in mapping.value_map_targets:
+            raw = raw.replace(dict(mapping.value_maps[col]))
+        if duck_type == TS:
+            formats = tuple(mapping.column_date_formats.get(col, mapping.date_formats))
+            typed = _parse_timestamp(pl.col(src), formats, mapping.timezone)
+            bad = pl.col(src).is_not_null() & typed.is_null()
+            checks.append(
+                pl.when(bad)
+                .then(pl.format("column {}: {} is not a date/time (expected " + " or ".join(formats[:3]) + (" ..." if len(formats) > 3 else "") + ")", pl.lit(src), _quoted(src)))
+            )
+            implausible = typed.is_not_null() & ((typed.dt.year() < MIN_YEAR) | (typed.dt.year() > MAX_YEAR))
+            checks.append(
+                pl.when(implausible).then(
+                    pl.format(f"column {{}}: {{}} is outside {MIN_YEAR}-{MAX_YEAR}", pl.lit(src), _quoted(src))
+                )
+            )
+            exprs.append(pl.when(implausible).then(None).otherwise(typed).alias(col))
+        else:
+            typed = _cast(raw, duck_type)
+            if duck_type != "VARCHAR":
+                bad = pl.col(src).is_not_null() & typed.is_null()
+                checks.append(pl.when(bad).then(pl.format("column {}: {} is not a {}", pl.lit(src), _quoted(src), pl.lit(duck_type.lower()))))
+            exprs.append(typed.alias(col))
+    for src_col, target in mapping.value_map_targets.items():
+        if src_col in resolved:
+            vmap = dict(mapping.value_maps.get(src_col, {}))
+            exprs = [e for e in exprs if e.meta.output_name() != target]
+            exprs.append(pl.col(resolved[src_col]).str.strip_chars().replace_strict(vmap, default=None).alias(target))
+
+    staged = text.with_columns(
+        pl.concat_list([c.otherwise(None) for c in checks]).list.drop_nulls().alias("_reasons")
+        if checks
+        else pl.lit([], dtype=pl.List(pl.String)).alias("_reasons")
+    )
+    typed_frame = staged.select([pl.col("_source_row").cast(pl.Int64), pl.col("_reasons"), *exprs])
+    # Required fields.
+    req_checks = [
+        pl.when(pl.col(c).is_null()).then(pl.lit(f"column {resolved.get(c, c)}: required value is missing"))
+        for c in entity.required
+    ]
+    if req_checks:
+        typed_frame = typed_frame.with_columns(
+            pl.concat_list([pl.col("_reasons"), pl.concat_list([r.otherwise(None) for r in req_checks]).list.drop_nulls()]).alias("_reasons")
+        )
+    is_bad = pl.col("_reasons").list.len() > 0
+    bad_rows = typed_frame.filter(is_bad).select("_source_row", "_reasons")
+    good = typed_frame.filter(~is_bad).drop("_reasons")
+    if bad_rows.height:
+        raw_records = text.join(bad_rows.select("_source_row").with_columns(pl.col("_source_row").cast(text.schema["_source_row"])), on="_source_row", how="semi")
+        raw_json = raw_records.select(
+            pl.col("_source_row").cast(pl.Int64),
+            pl.struct([c for c in headers]).struct.json_encode().alias("raw_record"),
+        )
+        quarantine = bad_rows.rename({"_reasons": "reasons"}).join(raw_json, on="_source_row", how="left")
+    else:
+        quarantine = pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    return MappedFrame(entity=mapping.entity, frame=good, quarantine=quarantine.select(list(QUARANTINE_SCHEMA)), missing_columns=missing)
+
+
+def _quoted(src: str) -> pl.Expr:
+    return pl.format("'{}'", pl.col(src).str.slice(0, 80))
+
+
+def _polars_type(duck_type: str) -> pl.DataType:
+    return {TS: pl.Datetime("us"), INT: pl.Int64(), DBL: pl.Float64(), BOOL: pl.Boolean()}.get(duck_type, pl.String())

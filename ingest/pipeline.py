@@ -1,0 +1,227 @@
+"""The pipeline: land + ingest exports, pull the form store, build with dbt, publish a version.
+
+Only this module opens DuckDB files read-write, and only the ingest database and a ``.building``
+file that no reader knows about; everything runs under :class:`~ingest.lock.PipelineLock`.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from ingest import load
+from ingest.load import FileResult
+from ingest.paths import DataDir
+from ingest.readers import ReadError, sha256_file
+from ingest.registry import ExportSettings, expand_paths, read_file
+from ingest.sources import forms
+from ingest.warehouse import Published, collect_garbage, new_version_id, publish
+
+DBT_DIR = Path(__file__).resolve().parent.parent / "dbt"
+# The pipeline refuses to start a build with less free disk than this many times the last version.
+FREE_SPACE_FACTOR = 3
+
+Progress = Callable[[str], None]
+
+
+class BuildFailed(RuntimeError):
+    """dbt build failed: nothing was published, the previous version keeps serving."""
+
+
+def new_run_id() -> str:
+    """A pipeline run id: sortable time plus a random suffix."""
+    return time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
+
+
+@dataclass
+class IngestReport:
+    """What one ingest did, file by file."""
+
+    results: list[FileResult] = field(default_factory=list)
+    aborted_runs: int = 0
+
+    @property
+    def failed(self) -> list[FileResult]:
+        return [r for r in self.results if r.status == "failed"]
+
+
+def _ingest_one(
+    con: duckdb.DuckDBPyConnection,
+    data: DataDir,
+    path: Path,
+    *,
+    settings: ExportSettings | None,
+    force: bool,
+    run_id: str,
+) -> FileResult:
+    started = time.perf_counter()
+    sha = sha256_file(path)
+    if not force and (prior := load.already_loaded(con, sha)) is not None:
+        result = FileResult(path=path, source_system=None, source_table=None, status="skipped_duplicate")
+        result.run_id = load.start_run(
+            con, pipeline_run_id=run_id, path=path, sha=sha, landed=None, system=None, table=None, status="skipped_duplicate"
+        )
+        result.warnings.append(f"same content already loaded by ingest run {prior}; use --force to reprocess")
+        load.finish_run(con, result, started)
+        return result
+    try:
+        reading = read_file(path, settings)
+    except ReadError as exc:
+        result = FileResult(path=path, source_system=None, source_table=None, status="failed", error=str(exc))
+        result.run_id = load.start_run(con, pipeline_run_id=run_id, path=path, sha=sha, landed=None, system=None, table=None)
+        load.finish_run(con, result, started)
+        return result
+    landed = load.land(path, data.landing, reading.system, sha)
+    result = FileResult(path=path, source_system=reading.system, source_table=reading.table, status="running")
+    result.warnings = [f"read as {reading.system} {reading.table} ({reading.detected_by})", *reading.warnings]
+    result.run_id = load.start_run(
+        con, pipeline_run_id=run_id, path=path, sha=sha, landed=landed, system=reading.system, table=reading.table
+    )
+    try:
+        load.commit_file(con, result, reading.frames, started=started)
+    except Exception as exc:
+        result.status = "failed"
+        result.error = f"{path}: {type(exc).__name__}: {exc}"
+        load.finish_run(con, result, started)
+    return result
+
+
+def ingest_paths(
+    data: DataDir,
+    paths: list[Path],
+    *,
+    settings: ExportSettings | None = None,
+    force: bool = False,
+    run_id: str | None = None,
+    progress: Callable[[FileResult], None] | None = None,
+    on_start: Callable[[Path], None] | None = None,
+) -> IngestReport:
+    """Ingest files and folders into the ingest database (the caller holds the pipeline lock)."""
+    data.ensure()
+    run_id = run_id or new_run_id()
+    report = IngestReport()
+    files = expand_paths(paths)
+    con = load.connect_ingest(data.ingest_db)
+    try:
+        report.aborted_runs = load.mark_aborted(con)
+        for path in files:
+            if on_start:
+                on_start(path)
+            result = _ingest_one(con, data, path, settings=settings, force=force, run_id=run_id)
+            report.results.append(result)
+            if progress:
+                progress(result)
+    finally:
+        con.close()
+    return report
+
+
+def sync_forms(data: DataDir, *, run_id: str) -> FileResult | None:
+    """Copy the form store's requests and decisions into the ingest database (idempotent)."""
+    if not data.ops_db.exists():
+        return None
+    started = time.perf_counter()
+    frames = forms.read_form_store(data.ops_db)
+    con = load.connect_ingest(data.ingest_db)
+    try:
+        result = FileResult(path=data.ops_db, source_system=forms.SYSTEM, source_table="change_request", status="running")
+        result.run_id = load.start_run(
+            con, pipeline_run_id=run_id, path=data.ops_db, sha="form-store", landed=None, system=forms.SYSTEM, table="change_request"
+        )
+        load.commit_file(con, result, frames, started=started)
+        return result
+    finally:
+        con.close()
+
+
+def _check_free_space(data: DataDir) -> None:
+    versions = sorted(data.versions.glob("warehouse_*.duckdb"))
+    need = (versions[-1].stat().st_size if versions else 0) * FREE_SPACE_FACTOR
+    need = max(need, 64 * 1024 * 1024)
+    free = os.statvfs(data.versions).f_bavail * os.statvfs(data.versions).f_frsize
+    if free < need:
+        raise BuildFailed(
+            f"only {free // 2**20} MiB free under {data.versions}; a build needs about {need // 2**20} MiB. "
+            "Free some space; the published version keeps serving."
+        )
+
+
+def dbt_command(args: list[str]) -> list[str]:
+    """The dbt CLI in this interpreter's environment."""
+    return [sys.executable, "-m", "dbt.cli.main", *args]
+
+
+def build(
+    data: DataDir,
+    *,
+    run_id: str,
+    as_of: str | None = None,
+    threads: int | None = None,
+    keep: int = 3,
+    progress: Progress | None = None,
+) -> Published:
+    """Build a new warehouse version with dbt and publish it atomically (caller holds the lock)."""
+    data.ensure()
+    if not data.ingest_db.exists():
+        load.connect_ingest(data.ingest_db).close()
+    collect_garbage(data, keep=keep)
+    _check_free_space(data)
+    version = new_version_id(data.versions)
+    building = data.versions / f"warehouse_{version}.duckdb.building"
+    env = {
+        **os.environ,
+        "CHANGEBOARD_BUILD_PATH": str(building),
+        "CHANGEBOARD_INGEST_DB": str(data.ingest_db),
+        "DBT_TARGET_PATH": str(data.root / "dbt" / "target"),
+        "DBT_LOG_PATH": str(data.root / "dbt" / "logs"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DBT_PARTIAL_PARSE": "true",
+    }
+    args = ["build", "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR)]
+    if threads:
+        args += ["--threads", str(threads)]
+    if as_of:
+        args += ["--vars", f"{{as_of: '{as_of}'}}"]
+    if progress:
+        progress(f"dbt build → {building.name}")
+    started = time.perf_counter()
+    proc = subprocess.run(dbt_command(args), env=env, capture_output=True, text=True, check=False)
+    dbt_seconds = time.perf_counter() - started
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-40:])
+        raise BuildFailed(f"dbt build failed (exit {proc.returncode}); nothing was published.\n{tail}")
+    ingest_runs = _ingest_run_count(data)
+    con = duckdb.connect(str(building))
+    try:
+        con.execute(
+            "create or replace table main.warehouse_version as select ?::varchar as version, ?::varchar as pipeline_run_id, "
+            "now()::timestamp as built_at, ?::bigint as ingest_runs, ?::double as dbt_seconds",
+            [version, run_id, ingest_runs, dbt_seconds],
+        )
+        con.execute("checkpoint")
+    finally:
+        con.close()
+    wal = building.with_name(building.name + ".wal")
+    if wal.exists():
+        raise BuildFailed(f"{wal} still exists after checkpoint; not publishing a file that needs its WAL")
+    published = publish(
+        data, building, version, {"pipeline_run_id": run_id, "ingest_runs": ingest_runs, "dbt_seconds": round(dbt_seconds, 2)}
+    )
+    collect_garbage(data, keep=keep)
+    return published
+
+
+def _ingest_run_count(data: DataDir) -> int:
+    con = duckdb.connect(str(data.ingest_db), read_only=True)
+    try:
+        return int(con.execute("select count(*) from meta.ingest_run").fetchall()[0][0])
+    finally:
+        con.close()

@@ -1,0 +1,189 @@
+"""Which connector reads a file: explicit choice, the folder's ``_export.toml``, or the content.
+
+A source system is a module in ``ingest/sources/`` that declares its tables as mappings; this
+registry is the explicit list of them (a missing source is a visible diff, not a discovery bug).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import polars as pl
+
+from ingest.mapping import MappedFrame, TableMapping, apply_mapping
+from ingest.readers import ReadError, TextTable, read_csv_text, sniff_kind
+from ingest.sources import native, servicenow
+
+MANIFEST = "_export.toml"
+# Files the directory walker never treats as exports.
+IGNORED_SUFFIXES = {".toml", ".md", ".txt", ".part", ".lock"}
+
+
+@dataclass
+class ExportSettings:
+    """What a source declares about its exports (``_export.toml`` or command-line options)."""
+
+    system: str | None = None
+    table: str | None = None
+    timezone: str | None = None
+    date_format: str | None = None
+    encoding: str | None = None
+    delimiter: str | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @classmethod
+    def for_file(cls, path: Path, override: ExportSettings | None = None) -> ExportSettings:
+        """Settings from the file's folder manifest, overridden by explicit options."""
+        base = cls()
+        manifest = path.parent / MANIFEST
+        if manifest.exists():
+            try:
+                data = tomllib.loads(manifest.read_text(encoding="utf-8"))
+            except tomllib.TOMLDecodeError as exc:
+                raise ReadError(f"{manifest}: not valid TOML: {exc}") from exc
+            known = {k: data.pop(k) for k in ("system", "table", "timezone", "date_format", "encoding", "delimiter") if k in data}
+            base = cls(**known, extra=data)
+        if override:
+            for k in ("system", "table", "timezone", "date_format", "encoding", "delimiter"):
+                if getattr(override, k) is not None:
+                    setattr(base, k, getattr(override, k))
+        return base
+
+
+@dataclass
+class Reading:
+    """A file read by a connector: what was detected, the canonical frames and warnings."""
+
+    system: str
+    table: str
+    frames: list[MappedFrame]
+    warnings: list[str]
+    detected_by: str
+
+
+Reader = Callable[[Path, ExportSettings], Reading]
+
+
+def _first_number(text: TextTable) -> str | None:
+    for col in ("number", "Number"):
+        if col in text.frame.columns and text.frame.height:
+            v = text.frame[col].drop_nulls().head(1).to_list()
+            return str(v[0]) if v else None
+    return None
+
+
+def _with_settings(mapping: TableMapping, settings: ExportSettings) -> TableMapping:
+    changes: dict[str, object] = {}
+    if settings.timezone:
+        changes["timezone"] = settings.timezone
+    if settings.date_format:
+        changes["date_formats"] = (settings.date_format, *mapping.date_formats)
+    return replace(mapping, **changes) if changes else mapping  # type: ignore[arg-type]
+
+
+def read_servicenow_csv(path: Path, settings: ExportSettings) -> Reading:
+    """A ServiceNow list CSV export of any supported table."""
+    text = read_csv_text(path, encoding=settings.encoding, delimiter=settings.delimiter, null_values=list(servicenow.NULLS))
+    how = "given"
+    table = settings.table
+    if table is None:
+        table = servicenow.detect_table(path.stem, text.headers, _first_number(text))
+        how = "detected from file name, record numbers and headers"
+    if table not in servicenow.TABLES:
+        raise ReadError(
+            f"{path}: cannot tell which ServiceNow table this is (expected one of {', '.join(servicenow.TABLES)}; "
+            f"headers were {', '.join(text.headers[:8])}...)"
+        )
+    mapping = _with_settings(servicenow.TABLES[table], settings)
+    if not mapping.resolve_columns(text.frame.columns):
+        raise ReadError(f"{path}: no column of a ServiceNow {table} export was found (headers: {', '.join(text.headers[:8])})")
+    warnings = list(text.warnings)
+    if text.frame.height == servicenow.EXPORT_CAP:
+        warnings.append(
+            f"WARNING: exactly {servicenow.EXPORT_CAP:,} rows: ServiceNow's default export cap; the export was "
+            "probably cut. Export the rest (e.g. by date range) and ingest it too."
+        )
+    mapped = apply_mapping(text.frame, mapping, file_label=str(path))
+    return Reading(system=servicenow.SYSTEM, table=table, frames=[mapped], warnings=warnings, detected_by=how)
+
+
+def read_native_csv(path: Path, settings: ExportSettings) -> Reading:
+    """changeboard's own CSV formats (blackout / maintenance windows)."""
+    text = read_csv_text(path, encoding=settings.encoding, delimiter=settings.delimiter)
+    mapping = _with_settings(native.TABLES["change_windows"], settings)
+    mapped = apply_mapping(text.frame, mapping, file_label=str(path))
+    return Reading(system=native.SYSTEM, table="change_windows", frames=[mapped], warnings=text.warnings, detected_by="headers")
+
+
+# system -> container kind -> reader. Other sources register here.
+READERS: dict[str, dict[str, Reader]] = {
+    servicenow.SYSTEM: {"csv": read_servicenow_csv},
+    native.SYSTEM: {"csv": read_native_csv},
+}
+
+
+def _headers_of(path: Path) -> list[str]:
+    try:
+        return read_csv_text(path).headers
+    except ReadError:
+        return []
+
+
+def detect_system(path: Path, kind: str) -> tuple[str, str]:
+    """The source system of a file without a manifest, from its headers; and how it was told."""
+    if kind == "csv":
+        headers = {h.lower() for h in _headers_of(path)}
+        if {"issue key", "summary"} <= headers:
+            return "jira", "Jira CSV headers (Issue key, Summary)"
+        if {"kind", "start_at", "end_at"} <= headers:
+            return native.SYSTEM, "changeboard window headers"
+        if headers & {"number", "sys_id", "short_description", "sys_updated_on", "sys_class_name"}:
+            return servicenow.SYSTEM, "ServiceNow field-name headers"
+    raise ReadError(
+        f"{path}: cannot tell which tool wrote this {kind} file (expected a ServiceNow or Jira export, a changeboard "
+        "window file, or a folder with an _export.toml / a --mapping file)"
+    )
+
+
+def read_file(path: Path, override: ExportSettings | None = None) -> Reading:
+    """Read one export with the right connector."""
+    settings = ExportSettings.for_file(path, override)
+    kind = sniff_kind(path)
+    system = settings.system
+    how = "declared"
+    if system is None:
+        system, how = detect_system(path, kind)
+    readers = READERS.get(system)
+    if readers is None:
+        raise ReadError(f"{path}: unknown source system {system!r} (known: {', '.join(sorted(READERS))})")
+    reader = readers.get(kind)
+    if reader is None:
+        raise ReadError(f"{path}: {system} {kind} files are not supported (supported: {', '.join(sorted(readers))})")
+    reading = reader(path, settings)
+    reading.detected_by = f"{how}; {reading.detected_by}"
+    return reading
+
+
+def expand_paths(paths: list[Path]) -> list[Path]:
+    """Files given, and every export file under folders given (sorted, manifests skipped)."""
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            out.extend(
+                sorted(
+                    f
+                    for f in p.rglob("*")
+                    if f.is_file() and f.suffix.lower() not in IGNORED_SUFFIXES and not f.name.startswith((".", "_"))
+                )
+            )
+        elif p.exists():
+            out.append(p)
+        else:
+            raise ReadError(f"{p}: no such file or folder")
+    return out
+
+
+__all__ = ["READERS", "ExportSettings", "Reading", "expand_paths", "pl", "read_file"]

@@ -1,0 +1,141 @@
+"""The published warehouse: versioned read-only DuckDB files behind an atomically replaced pointer.
+
+Writers (the pipeline) build ``versions/warehouse_<version>.duckdb.building``, then publish by
+renaming it, making it read-only, and replacing ``CURRENT.json`` and the ``warehouse.duckdb``
+symlink atomically. Readers resolve the pointer and open that version ``read_only=True``: no reader
+ever opens a file that a writer has open, so nobody sees a lock error, a half-built warehouse or a
+mix of two versions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from ingest.paths import DataDir
+
+VERSION_RE = re.compile(r"^warehouse_(\d{8}T\d{6}Z_\d{4})\.duckdb$")
+
+
+class NoWarehouse(RuntimeError):
+    """Nothing has been published yet."""
+
+
+@dataclass(frozen=True)
+class Published:
+    """The published version a reader should use."""
+
+    version: str
+    path: Path
+    published_at: str
+    built_from_runs: int
+    meta: dict[str, object]
+
+
+def new_version_id(versions_dir: Path) -> str:
+    """A sortable, unique version id: UTC time plus a counter."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    n = 1
+    existing = {p.name for p in versions_dir.glob(f"warehouse_{stamp}_*")} if versions_dir.exists() else set()
+    while any(name.startswith(f"warehouse_{stamp}_{n:04d}") for name in existing):
+        n += 1
+    return f"{stamp}_{n:04d}"
+
+
+def read_pointer(data: DataDir) -> Published:
+    """The currently published version (raises :class:`NoWarehouse` before the first publish)."""
+    try:
+        raw = json.loads(data.current_pointer.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise NoWarehouse(
+            f"no warehouse published under {data.root} yet: run `changeboard demo` or `changeboard ingest` + `changeboard build`"
+        ) from None
+    path = data.versions / raw["file"]
+    return Published(
+        version=raw["version"],
+        path=path,
+        published_at=raw["published_at"],
+        built_from_runs=int(raw.get("ingest_runs", 0)),
+        meta=raw,
+    )
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def publish(data: DataDir, building: Path, version: str, meta: dict[str, object]) -> Published:
+    """Publish a finished build: rename, make read-only, then replace the pointer and symlink."""
+    final = data.versions / f"warehouse_{version}.duckdb"
+    with building.open("rb") as f:
+        os.fsync(f.fileno())
+    building.replace(final)
+    final.chmod(0o444)
+    _fsync_dir(data.versions)
+    pointer = {
+        "version": version,
+        "file": final.name,
+        "published_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        **meta,
+    }
+    tmp = data.current_pointer.with_name(".CURRENT.json.part")
+    with tmp.open("w", encoding="utf-8") as f:
+        json.dump(pointer, f, indent=2, default=str)
+        f.flush()
+        os.fsync(f.fileno())
+    tmp.replace(data.current_pointer)
+    link_tmp = data.warehouse_link.with_name(".warehouse.duckdb.part")
+    link_tmp.unlink(missing_ok=True)
+    link_tmp.symlink_to(Path("versions") / final.name)
+    link_tmp.replace(data.warehouse_link)
+    _fsync_dir(data.root)
+    return read_pointer(data)
+
+
+def versions_on_disk(data: DataDir) -> list[Path]:
+    """Published version files, oldest first."""
+    return sorted(p for p in data.versions.glob("warehouse_*.duckdb") if VERSION_RE.match(p.name))
+
+
+def collect_garbage(data: DataDir, *, keep: int = 3, min_age_seconds: float = 600.0) -> list[Path]:
+    """Remove old versions beyond the newest ``keep`` that are older than ``min_age_seconds``, and
+    leftovers of crashed builds. A reader that still has an old version open keeps reading it (Linux
+    keeps the inode); the age guard gives readers that just resolved the pointer time to finish."""
+    removed: list[Path] = []
+    current = None
+    try:
+        current = read_pointer(data).path.name
+    except NoWarehouse:
+        pass
+    versions = versions_on_disk(data)
+    now = time.time()
+    for p in versions[: max(0, len(versions) - keep)]:
+        if p.name == current:
+            continue
+        if now - p.stat().st_mtime < min_age_seconds:
+            continue
+        p.chmod(0o644)
+        p.unlink(missing_ok=True)
+        removed.append(p)
+    for stray in data.versions.glob("*.building*"):
+        stray.unlink(missing_ok=True)
+        removed.append(stray)
+    return removed
+
+
+def connect_published(data: DataDir) -> tuple[duckdb.DuckDBPyConnection, Published]:
+    """A read-only connection to the published version (the caller closes it)."""
+    pub = read_pointer(data)
+    con = duckdb.connect(str(pub.path), read_only=True)
+    return con, pub
