@@ -139,3 +139,60 @@ def connect_published(data: DataDir) -> tuple[duckdb.DuckDBPyConnection, Publish
     pub = read_pointer(data)
     con = duckdb.connect(str(pub.path), read_only=True)
     return con, pub
+
+
+class WarehouseReader:
+    """Thread-safe access to the published warehouse for long-lived readers (the app).
+
+    It keeps one read-only connection per published version and hands out a new cursor per
+    query (one DuckDB connection must not be shared across threads). When a newer version is
+    published, new queries go to it; the superseded connection is closed after a grace period, so
+    queries already running on it finish on the version they started with.
+    """
+
+    def __init__(self, data: DataDir, *, grace_seconds: float = 30.0) -> None:
+        import threading
+
+        self.data = data
+        self.grace_seconds = grace_seconds
+        self._lock = threading.Lock()
+        self._current: tuple[Published, duckdb.DuckDBPyConnection] | None = None
+        self._retired: list[tuple[float, duckdb.DuckDBPyConnection]] = []
+
+    def current(self) -> tuple[Published, duckdb.DuckDBPyConnection]:
+        """The published version and its connection, switching to a newer version when there is one."""
+        pub = read_pointer(self.data)
+        with self._lock:
+            if self._current is None or self._current[0].version != pub.version:
+                con = duckdb.connect(str(pub.path), read_only=True)
+                if self._current is not None:
+                    self._retired.append((time.monotonic(), self._current[1]))
+                self._current = (pub, con)
+            self._close_retired()
+            return self._current
+
+    def _close_retired(self) -> None:
+        now = time.monotonic()
+        keep = []
+        for since, con in self._retired:
+            if now - since > self.grace_seconds:
+                con.close()
+            else:
+                keep.append((since, con))
+        self._retired = keep
+
+    def query(self, sql: str, params: list[object] | dict[str, object] | None = None) -> tuple[str, duckdb.DuckDBPyConnection]:
+        """Run a query on a fresh cursor of the current version; return (version, cursor with the result)."""
+        pub, con = self.current()
+        cur = con.cursor()
+        cur.execute(sql, params or [])
+        return pub.version, cur
+
+    def close(self) -> None:
+        with self._lock:
+            for _, con in self._retired:
+                con.close()
+            self._retired = []
+            if self._current is not None:
+                self._current[1].close()
+                self._current = None

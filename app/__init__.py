@@ -1,0 +1,1 @@
+"""The changeboard Streamlit app: thin pages over the published dbt models."""

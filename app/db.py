@@ -1,0 +1,61 @@
+"""Read access to the published warehouse for the app: read-only, one cursor per query.
+
+The data directory comes from ``CHANGEBOARD_DATA_DIR`` (set by ``changeboard serve``), else
+``st.secrets["changeboard"]["data_dir"]``, else ``./data``. The app never opens a DuckDB file
+read-write and never opens the file the pipeline is building: it reads the published version the
+pointer names (see ingest/warehouse.py).
+"""
+
+from __future__ import annotations
+
+import os
+
+import polars as pl
+import streamlit as st
+
+from ingest.paths import ENV_DATA_DIR, DataDir
+from ingest.warehouse import NoWarehouse, Published, WarehouseReader, read_pointer
+
+__all__ = ["NoWarehouse", "data_dir", "published", "query", "reader"]
+
+
+def data_dir() -> DataDir:
+    """The data directory the app serves."""
+    explicit = os.environ.get(ENV_DATA_DIR)
+    if not explicit:
+        try:
+            explicit = st.secrets.get("changeboard", {}).get("data_dir")
+        except (FileNotFoundError, KeyError, AttributeError):
+            explicit = None
+        except Exception:  # no secrets file at all
+            explicit = None
+    return DataDir.resolve(explicit)
+
+
+@st.cache_resource(show_spinner=False)
+def _reader(root: str) -> WarehouseReader:
+    return WarehouseReader(DataDir.resolve(root))
+
+
+def reader() -> WarehouseReader:
+    """The process-wide reader of the published warehouse."""
+    return _reader(str(data_dir().root))
+
+
+def published() -> Published:
+    """The version being served (raises NoWarehouse before the first publish)."""
+    return read_pointer(data_dir())
+
+
+@st.cache_data(show_spinner=False, max_entries=512, ttl=3600)
+def _cached(version: str, sql: str, params: tuple[object, ...]) -> pl.DataFrame:
+    got_version, cur = reader().query(sql, list(params))
+    try:
+        return cur.pl()
+    finally:
+        cur.close()
+
+
+def query(sql: str, params: tuple[object, ...] = ()) -> pl.DataFrame:
+    """Run a query against the published version; results are cached per version."""
+    return _cached(published().version, sql, params)
