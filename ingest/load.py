@@ -24,6 +24,7 @@ import duckdb
 import polars as pl
 
 from ingest.canonical import ENTITIES, Entity, create_raw_schema
+from ingest.faults import fault
 from ingest.mapping import MappedFrame
 
 META_DDL = """
@@ -237,22 +238,33 @@ def load_frame(
     if mapped.frame.height == 0:
         return counts
 
-    frame = mapped.frame.select(["_source_row", *entity.columns])  # noqa: F841
+    seq = mapped.sequence_column
+    frame = mapped.frame.select(  # noqa: F841
+        [
+            "_source_row",
+            *entity.columns,
+            (pl.col(seq).cast(pl.Int64) if seq else pl.lit(None, dtype=pl.Int64)).alias("_seq"),
+        ]
+    )
     version = f'"{entity.version_column}"' if entity.version_column else "null::timestamp"
     keys = ", ".join(f'"{k}"' for k in entity.key)
     con.execute("drop table if exists _stage")
     con.execute(
-        f"create temp table _stage as select *, {_hash_expr(entity)} as _row_hash, "
-        f"coalesce({version}, '-infinity'::timestamp) as _v from frame"
+        f"create temp table _stage as select * exclude (_seq), {_hash_expr(entity)} as _row_hash, "
+        f"coalesce({version}, '-infinity'::timestamp) as _v, coalesce(_seq, -9223372036854775807) as _seq from frame"
     )
-    # Within the file: the top version per key; a tie with different content is a conflict.
+    # Within the file: the top version per key (ties on the version broken by the optional sequence
+    # column); a tie with different content is a conflict.
     con.execute("drop table if exists _ranked")
     con.execute(
         f"""create temp table _ranked as
-        with versions as (select *, max(_v) over (partition by {keys}) as _top_v from _stage),
-        tops as (
-            select {keys}, count(distinct _row_hash) as _n_top from versions where _v = _top_v group by all
-        )
+        with by_v as (select *, max(_v) over (partition by {keys}) as _top_v from _stage),
+        versions as (
+            select * exclude (_seq),
+                _v = _top_v and _seq = max(_seq) over (partition by {keys}, _v) as _is_top
+            from by_v
+        ),
+        tops as (select {keys}, count(distinct _row_hash) as _n_top from versions where _is_top group by all)
         select versions.*, tops._n_top from versions inner join tops using ({keys})"""
     )
     conflict = con.execute(
@@ -262,7 +274,7 @@ def load_frame(
                 ' have the same {entity.version_column or "version"} and different content; none was loaded',
             ['conflicting duplicate with identical {entity.version_column or "version"}'],
             to_json(struct_pack({", ".join(f'"{c}" := r."{c}"' for c in entity.columns)}))::varchar, ?
-        from _ranked r where _n_top > 1 and _v = _top_v returning 1""",
+        from _ranked r where _n_top > 1 and _is_top returning 1""",
         [run_id, file_name, source_system, entity.name, loaded_at],
     ).fetchall()
     counts.quarantined += len(conflict)
@@ -271,7 +283,7 @@ def load_frame(
         f"""create temp table _chosen as
         select * exclude (_rn) from (
             select *, row_number() over (partition by {keys} order by _source_row) as _rn
-            from _ranked where _n_top <= 1 and _v = _top_v
+            from _ranked where _n_top <= 1 and _is_top
         ) where _rn = 1"""
     )
     n_chosen = con.execute("select count(*) from _chosen").fetchall()[0][0]
@@ -342,6 +354,7 @@ def commit_file(
             total.add(counts)
         result.counts = total
         result.status = "succeeded"
+        fault("ingest:before_commit")
         finish_run(con, result, started)
         con.execute("commit")
     except BaseException:

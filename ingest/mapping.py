@@ -93,6 +93,9 @@ class MappedFrame:
     frame: pl.DataFrame
     quarantine: pl.DataFrame
     missing_columns: list[str]
+    # A column of ``frame`` (not a canonical one) that orders versions with the same ``updated_at``
+    # (ServiceNow ``sys_mod_count`` in audit-style exports); None: ties with different content conflict.
+    sequence_column: str | None = None
 
 
 QUARANTINE_SCHEMA = {"_source_row": pl.Int64, "reasons": pl.List(pl.String), "raw_record": pl.String}

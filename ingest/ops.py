@@ -57,3 +57,61 @@ def connect_ops(path: Path, *, timeout: float = 10.0) -> sqlite3.Connection:
     con.execute(f"pragma busy_timeout={int(timeout * 1000)}")
     con.executescript(SCHEMA)
     return con
+
+
+REQUEST_FIELDS = (
+    "created_by",
+    "identity_verified",
+    "title",
+    "description",
+    "justification",
+    "change_type",
+    "template",
+    "service",
+    "cis",
+    "window_start",
+    "window_end",
+    "impact",
+    "risk",
+    "implementation_plan",
+    "test_plan",
+    "backout_plan",
+)
+
+
+def submit(con: sqlite3.Connection, fields: dict[str, object], idempotency_key: str) -> str:
+    """Store one request durably and return its reference; a repeat of the same key is a no-op.
+
+    One transaction: the reference is derived from the row id, and ``on conflict do nothing`` on the
+    idempotency key makes a double click, a refresh or a retry return the first request's reference.
+    """
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    values = {k: fields.get(k) for k in REQUEST_FIELDS}
+    values["identity_verified"] = int(bool(values["identity_verified"]))
+    if not isinstance(values["cis"], str):
+        import json
+
+        values["cis"] = json.dumps(list(values["cis"] or []))
+    con.execute("begin immediate")
+    try:
+        row = con.execute("select reference from change_request where idempotency_key = ?", [idempotency_key]).fetchone()
+        if row:
+            con.execute("commit")
+            return str(row[0])
+        cols = ", ".join(REQUEST_FIELDS)
+        marks = ", ".join("?" for _ in REQUEST_FIELDS)
+        cur = con.execute(
+            f"insert into change_request (reference, idempotency_key, created_at, updated_at, {cols}) "
+            f"values ('pending-' || ?, ?, ?, ?, {marks})",
+            [idempotency_key, idempotency_key, now, now, *values.values()],
+        )
+        request_id = cur.lastrowid
+        reference = f"CR{request_id:07d}"
+        con.execute("update change_request set reference = ? where request_id = ?", [reference, request_id])
+        con.execute("commit")
+        return reference
+    except BaseException:
+        con.execute("rollback")
+        raise

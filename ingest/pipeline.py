@@ -19,6 +19,7 @@ import duckdb
 
 from ingest import load
 from ingest.load import FileResult
+from ingest.faults import fault
 from ingest.paths import DataDir
 from ingest.readers import ReadError, sha256_file
 from ingest.registry import ExportSettings, expand_paths, read_file
@@ -85,6 +86,7 @@ def _ingest_one(
     result.run_id = load.start_run(
         con, pipeline_run_id=run_id, path=path, sha=sha, landed=landed, system=reading.system, table=reading.table
     )
+    fault("ingest:after_run_row")
     try:
         load.commit_file(con, result, reading.frames, started=started)
     except Exception as exc:
@@ -198,6 +200,7 @@ def build(
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-40:])
         raise BuildFailed(f"dbt build failed (exit {proc.returncode}); nothing was published.\n{tail}")
+    fault("build:after_dbt")
     ingest_runs = _ingest_run_count(data)
     con = duckdb.connect(str(building))
     try:

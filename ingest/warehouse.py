@@ -19,8 +19,10 @@ from pathlib import Path
 
 import duckdb
 
+from ingest.faults import fault
 from ingest.paths import DataDir
 
+PUBLISHED_LOG = "published.txt"
 VERSION_RE = re.compile(r"^warehouse_(\d{8}T\d{6}Z_\d{4})\.duckdb$")
 
 
@@ -83,6 +85,7 @@ def publish(data: DataDir, building: Path, version: str, meta: dict[str, object]
     building.replace(final)
     final.chmod(0o444)
     _fsync_dir(data.versions)
+    fault("publish:after_rename")
     pointer = {
         "version": version,
         "file": final.name,
@@ -95,11 +98,16 @@ def publish(data: DataDir, building: Path, version: str, meta: dict[str, object]
         f.flush()
         os.fsync(f.fileno())
     tmp.replace(data.current_pointer)
+    fault("publish:after_pointer")
     link_tmp = data.warehouse_link.with_name(".warehouse.duckdb.part")
     link_tmp.unlink(missing_ok=True)
     link_tmp.symlink_to(Path("versions") / final.name)
     link_tmp.replace(data.warehouse_link)
     _fsync_dir(data.root)
+    with (data.versions / PUBLISHED_LOG).open("a", encoding="utf-8") as log:
+        log.write(final.name + "\n")
+        log.flush()
+        os.fsync(log.fileno())
     return read_pointer(data)
 
 
@@ -109,28 +117,43 @@ def versions_on_disk(data: DataDir) -> list[Path]:
 
 
 def collect_garbage(data: DataDir, *, keep: int = 3, min_age_seconds: float = 600.0) -> list[Path]:
-    """Remove old versions beyond the newest ``keep`` that are older than ``min_age_seconds``, and
-    leftovers of crashed builds. A reader that still has an old version open keeps reading it (Linux
-    keeps the inode); the age guard gives readers that just resolved the pointer time to finish."""
+    """Remove what no reader needs: versions beyond the newest ``keep`` published ones (once older
+    than ``min_age_seconds``, so a reader that just resolved the pointer can finish), version files
+    that were never published (a crash between rename and pointer), and leftovers of crashed builds
+    and publishes. Runs under the pipeline lock. A reader that still has a removed version open keeps
+    reading it (Linux keeps the inode until it closes)."""
     removed: list[Path] = []
     current = None
     try:
         current = read_pointer(data).path.name
     except NoWarehouse:
         pass
+    log = data.versions / PUBLISHED_LOG
+    published = set(log.read_text(encoding="utf-8").split()) if log.exists() else set()
+    if current:
+        published.add(current)
     versions = versions_on_disk(data)
+    kept = [p for p in versions if p.name in published][-keep:]
     now = time.time()
-    for p in versions[: max(0, len(versions) - keep)]:
-        if p.name == current:
+    for p in versions:
+        if p.name == current or p in kept:
             continue
-        if now - p.stat().st_mtime < min_age_seconds:
+        never_published = p.name not in published
+        if not never_published and now - p.stat().st_mtime < min_age_seconds:
             continue
         p.chmod(0o644)
         p.unlink(missing_ok=True)
         removed.append(p)
-    for stray in data.versions.glob("*.building*"):
-        stray.unlink(missing_ok=True)
-        removed.append(stray)
+    strays = [*data.versions.glob("*.building*"), data.root / ".CURRENT.json.part", data.root / ".warehouse.duckdb.part"]
+    for stray in strays:
+        if stray.exists() or stray.is_symlink():
+            stray.unlink(missing_ok=True)
+            removed.append(stray)
+    if removed and log.exists():
+        left = {p.name for p in versions_on_disk(data)}
+        tmp = log.with_name(log.name + ".part")
+        tmp.write_text("".join(f"{n}\n" for n in log.read_text(encoding="utf-8").split() if n in left), encoding="utf-8")
+        tmp.replace(log)
     return removed
 
 

@@ -1,0 +1,56 @@
+"""Shared fixtures: one small sample estate generated, ingested and built once per test session."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from ingest.paths import ENV_DATA_DIR, DataDir
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+DATASETS = SHARED / "datasets"
+OUTPUT = REPO / "test-output"
+AS_OF = datetime(2026, 11, 26, tzinfo=UTC)
+AS_OF_TEXT = "2026-11-26 00:00:00"
+SAMPLE_CHANGES = 1500
+
+
+@pytest.fixture(scope="session")
+def output_dir() -> Path:
+    """Where tests leave artefacts for a person to look at (screenshots, PDF pages)."""
+    OUTPUT.mkdir(exist_ok=True)
+    return OUTPUT
+
+
+@pytest.fixture(scope="session")
+def built_data(tmp_path_factory: pytest.TempPathFactory) -> DataDir:
+    """A data directory with a generated sample ingested and a published warehouse (as_of pinned)."""
+    from ingest import pipeline
+    from ingest.generate import generate
+
+    data = DataDir(tmp_path_factory.mktemp("cbdata")).ensure()
+    generate(data.samples, seed=7, changes=SAMPLE_CHANGES, as_of=AS_OF)
+    run_id = pipeline.new_run_id()
+    report = pipeline.ingest_paths(data, [data.samples], run_id=run_id)
+    assert not report.failed, [(r.path, r.error) for r in report.failed]
+    pipeline.build(data, run_id=run_id, as_of=AS_OF_TEXT)
+    return data
+
+
+@pytest.fixture
+def app_env(built_data: DataDir) -> Iterator[DataDir]:
+    """Point the app at the built sample for one test."""
+    old = os.environ.get(ENV_DATA_DIR)
+    os.environ[ENV_DATA_DIR] = str(built_data.root)
+    try:
+        yield built_data
+    finally:
+        if old is None:
+            os.environ.pop(ENV_DATA_DIR, None)
+        else:
+            os.environ[ENV_DATA_DIR] = old

@@ -1,0 +1,87 @@
+"""Many readers and form submitters while pipeline runs publish back to back: nobody sees an error.
+
+Prints the figures it reached (reads, publishes, submissions, errors).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ingest import pipeline
+from ingest.generate import generate
+from ingest.paths import DataDir
+from ingest.warehouse import read_pointer
+
+REPO = Path(__file__).resolve().parents[2]
+READERS = 4
+SUBMITTERS = 3
+SUBMISSIONS = 40
+PUBLISHES = 3
+
+
+@pytest.mark.slow
+def test_readers_and_submitters_see_no_error_while_pipeline_publishes(tmp_path: Path) -> None:
+    data = DataDir(tmp_path / "data").ensure()
+    as_of = datetime(2026, 11, 26, tzinfo=UTC)
+    generate(tmp_path / "exports", seed=11, changes=300, as_of=as_of)
+    run_id = pipeline.new_run_id()
+    pipeline.ingest_paths(data, [tmp_path / "exports"], run_id=run_id)
+    pipeline.build(data, run_id=run_id, as_of="2026-11-26 00:00:00")
+
+    seconds = 20 + 12 * PUBLISHES
+    procs = []
+    for i in range(READERS):
+        out = tmp_path / f"reader{i}.json"
+        procs.append((out, subprocess.Popen([sys.executable, "-m", "tests.reliability.workers", "reader", str(data.root), str(out), str(seconds)], cwd=REPO)))
+    for i in range(SUBMITTERS):
+        out = tmp_path / f"submitter{i}.json"
+        procs.append((out, subprocess.Popen([sys.executable, "-m", "tests.reliability.workers", "submitter", str(data.root), str(out), str(SUBMISSIONS)], cwd=REPO)))
+
+    published = []
+    for n in range(PUBLISHES):
+        more = tmp_path / f"more{n}"
+        generate(more, seed=100 + n, changes=120, as_of=as_of)
+        run = pipeline.new_run_id()
+        pipeline.ingest_paths(data, [more / "servicenow" / "change_request.csv"], run_id=run)
+        pipeline.sync_forms(data, run_id=run)
+        published.append(pipeline.build(data, run_id=run, as_of="2026-11-26 00:00:00").version)
+    for _, p in procs:
+        assert p.wait(timeout=seconds + 120) == 0
+    # one last run picks up every submission acknowledged after the previous build
+    run = pipeline.new_run_id()
+    pipeline.sync_forms(data, run_id=run)
+    final = pipeline.build(data, run_id=run, as_of="2026-11-26 00:00:00")
+
+    reports = [json.loads(out.read_text()) for out, _ in procs]
+    reader_reports = reports[:READERS]
+    submitter_reports = reports[READERS:]
+    reads = sum(r["reads"] for r in reader_reports)
+    reader_errors = [e for r in reader_reports for e in r["errors"]]
+    acked = [a for r in submitter_reports for a in r["acked"]]
+    submit_errors = [e for r in submitter_reports for e in r["errors"]]
+    print(
+        f"\nreads={reads} publishes={PUBLISHES + 2} submissions_acked={len(acked)} "
+        f"reader_errors={len(reader_errors)} submit_errors={len(submit_errors)}"
+    )
+    assert reader_errors == []
+    assert submit_errors == []
+    assert reads > 100
+    for r in reader_reports:
+        versions = [v for v, _, _ in r["versions"]]
+        assert versions == sorted(versions), "a reader saw a version going backwards"
+        assert len(r["versions"]) >= 2, "a reader never saw a new version being published"
+    assert len(set(acked)) == len(acked) == SUBMITTERS * SUBMISSIONS
+    con = duckdb.connect(str(read_pointer(data).path), read_only=True)
+    try:
+        refs = {r[0] for r in con.execute("select number from fct_changes where source_system = 'form'").fetchall()}
+    finally:
+        con.close()
+    assert set(acked) <= refs
+    assert final.version > published[-1]

@@ -1,0 +1,78 @@
+"""Worker processes for the reliability tests: dashboard readers and form submitters.
+
+Run as ``python -m tests.reliability.workers reader|submitter DATA_DIR OUT SECONDS|COUNT``; each
+writes a JSON report to OUT. Readers open the published warehouse per request, read-only, as the
+app does, and record every (version, row count) pair they saw and every error.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import duckdb
+
+from ingest.ops import connect_ops, submit
+from ingest.paths import DataDir
+from ingest.warehouse import read_pointer
+
+
+def reader(data_dir: str, out: str, seconds: float) -> None:
+    data = DataDir(Path(data_dir))
+    seen: list[tuple[str, int, int]] = []
+    errors: list[str] = []
+    reads = 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            pub = read_pointer(data)
+            con = duckdb.connect(str(pub.path), read_only=True)
+            try:
+                row = con.execute(
+                    "select (select version from warehouse_version), (select count(*) from fct_changes), "
+                    "(select count(*) from fct_changes where source_system = 'form')"
+                ).fetchall()[0]
+            finally:
+                con.close()
+            reads += 1
+            if row[0] != pub.version:
+                errors.append(f"pointer said {pub.version} but the file holds {row[0]}")
+            if not seen or seen[-1][0] != row[0]:
+                seen.append((str(row[0]), int(row[1]), int(row[2])))
+        except Exception as exc:
+            errors.append(f"{type(exc).__name__}: {exc}")
+        time.sleep(0.005)
+    Path(out).write_text(json.dumps({"reads": reads, "errors": errors, "versions": seen}))
+
+
+def submitter(data_dir: str, out: str, count: int) -> None:
+    data = DataDir(Path(data_dir))
+    acked: list[str] = []
+    errors: list[str] = []
+    for i in range(count):
+        key = uuid.uuid4().hex
+        try:
+            con = connect_ops(data.ops_db)
+            try:
+                fields = {"created_by": f"worker-{uuid.uuid4().hex[:4]}", "title": f"load test {i}", "change_type": "normal", "cis": []}
+                ref = submit(con, fields, key)
+                # a retry of the same submission must not create a second request
+                assert submit(con, fields, key) == ref
+            finally:
+                con.close()
+            acked.append(ref)
+        except Exception as exc:
+            errors.append(f"{type(exc).__name__}: {exc}")
+        time.sleep(0.01)
+    Path(out).write_text(json.dumps({"acked": acked, "errors": errors}))
+
+
+if __name__ == "__main__":
+    kind, data_dir, out, amount = sys.argv[1:5]
+    if kind == "reader":
+        reader(data_dir, out, float(amount))
+    else:
+        submitter(data_dir, out, int(amount))
