@@ -28,8 +28,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err = Console(stderr=True)
+console = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 APP_DIR = Path(__file__).resolve().parent.parent / "app"
 
 DataDirOpt = Annotated[
@@ -124,11 +124,27 @@ def ingest(
     table: Annotated[str | None, typer.Option(help="Source table (change_request, incident, ...); default: detected.")] = None,
     timezone: Annotated[str | None, typer.Option(help="Time zone of the export's display values.")] = None,
     force: Annotated[bool, typer.Option(help="Reprocess files whose content was already loaded.")] = False,
+    mapping: Annotated[
+        Path | None, typer.Option("--mapping", help="Declarative mapping file (TOML) for another tool's export.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print what would be loaded and every problem; load nothing.")
+    ] = False,
     wait: WaitOpt = 0.0,
 ) -> None:
     """Load exports into the ingest database (idempotent; bad rows are quarantined)."""
+    extra: dict[str, object] = {"mapping": str(mapping.resolve())} if mapping else {}
+    settings = ExportSettings(system=source or ("mapped" if mapping else None), table=table, timezone=timezone, extra=extra)
+    if dry_run:
+        from ingest.sources.mapped import dry_run_report
+
+        try:
+            text, ok = dry_run_report(paths, settings)
+        except ReadError as exc:
+            raise _fail(str(exc)) from None
+        console.print(text, highlight=False, markup=False)
+        raise typer.Exit(0 if ok else 2)
     data = _data(None if data_dir is None else data_dir)
-    settings = ExportSettings(system=source, table=table, timezone=timezone)
     run_id = pipeline.new_run_id()
     try:
         with PipelineLock(data.lock_file, run_id=run_id, command="ingest", wait_seconds=wait):

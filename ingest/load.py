@@ -14,6 +14,7 @@ For each file (see DECISIONLOG.md, "ingest"):
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -72,6 +73,11 @@ create table if not exists meta.form_sync (
 """
 
 
+# DuckDB's memory limit for the ingest connection (a 1 GB export must load under 2 GB peak).
+ENV_INGEST_MEMORY = "CHANGEBOARD_INGEST_MEMORY"
+DEFAULT_INGEST_MEMORY = "512MB"
+
+
 class BalanceError(AssertionError):
     """Rows read did not equal loaded + unchanged + superseded + quarantined: nothing is committed."""
 
@@ -120,6 +126,9 @@ def connect_ingest(path: Path) -> duckdb.DuckDBPyConnection:
     """Open the ingest database read-write (pipeline only: the caller holds the pipeline lock)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path))
+    # Bounded memory whatever the export's size: DuckDB spills to <db>.tmp beyond this.
+    con.execute(f"set memory_limit = '{os.environ.get(ENV_INGEST_MEMORY, DEFAULT_INGEST_MEMORY)}'")
+    con.execute("set preserve_insertion_order = false")
     create_raw_schema(con)
     con.execute(META_DDL)
     return con

@@ -42,6 +42,7 @@ class TableMapping:
         date_formats: strftime patterns tried in order for every timestamp column.
         column_date_formats: per canonical column overrides of ``date_formats``.
         timezone: the time zone the export's display values are in (converted to UTC).
+        column_timezones: per canonical column overrides of ``timezone``.
         null_values: placeholders meaning "no value" (``?``, ``#N/B``...).
         value_maps: canonical column -> {raw value: normalised value}; written to ``target`` columns
             given in ``value_map_targets`` (default: the column itself).
@@ -55,6 +56,7 @@ class TableMapping:
     date_formats: tuple[str, ...] = DEFAULT_DATE_FORMATS
     column_date_formats: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     timezone: str = "UTC"
+    column_timezones: Mapping[str, str] = field(default_factory=dict)
     null_values: tuple[str, ...] = ()
     value_maps: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     value_map_targets: Mapping[str, str] = field(default_factory=dict)
@@ -152,7 +154,7 @@ def apply_mapping(text: pl.DataFrame, mapping: TableMapping, *, file_label: str)
             raw = raw.replace(dict(mapping.value_maps[col]))
         if duck_type == TS:
             formats = tuple(mapping.column_date_formats.get(col, mapping.date_formats))
-            typed = _parse_timestamp(pl.col(src), formats, mapping.timezone)
+            typed = _parse_timestamp(pl.col(src), formats, mapping.column_timezones.get(col, mapping.timezone))
             bad = pl.col(src).is_not_null() & typed.is_null()
             checks.append(
                 pl.when(bad)

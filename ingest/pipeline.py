@@ -158,7 +158,7 @@ def _check_free_space(data: DataDir) -> None:
 
 def dbt_command(args: list[str]) -> list[str]:
     """The dbt CLI in this interpreter's environment."""
-    return [sys.executable, "-m", "dbt.cli.main", *args]
+    return [sys.executable, "-c", "import sys; from dbt.cli.main import cli; sys.exit(cli())", *args]
 
 
 def build(

@@ -15,7 +15,7 @@ import polars as pl
 
 from ingest.mapping import MappedFrame, TableMapping, apply_mapping
 from ingest.readers import ReadError, TextTable, read_csv_text, sniff_kind
-from ingest.sources import native, servicenow
+from ingest.sources import delivery, jira, mapped, native, servicenow, servicenow_files
 
 MANIFEST = "_export.toml"
 # Files the directory walker never treats as exports.
@@ -44,12 +44,26 @@ class ExportSettings:
                 data = tomllib.loads(manifest.read_text(encoding="utf-8"))
             except tomllib.TOMLDecodeError as exc:
                 raise ReadError(f"{manifest}: not valid TOML: {exc}") from exc
-            known = {k: data.pop(k) for k in ("system", "table", "timezone", "date_format", "encoding", "delimiter") if k in data}
+            known = {
+                k: data.pop(k)
+                for k in ("system", "table", "timezone", "date_format", "encoding", "delimiter")
+                if k in data
+            }
             base = cls(**known, extra=data)
         if override:
             for k in ("system", "table", "timezone", "date_format", "encoding", "delimiter"):
                 if getattr(override, k) is not None:
                     setattr(base, k, getattr(override, k))
+            base.extra = {**base.extra, **override.extra}
+        if base.system is None and base.extra.get("mapping"):
+            base.system = mapped.SYSTEM
+            mapping_file = Path(str(base.extra["mapping"]))
+            if (
+                not mapping_file.is_absolute()
+                and manifest.exists()
+                and not (override and override.extra.get("mapping"))
+            ):
+                base.extra["mapping"] = str(manifest.parent / mapping_file)
         return base
 
 
@@ -85,29 +99,14 @@ def _with_settings(mapping: TableMapping, settings: ExportSettings) -> TableMapp
 
 
 def read_servicenow_csv(path: Path, settings: ExportSettings) -> Reading:
-    """A ServiceNow list CSV export of any supported table."""
-    text = read_csv_text(path, encoding=settings.encoding, delimiter=settings.delimiter, null_values=list(servicenow.NULLS))
-    how = "given"
-    table = settings.table
-    if table is None:
-        table = servicenow.detect_table(path.stem, text.headers, _first_number(text))
-        how = "detected from file name, record numbers and headers"
-    if table not in servicenow.TABLES:
-        raise ReadError(
-            f"{path}: cannot tell which ServiceNow table this is (expected one of {', '.join(servicenow.TABLES)}; "
-            f"headers were {', '.join(text.headers[:8])}...)"
-        )
-    mapping = _with_settings(servicenow.TABLES[table], settings)
-    if not mapping.resolve_columns(text.frame.columns):
-        raise ReadError(f"{path}: no column of a ServiceNow {table} export was found (headers: {', '.join(text.headers[:8])})")
-    warnings = list(text.warnings)
-    if text.frame.height == servicenow.EXPORT_CAP:
-        warnings.append(
-            f"WARNING: exactly {servicenow.EXPORT_CAP:,} rows: ServiceNow's default export cap; the export was "
-            "probably cut. Export the rest (e.g. by date range) and ingest it too."
-        )
-    mapped = apply_mapping(text.frame, mapping, file_label=str(path))
-    return Reading(system=servicenow.SYSTEM, table=table, frames=[mapped], warnings=warnings, detected_by=how)
+    """A ServiceNow list CSV export of any supported table (audit logs give state history too)."""
+    text = read_csv_text(
+        path,
+        encoding=settings.encoding,
+        delimiter=settings.delimiter,
+        null_values=servicenow_files.null_values(settings),
+    )
+    return servicenow_files.read_csv_frame(path, settings, text.frame, text.headers, list(text.warnings))
 
 
 def read_native_csv(path: Path, settings: ExportSettings) -> Reading:
@@ -115,13 +114,28 @@ def read_native_csv(path: Path, settings: ExportSettings) -> Reading:
     text = read_csv_text(path, encoding=settings.encoding, delimiter=settings.delimiter)
     mapping = _with_settings(native.TABLES["change_windows"], settings)
     mapped = apply_mapping(text.frame, mapping, file_label=str(path))
-    return Reading(system=native.SYSTEM, table="change_windows", frames=[mapped], warnings=text.warnings, detected_by="headers")
+    return Reading(
+        system=native.SYSTEM,
+        table="change_windows",
+        frames=[mapped],
+        warnings=text.warnings,
+        detected_by="headers",
+    )
 
 
 # system -> container kind -> reader. Other sources register here.
 READERS: dict[str, dict[str, Reader]] = {
-    servicenow.SYSTEM: {"csv": read_servicenow_csv},
+    servicenow.SYSTEM: {
+        "csv": read_servicenow_csv,
+        "xlsx": servicenow_files.read_xlsx,
+        "json": servicenow_files.read_json,
+        "xml": servicenow_files.read_xml,
+    },
     native.SYSTEM: {"csv": read_native_csv},
+    jira.SYSTEM: {"csv": jira.read_csv, "json": jira.read_json},
+    delivery.GITHUB: {"json": delivery.read_github_json, "csv": delivery.read_release_mining_csv},
+    delivery.DELIVERY: {"csv": delivery.read_deployments_csv},
+    mapped.SYSTEM: {"csv": mapped.read_mapped, "xlsx": mapped.read_mapped, "json": mapped.read_mapped},
 }
 
 
@@ -133,18 +147,45 @@ def _headers_of(path: Path) -> list[str]:
 
 
 def detect_system(path: Path, kind: str) -> tuple[str, str]:
-    """The source system of a file without a manifest, from its headers; and how it was told."""
+    """The source system of a file without a manifest, from its headers or JSON shape; and how it
+    was told (reported with every reading)."""
     if kind == "csv":
-        headers = {h.lower() for h in _headers_of(path)}
+        raw_headers = _headers_of(path)
+        headers = {h.strip().lower() for h in raw_headers}
         if {"issue key", "summary"} <= headers:
-            return "jira", "Jira CSV headers (Issue key, Summary)"
+            return jira.SYSTEM, "Jira CSV headers (Issue key, Summary)"
+        if {"version id", "version name"} <= headers or ({"key", "fixed version"} <= headers):
+            return jira.SYSTEM, "Jira version / ticket list headers"
         if {"kind", "start_at", "end_at"} <= headers:
             return native.SYSTEM, "changeboard window headers"
+        if set(delivery.DEPLOYMENT_HEADERS) <= headers:
+            return delivery.DELIVERY, "deployments CSV headers (deploy_id, environment, status)"
+        if set(delivery.RELEASE_MINING_HEADERS) <= headers:
+            return delivery.GITHUB, "release-mining CSV headers (project, name, head, time)"
         if headers & {"number", "sys_id", "short_description", "sys_updated_on", "sys_class_name"}:
             return servicenow.SYSTEM, "ServiceNow field-name headers"
+        labels = {h.lower() for sig in servicenow.SIGNATURES.values() for h in sig if h[:1].isupper()}
+        if "number" in headers or headers & labels:
+            return servicenow.SYSTEM, "ServiceNow label headers"
+    if kind == "xlsx":
+        return servicenow.SYSTEM, "XLSX workbook (ServiceNow Excel export)"
+    if kind == "xml":
+        return servicenow.SYSTEM, "XML document (ServiceNow unload)"
+    if kind == "json":
+        shape = servicenow_files.json_shape(path)
+        if shape is not None:
+            keys = set(shape.first_keys)
+            if shape.container in ("result", "records"):
+                return servicenow.SYSTEM, f'ServiceNow JSON ({{"{shape.container}": [...]}})'
+            if shape.container == "issues" or {"key", "fields"} <= keys:
+                return jira.SYSTEM, 'Jira REST search JSON ({"issues": [...]})'
+            if "tag_name" in keys or ({"sha", "environment"} <= keys):
+                return delivery.GITHUB, "GitHub releases / deployments JSON"
+            if {"id", "name"} <= keys and keys & {"released", "releaseDate", "archived", "projectId"}:
+                return jira.SYSTEM, "Jira project versions JSON"
     raise ReadError(
-        f"{path}: cannot tell which tool wrote this {kind} file (expected a ServiceNow or Jira export, a changeboard "
-        "window file, or a folder with an _export.toml / a --mapping file)"
+        f"{path}: cannot tell which tool wrote this {kind} file (expected a ServiceNow or Jira export, GitHub releases, "
+        "a deployments CSV, a changeboard window file, or a folder with an _export.toml / a --mapping file)"
     )
 
 
@@ -161,7 +202,9 @@ def read_file(path: Path, override: ExportSettings | None = None) -> Reading:
         raise ReadError(f"{path}: unknown source system {system!r} (known: {', '.join(sorted(READERS))})")
     reader = readers.get(kind)
     if reader is None:
-        raise ReadError(f"{path}: {system} {kind} files are not supported (supported: {', '.join(sorted(readers))})")
+        raise ReadError(
+            f"{path}: {system} {kind} files are not supported (supported: {', '.join(sorted(readers))})"
+        )
     reading = reader(path, settings)
     reading.detected_by = f"{how}; {reading.detected_by}"
     return reading
@@ -176,7 +219,9 @@ def expand_paths(paths: list[Path]) -> list[Path]:
                 sorted(
                     f
                     for f in p.rglob("*")
-                    if f.is_file() and f.suffix.lower() not in IGNORED_SUFFIXES and not f.name.startswith((".", "_"))
+                    if f.is_file()
+                    and f.suffix.lower() not in IGNORED_SUFFIXES
+                    and not f.name.startswith((".", "_"))
                 )
             )
         elif p.exists():

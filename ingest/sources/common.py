@@ -35,7 +35,6 @@ LOCALE_MONTHS: dict[str, str] = {
     "dez": "Dec", "gen": "Jan", "mag": "May", "giu": "Jun", "lug": "Jul", "ott": "Oct",
     "mrt": "Mar", "mei": "May", "okt": "Oct",
 }  # fmt: skip
-_MONTH_RE = "(?i)([/ .-])(" + "|".join(sorted(LOCALE_MONTHS, key=len, reverse=True)) + r")\.?([/ .-])"
 
 
 def english_months(col: pl.Expr) -> pl.Expr:
@@ -57,7 +56,9 @@ def text_frame(records: Iterable[Mapping[str, Any]], *, first_row: int = 1) -> p
             columns.setdefault(k, None)
     data = {c: [_text(r.get(c)) for r in rows] for c in columns}
     frame = pl.DataFrame(data, schema=dict.fromkeys(columns, pl.String))
-    return frame.with_columns(pl.int_range(first_row, first_row + len(rows), dtype=pl.Int64).alias("_source_row"))
+    return frame.with_columns(
+        pl.int_range(first_row, first_row + len(rows), dtype=pl.Int64).alias("_source_row")
+    )
 
 
 def _text(value: Any) -> str | None:
@@ -105,21 +106,25 @@ def typed_frame(entity: str, frame: pl.DataFrame) -> MappedFrame:
         else:
             exprs.append(pl.lit(None, dtype=_polars_type(t)).alias(c))
     typed = frame.select(exprs)
-    missing = pl.any_horizontal([pl.col(c).is_null() for c in ent.required]) if ent.required else pl.lit(False)
+    missing = (
+        pl.any_horizontal([pl.col(c).is_null() for c in ent.required]) if ent.required else pl.lit(False)
+    )
     bad = typed.filter(missing)
     good = typed.filter(~missing)
     quarantine = pl.DataFrame(schema=QUARANTINE_SCHEMA)
     if bad.height:
         reason = pl.concat_list(
             [
-                pl.when(pl.col(c).is_null()).then(pl.lit(f"column {c}: required value is missing")).otherwise(None)
+                pl.when(pl.col(c).is_null())
+                .then(pl.lit(f"column {c}: required value is missing"))
+                .otherwise(None)
                 for c in ent.required
             ]
         ).list.drop_nulls()
         quarantine = bad.select(
             pl.col("_source_row"),
             reason.alias("reasons"),
-            pl.struct([c for c in ent.columns]).struct.json_encode().alias("raw_record"),
+            pl.struct(list(ent.columns)).struct.json_encode().alias("raw_record"),
         )
     return MappedFrame(entity=entity, frame=good, quarantine=quarantine, missing_columns=[])
 
@@ -144,7 +149,10 @@ def empty_mapped(entity: str) -> MappedFrame:
     ent = ENTITIES[entity]
     schema = {"_source_row": pl.Int64, **{c: _polars_type(t) for c, t in ent.columns.items()}}
     return MappedFrame(
-        entity=entity, frame=pl.DataFrame(schema=schema), quarantine=pl.DataFrame(schema=QUARANTINE_SCHEMA), missing_columns=[]
+        entity=entity,
+        frame=pl.DataFrame(schema=schema),
+        quarantine=pl.DataFrame(schema=QUARANTINE_SCHEMA),
+        missing_columns=[],
     )
 
 

@@ -25,11 +25,15 @@ latest as (
 mapped as (
 
     select
-        latest.*,
+        latest.* replace (
+            lower(nullif(trim(latest.change_type), '')) as change_type,
+            lower(nullif(trim(latest.outcome), '')) as outcome,
+            lower(nullif(trim(latest.risk), '')) as risk
+        ),
         {{ seed_lookup_value('type_map', 'change_type') }} as mapped_change_type,
         {{ seed_lookup_value('state_map', 'state') }} as mapped_state,
         {{ seed_lookup_value('state_map', 'state_category') }} as mapped_state_category,
-        {{ seed_lookup_value('state_map', 'implied_outcome') }} as state_implied_outcome,
+        nullif(trim({{ seed_lookup_value('state_map', 'implied_outcome') }}), '') as state_implied_outcome,
         {{ seed_lookup_value('outcome_map', 'outcome') }} as mapped_outcome,
         {{ seed_lookup_value('outcome_map', 'is_backed_out') }} as mapped_is_backed_out,
         {{ seed_lookup_value('risk_map', 'risk') }} as mapped_risk,
@@ -119,7 +123,7 @@ renamed as (
         nullif(trim(service_ref), '') as service_ref,
         nullif(trim(release_ref), '') as release_ref,
         model_raw,
-        coalesce(origin, case when source_system = 'form' then 'form' else 'import' end) as origin,
+        coalesce(origin, case when source_system = 'form' then 'form' else 'itsm' end) as origin,
 
         -- numerics
         coalesce(mapped_priority, {{ leading_integer('priority_raw') }}) as priority,

@@ -1,0 +1,47 @@
+{#- For every row of `left_relation`, the row of `right_relation` with equal keys whose
+    `right_time` is the latest at or before `left_time` (an "as of" join; inner: left rows without
+    a match are dropped). Returns left.* plus `right_columns` plus `match_rank` (always 1).
+
+    DuckDB: ASOF JOIN, a sort-merge that is linear in both inputs however hot a key is.
+    Portable fallback (Spark, Trino, ...): an equi-join bounded to `max_lookback_hours` and a
+    row_number() keeping the latest match; it materialises the pairs inside the lookback. -#}
+{% macro latest_preceding_match(left_relation, right_relation, key_pairs, left_time, right_time, right_columns, left_pk_columns, max_lookback_hours) -%}
+    {{ return(adapter.dispatch('latest_preceding_match', 'changeboard')(left_relation, right_relation, key_pairs, left_time, right_time, right_columns, left_pk_columns, max_lookback_hours)) }}
+{%- endmacro %}
+
+{% macro duckdb__latest_preceding_match(left_relation, right_relation, key_pairs, left_time, right_time, right_columns, left_pk_columns, max_lookback_hours) -%}
+    select
+        left_side.*,
+        {%- for column in right_columns %}
+        right_side.{{ column }},
+        {%- endfor %}
+        1 as match_rank
+    from {{ left_relation }} as left_side
+    asof inner join {{ right_relation }} as right_side
+        on {% for pair in key_pairs -%}
+        left_side.{{ pair[0] }} = right_side.{{ pair[1] }} and
+        {% endfor -%}
+        left_side.{{ left_time }} >= right_side.{{ right_time }}
+{%- endmacro %}
+
+{% macro default__latest_preceding_match(left_relation, right_relation, key_pairs, left_time, right_time, right_columns, left_pk_columns, max_lookback_hours) -%}
+    select * from (
+        select
+            left_side.*,
+            {%- for column in right_columns %}
+            right_side.{{ column }},
+            {%- endfor %}
+            row_number() over (
+                partition by {% for column in left_pk_columns %}left_side.{{ column }}{{ ', ' if not loop.last }}{% endfor %}
+                order by right_side.{{ right_time }} desc
+            ) as match_rank
+        from {{ left_relation }} as left_side
+        inner join {{ right_relation }} as right_side
+            on {% for pair in key_pairs -%}
+            left_side.{{ pair[0] }} = right_side.{{ pair[1] }} and
+            {% endfor -%}
+            right_side.{{ right_time }} <= left_side.{{ left_time }}
+            and right_side.{{ right_time }} >= {{ dbt.dateadd('hour', -1 * max_lookback_hours, 'left_side.' ~ left_time) }}
+    ) as ranked
+    where match_rank = 1
+{%- endmacro %}

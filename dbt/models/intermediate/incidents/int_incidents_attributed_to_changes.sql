@@ -1,0 +1,377 @@
+{#- One row per (incident, candidate change): who may have caused the incident, how we know
+    (method), how sure we are (confidence) and why (evidence). The formula is documented in
+    int_incidents_attributed_to_changes.yml. Inferred candidates come from "as of" joins
+    (macro latest_preceding_match), never from a range join, so a hot CI cannot explode the
+    pair count: per incident and per (method, touched CI) at most two changes are considered,
+    the latest whose window opened before the incident and the latest that ended before it. -#}
+{%- set window_hours = var('attribution_window_hours') -%}
+{%- set threshold = var('attribution_confidence_threshold') -%}
+{%- set base = var('attribution_base_confidence') -%}
+{%- set decay = var('attribution_time_decay') -%}
+with
+
+changes as (
+
+    select * from {{ ref('stg_canonical__changes') }}
+
+),
+
+incidents as (
+
+    select * from {{ ref('stg_canonical__incidents') }}
+
+),
+
+incident_cis as (
+
+    select * from {{ ref('int_incidents_joined_to_configuration_items') }}
+
+),
+
+incident_links as (
+
+    select * from {{ ref('stg_canonical__incident_links') }}
+
+),
+
+change_cis as (
+
+    select * from {{ ref('int_changes_joined_to_configuration_items') }}
+
+),
+
+change_services as (
+
+    select * from {{ ref('int_changes_joined_to_services') }}
+
+),
+
+neighbours as (
+
+    select * from {{ ref('int_configuration_items_joined_to_neighbours') }}
+
+),
+
+-- explicit causes ------------------------------------------------------------------------------
+
+change_numbers as (
+
+    select
+        change_id,
+        source_system,
+        lower(number) as number_key
+    from changes
+
+),
+
+explicit_references as (
+
+    select
+        incident_id,
+        source_system,
+        caused_by_change_ref as change_ref,
+        'explicit_caused_by' as method
+    from incidents
+    where caused_by_change_ref is not null
+    union all
+    select
+        incident_links.incident_id,
+        incident_links.source_system,
+        incident_links.target_ref as change_ref,
+        'explicit_link' as method
+    from incident_links
+    where incident_links.kind = 'caused_by'
+        and incident_links.target_type = 'change'
+
+),
+
+explicit_candidates as (
+
+    select
+        explicit_references.incident_id,
+        change_numbers.change_id,
+        explicit_references.method,
+        cast(null as varchar) as relationship_path,
+        0 as method_rank
+    from explicit_references
+    inner join change_numbers
+        on change_numbers.number_key = lower(explicit_references.change_ref)
+    qualify row_number() over (
+        partition by explicit_references.incident_id, explicit_references.method, explicit_references.change_ref
+        order by (change_numbers.source_system = explicit_references.source_system) desc, change_numbers.change_id
+    ) = 1
+
+),
+
+-- inferred causes ------------------------------------------------------------------------------
+
+change_attribution_windows as (
+
+    -- the change can have caused what opens from its actual start (or end) up to
+    -- attribution_window_hours after its actual end (or start, while it has no end)
+    select
+        change_id,
+        least(coalesce(actual_start_at, actual_end_at), coalesce(actual_end_at, actual_start_at)) as window_start_at,
+        actual_end_at,
+        coalesce(actual_end_at, actual_start_at) + interval '{{ window_hours }} hours' as window_end_at
+    from changes
+    where coalesce(actual_start_at, actual_end_at) is not null
+
+),
+
+change_touches as (
+
+    select
+        change_cis.change_id,
+        'ci_0' as match_level,
+        change_cis.ci_id as touched_id,
+        change_cis.ci_name as relationship_path
+    from change_cis
+    where change_cis.ci_id is not null
+    union all
+    select
+        change_cis.change_id,
+        'ci_' || cast(neighbours.hops as varchar) as match_level,
+        neighbours.neighbour_ci_id as touched_id,
+        neighbours.relationship_path
+    from change_cis
+    inner join neighbours
+        on neighbours.ci_id = change_cis.ci_id
+    where change_cis.ci_id is not null
+    union all
+    select
+        change_id,
+        'service' as match_level,
+        service_id as touched_id,
+        service_name as relationship_path
+    from change_services
+
+),
+
+change_touches_timed as (
+
+    select
+        change_touches.change_id,
+        change_touches.match_level,
+        change_touches.touched_id,
+        min(change_touches.relationship_path) as relationship_path,
+        min(change_attribution_windows.window_start_at) as window_start_at,
+        min(change_attribution_windows.actual_end_at) as actual_end_at,
+        min(change_attribution_windows.window_end_at) as window_end_at
+    from change_touches
+    inner join change_attribution_windows
+        on change_attribution_windows.change_id = change_touches.change_id
+    group by 1, 2, 3
+
+),
+
+changes_by_window_start as (
+
+    select * from change_touches_timed
+
+),
+
+changes_by_actual_end as (
+
+    select * from change_touches_timed
+    where actual_end_at is not null
+
+),
+
+incident_levels as (
+
+    select
+        incidents.incident_id,
+        incidents.opened_at,
+        levels.match_level,
+        case when levels.match_level = 'service' then incident_cis.service_id else incident_cis.ci_id end as match_id
+    from incidents
+    inner join incident_cis
+        on incident_cis.incident_id = incidents.incident_id
+    cross join (
+        values ('ci_0'), ('ci_1'), ('ci_2'), ('service')
+    ) as levels (match_level)
+    where incidents.opened_at is not null
+        and case when levels.match_level = 'service' then incident_cis.service_id else incident_cis.ci_id end is not null
+
+),
+
+latest_started as (
+
+    {{ latest_preceding_match(
+        'incident_levels', 'changes_by_window_start',
+        [['match_level', 'match_level'], ['match_id', 'touched_id']],
+        'opened_at', 'window_start_at',
+        ['change_id', 'relationship_path', 'actual_end_at', 'window_end_at'],
+        ['incident_id', 'match_level'],
+        window_hours * 4
+    ) }}
+
+),
+
+latest_ended as (
+
+    {{ latest_preceding_match(
+        'incident_levels', 'changes_by_actual_end',
+        [['match_level', 'match_level'], ['match_id', 'touched_id']],
+        'opened_at', 'actual_end_at',
+        ['change_id', 'relationship_path', 'window_end_at'],
+        ['incident_id', 'match_level'],
+        window_hours
+    ) }}
+
+),
+
+inferred_matches as (
+
+    select incident_id, match_level, change_id, relationship_path
+    from latest_started
+    where opened_at <= window_end_at
+    union
+    select incident_id, match_level, change_id, relationship_path
+    from latest_ended
+    where opened_at <= window_end_at
+
+),
+
+inferred_candidates as (
+
+    select
+        incident_id,
+        change_id,
+        case match_level
+            when 'ci_0' then 'inferred_same_ci'
+            when 'ci_1' then 'inferred_related_ci_1'
+            when 'ci_2' then 'inferred_related_ci_2'
+            else 'inferred_same_service'
+        end as method,
+        relationship_path,
+        case match_level when 'ci_0' then 1 when 'ci_1' then 2 when 'ci_2' then 3 else 4 end as method_rank
+    from inferred_matches
+
+),
+
+-- scoring --------------------------------------------------------------------------------------
+
+all_candidates as (
+
+    select * from explicit_candidates
+    union all
+    select * from inferred_candidates
+
+),
+
+best_per_pair as (
+
+    -- one row per (incident, change): the strongest method
+    select *
+    from all_candidates
+    qualify row_number() over (
+        partition by incident_id, change_id
+        order by method_rank, method, relationship_path
+    ) = 1
+
+),
+
+timed as (
+
+    select
+        best_per_pair.*,
+        incidents.number as incident_number,
+        incidents.opened_at as incident_opened_at,
+        changes.number as change_number,
+        changes.actual_start_at as change_actual_start_at,
+        changes.actual_end_at as change_actual_end_at,
+        {{ hours_between('changes.actual_end_at', 'incidents.opened_at') }} as hours_after_change
+    from best_per_pair
+    inner join incidents
+        on incidents.incident_id = best_per_pair.incident_id
+    inner join changes
+        on changes.change_id = best_per_pair.change_id
+
+),
+
+scored as (
+
+    select
+        *,
+        case
+            when method like 'explicit%' then 1.0
+            else round(
+                case method
+                    when 'inferred_same_ci' then {{ base['inferred_same_ci'] }}
+                    when 'inferred_related_ci_1' then {{ base['inferred_related_ci_1'] }}
+                    when 'inferred_related_ci_2' then {{ base['inferred_related_ci_2'] }}
+                    else {{ base['inferred_same_service'] }}
+                end
+                * (1 - {{ decay }} * least(greatest(coalesce(hours_after_change, 0), 0) / {{ window_hours }}.0, 1)),
+                4
+            )
+        end as confidence
+    from timed
+
+),
+
+counted as (
+
+    select
+        *,
+        method like 'explicit%' or confidence >= {{ threshold }} as is_counted
+    from scored
+
+),
+
+ranked as (
+
+    select
+        *,
+        is_counted and row_number() over (
+            partition by incident_id
+            order by
+                is_counted desc,
+                confidence desc,
+                coalesce(change_actual_end_at <= incident_opened_at, false) desc,
+                change_actual_end_at desc nulls last,
+                change_id desc
+        ) = 1 as is_primary
+    from counted
+
+),
+
+described as (
+
+    select
+        incident_id,
+        change_id,
+        method,
+        cast(confidence as double) as confidence,
+        hours_after_change,
+        relationship_path,
+        is_counted,
+        is_primary,
+        case
+            when method = 'explicit_caused_by'
+                then 'incident ' || incident_number || ' names ' || change_number || ' as its cause (caused_by)'
+            when method = 'explicit_link'
+                then 'explicit "caused by" link from incident ' || incident_number || ' to ' || change_number
+            else
+                case method
+                    when 'inferred_same_ci' then 'same CI ' || relationship_path
+                    when 'inferred_related_ci_1' then 'related CI, 1 relationship away: ' || relationship_path
+                    when 'inferred_related_ci_2' then 'related CI, 2 relationships away: ' || relationship_path
+                    else 'same service ' || relationship_path
+                end
+                || ', opened '
+                || case
+                    when change_actual_end_at is null or incident_opened_at < change_actual_end_at
+                        then 'during implementation of ' || change_number
+                    else cast(round(hours_after_change, 1) as varchar) || ' h after actual end of ' || change_number
+                end
+        end as evidence,
+        incident_opened_at,
+        change_actual_end_at
+    from ranked
+
+)
+
+select * from described

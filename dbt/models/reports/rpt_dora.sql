@@ -1,0 +1,237 @@
+{#- One row per (period_grain, period_start) from the first to the last deployment period: the
+    DORA keys in ITSM terms, each with its numerator / denominator and its band from
+    seeds/dora_performance_bands.csv (band set: var('dora_band_set')). Deployments are completed
+    changes that ended successfully (successful or successful with issues) on a production CI (or
+    a CI whose environment is unknown), assigned to periods by actual_end_at. -#}
+with
+
+changes as (
+
+    select * from {{ ref('fct_changes') }}
+
+),
+
+incidents as (
+
+    select * from {{ ref('fct_incidents') }}
+
+),
+
+configuration_items as (
+
+    select * from {{ ref('dim_configuration_items') }}
+
+),
+
+bands as (
+
+    select * from {{ ref('dora_performance_bands') }}
+    where band_set = '{{ var("dora_band_set") }}'
+
+),
+
+grains as (
+
+    select * from (values ('week', 7.0), ('month', null)) as grains (period_grain, fixed_days)
+
+),
+
+production_changes as (
+
+    select changes.*
+    from changes
+    left join configuration_items
+        on configuration_items.ci_id = changes.primary_ci_id
+    where changes.is_completed
+        and changes.actual_end_at is not null
+        and coalesce(configuration_items.environment, 'production') in ('production', 'prod')
+
+),
+
+recoveries as (
+
+    -- failed changes: actual end -> resolution of the last counted incident they caused;
+    -- a backed-out change without a caused incident recovered when its work ended (0 h)
+    select
+        production_changes.change_id,
+        production_changes.actual_end_at,
+        case
+            when max(incidents.resolved_at) is not null
+                then greatest({{ hours_between('production_changes.actual_end_at', 'max(incidents.resolved_at)') }}, 0)
+            when production_changes.is_backed_out then 0.0
+        end as recovery_hours
+    from production_changes
+    left join incidents
+        on incidents.primary_cause_change_id = production_changes.change_id
+    where production_changes.is_failed
+    group by production_changes.change_id, production_changes.actual_end_at, production_changes.is_backed_out
+
+),
+
+rework_changes as (
+
+    -- changes raised to fix an incident whose primary cause is another change
+    select distinct incidents.fixed_by_change_id as change_id
+    from incidents
+    where incidents.fixed_by_change_id is not null
+        and incidents.primary_cause_change_id is not null
+        and incidents.primary_cause_change_id <> incidents.fixed_by_change_id
+
+),
+
+spine as (
+
+    {%- for grain in ['week', 'month'] %}
+    select
+        '{{ grain }}' as period_grain,
+        period_start
+    from (
+        {{ period_spine(grain, '(select min(actual_end_at) from production_changes)', '(select max(actual_end_at) from production_changes)') }}
+    ) as periods_{{ grain }}
+    where period_start is not null
+    {{ 'union all' if not loop.last }}
+    {%- endfor %}
+
+),
+
+change_periods as (
+
+    select
+        grains.period_grain,
+        {{ period_start('grains.period_grain', 'production_changes.actual_end_at') }} as period_start,
+        production_changes.*,
+        rework_changes.change_id is not null as is_rework
+    from production_changes
+    cross join grains
+    left join rework_changes
+        on rework_changes.change_id = production_changes.change_id
+
+),
+
+period_metrics as (
+
+    select
+        change_periods.period_grain,
+        change_periods.period_start,
+        count(*) filter (where outcome in ('successful', 'successful_with_issues')) as deployment_count,
+        count(distinct cast(actual_end_at as date)) filter (
+            where outcome in ('successful', 'successful_with_issues')
+        ) as deployment_days,
+        {{ percentile('lead_time_to_production_hours', 0.5) }} as lead_time_for_changes_median_hours,
+        count(lead_time_to_production_hours) as lead_time_for_changes_count,
+        count(*) as completed_count,
+        count(*) filter (where is_failed_incident) as incident_failed_count,
+        count(*) filter (where is_rework) as rework_count
+    from change_periods
+    group by 1, 2
+
+),
+
+recovery_metrics as (
+
+    select
+        grains.period_grain,
+        {{ period_start('grains.period_grain', 'recoveries.actual_end_at') }} as period_start,
+        {{ percentile('recovery_hours', 0.5) }} as failed_deployment_recovery_median_hours,
+        count(recovery_hours) as recovered_failure_count
+    from recoveries
+    cross join grains
+    group by 1, 2
+
+),
+
+joined as (
+
+    select
+        spine.period_grain,
+        spine.period_start,
+        cast(coalesce(
+            grains.fixed_days,
+            date_diff('day', spine.period_start, cast(spine.period_start + interval '1 month' as date))
+        ) as double) as days_in_period,
+        coalesce(period_metrics.deployment_count, 0) as deployment_count,
+        coalesce(period_metrics.deployment_days, 0) as deployment_days,
+        period_metrics.lead_time_for_changes_median_hours,
+        coalesce(period_metrics.lead_time_for_changes_count, 0) as lead_time_for_changes_count,
+        coalesce(period_metrics.completed_count, 0) as completed_count,
+        coalesce(period_metrics.incident_failed_count, 0) as incident_failed_count,
+        coalesce(period_metrics.rework_count, 0) as rework_count,
+        recovery_metrics.failed_deployment_recovery_median_hours,
+        coalesce(recovery_metrics.recovered_failure_count, 0) as recovered_failure_count
+    from spine
+    inner join grains
+        on grains.period_grain = spine.period_grain
+    left join period_metrics
+        on period_metrics.period_grain = spine.period_grain
+        and period_metrics.period_start = spine.period_start
+    left join recovery_metrics
+        on recovery_metrics.period_grain = spine.period_grain
+        and recovery_metrics.period_start = spine.period_start
+
+),
+
+measured as (
+
+    select
+        *,
+        deployment_count / days_in_period as deployments_per_day,
+        deployment_days / (days_in_period / 7.0) as deployment_days_per_week,
+        {{ safe_rate('incident_failed_count', 'completed_count') }} as change_fail_rate,
+        {{ safe_rate('rework_count', 'completed_count') }} as rework_rate
+    from joined
+
+),
+
+banded as (
+
+    select
+        measured.*,
+        {%- for metric, column in [
+            ('deployment_frequency', 'deployments_per_day'),
+            ('lead_time_for_changes', 'lead_time_for_changes_median_hours'),
+            ('change_fail_rate', 'change_fail_rate'),
+            ('failed_deployment_recovery_time', 'failed_deployment_recovery_median_hours'),
+        ] %}
+        (
+            select bands.band
+            from bands
+            where bands.metric = '{{ metric }}'
+                and measured.{{ column }} >= coalesce(bands.min_value, measured.{{ column }})
+                and measured.{{ column }} < coalesce(bands.max_value, measured.{{ column }} + 1)
+            order by bands.band_rank
+            limit 1
+        ) as {{ metric }}_band{{ ',' if not loop.last }}
+        {%- endfor %}
+    from measured
+
+),
+
+final as (
+
+    select
+        period_grain,
+        period_start,
+        days_in_period,
+        deployment_count,
+        deployments_per_day,
+        deployment_days,
+        deployment_days_per_week,
+        deployment_frequency_band,
+        lead_time_for_changes_median_hours,
+        lead_time_for_changes_count,
+        lead_time_for_changes_band,
+        incident_failed_count as change_fail_numerator,
+        completed_count as change_fail_denominator,
+        change_fail_rate,
+        change_fail_rate_band,
+        failed_deployment_recovery_median_hours,
+        recovered_failure_count,
+        failed_deployment_recovery_time_band,
+        rework_count as rework_numerator,
+        completed_count as rework_denominator,
+        rework_rate
+    from banded
+
+)
+
+select * from final

@@ -1,0 +1,524 @@
+"""ServiceNow exports in every container: CSV, XLSX, Table API / list JSON and XML unload files.
+
+All containers end in the same :data:`ingest.sources.servicenow.TABLES` mappings, so a field means
+the same thing whichever way it was exported:
+
+- **CSV**: read by :func:`ingest.readers.read_csv_text` (encodings, BOM, formula escape...).
+- **XLSX** (label headers, every sheet read, display values): the truncation sentinel row
+  ``Export stopped due to excessive size...`` makes the whole file an error: nothing is loaded.
+- **JSON**: Table API ``{"result": [...]}`` and list export ``{"records": [...]}``, streamed with
+  ijson in batches so that a 1 GB export loads in bounded memory. ``sysparm_display_value=all``
+  objects ``{"display_value", "value"}`` keep both: the raw ``value`` for the record id
+  (``sys_id``) and for timestamps (UTC), the display value for names, choice labels and references
+  (numbers and names, which dbt resolves); reference objects ``{"link", "value"}`` give the value.
+- **XML** unload files (``<unload><change_request>...``), streamed with ``ElementTree.iterparse``;
+  a ``display_value`` attribute is kept like a JSON display value.
+
+**Audit-style exports** (one row per update of a record, ordered by ``sys_mod_count``, like the
+UCI incident event log) load as the latest state (the loader keeps the newest ``sys_updated_on``,
+``sys_mod_count`` breaking ties) plus one ``state_history`` row per change of state.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from ingest.canonical import TS
+from ingest.mapping import MappedFrame, TableMapping, apply_mapping
+from ingest.readers import ReadError, normalise_nulls, unique_headers
+from ingest.sources import servicenow
+from ingest.sources.common import batched, concat_mapped, text_frame, typed_frame
+
+if TYPE_CHECKING:
+    from ingest.registry import ExportSettings, Reading
+
+TRUNCATION_SENTINEL = "Export stopped due to excessive size"
+DV_PREFIX = "dv_"
+# Entities whose records have a state worth a history when an export repeats them (audit logs).
+HISTORY_ENTITIES = {
+    "change": "change",
+    "incident": "incident",
+    "change_task": "change_task",
+    "problem": "problem",
+}
+SEQUENCE_FIELDS = ("sys_mod_count", "Updates")
+
+
+def null_values(settings: ExportSettings) -> list[str]:
+    """ServiceNow's null spellings plus the placeholders a manifest declares (``null_values``)."""
+    extra = settings.extra.get("null_values", [])
+    if isinstance(extra, str):
+        extra = [extra]
+    return [*servicenow.NULLS, *(str(v) for v in extra)]  # type: ignore[union-attr]
+
+
+def with_settings(
+    mapping: TableMapping, settings: ExportSettings, *, timezone: str | None = None
+) -> TableMapping:
+    """A table mapping with the export's time zone, date format and null placeholders."""
+    changes: dict[str, Any] = {"null_values": tuple(null_values(settings))}
+    tz = timezone or settings.timezone
+    if tz:
+        changes["timezone"] = tz
+    if settings.date_format:
+        changes["date_formats"] = (settings.date_format, *mapping.date_formats)
+    return replace(mapping, **changes)
+
+
+def display_first(mapping: TableMapping) -> TableMapping:
+    """Prefer ``dv_<field>`` display values for names, labels and references; keep raw values for
+    the record id and timestamps (raw date/times are UTC)."""
+    entity = mapping.target
+    cols: dict[str, tuple[str, ...]] = {}
+    for canonical, candidates in mapping.columns.items():
+        if canonical == "source_id" or entity.columns.get(canonical) == TS:
+            cols[canonical] = tuple(candidates)
+        else:
+            cols[canonical] = (*(DV_PREFIX + c for c in candidates), *candidates)
+    return replace(mapping, columns=cols)
+
+
+@dataclass
+class Collector:
+    """Applies one table mapping batch by batch and keeps what the audit history needs."""
+
+    path: Path
+    table: str
+    mapping: TableMapping
+    parts: list[MappedFrame] = field(default_factory=list)
+    history_src: list[pl.DataFrame] = field(default_factory=list)
+    rows: int = 0
+    warnings: list[str] = field(default_factory=list)
+    columns: list[str] = field(default_factory=list)
+
+    def add(self, text: pl.DataFrame) -> None:
+        """Map one batch of text rows (with ``_source_row``)."""
+        self.rows += text.height
+        if not self.columns:
+            self.columns = [c for c in text.columns if c != "_source_row"]
+        mapped = apply_mapping(text, self.mapping, file_label=str(self.path))
+        seq_col = next((c for c in SEQUENCE_FIELDS if c in text.columns), None)
+        if seq_col is not None and mapped.frame.height:
+            seq = text.select(
+                pl.col("_source_row").cast(pl.Int64),
+                pl.col(seq_col)
+                .str.strip_chars()
+                .str.replace_all(",", "")
+                .cast(pl.Int64, strict=False)
+                .alias("_seq"),
+            )
+            mapped.frame = mapped.frame.join(seq, on="_source_row", how="left")
+            mapped.sequence_column = "_seq"
+        entity = self.mapping.entity
+        # Only an audit log (records repeated with their update count) has transitions to read.
+        if entity in HISTORY_ENTITIES and seq_col is not None and mapped.frame.height:
+            by = next((c for c in ("sys_updated_by", "Updated by") if c in text.columns), None)
+            slim = mapped.frame.select(
+                "_source_row",
+                pl.col("number"),
+                pl.col("state_raw"),
+                pl.col("updated_at"),
+                pl.col("_seq"),
+            )
+            if by:
+                slim = slim.join(
+                    text.select(pl.col("_source_row").cast(pl.Int64), pl.col(by).alias("changed_by")),
+                    on="_source_row",
+                    how="left",
+                )
+            else:
+                slim = slim.with_columns(pl.lit(None, dtype=pl.String).alias("changed_by"))
+            self.history_src.append(slim)
+        self.parts.append(mapped)
+
+    def frames(self) -> list[MappedFrame]:
+        """The mapped entity, plus state history when the export repeats records (audit log)."""
+        main = concat_mapped(self.parts, self.mapping.entity)
+        out = [main]
+        if self.history_src:
+            history = state_history(pl.concat(self.history_src), self.mapping.entity, servicenow.SYSTEM)
+            if history is not None:
+                out.append(history)
+                self.warnings.append(
+                    f"audit-style export (records repeated, one row per update): latest state per record kept, "
+                    f"{history.frame.height:,} state transitions read into state_history"
+                )
+        return out
+
+
+def state_history(slim: pl.DataFrame, entity: str, system: str) -> MappedFrame | None:
+    """One row per change of ``state_raw`` of each record, in (updated_at, sequence, row) order.
+
+    Only for exports that repeat a record (an audit log); a snapshot has no transitions.
+    """
+    if slim.height == 0 or slim["number"].n_unique() == slim.height:
+        return None
+    ordered = slim.filter(pl.col("number").is_not_null()).sort(
+        ["number", "updated_at", "_seq", "_source_row"], nulls_last=True
+    )
+    prev = pl.col("state_raw").shift(1).over("number")
+    first = pl.int_range(pl.len()).over("number") == 0
+    changes = ordered.with_columns(prev.alias("from_state"), first.alias("_first")).filter(
+        pl.col("_first") | pl.col("state_raw").ne_missing(pl.col("from_state"))
+    )
+    frame = changes.select(
+        "_source_row",
+        pl.lit(system).alias("source_system"),
+        pl.lit(HISTORY_ENTITIES[entity]).alias("record_type"),
+        pl.col("number").alias("record_ref"),
+        pl.col("from_state"),
+        pl.col("state_raw").alias("to_state"),
+        pl.col("changed_by"),
+        pl.col("updated_at").alias("changed_at"),
+    )
+    return typed_frame("state_history", frame)
+
+
+def _detect(
+    path: Path, settings: ExportSettings, headers: list[str], first_number: str | None, hint: str | None
+) -> tuple[str, str]:
+    if settings.table:
+        table, how = settings.table, "table given"
+    elif hint and hint in servicenow.TABLES:
+        table, how = hint, f"table named in the file ({hint})"
+    else:
+        found = servicenow.detect_table(path.stem, headers, first_number)
+        table, how = found or "", "table detected from file name, record numbers and headers"
+    if table not in servicenow.TABLES:
+        raise ReadError(
+            f"{path}: cannot tell which ServiceNow table this is (expected one of {', '.join(servicenow.TABLES)}; "
+            f"fields were {', '.join(headers[:8])}...); name the file after the table or pass --table"
+        )
+    return table, how
+
+
+def _first_number(frame: pl.DataFrame) -> str | None:
+    for col in ("number", "Number", DV_PREFIX + "number"):
+        if col in frame.columns:
+            v = frame[col].drop_nulls().head(1).to_list()
+            if v:
+                return str(v[0])
+    return None
+
+
+def finish_reading(
+    path: Path,
+    table: str,
+    mapping: TableMapping,
+    batches: Iterator[pl.DataFrame],
+    *,
+    how: str,
+    warnings: list[str],
+) -> Reading:
+    """Map every batch of one ServiceNow table and build the reading (cap warning, history)."""
+    from ingest.registry import Reading
+
+    collector = Collector(path=path, table=table, mapping=mapping)
+    seen_columns = False
+    for batch in batches:
+        if not seen_columns:
+            if not mapping.resolve_columns([c for c in batch.columns if c != "_source_row"]):
+                raise ReadError(
+                    f"{path}: no column of a ServiceNow {table} export was found "
+                    f"(fields: {', '.join(c for c in batch.columns[:8] if c != '_source_row')})"
+                )
+            seen_columns = True
+        collector.add(batch)
+    out_warnings = [*warnings]
+    if collector.rows == servicenow.EXPORT_CAP:
+        out_warnings.append(
+            f"WARNING: exactly {servicenow.EXPORT_CAP:,} rows: ServiceNow's default export cap; the export was "
+            "probably cut. Export the rest (e.g. by date range) and ingest it too."
+        )
+    frames = collector.frames()
+    out_warnings.extend(collector.warnings)
+    id_col = mapping.resolve_columns(collector.columns).get("source_id")
+    main = frames[0].frame
+    if (
+        id_col
+        and id_col.lower() not in ("sys_id", "sys id", "number")
+        and main.height
+        and "source_id" in main.columns
+    ):
+        repeats = main.height - main["source_id"].n_unique()
+        if repeats:
+            out_warnings.append(
+                f"WARNING: no sys_id column: records are keyed by {id_col!r}, which repeats on {repeats:,} row(s); "
+                "only the newest row per key is kept (the others count as superseded, or quarantined when they tie). "
+                "Add sys_id to the export to keep every record."
+            )
+    return Reading(
+        system=servicenow.SYSTEM, table=table, frames=frames, warnings=out_warnings, detected_by=how
+    )
+
+
+def read_csv_frame(
+    path: Path, settings: ExportSettings, text: pl.DataFrame, headers: list[str], warnings: list[str]
+) -> Reading:
+    """A ServiceNow CSV already read as text (called by the registry's CSV reader)."""
+    table, how = _detect(path, settings, headers, _first_number(text), None)
+    mapping = with_settings(servicenow.TABLES[table], settings)
+    return finish_reading(path, table, mapping, iter([text]), how=how, warnings=warnings)
+
+
+# ---------------------------------------------------------------------------------------------- XLSX
+
+
+def read_xlsx(path: Path, settings: ExportSettings) -> Reading:
+    """A ServiceNow Excel export: every sheet (label headers); the truncation row is an error."""
+    text, headers, warnings = xlsx_text(path, null_values(settings), sentinel=TRUNCATION_SENTINEL)
+    table, how = _detect(path, settings, headers, _first_number(text), None)
+    mapping = with_settings(servicenow.TABLES[table], settings)
+    return finish_reading(path, table, mapping, iter([text]), how=f"XLSX, {how}", warnings=warnings)
+
+
+def xlsx_text(
+    path: Path, nulls: list[str], *, sentinel: str | None = None, sheets: list[str] | None = None
+) -> tuple[pl.DataFrame, list[str], list[str]]:
+    """Every sheet (or the named ones) of a workbook as one all-text frame with unique headers.
+
+    ``_source_row`` counts data rows across sheets (a warning tells which rows are which sheet). A
+    cell starting with ``sentinel`` (ServiceNow's truncation message) makes the file an error.
+    """
+    import fastexcel
+
+    try:
+        reader = fastexcel.read_excel(path)
+    except Exception as exc:
+        raise ReadError(f"{path}: not a readable XLSX workbook ({type(exc).__name__}: {exc})") from exc
+    frames: list[pl.DataFrame] = []
+    warnings: list[str] = []
+    offset = 0
+    headers: list[str] = []
+    names = sheets or list(reader.sheet_names)
+    for name in names:
+        if name not in reader.sheet_names:
+            raise ReadError(f"{path}: no sheet {name!r} (sheets: {', '.join(reader.sheet_names)})")
+        raw = reader.load_sheet(name, header_row=None, dtypes="string").to_polars()
+        if raw.height == 0:
+            continue
+        sheet_headers = unique_headers([("" if v is None else str(v)) for v in raw.row(0)])
+        body = raw.slice(1).rename(dict(zip(raw.columns, sheet_headers, strict=True)))
+        if sentinel:
+            for col in body.columns:
+                hits = body.with_row_index("_i").filter(pl.col(col).str.starts_with(sentinel))
+                if hits.height:
+                    row = int(hits["_i"][0]) + 2
+                    raise ReadError(
+                        f"{path}: sheet {name!r} row {row}, column {col!r}: '{sentinel}...': the tool cut this "
+                        "XLSX export (ServiceNow's 500,000-cell limit); nothing was loaded from it. Export as CSV instead."
+                    )
+        if not headers:
+            headers = sheet_headers
+        body = body.with_columns(
+            pl.int_range(offset + 2, offset + 2 + body.height, dtype=pl.Int64).alias("_source_row")
+        )
+        if len(names) > 1:
+            warnings.append(f"sheet {name!r}: rows {offset + 2}-{offset + 1 + body.height} of this file")
+        offset += body.height
+        frames.append(body)
+    if not frames:
+        raise ReadError(f"{path}: the workbook has no rows (expected an export with a header row)")
+    text = pl.concat(frames, how="diagonal_relaxed")
+    data_cols = [c for c in text.columns if c != "_source_row"]
+    blank = pl.all_horizontal([pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "") for c in data_cols])
+    text = normalise_nulls(text.filter(~blank), nulls)
+    return text, headers, warnings
+
+
+# ---------------------------------------------------------------------------------------------- JSON
+
+
+@dataclass
+class JsonShape:
+    """Where the records of a JSON export are and what the first one holds."""
+
+    prefix: str  # ijson prefix of the records: "result.item", "records.item", "item"
+    container: str  # "result", "records", "" (top-level array), or another key
+    first_keys: list[str]
+    single: bool = False  # {"result": {...}}: one record
+
+
+def json_shape(path: Path, max_events: int = 200_000) -> JsonShape | None:
+    """The location of the record array in a JSON file and the keys of its first record (streamed)."""
+    import ijson
+
+    keys: list[str] = []
+    with path.open("rb") as f:
+        try:
+            events = ijson.parse(f)
+            container: str | None = None
+            item_prefix: str | None = None
+            single = False
+            for n, (prefix, event, value) in enumerate(events):
+                if n > max_events:
+                    break
+                if container is None:
+                    if prefix == "" and event == "start_array":
+                        container, item_prefix = "", "item"
+                    elif event == "start_array" and "." not in prefix and prefix:
+                        container, item_prefix = prefix, f"{prefix}.item"
+                    elif event == "start_map" and prefix == "result":
+                        container, item_prefix, single = "result", "result", True
+                    continue
+                if prefix == item_prefix and event == "map_key":
+                    keys.append(str(value))
+                elif (prefix == item_prefix and event == "end_map") or (
+                    prefix == (container or "") and event == "end_array"
+                ):
+                    break
+        except ijson.JSONError as exc:
+            raise ReadError(f"{path}: not valid JSON ({exc})") from exc
+    if container is None or item_prefix is None:
+        return None
+    return JsonShape(prefix=item_prefix, container=container, first_keys=keys, single=single)
+
+
+def flatten_record(record: dict[str, Any]) -> dict[str, Any]:
+    """One ServiceNow JSON record as flat text fields: ``field`` = raw value, ``dv_field`` = display."""
+    out: dict[str, Any] = {}
+    for key, value in record.items():
+        if isinstance(value, dict) and ("value" in value or "display_value" in value):
+            raw = value.get("value")
+            out[key] = raw if raw not in (None, "") else value.get("display_value")
+            if "display_value" in value:
+                out[DV_PREFIX + key] = value.get("display_value")
+        else:
+            out[key] = value
+    return out
+
+
+def iter_json_records(path: Path, shape: JsonShape) -> Iterator[dict[str, Any]]:
+    """The records of a JSON export, one by one (ijson, constant memory)."""
+    import ijson
+
+    with path.open("rb") as f:
+        try:
+            if shape.single:
+                yield from ijson.items(f, shape.prefix, use_float=True)
+            else:
+                yield from ijson.items(f, shape.prefix, use_float=True)
+        except ijson.JSONError as exc:
+            raise ReadError(
+                f"{path}: invalid JSON inside {shape.container or 'the top-level array'!r}: {exc}"
+            ) from exc
+
+
+def _text_batches(
+    records: Iterator[dict[str, Any]], nulls: list[str], columns: set[str] | None
+) -> Iterator[pl.DataFrame]:
+    first_row = 1
+    for batch in batched(records):
+        flat = [flatten_record(r) if isinstance(r, dict) else {"_value": r} for r in batch]
+        if columns is not None:
+            flat = [{k: v for k, v in r.items() if k in columns} for r in flat]
+        frame = text_frame(flat, first_row=first_row)
+        first_row += len(batch)
+        yield normalise_nulls(frame, nulls)
+
+
+def _needed_columns(mapping: TableMapping) -> set[str]:
+    names: set[str] = set(SEQUENCE_FIELDS) | {"sys_updated_by"}
+    for candidates in mapping.columns.values():
+        names.update(candidates)
+    return names | {DV_PREFIX + n for n in names}
+
+
+def read_json(path: Path, settings: ExportSettings) -> Reading:
+    """A ServiceNow Table API (``result``) or list (``records``) JSON export, streamed."""
+    shape = json_shape(path)
+    if shape is None or (shape.container not in ("result", "records", "") and not settings.system):
+        raise ReadError(
+            f'{path}: no record array found (expected a ServiceNow {{"result": [...]}} or {{"records": [...]}} export)'
+        )
+    peek = [flatten_record(r) for r in _take(iter_json_records(path, shape), 50) if isinstance(r, dict)]
+    headers = list(dict.fromkeys(k for r in peek for k in r))
+    has_display = any(h.startswith(DV_PREFIX) for h in headers)
+    first_number = next((str(r.get("number")) for r in peek if r.get("number")), None)
+    hint = next((str(r.get("sys_class_name")) for r in peek if r.get("sys_class_name")), None)
+    table, how = _detect(path, settings, headers, first_number, hint)
+    mapping = with_settings(servicenow.TABLES[table], settings, timezone=None if not has_display else "UTC")
+    if not has_display and not settings.timezone:
+        mapping = replace(mapping, timezone="UTC")  # raw JSON values are UTC
+    if has_display:
+        mapping = display_first(mapping)
+    nulls = null_values(settings)
+    batches = _text_batches(iter_json_records(path, shape), nulls, _needed_columns(mapping))
+    kind = {"result": "Table API JSON", "records": "list JSON (JSONv2)", "": "JSON array"}.get(
+        shape.container, "JSON"
+    )
+    how = f"{kind}{' with display values' if has_display else ''}, {how}"
+    return finish_reading(path, table, mapping, batches, how=how, warnings=[])
+
+
+def _take(items: Iterator[Any], n: int) -> list[Any]:
+    out = []
+    for item in items:
+        out.append(item)
+        if len(out) >= n:
+            break
+    return out
+
+
+# ----------------------------------------------------------------------------------------------- XML
+
+
+def iter_xml_records(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(table, fields) of each record of an ``<unload>`` file; ``display_value`` attributes become
+    ``dv_<field>``. Streamed: each record element is cleared once read."""
+    depth = 0
+    try:
+        for event, elem in ET.iterparse(path, events=("start", "end")):
+            if event == "start":
+                depth += 1
+                continue
+            depth -= 1
+            if depth == 1:  # a record: a child of the root
+                fields: dict[str, Any] = {}
+                for child in elem:
+                    fields[child.tag] = child.text
+                    if "display_value" in child.attrib:
+                        fields[DV_PREFIX + child.tag] = child.attrib["display_value"]
+                yield elem.tag, fields
+                elem.clear()
+    except ET.ParseError as exc:
+        raise ReadError(
+            f"{path}: not well-formed XML ({exc}); expected a ServiceNow <unload> export"
+        ) from exc
+
+
+def read_xml(path: Path, settings: ExportSettings) -> Reading:
+    """A ServiceNow XML unload file (one element per record, named after its table)."""
+    records = iter_xml_records(path)
+    first = _take(records, 1)
+    if not first:
+        raise ReadError(
+            f"{path}: no record in the XML document (expected <unload><table>...</table></unload>)"
+        )
+    tag, fields = first[0]
+    table, how = _detect(path, settings, list(fields), fields.get("number"), tag)
+
+    def chain() -> Iterator[dict[str, Any]]:
+        yield fields
+        for t, f in records:
+            if t != tag:
+                raise ReadError(
+                    f"{path}: records of two tables ({tag}, {t}) in one XML file; export one table per file"
+                )
+            yield f
+
+    has_display = any(k.startswith(DV_PREFIX) for k in fields)
+    mapping = with_settings(servicenow.TABLES[table], settings, timezone="UTC")
+    if has_display:
+        mapping = display_first(mapping)
+    batches = _text_batches(chain(), null_values(settings), None)
+    return finish_reading(path, table, mapping, batches, how=f"XML unload, {how}", warnings=[])
+
+
+__all__ = ["json_shape", "read_csv_frame", "read_json", "read_xlsx", "read_xml", "state_history"]

@@ -1,0 +1,120 @@
+"""Jira Service Management: the CSV export (time zone, locale months, repeated headers, routing by
+issue type, links) and the REST JSON (changelog, issue links, versions)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from ingest.registry import ExportSettings, read_file
+
+from .conftest import FIXTURES, Ingest, Query, copy_fixture
+
+JIRA = FIXTURES / "jira"
+
+
+def _csv_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "jira"
+    copy_fixture(JIRA / "changes.csv", folder)
+    copy_fixture(JIRA / "_export.toml", folder)
+    return folder
+
+
+def test_csv_changes_in_the_declared_time_zone_and_locale(
+    tmp_path: Path, ingest: Ingest, query: Query
+) -> None:
+    r = ingest([_csv_folder(tmp_path)]).results[0]
+    assert r.status == "succeeded", r.error
+    c = r.counts
+    assert c.rows_read == c.inserted + c.quarantined
+    rows = query(
+        "select number, source_id, change_type_raw, state_raw, close_code_raw, risk_raw, impact_raw, release_ref, "
+        "opened_at, planned_start_at, actual_end_at from raw.change order by number"
+    )
+    assert rows[0] == (
+        "ITSM-101", "10101", "Normal", "Completed", "Done", "High", "Significant / Large", "Payments 2025.09",
+        datetime(2025, 9, 22, 13, 26),  # 22/Sep/25 9:26 AM New York (EDT) = 13:26 UTC
+        datetime(2025, 9, 25, 2, 0),
+        datetime(2025, 9, 25, 3, 10),
+    )  # fmt: skip
+    # German month name (Okt) read as October.
+    assert rows[1][0] == "ITSM-102"
+    assert rows[1][8] == datetime(2025, 10, 1, 12, 0)
+
+
+def test_csv_routes_issue_types_and_quarantines_the_rest(
+    tmp_path: Path, ingest: Ingest, query: Query
+) -> None:
+    ingest([_csv_folder(tmp_path)])
+    assert query("select number, state_raw from raw.incident") == [("ITSM-205", "Resolved")]
+    q = dict(query("select source_row, reason from meta.quarantine"))
+    assert "issue type 'Task'" in q[5]
+    assert "Issue Type" in q[5]
+    assert "31/Sep/25" in q[6]
+    assert "Created" in q[6]
+
+
+def test_csv_multi_valued_fields_become_links(tmp_path: Path, ingest: Ingest, query: Query) -> None:
+    ingest([_csv_folder(tmp_path)])
+    assert query("select release_ref, change_ref from raw.release_change order by 1") == [
+        ("Payments 2025.09", "ITSM-101"),
+        ("Payments 2025.10", "ITSM-101"),
+    ]
+    assert query("select change_ref, ci_ref, role from raw.change_ci order by 1, 2") == [
+        ("ITSM-101", "Checkout", "impacted"),
+        ("ITSM-101", "Payments API", "impacted"),
+        ("ITSM-102", "Edge", "impacted"),
+    ]
+    # The same link seen from the incident (inward) and the change (outward) is one row.
+    assert query("select incident_ref, target_type, target_ref, kind from raw.incident_link") == [
+        ("ITSM-205", "change", "ITSM-101", "caused_by")
+    ]
+    assert query("select caused_by_change_ref from raw.incident") == [("ITSM-101",)]
+
+
+def test_csv_issue_type_lists_are_configurable(tmp_path: Path) -> None:
+    folder = _csv_folder(tmp_path)
+    settings = ExportSettings(extra={"change_issue_types": ["Change", "Task"]})
+    reading = read_file(folder / "changes.csv", settings)
+    change = next(f for f in reading.frames if f.entity == "change")
+    assert "ITSM-300" in change.frame["number"].to_list()
+
+
+def test_rest_search_json_gives_history_milestones_and_links(ingest: Ingest, query: Query) -> None:
+    r = ingest([JIRA / "search.json"]).results[0]
+    assert r.status == "succeeded", r.error
+    assert "Jira REST" in r.warnings[0]
+    change = query(
+        "select number, change_type_raw, risk_raw, planned_start_at, approved_at, actual_start_at, actual_end_at, opened_at from raw.change"
+    )
+    assert change == [
+        (
+            "CHG-25", "Normal", "Medium",
+            datetime(2017, 3, 2, 4, 0),  # customfield via expand=names, -0600 offset to UTC
+            datetime(2017, 3, 1, 15, 0),  # left "Awaiting approval"
+            datetime(2017, 3, 2, 4, 5),  # into Implementing
+            datetime(2017, 3, 2, 7, 0),  # out of Implementing
+            datetime(2017, 2, 28, 15, 24, 59),
+        )
+    ]  # fmt: skip
+    history = query(
+        "select record_type, record_ref, from_state, to_state, changed_by from raw.state_history order by changed_at"
+    )
+    assert history[0] == ("change", "CHG-25", "Planning", "Awaiting approval", "Ben Ode")
+    assert ("incident", "INC-7", "Open", "Resolved", "Cy Dee") in history
+    assert len(history) == 5
+    assert query("select incident_ref, target_ref, kind from raw.incident_link") == [
+        ("INC-7", "CHG-25", "caused_by")
+    ]
+    assert query("select release_ref, change_ref from raw.release_change") == [("Platform 1.0", "CHG-25")]
+
+
+def test_rest_versions_json_gives_releases(ingest: Ingest, query: Query) -> None:
+    r = ingest([JIRA / "versions.json"]).results[0]
+    assert r.status == "succeeded", r.error
+    assert query(
+        "select source_id, number, is_released_raw, released_at, planned_end_at from raw.release order by 1"
+    ) == [
+        ("10000", "Platform 1.0", "true", datetime(2017, 3, 2), None),
+        ("10001", "Platform 1.1", "false", None, datetime(2017, 4, 1)),
+    ]

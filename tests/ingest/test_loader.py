@@ -1,0 +1,144 @@
+"""The loader's guarantees: idempotence, latest version wins, conflicts quarantined, the balance,
+unreadable files fail alone, and the export-cap warning."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .conftest import Ingest, Query
+
+HEADER = "sys_id,number,short_description,state,type,sys_updated_on\n"
+
+
+def _write(folder: Path, name: str, rows: list[str], header: str = HEADER) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    p = folder / name
+    p.write_text(header + "".join(r + "\n" for r in rows), encoding="utf-8")
+    return p
+
+
+def _balanced(report) -> None:  # type: ignore[no-untyped-def]
+    for r in report.results:
+        c = r.counts
+        assert c.rows_read == c.inserted + c.updated + c.unchanged + c.superseded + c.quarantined, r
+
+
+def test_rerun_of_the_same_file_changes_nothing(tmp_path: Path, ingest: Ingest, query: Query) -> None:
+    f = _write(tmp_path / "in", "change_request.csv", ["a1,CHG1,Patch,New,normal,2026-01-01 10:00:00"])
+    first = ingest([f])
+    assert first.results[0].counts.inserted == 1
+    again = ingest([f])
+    assert again.results[0].status == "skipped_duplicate"
+    forced = ingest([f], force=True)
+    c = forced.results[0].counts
+    assert (c.rows_read, c.unchanged, c.inserted, c.updated) == (1, 1, 0, 0)
+    assert query("select count(*) from raw.change") == [(1,)]
+
+
+def test_newer_export_updates_and_older_is_superseded(tmp_path: Path, ingest: Ingest, query: Query) -> None:
+    old = _write(tmp_path / "a", "change_request.csv", ["a1,CHG1,Patch,New,normal,2026-01-01 10:00:00"])
+    new = _write(tmp_path / "b", "change_request.csv", ["a1,CHG1,Patch,Closed,normal,2026-01-02 10:00:00"])
+    ingest([old])
+    r = ingest([new]).results[0]
+    assert r.counts.updated == 1
+    assert query("select state_raw from raw.change") == [("Closed",)]
+    r = ingest([old], force=True).results[0]
+    assert r.counts.superseded == 1
+    assert query("select state_raw from raw.change") == [("Closed",)]
+
+
+def test_same_version_with_different_content_is_quarantined(
+    tmp_path: Path, ingest: Ingest, query: Query
+) -> None:
+    f = _write(
+        tmp_path / "in",
+        "change_request.csv",
+        [
+            "a1,CHG1,Patch,New,normal,2026-01-01 10:00:00",
+            "a1,CHG1,Patch,Closed,normal,2026-01-01 10:00:00",
+            "a2,CHG2,Other,New,normal,2026-01-01 10:00:00",
+        ],
+    )
+    report = ingest([f])
+    _balanced(report)
+    c = report.results[0].counts
+    assert (c.rows_read, c.inserted, c.quarantined) == (3, 1, 2)
+    assert query("select number from raw.change") == [("CHG2",)]
+    reasons = query("select source_row, reason from meta.quarantine order by source_row")
+    assert [r[0] for r in reasons] == [2, 3]
+    assert all("conflicting duplicate" in r[1] for r in reasons)
+    # Against the loaded table: same version, other content -> quarantined, loaded row kept.
+    g = _write(
+        tmp_path / "in2", "change_request.csv", ["a2,CHG2,Changed title,New,normal,2026-01-01 10:00:00"]
+    )
+    r = ingest([g]).results[0]
+    assert r.counts.quarantined == 1
+    assert query("select title from raw.change") == [("Other",)]
+
+
+def test_balance_holds_with_bad_rows(tmp_path: Path, ingest: Ingest, query: Query) -> None:
+    f = _write(
+        tmp_path / "in",
+        "change_request.csv",
+        [
+            "a1,CHG1,Ok,New,normal,2026-01-01 10:00:00",
+            "a2,CHG2,Bad date,New,normal,not a date",
+            ",,,,,2026-01-01 10:00:00",
+        ],
+    )
+    report = ingest([f])
+    _balanced(report)
+    c = report.results[0].counts
+    assert (c.rows_read, c.inserted, c.quarantined) == (3, 1, 2)
+    rows = query("select file_name, source_row, reason from meta.quarantine order by source_row")
+    assert rows[0][:2] == ("change_request.csv", 3)
+    assert "sys_updated_on" in rows[0][2]
+    assert "not a date" in rows[0][2]
+    run = query("select rows_read, inserted, quarantined, status from meta.ingest_run")
+    assert run == [(3, 1, 2, "succeeded")]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        ("garbage.csv", b"\x00\x01\x02binary\x00junk" * 20, "binary content"),
+        ("empty.csv", b"", "empty"),
+        ("header_only.csv", b"sys_id,number,short_description,sys_updated_on\n", "no column|no rows|header"),
+        ("noise.json", b'{"hello": "world"}', "cannot tell|no record"),
+        ("broken.xlsx", b"PK\x03\x04 definitely not a zip", "XLSX"),
+    ],
+)
+def test_unreadable_file_fails_alone_with_its_name(
+    tmp_path: Path, ingest: Ingest, query: Query, name: str, content: bytes, expected: str
+) -> None:
+    import re
+
+    folder = tmp_path / "in"
+    good = _write(folder, "change_request.csv", ["a1,CHG1,Patch,New,normal,2026-01-01 10:00:00"])
+    bad = folder / name
+    bad.write_bytes(content)
+    report = ingest([folder])
+    by_name = {r.path.name: r for r in report.results}
+    assert by_name[good.name].status == "succeeded"
+    failed = by_name[name]
+    if name == "header_only.csv":
+        # A header-only export reads fine and loads nothing: zero rows, nothing lost.
+        assert failed.status in ("succeeded", "failed")
+        assert failed.counts.rows_read == 0
+    else:
+        assert failed.status == "failed"
+        assert str(bad) in (failed.error or "")
+        assert re.search(expected, failed.error or "", re.IGNORECASE), failed.error
+    assert query("select count(*) from raw.change") == [(1,)]
+
+
+def test_ten_thousand_rows_warn_about_the_export_cap(tmp_path: Path, ingest: Ingest) -> None:
+    rows = [f"s{i},CHG{i:07d},T,New,normal,2026-01-01 10:00:00" for i in range(10_000)]
+    f = _write(tmp_path / "in", "change_request.csv", rows)
+    r = ingest([f]).results[0]
+    assert r.counts.inserted == 10_000
+    assert any(w.startswith("WARNING: exactly 10,000 rows") for w in r.warnings)
+    g = _write(tmp_path / "in2", "change_request.csv", rows[:9_999])
+    assert not any("10,000" in w for w in ingest([g]).results[0].warnings)

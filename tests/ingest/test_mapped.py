@@ -1,0 +1,203 @@
+"""Declarative mapping files for any other tool's export, and ``ingest --dry-run``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ingest.cli import app
+from ingest.registry import ExportSettings
+from ingest.sources.mapped import MappingFileError, dry_run_report, load_spec
+
+from .conftest import FIXTURES, Ingest, Query, copy_fixture
+
+MAPPED = FIXTURES / "mapped"
+SETTINGS = ExportSettings(system="mapped", extra={"mapping": str(MAPPED / "itop_changes.toml")})
+
+
+def test_mapping_file_loads_changes_and_splits_ci_rows(ingest: Ingest, query: Query) -> None:
+    r = ingest([MAPPED / "itop_changes.csv"], SETTINGS).results[0]
+    assert r.status == "succeeded", r.error
+    assert (r.source_system, r.source_table) == ("itop", "change")
+    rows = query(
+        "select number, title, change_type, outcome, planned_start_at, planned_end_at, origin from raw.change order by number"
+    )
+    assert rows == [
+        # Europe/Berlin 22:00 = 21:00 UTC; the end column is declared UTC in the mapping.
+        (
+            "C-000123",
+            "Replace core switch",
+            "normal",
+            "successful",
+            datetime(2026, 2, 3, 21),
+            datetime(2026, 2, 3, 23, 30),
+            "itop",
+        ),
+        (
+            "C-000124",
+            "Patch Ärzte portal",
+            "standard",
+            None,
+            datetime(2026, 2, 5, 0),
+            datetime(2026, 2, 5, 2),
+            "itop",
+        ),  # cp1252
+        (
+            "C-000126",
+            "Retire old VPN",
+            None,
+            "successful",
+            datetime(2026, 2, 7, 0),
+            datetime(2026, 2, 7, 2),
+            "itop",
+        ),
+    ]
+    assert query("select change_ref, ci_ref, role from raw.change_ci order by 1, 2") == [
+        ("C-000123", "sw-core-01", "affected"),
+        ("C-000123", "sw-core-02", "affected"),
+        ("C-000124", "portal-db", "affected"),
+        ("C-000124", "portal-web", "affected"),
+        ("C-000126", "vpn-01", "affected"),
+    ]
+    warnings = "\n".join(r.warnings)
+    assert "C-000124: rows 4, 5 repeat it with different title" in warnings
+    assert "does not know 1 value(s): 'ObsoleteChange'" in warnings
+    # '#MULTIVALUE' and '?' are nulls: the bad row is quarantined for its date only.
+    assert query("select source_row, reason from meta.quarantine") == [
+        (
+            6,
+            "column start: '31.02.2026 01:00' is not a date/time (expected %d.%m.%Y %H:%M or %Y-%m-%d %H:%M:%S or %Y-%m-%dT%H:%M:%SZ ...)",
+        )
+    ]
+
+
+def test_manifest_can_name_the_mapping(tmp_path: Path, ingest: Ingest, query: Query) -> None:
+    folder = tmp_path / "itop"
+    copy_fixture(MAPPED / "itop_changes.csv", folder)
+    copy_fixture(MAPPED / "itop_changes.toml", tmp_path)
+    (folder / "_export.toml").write_text('mapping = "../itop_changes.toml"\n', encoding="utf-8")
+    r = ingest([folder]).results[0]
+    assert r.status == "succeeded", r.error
+    assert query("select count(*) from raw.change") == [(3,)]
+
+
+def test_mapping_json_and_xlsx(tmp_path: Path, ingest: Ingest, query: Query) -> None:
+    import xlsxwriter
+
+    spec = tmp_path / "m.toml"
+    spec.write_text(
+        'entity = "incident"\n[source]\nsystem = "desk"\nrecords = "data.items"\n'
+        '[columns]\nsource_id = "id"\nnumber = "ref"\ntitle = "subject.text"\nopened_at = "opened"\n',
+        encoding="utf-8",
+    )
+    j = tmp_path / "incidents.json"
+    j.write_text(
+        '{"data": {"items": [{"id": 1, "ref": "D-1", "subject": {"text": "Printer"}, "opened": "2026-01-01 10:00:00"}]}}',
+        encoding="utf-8",
+    )
+    x = tmp_path / "incidents.xlsx"
+    wb = xlsxwriter.Workbook(str(x))
+    ws = wb.add_worksheet("Sheet1")
+    ws.write_row(0, 0, ["id", "ref", "subject.text", "opened"])
+    ws.write_row(1, 0, ["2", "D-2", "Mail down", "2026-01-02 11:00:00"])
+    wb.close()
+    settings = ExportSettings(system="mapped", extra={"mapping": str(spec)})
+    report = ingest([j, x], settings)
+    assert [r.status for r in report.results] == ["succeeded", "succeeded"], [r.error for r in report.results]
+    assert query("select source_system, number, title from raw.incident order by 2") == [
+        ("desk", "D-1", "Printer"),
+        ("desk", "D-2", "Mail down"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('entity = "nonsense"\n[source]\nsystem = "x"\n', "not a canonical entity"),
+        ('entity = "change"\n[columns]\nsource_id = "a"\nnumber = "a"\n', "system"),
+        (
+            'entity = "change"\n[source]\nsystem = "x"\n[columns]\nsource_id = "a"\n',
+            "required columns of change not mapped: number",
+        ),
+        (
+            'entity = "change"\n[source]\nsystem = "x"\n[columns]\nsource_id = "a"\nnumber = "a"\ntitel = "t"\n',
+            "titel: not a column",
+        ),
+        (
+            'entity = "change"\n[source]\nsystem = "x"\n[columns]\nsource_id = "a"\nnumber = "a"\n[value_maps.outcome]\nfrom = "close_code_raw"\nvalues = {}\n',
+            "not mapped",
+        ),
+        ("entity = \n", "not valid TOML"),
+    ],
+)
+def test_invalid_mapping_files_name_the_problem(tmp_path: Path, text: str, message: str) -> None:
+    p = tmp_path / "bad.toml"
+    p.write_text(text, encoding="utf-8")
+    with pytest.raises(MappingFileError, match=message) as exc:
+        load_spec(p)
+    assert str(p) in str(exc.value)
+
+
+def test_mapped_column_missing_from_the_file_fails_it(tmp_path: Path, ingest: Ingest) -> None:
+    spec = tmp_path / "m.toml"
+    spec.write_text(
+        'entity = "change"\n[source]\nsystem = "x"\n[columns]\nsource_id = "nope"\nnumber = "ref"\n',
+        encoding="utf-8",
+    )
+    f = copy_fixture(MAPPED / "itop_changes.csv", tmp_path / "in")
+    r = ingest([f], ExportSettings(system="mapped", extra={"mapping": str(spec)})).results[0]
+    assert r.status == "failed"
+    assert str(f) in r.error
+    assert "'nope'" in r.error
+    assert "source_id" in r.error
+
+
+def test_dry_run_reports_and_loads_nothing(tmp_path: Path) -> None:
+    text, ok = dry_run_report([MAPPED / "itop_changes.csv"], SETTINGS)
+    assert ok
+    assert "itop change (declared; mapping file itop_changes.toml)" in text
+    assert "→ change: 3 row(s), 1 quarantined" in text
+    assert "→ change_ci: 5 row(s)" in text
+    assert "✗ row 6: column start: '31.02.2026 01:00'" in text
+    assert "nothing was loaded" in text
+
+
+def test_cli_ingest_mapping_and_dry_run(tmp_path: Path) -> None:
+    runner = CliRunner()
+    data_dir = tmp_path / "data"
+    dry = runner.invoke(
+        app,
+        [
+            "ingest",
+            str(MAPPED / "itop_changes.csv"),
+            "--mapping",
+            str(MAPPED / "itop_changes.toml"),
+            "--dry-run",
+            "--data-dir",
+            str(data_dir),
+        ],
+    )
+    assert dry.exit_code == 0, dry.output
+    assert "nothing was loaded" in dry.output
+    assert not (data_dir / "ingest" / "ingest.duckdb").exists()
+    real = runner.invoke(
+        app,
+        [
+            "ingest",
+            str(MAPPED / "itop_changes.csv"),
+            "--mapping",
+            str(MAPPED / "itop_changes.toml"),
+            "--data-dir",
+            str(data_dir),
+        ],
+    )
+    assert real.exit_code == 0, real.output
+    assert (data_dir / "ingest" / "ingest.duckdb").exists()
+    bad = tmp_path / "garbage.csv"
+    bad.write_bytes(b"\x00\x01" * 100)
+    failed = runner.invoke(app, ["ingest", str(bad), "--dry-run", "--data-dir", str(data_dir)])
+    assert failed.exit_code == 2
+    assert "cannot be read" in failed.output

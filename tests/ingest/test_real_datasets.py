@@ -1,0 +1,98 @@
+"""The connectors over real public exports in ../shared/datasets (read-only; gunzipped into tmp)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .conftest import DATASETS, FIXTURES, Ingest, Query, copy_fixture
+
+pytestmark = pytest.mark.skipif(not DATASETS.exists(), reason=f"{DATASETS} not present")
+
+
+def _balanced(report) -> None:  # type: ignore[no-untyped-def]
+    for r in report.results:
+        assert r.status == "succeeded", r.error
+        c = r.counts
+        assert c.rows_read == c.inserted + c.updated + c.unchanged + c.superseded + c.quarantined
+
+
+def test_uci_incident_event_log(tmp_path: Path, ingest: Ingest, query: Query) -> None:
+    folder = tmp_path / "uci"
+    copy_fixture(DATASETS / "uci_incident_event_log" / "incident_event_log.csv.gz", folder)
+    copy_fixture(FIXTURES / "servicenow" / "_export.toml", folder)  # '?' = null, d/m/yyyy dates
+    report = ingest([folder])
+    _balanced(report)
+    assert query("select count(*), count(distinct number) from raw.incident") == [(24_918, 24_918)]
+    assert query("select count(*) from raw.incident where state_raw <> 'Closed'") == [(0,)]
+    # 141,712 events: every incident's latest row kept, the 116,794 earlier ones superseded.
+    c = report.results[0].counts
+    assert c.superseded == 141_712 - 24_918
+    assert c.quarantined == 0
+    n_hist, n_records, firsts = query(
+        "select count(*), count(distinct record_ref), count(*) filter (where from_state is null) from raw.state_history"
+    )[0]
+    assert n_records == 24_918
+    assert firsts == 24_918
+    assert n_hist > 24_918 * 2
+    assert query(
+        "select count(distinct number) from raw.incident where caused_by_change_ref is not null"
+    ) == [(3,)]
+
+
+def test_servicenow_demo_cmdb(tmp_path: Path, ingest: Ingest, query: Query) -> None:
+    f = copy_fixture(DATASETS / "servicenow_demo_cmdb_ci" / "cmdb_ci.csv.gz", tmp_path / "cmdb")
+    report = ingest([f])
+    _balanced(report)
+    r = report.results[0]
+    assert (r.source_system, r.source_table) == ("servicenow", "cmdb_ci")
+    assert r.counts.rows_read == 2_784
+    # No sys_id in this export: records are keyed by name (1,794 distinct); the warning says so.
+    assert any("no sys_id column" in w for w in r.warnings)
+    loaded = query("select count(*) from raw.configuration_item")[0][0]
+    assert loaded + r.counts.superseded + r.counts.quarantined == 2_784
+    assert 1_700 < loaded <= 1_794
+    classes = dict(query("select ci_class_raw, count(*) from raw.configuration_item group by 1"))
+    assert {"Computer", "Software", "Service"} <= set(classes)
+    assert query("select count(*) from raw.configuration_item where updated_at is null") == [(0,)]
+
+
+def test_github_release_mining(tmp_path: Path, ingest: Ingest, query: Query) -> None:
+    f = copy_fixture(DATASETS / "github_release_mining" / "releases.csv.gz", tmp_path / "gh")
+    report = ingest([f])
+    _balanced(report)
+    assert query("select count(*), count(distinct product) from raw.release") == [(13_419, 100)]
+    assert query("select count(*) from raw.deployment where status_raw = 'success'") == [(13_419,)]
+    assert query(
+        "select min(released_at)::date::varchar, max(released_at)::date::varchar from raw.release"
+    ) == [("2004-10-04", "2020-10-10")]
+
+
+def test_apache_jira_releases_and_bugs(tmp_path: Path, ingest: Ingest, query: Query) -> None:
+    folder = tmp_path / "apache"
+    for name in (
+        "BOOKKEEPERVersionInfo",
+        "BOOKKEEPER_releaseList",
+        "OPENJPAVersionInfo",
+        "BOOKKEEPER_ticketList",
+        "OPENJPA_ticketList",
+    ):
+        copy_fixture(DATASETS / "apache_jira_releases_isw2" / f"{name}.csv.gz", folder)
+    report = ingest([folder])
+    _balanced(report)
+    # The version list and the release list of BOOKKEEPER are the same releases: loaded once.
+    assert query("select product, count(*) from raw.release group by 1 order by 1") == [
+        ("BOOKKEEPER", 14),
+        ("OPENJPA", 37),
+    ]
+    assert query("select count(*) from raw.incident") == [(306 + 717,)]
+    kinds = dict(query("select kind, count(*) from raw.incident_link group by 1"))
+    assert kinds["fixed_by"] == 306 + 717
+    assert 0 < kinds["caused_by"] <= 306 + 717
+    # Every linked version is a known release of the project (bugs that escaped into release X).
+    unknown = query(
+        "select count(*) from raw.incident_link l where kind = 'fixed_by' "
+        "and not exists (select 1 from raw.release r where r.number = l.target_ref)"
+    )[0][0]
+    assert unknown < 0.05 * (306 + 717)
