@@ -51,7 +51,10 @@ def published() -> Published:
 def _cached(version: str, sql: str, params: tuple[object, ...]) -> pl.DataFrame:
     got_version, cur = reader().query(sql, list(params))
     try:
-        return cur.pl()
+        # DuckDB 2.0 cursors have no .pl(); Arrow is the zero-copy path to polars.
+        frame = pl.from_arrow(cur.to_arrow_table())
+        assert isinstance(frame, pl.DataFrame)
+        return frame
     finally:
         cur.close()
 

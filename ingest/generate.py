@@ -26,7 +26,7 @@ import csv
 import io
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -640,7 +640,7 @@ class _Frame:
     fwd_day0: int  # first forward-schedule day
     fwd_days: int  # number of forward-schedule days
     cal_day0: int  # first day of the freeze calendar
-    freeze: np.ndarray  # bool per day from cal_day0: a global blackout covers the day
+    freeze: np.ndarray  # bool per day from cal_day0: a global blackout covers the day (set with the windows)
 
 
 def _months_back(d: datetime, months: int) -> datetime:
@@ -649,7 +649,7 @@ def _months_back(d: datetime, months: int) -> datetime:
     return d.replace(year=y, month=m + 1, day=day)
 
 
-def _make_frame(as_of: datetime) -> tuple[_Frame, datetime, datetime]:
+def _make_frame(as_of: datetime) -> tuple[_Frame, datetime]:
     start = _months_back(as_of, HISTORY_MONTHS)
     a = as_of.timestamp()
     h = start.timestamp()
@@ -665,7 +665,7 @@ def _make_frame(as_of: datetime) -> tuple[_Frame, datetime, datetime]:
         cal_day0=hist_day0,
         freeze=np.zeros(asof_day + 60 - hist_day0, dtype=bool),
     )
-    return frame, start, as_of
+    return frame, start
 
 
 @dataclass(frozen=True)
@@ -953,7 +953,8 @@ def _day_start(d: date) -> float:
     return datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp()
 
 
-def _make_windows(frame: _Frame, cmdb: _Cmdb, start: datetime, as_of: datetime) -> _Windows:
+def _make_windows(frame: _Frame, cmdb: _Cmdb, start: datetime, as_of: datetime) -> tuple[_Windows, _Frame]:
+    """Freezes, the upcoming blackout and weekly maintenance windows; the frame gains the freeze calendar."""
     rows: list[tuple[str, str, str, float, float]] = []
     lo, hi = frame.hist_start, frame.as_of + 60 * DAY
     for year in range(start.year - 1, as_of.year + 1):
@@ -967,8 +968,10 @@ def _make_windows(frame: _Frame, cmdb: _Cmdb, start: datetime, as_of: datetime) 
                 rows.append(("blackout", f"Quarter-end freeze Q{month // 3} {year + 1}", "", s, e))
     # Freeze calendar by day (global windows start and end at midnight UTC).
     days = (frame.cal_day0 + np.arange(len(frame.freeze))) * DAY
+    freeze = np.zeros(len(days), dtype=bool)
     for _, _, _, s, e in rows:
-        frame.freeze[(days >= s) & (days < e)] = True
+        freeze |= (days >= s) & (days < e)
+    frame = replace(frame, freeze=freeze)
 
     # Services ranked by change volume: the upcoming blackout and the maintenance windows use top ones.
     svc_weight = np.bincount(cmdb.svc, weights=cmdb.w_change, minlength=len(cmdb.names))[: cmdb.n_svc]
@@ -992,7 +995,7 @@ def _make_windows(frame: _Frame, cmdb: _Cmdb, start: datetime, as_of: datetime) 
                 )
             )
     rows.sort(key=lambda r: (r[3], r[0], r[2]))
-    return _Windows(rows=rows, blackout_svcs=blackout_svcs, blackout=bo, maint_svcs=maint_svcs)
+    return _Windows(rows=rows, blackout_svcs=blackout_svcs, blackout=bo, maint_svcs=maint_svcs), frame
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1611,16 +1614,17 @@ def _change_details(rng: np.random.Generator, chg: Cols, frame: _Frame, cmdb: _C
 
     # Warts on closed changes (disjoint picks).
     closed_idx = rng.permutation(np.flatnonzero(closed & (chg["kind"] == K_HIST)))
-    k_empty, k_unknown, k_swap = (
+    k_empty, k_unknown, k_swap = (  # counts of each wart
         _share(n, *WART_EMPTY_CLOSE),
         _share(n, *WART_UNKNOWN_CLOSE),
         _share(n, *WART_END_BEFORE_START),
     )
-    cuts = np.cumsum([k_empty, k_unknown, k_unknown, k_swap])
+    cuts = np.cumsum([k_empty, k_unknown, k_unknown])
     cc[closed_idx[: cuts[0]]] = CC_NONE
     cc[closed_idx[cuts[0] : cuts[1]]] = CC_PARTIAL
     cc[closed_idx[cuts[1] : cuts[2]]] = CC_VENDOR
-    swap = closed_idx[cuts[2] : cuts[3]]
+    # work_end before work_start, on changes that caused no incidents (keeps the cause story clean).
+    swap = _pick(rng, np.flatnonzero(closed & (chg["kind"] == K_HIST) & ~chg["bad"]), k_swap)
     ws, we = chg["work_start"][swap].copy(), chg["work_end"][swap].copy()
     chg["work_start"][swap], chg["work_end"][swap] = we, ws
     chg["close_code"] = cc
@@ -2585,11 +2589,11 @@ def generate(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
-    frame, start, as_of = _make_frame(as_of)
+    frame, start = _make_frame(as_of)
     people = _make_people(seed, n_ci)
     say(f"cmdb: {n_ci:,} CIs")
     cmdb = _make_cmdb(seed, n_ci, frame, people)
-    win = _make_windows(frame, cmdb, start, as_of)
+    win, frame = _make_windows(frame, cmdb, start, as_of)
     ds = _build_servicenow(seed, n_chg, n_inc, frame, cmdb, win, people, say)
     written = _write_servicenow(out, seed, ds, cmdb, people, say)
     written.update(_write_jira(out, seed, n_chg, frame, cmdb, people, say))

@@ -76,6 +76,8 @@ create table if not exists meta.form_sync (
 # DuckDB's memory limit for the ingest connection (a 1 GB export must load under 2 GB peak).
 ENV_INGEST_MEMORY = "CHANGEBOARD_INGEST_MEMORY"
 DEFAULT_INGEST_MEMORY = "512MB"
+# Rows handed to DuckDB at a time when a frame is staged.
+STAGE_ROWS = 100_000
 
 
 class BalanceError(AssertionError):
@@ -258,10 +260,15 @@ def load_frame(
     version = f'"{entity.version_column}"' if entity.version_column else "null::timestamp"
     keys = ", ".join(f'"{k}"' for k in entity.key)
     con.execute("drop table if exists _stage")
-    con.execute(
-        f"create temp table _stage as select * exclude (_seq), {_hash_expr(entity)} as _row_hash, "
-        f"coalesce({version}, '-infinity'::timestamp) as _v, coalesce(_seq, -9223372036854775807) as _seq from frame"
+    stage_select = (
+        f"select * exclude (_seq), {_hash_expr(entity)} as _row_hash, "
+        f"coalesce({version}, '-infinity'::timestamp) as _v, coalesce(_seq, -9223372036854775807) as _seq"
     )
+    con.execute(f"create temp table _stage as {stage_select} from frame limit 0")
+    # Staged in slices: DuckDB's scan of a frame copies it, so one slice at a time bounds memory.
+    for offset in range(0, mapped.frame.height, STAGE_ROWS):
+        chunk = frame.slice(offset, STAGE_ROWS)  # noqa: F841  (read by DuckDB by name)
+        con.execute(f"insert into _stage {stage_select} from chunk")
     # Within the file: the top version per key (ties on the version broken by the optional sequence
     # column); a tie with different content is a conflict.
     con.execute("drop table if exists _ranked")

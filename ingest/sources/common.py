@@ -20,7 +20,7 @@ from ingest.canonical import ENTITIES, TS
 from ingest.mapping import QUARANTINE_SCHEMA, MappedFrame, TableMapping, _polars_type, apply_mapping
 
 # Rows per batch when a container is streamed (JSON, XML): bounds the memory of one step.
-BATCH_ROWS = 20_000
+BATCH_ROWS = 5_000
 
 # Month abbreviations of the locales Jira (and Excel re-saves) write, to their English form, so that
 # one ``%b`` pattern reads ``01/Okt/17`` as well as ``01/Oct/17``. None collides with an English one.

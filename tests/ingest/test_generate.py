@@ -656,7 +656,8 @@ def test_small_sample_writes_one_incident_file(tmp_path: Path) -> None:
 def assert_updated_is_latest(df: pl.DataFrame, cols: list[str]) -> None:
     """sys_updated_on is not in the future and not before any of the record's past timestamps."""
     upd = df["sys_updated_on_ts"]
-    assert upd.null_count() == 0 and (upd <= AS_OF).all()
+    assert upd.null_count() == 0
+    assert (upd <= AS_OF).all()
     for c in cols:
         ts = df[f"{c}_ts"]
         in_past = ts.is_not_null() & (ts <= AS_OF)
@@ -693,7 +694,8 @@ def test_updated_is_latest_and_closed_is_past(
         ),
         on="change_request",
     )
-    assert (impl["work_start"] == impl["cws"]).all() and (impl["work_end"] == impl["cwe"]).all()
+    assert (impl["work_start"] == impl["cws"]).all()
+    assert (impl["work_end"] == impl["cwe"]).all()
 
 
 # ----------------------------------------------------------------------------------------------

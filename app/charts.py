@@ -1,0 +1,315 @@
+"""Pure chart builders: a polars DataFrame in, a ``plotly.graph_objects.Figure`` out.
+
+Shared colours, number formats and targets live here. No Streamlit, no SQL, no metric arithmetic:
+the frames carry the published numbers and the charts draw them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import plotly.graph_objects as go
+import polars as pl
+
+COLOURS = {
+    "primary": "#1f6feb",
+    "secondary": "#8250df",
+    "good": "#1a7f37",
+    "warn": "#bf8700",
+    "bad": "#cf222e",
+    "neutral": "#6e7781",
+    "light": "#afb8c1",
+}
+OUTCOME_COLOURS = {
+    "successful": COLOURS["good"],
+    "successful_with_issues": COLOURS["warn"],
+    "unsuccessful": COLOURS["bad"],
+}
+SERIES = ["#1f6feb", "#cf222e", "#8250df", "#bf8700", "#1a7f37", "#0550ae", "#6e7781", "#e16f24"]
+SUCCESS_RATE_TARGET = 0.95  # the success-rate SLO line drawn on success-rate charts
+FONT = "Source Sans Pro, -apple-system, Segoe UI, sans-serif"
+
+
+def _layout(fig: go.Figure, title: str, *, height: int = 320, y_title: str | None = None) -> go.Figure:
+    fig.update_layout(
+        title={"text": title, "x": 0, "xanchor": "left", "font": {"size": 15}},
+        height=height,
+        margin={"l": 10, "r": 10, "t": 48, "b": 10},
+        font={"family": FONT, "size": 12},
+        plot_bgcolor="white",
+        paper_bgcolor="white",
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1},
+        hoverlabel={"namelength": -1},
+    )
+    fig.update_xaxes(showgrid=False, linecolor=COLOURS["light"])
+    fig.update_yaxes(gridcolor="#eaeef2", zeroline=False, title_text=y_title)
+    return fig
+
+
+def _pct_axis(fig: go.Figure, *, full: bool = False) -> go.Figure:
+    fig.update_yaxes(tickformat=".0%", rangemode="tozero", range=[0, 1.02] if full else None)
+    return fig
+
+
+def volume_bars(
+    df: pl.DataFrame, *, x: str, series: dict[str, str], title: str, y_title: str = "changes"
+) -> go.Figure:
+    """Grouped bars of counts per period (e.g. changes opened and closed)."""
+    fig = go.Figure()
+    for i, (column, label) in enumerate(series.items()):
+        fig.add_bar(
+            x=df[x].to_list(),
+            y=df[column].to_list(),
+            name=label,
+            marker_color=SERIES[i % len(SERIES)],
+            hovertemplate="%{x|%d %b %Y}: %{y:,} " + label.lower() + "<extra></extra>",
+        )
+    fig.update_layout(barmode="group", bargap=0.25)
+    return _layout(fig, title, y_title=y_title)
+
+
+def rate_trend(
+    df: pl.DataFrame,
+    *,
+    x: str,
+    series: dict[str, str],
+    title: str,
+    numerators: dict[str, tuple[str, str]] | None = None,
+    target: float | None = None,
+    full_scale: bool = False,
+) -> go.Figure:
+    """Lines of published rates (0..1) per period; hover shows numerator / denominator columns."""
+    fig = go.Figure()
+    for i, (column, label) in enumerate(series.items()):
+        custom = None
+        hover = "%{x|%d %b %Y}: %{y:.1%}"
+        if numerators and column in numerators:
+            num, den = numerators[column]
+            custom = list(zip(df[num].to_list(), df[den].to_list(), strict=True))
+            hover += " (%{customdata[0]:,} / %{customdata[1]:,})"
+        fig.add_scatter(
+            x=df[x].to_list(),
+            y=df[column].to_list(),
+            name=label,
+            mode="lines+markers",
+            line={"color": SERIES[i % len(SERIES)], "width": 2},
+            customdata=custom,
+            hovertemplate=hover + "<extra>" + label + "</extra>",
+            connectgaps=False,
+        )
+    if target is not None:
+        fig.add_hline(
+            y=target,
+            line_dash="dot",
+            line_color=COLOURS["neutral"],
+            annotation_text=f"target {target:.0%}",
+            annotation_position="bottom right",
+        )
+    return _pct_axis(_layout(fig, title), full=full_scale)
+
+
+def hours_trend(df: pl.DataFrame, *, x: str, median: str, p90: str, title: str) -> go.Figure:
+    """Median and p90 of a published duration (hours) per period."""
+    fig = go.Figure()
+    fig.add_scatter(
+        x=df[x].to_list(),
+        y=df[p90].to_list(),
+        name="p90",
+        mode="lines+markers",
+        line={"color": COLOURS["light"], "width": 2, "dash": "dot"},
+        hovertemplate="%{x|%d %b %Y}: p90 %{y:.1f} h<extra></extra>",
+    )
+    fig.add_scatter(
+        x=df[x].to_list(),
+        y=df[median].to_list(),
+        name="median",
+        mode="lines+markers",
+        line={"color": COLOURS["primary"], "width": 2},
+        hovertemplate="%{x|%d %b %Y}: median %{y:.1f} h<extra></extra>",
+    )
+    fig.update_yaxes(rangemode="tozero")
+    return _layout(fig, title, y_title="hours")
+
+
+def outcome_mix(df: pl.DataFrame, *, x: str, title: str) -> go.Figure:
+    """Stacked bars of completed-change outcomes per period (published counts)."""
+    fig = go.Figure()
+    for column, outcome in (
+        ("successful_count", "successful"),
+        ("successful_with_issues_count", "successful_with_issues"),
+        ("unsuccessful_count", "unsuccessful"),
+    ):
+        label = outcome.replace("_", " ")
+        fig.add_bar(
+            x=df[x].to_list(),
+            y=df[column].to_list(),
+            name=label,
+            marker_color=OUTCOME_COLOURS[outcome],
+            hovertemplate="%{x|%d %b %Y}: %{y:,} " + label + "<extra></extra>",
+        )
+    fig.update_layout(barmode="stack", bargap=0.25)
+    return _layout(fig, title, y_title="completed changes")
+
+
+def rate_by_category(
+    df: pl.DataFrame,
+    *,
+    category: str,
+    rate: str,
+    numerator: str,
+    denominator: str,
+    title: str,
+    target: float | None = None,
+) -> go.Figure:
+    """Horizontal bars of a published rate per category, labelled with numerator / denominator."""
+    labels = [f"{r:.1%}  ({n:,}/{d:,})" if r is not None else "—" for r, n, d in df.select(rate, numerator, denominator).iter_rows()]
+    fig = go.Figure(
+        go.Bar(
+            y=df[category].to_list(),
+            x=df[rate].to_list(),
+            orientation="h",
+            text=labels,
+            textposition="auto",
+            marker_color=COLOURS["primary"],
+            hovertemplate="%{y}: %{x:.1%}<extra></extra>",
+        )
+    )
+    if target is not None:
+        fig.add_vline(x=target, line_dash="dot", line_color=COLOURS["neutral"])
+    fig.update_xaxes(tickformat=".0%", range=[0, 1.05])
+    fig.update_yaxes(autorange="reversed", automargin=True)
+    height = max(220, 60 + 28 * df.height)
+    return _layout(fig, title, height=height)
+
+
+def count_bars(
+    df: pl.DataFrame,
+    *,
+    category: str,
+    values: dict[str, str],
+    title: str,
+    stacked: bool = False,
+    x_title: str | None = None,
+) -> go.Figure:
+    """Horizontal bars of published counts per category (one trace per value column)."""
+    fig = go.Figure()
+    for i, (column, label) in enumerate(values.items()):
+        fig.add_bar(
+            y=df[category].to_list(),
+            x=df[column].to_list(),
+            name=label,
+            orientation="h",
+            marker_color=SERIES[i % len(SERIES)],
+            hovertemplate="%{y}: %{x:,} " + label.lower() + "<extra></extra>",
+        )
+    fig.update_layout(barmode="stack" if stacked else "group", bargap=0.2)
+    fig.update_yaxes(autorange="reversed", automargin=True)
+    fig.update_xaxes(title_text=x_title)
+    height = max(240, 70 + (22 if stacked else 14 * max(len(values), 1) + 8) * df.height)
+    return _layout(fig, title, height=height)
+
+
+def distribution(
+    df: pl.DataFrame,
+    *,
+    value: str,
+    group: str,
+    title: str,
+    order: Sequence[str] | None = None,
+    log: bool = True,
+    unit: str = "hours",
+) -> go.Figure:
+    """Box plots with every point, one per group: the whole distribution, not just the median."""
+    fig = go.Figure()
+    groups = list(order) if order else sorted(df[group].unique().drop_nulls().to_list())
+    for i, g in enumerate(groups):
+        values = df.filter(pl.col(group) == g)[value].to_list()
+        if not values:
+            continue
+        fig.add_box(
+            x=values,
+            name=str(g),
+            orientation="h",
+            boxpoints="outliers",
+            marker={"color": SERIES[i % len(SERIES)], "size": 4},
+            line={"width": 1.5},
+            hovertemplate="%{x:.1f} " + unit + "<extra>" + str(g) + "</extra>",
+        )
+    fig.update_layout(showlegend=False)
+    fig.update_yaxes(autorange="reversed", automargin=True)
+    fig.update_xaxes(type="log" if log else "linear", title_text=unit + (" (log scale)" if log else ""))
+    return _layout(fig, title, height=max(240, 80 + 42 * len(groups)))
+
+
+def histogram(df: pl.DataFrame, *, value: str, title: str, x_title: str, nbins: int = 40) -> go.Figure:
+    """Histogram of one published per-record value (e.g. start variance in minutes)."""
+    fig = go.Figure(
+        go.Histogram(
+            x=df[value].to_list(),
+            nbinsx=nbins,
+            marker_color=COLOURS["primary"],
+            hovertemplate="%{x}: %{y:,} changes<extra></extra>",
+        )
+    )
+    fig.add_vline(x=0, line_dash="dot", line_color=COLOURS["neutral"])
+    fig.update_xaxes(title_text=x_title)
+    return _layout(fig, title, y_title="changes")
+
+
+def timeline(
+    df: pl.DataFrame,
+    *,
+    start: str,
+    end: str,
+    row: str,
+    colour: str,
+    title: str,
+    hover: Sequence[str] = (),
+    colours: dict[str, str] | None = None,
+) -> go.Figure:
+    """Gantt-style timeline: one bar per record from ``start`` to ``end`` on ``row``, coloured by
+    ``colour`` (e.g. the forward schedule with blackout and collision flags)."""
+    fig = go.Figure()
+    palette = colours or {}
+    for i, key in enumerate(df[colour].unique(maintain_order=True).to_list()):
+        part = df.filter(pl.col(colour) == key) if key is not None else df.filter(pl.col(colour).is_null())
+        starts = part[start].to_list()
+        ends = part[end].to_list()
+        widths = [(e - s).total_seconds() * 1000 if s and e else 0 for s, e in zip(starts, ends, strict=True)]
+        custom = part.select(hover).rows() if hover else None
+        tmpl = "<br>".join(f"{h}: %{{customdata[{j}]}}" for j, h in enumerate(hover))
+        fig.add_bar(
+            base=starts,
+            x=widths,
+            y=part[row].to_list(),
+            orientation="h",
+            name=str(key),
+            marker_color=palette.get(str(key), SERIES[i % len(SERIES)]),
+            customdata=custom,
+            hovertemplate=(tmpl or "%{y}") + "<extra></extra>",
+        )
+    fig.update_xaxes(type="date")
+    fig.update_yaxes(autorange="reversed", automargin=True, type="category")
+    fig.update_layout(barmode="overlay")
+    return _layout(fig, title, height=max(260, 80 + 18 * df[row].n_unique()))
+
+
+def calendar_scatter(
+    df: pl.DataFrame, *, x: str, y: str, colour: str, title: str, text: str | None = None, colours: dict[str, str] | None = None
+) -> go.Figure:
+    """Points on a time axis by category (e.g. releases by date, coloured by state)."""
+    fig = go.Figure()
+    palette = colours or {}
+    for i, key in enumerate(df[colour].unique(maintain_order=True).to_list()):
+        part = df.filter(pl.col(colour) == key) if key is not None else df.filter(pl.col(colour).is_null())
+        fig.add_scatter(
+            x=part[x].to_list(),
+            y=part[y].to_list(),
+            mode="markers",
+            name=str(key),
+            text=part[text].to_list() if text else None,
+            marker={"size": 11, "color": palette.get(str(key), SERIES[i % len(SERIES)]), "line": {"width": 1, "color": "white"}},
+            hovertemplate="%{text}<br>%{x|%d %b %Y %H:%M}<extra></extra>" if text else None,
+        )
+    fig.update_yaxes(automargin=True, type="category")
+    return _layout(fig, title, height=max(260, 90 + 26 * df[y].n_unique()))

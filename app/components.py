@@ -1,0 +1,225 @@
+"""Reusable page pieces: KPI tiles, drill-down tables with a safe CSV download, empty states, footer.
+
+Everything from the data is rendered as text (``st.metric``, ``st.caption``, ``st.dataframe``):
+never ``unsafe_allow_html`` with data in it. The formatting helpers and :func:`safe_csv` are pure.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import date, datetime
+
+import plotly.graph_objects as go
+import polars as pl
+import streamlit as st
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+BAND_COLOURS = {"elite": "green", "high": "blue", "medium": "orange", "low": "red"}
+
+
+# --- formatting (pure) --------------------------------------------------------------------------------
+
+
+def is_missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def fmt(value: object, kind: str = "count") -> str:
+    """Format a published number for a tile: pct (a 0..1 rate), hours, count or plain."""
+    if is_missing(value):
+        return "—"
+    if kind == "pct":
+        return f"{float(value) * 100:.1f} %"  # a rate shown as a percentage, not recomputed
+    if kind == "hours":
+        v = float(value)
+        return f"{v / 24:.1f} d" if v >= 72 else f"{v:.1f} h"
+    if kind == "count":
+        return f"{int(value):,}"
+    if kind == "decimal":
+        return f"{float(value):,.1f}"
+    if kind == "per_day":
+        return f"{float(value):.2f} / day"
+    return f"{value}"
+
+
+def fraction(numerator: object, denominator: object, unit: str = "") -> str:
+    """'122 / 130 completed changes' (the evidence line under a rate)."""
+    if is_missing(numerator) or is_missing(denominator):
+        return "no records in this period"
+    tail = f" {unit}" if unit else ""
+    return f"{int(numerator):,} / {int(denominator):,}{tail}"
+
+
+# --- CSV export (pure) -----------------------------------------------------------------------------------
+
+
+def neutralise_cell(value: str | None) -> str | None:
+    """Prefix ``'`` to a text cell a spreadsheet would run as a formula (= + - @ tab CR)."""
+    if value is not None and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def neutralise(df: pl.DataFrame) -> pl.DataFrame:
+    """Every text column neutralised against formula injection; other columns unchanged."""
+    text_cols = [name for name, dtype in df.schema.items() if dtype in (pl.String, pl.Categorical, pl.Enum)]
+    if not text_cols:
+        return df
+    return df.with_columns(
+        pl.when(pl.col(c).cast(pl.String).str.contains(r"^[=+\-@\t\r]"))
+        .then(pl.lit("'") + pl.col(c).cast(pl.String))
+        .otherwise(pl.col(c).cast(pl.String))
+        .alias(c)
+        for c in text_cols
+    )
+
+
+def safe_csv(df: pl.DataFrame) -> bytes:
+    """UTF-8 CSV (with BOM so Excel reads accents) of the neutralised frame."""
+    flat = df.with_columns(
+        pl.col(name).cast(pl.String)
+        for name, dtype in df.schema.items()
+        if isinstance(dtype, pl.List | pl.Struct | pl.Array)
+    )
+    return b"\xef\xbb\xbf" + neutralise(flat).write_csv().encode("utf-8")
+
+
+# --- Streamlit pieces ------------------------------------------------------------------------------------
+
+
+def page_header(title: str, caption: str | None = None) -> None:
+    st.title(title)
+    if caption:
+        st.caption(caption)
+
+
+def empty_state(message: str, hint: str | None = None) -> None:
+    """A readable 'nothing here' instead of an error or a blank chart."""
+    st.info(message + (f"\n\n{hint}" if hint else ""), icon=":material/inbox:")
+
+
+def kpi_tile(
+    label: str,
+    value: object,
+    *,
+    kind: str = "pct",
+    numerator: object = None,
+    denominator: object = None,
+    unit: str = "",
+    previous: object = None,
+    evidence: str | None = None,
+    help: str | None = None,
+    low_confidence: str | None = None,
+    band: str | None = None,
+) -> None:
+    """A KPI with its evidence: value, numerator / denominator (or ``evidence``), the previous period's
+    published value, a DORA band and a low-confidence badge when the data-quality model flags it."""
+    with st.container(border=True):
+        st.metric(
+            label,
+            fmt(value, kind),
+            delta=None if previous is None else f"previous: {fmt(previous, kind)}",
+            delta_color="off",
+            delta_arrow="off",
+            help=help,
+        )
+        if evidence is not None:
+            st.caption(evidence)
+        elif numerator is not None or denominator is not None:
+            st.caption(fraction(numerator, denominator, unit))
+        if band or low_confidence:
+            with st.container(horizontal=True, gap="small"):
+                if band:
+                    st.badge(f"DORA {band}", color=BAND_COLOURS.get(str(band), "gray"))
+                if low_confidence:
+                    st.badge("low confidence", icon=":material/warning:", color="orange", help=low_confidence)
+
+
+def kpi_row(count: int) -> Sequence[st.delta_generator.DeltaGenerator]:
+    return st.columns(count, gap="small")
+
+
+def chart(fig: go.Figure, *, key: str) -> None:
+    """Render a figure from charts.py."""
+    st.plotly_chart(fig, key=key, config={"displaylogo": False}, theme=None)
+
+
+def drilldown(
+    df: pl.DataFrame,
+    *,
+    title: str,
+    key: str,
+    filename: str,
+    caption: str | None = None,
+    expanded: bool = False,
+    empty_message: str = "No records.",
+) -> None:
+    """The records behind a chart or KPI in an expander, with a CSV download (formula-safe)."""
+    with st.expander(f"{title} — {df.height:,} records", expanded=expanded, icon=":material/table_view:"):
+        if caption:
+            st.caption(caption)
+        if df.is_empty():
+            st.caption(empty_message)
+            return
+        st.dataframe(df, hide_index=True, key=f"{key}_table", height=min(420, 38 + 35 * df.height))
+        st.download_button(
+            "Download CSV",
+            data=safe_csv(df),
+            file_name=f"{filename}.csv",
+            mime="text/csv",
+            key=f"{key}_csv",
+            icon=":material/download:",
+            on_click="ignore",
+        )
+
+
+def low_confidence_reason(dq: pl.DataFrame, metric: str) -> str | None:
+    """The data-quality model's reason for marking ``metric`` low-confidence, if it does.
+
+    Reads whatever rpt_data_quality publishes: rows with a ``metric`` column and an
+    ``is_low_confidence`` flag (plus optional ``coverage`` / ``threshold`` / ``reason``).
+    """
+    if dq.is_empty() or not {"metric", "is_low_confidence"} <= set(dq.columns):
+        return None
+    rows = dq.filter((pl.col("metric") == metric) & pl.col("is_low_confidence").fill_null(False))
+    if rows.is_empty():
+        return None
+    row = rows.row(0, named=True)
+    if row.get("reason"):
+        return str(row["reason"])
+    if row.get("coverage") is not None and row.get("threshold") is not None:
+        return f"input coverage {fmt(row['coverage'], 'pct')} is below the {fmt(row['threshold'], 'pct')} threshold"
+    return "the data-quality scorecard marks this metric's inputs as incomplete"
+
+
+def as_text(value: object) -> str:
+    if isinstance(value, datetime):
+        return f"{value:%Y-%m-%d %H:%M} UTC"
+    if isinstance(value, date):
+        return f"{value:%Y-%m-%d}"
+    return str(value)
+
+
+def footer(version: str, built_at: object, published_at: object) -> None:
+    """'Serving warehouse version X, built at Y' at the bottom of every page."""
+    st.divider()
+    st.caption(
+        f"Serving warehouse version {version} · built at {as_text(built_at)} · published at {as_text(published_at)}"
+    )
+
+
+def scope_note(description: str, ignored: Sequence[str], *, kpi_scope: str) -> None:
+    """What the page shows, and which filters the published KPIs cannot apply."""
+    st.caption(description)
+    if ignored:
+        st.warning(
+            f"The published KPIs break down by one dimension at a time: they are shown for {kpi_scope}. "
+            f"The {', '.join(x.lower() for x in ignored)} filter applies to the record tables only.",
+            icon=":material/filter_alt:",
+        )
+
+
+def get(row: dict[str, object] | None, key: str) -> object:
+    """A value of an optional published row (None when the row is absent)."""
+    return None if row is None else row.get(key)

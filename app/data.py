@@ -1,0 +1,418 @@
+"""The app's questions to the warehouse: one typed function per question.
+
+Rules (STYLE.md B5.3): keyword-only options, values bound as DuckDB parameters (never formatted into
+SQL), selects only from the public ``fct_`` / ``dim_`` / ``rpt_`` models, returns polars. Results are
+cached per published version by :func:`app.db.query`. Identifiers that vary (a filter column, a
+named subset of changes) come from the whitelists below, never from the user.
+
+The app shows the numbers the dbt models publish; it never recomputes a metric. The only counting
+done here is for the *exploratory* attribution controls on the Incidents page, which are labelled as
+such on screen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+
+import polars as pl
+
+from app import db
+
+# Columns a record-level filter may constrain (fct_changes / fct_incidents).
+CHANGE_FILTER_COLUMNS = frozenset({"service_name", "assignment_group", "change_type", "risk", "source_system"})
+INCIDENT_FILTER_COLUMNS = frozenset({"service_name"})
+
+# Which timestamp assigns a change to a period (METRICS.md conventions).
+EVENT_COLUMNS = {
+    "closed": "closed_at",  # outcome metrics
+    "opened": "opened_at",  # intake metrics
+    "deployed": "actual_end_at",  # deployment metrics
+    "planned": "planned_start_at",  # schedule
+}
+
+# Named subsets of fct_changes behind each KPI (constant SQL, no user values).
+CHANGE_SUBSETS = {
+    "all": "true",
+    "completed": "is_completed",
+    "successful": "is_completed and outcome in ('successful', 'successful_with_issues')",
+    "unsuccessful": "is_completed and outcome = 'unsuccessful'",
+    "failed": "is_completed and is_failed",
+    "failed_incident": "is_completed and is_failed_incident",
+    "disagreement": "is_completed and (is_failed_itil <> is_failed_incident)",
+    "unauthorized": "is_completed and is_unauthorized",
+    "outside_window": "is_completed and is_outside_window",
+    "window_checked": "is_completed and is_outside_window is not null",
+    "emergency": "is_emergency",
+    "caused_incident": "has_caused_incident",
+    "open": "state_category in ('open', 'in_progress')",
+    "negative_duration": "has_negative_duration",
+}
+
+CHANGE_COLUMNS = (
+    "number",
+    "title",
+    "change_type",
+    "risk",
+    "state",
+    "outcome",
+    "is_backed_out",
+    "service_name",
+    "assignment_group",
+    "primary_ci_name",
+    "release_id",
+    "opened_at",
+    "approved_at",
+    "planned_start_at",
+    "planned_end_at",
+    "actual_start_at",
+    "actual_end_at",
+    "closed_at",
+    "request_lead_time_hours",
+    "approval_time_hours",
+    "queue_time_hours",
+    "implementation_hours",
+    "lead_time_to_production_hours",
+    "start_variance_minutes",
+    "end_variance_minutes",
+    "is_failed_itil",
+    "is_failed_incident",
+    "is_failed",
+    "caused_incident_count",
+    "caused_p1_count",
+    "caused_p2_count",
+    "caused_p3_count",
+    "is_unauthorized",
+    "unauthorized_reason",
+    "is_outside_window",
+    "in_blackout",
+    "source_system",
+    "change_id",
+)
+
+DURATION_COLUMNS = {
+    "request_lead_time_hours": "Request lead time",
+    "approval_time_hours": "Approval time",
+    "queue_time_hours": "Queue time",
+    "implementation_hours": "Implementation",
+    "lead_time_to_production_hours": "Lead time to production",
+}
+
+
+def _where(filters: Mapping[str, str] | None, allowed: frozenset[str]) -> tuple[str, list[object]]:
+    clauses: list[str] = []
+    params: list[object] = []
+    for column, value in (filters or {}).items():
+        if column not in allowed:
+            raise ValueError(f"not a filterable column: {column!r}")
+        if value is None:
+            continue
+        clauses.append(f"{column} = ?")
+        params.append(value)
+    return "".join(f" and {c}" for c in clauses), params
+
+
+# --- the warehouse itself -------------------------------------------------------------------------
+
+
+def has_model(name: str) -> bool:
+    """True when the published version contains the model (a report another issue adds may be absent)."""
+    df = db.query(
+        "select count(*) as n from information_schema.tables where table_schema = 'main' and table_name = ?",
+        (name,),
+    )
+    return bool(df["n"][0])
+
+
+def warehouse_version() -> pl.DataFrame:
+    """The version row the build wrote (version, built_at, ...)."""
+    return db.query("select * from warehouse_version")
+
+
+# --- filter choices and periods ---------------------------------------------------------------------
+
+
+def dimension_values() -> pl.DataFrame:
+    """Every (dimension, dimension_value) the KPI report breaks down by, for the sidebar filters."""
+    return db.query(
+        "select distinct dimension, dimension_value from rpt_change_kpis "
+        "where dimension <> 'all' and dimension_value <> '(none)' order by dimension, dimension_value"
+    )
+
+
+def periods(*, grain: str) -> list[date]:
+    """Published periods of a grain, newest first."""
+    df = db.query(
+        "select distinct period_start from rpt_change_kpis where period_grain = ? and dimension = 'all' "
+        "order by period_start desc",
+        (grain,),
+    )
+    return df["period_start"].to_list()
+
+
+# --- published KPIs --------------------------------------------------------------------------------
+
+
+def change_kpis(*, grain: str, dimension: str, value: str, start: date, end: date) -> pl.DataFrame:
+    """rpt_change_kpis rows of one slice for the periods starting in [start, end), oldest first."""
+    return db.query(
+        "select * from rpt_change_kpis where period_grain = ? and dimension = ? and dimension_value = ? "
+        "and period_start >= ? and period_start < ? order by period_start",
+        (grain, dimension, value, start, end),
+    )
+
+
+def change_kpis_by(*, grain: str, dimension: str, period_start: date) -> pl.DataFrame:
+    """rpt_change_kpis rows of every value of one dimension in one period."""
+    return db.query(
+        "select * from rpt_change_kpis where period_grain = ? and dimension = ? and period_start = ? "
+        "order by completed_count desc, dimension_value",
+        (grain, dimension, period_start),
+    )
+
+
+def dora(*, grain: str, start: date, end: date) -> pl.DataFrame:
+    """rpt_dora rows for the periods starting in [start, end), oldest first."""
+    return db.query(
+        "select * from rpt_dora where period_grain = ? and period_start >= ? and period_start < ? "
+        "order by period_start",
+        (grain, start, end),
+    )
+
+
+# --- records behind the numbers ----------------------------------------------------------------------
+
+
+def changes(
+    *,
+    start: date | None = None,
+    end: date | None = None,
+    event: str = "closed",
+    subset: str = "all",
+    filters: Mapping[str, str] | None = None,
+    limit: int | None = None,
+) -> pl.DataFrame:
+    """Changes whose ``event`` timestamp falls in [start, end), of a named subset, newest first."""
+    column = EVENT_COLUMNS[event]
+    condition = CHANGE_SUBSETS[subset]
+    where, params = _where(filters, CHANGE_FILTER_COLUMNS)
+    period = ""
+    if start is not None and end is not None:
+        period = f" and {column} >= ? and {column} < ?"
+        params = [start, end, *params]
+    sql = (
+        f"select {', '.join(CHANGE_COLUMNS)} from fct_changes where {condition}{period}{where} "
+        f"order by {column} desc nulls last, number"
+    )
+    if limit is not None:
+        sql += " limit ?"
+        params.append(int(limit))
+    return db.query(sql, tuple(params))
+
+
+def durations(
+    *, start: date, end: date, filters: Mapping[str, str] | None = None, event: str = "closed"
+) -> pl.DataFrame:
+    """Long frame (change, change_type, assignment_group, measure, hours) of the published durations of
+    completed changes in the period: the points behind the lead-time distributions."""
+    column = EVENT_COLUMNS[event]
+    where, params = _where(filters, CHANGE_FILTER_COLUMNS)
+    unions = " union all ".join(
+        f"select number, change_type, assignment_group, '{label}' as measure, {col} as hours "
+        f"from base where {col} is not null"
+        for col, label in DURATION_COLUMNS.items()
+    )
+    sql = (
+        f"with base as (select * from fct_changes where is_completed and {column} >= ? and {column} < ?{where}) "
+        f"{unions}"
+    )
+    return db.query(sql, (start, end, *params))
+
+
+def incidents(
+    *,
+    start: date,
+    end: date,
+    service: str | None = None,
+    change_caused_only: bool = False,
+    limit: int | None = None,
+) -> pl.DataFrame:
+    """Incidents opened in [start, end) with their primary cause, its method, confidence and evidence."""
+    params: list[object] = [start, end]
+    sql = (
+        "select i.number, i.title, i.priority, i.state, i.service_name, i.ci_name, i.opened_at, "
+        "i.resolved_at, i.time_to_restore_hours, i.outage_hours, c.number as cause_change, "
+        "i.primary_cause_method, i.primary_cause_confidence, p.evidence, i.primary_cause_release_id, "
+        "i.is_change_caused, i.is_release_caused, i.incident_id "
+        "from fct_incidents i "
+        "left join fct_incident_change_candidates p on p.incident_id = i.incident_id and p.is_primary "
+        "left join fct_changes c on c.change_id = i.primary_cause_change_id "
+        "where i.opened_at >= ? and i.opened_at < ?"
+    )
+    if service:
+        sql += " and i.service_name = ?"
+        params.append(service)
+    if change_caused_only:
+        sql += " and i.is_change_caused"
+    sql += " order by i.priority nulls last, i.opened_at desc"
+    if limit is not None:
+        sql += " limit ?"
+        params.append(int(limit))
+    return db.query(sql, tuple(params))
+
+
+def candidates(*, start: date, end: date, service: str | None = None) -> pl.DataFrame:
+    """Every candidate cause of the incidents opened in [start, end), with evidence."""
+    params: list[object] = [start, end]
+    sql = (
+        "select i.number as incident, i.priority, i.service_name, c.number as change, k.method, k.confidence, "
+        "k.hours_after_change, k.relationship_path, k.is_counted, k.is_primary, k.evidence "
+        "from fct_incident_change_candidates k "
+        "join fct_incidents i on i.incident_id = k.incident_id "
+        "join fct_changes c on c.change_id = k.change_id "
+        "where i.opened_at >= ? and i.opened_at < ?"
+    )
+    if service:
+        sql += " and i.service_name = ?"
+        params.append(service)
+    return db.query(sql + " order by i.opened_at desc, k.confidence desc", tuple(params))
+
+
+def exploratory_attribution(
+    *, start: date, end: date, window_hours: float, min_confidence: float, service: str | None = None
+) -> pl.DataFrame:
+    """EXPLORATORY, not a published figure: incidents opened in [start, end) that would have at least
+    one cause candidate under another attribution window / confidence threshold, per best method.
+
+    Explicit links always count (as in the published model). Candidates only exist within the
+    model's own window, so a wider window than the model's finds nothing more.
+    """
+    params: list[object] = [start, end, window_hours, min_confidence]
+    sql = (
+        "with kept as (select k.incident_id, k.method, k.confidence from fct_incident_change_candidates k "
+        "join fct_incidents i on i.incident_id = k.incident_id "
+        "where i.opened_at >= ? and i.opened_at < ? "
+        "and (k.method like 'explicit%' or (coalesce(k.hours_after_change, 0) <= ? and k.confidence >= ?))"
+    )
+    if service:
+        sql += " and i.service_name = ?"
+        params.append(service)
+    sql += (
+        "), best as (select incident_id, arg_max(method, confidence) as method from kept group by incident_id) "
+        "select method, count(*) as incidents from best group by method order by incidents desc"
+    )
+    return db.query(sql, tuple(params))
+
+
+# --- services, CIs and groups --------------------------------------------------------------------------
+
+
+def services() -> pl.DataFrame:
+    """dim_services, most changes first."""
+    return db.query("select * from dim_services order by change_count desc, service_name")
+
+
+def configuration_items(*, limit: int = 20, order_by: str = "change_count") -> pl.DataFrame:
+    """The hottest CIs by a published count (change_count, failed_change_count or caused_incident_count)."""
+    if order_by not in {"change_count", "failed_change_count", "caused_incident_count", "incident_count"}:
+        raise ValueError(f"not an orderable column: {order_by!r}")
+    return db.query(
+        f"select * from dim_configuration_items where ci_class <> 'service' and {order_by} > 0 "
+        f"order by {order_by} desc, name limit ?",
+        (int(limit),),
+    )
+
+
+def ci_choices() -> pl.DataFrame:
+    """CIs with any change or incident, for the CI history picker."""
+    return db.query(
+        "select ci_id, name, ci_class, service_name from dim_configuration_items "
+        "where change_count > 0 or incident_count > 0 order by change_count desc, name"
+    )
+
+
+def ci_history(*, ci_id: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The changes whose primary CI is ``ci_id`` and the incidents on it, newest first."""
+    chg = db.query(
+        f"select {', '.join(CHANGE_COLUMNS)} from fct_changes where primary_ci_id = ? "
+        "order by coalesce(actual_end_at, opened_at) desc",
+        (ci_id,),
+    )
+    inc = db.query(
+        "select number, title, priority, state, opened_at, resolved_at, time_to_restore_hours, "
+        "primary_cause_method, primary_cause_confidence, is_change_caused, incident_id "
+        "from fct_incidents where ci_id = ? order by opened_at desc",
+        (ci_id,),
+    )
+    return chg, inc
+
+
+def ci_related_changes(*, ci_id: str) -> pl.DataFrame:
+    """Changes on the CI's CMDB neighbours that were candidate causes of incidents on the CI (the
+    relationship path says how they are connected), newest first."""
+    return db.query(
+        "select c.number as change, c.primary_ci_name as change_ci, k.relationship_path, k.method, "
+        "k.confidence, i.number as incident, i.opened_at, k.evidence "
+        "from fct_incident_change_candidates k "
+        "join fct_incidents i on i.incident_id = k.incident_id "
+        "join fct_changes c on c.change_id = k.change_id "
+        "where i.ci_id = ? and coalesce(c.primary_ci_id, '') <> ? order by i.opened_at desc",
+        (ci_id, ci_id),
+    )
+
+
+def assignment_groups() -> pl.DataFrame:
+    """dim_assignment_groups, best change success score first."""
+    return db.query("select * from dim_assignment_groups order by change_success_score desc nulls last")
+
+
+# --- reports another issue adds (may be absent from the published version) ----------------------------
+
+
+def model_rows(name: str) -> pl.DataFrame:
+    """Every row of an optional report (fct_releases, rpt_backlog, ...), or an empty frame if absent.
+
+    ``name`` must be one of :data:`OPTIONAL_MODELS` (never user text).
+    """
+    if name not in OPTIONAL_MODELS:
+        raise ValueError(f"not an optional model: {name!r}")
+    if not has_model(name):
+        return pl.DataFrame()
+    return db.query(f"select * from {name}")
+
+
+OPTIONAL_MODELS = frozenset(
+    {
+        "fct_releases",
+        "fct_change_collisions",
+        "rpt_backlog",
+        "rpt_change_success_score",
+        "rpt_cab_agenda",
+        "rpt_data_quality",
+    }
+)
+
+
+def kpi_pair(
+    *, grain: str, dimension: str, value: str, period_start: date, previous_start: date
+) -> tuple[dict[str, object] | None, dict[str, object] | None]:
+    """The published KPI row of the selected period and of the one before (None when absent)."""
+    df = db.query(
+        "select * from rpt_change_kpis where period_grain = ? and dimension = ? and dimension_value = ? "
+        "and period_start in (?, ?)",
+        (grain, dimension, value, period_start, previous_start),
+    )
+    by_start = {row["period_start"]: row for row in df.iter_rows(named=True)}
+    return by_start.get(period_start), by_start.get(previous_start)
+
+
+def dora_pair(
+    *, grain: str, period_start: date, previous_start: date
+) -> tuple[dict[str, object] | None, dict[str, object] | None]:
+    """The published DORA row of the selected period and of the one before (None when absent)."""
+    df = db.query(
+        "select * from rpt_dora where period_grain = ? and period_start in (?, ?)",
+        (grain, period_start, previous_start),
+    )
+    by_start = {row["period_start"]: row for row in df.iter_rows(named=True)}
+    return by_start.get(period_start), by_start.get(previous_start)

@@ -1,0 +1,82 @@
+"""changeboard's Streamlit entrypoint: page config, navigation, the global sidebar filters, the footer.
+
+Adding a page is one line in ``SECTIONS``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+if __package__ in (None, ""):  # `streamlit run app/streamlit_app.py` runs this file as a script
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from app import components, data, db, filters
+
+PAGES = Path(__file__).resolve().parent / "pages"
+
+# Section -> (file under pages/, title, material icon). Other issues add the "CAB" and "Requests" sections.
+SECTIONS: dict[str, list[tuple[str, str, str]]] = {
+    "Metrics": [
+        ("overview.py", "Overview", ":material/dashboard:"),
+        ("changes.py", "Changes", ":material/published_with_changes:"),
+        ("lead_times.py", "Lead times", ":material/timer:"),
+        ("incidents.py", "Incidents & attribution", ":material/crisis_alert:"),
+        ("releases.py", "Releases", ":material/rocket_launch:"),
+        ("services.py", "Services & CIs", ":material/lan:"),
+        ("backlog.py", "Backlog & schedule", ":material/event_upcoming:"),
+        ("data_quality.py", "Data quality", ":material/fact_check:"),
+    ],
+    "CAB": [],
+    "Requests": [],
+}
+
+
+def build_navigation() -> dict[str, list[st.Page]]:
+    """st.Page objects per non-empty section; the first page is the default."""
+    nav: dict[str, list[st.Page]] = {}
+    first = True
+    for section, pages in SECTIONS.items():
+        if not pages:
+            continue
+        nav[section] = [
+            st.Page(PAGES / file, title=title, icon=icon, default=first and i == 0)
+            for i, (file, title, icon) in enumerate(pages)
+        ]
+        first = False
+    return nav
+
+
+def main() -> None:
+    st.set_page_config(
+        page_title="changeboard",
+        page_icon=":material/published_with_changes:",
+        layout="wide",
+        initial_sidebar_state="expanded",
+    )
+    pg = st.navigation(build_navigation(), position="sidebar", expanded=True)
+    try:
+        pub = db.published()
+    except db.NoWarehouse as exc:
+        st.title(pg.title)
+        components.empty_state(
+            "No warehouse has been published yet.",
+            f"{exc}. The dashboards appear as soon as the first build is published.",
+        )
+        return
+    choices_df = data.dimension_values()
+    choices = {
+        name: choices_df.filter(choices_df["dimension"] == dim)["dimension_value"].to_list()
+        for name, (dim, _col, _label) in filters.DIMENSIONS.items()
+    }
+    periods = {grain: data.periods(grain=grain) for grain in filters.GRAINS}
+    filters.render_sidebar(periods, choices)
+    pg.run()
+    version = data.warehouse_version()
+    built_at = version["built_at"][0] if version.height else "unknown"
+    components.footer(pub.version, built_at, pub.published_at)
+
+
+main()
