@@ -34,15 +34,15 @@ def _layout(fig: go.Figure, title: str, *, height: int = 320, y_title: str | Non
     fig.update_layout(
         title={"text": title, "x": 0, "xanchor": "left", "font": {"size": 15}},
         height=height,
-        margin={"l": 10, "r": 10, "t": 48, "b": 10},
+        margin={"l": 8, "r": 16, "t": 44, "b": 8},
         font={"family": FONT, "size": 12},
         plot_bgcolor="white",
         paper_bgcolor="white",
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.14, "xanchor": "left", "x": 0},
         hoverlabel={"namelength": -1},
     )
-    fig.update_xaxes(showgrid=False, linecolor=COLOURS["light"])
-    fig.update_yaxes(gridcolor="#eaeef2", zeroline=False, title_text=y_title)
+    fig.update_xaxes(showgrid=False, linecolor=COLOURS["light"], automargin=True)
+    fig.update_yaxes(gridcolor="#eaeef2", zeroline=False, title_text=y_title, automargin=True)
     return fig
 
 
@@ -51,17 +51,20 @@ def _pct_axis(fig: go.Figure, *, full: bool = False) -> go.Figure:
     return fig
 
 
+VOLUME_SERIES = ["#1f6feb", "#afb8c1", "#8250df", "#bf8700"]
+
+
 def volume_bars(
     df: pl.DataFrame, *, x: str, series: dict[str, str], title: str, y_title: str = "changes"
 ) -> go.Figure:
-    """Grouped bars of counts per period (e.g. changes opened and closed)."""
+    """Grouped bars of counts per period (e.g. changes opened and completed)."""
     fig = go.Figure()
     for i, (column, label) in enumerate(series.items()):
         fig.add_bar(
             x=df[x].to_list(),
             y=df[column].to_list(),
             name=label,
-            marker_color=SERIES[i % len(SERIES)],
+            marker_color=VOLUME_SERIES[i % len(VOLUME_SERIES)],
             hovertemplate="%{x|%d %b %Y}: %{y:,} " + label.lower() + "<extra></extra>",
         )
     fig.update_layout(barmode="group", bargap=0.25)
@@ -313,3 +316,44 @@ def calendar_scatter(
         )
     fig.update_yaxes(automargin=True, type="category")
     return _layout(fig, title, height=max(260, 90 + 26 * df[y].n_unique()))
+
+
+def category_histogram(
+    df: pl.DataFrame, *, column: str, title: str, order: Sequence[str] | None = None, colour: str | None = None
+) -> go.Figure:
+    """Bars of how many records fall in each category (drawn from the records, not a published metric)."""
+    fig = go.Figure(
+        go.Histogram(
+            y=df[column].cast(pl.String).to_list(),
+            marker_color=colour or COLOURS["primary"],
+            hovertemplate="%{y}: %{x:,}<extra></extra>",
+        )
+    )
+    fig.update_yaxes(
+        automargin=True,
+        type="category",
+        categoryorder="array" if order else "total descending",
+        categoryarray=list(order) if order else None,
+        autorange="reversed" if order else None,
+    )
+    fig.update_layout(bargap=0.25)
+    return _layout(fig, title, height=max(220, 80 + 34 * df[column].n_unique()))
+
+
+def score_bars(df: pl.DataFrame, *, category: str, value: str, title: str) -> go.Figure:
+    """Horizontal bars of a published score, green above zero and red below."""
+    values = df[value].to_list()
+    fig = go.Figure(
+        go.Bar(
+            y=df[category].to_list(),
+            x=values,
+            orientation="h",
+            marker_color=[COLOURS["good"] if (v or 0) >= 0 else COLOURS["bad"] for v in values],
+            text=[f"{v:,.0f}" if v is not None else "—" for v in values],
+            textposition="outside",
+            hovertemplate="%{y}: %{x:,.0f}<extra></extra>",
+        )
+    )
+    fig.update_yaxes(autorange="reversed", automargin=True)
+    fig.add_vline(x=0, line_color=COLOURS["neutral"])
+    return _layout(fig, title, height=max(240, 70 + 22 * df.height))

@@ -198,6 +198,11 @@ def as_text(value: object) -> str:
         return f"{value:%Y-%m-%d %H:%M} UTC"
     if isinstance(value, date):
         return f"{value:%Y-%m-%d}"
+    if isinstance(value, str):
+        try:
+            return as_text(datetime.fromisoformat(value))
+        except ValueError:
+            return value
     return str(value)
 
 
@@ -223,3 +228,11 @@ def scope_note(description: str, ignored: Sequence[str], *, kpi_scope: str) -> N
 def get(row: dict[str, object] | None, key: str) -> object:
     """A value of an optional published row (None when the row is absent)."""
     return None if row is None else row.get(key)
+
+
+def missing_report(model: str, what: str) -> None:
+    """The empty state of a page section whose dbt model is not in the published version yet."""
+    empty_state(
+        f"This report is not built yet: the published warehouse has no `{model}` model.",
+        f"{what} It appears here after the next `changeboard build` that includes it.",
+    )

@@ -327,7 +327,7 @@ def ci_choices() -> pl.DataFrame:
     """CIs with any change or incident, for the CI history picker."""
     return db.query(
         "select ci_id, name, ci_class, service_name from dim_configuration_items "
-        "where change_count > 0 or incident_count > 0 order by change_count desc, name"
+        "where ci_class <> 'service' and (change_count > 0 or incident_count > 0) order by change_count desc, name"
     )
 
 
@@ -416,3 +416,24 @@ def dora_pair(
     )
     by_start = {row["period_start"]: row for row in df.iter_rows(named=True)}
     return by_start.get(period_start), by_start.get(previous_start)
+
+
+def open_changes(*, filters: Mapping[str, str] | None = None) -> pl.DataFrame:
+    """Open and in-progress changes with their planned windows (the forward schedule), earliest first."""
+    where, params = _where(filters, CHANGE_FILTER_COLUMNS)
+    return db.query(
+        f"select {', '.join(CHANGE_COLUMNS)} from fct_changes "
+        f"where state_category in ('open', 'in_progress'){where} "
+        "order by planned_start_at nulls last, number",
+        tuple(params),
+    )
+
+
+def release_changes(*, filters: Mapping[str, str] | None = None) -> pl.DataFrame:
+    """Changes that belong to a release, newest first."""
+    where, params = _where(filters, CHANGE_FILTER_COLUMNS)
+    return db.query(
+        f"select {', '.join(CHANGE_COLUMNS)} from fct_changes where release_id is not null{where} "
+        "order by release_id, coalesce(actual_end_at, planned_start_at, opened_at) desc",
+        tuple(params),
+    )

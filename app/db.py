@@ -49,12 +49,12 @@ def published() -> Published:
 
 @st.cache_data(show_spinner=False, max_entries=512, ttl=3600)
 def _cached(version: str, sql: str, params: tuple[object, ...]) -> pl.DataFrame:
-    got_version, cur = reader().query(sql, list(params))
+    # One cursor per query on the current version's read-only connection. DuckDB 2.0 cursors have no
+    # .pl() and warn on Arrow output from a DB-API result, so the query runs as a relation.
+    _pub, con = reader().current()
+    cur = con.cursor()
     try:
-        # DuckDB 2.0 cursors have no .pl(); Arrow is the zero-copy path to polars.
-        frame = pl.from_arrow(cur.to_arrow_table())
-        assert isinstance(frame, pl.DataFrame)
-        return frame
+        return cur.sql(sql, params=list(params)).pl()
     finally:
         cur.close()
 

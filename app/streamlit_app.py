@@ -1,6 +1,10 @@
 """changeboard's Streamlit entrypoint: page config, navigation, the global sidebar filters, the footer.
 
-Adding a page is one line in ``SECTIONS``.
+Adding a page is one line in ``SECTIONS``. Page scripts live in ``app/views/``, deliberately not
+``app/pages/``: Streamlit 1.67 still switches to its legacy multipage mode (MPA v1) for the first
+session of a server process when a ``pages/`` folder sits next to the entrypoint, so a deep link such
+as ``/changes`` opened first after a restart would run the page without this entrypoint (no sidebar
+filters, no footer). tests/app/test_pages.py guards against the folder coming back.
 """
 
 from __future__ import annotations
@@ -15,9 +19,9 @@ if __package__ in (None, ""):  # `streamlit run app/streamlit_app.py` runs this 
 
 from app import components, data, db, filters
 
-PAGES = Path(__file__).resolve().parent / "pages"
+PAGES = Path(__file__).resolve().parent / "views"
 
-# Section -> (file under pages/, title, material icon). Other issues add the "CAB" and "Requests" sections.
+# Section -> (file under views/, title, material icon). Other issues add the "CAB" and "Requests" sections.
 SECTIONS: dict[str, list[tuple[str, str, str]]] = {
     "Metrics": [
         ("overview.py", "Overview", ":material/dashboard:"),

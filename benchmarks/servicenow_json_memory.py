@@ -84,11 +84,12 @@ def main() -> None:
     args = ap.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     export = args.workdir / "change_request.json"
-    t = time.perf_counter()
-    size = write_export(export, args.records)
-    print(
-        f"wrote {export} ({size / 2**30:.2f} GiB, {args.records:,} records) in {time.perf_counter() - t:.0f}s"
-    )
+    if not (args.reuse and export.exists()):
+        t = time.perf_counter()
+        size = write_export(export, args.records)
+        print(
+            f"wrote {export} ({size / 2**30:.2f} GiB, {args.records:,} records) in {time.perf_counter() - t:.0f}s"
+        )
     shutil.rmtree(args.workdir / "data", ignore_errors=True)
     proc = subprocess.run(
         [sys.executable, "-c", CHILD, str(export), str(args.workdir / "data")],

@@ -44,7 +44,7 @@ INCIDENTS_PER_CHANGE = 3
 MIN_CHANGES = 100
 MIN_CIS = 150
 MAX_CIS = 100_000
-CHANGES_PER_CI = 10
+CHANGES_PER_CI = 4  # default CIs = changes // 4: most CIs see few or no changes
 JIRA_SHARE = 0.15
 MIN_JIRA_CHANGES = 50
 EXPORT_CAP = 10_000  # ServiceNow's default list-export row limit
@@ -128,8 +128,13 @@ P_MIX_CAUSED = (0.04, 0.14, 0.45, 0.32, 0.05)
 RESOLVE_MEDIAN_HOURS = (3.0, 8.0, 30.0, 70.0, 160.0)
 INC_STATE_LABELS = ("New", "In Progress", "On Hold", "Resolved", "Closed", "Canceled")
 INC_CANCELED_SHARE = 0.015
-INC_NO_CI_SHARE = 0.08
-INCIDENT_HOTSPOT = 0.15  # share of background incidents that follow the change hot spots
+INC_NO_CI_SHARE = 0.35  # background incidents logged without a CI (the field is often left empty)
+# Background incidents fall on CIs far more evenly than changes: by class (users report against
+# applications and business services), mildly by the service's popularity and by per-CI noise,
+# independent of where the changes are.
+INCIDENT_CLASS_MULT = (4.0, 2.0, 0.5, 0.6, 0.4, 0.4)
+INCIDENT_SVC_SKEW = 0.3  # exponent on the service popularity weight (changes use the full weight)
+INCIDENT_CI_SIGMA = 0.5  # log-normal per-CI noise
 
 # Warts: (share, minimum count).
 WART_EMPTY_CI = (0.003, 3)
@@ -900,8 +905,15 @@ def _make_cmdb(seed: int, n_ci: int, frame: _Frame, people: _People) -> _Cmdb:
     rank[np.argsort(-score, kind="stable")] = np.arange(n_ci)
     w_change = np.where(active, 1.0 / (rank + 1.0) ** 0.85, 0.0)
     w_change /= w_change.sum()
+    # Background incident weights: much flatter than the change weights and not tied to them.
     live = op_status != 3
-    w_incident = INCIDENT_HOTSPOT * w_change + (1 - INCIDENT_HOTSPOT) * live / live.sum()
+    w_incident = (
+        np.asarray(INCIDENT_CLASS_MULT)[cls]
+        * w_svc[svc] ** INCIDENT_SVC_SKEW
+        * rng.lognormal(0, INCIDENT_CI_SIGMA, n_ci)
+        * np.where(env == 0, 1.0, 0.3)
+    )
+    w_incident = np.where(live, w_incident, 0.0)
     w_incident /= w_incident.sum()
 
     return _Cmdb(
@@ -2566,7 +2578,7 @@ def generate(
         seed: Random seed; the same seed and arguments give byte-identical files.
         changes: ServiceNow change requests (Jira gets another 15 %, at least 50).
         incidents: Incidents (default 3 per change).
-        cis: Configuration items (default changes // 10, clamped to 150..100,000).
+        cis: Configuration items (default changes // 4, clamped to 150..100,000).
         as_of: The sample's "now" (default today 00:00 UTC); history covers the 18 months before.
         progress: Called with a short message at each step.
 

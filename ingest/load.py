@@ -250,7 +250,7 @@ def load_frame(
         return counts
 
     seq = mapped.sequence_column
-    frame = mapped.frame.select(  # noqa: F841
+    frame = mapped.frame.select(
         [
             "_source_row",
             *entity.columns,

@@ -1,0 +1,224 @@
+"""Changes: outcome mix over time, success rate by type / risk / service / group, where the failure
+definitions disagree, schedule adherence and unauthorized changes."""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+from app import charts, data, filters
+from app.components import chart, drilldown, empty_state, get, kpi_tile, scope_note
+
+f = filters.current()
+st.title("Changes")
+if f.period_start is None:
+    empty_state("No changes in the warehouse yet.", "Ingest exports and run `changeboard build`.")
+    st.stop()
+
+dimension, value, ignored = f.kpi_slice()
+scope = "all changes" if dimension == "all" else f"{dimension.replace('_', ' ')} = {value}"
+scope_note(f.describe(), ignored, kpi_scope=scope)
+rf = f.record_filters()
+
+# --- outcome mix -------------------------------------------------------------------------------------
+st.subheader("Outcome mix", help="Completed changes by the day they closed (rpt_change_kpis).")
+trend = data.change_kpis(grain=f.grain, dimension=dimension, value=value, start=f.trend_start, end=f.period_end)
+if trend.is_empty():
+    empty_state(f"No changes in these {f.grain}s for {scope}.")
+else:
+    chart(charts.outcome_mix(trend, x="period_start", title=f"Completed changes by outcome per {f.grain}"), key="ch_mix")
+completed = data.changes(start=f.period_start, end=f.period_end, event="closed", subset="completed", filters=rf)
+drilldown(
+    completed,
+    title=f"Completed changes closed in {f.label}",
+    key="ch_completed",
+    filename=f"completed_changes_{f.period_start}",
+)
+
+# --- success rate by dimension ----------------------------------------------------------------------------
+st.subheader(
+    f"Change success rate by type, risk, service and group ({f.label})",
+    help="Published per dimension for all changes: the sidebar's service / group / type / risk filters do not apply here.",
+)
+cols = st.columns(2)
+for i, (dim, label, top) in enumerate(
+    (
+        ("change_type", "change type", None),
+        ("risk", "risk", None),
+        ("service", "service", None),
+        ("assignment_group", "assignment group (15 busiest)", 15),
+    )
+):
+    rows = data.change_kpis_by(grain=f.grain, dimension=dim, period_start=f.period_start).filter(
+        pl.col("completed_count") > 0
+    )
+    if top:
+        rows = rows.head(top)
+    with cols[i % 2]:
+        if rows.is_empty():
+            empty_state(f"No completed changes by {label} in {f.label}.")
+            continue
+        chart(
+            charts.rate_by_category(
+                rows,
+                category="dimension_value",
+                rate="change_success_rate",
+                numerator="change_success_numerator",
+                denominator="completed_count",
+                title=f"By {label}",
+                target=charts.SUCCESS_RATE_TARGET,
+            ),
+            key=f"ch_by_{dim}",
+        )
+        drilldown(
+            rows.select(
+                "dimension_value",
+                "completed_count",
+                "change_success_numerator",
+                "change_success_rate",
+                "unsuccessful_count",
+                "failed_count",
+                "failed_rate",
+            ),
+            title=f"Published rates by {label}",
+            key=f"ch_by_{dim}_rows",
+            filename=f"success_rate_by_{dim}_{f.period_start}",
+        )
+
+# --- failure definitions side by side ----------------------------------------------------------------------
+cur, prev = data.kpi_pair(
+    grain=f.grain, dimension=dimension, value=value, period_start=f.period_start, previous_start=f.previous_start
+)
+st.subheader(
+    "Where the failure definitions disagree",
+    help="ITIL counts unsuccessful outcomes; the incident-based rate counts changes that caused a P1-P3 incident.",
+)
+if cur is not None:
+    c = st.columns(3)
+    with c[0]:
+        kpi_tile(
+            "Failed-change rate (headline)",
+            cur["failed_rate"],
+            numerator=cur["failed_count"],
+            denominator=cur["completed_count"],
+            unit="completed",
+            previous=get(prev, "failed_rate"),
+        )
+    with c[1]:
+        kpi_tile(
+            "Unsuccessful rate (ITIL)",
+            cur["unsuccessful_rate"],
+            numerator=cur["unsuccessful_count"],
+            denominator=cur["completed_count"],
+            unit="completed",
+            previous=get(prev, "unsuccessful_rate"),
+        )
+    with c[2]:
+        kpi_tile(
+            "Incident-based fail rate",
+            cur["incident_fail_rate"],
+            numerator=cur["incident_failed_count"],
+            denominator=cur["deployed_completed_count"],
+            unit="deployed",
+            previous=get(prev, "incident_fail_rate"),
+        )
+disagree = data.changes(start=f.period_start, end=f.period_end, event="closed", subset="disagreement", filters=rf)
+if disagree.is_empty():
+    empty_state(f"The failure definitions agree on every change closed in {f.label}.")
+else:
+    st.caption(
+        "Completed changes closed in the period that one definition calls failed and the other does not: "
+        "unsuccessful without a caused incident, or successful but followed by a P1-P3 incident they caused."
+    )
+    drilldown(
+        disagree.select(
+            "number",
+            "title",
+            "outcome",
+            "is_backed_out",
+            "is_failed_itil",
+            "is_failed_incident",
+            "caused_p1_count",
+            "caused_p2_count",
+            "caused_p3_count",
+            "service_name",
+            "assignment_group",
+            "closed_at",
+            "change_id",
+        ),
+        title="Disagreement list",
+        key="ch_disagree",
+        filename=f"failure_disagreements_{f.period_start}",
+        expanded=True,
+    )
+
+# --- schedule adherence --------------------------------------------------------------------------------
+st.subheader("Schedule adherence", help="Planned vs actual windows of completed changes closed in the period.")
+left, right = st.columns([1, 3])
+with left:
+    if cur is not None:
+        kpi_tile(
+            "Outside planned window",
+            cur["outside_window_ratio"],
+            numerator=cur["outside_window_count"],
+            denominator=cur["window_checked_count"],
+            unit="with both windows",
+            previous=get(prev, "outside_window_ratio"),
+            help="Actual window leaves the planned window by more than the tolerance (15 min by default).",
+        )
+with right:
+    variance = completed.filter(pl.col("start_variance_minutes").is_not_null())
+    if variance.is_empty():
+        empty_state(f"No completed change in {f.label} has both a planned and an actual start.")
+    else:
+        chart(
+            charts.histogram(
+                variance,
+                value="start_variance_minutes",
+                title="Actual start − planned start (minutes; negative = started early)",
+                x_title="minutes",
+            ),
+            key="ch_variance",
+        )
+drilldown(
+    data.changes(start=f.period_start, end=f.period_end, event="closed", subset="outside_window", filters=rf).select(
+        "number",
+        "title",
+        "planned_start_at",
+        "actual_start_at",
+        "start_variance_minutes",
+        "planned_end_at",
+        "actual_end_at",
+        "end_variance_minutes",
+        "service_name",
+        "assignment_group",
+        "change_id",
+    ),
+    title="Changes outside their planned window",
+    key="ch_outside",
+    filename=f"outside_window_{f.period_start}",
+)
+
+# --- unauthorized --------------------------------------------------------------------------------------------
+st.subheader("Unauthorized changes", help="Completed changes closed in the period, with the reason they count.")
+unauth = data.changes(start=f.period_start, end=f.period_end, event="closed", subset="unauthorized", filters=rf)
+if unauth.is_empty():
+    empty_state(f"No unauthorized changes closed in {f.label}.")
+else:
+    drilldown(
+        unauth.select(
+            "number",
+            "title",
+            "unauthorized_reason",
+            "change_type",
+            "approved_at",
+            "actual_start_at",
+            "service_name",
+            "assignment_group",
+            "change_id",
+        ).sort("unauthorized_reason"),
+        title="Unauthorized changes with their reason",
+        key="ch_unauth",
+        filename=f"unauthorized_{f.period_start}",
+        expanded=True,
+    )

@@ -1,0 +1,184 @@
+"""Incidents & attribution: incidents caused by changes and releases, each link's evidence sentence and
+confidence, explicit vs inferred, outage hours and time to restore; plus exploratory controls."""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+from app import charts, data, filters
+from app.components import chart, drilldown, empty_state, fmt, get, kpi_tile, scope_note
+
+PUBLISHED_WINDOW_HOURS = 72.0  # dbt var attribution_window_hours (METRICS.md default)
+PUBLISHED_THRESHOLD = 0.5  # dbt var attribution_confidence_threshold
+
+f = filters.current()
+st.title("Incidents & attribution")
+if f.period_start is None:
+    empty_state("No changes in the warehouse yet.", "Ingest exports and run `changeboard build`.")
+    st.stop()
+
+service = f.dims.get("service")
+other = [filters.DIMENSIONS[n][2] for n in f.dims if n != "service"]
+scope_note(
+    f"{f.label} · incidents by the day they opened" + (f" · service: {service}" if service else ""),
+    [],
+    kpi_scope="",
+)
+if other:
+    st.caption(f"Incidents are filtered by service only; the {', '.join(o.lower() for o in other)} filter does not apply here.")
+
+cur, prev = data.kpi_pair(
+    grain=f.grain,
+    dimension="service" if service else "all",
+    value=service or "all",
+    period_start=f.period_start,
+    previous_start=f.previous_start,
+)
+c = st.columns(3)
+with c[0]:
+    kpi_tile(
+        "Incidents caused by changes",
+        get(cur, "change_caused_incident_count"),
+        kind="count",
+        evidence=f"{fmt(get(cur, 'change_caused_p1_p3_incident_count'))} of them P1-P3",
+        previous=get(prev, "change_caused_incident_count"),
+        help="Incidents opened in the period whose primary, counted cause is a change.",
+    )
+with c[1]:
+    kpi_tile(
+        "Outage hours caused by changes",
+        get(cur, "change_caused_outage_hours"),
+        kind="decimal",
+        evidence="open → resolved hours of counted, attributed P1/P2 incidents",
+        previous=get(prev, "change_caused_outage_hours"),
+    )
+with c[2]:
+    kpi_tile(
+        "Incident-based fail rate",
+        get(cur, "incident_fail_rate"),
+        numerator=get(cur, "incident_failed_count"),
+        denominator=get(cur, "deployed_completed_count"),
+        unit="deployed changes",
+        previous=get(prev, "incident_fail_rate"),
+    )
+
+caused = data.incidents(start=f.period_start, end=f.period_end, service=service, change_caused_only=True)
+st.subheader("Incidents caused by changes and releases")
+if caused.is_empty():
+    empty_state(f"No change-caused incidents opened in {f.label}.")
+else:
+    left, right = st.columns(2)
+    with left:
+        chart(
+            charts.category_histogram(caused, column="primary_cause_method", title="How each incident was attributed"),
+            key="inc_methods",
+        )
+        st.caption("explicit_* = the incident names its cause (confidence 1); inferred_* = time window + CMDB distance.")
+    with right:
+        restore = caused.filter(pl.col("time_to_restore_hours").is_not_null()).with_columns(
+            pl.format("P{}", pl.col("priority")).alias("priority_label")
+        )
+        if restore.is_empty():
+            empty_state("No restore times recorded for these incidents.")
+        else:
+            chart(
+                charts.distribution(
+                    restore,
+                    value="time_to_restore_hours",
+                    group="priority_label",
+                    title="Time to restore by priority",
+                ),
+                key="inc_restore",
+            )
+    drilldown(
+        caused.select(
+            "number",
+            "priority",
+            "title",
+            "service_name",
+            "ci_name",
+            "opened_at",
+            "cause_change",
+            "primary_cause_method",
+            "primary_cause_confidence",
+            "evidence",
+            "primary_cause_release_id",
+            "time_to_restore_hours",
+            "outage_hours",
+            "incident_id",
+        ),
+        title="Change-caused incidents with their evidence",
+        key="inc_caused",
+        filename=f"change_caused_incidents_{f.period_start}",
+        expanded=True,
+    )
+    release_caused = caused.filter(pl.col("is_release_caused"))
+    drilldown(
+        release_caused.select(
+            "number", "priority", "title", "primary_cause_release_id", "cause_change", "evidence", "opened_at"
+        ),
+        title="Release-caused incidents",
+        key="inc_release",
+        filename=f"release_caused_incidents_{f.period_start}",
+        empty_message=f"No release-caused incidents opened in {f.label}.",
+    )
+
+all_candidates = data.candidates(start=f.period_start, end=f.period_end, service=service)
+drilldown(
+    all_candidates,
+    title="Every cause candidate (counted or not)",
+    key="inc_candidates",
+    filename=f"attribution_candidates_{f.period_start}",
+    caption="is_counted: explicit, or confidence ≥ the published threshold. is_primary: the incident's one primary cause.",
+)
+
+st.subheader("Explore the attribution rules")
+with st.container(border=True):
+    st.warning(
+        "Exploratory — not the published figure. These controls re-filter the published cause candidates "
+        f"to show what another window or threshold would do. The published numbers above use a "
+        f"{PUBLISHED_WINDOW_HOURS:.0f} h window and a {PUBLISHED_THRESHOLD} confidence threshold (dbt vars).",
+        icon=":material/science:",
+    )
+    left, right = st.columns(2)
+    with left:
+        window = st.slider(
+            "Attribution window (hours after the change ended)",
+            min_value=1,
+            max_value=int(PUBLISHED_WINDOW_HOURS),
+            value=int(PUBLISHED_WINDOW_HOURS),
+            key="inc_x_window",
+            help="Candidates exist only within the model's own window, so it can only be narrowed here.",
+        )
+    with right:
+        threshold = st.slider(
+            "Confidence threshold",
+            min_value=0.0,
+            max_value=1.0,
+            value=PUBLISHED_THRESHOLD,
+            step=0.05,
+            key="inc_x_threshold",
+        )
+    explored = data.exploratory_attribution(
+        start=f.period_start, end=f.period_end, window_hours=float(window), min_confidence=float(threshold), service=service
+    )
+    if explored.is_empty():
+        empty_state("No incident would be attributed to a change with these settings.")
+    else:
+        chart(
+            charts.count_bars(
+                explored,
+                category="method",
+                values={"incidents": "Incidents"},
+                title=f"Exploratory: incidents with a cause at ≤ {window} h and confidence ≥ {threshold:.2f}, by best method",
+            ),
+            key="inc_explore",
+        )
+        drilldown(
+            explored,
+            title="Exploratory counts",
+            key="inc_explore_rows",
+            filename="exploratory_attribution",
+            caption="Exploratory — not the published figure.",
+        )

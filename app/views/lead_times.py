@@ -1,0 +1,157 @@
+"""Lead times: whole distributions (not just medians) of request, approval, queue and implementation
+times and lead time to production, by change type and assignment group."""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+from app import charts, data, filters
+from app.components import chart, drilldown, empty_state, fmt, get, kpi_tile, scope_note
+
+f = filters.current()
+st.title("Lead times")
+if f.period_start is None:
+    empty_state("No changes in the warehouse yet.", "Ingest exports and run `changeboard build`.")
+    st.stop()
+
+dimension, value, ignored = f.kpi_slice()
+scope = "all changes" if dimension == "all" else f"{dimension.replace('_', ' ')} = {value}"
+scope_note(
+    f"{f.describe()} · completed changes closed in the period · durations in hours (UTC)", ignored, kpi_scope=scope
+)
+rf = f.record_filters()
+
+cur, prev = data.kpi_pair(
+    grain=f.grain, dimension=dimension, value=value, period_start=f.period_start, previous_start=f.previous_start
+)
+if cur is not None:
+    c = st.columns(3)
+    with c[0]:
+        kpi_tile(
+            "Request lead time (median)",
+            cur["request_lead_time_median_hours"],
+            kind="hours",
+            evidence=f"p90 {fmt(cur['request_lead_time_p90_hours'], 'hours')} · {fmt(cur['request_lead_time_count'])} changes",
+            previous=get(prev, "request_lead_time_median_hours"),
+            help="Opened → closed, completed changes closed in the period.",
+        )
+    with c[1]:
+        kpi_tile(
+            "Lead time to production (median)",
+            cur["lead_time_to_production_median_hours"],
+            kind="hours",
+            evidence=(
+                f"p90 {fmt(cur['lead_time_to_production_p90_hours'], 'hours')} · "
+                f"{fmt(cur['lead_time_to_production_count'])} changes ending in the period"
+            ),
+            previous=get(prev, "lead_time_to_production_median_hours"),
+            help="Opened → actual end, completed changes whose work ended in the period.",
+        )
+    with c[2]:
+        kpi_tile(
+            "Completed changes",
+            cur["completed_count"],
+            kind="count",
+            evidence="the population of the distributions below",
+            previous=get(prev, "completed_count"),
+        )
+
+points = data.durations(start=f.period_start, end=f.period_end, filters=rf)
+if points.is_empty():
+    empty_state(f"No completed changes with durations in {f.label}.")
+else:
+    st.subheader("Distributions", help="Box: quartiles and median; whiskers 1.5 IQR; dots are outliers. Log scale.")
+    chart(
+        charts.distribution(
+            points,
+            value="hours",
+            group="measure",
+            order=list(data.DURATION_COLUMNS.values()),
+            title=f"Every duration of the completed changes closed in {f.label}",
+        ),
+        key="lt_all",
+    )
+    measure = st.segmented_control(
+        "Measure",
+        list(data.DURATION_COLUMNS.values()),
+        default="Request lead time",
+        required=True,
+        key="lt_measure",
+    )
+    chosen = points.filter(pl.col("measure") == measure)
+    left, right = st.columns(2)
+    with left:
+        chart(
+            charts.distribution(
+                chosen, value="hours", group="change_type", order=["standard", "normal", "emergency", "other"],
+                title=f"{measure} by change type",
+            ),
+            key="lt_type",
+        )
+    with right:
+        busiest = data.assignment_groups().sort("change_count", descending=True)["assignment_group"].head(12).to_list()
+        chart(
+            charts.distribution(
+                chosen.filter(pl.col("assignment_group").is_in(busiest)),
+                value="hours",
+                group="assignment_group",
+                order=[g for g in busiest if g in set(chosen["assignment_group"].to_list())],
+                title=f"{measure} by assignment group (12 busiest)",
+            ),
+            key="lt_group",
+        )
+
+trend = data.change_kpis(grain=f.grain, dimension=dimension, value=value, start=f.trend_start, end=f.period_end)
+if not trend.is_empty():
+    st.subheader(f"Trend: last {f.trend_periods} {f.grain}s")
+    left, right = st.columns(2)
+    with left:
+        chart(
+            charts.hours_trend(
+                trend,
+                x="period_start",
+                median="request_lead_time_median_hours",
+                p90="request_lead_time_p90_hours",
+                title="Request lead time (opened → closed)",
+            ),
+            key="lt_trend_request",
+        )
+    with right:
+        chart(
+            charts.hours_trend(
+                trend,
+                x="period_start",
+                median="lead_time_to_production_median_hours",
+                p90="lead_time_to_production_p90_hours",
+                title="Lead time to production (opened → actual end)",
+            ),
+            key="lt_trend_ltp",
+        )
+
+st.subheader("Time in each state")
+empty_state(
+    "Time per state is not published yet.",
+    "The state history (Jira changelog, ServiceNow audit export) is staged but no public model "
+    "(fct_/rpt_) exposes it, and the app only reads public models.",
+)
+
+drilldown(
+    data.changes(start=f.period_start, end=f.period_end, event="closed", subset="completed", filters=rf).select(
+        "number",
+        "title",
+        "change_type",
+        "assignment_group",
+        "opened_at",
+        "approved_at",
+        "actual_start_at",
+        "actual_end_at",
+        "closed_at",
+        *data.DURATION_COLUMNS,
+        "change_id",
+    ),
+    title=f"Completed changes closed in {f.label} with their durations",
+    key="lt_records",
+    filename=f"lead_times_{f.period_start}",
+    caption="Empty durations are missing or negative inputs (excluded from the statistics, counted in data quality).",
+)
