@@ -34,7 +34,9 @@ APP_DIR = Path(__file__).resolve().parent.parent / "app"
 
 DataDirOpt = Annotated[
     Path | None,
-    typer.Option("--data-dir", help=f"Data directory (default: ${ENV_DATA_DIR}, then ./data).", show_default=False),
+    typer.Option(
+        "--data-dir", help=f"Data directory (default: ${ENV_DATA_DIR}, then ./data).", show_default=False
+    ),
 ]
 WaitOpt = Annotated[float, typer.Option("--wait", help="Seconds to wait for another pipeline run to finish.")]
 
@@ -50,7 +52,18 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 def _results_table(report: pipeline.IngestReport) -> Table:
     t = Table(title="ingest summary", show_lines=False)
-    for col in ("file", "source", "status", "read", "inserted", "updated", "unchanged", "superseded", "quarantined", "s"):
+    for col in (
+        "file",
+        "source",
+        "status",
+        "read",
+        "inserted",
+        "updated",
+        "unchanged",
+        "superseded",
+        "quarantined",
+        "s",
+    ):
         t.add_column(col, justify="right" if col not in ("file", "source", "status") else "left")
     for r in report.results:
         c = r.counts
@@ -59,23 +72,37 @@ def _results_table(report: pipeline.IngestReport) -> Table:
             r.path.name,
             f"{r.source_system or '-'} {r.source_table or ''}",
             f"[{style}]{r.status}[/]" if style else r.status,
-            *(f"{v:,}" for v in (c.rows_read, c.inserted, c.updated, c.unchanged, c.superseded, c.quarantined)),
+            *(
+                f"{v:,}"
+                for v in (c.rows_read, c.inserted, c.updated, c.unchanged, c.superseded, c.quarantined)
+            ),
             f"{r.duration_seconds:.1f}",
         )
     return t
 
 
-def _run_ingest(data: DataDir, paths: list[Path], settings: ExportSettings | None, force: bool, run_id: str) -> pipeline.IngestReport:
+def _run_ingest(
+    data: DataDir, paths: list[Path], settings: ExportSettings | None, force: bool, run_id: str
+) -> pipeline.IngestReport:
     from ingest.registry import expand_paths
 
     files = expand_paths(paths)
     with Progress(
-        TextColumn("[bold]ingest[/]"), BarColumn(), TextColumn("{task.completed}/{task.total} files"),
-        TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True,
+        TextColumn("[bold]ingest[/]"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} files"),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
     ) as bar:
         task = bar.add_task("", total=len(files))
         report = pipeline.ingest_paths(
-            data, paths, settings=settings, force=force, run_id=run_id,
+            data,
+            paths,
+            settings=settings,
+            force=force,
+            run_id=run_id,
             on_start=lambda p: bar.update(task, description=p.name),
             progress=lambda r: bar.advance(task),
         )
@@ -89,18 +116,24 @@ def _run_ingest(data: DataDir, paths: list[Path], settings: ExportSettings | Non
         if r.error:
             err.print(f"[red]{r.path.name}: {r.error}[/]")
     if report.aborted_runs:
-        err.print(f"[yellow]{report.aborted_runs} earlier run(s) had died mid-file and were marked aborted (nothing partial was kept)[/]")
+        err.print(
+            f"[yellow]{report.aborted_runs} earlier run(s) had died mid-file and were marked aborted (nothing partial was kept)[/]"
+        )
     return report
 
 
 @app.command()
 def generate(
-    out: Annotated[Path, typer.Option("--out", help="Folder to write the sample exports into.")] = Path("data/samples"),
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the sample exports into.")] = Path(
+        "data/samples"
+    ),
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same files.")] = 7,
     changes: Annotated[int, typer.Option(help="Number of change requests.")] = 4000,
     incidents: Annotated[int | None, typer.Option(help="Number of incidents (default 3 per change).")] = None,
     cis: Annotated[int | None, typer.Option(help="Number of configuration items.")] = None,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="'Today' of the sample (ISO date, default today).")] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="'Today' of the sample (ISO date, default today).")
+    ] = None,
 ) -> None:
     """Write realistic ServiceNow and Jira sample exports."""
     from ingest.generate import generate as gen
@@ -120,12 +153,17 @@ def generate(
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Export files or folders.")],
     data_dir: DataDirOpt = None,
-    source: Annotated[str | None, typer.Option(help="Source system (servicenow, jira, ...); default: detected.")] = None,
-    table: Annotated[str | None, typer.Option(help="Source table (change_request, incident, ...); default: detected.")] = None,
+    source: Annotated[
+        str | None, typer.Option(help="Source system (servicenow, jira, ...); default: detected.")
+    ] = None,
+    table: Annotated[
+        str | None, typer.Option(help="Source table (change_request, incident, ...); default: detected.")
+    ] = None,
     timezone: Annotated[str | None, typer.Option(help="Time zone of the export's display values.")] = None,
     force: Annotated[bool, typer.Option(help="Reprocess files whose content was already loaded.")] = False,
     mapping: Annotated[
-        Path | None, typer.Option("--mapping", help="Declarative mapping file (TOML) for another tool's export.")
+        Path | None,
+        typer.Option("--mapping", help="Declarative mapping file (TOML) for another tool's export."),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print what would be loaded and every problem; load nothing.")
@@ -134,7 +172,9 @@ def ingest(
 ) -> None:
     """Load exports into the ingest database (idempotent; bad rows are quarantined)."""
     extra: dict[str, object] = {"mapping": str(mapping.resolve())} if mapping else {}
-    settings = ExportSettings(system=source or ("mapped" if mapping else None), table=table, timezone=timezone, extra=extra)
+    settings = ExportSettings(
+        system=source or ("mapped" if mapping else None), table=table, timezone=timezone, extra=extra
+    )
     if dry_run:
         from ingest.sources.mapped import dry_run_report
 
@@ -160,7 +200,9 @@ def ingest(
 @app.command()
 def build(
     data_dir: DataDirOpt = None,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Pin 'now' for ages and schedules (ISO timestamp).")] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Pin 'now' for ages and schedules (ISO timestamp).")
+    ] = None,
     keep: Annotated[int, typer.Option(help="Published versions to keep.")] = 3,
     wait: WaitOpt = 0.0,
 ) -> None:
@@ -191,16 +233,28 @@ def _build(data: DataDir, run_id: str, as_of: str | None, keep: int) -> None:
 def serve(
     data_dir: DataDirOpt = None,
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8501,
-    address: Annotated[str, typer.Option(help="Address to bind (localhost by default; see README to expose).")] = "localhost",
+    address: Annotated[
+        str, typer.Option(help="Address to bind (localhost by default; see README to expose).")
+    ] = "localhost",
 ) -> None:
     """Serve the dashboards (Streamlit)."""
     data = _data(data_dir)
     env = {**os.environ, ENV_DATA_DIR: str(data.root)}
     console.print(f"changeboard is serving at [bold]http://{address}:{port}[/] (Ctrl+C to stop)")
     cmd = [
-        sys.executable, "-m", "streamlit", "run", str(APP_DIR / "streamlit_app.py"),
-        "--server.port", str(port), "--server.address", address, "--server.headless", "true",
-        "--browser.gatherUsageStats", "false",
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP_DIR / "streamlit_app.py"),
+        "--server.port",
+        str(port),
+        "--server.address",
+        address,
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
     ]
     raise typer.Exit(subprocess.call(cmd, env=env, cwd=APP_DIR))
 
@@ -234,7 +288,9 @@ def status(data_dir: DataDirOpt = None) -> None:
     data = _data(data_dir)
     try:
         pub = read_pointer(data)
-        console.print(f"published warehouse: version [bold]{pub.version}[/] at {pub.published_at} ({data.warehouse_link})")
+        console.print(
+            f"published warehouse: version [bold]{pub.version}[/] at {pub.published_at} ({data.warehouse_link})"
+        )
     except NoWarehouse as exc:
         console.print(f"[yellow]{exc}[/]")
     lock = PipelineLock(data.lock_file, run_id="status", command="status")
@@ -267,10 +323,25 @@ def _print_status(con: duckdb.DuckDBPyConnection) -> None:
         counts.add_row(name, f"{n:,}")
     console.print(counts)
     runs = Table(title="last ingest runs")
-    cols = ["run_id", "file_name", "source_system", "source_table", "status", "rows_read", "inserted", "updated", "unchanged", "superseded", "quarantined", "started_at"]
+    cols = [
+        "run_id",
+        "file_name",
+        "source_system",
+        "source_table",
+        "status",
+        "rows_read",
+        "inserted",
+        "updated",
+        "unchanged",
+        "superseded",
+        "quarantined",
+        "started_at",
+    ]
     for c in cols:
         runs.add_column(c)
-    for row in con.execute(f"select {', '.join(cols)} from meta.ingest_run order by run_id desc limit 15").fetchall():
+    for row in con.execute(
+        f"select {', '.join(cols)} from meta.ingest_run order by run_id desc limit 15"
+    ).fetchall():
         runs.add_row(*("" if v is None else str(v) for v in row))
     console.print(runs)
     q = con.execute("select count(*) from meta.quarantine").fetchall()[0][0]
@@ -288,7 +359,9 @@ def _print_status(con: duckdb.DuckDBPyConnection) -> None:
 
 @app.command()
 def sql(
-    query: Annotated[str | None, typer.Argument(help="A query; without one, an interactive read-only shell.")] = None,
+    query: Annotated[
+        str | None, typer.Argument(help="A query; without one, an interactive read-only shell.")
+    ] = None,
     data_dir: DataDirOpt = None,
 ) -> None:
     """Run a query against the published warehouse (read-only), or open a shell."""
@@ -301,7 +374,9 @@ def sql(
         if query is not None:
             _print_query(con, query)
             return
-        console.print(f"read-only shell on warehouse version {pub.version}; end with Ctrl+D. Public models: fct_*, dim_*, rpt_*")
+        console.print(
+            f"read-only shell on warehouse version {pub.version}; end with Ctrl+D. Public models: fct_*, dim_*, rpt_*"
+        )
         buf = ""
         while True:
             try:

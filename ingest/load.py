@@ -101,7 +101,10 @@ class EntityCounts:
 
     @property
     def balanced(self) -> bool:
-        return self.rows_read == self.inserted + self.updated + self.unchanged + self.superseded + self.quarantined
+        return (
+            self.rows_read
+            == self.inserted + self.updated + self.unchanged + self.superseded + self.quarantined
+        )
 
 
 @dataclass
@@ -186,7 +189,17 @@ def start_run(
     rows = con.execute(
         "insert into meta.ingest_run (pipeline_run_id, source_system, source_table, file_name, file_path, "
         "file_sha256, landed_path, status, started_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?) returning run_id",
-        [pipeline_run_id, system, table, path.name, str(path), sha, str(landed) if landed else None, status, now_utc()],
+        [
+            pipeline_run_id,
+            system,
+            table,
+            path.name,
+            str(path),
+            sha,
+            str(landed) if landed else None,
+            status,
+            now_utc(),
+        ],
     ).fetchall()
     return int(rows[0][0])
 
@@ -232,7 +245,12 @@ def _key_text(entity: Entity, alias: str) -> str:
 
 
 def load_frame(
-    con: duckdb.DuckDBPyConnection, mapped: MappedFrame, *, run_id: int, file_name: str, source_system: str | None
+    con: duckdb.DuckDBPyConnection,
+    mapped: MappedFrame,
+    *,
+    run_id: int,
+    file_name: str,
+    source_system: str | None,
 ) -> EntityCounts:
     """Load one entity's canonical frame inside the caller's open transaction; return its counts."""
     entity = ENTITIES[mapped.entity]
@@ -364,7 +382,13 @@ def commit_file(
     try:
         total = EntityCounts()
         for mapped in frames:
-            counts = load_frame(con, mapped, run_id=result.run_id, file_name=result.path.name, source_system=result.source_system)
+            counts = load_frame(
+                con,
+                mapped,
+                run_id=result.run_id,
+                file_name=result.path.name,
+                source_system=result.source_system,
+            )
             if not counts.balanced:
                 raise BalanceError(f"{result.path}: {mapped.entity} counts do not balance: {counts}")
             total.add(counts)

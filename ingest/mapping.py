@@ -107,9 +107,9 @@ def _parse_timestamp(col: pl.Expr, formats: tuple[str, ...], tz: str) -> pl.Expr
     s = col.str.strip_chars()
     parsed = pl.coalesce([s.str.to_datetime(fmt, strict=False, time_unit="us") for fmt in formats])
     if tz.upper() != "UTC":
-        parsed = parsed.dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null").dt.convert_time_zone(
-            "UTC"
-        )
+        parsed = parsed.dt.replace_time_zone(
+            tz, ambiguous="earliest", non_existent="null"
+        ).dt.convert_time_zone("UTC")
     else:
         parsed = parsed.dt.replace_time_zone("UTC")
     return parsed.dt.replace_time_zone(None)
@@ -122,7 +122,12 @@ def _cast(col: pl.Expr, duck_type: str) -> pl.Expr:
         return col.str.strip_chars().cast(pl.Float64, strict=False)
     if duck_type == BOOL:
         low = col.str.strip_chars().str.to_lowercase()
-        return pl.when(low.is_in(["true", "1", "yes", "y"])).then(True).when(low.is_in(["false", "0", "no", "n"])).then(False)
+        return (
+            pl.when(low.is_in(["true", "1", "yes", "y"]))
+            .then(True)
+            .when(low.is_in(["false", "0", "no", "n"]))
+            .then(False)
+        )
     return col
 
 
@@ -154,16 +159,28 @@ def apply_mapping(text: pl.DataFrame, mapping: TableMapping, *, file_label: str)
             raw = raw.replace(dict(mapping.value_maps[col]))
         if duck_type == TS:
             formats = tuple(mapping.column_date_formats.get(col, mapping.date_formats))
-            typed = _parse_timestamp(pl.col(src), formats, mapping.column_timezones.get(col, mapping.timezone))
+            typed = _parse_timestamp(
+                pl.col(src), formats, mapping.column_timezones.get(col, mapping.timezone)
+            )
             bad = pl.col(src).is_not_null() & typed.is_null()
             checks.append(
-                pl.when(bad)
-                .then(pl.format("column {}: {} is not a date/time (expected " + " or ".join(formats[:3]) + (" ..." if len(formats) > 3 else "") + ")", pl.lit(src), _quoted(src)))
+                pl.when(bad).then(
+                    pl.format(
+                        "column {}: {} is not a date/time (expected "
+                        + " or ".join(formats[:3])
+                        + (" ..." if len(formats) > 3 else "")
+                        + ")",
+                        pl.lit(src),
+                        _quoted(src),
+                    )
+                )
             )
             implausible = typed.is_not_null() & ((typed.dt.year() < MIN_YEAR) | (typed.dt.year() > MAX_YEAR))
             checks.append(
                 pl.when(implausible).then(
-                    pl.format(f"column {{}}: {{}} is outside {MIN_YEAR}-{MAX_YEAR}", pl.lit(src), _quoted(src))
+                    pl.format(
+                        f"column {{}}: {{}} is outside {MIN_YEAR}-{MAX_YEAR}", pl.lit(src), _quoted(src)
+                    )
                 )
             )
             exprs.append(pl.when(implausible).then(None).otherwise(typed).alias(col))
@@ -171,13 +188,21 @@ def apply_mapping(text: pl.DataFrame, mapping: TableMapping, *, file_label: str)
             typed = _cast(raw, duck_type)
             if duck_type != "VARCHAR":
                 bad = pl.col(src).is_not_null() & typed.is_null()
-                checks.append(pl.when(bad).then(pl.format("column {}: {} is not a {}", pl.lit(src), _quoted(src), pl.lit(duck_type.lower()))))
+                checks.append(
+                    pl.when(bad).then(
+                        pl.format(
+                            "column {}: {} is not a {}", pl.lit(src), _quoted(src), pl.lit(duck_type.lower())
+                        )
+                    )
+                )
             exprs.append(typed.alias(col))
     for src_col, target in mapping.value_map_targets.items():
         if src_col in resolved:
             vmap = dict(mapping.value_maps.get(src_col, {}))
             exprs = [e for e in exprs if e.meta.output_name() != target]
-            exprs.append(pl.col(resolved[src_col]).str.strip_chars().replace_strict(vmap, default=None).alias(target))
+            exprs.append(
+                pl.col(resolved[src_col]).str.strip_chars().replace_strict(vmap, default=None).alias(target)
+            )
 
     staged = text.with_columns(
         pl.concat_list([c.otherwise(None) for c in checks]).list.drop_nulls().alias("_reasons")
@@ -192,21 +217,37 @@ def apply_mapping(text: pl.DataFrame, mapping: TableMapping, *, file_label: str)
     ]
     if req_checks:
         typed_frame = typed_frame.with_columns(
-            pl.concat_list([pl.col("_reasons"), pl.concat_list([r.otherwise(None) for r in req_checks]).list.drop_nulls()]).alias("_reasons")
+            pl.concat_list(
+                [
+                    pl.col("_reasons"),
+                    pl.concat_list([r.otherwise(None) for r in req_checks]).list.drop_nulls(),
+                ]
+            ).alias("_reasons")
         )
     is_bad = pl.col("_reasons").list.len() > 0
     bad_rows = typed_frame.filter(is_bad).select("_source_row", "_reasons")
     good = typed_frame.filter(~is_bad).drop("_reasons")
     if bad_rows.height:
-        raw_records = text.join(bad_rows.select("_source_row").with_columns(pl.col("_source_row").cast(text.schema["_source_row"])), on="_source_row", how="semi")
+        raw_records = text.join(
+            bad_rows.select("_source_row").with_columns(
+                pl.col("_source_row").cast(text.schema["_source_row"])
+            ),
+            on="_source_row",
+            how="semi",
+        )
         raw_json = raw_records.select(
             pl.col("_source_row").cast(pl.Int64),
-            pl.struct([c for c in headers]).struct.json_encode().alias("raw_record"),
+            pl.struct(list(headers)).struct.json_encode().alias("raw_record"),
         )
         quarantine = bad_rows.rename({"_reasons": "reasons"}).join(raw_json, on="_source_row", how="left")
     else:
         quarantine = pl.DataFrame(schema=QUARANTINE_SCHEMA)
-    return MappedFrame(entity=mapping.entity, frame=good, quarantine=quarantine.select(list(QUARANTINE_SCHEMA)), missing_columns=missing)
+    return MappedFrame(
+        entity=mapping.entity,
+        frame=good,
+        quarantine=quarantine.select(list(QUARANTINE_SCHEMA)),
+        missing_columns=missing,
+    )
 
 
 def _quoted(src: str) -> pl.Expr:
@@ -214,4 +255,6 @@ def _quoted(src: str) -> pl.Expr:
 
 
 def _polars_type(duck_type: str) -> pl.DataType:
-    return {TS: pl.Datetime("us"), INT: pl.Int64(), DBL: pl.Float64(), BOOL: pl.Boolean()}.get(duck_type, pl.String())
+    return {TS: pl.Datetime("us"), INT: pl.Int64(), DBL: pl.Float64(), BOOL: pl.Boolean()}.get(
+        duck_type, pl.String()
+    )

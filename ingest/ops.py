@@ -96,7 +96,9 @@ def submit(con: sqlite3.Connection, fields: dict[str, object], idempotency_key: 
         values["cis"] = json.dumps(list(values["cis"] or []))
     con.execute("begin immediate")
     try:
-        row = con.execute("select reference from change_request where idempotency_key = ?", [idempotency_key]).fetchone()
+        row = con.execute(
+            "select reference from change_request where idempotency_key = ?", [idempotency_key]
+        ).fetchone()
         if row:
             con.execute("commit")
             return str(row[0])

@@ -18,8 +18,8 @@ from pathlib import Path
 import duckdb
 
 from ingest import load
-from ingest.load import FileResult
 from ingest.faults import fault
+from ingest.load import FileResult
 from ingest.paths import DataDir
 from ingest.readers import ReadError, sha256_file
 from ingest.registry import ExportSettings, expand_paths, read_file
@@ -68,7 +68,14 @@ def _ingest_one(
     if not force and (prior := load.already_loaded(con, sha)) is not None:
         result = FileResult(path=path, source_system=None, source_table=None, status="skipped_duplicate")
         result.run_id = load.start_run(
-            con, pipeline_run_id=run_id, path=path, sha=sha, landed=None, system=None, table=None, status="skipped_duplicate"
+            con,
+            pipeline_run_id=run_id,
+            path=path,
+            sha=sha,
+            landed=None,
+            system=None,
+            table=None,
+            status="skipped_duplicate",
         )
         result.warnings.append(f"same content already loaded by ingest run {prior}; use --force to reprocess")
         load.finish_run(con, result, started)
@@ -77,14 +84,22 @@ def _ingest_one(
         reading = read_file(path, settings)
     except ReadError as exc:
         result = FileResult(path=path, source_system=None, source_table=None, status="failed", error=str(exc))
-        result.run_id = load.start_run(con, pipeline_run_id=run_id, path=path, sha=sha, landed=None, system=None, table=None)
+        result.run_id = load.start_run(
+            con, pipeline_run_id=run_id, path=path, sha=sha, landed=None, system=None, table=None
+        )
         load.finish_run(con, result, started)
         return result
     landed = load.land(path, data.landing, reading.system, sha)
     result = FileResult(path=path, source_system=reading.system, source_table=reading.table, status="running")
     result.warnings = [f"read as {reading.system} {reading.table} ({reading.detected_by})", *reading.warnings]
     result.run_id = load.start_run(
-        con, pipeline_run_id=run_id, path=path, sha=sha, landed=landed, system=reading.system, table=reading.table
+        con,
+        pipeline_run_id=run_id,
+        path=path,
+        sha=sha,
+        landed=landed,
+        system=reading.system,
+        table=reading.table,
     )
     fault("ingest:after_run_row")
     try:
@@ -134,9 +149,17 @@ def sync_forms(data: DataDir, *, run_id: str) -> FileResult | None:
     frames = forms.read_form_store(data.ops_db)
     con = load.connect_ingest(data.ingest_db)
     try:
-        result = FileResult(path=data.ops_db, source_system=forms.SYSTEM, source_table="change_request", status="running")
+        result = FileResult(
+            path=data.ops_db, source_system=forms.SYSTEM, source_table="change_request", status="running"
+        )
         result.run_id = load.start_run(
-            con, pipeline_run_id=run_id, path=data.ops_db, sha="form-store", landed=None, system=forms.SYSTEM, table="change_request"
+            con,
+            pipeline_run_id=run_id,
+            path=data.ops_db,
+            sha="form-store",
+            landed=None,
+            system=forms.SYSTEM,
+            table="change_request",
         )
         load.commit_file(con, result, frames, started=started)
         return result
@@ -216,7 +239,10 @@ def build(
     if wal.exists():
         raise BuildFailed(f"{wal} still exists after checkpoint; not publishing a file that needs its WAL")
     published = publish(
-        data, building, version, {"pipeline_run_id": run_id, "ingest_runs": ingest_runs, "dbt_seconds": round(dbt_seconds, 2)}
+        data,
+        building,
+        version,
+        {"pipeline_run_id": run_id, "ingest_runs": ingest_runs, "dbt_seconds": round(dbt_seconds, 2)},
     )
     collect_garbage(data, keep=keep)
     return published

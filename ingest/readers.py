@@ -178,10 +178,14 @@ def read_csv_text(
     frame = frame.with_row_index("_source_row", offset=2)
     data_cols = [c for c in frame.columns if c != "_source_row"]
     if data_cols:
-        blank = pl.all_horizontal([pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "") for c in data_cols])
+        blank = pl.all_horizontal(
+            [pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "") for c in data_cols]
+        )
         frame = frame.filter(~blank)
     frame = normalise_nulls(frame, null_values or [])
-    return TextTable(frame=frame, headers=raw_headers, encoding=encoding, delimiter=delimiter, warnings=warnings)
+    return TextTable(
+        frame=frame, headers=raw_headers, encoding=encoding, delimiter=delimiter, warnings=warnings
+    )
 
 
 def normalise_nulls(frame: pl.DataFrame, null_values: list[str]) -> pl.DataFrame:

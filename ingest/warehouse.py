@@ -9,6 +9,7 @@ mix of two versions.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -124,10 +125,8 @@ def collect_garbage(data: DataDir, *, keep: int = 3, min_age_seconds: float = 60
     reading it (Linux keeps the inode until it closes)."""
     removed: list[Path] = []
     current = None
-    try:
+    with contextlib.suppress(NoWarehouse):
         current = read_pointer(data).path.name
-    except NoWarehouse:
-        pass
     log = data.versions / PUBLISHED_LOG
     published = set(log.read_text(encoding="utf-8").split()) if log.exists() else set()
     if current:
@@ -144,7 +143,11 @@ def collect_garbage(data: DataDir, *, keep: int = 3, min_age_seconds: float = 60
         p.chmod(0o644)
         p.unlink(missing_ok=True)
         removed.append(p)
-    strays = [*data.versions.glob("*.building*"), data.root / ".CURRENT.json.part", data.root / ".warehouse.duckdb.part"]
+    strays = [
+        *data.versions.glob("*.building*"),
+        data.root / ".CURRENT.json.part",
+        data.root / ".warehouse.duckdb.part",
+    ]
     for stray in strays:
         if stray.exists() or stray.is_symlink():
             stray.unlink(missing_ok=True)
@@ -152,7 +155,9 @@ def collect_garbage(data: DataDir, *, keep: int = 3, min_age_seconds: float = 60
     if removed and log.exists():
         left = {p.name for p in versions_on_disk(data)}
         tmp = log.with_name(log.name + ".part")
-        tmp.write_text("".join(f"{n}\n" for n in log.read_text(encoding="utf-8").split() if n in left), encoding="utf-8")
+        tmp.write_text(
+            "".join(f"{n}\n" for n in log.read_text(encoding="utf-8").split() if n in left), encoding="utf-8"
+        )
         tmp.replace(log)
     return removed
 
@@ -204,7 +209,9 @@ class WarehouseReader:
                 keep.append((since, con))
         self._retired = keep
 
-    def query(self, sql: str, params: list[object] | dict[str, object] | None = None) -> tuple[str, duckdb.DuckDBPyConnection]:
+    def query(
+        self, sql: str, params: list[object] | dict[str, object] | None = None
+    ) -> tuple[str, duckdb.DuckDBPyConnection]:
         """Run a query on a fresh cursor of the current version; return (version, cursor with the result)."""
         pub, con = self.current()
         cur = con.cursor()

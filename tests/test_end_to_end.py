@@ -21,8 +21,12 @@ def con(built_data: DataDir) -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 def test_every_change_and_incident_reaches_the_marts(con: duckdb.DuckDBPyConnection) -> None:
-    raw_changes = con.execute("select count(distinct source_system || ':' || number) from ingest.raw.change").fetchall()[0][0]
-    raw_incidents = con.execute("select count(distinct source_system || ':' || number) from ingest.raw.incident").fetchall()[0][0]
+    raw_changes = con.execute(
+        "select count(distinct source_system || ':' || number) from ingest.raw.change"
+    ).fetchall()[0][0]
+    raw_incidents = con.execute(
+        "select count(distinct source_system || ':' || number) from ingest.raw.incident"
+    ).fetchall()[0][0]
     assert con.execute("select count(*) from fct_changes").fetchall()[0][0] == raw_changes > 1000
     assert con.execute("select count(*) from fct_incidents").fetchall()[0][0] == raw_incidents > 3000
 
@@ -91,7 +95,8 @@ def test_explicit_causes_are_all_candidates_and_rfc_is_not_a_cause(con: duckdb.D
             "select incident_id, change_id from fct_incident_change_candidates where method = 'explicit_caused_by'"
         ).fetchall()
     )
-    assert explicit and explicit == candidates
+    assert explicit
+    assert explicit == candidates
     # an rfc (fixed-by) link alone never makes a change the cause
     fixed_only = con.execute(
         """
@@ -105,7 +110,14 @@ def test_explicit_causes_are_all_candidates_and_rfc_is_not_a_cause(con: duckdb.D
 
 
 def test_no_rate_above_one(con: duckdb.DuckDBPyConnection) -> None:
-    cols = [r[0] for r in con.execute("select column_name from information_schema.columns where table_name = 'rpt_change_kpis' and column_name like '%rate'").fetchall()]
+    cols = [
+        r[0]
+        for r in con.execute(
+            "select column_name from information_schema.columns where table_name = 'rpt_change_kpis' and column_name like '%rate'"
+        ).fetchall()
+    ]
     assert cols
-    worst = con.execute(f"select max(greatest({', '.join(f'coalesce({c}, 0)' for c in cols)})) from rpt_change_kpis").fetchall()[0][0]
+    worst = con.execute(
+        f"select max(greatest({', '.join(f'coalesce({c}, 0)' for c in cols)})) from rpt_change_kpis"
+    ).fetchall()[0][0]
     assert worst <= 1.0

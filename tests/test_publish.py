@@ -48,9 +48,11 @@ def test_publish_flips_pointer_and_symlink_and_freezes_file(tmp_path: Path) -> N
     pub = publish(data, building, version, {"ingest_runs": 1})
     assert pub.version == version
     assert not building.exists()
-    assert pub.path.exists() and oct(pub.path.stat().st_mode & 0o777) == "0o444"
+    assert pub.path.exists()
+    assert oct(pub.path.stat().st_mode & 0o777) == "0o444"
     assert json.loads(data.current_pointer.read_text())["version"] == version
-    assert data.warehouse_link.is_symlink() and data.warehouse_link.resolve() == pub.path.resolve()
+    assert data.warehouse_link.is_symlink()
+    assert data.warehouse_link.resolve() == pub.path.resolve()
     con = duckdb.connect(str(data.warehouse_link), read_only=True)
     assert con.execute("select count(*) from t").fetchall() == [(10,)]
     con.close()
@@ -112,7 +114,8 @@ def test_second_pipeline_run_is_refused_naming_the_holder(tmp_path: Path) -> Non
         text=True,
     )
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "locked"
         with pytest.raises(PipelineBusy, match=r"RUN-A.*build"):
             PipelineLock(data.lock_file, run_id="RUN-B", command="ingest").acquire()
         t0 = time.monotonic()

@@ -23,13 +23,17 @@ def _frame(entity: str, rows: list[dict[str, object]]) -> MappedFrame:
     schema = {"_source_row": pl.Int64, **{c: _polars_type(t) for c, t in cols.items()}}
     data = [{"_source_row": i + 1, **{c: r.get(c) for c in cols}} for i, r in enumerate(rows)]
     frame = pl.DataFrame(data, schema=schema, orient="row") if data else pl.DataFrame(schema=schema)
-    return MappedFrame(entity=entity, frame=frame, quarantine=pl.DataFrame(schema=QUARANTINE_SCHEMA), missing_columns=[])
+    return MappedFrame(
+        entity=entity, frame=frame, quarantine=pl.DataFrame(schema=QUARANTINE_SCHEMA), missing_columns=[]
+    )
 
 
 def _ts(value: object) -> object:
     if value is None or value == "":
         return None
-    return pl.Series([str(value)]).str.to_datetime(time_zone="UTC", strict=False).dt.replace_time_zone(None)[0]
+    return (
+        pl.Series([str(value)]).str.to_datetime(time_zone="UTC", strict=False).dt.replace_time_zone(None)[0]
+    )
 
 
 def read_form_store(path: Path) -> list[MappedFrame]:
@@ -84,7 +88,9 @@ def read_form_store(path: Path) -> list[MappedFrame]:
             }
         )
         for ci in cis:
-            links.append({"source_system": SYSTEM, "change_ref": r["reference"], "ci_ref": ci, "role": "affected"})
+            links.append(
+                {"source_system": SYSTEM, "change_ref": r["reference"], "ci_ref": ci, "role": "affected"}
+            )
     for d in decisions:
         approvals.append(
             {

@@ -26,7 +26,9 @@ NULLS = ("NULL", "null", "UNKNOWN")
 EXPORT_CAP = 10_000
 
 
-def _m(entity: str, columns: dict[str, tuple[str, ...]], identity: tuple[str, ...], **constants: str) -> TableMapping:
+def _m(
+    entity: str, columns: dict[str, tuple[str, ...]], identity: tuple[str, ...], **constants: str
+) -> TableMapping:
     return TableMapping(
         entity=entity,
         columns=columns,
@@ -208,10 +210,23 @@ TABLES: dict[str, TableMapping] = {
 }
 
 # The number prefix of each numbered table, for detection from content.
-NUMBER_PREFIXES = {"CHG": "change_request", "CTASK": "change_task", "RLSE": "rm_release", "INC": "incident", "PRB": "problem"}
+NUMBER_PREFIXES = {
+    "CHG": "change_request",
+    "CTASK": "change_task",
+    "RLSE": "rm_release",
+    "INC": "incident",
+    "PRB": "problem",
+}
 # Headers that only one table has.
 SIGNATURES: dict[str, tuple[str, ...]] = {
-    "change_request": ("chg_model", "start_date", "cab_required", "backout_plan", "Planned start date", "Backout plan"),
+    "change_request": (
+        "chg_model",
+        "start_date",
+        "cab_required",
+        "backout_plan",
+        "Planned start date",
+        "Backout plan",
+    ),
     "change_task": ("change_task_type", "change_request", "Change request"),
     "rm_release": ("release_type", "Release type"),
     "rm_m2m_release_task": ("release",),
@@ -227,11 +242,19 @@ def detect_table(file_stem: str, headers: list[str], first_number: str | None) -
     """Which ServiceNow table an export holds: by file name, then number prefix, then header vocabulary."""
     stem = file_stem.lower()
     for table in sorted(TABLES, key=len, reverse=True):
-        if stem == table or stem.startswith(table + "_") or stem.startswith(table + "-") or stem.startswith(table + "."):
+        if (
+            stem == table
+            or stem.startswith(table + "_")
+            or stem.startswith(table + "-")
+            or stem.startswith(table + ".")
+        ):
             return table
     if first_number:
         for prefix in sorted(NUMBER_PREFIXES, key=len, reverse=True):
-            if first_number.upper().startswith(prefix) and first_number[len(prefix) : len(prefix) + 1].isdigit():
+            if (
+                first_number.upper().startswith(prefix)
+                and first_number[len(prefix) : len(prefix) + 1].isdigit()
+            ):
                 return NUMBER_PREFIXES[prefix]
     lower = {h.lower() for h in headers}
     best, best_hits = None, 0

@@ -8,7 +8,14 @@ import yaml
 
 from ingest.canonical import ENTITIES, META_COLUMNS
 
-SOURCES = Path(__file__).resolve().parents[2] / "dbt" / "models" / "staging" / "canonical" / "_canonical__sources.yml"
+SOURCES = (
+    Path(__file__).resolve().parents[2]
+    / "dbt"
+    / "models"
+    / "staging"
+    / "canonical"
+    / "_canonical__sources.yml"
+)
 
 
 def test_every_canonical_table_and_column_is_a_dbt_source() -> None:

@@ -39,10 +39,42 @@ def test_readers_and_submitters_see_no_error_while_pipeline_publishes(tmp_path: 
     procs = []
     for i in range(READERS):
         out = tmp_path / f"reader{i}.json"
-        procs.append((out, subprocess.Popen([sys.executable, "-m", "tests.reliability.workers", "reader", str(data.root), str(out), str(seconds)], cwd=REPO)))
+        procs.append(
+            (
+                out,
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "tests.reliability.workers",
+                        "reader",
+                        str(data.root),
+                        str(out),
+                        str(seconds),
+                    ],
+                    cwd=REPO,
+                ),
+            )
+        )
     for i in range(SUBMITTERS):
         out = tmp_path / f"submitter{i}.json"
-        procs.append((out, subprocess.Popen([sys.executable, "-m", "tests.reliability.workers", "submitter", str(data.root), str(out), str(SUBMISSIONS)], cwd=REPO)))
+        procs.append(
+            (
+                out,
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "tests.reliability.workers",
+                        "submitter",
+                        str(data.root),
+                        str(out),
+                        str(SUBMISSIONS),
+                    ],
+                    cwd=REPO,
+                ),
+            )
+        )
 
     published = []
     for n in range(PUBLISHES):
@@ -80,7 +112,10 @@ def test_readers_and_submitters_see_no_error_while_pipeline_publishes(tmp_path: 
     assert len(set(acked)) == len(acked) == SUBMITTERS * SUBMISSIONS
     con = duckdb.connect(str(read_pointer(data).path), read_only=True)
     try:
-        refs = {r[0] for r in con.execute("select number from fct_changes where source_system = 'form'").fetchall()}
+        refs = {
+            r[0]
+            for r in con.execute("select number from fct_changes where source_system = 'form'").fetchall()
+        }
     finally:
         con.close()
     assert set(acked) <= refs

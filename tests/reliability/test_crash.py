@@ -35,7 +35,13 @@ def _cli(data: DataDir, *args: str, fault: str | None = None) -> subprocess.Pope
     env.pop(FAULT_ENV, None)
     if fault:
         env[FAULT_ENV] = fault
-    return subprocess.Popen([sys.executable, "-m", "ingest.cli", *args], env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-m", "ingest.cli", *args],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 def _raw_state(data: DataDir) -> tuple[int, dict[int, int], list[int]]:
@@ -43,7 +49,12 @@ def _raw_state(data: DataDir) -> tuple[int, dict[int, int], list[int]]:
     try:
         total = con.execute("select count(*) from raw.change").fetchall()[0][0]
         by_run = dict(con.execute("select _ingest_run_id, count(*) from raw.change group by 1").fetchall())
-        unfinished = [r[0] for r in con.execute("select run_id from meta.ingest_run where status in ('running', 'aborted')").fetchall()]
+        unfinished = [
+            r[0]
+            for r in con.execute(
+                "select run_id from meta.ingest_run where status in ('running', 'aborted')"
+            ).fetchall()
+        ]
     finally:
         con.close()
     return total, by_run, unfinished
@@ -77,13 +88,21 @@ def _reexport(src: Path, dst: Path, n: int) -> Path:
     frame = pl.read_csv(text.encode(), infer_schema=False)
     bumped = f"2026-11-2{n % 3 + 3} 12:00:00"
     frame = frame.with_columns(
-        pl.when(pl.int_range(pl.len()) % 7 == n % 7).then(pl.lit(bumped)).otherwise(pl.col("sys_updated_on")).alias("sys_updated_on"),
-        pl.when(pl.int_range(pl.len()) % 7 == n % 7).then(pl.col("short_description") + f" (rev {n})").otherwise(pl.col("short_description")).alias("short_description"),
+        pl.when(pl.int_range(pl.len()) % 7 == n % 7)
+        .then(pl.lit(bumped))
+        .otherwise(pl.col("sys_updated_on"))
+        .alias("sys_updated_on"),
+        pl.when(pl.int_range(pl.len()) % 7 == n % 7)
+        .then(pl.col("short_description") + f" (rev {n})")
+        .otherwise(pl.col("short_description"))
+        .alias("short_description"),
     )
     dst.mkdir(parents=True, exist_ok=True)
     out = dst / "change_request.csv"
     frame.write_csv(out, quote_style="always")
-    (dst / "_export.toml").write_text('system = "servicenow"\ntimezone = "Europe/London"\ntable = "change_request"\n')
+    (dst / "_export.toml").write_text(
+        'system = "servicenow"\ntimezone = "Europe/London"\ntable = "change_request"\n'
+    )
     return out
 
 
@@ -131,7 +150,9 @@ def test_kill_9_anywhere_loses_nothing(tmp_path: Path) -> None:
         for run_id, count in by_run_before.items():
             assert by_run_after.get(run_id, 0) <= count  # rows move to newer runs only by update
         # the next run succeeds and cleans up
-        again = _cli(data, "ingest", str(exports)) if phase == "ingest" else _cli(data, "build", "--as-of", AS_OF)
+        again = (
+            _cli(data, "ingest", str(exports)) if phase == "ingest" else _cli(data, "build", "--as-of", AS_OF)
+        )
         _, stderr = again.communicate(timeout=300)
         assert again.returncode in (0, 2), stderr.decode()
         if phase == "build":
@@ -139,8 +160,12 @@ def test_kill_9_anywhere_loses_nothing(tmp_path: Path) -> None:
             _no_strays(data)
     con = duckdb.connect(str(data.ingest_db), read_only=True)
     try:
-        aborted = con.execute("select count(*) from meta.ingest_run where status = 'aborted'").fetchall()[0][0]
-        running = con.execute("select count(*) from meta.ingest_run where status = 'running'").fetchall()[0][0]
+        aborted = con.execute("select count(*) from meta.ingest_run where status = 'aborted'").fetchall()[0][
+            0
+        ]
+        running = con.execute("select count(*) from meta.ingest_run where status = 'running'").fetchall()[0][
+            0
+        ]
     finally:
         con.close()
     print(f"\ntrials={len(plan)} kills={kills} aborted_runs_recovered={aborted}")

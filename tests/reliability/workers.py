@@ -57,7 +57,12 @@ def submitter(data_dir: str, out: str, count: int) -> None:
         try:
             con = connect_ops(data.ops_db)
             try:
-                fields = {"created_by": f"worker-{uuid.uuid4().hex[:4]}", "title": f"load test {i}", "change_type": "normal", "cis": []}
+                fields = {
+                    "created_by": f"worker-{uuid.uuid4().hex[:4]}",
+                    "title": f"load test {i}",
+                    "change_type": "normal",
+                    "cis": [],
+                }
                 ref = submit(con, fields, key)
                 # a retry of the same submission must not create a second request
                 assert submit(con, fields, key) == ref
