@@ -165,7 +165,10 @@ def rate_by_category(
     target: float | None = None,
 ) -> go.Figure:
     """Horizontal bars of a published rate per category, labelled with numerator / denominator."""
-    labels = [f"{r:.1%}  ({n:,}/{d:,})" if r is not None else "—" for r, n, d in df.select(rate, numerator, denominator).iter_rows()]
+    labels = [
+        f"{r:.1%}  ({n:,}/{d:,})" if r is not None else "—"
+        for r, n, d in df.select(rate, numerator, denominator).iter_rows()
+    ]
     fig = go.Figure(
         go.Bar(
             y=df[category].to_list(),
@@ -298,7 +301,14 @@ def timeline(
 
 
 def calendar_scatter(
-    df: pl.DataFrame, *, x: str, y: str, colour: str, title: str, text: str | None = None, colours: dict[str, str] | None = None
+    df: pl.DataFrame,
+    *,
+    x: str,
+    y: str,
+    colour: str,
+    title: str,
+    text: str | None = None,
+    colours: dict[str, str] | None = None,
 ) -> go.Figure:
     """Points on a time axis by category (e.g. releases by date, coloured by state)."""
     fig = go.Figure()
@@ -311,7 +321,11 @@ def calendar_scatter(
             mode="markers",
             name=str(key),
             text=part[text].to_list() if text else None,
-            marker={"size": 11, "color": palette.get(str(key), SERIES[i % len(SERIES)]), "line": {"width": 1, "color": "white"}},
+            marker={
+                "size": 11,
+                "color": palette.get(str(key), SERIES[i % len(SERIES)]),
+                "line": {"width": 1, "color": "white"},
+            },
             hovertemplate="%{text}<br>%{x|%d %b %Y %H:%M}<extra></extra>" if text else None,
         )
     fig.update_yaxes(automargin=True, type="category")
@@ -319,7 +333,12 @@ def calendar_scatter(
 
 
 def category_histogram(
-    df: pl.DataFrame, *, column: str, title: str, order: Sequence[str] | None = None, colour: str | None = None
+    df: pl.DataFrame,
+    *,
+    column: str,
+    title: str,
+    order: Sequence[str] | None = None,
+    colour: str | None = None,
 ) -> go.Figure:
     """Bars of how many records fall in each category (drawn from the records, not a published metric)."""
     fig = go.Figure(

@@ -20,7 +20,9 @@ import polars as pl
 from app import db
 
 # Columns a record-level filter may constrain (fct_changes / fct_incidents).
-CHANGE_FILTER_COLUMNS = frozenset({"service_name", "assignment_group", "change_type", "risk", "source_system"})
+CHANGE_FILTER_COLUMNS = frozenset(
+    {"service_name", "assignment_group", "change_type", "risk", "source_system"}
+)
 INCIDENT_FILTER_COLUMNS = frozenset({"service_name"})
 
 # Which timestamp assigns a change to a period (METRICS.md conventions).
@@ -299,7 +301,8 @@ def exploratory_attribution(
         params.append(service)
     sql += (
         "), best as (select incident_id, arg_max(method, confidence) as method from kept group by incident_id) "
-        "select method, count(*) as incidents from best group by method order by incidents desc"
+        "select method, count(*) as incidents, sum(count(*)) over () as total_incidents "
+        "from best group by method order by incidents desc"
     )
     return db.query(sql, tuple(params))
 

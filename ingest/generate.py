@@ -129,12 +129,18 @@ RESOLVE_MEDIAN_HOURS = (3.0, 8.0, 30.0, 70.0, 160.0)
 INC_STATE_LABELS = ("New", "In Progress", "On Hold", "Resolved", "Closed", "Canceled")
 INC_CANCELED_SHARE = 0.015
 INC_NO_CI_SHARE = 0.35  # background incidents logged without a CI (the field is often left empty)
-# Background incidents fall on CIs far more evenly than changes: by class (users report against
-# applications and business services), mildly by the service's popularity and by per-CI noise,
-# independent of where the changes are.
-INCIDENT_CLASS_MULT = (4.0, 2.0, 0.5, 0.6, 0.4, 0.4)
-INCIDENT_SVC_SKEW = 0.3  # exponent on the service popularity weight (changes use the full weight)
+# Background incidents fall on CIs far more evenly than changes and independently of them. A service's
+# incident volume follows its user base (log-normal, larger for end-user services) and grows only
+# sub-linearly with its size; within the service, users report against applications and the
+# service itself more than against infrastructure.
+INCIDENT_CLASS_MULT = (2.0, 1.5, 0.6, 0.6, 0.4, 0.4)
 INCIDENT_CI_SIGMA = 0.5  # log-normal per-CI noise
+INCIDENT_SVC_SIGMA = 0.5  # log-normal per-service noise (the user base)
+INCIDENT_SIZE_EXP = 0.5  # service incident volume ~ (CIs in the service) ** this
+END_USER_INCIDENT_MULT = 2.5
+END_USER_SERVICES = frozenset(
+    {"Email", "Identity & Access", "HR Portal", "Intranet", "Print & Mail", "Payroll", "Contact Centre"}
+)
 
 # Warts: (share, minimum count).
 WART_EMPTY_CI = (0.003, 3)
@@ -907,13 +913,16 @@ def _make_cmdb(seed: int, n_ci: int, frame: _Frame, people: _People) -> _Cmdb:
     w_change /= w_change.sum()
     # Background incident weights: much flatter than the change weights and not tied to them.
     live = op_status != 3
-    w_incident = (
+    w_ci = (
         np.asarray(INCIDENT_CLASS_MULT)[cls]
-        * w_svc[svc] ** INCIDENT_SVC_SKEW
         * rng.lognormal(0, INCIDENT_CI_SIGMA, n_ci)
         * np.where(env == 0, 1.0, 0.3)
+        * live
     )
-    w_incident = np.where(live, w_incident, 0.0)
+    end_user = np.array([SERVICE_BASES[i % len(SERVICE_BASES)][0] in END_USER_SERVICES for i in range(n_svc)])
+    users = rng.lognormal(0, INCIDENT_SVC_SIGMA, n_svc) * np.where(end_user, END_USER_INCIDENT_MULT, 1.0)
+    svc_volume = users * np.bincount(svc, minlength=n_ci)[:n_svc] ** INCIDENT_SIZE_EXP
+    w_incident = w_ci / np.bincount(svc, weights=w_ci, minlength=n_ci)[svc] * svc_volume[svc]
     w_incident /= w_incident.sum()
 
     return _Cmdb(

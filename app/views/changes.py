@@ -22,12 +22,19 @@ rf = f.record_filters()
 
 # --- outcome mix -------------------------------------------------------------------------------------
 st.subheader("Outcome mix", help="Completed changes by the day they closed (rpt_change_kpis).")
-trend = data.change_kpis(grain=f.grain, dimension=dimension, value=value, start=f.trend_start, end=f.period_end)
+trend = data.change_kpis(
+    grain=f.grain, dimension=dimension, value=value, start=f.trend_start, end=f.period_end
+)
 if trend.is_empty():
     empty_state(f"No changes in these {f.grain}s for {scope}.")
 else:
-    chart(charts.outcome_mix(trend, x="period_start", title=f"Completed changes by outcome per {f.grain}"), key="ch_mix")
-completed = data.changes(start=f.period_start, end=f.period_end, event="closed", subset="completed", filters=rf)
+    chart(
+        charts.outcome_mix(trend, x="period_start", title=f"Completed changes by outcome per {f.grain}"),
+        key="ch_mix",
+    )
+completed = data.changes(
+    start=f.period_start, end=f.period_end, event="closed", subset="completed", filters=rf
+)
 drilldown(
     completed,
     title=f"Completed changes closed in {f.label}",
@@ -87,7 +94,11 @@ for i, (dim, label, top) in enumerate(
 
 # --- failure definitions side by side ----------------------------------------------------------------------
 cur, prev = data.kpi_pair(
-    grain=f.grain, dimension=dimension, value=value, period_start=f.period_start, previous_start=f.previous_start
+    grain=f.grain,
+    dimension=dimension,
+    value=value,
+    period_start=f.period_start,
+    previous_start=f.previous_start,
 )
 st.subheader(
     "Where the failure definitions disagree",
@@ -122,7 +133,9 @@ if cur is not None:
             unit="deployed",
             previous=get(prev, "incident_fail_rate"),
         )
-disagree = data.changes(start=f.period_start, end=f.period_end, event="closed", subset="disagreement", filters=rf)
+disagree = data.changes(
+    start=f.period_start, end=f.period_end, event="closed", subset="disagreement", filters=rf
+)
 if disagree.is_empty():
     empty_state(f"The failure definitions agree on every change closed in {f.label}.")
 else:
@@ -153,7 +166,9 @@ else:
     )
 
 # --- schedule adherence --------------------------------------------------------------------------------
-st.subheader("Schedule adherence", help="Planned vs actual windows of completed changes closed in the period.")
+st.subheader(
+    "Schedule adherence", help="Planned vs actual windows of completed changes closed in the period."
+)
 left, right = st.columns([1, 3])
 with left:
     if cur is not None:
@@ -181,7 +196,9 @@ with right:
             key="ch_variance",
         )
 drilldown(
-    data.changes(start=f.period_start, end=f.period_end, event="closed", subset="outside_window", filters=rf).select(
+    data.changes(
+        start=f.period_start, end=f.period_end, event="closed", subset="outside_window", filters=rf
+    ).select(
         "number",
         "title",
         "planned_start_at",
@@ -200,8 +217,12 @@ drilldown(
 )
 
 # --- unauthorized --------------------------------------------------------------------------------------------
-st.subheader("Unauthorized changes", help="Completed changes closed in the period, with the reason they count.")
-unauth = data.changes(start=f.period_start, end=f.period_end, event="closed", subset="unauthorized", filters=rf)
+st.subheader(
+    "Unauthorized changes", help="Completed changes closed in the period, with the reason they count."
+)
+unauth = data.changes(
+    start=f.period_start, end=f.period_end, event="closed", subset="unauthorized", filters=rf
+)
 if unauth.is_empty():
     empty_state(f"No unauthorized changes closed in {f.label}.")
 else:

@@ -8,11 +8,16 @@ from app import data
 from app.components import drilldown, empty_state, missing_report
 
 st.title("Data quality")
-st.caption("How complete the inputs are: a metric whose inputs fall below the coverage threshold is marked low-confidence.")
+st.caption(
+    "How complete the inputs are: a metric whose inputs fall below the coverage threshold is marked low-confidence."
+)
 
 dq = data.model_rows("rpt_data_quality")
 if not data.has_model("rpt_data_quality"):
-    missing_report("rpt_data_quality", "Coverage per source and field, quarantined rows and the last ingest runs come from it.")
+    missing_report(
+        "rpt_data_quality",
+        "Coverage per source and field, quarantined rows and the last ingest runs come from it.",
+    )
 elif dq.is_empty():
     empty_state("The data-quality scorecard is empty.")
 else:
@@ -24,7 +29,17 @@ if neg.is_empty():
     empty_state("No change has an end before its start.")
 else:
     drilldown(
-        neg.select("number", "title", "opened_at", "approved_at", "actual_start_at", "actual_end_at", "closed_at", "source_system", "change_id"),
+        neg.select(
+            "number",
+            "title",
+            "opened_at",
+            "approved_at",
+            "actual_start_at",
+            "actual_end_at",
+            "closed_at",
+            "source_system",
+            "change_id",
+        ),
         title="Changes with a negative duration (excluded from the statistics)",
         key="dq_negative",
         filename="negative_durations",

@@ -26,7 +26,9 @@ scope_note(
     kpi_scope="",
 )
 if other:
-    st.caption(f"Incidents are filtered by service only; the {', '.join(o.lower() for o in other)} filter does not apply here.")
+    st.caption(
+        f"Incidents are filtered by service only; the {', '.join(o.lower() for o in other)} filter does not apply here."
+    )
 
 cur, prev = data.kpi_pair(
     grain=f.grain,
@@ -71,10 +73,14 @@ else:
     left, right = st.columns(2)
     with left:
         chart(
-            charts.category_histogram(caused, column="primary_cause_method", title="How each incident was attributed"),
+            charts.category_histogram(
+                caused, column="primary_cause_method", title="How each incident was attributed"
+            ),
             key="inc_methods",
         )
-        st.caption("explicit_* = the incident names its cause (confidence 1); inferred_* = time window + CMDB distance.")
+        st.caption(
+            "explicit_* = the incident names its cause (confidence 1); inferred_* = time window + CMDB distance."
+        )
     with right:
         restore = caused.filter(pl.col("time_to_restore_hours").is_not_null()).with_columns(
             pl.format("P{}", pl.col("priority")).alias("priority_label")
@@ -161,11 +167,23 @@ with st.container(border=True):
             key="inc_x_threshold",
         )
     explored = data.exploratory_attribution(
-        start=f.period_start, end=f.period_end, window_hours=float(window), min_confidence=float(threshold), service=service
+        start=f.period_start,
+        end=f.period_end,
+        window_hours=float(window),
+        min_confidence=float(threshold),
+        service=service,
     )
     if explored.is_empty():
         empty_state("No incident would be attributed to a change with these settings.")
     else:
+        st.metric(
+            "Incidents with a cause (exploratory)",
+            fmt(explored["total_incidents"][0]),
+            delta=f"published: {fmt(caused.height)} change-caused incidents",
+            delta_color="off",
+            delta_arrow="off",
+            help="Incidents opened in the period with at least one candidate inside the window and threshold.",
+        )
         chart(
             charts.count_bars(
                 explored,

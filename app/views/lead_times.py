@@ -18,12 +18,18 @@ if f.period_start is None:
 dimension, value, ignored = f.kpi_slice()
 scope = "all changes" if dimension == "all" else f"{dimension.replace('_', ' ')} = {value}"
 scope_note(
-    f"{f.describe()} · completed changes closed in the period · durations in hours (UTC)", ignored, kpi_scope=scope
+    f"{f.describe()} · completed changes closed in the period · durations in hours (UTC)",
+    ignored,
+    kpi_scope=scope,
 )
 rf = f.record_filters()
 
 cur, prev = data.kpi_pair(
-    grain=f.grain, dimension=dimension, value=value, period_start=f.period_start, previous_start=f.previous_start
+    grain=f.grain,
+    dimension=dimension,
+    value=value,
+    period_start=f.period_start,
+    previous_start=f.previous_start,
 )
 if cur is not None:
     c = st.columns(3)
@@ -61,7 +67,9 @@ points = data.durations(start=f.period_start, end=f.period_end, filters=rf)
 if points.is_empty():
     empty_state(f"No completed changes with durations in {f.label}.")
 else:
-    st.subheader("Distributions", help="Box: quartiles and median; whiskers 1.5 IQR; dots are outliers. Log scale.")
+    st.subheader(
+        "Distributions", help="Box: quartiles and median; whiskers 1.5 IQR; dots are outliers. Log scale."
+    )
     chart(
         charts.distribution(
             points,
@@ -84,13 +92,21 @@ else:
     with left:
         chart(
             charts.distribution(
-                chosen, value="hours", group="change_type", order=["standard", "normal", "emergency", "other"],
+                chosen,
+                value="hours",
+                group="change_type",
+                order=["standard", "normal", "emergency", "other"],
                 title=f"{measure} by change type",
             ),
             key="lt_type",
         )
     with right:
-        busiest = data.assignment_groups().sort("change_count", descending=True)["assignment_group"].head(12).to_list()
+        busiest = (
+            data.assignment_groups()
+            .sort("change_count", descending=True)["assignment_group"]
+            .head(12)
+            .to_list()
+        )
         chart(
             charts.distribution(
                 chosen.filter(pl.col("assignment_group").is_in(busiest)),
@@ -102,7 +118,9 @@ else:
             key="lt_group",
         )
 
-trend = data.change_kpis(grain=f.grain, dimension=dimension, value=value, start=f.trend_start, end=f.period_end)
+trend = data.change_kpis(
+    grain=f.grain, dimension=dimension, value=value, start=f.trend_start, end=f.period_end
+)
 if not trend.is_empty():
     st.subheader(f"Trend: last {f.trend_periods} {f.grain}s")
     left, right = st.columns(2)
@@ -137,7 +155,9 @@ empty_state(
 )
 
 drilldown(
-    data.changes(start=f.period_start, end=f.period_end, event="closed", subset="completed", filters=rf).select(
+    data.changes(
+        start=f.period_start, end=f.period_end, event="closed", subset="completed", filters=rf
+    ).select(
         "number",
         "title",
         "change_type",

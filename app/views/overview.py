@@ -5,7 +5,16 @@ from __future__ import annotations
 import streamlit as st
 
 from app import charts, data, filters
-from app.components import chart, drilldown, empty_state, fmt, get, kpi_tile, low_confidence_reason, scope_note
+from app.components import (
+    chart,
+    drilldown,
+    empty_state,
+    fmt,
+    get,
+    kpi_tile,
+    low_confidence_reason,
+    scope_note,
+)
 
 f = filters.current()
 st.title("Overview")
@@ -18,7 +27,11 @@ scope = "all changes" if dimension == "all" else f"{dimension.replace('_', ' ')}
 scope_note(f"{f.describe()} · compared with the period before", ignored, kpi_scope=scope)
 
 cur, prev = data.kpi_pair(
-    grain=f.grain, dimension=dimension, value=value, period_start=f.period_start, previous_start=f.previous_start
+    grain=f.grain,
+    dimension=dimension,
+    value=value,
+    period_start=f.period_start,
+    previous_start=f.previous_start,
 )
 dq = data.model_rows("rpt_data_quality")
 
@@ -208,7 +221,9 @@ else:
         )
 
 st.subheader(f"Trends: last {f.trend_periods} {f.grain}s")
-trend = data.change_kpis(grain=f.grain, dimension=dimension, value=value, start=f.trend_start, end=f.period_end)
+trend = data.change_kpis(
+    grain=f.grain, dimension=dimension, value=value, start=f.trend_start, end=f.period_end
+)
 if trend.is_empty():
     empty_state(f"No changes in these {f.grain}s for {scope}.")
 else:

@@ -14,7 +14,9 @@ scope_note(f.describe(), [], kpi_scope="")
 
 releases = data.model_rows("fct_releases")
 if releases.is_empty() and not data.has_model("fct_releases"):
-    missing_report("fct_releases", "Release calendar, release lead time and release failure rate come from it.")
+    missing_report(
+        "fct_releases", "Release calendar, release lead time and release failure rate come from it."
+    )
 elif releases.is_empty():
     empty_state("No releases in the exports.")
 else:
@@ -27,14 +29,14 @@ if members.is_empty():
 else:
     chart(
         charts.calendar_scatter(
-            members.filter(pl.col("actual_end_at").is_not_null() | pl.col("planned_start_at").is_not_null()).with_columns(
-                pl.coalesce("actual_end_at", "planned_start_at").alias("when")
-            ),
+            members.filter(
+                pl.col("actual_end_at").is_not_null() | pl.col("planned_start_at").is_not_null()
+            ).with_columns(pl.coalesce("actual_end_at", "planned_start_at").alias("when")),
             x="when",
             y="release_id",
             colour="outcome",
             text="number",
-            colours={k: v for k, v in charts.OUTCOME_COLOURS.items()},
+            colours=dict(charts.OUTCOME_COLOURS.items()),
             title="Member changes by release (actual end, else planned start), coloured by outcome",
         ),
         key="rel_members",
@@ -50,7 +52,13 @@ if f.period_start is not None:
     else:
         drilldown(
             caused.select(
-                "number", "priority", "title", "primary_cause_release_id", "cause_change", "evidence", "opened_at"
+                "number",
+                "priority",
+                "title",
+                "primary_cause_release_id",
+                "cause_change",
+                "evidence",
+                "opened_at",
             ),
             title="Release-caused incidents",
             key="rel_incidents",

@@ -86,7 +86,9 @@ else:
         ),
         key="svc_score",
     )
-    drilldown(groups, title="Assignment groups with their counts", key="svc_groups", filename="assignment_groups")
+    drilldown(
+        groups, title="Assignment groups with their counts", key="svc_groups", filename="assignment_groups"
+    )
 
 st.subheader("A CI's history")
 cis = data.ci_choices()

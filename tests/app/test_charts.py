@@ -29,7 +29,10 @@ TREND = pl.DataFrame(
 
 def test_volume_bars_draw_the_published_counts() -> None:
     fig = charts.volume_bars(
-        TREND, x="period_start", series={"changes_opened": "Opened", "completed_count": "Completed"}, title="Volume"
+        TREND,
+        x="period_start",
+        series={"changes_opened": "Opened", "completed_count": "Completed"},
+        title="Volume",
     )
     assert isinstance(fig, go.Figure)
     assert [t.name for t in fig.data] == ["Opened", "Completed"]
@@ -61,13 +64,19 @@ def test_outcome_mix_is_stacked_with_outcome_colours() -> None:
 
 def test_hours_trend_and_rate_by_category() -> None:
     fig = charts.hours_trend(
-        TREND, x="period_start", median="request_lead_time_median_hours", p90="request_lead_time_p90_hours", title="LT"
+        TREND,
+        x="period_start",
+        median="request_lead_time_median_hours",
+        p90="request_lead_time_p90_hours",
+        title="LT",
     )
     assert [t.name for t in fig.data] == ["p90", "median"]
     rows = pl.DataFrame(
         {"dimension_value": ["normal", "standard"], "rate": [0.932, 1.0], "n": [41, 37], "d": [44, 37]}
     )
-    fig = charts.rate_by_category(rows, category="dimension_value", rate="rate", numerator="n", denominator="d", title="By")
+    fig = charts.rate_by_category(
+        rows, category="dimension_value", rate="rate", numerator="n", denominator="d", title="By"
+    )
     assert list(fig.data[0].text) == ["93.2%  (41/44)", "100.0%  (37/37)"]
 
 

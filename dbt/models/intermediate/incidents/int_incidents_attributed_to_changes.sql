@@ -103,7 +103,24 @@ explicit_candidates as (
 
 ),
 
+explicit_candidates_timed as (
+
+    select
+        explicit_candidates.*,
+        incidents.number as incident_number,
+        incidents.opened_at as incident_opened_at,
+        changes.number as change_number,
+        changes.actual_end_at as change_actual_end_at
+    from explicit_candidates
+    inner join incidents
+        on incidents.incident_id = explicit_candidates.incident_id
+    inner join changes
+        on changes.change_id = explicit_candidates.change_id
+
+),
+
 -- inferred causes ------------------------------------------------------------------------------
+-- match levels: 0 same CI, 1 / 2 CI one / two relationships away, 3 same business service only
 
 change_attribution_windows as (
 
@@ -111,6 +128,7 @@ change_attribution_windows as (
     -- attribution_window_hours after its actual end (or start, while it has no end)
     select
         change_id,
+        number as change_number,
         least(coalesce(actual_start_at, actual_end_at), coalesce(actual_end_at, actual_start_at)) as window_start_at,
         actual_end_at,
         coalesce(actual_end_at, actual_start_at) + interval '{{ window_hours }} hours' as window_end_at
@@ -123,7 +141,7 @@ change_touches as (
 
     select
         change_cis.change_id,
-        'ci_0' as match_level,
+        0 as match_level,
         change_cis.ci_id as touched_id,
         change_cis.ci_name as relationship_path
     from change_cis
@@ -131,7 +149,7 @@ change_touches as (
     union all
     select
         change_cis.change_id,
-        'ci_' || cast(neighbours.hops as varchar) as match_level,
+        neighbours.hops as match_level,
         neighbours.neighbour_ci_id as touched_id,
         neighbours.relationship_path
     from change_cis
@@ -141,7 +159,7 @@ change_touches as (
     union all
     select
         change_id,
-        'service' as match_level,
+        3 as match_level,
         service_id as touched_id,
         service_name as relationship_path
     from change_services
@@ -150,14 +168,16 @@ change_touches as (
 
 change_touches_timed as (
 
+    -- one row per (change, level, touched CI or service); several paths keep the first
     select
         change_touches.change_id,
         change_touches.match_level,
         change_touches.touched_id,
         min(change_touches.relationship_path) as relationship_path,
-        min(change_attribution_windows.window_start_at) as window_start_at,
-        min(change_attribution_windows.actual_end_at) as actual_end_at,
-        min(change_attribution_windows.window_end_at) as window_end_at
+        any_value(change_attribution_windows.change_number) as change_number,
+        any_value(change_attribution_windows.window_start_at) as window_start_at,
+        any_value(change_attribution_windows.actual_end_at) as actual_end_at,
+        any_value(change_attribution_windows.window_end_at) as window_end_at
     from change_touches
     inner join change_attribution_windows
         on change_attribution_windows.change_id = change_touches.change_id
@@ -182,17 +202,18 @@ incident_levels as (
 
     select
         incidents.incident_id,
+        incidents.number as incident_number,
         incidents.opened_at,
         levels.match_level,
-        case when levels.match_level = 'service' then incident_cis.service_id else incident_cis.ci_id end as match_id
+        case when levels.match_level = 3 then incident_cis.service_id else incident_cis.ci_id end as match_id
     from incidents
     inner join incident_cis
         on incident_cis.incident_id = incidents.incident_id
     cross join (
-        values ('ci_0'), ('ci_1'), ('ci_2'), ('service')
+        values (0), (1), (2), (3)
     ) as levels (match_level)
     where incidents.opened_at is not null
-        and case when levels.match_level = 'service' then incident_cis.service_id else incident_cis.ci_id end is not null
+        and case when levels.match_level = 3 then incident_cis.service_id else incident_cis.ci_id end is not null
 
 ),
 
@@ -202,7 +223,7 @@ latest_started as (
         'incident_levels', 'changes_by_window_start',
         [['match_level', 'match_level'], ['match_id', 'touched_id']],
         'opened_at', 'window_start_at',
-        ['change_id', 'relationship_path', 'actual_end_at', 'window_end_at'],
+        ['change_id', 'change_number', 'relationship_path', 'actual_end_at', 'window_end_at'],
         ['incident_id', 'match_level'],
         window_hours * 4
     ) }}
@@ -215,22 +236,10 @@ latest_ended as (
         'incident_levels', 'changes_by_actual_end',
         [['match_level', 'match_level'], ['match_id', 'touched_id']],
         'opened_at', 'actual_end_at',
-        ['change_id', 'relationship_path', 'window_end_at'],
+        ['change_id', 'change_number', 'relationship_path', 'actual_end_at', 'window_end_at'],
         ['incident_id', 'match_level'],
         window_hours
     ) }}
-
-),
-
-inferred_matches as (
-
-    select incident_id, match_level, change_id, relationship_path
-    from latest_started
-    where opened_at <= window_end_at
-    union
-    select incident_id, match_level, change_id, relationship_path
-    from latest_ended
-    where opened_at <= window_end_at
 
 ),
 
@@ -240,14 +249,37 @@ inferred_candidates as (
         incident_id,
         change_id,
         case match_level
-            when 'ci_0' then 'inferred_same_ci'
-            when 'ci_1' then 'inferred_related_ci_1'
-            when 'ci_2' then 'inferred_related_ci_2'
+            when 0 then 'inferred_same_ci'
+            when 1 then 'inferred_related_ci_1'
+            when 2 then 'inferred_related_ci_2'
             else 'inferred_same_service'
         end as method,
         relationship_path,
-        case match_level when 'ci_0' then 1 when 'ci_1' then 2 when 'ci_2' then 3 else 4 end as method_rank
-    from inferred_matches
+        match_level + 1 as method_rank,
+        incident_number,
+        opened_at as incident_opened_at,
+        change_number,
+        actual_end_at as change_actual_end_at
+    from latest_started
+    where opened_at <= window_end_at
+    union all
+    select
+        incident_id,
+        change_id,
+        case match_level
+            when 0 then 'inferred_same_ci'
+            when 1 then 'inferred_related_ci_1'
+            when 2 then 'inferred_related_ci_2'
+            else 'inferred_same_service'
+        end as method,
+        relationship_path,
+        match_level + 1 as method_rank,
+        incident_number,
+        opened_at as incident_opened_at,
+        change_number,
+        actual_end_at as change_actual_end_at
+    from latest_ended
+    where opened_at <= window_end_at
 
 ),
 
@@ -255,7 +287,7 @@ inferred_candidates as (
 
 all_candidates as (
 
-    select * from explicit_candidates
+    select * from explicit_candidates_timed
     union all
     select * from inferred_candidates
 
@@ -268,7 +300,7 @@ best_per_pair as (
     from all_candidates
     qualify row_number() over (
         partition by incident_id, change_id
-        order by method_rank, method, relationship_path
+        order by method_rank, relationship_path
     ) = 1
 
 ),
@@ -276,18 +308,9 @@ best_per_pair as (
 timed as (
 
     select
-        best_per_pair.*,
-        incidents.number as incident_number,
-        incidents.opened_at as incident_opened_at,
-        changes.number as change_number,
-        changes.actual_start_at as change_actual_start_at,
-        changes.actual_end_at as change_actual_end_at,
-        {{ hours_between('changes.actual_end_at', 'incidents.opened_at') }} as hours_after_change
+        *,
+        {{ hours_between('change_actual_end_at', 'incident_opened_at') }} as hours_after_change
     from best_per_pair
-    inner join incidents
-        on incidents.incident_id = best_per_pair.incident_id
-    inner join changes
-        on changes.change_id = best_per_pair.change_id
 
 ),
 

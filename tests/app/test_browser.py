@@ -1,0 +1,220 @@
+"""Real browser (Debian's chromium driven by Playwright) against `streamlit run`: every page opens,
+the Overview chart is drawn, a filter persists across pages, a drill-down opens and its CSV downloads.
+A full-page screenshot of each page goes to test-output/screenshots/<page>.png (Overview also to
+docs/overview.png, which the README shows)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ingest.paths import ENV_DATA_DIR, DataDir
+
+pytestmark = pytest.mark.browser
+
+REPO = Path(__file__).resolve().parents[2]
+APP = REPO / "app"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+PAGES = [  # (url path, title, screenshot name)
+    ("", "Overview", "overview"),
+    ("changes", "Changes", "changes"),
+    ("lead_times", "Lead times", "lead_times"),
+    ("incidents", "Incidents & attribution", "incidents"),
+    ("releases", "Releases", "releases"),
+    ("services", "Services & CIs", "services"),
+    ("backlog", "Backlog & schedule", "backlog"),
+    ("data_quality", "Data quality", "data_quality"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(built_data: DataDir, output_dir: Path) -> Iterator[str]:
+    if not CHROMIUM.exists():
+        pytest.skip(
+            "Debian's chromium (/usr/bin/chromium) is not installed: `apt-get install chromium` to run the browser tests"
+        )
+    pytest.importorskip("playwright.sync_api", reason="playwright (python) is not installed")
+    port = _free_port()
+    log = (output_dir / "streamlit-browser-test.log").open("w")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(APP / "streamlit_app.py"),
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=APP,
+        env={**os.environ, ENV_DATA_DIR: str(built_data.root)},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"streamlit did not come up (see {log.name})")
+            time.sleep(0.3)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def _settle(page) -> None:  # type: ignore[no-untyped-def]
+    page.wait_for_selector('[data-testid="stMainBlockContainer"] h1', timeout=30_000)
+    page.wait_for_timeout(300)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=30_000
+    )
+    page.wait_for_timeout(700)
+
+
+def _no_errors(page) -> None:  # type: ignore[no-untyped-def]
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+
+
+def _screenshot(page, path: Path) -> None:  # type: ignore[no-untyped-def]
+    height = page.evaluate(
+        "() => Math.max(...[...document.querySelectorAll('[data-testid=stMain], [data-testid=stMainBlockContainer]')]"
+        ".map(e => e.scrollHeight))"
+    )
+    page.set_viewport_size({"width": 1440, "height": min(int(height) + 60, 14_000)})
+    page.wait_for_timeout(1200)
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size({"width": 1440, "height": 900})
+
+
+def _go(page, title: str) -> None:  # type: ignore[no-untyped-def]
+    """Navigate inside the session (sidebar link), which keeps session state."""
+    page.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
+    page.wait_for_function(
+        "t => [...document.querySelectorAll('h1')].some(h => h.innerText.trim() === t)",
+        arg=title,
+        timeout=30_000,
+    )
+    _settle(page)
+
+
+def _select(page, label: str, option: str) -> None:  # type: ignore[no-untyped-def]
+    box = page.locator('[data-testid="stSidebar"]').get_by_role("combobox", name=label)
+    box.click()
+    box.press_sequentially(option, delay=30)  # the react-aria combobox opens its list on typing
+    page.get_by_role("option", name=option, exact=True).first.wait_for(timeout=10_000)
+    box.press("Enter")
+    _settle(page)
+    assert box.input_value() == option
+
+
+def test_browser_every_page_filter_drilldown_csv(server: str, output_dir: Path, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    shots = output_dir / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1440, "height": 900}, accept_downloads=True)
+            page = context.new_page()
+
+            # a deep link opened first on a fresh server still runs through the entrypoint (filters, footer)
+            page.goto(f"{server}/changes")
+            _settle(page)
+            assert page.locator("h1", has_text="Changes").count() == 1
+            assert page.locator('[data-testid="stSidebar"]', has_text="Filters").count() == 1
+            _no_errors(page)
+
+            # every page, with a screenshot; the Overview chart is a plotly svg
+            page.goto(server)
+            _settle(page)
+            page.wait_for_selector(".js-plotly-plot .main-svg", timeout=30_000)
+            assert page.locator(".js-plotly-plot").count() >= 4
+            page.get_by_text("Change success rate").first.wait_for(timeout=30_000)
+            page.get_by_text("Serving warehouse version").first.wait_for(timeout=30_000)
+            for path, title, name in PAGES:
+                _go(page, title)
+                if path in ("", "changes", "lead_times", "incidents", "services"):
+                    page.wait_for_selector(".js-plotly-plot .main-svg", timeout=30_000)
+                _no_errors(page)
+                _screenshot(page, shots / f"{name}.png")
+            docs = REPO / "docs"
+            docs.mkdir(exist_ok=True)
+            shutil.copyfile(shots / "overview.png", docs / "overview.png")
+
+            # a filter set on Overview persists on another page
+            _go(page, "Overview")
+            _select(page, "Change type", "normal")
+            page.get_by_text("change type: normal").first.wait_for(timeout=30_000)
+            _go(page, "Lead times")
+            box = page.locator('[data-testid="stSidebar"]').get_by_role("combobox", name="Change type")
+            assert box.input_value() == "normal"
+            page.get_by_text("change type: normal").first.wait_for(timeout=30_000)
+
+            # drill down on the Overview and download the records behind the KPIs
+            _go(page, "Overview")
+            expander = page.locator(
+                '[data-testid="stExpander"]', has_text="Completed changes closed in the period"
+            )
+            label = expander.locator("summary").inner_text()
+            records = int(label.rsplit("—", 1)[1].split()[0].replace(",", ""))
+            expander.locator("summary").click()
+            expander.locator('[data-testid="stDataFrame"]').wait_for(timeout=15_000)
+            with page.expect_download(timeout=30_000) as info:
+                expander.get_by_role("button", name="Download CSV").click()
+            target = tmp_path / info.value.suggested_filename
+            info.value.save_as(target)
+            rows = list(csv.DictReader(io.StringIO(target.read_text(encoding="utf-8-sig"), newline="")))
+            assert len(rows) == records > 0
+            assert {r["change_type"] for r in rows} == {"normal"}
+            assert "number" in rows[0]
+            assert "is_failed" in rows[0]
+            for r in rows:
+                assert not r["title"].startswith(("=", "+", "-", "@", "\t", "\r"))
+            context.close()
+        finally:
+            browser.close()
