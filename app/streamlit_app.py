@@ -34,7 +34,11 @@ SECTIONS: dict[str, list[tuple[str, str, str]]] = {
         ("data_quality.py", "Data quality", ":material/fact_check:"),
     ],
     "CAB": [],
-    "Requests": [],
+    "Requests": [
+        ("change_request.py", "Raise a change", ":material/edit_note:"),
+        ("my_requests.py", "My requests", ":material/list_alt:"),
+        ("cab_decisions.py", "CAB decisions", ":material/gavel:"),
+    ],
 }
 
 

@@ -407,6 +407,69 @@ def _print_query(con: duckdb.DuckDBPyConnection, query: str) -> None:
     console.print(t)
 
 
+requests_app = typer.Typer(
+    help="The change-request form's requests: export them for the system of record.", no_args_is_help=True
+)
+app.add_typer(requests_app, name="requests")
+
+
+@requests_app.command("export")
+def requests_export(
+    out: Annotated[Path, typer.Option("--out", help="File to write (replaced atomically).")],
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format", help="servicenow-csv (import set, u_* columns) or servicenow-json (Table API)."
+        ),
+    ] = "servicenow-csv",
+    status: Annotated[
+        list[str] | None,
+        typer.Option("--status", help="Statuses to export (repeatable): submitted, approved, rejected."),
+    ] = None,
+    excel_safe: Annotated[
+        bool, typer.Option("--excel-safe", help="Prefix ' to CSV cells a spreadsheet would run as a formula.")
+    ] = False,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Export form requests as a ServiceNow import-set CSV or Table API JSON payloads."""
+    from ingest import export_requests, ops
+
+    statuses = status or list(export_requests.DEFAULT_STATUSES)
+    unknown = [s for s in statuses if s not in ops.STATUSES]
+    if unknown:
+        raise _fail(f"unknown status {', '.join(unknown)}; choose from {', '.join(ops.STATUSES)}")
+    if fmt not in export_requests.FORMATS:
+        raise _fail(f"unknown format {fmt!r}; choose one of {', '.join(export_requests.FORMATS)}")
+    data = _data(data_dir)
+    n = export_requests.export(data.ops_db, fmt, out, statuses=statuses, excel_safe=excel_safe)
+    console.print(f"wrote {n} request(s) ({', '.join(statuses)}) to {out} as {fmt}")
+
+
+@app.command()
+def bench(
+    changes: Annotated[int, typer.Option(help="Changes at the largest scale.")] = 1_000_000,
+    incidents: Annotated[
+        int | None, typer.Option(help="Incidents at the largest scale (default 5 per change).")
+    ] = None,
+    cis: Annotated[
+        int | None, typer.Option(help="CIs at the largest scale (default 1 per 10 changes).")
+    ] = None,
+    scales: Annotated[
+        str | None, typer.Option(help="Comma-separated numbers of changes (default 10000,100000,CHANGES).")
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="JSON file (default WORKDIR/bench.json).")] = None,
+    workdir: Annotated[
+        Path | None, typer.Option("--workdir", help="Scratch folder (default DATA_DIR/bench).")
+    ] = None,
+    runs: Annotated[int, typer.Option(help="Runs of each dashboard page.")] = 20,
+) -> None:
+    """Benchmark ingest, build, dashboards and CAB pack against the DuckDB floor, at several scales."""
+    from ingest.bench import run_bench
+
+    chosen = [int(s.replace("_", "")) for s in scales.split(",") if s.strip()] if scales else None
+    run_bench(changes, incidents, cis, out, chosen, workdir, page_runs=runs, console=console)
+
+
 def main() -> None:  # pragma: no cover
     app()
 

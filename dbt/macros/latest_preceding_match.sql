@@ -45,3 +45,18 @@
     ) as ranked
     where match_rank = 1
 {%- endmacro %}
+
+{#- A compact equality key for "as of" joins: DuckDB hashes the parts into one UBIGINT (the as-of
+    join partitions on it several times faster than on strings); callers re-check the real
+    columns after the join, so a hash collision can only drop a match, never invent one. -#}
+{% macro match_key(parts) -%}
+    {{ return(adapter.dispatch('match_key', 'changeboard')(parts)) }}
+{%- endmacro %}
+
+{% macro default__match_key(parts) -%}
+    {% for part in parts %}cast({{ part }} as varchar){{ " || '|' || " if not loop.last }}{% endfor %}
+{%- endmacro %}
+
+{% macro duckdb__match_key(parts) -%}
+    hash({{ parts | join(', ') }})
+{%- endmacro %}

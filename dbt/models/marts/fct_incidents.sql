@@ -44,6 +44,14 @@ releases as (
 
 ),
 
+inferred_release_causes as (
+
+    -- incidents without a primary cause change or explicit release link, inferred against a
+    -- release's deployment time (int_incidents_attributed_to_releases)
+    select * from {{ ref('int_incidents_attributed_to_releases') }}
+
+),
+
 primary_causes as (
 
     select
@@ -135,11 +143,13 @@ final as (
             when incidents.priority > 2 then 0.0
         end as outage_hours,
         primary_causes.change_id as primary_cause_change_id,
-        coalesce(primary_causes.release_id, explicit_release_causes.release_id) as primary_cause_release_id,
+        coalesce(primary_causes.release_id, explicit_release_causes.release_id, inferred_release_causes.release_id)
+            as primary_cause_release_id,
         primary_causes.method as primary_cause_method,
         primary_causes.confidence as primary_cause_confidence,
         primary_causes.change_id is not null as is_change_caused,
-        coalesce(primary_causes.release_id, explicit_release_causes.release_id) is not null as is_release_caused,
+        coalesce(primary_causes.release_id, explicit_release_causes.release_id, inferred_release_causes.release_id)
+            is not null as is_release_caused,
         fixing_changes.fixed_by_change_id
     from incidents
     left join incident_cis
@@ -148,6 +158,8 @@ final as (
         on primary_causes.incident_id = incidents.incident_id
     left join explicit_release_causes
         on explicit_release_causes.incident_id = incidents.incident_id
+    left join inferred_release_causes
+        on inferred_release_causes.incident_id = incidents.incident_id
     left join fixing_changes
         on fixing_changes.incident_id = incidents.incident_id
 

@@ -92,7 +92,7 @@ explicit_candidates as (
         change_numbers.change_id,
         explicit_references.method,
         cast(null as varchar) as relationship_path,
-        0 as method_rank
+        case explicit_references.method when 'explicit_caused_by' then 0 else 1 end as method_rank
     from explicit_references
     inner join change_numbers
         on change_numbers.number_key = lower(explicit_references.change_ref)
@@ -107,7 +107,6 @@ explicit_candidates_timed as (
 
     select
         explicit_candidates.*,
-        incidents.number as incident_number,
         incidents.opened_at as incident_opened_at,
         changes.number as change_number,
         changes.actual_end_at as change_actual_end_at
@@ -166,65 +165,95 @@ change_touches as (
 
 ),
 
-change_touches_timed as (
+change_touches_deduplicated as (
 
     -- one row per (change, level, touched CI or service); several paths keep the first
     select
-        change_touches.change_id,
-        change_touches.match_level,
-        change_touches.touched_id,
-        min(change_touches.relationship_path) as relationship_path,
-        any_value(change_attribution_windows.change_number) as change_number,
-        any_value(change_attribution_windows.window_start_at) as window_start_at,
-        any_value(change_attribution_windows.actual_end_at) as actual_end_at,
-        any_value(change_attribution_windows.window_end_at) as window_end_at
+        change_id,
+        match_level,
+        touched_id,
+        min(relationship_path) as relationship_path
     from change_touches
-    inner join change_attribution_windows
-        on change_attribution_windows.change_id = change_touches.change_id
     group by 1, 2, 3
 
 ),
 
-changes_by_window_start as (
+change_touches_timed as (
 
-    select * from change_touches_timed
+    select
+        row_number() over () as touch_id,
+        change_touches_deduplicated.*,
+        {{ match_key(['change_touches_deduplicated.match_level', 'change_touches_deduplicated.touched_id']) }} as touch_key,
+        change_attribution_windows.change_number,
+        change_attribution_windows.window_start_at,
+        change_attribution_windows.actual_end_at,
+        change_attribution_windows.window_end_at
+    from change_touches_deduplicated
+    inner join change_attribution_windows
+        on change_attribution_windows.change_id = change_touches_deduplicated.change_id
 
 ),
 
-changes_by_actual_end as (
+-- the as-of joins run on narrow inputs (key, time, row id); details are joined back after
 
-    select * from change_touches_timed
+touches_by_window_start as (
+
+    select
+        touch_key,
+        window_start_at,
+        touch_id
+    from change_touches_timed
+
+),
+
+touches_by_actual_end as (
+
+    select
+        touch_key,
+        actual_end_at,
+        touch_id
+    from change_touches_timed
     where actual_end_at is not null
+
+),
+
+incident_matches as (
+
+    select
+        incident_cis.incident_id,
+        incidents.opened_at,
+        levels.match_level,
+        case when levels.match_level = 3 then incident_cis.service_id else incident_cis.ci_id end as match_id
+    from incident_cis
+    inner join incidents
+        on incidents.incident_id = incident_cis.incident_id
+    cross join (
+        values (0), (1), (2), (3)
+    ) as levels (match_level)
+    where incidents.opened_at is not null
 
 ),
 
 incident_levels as (
 
     select
-        incidents.incident_id,
-        incidents.number as incident_number,
-        incidents.opened_at,
-        levels.match_level,
-        case when levels.match_level = 3 then incident_cis.service_id else incident_cis.ci_id end as match_id
-    from incidents
-    inner join incident_cis
-        on incident_cis.incident_id = incidents.incident_id
-    cross join (
-        values (0), (1), (2), (3)
-    ) as levels (match_level)
-    where incidents.opened_at is not null
-        and case when levels.match_level = 3 then incident_cis.service_id else incident_cis.ci_id end is not null
+        incident_id,
+        match_id,
+        opened_at,
+        {{ match_key(['match_level', 'match_id']) }} as match_key
+    from incident_matches
+    where match_id is not null
 
 ),
 
 latest_started as (
 
     {{ latest_preceding_match(
-        'incident_levels', 'changes_by_window_start',
-        [['match_level', 'match_level'], ['match_id', 'touched_id']],
+        'incident_levels', 'touches_by_window_start',
+        [['match_key', 'touch_key']],
         'opened_at', 'window_start_at',
-        ['change_id', 'change_number', 'relationship_path', 'actual_end_at', 'window_end_at'],
-        ['incident_id', 'match_level'],
+        ['touch_id'],
+        ['incident_id', 'match_key'],
         window_hours * 4
     ) }}
 
@@ -233,53 +262,46 @@ latest_started as (
 latest_ended as (
 
     {{ latest_preceding_match(
-        'incident_levels', 'changes_by_actual_end',
-        [['match_level', 'match_level'], ['match_id', 'touched_id']],
+        'incident_levels', 'touches_by_actual_end',
+        [['match_key', 'touch_key']],
         'opened_at', 'actual_end_at',
-        ['change_id', 'change_number', 'relationship_path', 'actual_end_at', 'window_end_at'],
-        ['incident_id', 'match_level'],
+        ['touch_id'],
+        ['incident_id', 'match_key'],
         window_hours
     ) }}
 
 ),
 
+matched_touches as (
+
+    select incident_id, match_id, opened_at, touch_id from latest_started
+    union all
+    select incident_id, match_id, opened_at, touch_id from latest_ended
+
+),
+
 inferred_candidates as (
 
+    -- re-check the real key (a hash collision can only drop a match) and the window's end
     select
-        incident_id,
-        change_id,
-        case match_level
+        matched_touches.incident_id,
+        change_touches_timed.change_id,
+        case change_touches_timed.match_level
             when 0 then 'inferred_same_ci'
             when 1 then 'inferred_related_ci_1'
             when 2 then 'inferred_related_ci_2'
             else 'inferred_same_service'
         end as method,
-        relationship_path,
-        match_level + 1 as method_rank,
-        incident_number,
-        opened_at as incident_opened_at,
-        change_number,
-        actual_end_at as change_actual_end_at
-    from latest_started
-    where opened_at <= window_end_at
-    union all
-    select
-        incident_id,
-        change_id,
-        case match_level
-            when 0 then 'inferred_same_ci'
-            when 1 then 'inferred_related_ci_1'
-            when 2 then 'inferred_related_ci_2'
-            else 'inferred_same_service'
-        end as method,
-        relationship_path,
-        match_level + 1 as method_rank,
-        incident_number,
-        opened_at as incident_opened_at,
-        change_number,
-        actual_end_at as change_actual_end_at
-    from latest_ended
-    where opened_at <= window_end_at
+        change_touches_timed.relationship_path,
+        change_touches_timed.match_level + 2 as method_rank,
+        matched_touches.opened_at as incident_opened_at,
+        change_touches_timed.change_number,
+        change_touches_timed.actual_end_at as change_actual_end_at
+    from matched_touches
+    inner join change_touches_timed
+        on change_touches_timed.touch_id = matched_touches.touch_id
+    where matched_touches.opened_at <= change_touches_timed.window_end_at
+        and matched_touches.match_id = change_touches_timed.touched_id
 
 ),
 
@@ -295,13 +317,25 @@ all_candidates as (
 
 best_per_pair as (
 
-    -- one row per (incident, change): the strongest method
-    select *
+    -- one row per (incident, change): the strongest method (lowest rank)
+    select
+        incident_id,
+        change_id,
+        case min(method_rank)
+            when 0 then 'explicit_caused_by'
+            when 1 then 'explicit_link'
+            when 2 then 'inferred_same_ci'
+            when 3 then 'inferred_related_ci_1'
+            when 4 then 'inferred_related_ci_2'
+            else 'inferred_same_service'
+        end as method,
+        nullif(arg_min(coalesce(relationship_path, ''), method_rank), '') as relationship_path,
+        min(method_rank) as method_rank,
+        any_value(incident_opened_at) as incident_opened_at,
+        any_value(change_number) as change_number,
+        any_value(change_actual_end_at) as change_actual_end_at
     from all_candidates
-    qualify row_number() over (
-        partition by incident_id, change_id
-        order by method_rank, relationship_path
-    ) = 1
+    group by 1, 2
 
 ),
 
@@ -374,9 +408,9 @@ described as (
         is_primary,
         case
             when method = 'explicit_caused_by'
-                then 'incident ' || incident_number || ' names ' || change_number || ' as its cause (caused_by)'
+                then 'the incident names ' || change_number || ' as its cause (caused_by)'
             when method = 'explicit_link'
-                then 'explicit "caused by" link from incident ' || incident_number || ' to ' || change_number
+                then 'an explicit "caused by" link from the incident to ' || change_number
             else
                 case method
                     when 'inferred_same_ci' then 'same CI ' || relationship_path

@@ -1,0 +1,461 @@
+{#- One row per data-quality check (check_type, source_system, entity, metric): the scorecard of
+    METRICS.md. check_type:
+    - coverage: share of records carrying a field (changes with CI, planned window, actual
+      window, close code, approval time; incidents with CI, with an explicit cause);
+    - negative_duration: share of records whose durations are not negative;
+    - cmdb_alignment: share of records whose CI references the CMDB knows, and of changed CIs
+      whose CMDB record was updated after their last implemented change;
+    - quarantine: share of the rows read from the latest ingest of each file that were loaded;
+    - metric_confidence: per metric (over all sources), the coverage of its weakest input; below
+      var('coverage_threshold') (0.8) the metric is low-confidence wherever it is shown.
+    Every row is numerator / denominator = coverage, issue_count = denominator - numerator.
+    source_system `all` sums every source. -#}
+{%- set threshold = var('coverage_threshold') -%}
+{#- (field, entity, label: "N of M <population> <label>", numerator condition, population condition) -#}
+{%- set change_fields = [
+    ['change_ci', 'change', 'have a CI known to the CMDB', 'primary_ci_id is not null', 'true', 'changes'],
+    ['change_planned_window', 'change', 'have a planned window', 'planned_start_at is not null and planned_end_at is not null', 'true', 'changes'],
+    ['change_actual_window', 'change', 'have an actual window', 'actual_start_at is not null and actual_end_at is not null', 'is_completed', 'completed changes'],
+    ['change_close_code', 'change', 'have a usable close code', "outcome in ('successful', 'successful_with_issues', 'unsuccessful', 'canceled')", "state_category = 'closed'", 'closed changes'],
+    ['change_approval_time', 'change', 'have an approval time', 'approved_at is not null', "change_type in ('normal', 'emergency') and actual_start_at is not null", 'implemented normal / emergency changes'],
+    ['change_both_windows', 'change', 'have both a planned and an actual window', 'is_outside_window is not null', 'is_completed', 'completed changes'],
+    ['change_lead_time_to_production', 'change', 'have a usable lead time to production', 'lead_time_to_production_hours is not null', 'is_completed', 'completed changes'],
+    ['change_request_lead_time', 'change', 'have a usable request lead time', 'request_lead_time_hours is not null', 'is_completed', 'completed changes'],
+    ['change_non_negative_durations', 'change', 'have no negative duration', 'not has_negative_duration', 'true', 'changes'],
+] -%}
+{%- set incident_fields = [
+    ['incident_ci', 'incident', 'have a CI known to the CMDB', 'ci_id is not null', 'true', 'incidents'],
+    ['incident_explicit_cause', 'incident', 'have an explicit cause', 'has_explicit_cause', 'true', 'incidents'],
+    ['incident_non_negative_durations', 'incident', 'have no negative time to restore', 'not has_negative_duration', 'true', 'incidents'],
+] -%}
+{%- set check_types = {
+    'change_ci': 'coverage', 'change_planned_window': 'coverage', 'change_actual_window': 'coverage',
+    'change_close_code': 'coverage', 'change_approval_time': 'coverage', 'change_both_windows': 'coverage',
+    'change_lead_time_to_production': 'coverage', 'change_request_lead_time': 'coverage',
+    'change_non_negative_durations': 'negative_duration', 'incident_ci': 'coverage',
+    'incident_explicit_cause': 'coverage', 'incident_non_negative_durations': 'negative_duration',
+    'release_lead_time': 'coverage',
+} -%}
+{#- metric -> the fields it needs -#}
+{#- metric -> the fields it needs. Metric names are rpt_change_kpis' column names (what the app
+    looks up), plus the METRICS.md names where they differ (failed_change_rate, incident_based_fail_rate). -#}
+{%- set outcome_inputs = ['change_close_code'] -%}
+{%- set failure_inputs = ['change_close_code', 'change_ci', 'incident_ci'] -%}
+{%- set incident_failure_inputs = ['change_ci', 'change_actual_window', 'incident_ci'] -%}
+{%- set metric_inputs = {
+    'change_success_rate': outcome_inputs,
+    'clean_success_rate': outcome_inputs,
+    'unsuccessful_rate': outcome_inputs,
+    'backout_rate': outcome_inputs,
+    'failed_rate': failure_inputs,
+    'failed_change_rate': failure_inputs,
+    'incident_fail_rate': incident_failure_inputs,
+    'incident_based_fail_rate': incident_failure_inputs,
+    'change_caused_incidents': ['change_ci', 'incident_ci'],
+    'change_caused_outage_hours': ['change_ci', 'incident_ci', 'incident_non_negative_durations'],
+    'lead_time_to_production': ['change_lead_time_to_production'],
+    'request_lead_time': ['change_request_lead_time'],
+    'approval_time': ['change_approval_time'],
+    'unauthorized_ratio': ['change_approval_time'],
+    'outside_window_ratio': ['change_both_windows'],
+    'release_lead_time': ['release_lead_time'],
+    'release_failure_rate': ['change_ci', 'incident_ci'],
+} -%}
+with
+
+changes as (
+
+    select * from {{ ref('fct_changes') }}
+
+),
+
+incidents as (
+
+    select * from {{ ref('fct_incidents') }}
+
+),
+
+candidates as (
+
+    select * from {{ ref('fct_incident_change_candidates') }}
+
+),
+
+releases as (
+
+    select * from {{ ref('fct_releases') }}
+
+),
+
+raw_incidents as (
+
+    select * from {{ ref('stg_canonical__incidents') }}
+
+),
+
+configuration_items as (
+
+    select * from {{ ref('stg_canonical__configuration_items') }}
+
+),
+
+change_cis as (
+
+    select * from {{ ref('int_changes_joined_to_configuration_items') }}
+
+),
+
+ingest_runs as (
+
+    select * from {{ ref('stg_ingest_meta__ingest_runs') }}
+
+),
+
+-- per-record inputs, each record twice: its own source and `all` ---------------------------------
+
+change_rows as (
+
+    select source_system as scope_source, changes.* from changes
+    union all
+    select 'all' as scope_source, changes.* from changes
+
+),
+
+explicit_incidents as (
+
+    select distinct incident_id
+    from candidates
+    where method like 'explicit%'
+
+),
+
+incident_records as (
+
+    select
+        incidents.incident_id,
+        incidents.source_system,
+        incidents.ci_id,
+        explicit_incidents.incident_id is not null as has_explicit_cause,
+        coalesce(coalesce(raw_incidents.resolved_at, raw_incidents.closed_at) < raw_incidents.opened_at, false)
+            as has_negative_duration,
+        raw_incidents.ci_ref is not null as names_ci,
+        raw_incidents.ci_ref is not null and incidents.ci_id is not null as names_known_ci
+    from incidents
+    left join explicit_incidents
+        on explicit_incidents.incident_id = incidents.incident_id
+    left join raw_incidents
+        on raw_incidents.incident_id = incidents.incident_id
+
+),
+
+incident_rows as (
+
+    select source_system as scope_source, incident_records.* from incident_records
+    union all
+    select 'all' as scope_source, incident_records.* from incident_records
+
+),
+
+field_counts as (
+
+    {%- for field in change_fields %}
+    select
+        scope_source as source_system,
+        '{{ field[1] }}' as entity,
+        '{{ field[0] }}' as metric,
+        '{{ field[2] }}' as label,
+        '{{ field[5] }}' as population,
+        count(*) filter (where ({{ field[4] }}) and coalesce({{ field[3] }}, false)) as numerator,
+        count(*) filter (where {{ field[4] }}) as denominator
+    from change_rows
+    group by 1
+    union all
+    {%- endfor %}
+    {%- for field in incident_fields %}
+    select
+        scope_source as source_system,
+        '{{ field[1] }}' as entity,
+        '{{ field[0] }}' as metric,
+        '{{ field[2] }}' as label,
+        '{{ field[5] }}' as population,
+        count(*) filter (where ({{ field[4] }}) and coalesce({{ field[3] }}, false)) as numerator,
+        count(*) filter (where {{ field[4] }}) as denominator
+    from incident_rows
+    group by 1
+    union all
+    {%- endfor %}
+    select
+        'all' as source_system,
+        'release' as entity,
+        'release_lead_time' as metric,
+        'have a usable lead time (first member opened -> deployed)' as label,
+        'deployed releases' as population,
+        count(*) filter (where is_deployed and release_lead_time_hours is not null) as numerator,
+        count(*) filter (where is_deployed) as denominator
+    from releases
+
+),
+
+-- CMDB alignment -------------------------------------------------------------------------------
+
+change_reference_flags as (
+
+    select
+        change_cis.change_id,
+        min(case when change_cis.is_resolved then 1 else 0 end) = 1 as names_only_known_cis
+    from change_cis
+    group by 1
+
+),
+
+change_alignment as (
+
+    select
+        change_rows.scope_source as source_system,
+        count(*) filter (where change_reference_flags.names_only_known_cis) as numerator,
+        count(*) as denominator
+    from change_rows
+    inner join change_reference_flags
+        on change_reference_flags.change_id = change_rows.change_id
+    group by 1
+
+),
+
+incident_alignment as (
+
+    select
+        scope_source as source_system,
+        count(*) filter (where names_known_ci) as numerator,
+        count(*) filter (where names_ci) as denominator
+    from incident_rows
+    group by 1
+
+),
+
+last_implemented_changes as (
+
+    select
+        primary_ci_id as ci_id,
+        max(actual_end_at) as last_change_end_at
+    from changes
+    where actual_end_at is not null
+        and primary_ci_id is not null
+    group by 1
+
+),
+
+cmdb_freshness as (
+
+    select
+        configuration_items.source_system,
+        configuration_items.updated_at >= last_implemented_changes.last_change_end_at as is_updated_after_change
+    from last_implemented_changes
+    inner join configuration_items
+        on configuration_items.ci_id = last_implemented_changes.ci_id
+    where configuration_items.updated_at is not null
+
+),
+
+cmdb_freshness_counts as (
+
+    select
+        scope_source as source_system,
+        count(*) filter (where is_updated_after_change) as numerator,
+        count(*) as denominator
+    from (
+        select source_system as scope_source, is_updated_after_change from cmdb_freshness
+        union all
+        select 'all' as scope_source, is_updated_after_change from cmdb_freshness
+    ) as scoped
+    group by 1
+
+),
+
+alignment_counts as (
+
+    select
+        source_system,
+        'change' as entity,
+        'change_ci_known_to_cmdb' as metric,
+        'name only CIs the CMDB knows' as label,
+        'changes naming a CI' as population,
+        numerator,
+        denominator
+    from change_alignment
+    union all
+    select
+        source_system,
+        'incident' as entity,
+        'incident_ci_known_to_cmdb' as metric,
+        'name a CI the CMDB knows' as label,
+        'incidents naming a CI' as population,
+        numerator,
+        denominator
+    from incident_alignment
+    union all
+    select
+        source_system,
+        'configuration_item' as entity,
+        'cmdb_updated_after_change' as metric,
+        'were updated in the CMDB after their last implemented change' as label,
+        'changed CIs with a CMDB update time' as population,
+        numerator,
+        denominator
+    from cmdb_freshness_counts
+
+),
+
+-- quarantine: the latest ingest of each file ------------------------------------------------------
+
+latest_file_runs as (
+
+    select *
+    from (
+        select
+            ingest_runs.*,
+            row_number() over (
+                partition by source_system, file_name
+                order by started_at desc, ingest_run_id desc
+            ) as run_rank
+        from ingest_runs
+        where rows_read is not null
+    ) as ranked
+    where run_rank = 1
+
+),
+
+quarantine_counts as (
+
+    select
+        scope_source as source_system,
+        'source_row' as entity,
+        'rows_loaded' as metric,
+        'were loaded (not quarantined)' as label,
+        'rows read from the latest ingest of each file' as population,
+        sum(rows_read - coalesce(quarantined, 0)) as numerator,
+        sum(rows_read) as denominator
+    from (
+        select source_system as scope_source, rows_read, quarantined from latest_file_runs
+        union all
+        select 'all' as scope_source, rows_read, quarantined from latest_file_runs
+    ) as scoped
+    group by 1
+
+),
+
+-- all checks ---------------------------------------------------------------------------------------
+
+checks as (
+
+    select
+        case metric
+            {%- for field, check_type in check_types.items() %}
+            when '{{ field }}' then '{{ check_type }}'
+            {%- endfor %}
+        end as check_type,
+        field_counts.*
+    from field_counts
+    union all
+    select 'cmdb_alignment' as check_type, alignment_counts.* from alignment_counts
+    union all
+    select 'quarantine' as check_type, quarantine_counts.* from quarantine_counts
+
+),
+
+metric_map as (
+
+    select * from (
+        values
+        {%- for metric, fields in metric_inputs.items() %}
+        {%- set outer_last = loop.last %}
+        {%- for field in fields %}
+        ('{{ metric }}', '{{ field }}'){{ ',' if not (outer_last and loop.last) }}
+        {%- endfor %}
+        {%- endfor %}
+    ) as metric_map (metric_name, input_field)
+
+),
+
+metric_inputs as (
+
+    select
+        metric_map.metric_name,
+        checks.*,
+        row_number() over (
+            partition by metric_map.metric_name, checks.source_system
+            order by {{ safe_rate('checks.numerator', 'checks.denominator') }} nulls first, checks.metric
+        ) as weakness_rank
+    from metric_map
+    inner join checks
+        on checks.metric = metric_map.input_field
+
+),
+
+metric_checks as (
+
+    select
+        'metric_confidence' as check_type,
+        source_system,
+        entity,
+        metric_name as metric,
+        label,
+        population,
+        numerator,
+        denominator,
+        metric as weakest_input
+    from metric_inputs
+    where weakness_rank = 1
+        -- one flag per metric, over every source (the app looks a metric up by name)
+        and source_system = 'all'
+
+),
+
+all_checks as (
+
+    select
+        check_type,
+        source_system,
+        entity,
+        metric,
+        label,
+        population,
+        numerator,
+        denominator,
+        cast(null as varchar) as weakest_input
+    from checks
+    union all
+    select * from metric_checks
+
+),
+
+final as (
+
+    select
+        check_type || '|' || source_system || '|' || metric as data_quality_check_id,
+        check_type,
+        source_system,
+        entity,
+        metric,
+        weakest_input,
+        cast(numerator as bigint) as numerator,
+        cast(denominator as bigint) as denominator,
+        cast(denominator - numerator as bigint) as issue_count,
+        {{ safe_rate('numerator', 'denominator') }} as coverage,
+        {#- an explicit cause is welcome but rare by nature: informational, no threshold -#}
+        case when metric in ('incident_explicit_cause') then cast(null as double) else cast({{ threshold }} as double) end
+            as threshold,
+        metric not in ('incident_explicit_cause')
+            and coalesce({{ safe_rate('numerator', 'denominator') }} < {{ threshold }}, false) as is_low_confidence,
+        case
+            when coalesce(denominator, 0) = 0 then 'no ' || population || ' to check'
+            else
+                case when check_type = 'metric_confidence' then 'weakest input: ' else '' end
+                || cast(numerator as varchar) || ' of ' || cast(denominator as varchar) || ' ' || population || ' '
+                || label || ' (' || {{ percent_text(safe_rate('numerator', 'denominator')) }}
+                || case when metric in ('incident_explicit_cause') then ')' else '; threshold ' || {{ percent_text(threshold) }} || ')' end
+        end as reason
+    from all_checks
+
+)
+
+select * from final

@@ -1,0 +1,1301 @@
+"""``changeboard bench``: the whole platform at scale, measured against the DuckDB floor in one run.
+
+For each scale (default 10k, 100k and the requested number of changes) the sample generator writes
+the exports once, and on those same files the benchmark measures:
+
+1. **ingest** -- per file, changeboard's connector path (``pipeline.ingest_paths`` on that one file
+   into a fresh data dir) beside the floor: DuckDB's own ``read_csv`` of the same file with an
+   explicit all-VARCHAR schema into a table of a database file. ServiceNow exports are
+   Windows-1252, which DuckDB does not read, so the floor first transcodes them to UTF-8 (streamed
+   in Python, timed separately); ``floor / connector`` uses the ``read_csv`` time alone. Then the
+   whole folder is ingested in one run into the data dir the build uses.
+2. **build** -- ``pipeline.build`` (dbt build with its tests, then publish) beside the same models'
+   compiled SQL (``target/run/**.sql``, the ``create table ... as`` statements dbt ran) executed
+   directly in DuckDB in DAG order against a fresh file with the ingest db attached read-only and
+   the seeds loaded from ``dbt/seeds/*.csv``; dbt's overhead is
+   ``(sum of dbt's model + seed node times - direct SQL time) / dbt's model + seed node time``.
+3. **serving** -- every dashboard page run with Streamlit's ``AppTest`` against the published
+   warehouse, ``st.cache_data`` cleared before each run, every query the page makes timed: p50 / p95
+   per query and of the page's total.
+4. **CAB pack** -- the time to generate it in each format, when a CAB pack module exists.
+5. **scaling** -- each figure's growth per 10x more data between scales.
+6. **machine** -- cores, memory and the versions that matter.
+
+Every measurement runs in a child process (a fresh interpreter) that reports its own peak RSS
+(``getrusage``: itself and its waited-for children, e.g. dbt). A child that runs past its timeout,
+or while the disk the work dir is on falls below a safety margin, is killed with its process group
+and the measurement is recorded as failed; the benchmark goes on with what it can still measure.
+
+Goals (issues 3, 4, 5 and 9; reported, never asserted): ingest at least half the floor's speed;
+dbt overhead under 20 %; each page query under 100 ms p95 and each page's queries under 300 ms
+(p95 of their sum) at 1M changes; the CAB pack under 5 s; peak memory under 4 GB.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import csv
+import importlib
+import importlib.metadata
+import itertools
+import json
+import math
+import os
+import platform
+import re
+import resource
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+DEFAULT_CHANGES = 1_000_000
+DEFAULT_INCIDENTS = 5_000_000
+DEFAULT_CIS = 100_000
+DEFAULT_SCALES = (10_000, 100_000)
+DEFAULT_PAGE_RUNS = 20
+SEED = 7
+MIN_CIS = 150
+
+GOALS = {
+    "ingest_floor_ratio_min": 0.5,
+    "dbt_overhead_max": 0.20,
+    "query_p95_ms_max": 100.0,
+    "page_total_p95_ms_max": 300.0,
+    "cab_seconds_max": 5.0,
+    "peak_memory_mb_max": 4096.0,
+    "growth_per_10x_max": 12.0,  # "no worse than linear" (10x), with a little room for noise
+}
+GOAL_SCALE = 1_000_000  # the serving goals are stated at this many changes
+
+# Generous per-child limits: a hung or runaway step is killed and reported, never waited on forever.
+TIMEOUTS = {
+    "generate": 3600,
+    "ingest": 3600,
+    "floor": 3600,
+    "build": 2 * 3600,
+    "serve": 3 * 3600,
+    "cab": 1800,
+}
+# Kill the running child when the work dir's disk has less free space than this (DuckDB spills to
+# disk; other work shares this disk).
+MIN_FREE_DISK = 10 * 2**30
+
+REPO = Path(__file__).resolve().parent.parent
+APP_ENTRY = REPO / "app" / "streamlit_app.py"
+CHUNK = 1 << 20
+
+Log = Callable[[str], None]
+
+
+# ------------------------------------------------------------------------------------------------
+# child processes
+# ------------------------------------------------------------------------------------------------
+
+
+class ChildFailed(RuntimeError):
+    """A measurement's child process failed, timed out or was stopped to protect the disk."""
+
+
+def _peak_rss_mb() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return round(max(own, kids) / 1024, 1)  # Linux reports KiB
+
+
+def _child_entry(job_file: str) -> None:
+    """The child's side: run the job named in ``job_file`` and write its result beside it."""
+    job = json.loads(Path(job_file).read_text(encoding="utf-8"))
+    try:
+        result = globals()[job["fn"]](*job["args"], **job["kwargs"])
+        result["peak_rss_mb"] = _peak_rss_mb()
+        outcome: dict[str, Any] = {"ok": True, "result": result}
+    except BaseException as exc:
+        outcome = {
+            "ok": False,
+            "error": f"{type(exc).__name__}: {exc}",
+            "trace": traceback.format_exc(limit=8),
+        }
+    tmp = Path(job["result"] + ".part")
+    tmp.write_text(json.dumps(outcome, default=str), encoding="utf-8")
+    tmp.replace(job["result"])
+
+
+def _free_disk(path: Path) -> int:
+    st = os.statvfs(path)
+    return st.f_bavail * st.f_frsize
+
+
+def _in_child(
+    fn: Callable[..., dict[str, Any]], *args: Any, timeout: float, watch: Path, **kwargs: Any
+) -> dict:
+    """Run ``fn(*args, **kwargs)`` in a fresh interpreter in its own process group (so a timeout
+    stops its children too, e.g. dbt); return its dict plus its peak_rss_mb. Its output goes to
+    ``<watch>/logs/``."""
+    logs = watch / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    stem = logs / f"{datetime.now(UTC).strftime('%H%M%S%f')}-{fn.__name__}"
+    job = {"fn": fn.__name__, "args": list(args), "kwargs": kwargs, "result": f"{stem}.result.json"}
+    Path(f"{stem}.job.json").write_text(json.dumps(job), encoding="utf-8")
+    code = "import sys; from ingest.bench import _child_entry; _child_entry(sys.argv[1])"
+    with Path(f"{stem}.log").open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", code, f"{stem}.job.json"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=REPO,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        stop_reason = None
+        try:
+            while proc.poll() is None:
+                if time.monotonic() > deadline:
+                    stop_reason = f"timed out after {timeout:.0f} s"
+                elif _free_disk(watch) < MIN_FREE_DISK:
+                    stop_reason = (
+                        f"stopped: less than {MIN_FREE_DISK // 2**30} GiB free on the disk of {watch}"
+                    )
+                if stop_reason:
+                    break
+                time.sleep(0.2)
+        finally:
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    if stop_reason:
+        raise ChildFailed(stop_reason)
+    result_file = Path(job["result"])
+    if not result_file.exists():
+        tail = Path(f"{stem}.log").read_text(encoding="utf-8", errors="replace")[-1500:]
+        raise ChildFailed(f"child process died (exit code {proc.returncode}; the OOM killer?)\n{tail}")
+    outcome = json.loads(result_file.read_text(encoding="utf-8"))
+    if not outcome["ok"]:
+        raise ChildFailed(f"{outcome['error']}\n{outcome['trace']}")
+    return outcome["result"]
+
+
+def _attempt(log: Log, what: str, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Run one measurement; a failure is recorded (status, error), never raised."""
+    started = time.perf_counter()
+    try:
+        result = fn()
+        result.setdefault("status", "ok")
+        return result
+    except ChildFailed as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "failed"
+        log(f"[red]{what} failed:[/] {first}")
+        return {"status": "failed", "error": str(exc)[-4000:], "seconds": time.perf_counter() - started}
+
+
+# ------------------------------------------------------------------------------------------------
+# measurements (each runs in a child)
+# ------------------------------------------------------------------------------------------------
+
+
+def _generate_child(out: str, changes: int, incidents: int, cis: int, as_of: str) -> dict[str, Any]:
+    from ingest.generate import generate
+
+    started = time.perf_counter()
+    written = generate(
+        Path(out),
+        seed=SEED,
+        changes=changes,
+        incidents=incidents,
+        cis=cis,
+        as_of=datetime.fromisoformat(as_of),
+    )
+    return {"seconds": time.perf_counter() - started, "files": written}
+
+
+def _ingest_child(files: list[str], data_root: str) -> dict[str, Any]:
+    from ingest.paths import DataDir
+    from ingest.pipeline import ingest_paths
+
+    data = DataDir(Path(data_root)).ensure()
+    started = time.perf_counter()
+    report = ingest_paths(data, [Path(f) for f in files], force=True)
+    seconds = time.perf_counter() - started
+    results = [
+        {
+            "file": r.path.name,
+            "status": r.status,
+            "error": r.error,
+            "source": f"{r.source_system} {r.source_table}",
+            "rows_read": r.counts.rows_read,
+            "inserted": r.counts.inserted,
+            "quarantined": r.counts.quarantined,
+            "seconds": r.duration_seconds,
+        }
+        for r in report.results
+    ]
+    size = data.ingest_db.stat().st_size if data.ingest_db.exists() else 0
+    return {"seconds": seconds, "results": results, "ingest_db_mb": round(size / 2**20, 1)}
+
+
+def _transcode(src: Path, encoding: str, dst: Path) -> None:
+    with (
+        src.open("r", encoding=encoding, errors="replace", newline="") as fin,
+        dst.open("w", encoding="utf-8", newline="") as fout,
+    ):
+        shutil.copyfileobj(fin, fout, CHUNK)
+
+
+def _floor_ingest_child(path: str, encoding: str, workdir: str) -> dict[str, Any]:
+    """DuckDB's own read_csv of one export, all VARCHAR, into a table of a fresh database file."""
+    import duckdb
+
+    from ingest.readers import sniff_delimiter, unique_headers
+
+    src, tmp = Path(path), Path(workdir)
+    tmp.mkdir(parents=True, exist_ok=True)
+    transcode_s = 0.0
+    if encoding.lower().replace("-", "").replace("_", "") not in ("utf8", "utf8sig"):
+        started = time.perf_counter()
+        utf8 = tmp / (src.name + ".utf8.csv")
+        _transcode(src, encoding, utf8)
+        transcode_s = time.perf_counter() - started
+        src = utf8
+    with src.open("r", encoding="utf-8-sig", newline="") as f:
+        first = f.readline()
+    delimiter = sniff_delimiter(first)
+    headers = unique_headers(next(csv.reader([first], delimiter=delimiter)))
+    columns = "{" + ", ".join("'" + h.replace("'", "''") + "': 'VARCHAR'" for h in headers) + "}"
+    db = tmp / "floor.duckdb"
+    started = time.perf_counter()
+    con = duckdb.connect(str(db))
+    try:
+        con.execute(
+            f"create table t as select * from read_csv(?, header = true, delim = ?, quote = '\"', "
+            f"escape = '\"', columns = {columns})",
+            [str(src), delimiter],
+        )
+        rows = con.execute("select count(*) from t").fetchall()[0][0]
+        con.execute("checkpoint")
+    finally:
+        con.close()
+    read_s = time.perf_counter() - started
+    return {
+        "read_csv_seconds": read_s,
+        "transcode_seconds": transcode_s,
+        "rows": rows,
+        "columns": len(headers),
+    }
+
+
+def _build_child(data_root: str, as_of: str, run_id: str) -> dict[str, Any]:
+    from ingest import pipeline
+    from ingest.paths import DataDir
+
+    data = DataDir(Path(data_root)).ensure()
+    started = time.perf_counter()
+    pipeline.sync_forms(data, run_id=run_id)
+    forms_s = time.perf_counter() - started
+    started = time.perf_counter()
+    pub = pipeline.build(data, run_id=run_id, as_of=as_of)
+    seconds = time.perf_counter() - started
+    return {
+        "seconds": seconds,
+        "sync_forms_seconds": forms_s,
+        "dbt_seconds": float(pub.meta.get("dbt_seconds", 0.0)),  # type: ignore[arg-type]
+        "version": pub.version,
+        "warehouse_mb": round(pub.path.stat().st_size / 2**20, 1),
+    }
+
+
+def _dag_order(nodes: dict[str, dict[str, Any]]) -> list[str]:
+    """Model and seed ids in dependency order (Kahn's algorithm, ties by id for a stable order)."""
+    deps = {uid: [d for d in n["depends_on"].get("nodes", []) if d in nodes] for uid, n in nodes.items()}
+    done: list[str] = []
+    placed: set[str] = set()
+    while len(done) < len(deps):
+        ready = sorted(u for u, ds in deps.items() if u not in placed and all(d in placed for d in ds))
+        if not ready:
+            raise RuntimeError(f"cycle among {sorted(set(deps) - placed)}")
+        done.extend(ready)
+        placed.update(ready)
+    return done
+
+
+def _floor_build_child(data_root: str, dbt_dir: str, floor_dir: str) -> dict[str, Any]:
+    """The same models' compiled SQL run directly in DuckDB, in DAG order, into a fresh file."""
+    import duckdb
+
+    from ingest.paths import DataDir
+
+    data = DataDir(Path(data_root))
+    target = data.root / "dbt" / "target"
+    manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
+    project = manifest["metadata"].get("project_name") or "changeboard"
+    nodes = {
+        uid: n
+        for uid, n in manifest["nodes"].items()
+        if n["resource_type"] in ("model", "seed") and n["package_name"] == project
+    }
+    order = _dag_order(nodes)
+    databases = {n["database"] for n in nodes.values()}
+    if len(databases) != 1:
+        raise RuntimeError(f"expected one database in the manifest, found {sorted(databases)}")
+    database = databases.pop()
+    out = Path(floor_dir)
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    # The compiled SQL names the build file's catalog (its stem): a fresh file of the same stem.
+    db_file = out / f"{database}.duckdb"
+    published = os.path.realpath(data.warehouse_link)
+    started_all = time.perf_counter()
+    con = duckdb.connect(str(db_file))
+    timings: dict[str, float] = {}
+    try:
+        con.execute(f"set memory_limit = '{os.environ.get('CHANGEBOARD_DUCKDB_MEMORY', '4GB')}'")
+        con.execute("attach ? as ingest (read_only)", [str(data.ingest_db)])
+        con.execute("attach ? as published (read_only)", [published])
+        for schema in sorted({n["schema"] for n in nodes.values()}):
+            con.execute(f'create schema if not exists "{schema}"')
+        for uid in order:
+            node = nodes[uid]
+            relation = f'"{node["schema"]}"."{node["alias"]}"'
+            if node["resource_type"] == "seed":
+                cols = con.execute(
+                    "select column_name, data_type from duckdb_columns() where database_name = 'published' "
+                    "and schema_name = ? and table_name = ? order by column_index",
+                    [node["schema"], node["alias"]],
+                ).fetchall()
+                spec = "{" + ", ".join(f"'{c}': '{t}'" for c, t in cols) + "}"
+                csv_path = Path(dbt_dir) / node["original_file_path"]
+                started = time.perf_counter()
+                con.execute(
+                    f"create table {relation} as select * from read_csv(?, header = true, columns = {spec})",
+                    [str(csv_path)],
+                )
+                timings[uid] = time.perf_counter() - started
+                continue
+            run_sql = target / "run" / project / node["original_file_path"]
+            if not run_sql.exists():  # ephemeral models are inlined into their dependants
+                continue
+            sql = re.sub(r"__dbt_tmp(?=\")", "", run_sql.read_text(encoding="utf-8"))
+            started = time.perf_counter()
+            con.execute(sql)
+            timings[uid] = time.perf_counter() - started
+        con.execute("detach published")
+        con.execute("checkpoint")
+    finally:
+        con.close()
+    total = time.perf_counter() - started_all
+    size = db_file.stat().st_size
+    shutil.rmtree(out, ignore_errors=True)
+    return {
+        "seconds": total,
+        "sql_seconds": sum(timings.values()),
+        "nodes": timings,
+        "file_mb": round(size / 2**20, 1),
+    }
+
+
+def _pages() -> list[tuple[str, str]]:
+    """(file under app/, title) of every dashboard page, read from the entrypoint's SECTIONS."""
+    tree = ast.parse(APP_ENTRY.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        target = None
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            target, value = node.target.id, node.value
+        elif isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            target, value = node.targets[0].id, node.value
+        if target == "SECTIONS" and value is not None:
+            sections = ast.literal_eval(value)
+            return [(f"views/{file}", title) for pages in sections.values() for file, title, _icon in pages]
+    raise RuntimeError(f"no SECTIONS in {APP_ENTRY}")
+
+
+def _percentile(values: list[float], q: float) -> float:
+    """Nearest-rank-interpolated percentile (q in 0..100)."""
+    if not values:
+        return 0.0
+    s = sorted(values)
+    if len(s) == 1:
+        return s[0]
+    k = (len(s) - 1) * q / 100
+    lo, hi = math.floor(k), math.ceil(k)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+def _serve_child(data_root: str, runs: int, timeout: float) -> dict[str, Any]:
+    """Every page with AppTest, ``runs`` times each with a cold query cache, every query timed."""
+    import threading
+
+    from ingest.paths import ENV_DATA_DIR
+
+    os.environ[ENV_DATA_DIR] = data_root
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    import app.db as appdb
+    from ingest import warehouse
+
+    local = threading.local()
+    calls: list[tuple[str, str, float]] = []  # (function, query key, seconds)
+    views = str(REPO / "app" / "views")
+
+    def context() -> str:
+        frame = sys._getframe(2)
+        name = frame.f_code.co_name
+        while frame is not None:
+            file = frame.f_code.co_filename
+            if file.startswith(views):
+                return name
+            if file == str(APP_ENTRY):
+                return f"sidebar:{name}"
+            frame = frame.f_back  # type: ignore[assignment]
+        return name
+
+    def timed(fn: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if getattr(local, "depth", 0):
+                return fn(*args, **kwargs)
+            label = context()
+            local.depth = 1
+            started = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                elapsed = time.perf_counter() - started
+                local.depth = 0
+                sql_args = [a for a in args if not isinstance(a, warehouse.WarehouseReader)]
+                calls.append((label, repr(sql_args)[:2000], elapsed))
+
+        return wrapper
+
+    # The app's one door to the warehouse is app.db.query (cached per version); WarehouseReader.query
+    # is wrapped too, for code that goes to the reader directly. Nested calls are counted once.
+    appdb.query = timed(appdb.query)  # type: ignore[method-assign]
+    warehouse.WarehouseReader.query = timed(warehouse.WarehouseReader.query)  # type: ignore[method-assign]
+
+    pages: dict[str, Any] = {}
+    for page, title in _pages():
+        at = AppTest.from_file(str(APP_ENTRY), default_timeout=timeout)
+        at.run()  # the default page; opens the reader
+        at.switch_page(page)
+        at.run()  # warm-up on this page (imports, first render)
+        per_query: dict[str, list[float]] = {}
+        totals: list[float] = []
+        walls: list[float] = []
+        errors: list[str] = []
+        counts: list[int] = []
+        for _ in range(runs):
+            st.cache_data.clear()
+            calls.clear()
+            started = time.perf_counter()
+            at.run()
+            walls.append(time.perf_counter() - started)
+            errors.extend(str(e.value)[:500] for e in at.exception)
+            seen: dict[str, str] = {}
+            per_fn: dict[str, int] = {}
+            for label, key, seconds in calls:
+                if key not in seen:
+                    per_fn[label] = per_fn.get(label, 0) + 1
+                    seen[key] = label if per_fn[label] == 1 else f"{label}#{per_fn[label]}"
+                per_query.setdefault(seen[key], []).append(seconds)
+            totals.append(sum(s for _l, _k, s in calls))
+            counts.append(len(calls))
+        queries = {
+            label: {
+                "calls": len(v),
+                "p50_ms": _percentile(v, 50) * 1000,
+                "p95_ms": _percentile(v, 95) * 1000,
+                "max_ms": max(v) * 1000,
+            }
+            for label, v in per_query.items()
+        }
+        pages[title] = {
+            "page": page,
+            "runs": runs,
+            "queries_per_run": round(statistics.mean(counts), 1) if counts else 0,
+            "total_p50_ms": _percentile(totals, 50) * 1000,
+            "total_p95_ms": _percentile(totals, 95) * 1000,
+            "script_p50_ms": _percentile(walls, 50) * 1000,
+            "script_p95_ms": _percentile(walls, 95) * 1000,
+            "queries": queries,
+            "errors": sorted(set(errors)),
+        }
+    return {"pages": pages}
+
+
+# ------------------------------------------------------------------------------------------------
+# the CAB pack
+# ------------------------------------------------------------------------------------------------
+
+
+def _cab_module() -> Any | None:
+    """The module that generates the CAB pack, if one exists yet."""
+    for name in ("ingest.reports", "ingest.report", "ingest.cab", "ingest.reports.cab"):
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            continue
+    return None
+
+
+def _cab_child(data_root: str, out_dir: str) -> dict[str, Any]:
+    """Generate the CAB pack in every format through ``changeboard report cab``."""
+    import subprocess
+
+    from ingest.paths import ENV_DATA_DIR
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, ENV_DATA_DIR: data_root}
+    cli = [sys.executable, "-c", "from ingest.cli import app; app()"]
+    help_text = subprocess.run(
+        [*cli, "report", "cab", "--help"], env=env, capture_output=True, text=True, check=False
+    ).stdout
+    formats = [f for f in ("html", "pdf", "md", "markdown", "ics") if re.search(rf"\b{f}\b", help_text)]
+    if "md" in formats and "markdown" in formats:
+        formats.remove("markdown")
+    results: dict[str, Any] = {}
+    for fmt in formats or ["default"]:
+        args = [*cli, "report", "cab"] + ([] if fmt == "default" else ["--format", fmt])
+        args += ["--out", str(out / f"cab.{fmt}")]
+        started = time.perf_counter()
+        proc = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
+        seconds = time.perf_counter() - started
+        results[fmt] = {
+            "seconds": seconds,
+            "status": "ok" if proc.returncode == 0 else "failed",
+            "error": None if proc.returncode == 0 else (proc.stdout + proc.stderr)[-1500:],
+        }
+    return {"formats": results}
+
+
+# ------------------------------------------------------------------------------------------------
+# the run
+# ------------------------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    """Cores, memory and the versions that matter."""
+    import duckdb
+
+    def version(dist: str) -> str:
+        try:
+            return importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            return "not installed"
+
+    mem = 0
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem = int(line.split()[1]) * 1024
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cores": os.cpu_count(),
+        "cores_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "cpu": cpu,
+        "memory_gb": round(mem / 2**30, 1),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "duckdb": duckdb.__version__,
+        "dbt_core": version("dbt-core"),
+        "dbt_duckdb": version("dbt-duckdb"),
+        "streamlit": version("streamlit"),
+        "polars": version("polars"),
+    }
+
+
+def _code_state() -> dict[str, Any]:
+    """The commit measured and the files that differed from it (the work tree may be ahead)."""
+
+    def git(*args: str) -> str:
+        try:
+            proc = subprocess.run(
+                ["git", *args], cwd=REPO, capture_output=True, text=True, check=False, timeout=30
+            )
+        except (OSError, subprocess.SubprocessError):
+            return ""
+        return proc.stdout.strip() if proc.returncode == 0 else ""
+
+    dirty = [line[3:] for line in git("status", "--porcelain", "--", "ingest", "dbt", "app").splitlines()]
+    return {"commit": git("rev-parse", "--short", "HEAD") or None, "modified": dirty}
+
+
+def _scales(changes: int, scales: list[int] | None) -> list[int]:
+    chosen = list(scales) if scales else [s for s in DEFAULT_SCALES if s < changes] + [changes]
+    return sorted({int(s) for s in chosen if int(s) > 0})
+
+
+def _sizes(scale: int, changes: int, incidents: int, cis: int) -> tuple[int, int]:
+    """Incidents and CIs at a scale: the requested ratios to changes, kept at every scale."""
+    factor = scale / changes
+    return round(incidents * factor), max(MIN_CIS, round(cis * factor))
+
+
+def _growth(a: tuple[int, float], b: tuple[int, float]) -> float | None:
+    """Growth of a cost per 10x more data between two scales (10.0 = linear)."""
+    (sa, ta), (sb, tb) = a, b
+    if sa == sb or ta <= 0 or tb <= 0:
+        return None
+    return (tb / ta) ** (1 / math.log10(sb / sa))
+
+
+def _encoding_of(path: Path) -> str:
+    from ingest.readers import detect_encoding
+
+    return detect_encoding(path)
+
+
+def _measure_scale(
+    scale: int,
+    incidents: int,
+    cis: int,
+    root: Path,
+    as_of: datetime,
+    page_runs: int,
+    log: Log,
+    watch: Path,
+) -> dict[str, Any]:
+    res: dict[str, Any] = {"changes": scale, "incidents": incidents, "cis": cis}
+    samples = root / "samples"
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+
+    log(f"generating {scale:,} changes, {incidents:,} incidents, {cis:,} CIs")
+    res["generate"] = _attempt(
+        log,
+        "generate",
+        lambda: _in_child(
+            _generate_child,
+            str(samples),
+            scale,
+            incidents,
+            cis,
+            as_of.isoformat(),
+            timeout=TIMEOUTS["generate"],
+            watch=watch,
+        ),
+    )
+    if res["generate"]["status"] != "ok":
+        return res
+    files = sorted(p for p in samples.rglob("*.csv") if p.is_file())
+    res["generate"]["mb"] = round(sum(p.stat().st_size for p in files) / 2**20, 1)
+
+    # 1. ingest, file by file, each beside its floor
+    rows: list[dict[str, Any]] = []
+    for path in files:
+        rel = str(path.relative_to(samples))
+        log(f"ingest {rel} ({path.stat().st_size / 2**20:,.0f} MiB)")
+        fresh = root / "fresh"
+        shutil.rmtree(fresh, ignore_errors=True)
+        conn = _attempt(
+            log,
+            f"ingest {rel}",
+            lambda p=path, d=fresh: _in_child(
+                _ingest_child, [str(p)], str(d), timeout=TIMEOUTS["ingest"], watch=watch
+            ),
+        )
+        shutil.rmtree(fresh, ignore_errors=True)
+        encoding = _encoding_of(path)
+        floor = _attempt(
+            log,
+            f"floor {rel}",
+            lambda p=path, e=encoding, d=fresh: _in_child(
+                _floor_ingest_child, str(p), e, str(d), timeout=TIMEOUTS["floor"], watch=watch
+            ),
+        )
+        shutil.rmtree(fresh, ignore_errors=True)
+        row: dict[str, Any] = {
+            "file": rel,
+            "mb": round(path.stat().st_size / 2**20, 1),
+            "encoding": encoding,
+            "connector": conn,
+            "floor": floor,
+        }
+        # rows/s counts the file's data rows (the floor's count) for both; the connector's
+        # canonical rows (one file can give several entities: changes, CI links, approvals) are kept too.
+        row["rows"] = floor.get("rows")
+        if conn["status"] == "ok":
+            r = conn["results"][0]
+            conn["canonical_rows"] = r["rows_read"]
+            conn["load_status"] = r["status"]
+            if r["status"] != "succeeded":
+                conn["status"] = "failed"
+                conn["error"] = r["error"]
+            if row["rows"] is None:
+                row["rows"] = r["rows_read"]
+            conn["rows_per_s"] = row["rows"] / conn["seconds"] if conn["seconds"] else 0.0
+        if floor["status"] == "ok":
+            floor["rows_per_s"] = (
+                floor["rows"] / floor["read_csv_seconds"] if floor["read_csv_seconds"] else 0.0
+            )
+            floor["seconds_with_transcode"] = floor["read_csv_seconds"] + floor["transcode_seconds"]
+        if conn["status"] == "ok" and floor["status"] == "ok":
+            row["floor_ratio"] = floor["read_csv_seconds"] / conn["seconds"]
+            row["floor_ratio_with_transcode"] = floor["seconds_with_transcode"] / conn["seconds"]
+        rows.append(row)
+
+    data_root = root / "data"
+    log("ingest every file in one run (the data the build uses)")
+    all_files = _attempt(
+        log,
+        "ingest (all files)",
+        lambda: _in_child(
+            _ingest_child, [str(samples)], str(data_root), timeout=TIMEOUTS["ingest"], watch=watch
+        ),
+    )
+    if all_files["status"] == "ok":
+        failed = [r for r in all_files["results"] if r["status"] not in ("succeeded",)]
+        all_files["canonical_rows"] = sum(r["rows_read"] for r in all_files["results"])
+        all_files["rows"] = sum(row.get("rows") or 0 for row in rows) or all_files["canonical_rows"]
+        all_files["rows_per_s"] = all_files["rows"] / all_files["seconds"] if all_files["seconds"] else 0.0
+        if failed:
+            all_files["status"] = "failed"
+            all_files["error"] = "; ".join(f"{r['file']}: {r['error']}" for r in failed)
+        shutil.rmtree(data_root / "landing", ignore_errors=True)  # the landed copies are not needed again
+    res["ingest"] = {"files": rows, "all_files": all_files}
+    if all_files["status"] != "ok":
+        return res
+
+    # 2. build, beside the same SQL run directly
+    log("build (dbt build with tests, publish)")
+    build = _attempt(
+        log,
+        "build",
+        lambda: _in_child(
+            _build_child,
+            str(data_root),
+            as_of.strftime("%Y-%m-%d %H:%M:%S"),
+            f"bench-{scale}",
+            timeout=TIMEOUTS["build"],
+            watch=watch,
+        ),
+    )
+    res["build"] = build
+    run_results = data_root / "dbt" / "target" / "run_results.json"
+    per_node: dict[str, float] = {}
+    if run_results.exists():
+        build["dbt_nodes"] = _dbt_phases(run_results)
+        per_node = build["dbt_nodes"].pop("per_node")
+        if build["status"] == "ok":
+            build["dbt_fixed_seconds"] = max(0.0, build["dbt_seconds"] - build["dbt_nodes"]["span_seconds"])
+    if build["status"] != "ok":
+        return res
+    log("build floor (the compiled model SQL directly in DuckDB)")
+    floor_build = _attempt(
+        log,
+        "build floor",
+        lambda: _in_child(
+            _floor_build_child,
+            str(data_root),
+            str(REPO / "dbt"),
+            str(root / "floor_build"),
+            timeout=TIMEOUTS["build"],
+            watch=watch,
+        ),
+    )
+    build["floor"] = floor_build
+    if floor_build["status"] == "ok":
+        nodes = build["dbt_nodes"]
+        dbt_models = nodes["model_seconds"] + nodes["seed_seconds"]
+        build["dbt_model_seconds"] = dbt_models
+        build["direct_sql_seconds"] = floor_build["sql_seconds"]
+        build["dbt_overhead"] = (dbt_models - floor_build["sql_seconds"]) / dbt_models if dbt_models else None
+        per_model = []
+        for uid, direct in floor_build.pop("nodes").items():
+            dbt_t = per_node.get(uid)
+            per_model.append({"node": uid.split(".")[-1], "dbt_seconds": dbt_t, "direct_seconds": direct})
+        build["per_model"] = sorted(per_model, key=lambda m: -(m["dbt_seconds"] or 0))
+
+    # 3. serving
+    log(f"serving: every page x {page_runs} runs")
+    res["serving"] = _attempt(
+        log,
+        "serving",
+        lambda: _in_child(
+            _serve_child, str(data_root), page_runs, 600.0, timeout=TIMEOUTS["serve"], watch=watch
+        ),
+    )
+
+    # 4. the CAB pack
+    if _cab_module() is None:
+        res["cab"] = {
+            "status": "not available",
+            "reason": "no CAB pack module (`changeboard report cab`) yet",
+        }
+    else:
+        log("CAB pack")
+        res["cab"] = _attempt(
+            log,
+            "CAB pack",
+            lambda: _in_child(
+                _cab_child, str(data_root), str(root / "cab"), timeout=TIMEOUTS["cab"], watch=watch
+            ),
+        )
+    return res
+
+
+def _dbt_phases(path: Path) -> dict[str, Any]:
+    """Per-phase sums and the node span from dbt's run_results.json."""
+    rr = json.loads(path.read_text(encoding="utf-8"))
+    sums = {"model": 0.0, "seed": 0.0, "test": 0.0, "unit_test": 0.0}
+    counts = dict.fromkeys(sums, 0)
+    per_node: dict[str, float] = {}
+    starts, ends, slow_tests = [], [], []
+    errors: list[dict[str, Any]] = []
+    skipped = 0
+    for r in rr["results"]:
+        kind = r["unique_id"].split(".")[0]
+        t = float(r.get("execution_time") or 0.0)
+        if kind in sums:
+            sums[kind] += t
+            counts[kind] += 1
+        per_node[r["unique_id"]] = t
+        if kind in ("test", "unit_test"):
+            parts = r["unique_id"].split(".")
+            slow_tests.append((t, parts[3] if kind == "unit_test" else parts[2]))
+        if r.get("status") == "skipped":
+            skipped += 1
+        elif r.get("status") not in ("success", "pass"):
+            errors.append(
+                {
+                    "node": r["unique_id"],
+                    "status": r.get("status"),
+                    "seconds": t,
+                    "message": re.sub(
+                        r"^(Runtime|Database) Error in \w+ \S+ \([^)]*\)\s*",
+                        "",
+                        " ".join((r.get("message") or "").split()),
+                    )[:400],
+                }
+            )
+        for step in r.get("timing") or []:
+            with contextlib.suppress(KeyError, ValueError, TypeError):
+                starts.append(datetime.fromisoformat(step["started_at"].replace("Z", "+00:00")))
+                ends.append(datetime.fromisoformat(step["completed_at"].replace("Z", "+00:00")))
+    span = (max(ends) - min(starts)).total_seconds() if starts and ends else 0.0
+    return {
+        "model_seconds": sums["model"],
+        "seed_seconds": sums["seed"],
+        "test_seconds": sums["test"] + sums["unit_test"],
+        "models": counts["model"],
+        "seeds": counts["seed"],
+        "tests": counts["test"] + counts["unit_test"],
+        "span_seconds": span,
+        "elapsed_seconds": float(rr.get("elapsed_time") or 0.0),
+        "slowest_tests": [{"test": n, "seconds": t} for t, n in sorted(slow_tests, reverse=True)[:5]],
+        "errors": errors[:20],
+        "skipped": skipped,
+        "per_node": per_node,
+    }
+
+
+def _scaling(scales: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Growth per 10x of each cost between consecutive scales (and first to last)."""
+    series: dict[str, list[tuple[int, float]]] = {}
+
+    def add(name: str, scale: int, value: Any) -> None:
+        if isinstance(value, int | float) and value > 0:
+            series.setdefault(name, []).append((scale, float(value)))
+
+    for res in scales.values():
+        s = res["changes"]
+        ingest = res.get("ingest") or {}
+        for row in ingest.get("files", []):
+            if row["connector"].get("status") == "ok":
+                add(f"ingest {row['file']}", s, row["connector"]["seconds"])
+            if row["floor"].get("status") == "ok":
+                add(f"floor {row['file']}", s, row["floor"]["read_csv_seconds"])
+        if (ingest.get("all_files") or {}).get("status") == "ok":
+            add("ingest (all files)", s, ingest["all_files"]["seconds"])
+        build = res.get("build") or {}
+        if build.get("status") == "ok":
+            add("build (pipeline.build)", s, build["seconds"])
+            add("dbt model + seed nodes", s, build.get("dbt_model_seconds"))
+            add("dbt tests", s, build["dbt_nodes"]["test_seconds"])
+            add("direct SQL", s, build.get("direct_sql_seconds"))
+        serving = res.get("serving") or {}
+        for title, page in (serving.get("pages") or {}).items():
+            add(f"page {title} (queries p50)", s, page["total_p50_ms"] / 1000)
+    out: dict[str, Any] = {}
+    for name, points in series.items():
+        points.sort()
+        steps = [
+            {"from": a[0], "to": b[0], "growth_per_10x": _growth(a, b)} for a, b in itertools.pairwise(points)
+        ]
+        overall = _growth(points[0], points[-1]) if len(points) > 1 else None
+        out[name] = {"points": points, "steps": steps, "growth_per_10x": overall}
+    return out
+
+
+def _goals(scales: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each goal judged at the largest scale measured."""
+    if not scales:
+        return []
+    top = scales[max(scales, key=int)]
+    at = f"{top['changes']:,} changes"
+    checks: list[dict[str, Any]] = []
+
+    def check(goal: str, value: float | None, met: bool | None, detail: str = "") -> None:
+        checks.append({"goal": goal, "at": at, "value": value, "met": met, "detail": detail})
+
+    ingest = top.get("ingest") or {}
+    for row in ingest.get("files", []):
+        ratio = row.get("floor_ratio")
+        check(f"ingest {row['file']}: floor/connector >= 0.5", ratio, None if ratio is None else ratio >= 0.5)
+    peaks = [
+        ("ingest " + r["file"], r["connector"].get("peak_rss_mb"))
+        for r in ingest.get("files", [])
+        if r["connector"].get("status") == "ok"
+    ]
+    if (ingest.get("all_files") or {}).get("status") == "ok":
+        peaks.append(("ingest (all files)", ingest["all_files"]["peak_rss_mb"]))
+    build = top.get("build") or {}
+    if build.get("status") == "ok":
+        peaks.append(("build (incl. dbt)", build["peak_rss_mb"]))
+        ov = build.get("dbt_overhead")
+        check("dbt overhead < 20 %", ov, None if ov is None else ov < GOALS["dbt_overhead_max"])
+    else:
+        errs = (build.get("dbt_nodes") or {}).get("errors") or []
+        why = f": {errs[0]['node'].split('.')[-1]}: {errs[0]['message'][:100]}" if errs else ""
+        check("dbt overhead < 20 %", None, False, f"build {build.get('status', 'not run')}{why}")
+    for name, mb in peaks:
+        check(f"peak memory < 4 GB: {name}", mb, mb < GOALS["peak_memory_mb_max"])
+    serving = top.get("serving") or {}
+    if serving.get("status") == "ok":
+        for title, page in serving["pages"].items():
+            worst = max(
+                page["queries"].items(), key=lambda kv: kv[1]["p95_ms"], default=(None, {"p95_ms": 0.0})
+            )
+            check(
+                f"page {title}: each query p95 < 100 ms",
+                worst[1]["p95_ms"],
+                worst[1]["p95_ms"] < GOALS["query_p95_ms_max"] and not page["errors"],
+                f"slowest: {worst[0]}"
+                + (f"; page errors: {page['errors'][0][:120]}" if page["errors"] else ""),
+            )
+            check(
+                f"page {title}: queries together p95 < 300 ms",
+                page["total_p95_ms"],
+                page["total_p95_ms"] < GOALS["page_total_p95_ms_max"],
+            )
+    else:
+        check("page queries", None, False, f"serving {serving.get('status', 'not run')}")
+    cab = top.get("cab") or {}
+    if cab.get("status") == "ok":
+        for fmt, r in cab["formats"].items():
+            check(f"CAB pack ({fmt}) < 5 s", r["seconds"], r["status"] == "ok" and r["seconds"] < 5.0)
+    else:
+        check("CAB pack < 5 s", None, None, cab.get("status", "not run"))
+    return checks
+
+
+def run_bench(
+    changes: int = DEFAULT_CHANGES,
+    incidents: int | None = None,
+    cis: int | None = None,
+    out: Path | None = None,
+    scales: list[int] | None = None,
+    workdir: Path | None = None,
+    *,
+    page_runs: int = DEFAULT_PAGE_RUNS,
+    console: Console | None = None,
+) -> dict[str, Any]:
+    """Run the benchmark; print a table per section; write and return the JSON.
+
+    Args:
+        changes: ServiceNow change requests at the largest scale (default 1M).
+        incidents: Incidents at the largest scale (default 5 per change: 5M at 1M).
+        cis: Configuration items at the largest scale (default 1 per 10 changes: 100k at 1M).
+        out: The JSON file (default ``<workdir>/bench.json``).
+        scales: Numbers of changes to measure at (default 10k, 100k and ``changes``); incidents
+            and CIs keep their ratio to changes at every scale.
+        workdir: Where the generated files and data dirs go (default ``<data dir>/bench``).
+        page_runs: Runs of each dashboard page (each with a cold query cache).
+        console: Where the tables go (default stdout).
+    """
+    from ingest.paths import DataDir
+
+    console = console or Console()
+    changes = int(changes)
+    incidents = (
+        int(incidents) if incidents is not None else round(changes * DEFAULT_INCIDENTS / DEFAULT_CHANGES)
+    )
+    cis = int(cis) if cis is not None else max(MIN_CIS, round(changes * DEFAULT_CIS / DEFAULT_CHANGES))
+    workdir = Path(workdir) if workdir else DataDir.resolve(None).root / "bench"
+    workdir = workdir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    out = Path(out) if out else workdir / "bench.json"
+    chosen = _scales(changes, scales)
+    as_of = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    started = time.perf_counter()
+
+    def log(msg: str) -> None:
+        console.log(msg)
+
+    report: dict[str, Any] = {
+        "command": " ".join(["changeboard", *sys.argv[1:]])
+        if Path(sys.argv[0]).name == "changeboard"
+        else None,
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "params": {
+            "changes": changes,
+            "incidents": incidents,
+            "cis": cis,
+            "scales": chosen,
+            "seed": SEED,
+            "as_of": as_of.date().isoformat(),
+            "page_runs": page_runs,
+            "workdir": str(workdir),
+        },
+        "goals": GOALS,
+        "machine": machine(),
+        "code": _code_state(),
+    }
+    per_scale: dict[str, dict[str, Any]] = {}
+    for scale in chosen:
+        inc, ci = _sizes(scale, changes, incidents, cis)
+        per_scale[str(scale)] = _measure_scale(
+            scale, inc, ci, workdir / f"scale_{scale}", as_of, page_runs, log, workdir
+        )
+        _write(out, _assemble(report, per_scale, started))  # partial results survive an interrupted run
+    result = _assemble(report, per_scale, started)
+    _write(out, result)
+    print_report(result, console)
+    console.print(f"[bold]JSON:[/] {out}")
+    return result
+
+
+def _assemble(report: dict[str, Any], per_scale: dict[str, dict[str, Any]], started: float) -> dict[str, Any]:
+    sections: dict[str, Any] = {k: {} for k in ("generate", "ingest", "build", "serving", "cab")}
+    for scale, res in per_scale.items():
+        for k in sections:
+            sections[k][scale] = res.get(k, {"status": "not run"})
+    return {
+        **report,
+        **sections,
+        "scaling": _scaling(per_scale),
+        "checks": _goals(per_scale),
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def _write(out: Path, result: dict[str, Any]) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".part")
+    tmp.write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
+    tmp.replace(out)
+
+
+# ------------------------------------------------------------------------------------------------
+# printing
+# ------------------------------------------------------------------------------------------------
+
+
+def _f(v: Any, fmt: str = "{:,.2f}") -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, int | float):
+        return fmt.format(v)
+    return str(v)
+
+
+def _met(met: bool | None) -> str:
+    return {True: "[green]yes[/]", False: "[bold red]NO[/]", None: "[dim]n/a[/]"}[met]
+
+
+def print_report(result: dict[str, Any], console: Console) -> None:
+    """A rich table per section."""
+    m = result["machine"]
+    t = Table(title="machine", show_header=False)
+    for k, v in m.items():
+        t.add_row(k, str(v))
+    console.print(t)
+
+    t = Table(title="ingest: connector (ingest_paths, one file, fresh data dir) vs DuckDB read_csv floor")
+    for col in (
+        "changes",
+        "file",
+        "MiB",
+        "rows",
+        "connector s",
+        "rows/s",
+        "peak MiB",
+        "transcode s",
+        "read_csv s",
+        "floor rows/s",
+        "floor peak MiB",
+        "floor/connector",
+    ):
+        t.add_column(col, justify="left" if col == "file" else "right")
+    for scale, ing in result["ingest"].items():
+        if "files" not in ing:
+            continue
+        for row in ing["files"]:
+            c, f = row["connector"], row["floor"]
+            ratio = row.get("floor_ratio")
+            t.add_row(
+                f"{int(scale):,}",
+                row["file"],
+                _f(row["mb"], "{:,.1f}"),
+                _f(row.get("rows"), "{:,}"),
+                _f(c.get("seconds")) if c["status"] == "ok" else f"[red]{c['status']}[/]",
+                _f(c.get("rows_per_s"), "{:,.0f}"),
+                _f(c.get("peak_rss_mb"), "{:,.0f}"),
+                _f(f.get("transcode_seconds")),
+                _f(f.get("read_csv_seconds")) if f["status"] == "ok" else f"[red]{f['status']}[/]",
+                _f(f.get("rows_per_s"), "{:,.0f}"),
+                _f(f.get("peak_rss_mb"), "{:,.0f}"),
+                "-" if ratio is None else (f"[red]{ratio:.3f}[/]" if ratio < 0.5 else f"{ratio:.3f}"),
+            )
+        a = ing["all_files"]
+        t.add_row(
+            f"{int(scale):,}",
+            "[bold]all files, one run[/]",
+            "",
+            _f(a.get("rows"), "{:,}"),
+            _f(a.get("seconds")) if a["status"] == "ok" else f"[red]{a['status']}[/]",
+            _f(a.get("rows_per_s"), "{:,.0f}"),
+            _f(a.get("peak_rss_mb"), "{:,.0f}"),
+            *[""] * 5,
+        )
+    console.print(t)
+
+    t = Table(title="build: pipeline.build (dbt build + publish) vs the compiled model SQL run directly")
+    for col in (
+        "changes",
+        "build s",
+        "dbt s",
+        "dbt start-up s",
+        "model+seed nodes s",
+        "direct SQL s",
+        "dbt overhead",
+        "tests s (n)",
+        "peak MiB",
+        "warehouse MiB",
+    ):
+        t.add_column(col, justify="right")
+    for scale, b in result["build"].items():
+        if b.get("status") != "ok":
+            errs = (b.get("dbt_nodes") or {}).get("errors") or []
+            why = (
+                f"{errs[0]['node'].split('.')[-1]} after {errs[0]['seconds']:,.0f} s: {errs[0]['message'][:90]}"
+                if errs
+                else str(b.get("error", "")).strip().splitlines()[0][:120]
+            )
+            t.add_row(f"{int(scale):,}", f"[red]{b.get('status')}[/]", "", "", "", "", why)
+            continue
+        n = b["dbt_nodes"]
+        ov = b.get("dbt_overhead")
+        t.add_row(
+            f"{int(scale):,}",
+            _f(b["seconds"]),
+            _f(b["dbt_seconds"]),
+            _f(b.get("dbt_fixed_seconds")),
+            _f(b.get("dbt_model_seconds")),
+            _f(b.get("direct_sql_seconds")),
+            f"[red]floor {b.get('floor', {}).get('status', 'not run')}[/]"
+            if ov is None
+            else (f"[red]{ov:.1%}[/]" if ov >= 0.2 else f"{ov:.1%}"),
+            f"{n['test_seconds']:,.2f} ({n['tests']})",
+            _f(b.get("peak_rss_mb"), "{:,.0f}"),
+            _f(b.get("warehouse_mb"), "{:,.1f}"),
+        )
+    console.print(t)
+    top = max(result["build"], key=int, default=None)
+    if top and result["build"][top].get("per_model"):
+        t = Table(title=f"build at {int(top):,} changes: slowest models (dbt node time vs direct SQL)")
+        for col in ("model", "dbt s", "direct s"):
+            t.add_column(col, justify="left" if col == "model" else "right")
+        for pm in result["build"][top]["per_model"][:8]:
+            t.add_row(pm["node"], _f(pm["dbt_seconds"]), _f(pm["direct_seconds"]))
+        console.print(t)
+
+    t = Table(title="serving: each page's queries against the published warehouse (cold cache, ms)")
+    for col in (
+        "changes",
+        "page",
+        "queries",
+        "total p50",
+        "total p95",
+        "slowest query",
+        "its p50",
+        "its p95",
+        "script p50",
+    ):
+        t.add_column(col, justify="left" if col in ("page", "slowest query") else "right")
+    for scale, s in result["serving"].items():
+        if s.get("status") != "ok":
+            t.add_row(f"{int(scale):,}", f"[red]{s.get('status')}[/]")
+            continue
+        for title, p in s["pages"].items():
+            name, q = max(p["queries"].items(), key=lambda kv: kv[1]["p95_ms"], default=("-", {}))
+            red = p["total_p95_ms"] >= 300
+            t.add_row(
+                f"{int(scale):,}",
+                title + (" [red](errors)[/]" if p["errors"] else ""),
+                _f(p["queries_per_run"], "{:,.0f}"),
+                _f(p["total_p50_ms"], "{:,.1f}"),
+                f"[red]{p['total_p95_ms']:,.1f}[/]" if red else _f(p["total_p95_ms"], "{:,.1f}"),
+                name,
+                _f(q.get("p50_ms"), "{:,.1f}"),
+                f"[red]{q['p95_ms']:,.1f}[/]" if q and q["p95_ms"] >= 100 else _f(q.get("p95_ms"), "{:,.1f}"),
+                _f(p["script_p50_ms"], "{:,.0f}"),
+            )
+    console.print(t)
+
+    t = Table(title="CAB pack")
+    t.add_column("changes", justify="right")
+    t.add_column("format")
+    t.add_column("seconds", justify="right")
+    for scale, c in result["cab"].items():
+        if c.get("status") != "ok":
+            t.add_row(
+                f"{int(scale):,}", f"{c.get('status')}: {c.get('reason', c.get('error', ''))}"[:120], ""
+            )
+            continue
+        for fmt, r in c["formats"].items():
+            t.add_row(
+                f"{int(scale):,}", fmt, _f(r["seconds"]) if r["status"] == "ok" else f"[red]{r['status']}[/]"
+            )
+    console.print(t)
+
+    t = Table(title="scaling: growth per 10x more data (10 = linear)")
+    t.add_column("cost")
+    t.add_column("seconds by changes", justify="right")
+    t.add_column("growth / 10x", justify="right")
+    for name, s in result["scaling"].items():
+        g = s["growth_per_10x"]
+        pts = ", ".join(f"{sc:,}: {v:,.2f}" for sc, v in s["points"])
+        t.add_row(
+            name,
+            pts,
+            "-" if g is None else (f"[red]{g:.1f}x[/]" if g > GOALS["growth_per_10x_max"] else f"{g:.1f}x"),
+        )
+    console.print(t)
+
+    t = Table(title="goals")
+    for col in ("goal", "at", "value", "met", "detail"):
+        t.add_column(col)
+    for c in result["checks"]:
+        t.add_row(c["goal"], c["at"], _f(c["value"], "{:,.3f}"), _met(c["met"]), c["detail"])
+    console.print(t)
+
+
+__all__ = ["GOALS", "machine", "print_report", "run_bench"]

@@ -1,0 +1,860 @@
+"""The CAB meeting pack: one data feed (:func:`cab_pack`) and the renderers that all read it.
+
+The feed selects rows for a meeting at time T from the published models; it never computes a
+metric. The sections follow the selection rules documented on ``fct_change_risk_evidence`` (and
+applied by ``rpt_cab_agenda`` for the default T), with P = the previous meeting and F = T + the
+forward schedule:
+
+- ``awaiting_decision``: ``is_awaiting_decision`` (and raised before T);
+- ``scheduled``: not awaiting, open or in progress, planned start in [T, F) (and raised before T);
+- ``emergency_retrospective``: emergency changes with ``retrospective_at`` in [P, T);
+- ``post_implementation_review``: failed changes with ``review_at`` in [P, T), with the incidents
+  they caused (``fct_incidents.primary_cause_change_id``).
+
+The risk evidence, the risk indicator and its reasons, the collisions and the blackout flags are the
+models' columns as published. The KPI strip is ``rpt_cab_kpi_strip`` when T falls in the week that
+model was built for; for any other T it is the same ``rpt_change_kpis`` weekly numerators and
+denominators summed over T's own 4 + 4 weeks, as that model's documentation prescribes.
+
+Renderers: :func:`render_html` (self-contained, autoescaped Jinja2), :func:`render_pdf` (ReportLab,
+A4 or Letter, landscape), :func:`render_markdown` and :func:`render_ics` (the forward schedule).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+FORMATS = ("html", "pdf", "md", "ics")
+MEDIA_TYPES = {
+    "html": "text/html",
+    "pdf": "application/pdf",
+    "md": "text/markdown",
+    "ics": "text/calendar",
+}
+PAPERS = ("a4", "letter")
+
+# Defaults of the dbt vars (dbt_project.yml); read from rpt_cab_agenda when it has rows.
+DEFAULT_MEETING_HOUR = 10
+DEFAULT_PREVIOUS_MEETING_DAYS = 7
+DEFAULT_FORWARD_SCHEDULE_DAYS = 14
+
+SECTIONS: dict[str, tuple[int, str, str]] = {
+    "awaiting_decision": (1, "Awaiting a CAB decision", "Changes waiting for the CAB to approve or reject."),
+    "scheduled": (
+        2,
+        "Forward schedule",
+        "Approved or pre-approved changes planned to start in the next days.",
+    ),
+    "emergency_retrospective": (
+        3,
+        "Emergency changes since the previous meeting",
+        "For retrospective review.",
+    ),
+    "post_implementation_review": (
+        4,
+        "Failed changes since the previous meeting",
+        "Post-implementation review, with the incidents they caused.",
+    ),
+}
+
+COLLISION_KINDS = {
+    "same_ci": "same CI",
+    "related_ci": "related CIs",
+    "same_service": "same service",
+}
+
+# rpt_cab_kpi_strip's KPIs: the rpt_change_kpis weekly columns each one sums (numerator,
+# denominator). Only used for a meeting outside the week the strip model was built for.
+KPI_SUMS: dict[str, tuple[str, str | None]] = {
+    "changes_opened": ("changes_opened", None),
+    "completed_changes": ("completed_count", None),
+    "change_success_rate": ("change_success_numerator", "completed_count"),
+    "failed_change_rate": ("failed_count", "completed_count"),
+    "unsuccessful_rate": ("unsuccessful_count", "completed_count"),
+    "incident_based_fail_rate": ("incident_failed_count", "deployed_completed_count"),
+    "emergency_change_ratio": ("emergency_count", "changes_opened"),
+    "unauthorized_change_ratio": ("unauthorized_count", "completed_count"),
+    "outside_window_ratio": ("outside_window_count", "window_checked_count"),
+    "backout_rate": ("backed_out_count", "completed_count"),
+    "change_caused_incidents": ("change_caused_incident_count", None),
+}
+KPI_LABELS: dict[str, tuple[str, str, str]] = {
+    "changes_opened": ("Changes opened", "count", "neutral"),
+    "completed_changes": ("Completed changes", "count", "neutral"),
+    "change_success_rate": ("Change success rate", "rate", "higher"),
+    "failed_change_rate": ("Failed change rate", "rate", "lower"),
+    "unsuccessful_rate": ("Unsuccessful rate (ITIL)", "rate", "lower"),
+    "incident_based_fail_rate": ("Change fail rate (incident-based)", "rate", "lower"),
+    "emergency_change_ratio": ("Emergency change ratio", "rate", "lower"),
+    "unauthorized_change_ratio": ("Unauthorized change ratio", "rate", "lower"),
+    "outside_window_ratio": ("Outside-window ratio", "rate", "lower"),
+    "backout_rate": ("Backout rate", "rate", "lower"),
+    "change_caused_incidents": ("Incidents caused by changes", "count", "lower"),
+}
+
+KPI_COLUMNS = (
+    "kpi",
+    "kpi_label",
+    "kpi_order",
+    "unit",
+    "better_direction",
+    "current_period_start",
+    "current_period_end",
+    "previous_period_start",
+    "previous_period_end",
+    "current_numerator",
+    "current_denominator",
+    "current_value",
+    "previous_numerator",
+    "previous_denominator",
+    "previous_value",
+    "value_change",
+)
+
+
+class CabPackError(RuntimeError):
+    """The warehouse lacks a model the pack needs."""
+
+
+@dataclass(frozen=True)
+class CabPack:
+    """Everything a CAB pack shows for one meeting; every renderer reads only this.
+
+    Frames:
+        agenda: one row per (agenda_section, change) with rpt_cab_agenda's columns (type, risk,
+            window, CIs, service, blackout / maintenance flags, collisions, risk evidence, risk
+            indicator and reasons), ordered by section, planned start, number.
+        collisions: fct_change_collisions rows that involve a change on the agenda.
+        caused_incidents: fct_incidents caused (primary, counted) by the changes under
+            post-implementation review, with the change's number.
+        forward_schedule: the changes planned to start in [T, F) from the first two sections
+            (one calendar event each), with their collisions as text.
+        blackouts: dim_change_windows blackout windows overlapping [T, F).
+        kpi_strip: the KPI strip (rpt_cab_kpi_strip's columns).
+    """
+
+    meeting_at: datetime
+    previous_meeting_at: datetime
+    forward_end_at: datetime
+    evidence_as_of: datetime | None
+    warehouse_version: str
+    built_at: datetime | None
+    generated_at: datetime
+    agenda: pl.DataFrame
+    collisions: pl.DataFrame
+    caused_incidents: pl.DataFrame
+    forward_schedule: pl.DataFrame
+    blackouts: pl.DataFrame
+    kpi_strip: pl.DataFrame
+    kpi_source: str
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def section(self, name: str) -> pl.DataFrame:
+        """The agenda rows of one section."""
+        return self.agenda.filter(pl.col("agenda_section") == name)
+
+    @property
+    def is_empty(self) -> bool:
+        """True when the meeting has nothing to review (no agenda row at all)."""
+        return self.agenda.height == 0
+
+    @property
+    def title(self) -> str:
+        return f"CAB meeting pack — {fmt_ts(self.meeting_at)} UTC"
+
+
+# --- the feed ---------------------------------------------------------------------------------------
+
+
+def _naive_utc(value: datetime) -> datetime:
+    """A datetime as naive UTC (the warehouse stores naive UTC timestamps)."""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def next_working_day_at(moment: datetime, hour: int = DEFAULT_MEETING_HOUR) -> datetime:
+    """The next working day (Mon-Fri) after the day holding ``moment``, at ``hour``:00 (as dbt's macro)."""
+    day = datetime(moment.year, moment.month, moment.day)
+    step = {4: 3, 5: 2}.get(day.weekday(), 1)
+    return day + timedelta(days=step, hours=hour)
+
+
+def _query(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> pl.DataFrame:
+    return con.sql(sql, params=params or []).pl()
+
+
+def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    rows = con.sql("select table_name from information_schema.tables").fetchall()
+    return {r[0] for r in rows}
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> Any:
+    rows = con.sql(sql).fetchall()
+    return rows[0][0] if rows else None
+
+
+def parse_meeting_time(text: str) -> datetime:
+    """Parse ``--at``: ISO date or date-time; naive means UTC; a bare date means 10:00 that day."""
+    value = text.strip().replace("Z", "+00:00")
+    parsed = datetime.fromisoformat(value)
+    if len(value) <= 10:  # a date alone
+        parsed = parsed.replace(hour=DEFAULT_MEETING_HOUR)
+    return _naive_utc(parsed)
+
+
+def cab_pack(
+    con: duckdb.DuckDBPyConnection,
+    meeting_at: datetime | None = None,
+    *,
+    previous_meeting_at: datetime | None = None,
+    warehouse_version: str | None = None,
+    generated_at: datetime | None = None,
+) -> CabPack:
+    """Select the CAB pack for the meeting at ``meeting_at`` from the published warehouse.
+
+    Args:
+        con: a (read-only) connection to the published warehouse.
+        meeting_at: meeting time T (naive = UTC). Default: the next working day at 10:00 after the
+            warehouse's evidence time (its as-of), else after now.
+        previous_meeting_at: the previous meeting P (default T minus the model's 7 days).
+        warehouse_version: the published version id (default: the warehouse_version table).
+        generated_at: when the pack is generated (default now, UTC).
+
+    Returns:
+        The pack; a meeting with nothing to review gives empty frames, never an error.
+    """
+    tables = _tables(con)
+    missing = [t for t in ("fct_change_risk_evidence", "fct_change_collisions", "fct_incidents") if t not in tables]
+    if missing:
+        raise CabPackError(f"the published warehouse has no {', '.join(missing)}: rebuild with `changeboard build`")
+
+    evidence_as_of = _scalar(con, "select max(evidence_as_of) from fct_change_risk_evidence")
+    version_rows = (
+        con.sql("select version, built_at from warehouse_version limit 1").fetchall()
+        if "warehouse_version" in tables
+        else []
+    )
+    version_row = version_rows[0] if version_rows else None
+    built_at = version_row[1] if version_row else None
+    version = warehouse_version or (version_row[0] if version_row else "unknown")
+
+    previous_days, forward_days, default_at = (
+        DEFAULT_PREVIOUS_MEETING_DAYS,
+        DEFAULT_FORWARD_SCHEDULE_DAYS,
+        None,
+    )
+    if "rpt_cab_agenda" in tables:
+        found = con.sql(
+            "select cab_meeting_at, previous_meeting_at, forward_schedule_end_at from rpt_cab_agenda limit 1"
+        ).fetchall()
+        if found:
+            bounds = found[0]
+            default_at = bounds[0]
+            previous_days = (bounds[0] - bounds[1]).days
+            forward_days = (bounds[2] - bounds[0]).days
+
+    if meeting_at is None:
+        now = evidence_as_of or built_at or datetime.now(UTC).replace(tzinfo=None)
+        meeting_at = next_working_day_at(now) if default_at is None else default_at
+    t = _naive_utc(meeting_at)
+    p = _naive_utc(previous_meeting_at) if previous_meeting_at else t - timedelta(days=previous_days)
+    f = t + timedelta(days=forward_days)
+    if p >= t:
+        raise ValueError(f"the previous meeting ({p}) must be before the meeting ({t})")
+
+    agenda = _query(con, AGENDA_SQL, [t, p, f])
+    ids = agenda["change_id"].unique().to_list()
+    collisions = _query(
+        con,
+        "select * from fct_change_collisions where list_contains(?, change_id_a) or list_contains(?, change_id_b) "
+        "order by overlap_start_at, change_number_a, change_number_b",
+        [ids, ids],
+    )
+    failed = agenda.filter(pl.col("agenda_section") == "post_implementation_review")
+    caused = _query(
+        con,
+        "select changes.number as change_number, incidents.number, incidents.priority, incidents.title, "
+        "incidents.state, incidents.ci_name, incidents.service_name, incidents.opened_at, incidents.resolved_at, "
+        "incidents.primary_cause_method, incidents.primary_cause_change_id as change_id "
+        "from fct_incidents as incidents inner join fct_change_risk_evidence as changes "
+        "on changes.change_id = incidents.primary_cause_change_id "
+        "where incidents.is_change_caused and list_contains(?, incidents.primary_cause_change_id) "
+        "order by changes.number, incidents.priority, incidents.number",
+        [failed["change_id"].to_list()],
+    )
+    blackouts = (
+        _query(
+            con,
+            "select name, scope_kind, scope_ci_name, start_at, end_at from dim_change_windows "
+            "where kind = 'blackout' and start_at < ? and end_at > ? order by start_at, name",
+            [f, t],
+        )
+        if "dim_change_windows" in tables
+        else pl.DataFrame(
+            schema={
+                "name": pl.String,
+                "scope_kind": pl.String,
+                "scope_ci_name": pl.String,
+                "start_at": pl.Datetime,
+                "end_at": pl.Datetime,
+            }
+        )
+    )
+    kpis, kpi_source = _kpi_strip(con, tables, t)
+    forward = _forward_schedule(agenda, collisions, t, f)
+    notes: list[str] = []
+    if evidence_as_of is not None and t > evidence_as_of + timedelta(days=forward_days):
+        notes.append(
+            f"The meeting is more than {forward_days} days after the warehouse's evidence time "
+            f"({fmt_ts(evidence_as_of)} UTC): states and evidence are as of then."
+        )
+    return CabPack(
+        meeting_at=t,
+        previous_meeting_at=p,
+        forward_end_at=f,
+        evidence_as_of=evidence_as_of,
+        warehouse_version=str(version),
+        built_at=built_at,
+        generated_at=_naive_utc(generated_at or datetime.now(UTC)).replace(microsecond=0),
+        agenda=agenda,
+        collisions=collisions,
+        caused_incidents=caused,
+        forward_schedule=forward,
+        blackouts=blackouts,
+        kpi_strip=kpis,
+        kpi_source=kpi_source,
+        notes=tuple(notes),
+    )
+
+
+# The selection rules of fct_change_risk_evidence's documentation, for any T ($1), P ($2), F ($3).
+# "raised before T" only matters for a meeting in the past: for the default T it holds for every row.
+AGENDA_SQL = """
+with bounds as (
+    select cast($1 as timestamp) as cab_meeting_at,
+        cast($2 as timestamp) as previous_meeting_at,
+        cast($3 as timestamp) as forward_schedule_end_at
+),
+evidence as (
+    select evidence.*, bounds.*
+    from fct_change_risk_evidence as evidence
+    cross join bounds
+),
+sectioned as (
+    select 'awaiting_decision' as agenda_section, 1 as section_order, * from evidence
+    where is_awaiting_decision and (opened_at is null or opened_at < cab_meeting_at)
+    union all by name
+    select 'scheduled' as agenda_section, 2 as section_order, * from evidence
+    where not is_awaiting_decision
+        and state_category in ('open', 'in_progress')
+        and planned_start_at >= cab_meeting_at
+        and planned_start_at < forward_schedule_end_at
+        and (opened_at is null or opened_at < cab_meeting_at)
+    union all by name
+    select 'emergency_retrospective' as agenda_section, 3 as section_order, * from evidence
+    where is_emergency and retrospective_at >= previous_meeting_at and retrospective_at < cab_meeting_at
+    union all by name
+    select 'post_implementation_review' as agenda_section, 4 as section_order, * from evidence
+    where is_failed and review_at >= previous_meeting_at and review_at < cab_meeting_at
+)
+select agenda_section || '|' || change_id as agenda_item_id, *
+from sectioned
+order by section_order, planned_start_at nulls last, number
+"""
+
+
+def _kpi_strip(con: duckdb.DuckDBPyConnection, tables: set[str], t: datetime) -> tuple[pl.DataFrame, str]:
+    """The published strip when T is in its week; else the same weekly sums over T's own weeks."""
+    week_start = datetime(t.year, t.month, t.day) - timedelta(days=t.weekday())
+    current_start = (week_start - timedelta(days=28)).date()
+    if "rpt_cab_kpi_strip" in tables:
+        strip = _query(
+            con,
+            f"select {', '.join(KPI_COLUMNS)} from rpt_cab_kpi_strip where current_period_start = ? "
+            "order by kpi_order",
+            [current_start],
+        )
+        if strip.height:
+            return strip, "rpt_cab_kpi_strip"
+    if "rpt_change_kpis" not in tables:
+        return pl.DataFrame(schema=dict.fromkeys(KPI_COLUMNS, pl.String)), "no KPI model published"
+    bounds = {
+        "current": (current_start, week_start.date()),
+        "previous": ((week_start - timedelta(days=56)).date(), current_start),
+    }
+    parts = []
+    for side, (start, end) in bounds.items():
+        for kpi, (num, den) in KPI_SUMS.items():
+            den_sql = f"sum({den})" if den else "null"
+            parts.append(
+                f"select '{side}' as side, '{kpi}' as kpi, cast(coalesce(sum({num}), 0) as bigint) as numerator, "
+                f"cast(coalesce({den_sql}, 0) as bigint) as denominator from rpt_change_kpis "
+                f"where period_grain = 'week' and dimension = 'all' and period_start >= '{start}' "
+                f"and period_start < '{end}'"
+            )
+    sums = _query(con, " union all ".join(parts))
+    rows = []
+    for order, (kpi, (label, unit, better)) in enumerate(KPI_LABELS.items(), start=1):
+        row: dict[str, Any] = {
+            "kpi": kpi,
+            "kpi_label": label,
+            "kpi_order": order,
+            "unit": unit,
+            "better_direction": better,
+            "current_period_start": bounds["current"][0],
+            "current_period_end": bounds["current"][1],
+            "previous_period_start": bounds["previous"][0],
+            "previous_period_end": bounds["previous"][1],
+        }
+        for side in ("current", "previous"):
+            rec = sums.filter((pl.col("side") == side) & (pl.col("kpi") == kpi)).row(0, named=True)
+            n, d = rec["numerator"], rec["denominator"] if unit == "rate" else None
+            row[f"{side}_numerator"] = n
+            row[f"{side}_denominator"] = d
+            row[f"{side}_value"] = (n / d if d else None) if unit == "rate" else float(n)
+        cur, prev = row["current_value"], row["previous_value"]
+        row["value_change"] = cur - prev if cur is not None and prev is not None else None
+        rows.append(row)
+    return pl.DataFrame(rows), "rpt_change_kpis weekly rows, summed for this meeting's weeks"
+
+
+def _forward_schedule(
+    agenda: pl.DataFrame, collisions: pl.DataFrame, t: datetime, f: datetime
+) -> pl.DataFrame:
+    """Changes of the first two sections planned to start in [T, F), with their collisions as text."""
+    forward = agenda.filter(
+        pl.col("agenda_section").is_in(["awaiting_decision", "scheduled"])
+        & (pl.col("planned_start_at") >= t)
+        & (pl.col("planned_start_at") < f)
+    ).sort("planned_start_at", "number")
+    notes = {cid: "; ".join(collision_lines(collisions, cid)) for cid in forward["change_id"].to_list()}
+    return forward.with_columns(
+        pl.col("change_id").replace_strict(notes, default="", return_dtype=pl.String).alias("collision_note")
+    )
+
+
+# --- shared, pure presentation helpers ----------------------------------------------------------------
+
+
+def fmt_ts(value: object, *, date_only: bool = False) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d" if date_only else "%Y-%m-%d %H:%M")
+    return str(value)
+
+
+def fmt_window(start: object, end: object) -> str:
+    """'2026-12-03 19:00–20:45' (same day) or the two times."""
+    if start is None:
+        return "no planned window"
+    if isinstance(start, datetime) and isinstance(end, datetime) and start.date() == end.date():
+        return f"{fmt_ts(start)}–{end:%H:%M}"
+    return f"{fmt_ts(start)} – {fmt_ts(end)}"
+
+
+def fmt_rate(rate: object, numerator: object, denominator: object, unit: str = "completed") -> str:
+    """'90.9 % (10 / 11 completed)' from a published rate and its numerator and denominator."""
+    if denominator in (None, 0):
+        return "no completed changes"
+    pct = "—" if rate is None else f"{float(rate) * 100:.1f} %"  # type: ignore[arg-type]
+    return f"{pct} ({numerator} / {denominator} {unit})"
+
+
+def fmt_kpi_value(value: object, unit: str) -> str:
+    if value is None:
+        return "—"
+    return f"{float(value) * 100:.1f} %" if unit == "rate" else f"{int(float(value)):,}"  # type: ignore[arg-type]
+
+
+def fmt_kpi_change(row: dict[str, Any]) -> str:
+    change = row.get("value_change")
+    if change is None:
+        return "—"
+    if row["unit"] == "rate":
+        text = f"{change * 100:+.1f} pts"
+    else:
+        text = f"{change:+,.0f}"
+    better = row.get("better_direction")
+    if change == 0 or better == "neutral":
+        return text
+    good = (change > 0) == (better == "higher")
+    return f"{text} ({'better' if good else 'worse'})"
+
+
+def fmt_fraction(numerator: object, denominator: object) -> str:
+    if denominator is None:
+        return f"{numerator}"
+    return f"{numerator} / {denominator}"
+
+
+def collision_lines(collisions: pl.DataFrame, change_id: str) -> list[str]:
+    """Each collision of one change as 'CHG2 · same CI db-1 · 60 min from 2026-12-01 20:00'."""
+    lines = []
+    for c in collisions.filter((pl.col("change_id_a") == change_id) | (pl.col("change_id_b") == change_id)).iter_rows(
+        named=True
+    ):
+        other = c["change_number_b"] if c["change_id_a"] == change_id else c["change_number_a"]
+        kind = COLLISION_KINDS.get(c["collision_kind"], c["collision_kind"])
+        via = c["relationship_path"] if c["collision_kind"] == "related_ci" else c["shared_ci_name"]
+        lines.append(f"{other} · {kind} {via} · {c['overlap_minutes']:.0f} min from {fmt_ts(c['overlap_start_at'])}")
+    return lines
+
+
+def flags(row: dict[str, Any]) -> list[str]:
+    """Blackout / maintenance-window / form flags of an agenda row."""
+    out = []
+    if row.get("in_blackout"):
+        out.append(f"BLACKOUT: {row.get('blackout_window_name') or 'blackout window'}")
+    if row.get("is_outside_maintenance_window"):
+        out.append("outside maintenance windows")
+    if row.get("is_from_form"):
+        out.append("raised through the form")
+    return out
+
+
+def evidence_lines(row: dict[str, Any]) -> list[tuple[str, str]]:
+    """The risk evidence of one agenda row as (label, text), from the published columns."""
+    lines = [
+        (
+            f"CI {row.get('primary_ci_name') or '(none)'}",
+            fmt_rate(row["ci_success_rate"], row["ci_successful_count"], row["ci_completed_count"])
+            + f", {row['ci_caused_incident_count']} caused incident(s)",
+        ),
+        (
+            f"Service {row.get('service_name') or '(none)'}",
+            fmt_rate(row["service_success_rate"], row["service_successful_count"], row["service_completed_count"])
+            + f", {row['service_caused_incident_count']} caused incident(s)",
+        ),
+        (
+            f"Group {row.get('assignment_group') or '(none)'}",
+            fmt_rate(row["group_success_rate"], row["group_successful_count"], row["group_completed_count"])
+            + f", {row['group_caused_incident_count']} caused incident(s)",
+        ),
+        ("Open incidents on its CIs", str(row["open_incident_count"])),
+    ]
+    if row.get("last_failed_change_number"):
+        caused = row.get("last_failure_caused_incidents") or "no incidents"
+        lines.append(
+            (
+                "Last failure on its CI",
+                f"{row['last_failed_change_number']} on {fmt_ts(row['last_failed_at'], date_only=True)}, caused {caused}",
+            )
+        )
+    else:
+        lines.append(("Last failure on its CI", "none recorded"))
+    return lines
+
+
+def reasons(row: dict[str, Any]) -> list[str]:
+    text = row.get("risk_reasons") or ""
+    return [r.strip() for r in text.split(";") if r.strip()] or ["no risk factor added points"]
+
+
+def agenda_items(pack: CabPack, section: str) -> list[dict[str, Any]]:
+    """The rows of one section, each with the display texts every renderer shows."""
+    items = []
+    for row in pack.section(section).iter_rows(named=True):
+        items.append(
+            {
+                **row,
+                "window": fmt_window(row["planned_start_at"], row["planned_end_at"]),
+                "actual_window": fmt_window(row["actual_start_at"], row["actual_end_at"])
+                if row.get("actual_start_at")
+                else "not started",
+                "flags": flags(row),
+                "collision_list": collision_lines(pack.collisions, row["change_id"]),
+                "evidence": evidence_lines(row),
+                "reason_list": reasons(row),
+                "incidents": pack.caused_incidents.filter(pl.col("change_id") == row["change_id"]).to_dicts(),
+                "type_risk": f"{row.get('change_type') or '?'} / {row.get('risk') or 'risk not stated'}",
+            }
+        )
+    return items
+
+
+def kpi_items(pack: CabPack) -> list[dict[str, Any]]:
+    out = []
+    for row in pack.kpi_strip.iter_rows(named=True):
+        out.append(
+            {
+                **row,
+                "current_text": fmt_kpi_value(row["current_value"], row["unit"]),
+                "previous_text": fmt_kpi_value(row["previous_value"], row["unit"]),
+                "current_fraction": fmt_fraction(row["current_numerator"], row["current_denominator"]),
+                "previous_fraction": fmt_fraction(row["previous_numerator"], row["previous_denominator"]),
+                "change_text": fmt_kpi_change(row),
+            }
+        )
+    return out
+
+
+def kpi_periods(pack: CabPack) -> str:
+    if pack.kpi_strip.height == 0:
+        return ""
+    r = pack.kpi_strip.row(0, named=True)
+    end = r["current_period_end"] - timedelta(days=1)
+    prev_end = r["previous_period_end"] - timedelta(days=1)
+    return (
+        f"last 4 weeks {r['current_period_start']} to {end} against "
+        f"{r['previous_period_start']} to {prev_end} (weeks Monday to Sunday)"
+    )
+
+
+def context(pack: CabPack) -> dict[str, Any]:
+    """Everything the templates show, built once from the pack (pure)."""
+    sections = []
+    for name, (order, label, blurb) in sorted(SECTIONS.items(), key=lambda kv: kv[1][0]):
+        sections.append(
+            {"name": name, "order": order, "label": label, "blurb": blurb, "items": agenda_items(pack, name)}
+        )
+    return {
+        "pack": pack,
+        "title": pack.title,
+        "meeting": fmt_ts(pack.meeting_at),
+        "previous": fmt_ts(pack.previous_meeting_at),
+        "forward_end": fmt_ts(pack.forward_end_at),
+        "evidence_as_of": fmt_ts(pack.evidence_as_of),
+        "generated_at": fmt_ts(pack.generated_at),
+        "version": pack.warehouse_version,
+        "sections": sections,
+        "kpis": kpi_items(pack),
+        "kpi_periods": kpi_periods(pack),
+        "kpi_source": pack.kpi_source,
+        "collisions": [
+            {
+                **c,
+                "kind": COLLISION_KINDS.get(c["collision_kind"], c["collision_kind"]),
+                "via": c["relationship_path"] if c["collision_kind"] == "related_ci" else c["shared_ci_name"],
+                "overlap": f"{c['overlap_minutes']:.0f} min from {fmt_ts(c['overlap_start_at'])}",
+            }
+            for c in pack.collisions.iter_rows(named=True)
+        ],
+        "blackouts": [
+            {**b, "window": f"{fmt_ts(b['start_at'])} – {fmt_ts(b['end_at'])}"}
+            for b in pack.blackouts.iter_rows(named=True)
+        ],
+        "forward_count": pack.forward_schedule.height,
+        "empty": pack.is_empty,
+        "notes": list(pack.notes),
+        "counts": {name: pack.section(name).height for name in SECTIONS},
+    }
+
+
+# --- HTML ---------------------------------------------------------------------------------------------
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+def render_html(pack: CabPack) -> str:
+    """A self-contained HTML page (inline CSS, the timeline as an inline SVG image; autoescaped)."""
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+    from ingest.reports import cab_charts
+
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=True,  # every value is text: a <script> in a title shows as text
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    ctx = context(pack)
+    svg = cab_charts.timeline_svg(pack) if pack.forward_schedule.height or pack.blackouts.height else None
+    ctx["timeline_uri"] = (
+        "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii") if svg else None
+    )
+    return env.get_template("cab.html.j2").render(**ctx)
+
+
+# --- Markdown ---------------------------------------------------------------------------------------
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|>~])")
+
+
+def md_escape(value: object) -> str:
+    """Text safe in a Markdown table cell: one line, markdown punctuation and pipes escaped, no raw HTML."""
+    text = "" if value is None else str(value)
+    text = " ".join(text.split())
+    text = html.escape(text, quote=False)  # < > & never open raw HTML in a wiki
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def _md_table(headers: list[str], rows: Iterable[list[object]]) -> list[str]:
+    out = ["| " + " | ".join(md_escape(h) for h in headers) + " |", "|" + "---|" * len(headers)]
+    out += ["| " + " | ".join(md_escape(c) for c in row) + " |" for row in rows]
+    return out
+
+
+def render_markdown(pack: CabPack) -> str:
+    """The pack as Markdown (GitHub / wiki flavour) for pasting into a wiki page or an email."""
+    ctx = context(pack)
+    lines = [
+        f"# {md_escape(ctx['title'])}",
+        "",
+        f"Meeting **{ctx['meeting']} UTC** · previous meeting {ctx['previous']} · forward schedule to "
+        f"{ctx['forward_end']} · evidence as of {ctx['evidence_as_of']} · warehouse {md_escape(ctx['version'])} · "
+        f"generated {ctx['generated_at']} UTC",
+        "",
+    ]
+    lines += [f"> {md_escape(n)}" for n in ctx["notes"]]
+    if ctx["empty"]:
+        lines += ["## Nothing to review", "", "No change awaits a decision, none is scheduled in the forward "
+                  "schedule and none needs a retrospective or a post-implementation review.", ""]
+    for sec in ctx["sections"]:
+        lines += [f"## {sec['order']}. {md_escape(sec['label'])} ({len(sec['items'])})", "", md_escape(sec["blurb"]), ""]
+        if not sec["items"]:
+            lines += ["Nothing to review.", ""]
+            continue
+        lines += _md_table(
+            ["Change", "Title", "Type / risk", "Window (UTC)", "CIs", "Service", "Flags", "Collisions", "Risk"],
+            [
+                [
+                    i["number"] + (" (form)" if i["is_from_form"] else ""),
+                    i["title"],
+                    i["type_risk"],
+                    i["window"],
+                    i["ci_names"] or i["primary_ci_name"] or "—",
+                    i["service_name"] or "—",
+                    ", ".join(i["flags"]) or "—",
+                    "; ".join(i["collision_list"]) or "—",
+                    f"{i['risk_level']} ({i['risk_score']})",
+                ]
+                for i in sec["items"]
+            ],
+        )
+        lines += ["", "Risk evidence (last 90 days) and reasons:", ""]
+        for i in sec["items"]:
+            ev = "; ".join(f"{label}: {text}" for label, text in i["evidence"])
+            lines.append(f"- **{md_escape(i['number'])}** — {md_escape(ev)}. Reasons: {md_escape('; '.join(i['reason_list']))}")
+            for inc in i["incidents"]:
+                lines.append(
+                    f"  - caused {md_escape(inc['number'])} (P{inc['priority']}) {md_escape(inc['title'])}, "
+                    f"{md_escape(inc['state'])}, opened {fmt_ts(inc['opened_at'])}"
+                )
+        lines.append("")
+    lines += [f"## KPI strip ({md_escape(ctx['kpi_periods'])})", ""]
+    lines += _md_table(
+        ["KPI", "Last 4 weeks", "Numerator / denominator", "4 weeks before", "Numerator / denominator", "Change"],
+        [
+            [k["kpi_label"], k["current_text"], k["current_fraction"], k["previous_text"], k["previous_fraction"], k["change_text"]]
+            for k in ctx["kpis"]
+        ],
+    )
+    lines += ["", f"Source: {md_escape(ctx['kpi_source'])}.", ""]
+    lines += [f"## Collisions ({len(ctx['collisions'])})", ""]
+    if ctx["collisions"]:
+        lines += _md_table(
+            ["Change", "With", "Kind", "Shared CI / service / path", "Overlap (UTC)"],
+            [[c["change_number_a"], c["change_number_b"], c["kind"], c["via"], c["overlap"]] for c in ctx["collisions"]],
+        )
+    else:
+        lines.append("No collisions.")
+    lines += ["", f"## Blackout windows in the forward schedule ({len(ctx['blackouts'])})", ""]
+    if ctx["blackouts"]:
+        lines += _md_table(
+            ["Blackout", "Scope", "Window (UTC)"],
+            [[b["name"], b["scope_ci_name"] or "all CIs", b["window"]] for b in ctx["blackouts"]],
+        )
+    else:
+        lines.append("None.")
+    lines.append("")
+    return "\n".join(lines)
+
+
+# --- ICS --------------------------------------------------------------------------------------------
+
+
+def event_uid(change_id: str) -> str:
+    """A calendar UID stable per change (source system and number), so a re-import updates the event."""
+    return re.sub(r"[^A-Za-z0-9._-]", "-", change_id) + "@changeboard"
+
+
+def render_ics(pack: CabPack) -> bytes:
+    """The forward schedule as an iCalendar file: one VEVENT per change planned to start in [T, F)."""
+    from icalendar import Calendar, Event
+
+    cal = Calendar()
+    cal.add("prodid", "-//changeboard//CAB forward schedule//EN")
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("x-wr-calname", f"Forward schedule of change {fmt_ts(pack.meeting_at, date_only=True)}")
+    stamp = pack.generated_at.replace(tzinfo=UTC)
+    for row in pack.forward_schedule.iter_rows(named=True):
+        ev = Event()
+        ev.add("uid", event_uid(row["change_id"]))
+        ev.add("dtstamp", stamp)
+        start = row["planned_start_at"].replace(tzinfo=UTC)
+        end = (row["planned_end_at"] or row["planned_start_at"] + timedelta(hours=1)).replace(tzinfo=UTC)
+        ev.add("dtstart", start)
+        ev.add("dtend", max(end, start + timedelta(minutes=1)))
+        prefix = "[AWAITING CAB] " if row["agenda_section"] == "awaiting_decision" else ""
+        ev.add("summary", f"{prefix}{row['number']}: {row['title'] or ''}")
+        description = [
+            f"Type: {row['change_type'] or '?'}; risk: {row['risk'] or 'not stated'}; "
+            f"risk indicator: {row['risk_level']} ({row['risk_score']})",
+            f"CIs: {row['ci_names'] or row['primary_ci_name'] or '-'}",
+            f"Service: {row['service_name'] or '-'}; group: {row['assignment_group'] or '-'}",
+            f"State: {row['state']}" + ("; raised through the changeboard form" if row["is_from_form"] else ""),
+        ]
+        if row["in_blackout"]:
+            description.append(f"BLACKOUT: inside {row['blackout_window_name'] or 'a blackout window'}")
+        if row["is_outside_maintenance_window"]:
+            description.append("Outside every maintenance window of its CIs")
+        description.append(f"Collisions: {row['collision_note'] or 'none'}")
+        description.append(f"Risk reasons: {row['risk_reasons'] or 'none'}")
+        ev.add("description", "\n".join(description))
+        ev.add("location", row["service_name"] or row["primary_ci_name"] or "")
+        ev.add("categories", [c for c in ("CAB", row["change_type"], row["risk_level"]) if c])
+        if row["in_blackout"] or row["collision_count"]:
+            ev.add("priority", 1)
+        cal.add_component(ev)
+    return cal.to_ical()
+
+
+# --- PDF --------------------------------------------------------------------------------------------
+
+
+def render_pdf(pack: CabPack, *, paper: str = "a4") -> bytes:
+    """A printable PDF (landscape A4 or Letter) with page numbers, version and generated-at in the footer."""
+    from ingest.reports import cab_pdf
+
+    return cab_pdf.render(pack, context(pack), paper=paper)
+
+
+RENDERERS: dict[str, Callable[..., str | bytes]] = {
+    "html": render_html,
+    "pdf": render_pdf,
+    "md": render_markdown,
+    "ics": render_ics,
+}
+
+
+def render(pack: CabPack, fmt: str, *, paper: str = "a4") -> bytes:
+    """The pack in one of :data:`FORMATS`, as bytes."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if paper not in PAPERS:
+        raise ValueError(f"unknown paper {paper!r}; choose one of {', '.join(PAPERS)}")
+    out = render_pdf(pack, paper=paper) if fmt == "pdf" else RENDERERS[fmt](pack)
+    return out.encode("utf-8") if isinstance(out, str) else out
+
+
+def png_data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _unused() -> io.BytesIO:  # pragma: no cover - keeps io imported for type checkers of renderers
+    return io.BytesIO()

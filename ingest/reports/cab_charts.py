@@ -1,0 +1,195 @@
+"""The CAB pack's charts (matplotlib, no pyplot state): the forward-schedule timeline and the KPI strip.
+
+The same figures go into the PDF (PNG) and the HTML pack (inline SVG), so paper and screen agree.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+from matplotlib.dates import DateFormatter, DayLocator
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, Rectangle
+
+if TYPE_CHECKING:
+    from ingest.reports.cab import CabPack
+
+RISK_COLOURS = {"low": "#4c9a5b", "medium": "#e0a526", "high": "#c8423b"}
+BLACKOUT = "#6b6b6b"
+COLLISION = "#b0122b"
+MIN_BAR = timedelta(hours=3)  # a 30-minute window is invisible on a 14-day axis
+LABEL_ROOM = timedelta(hours=14)  # room for the change number written after a bar
+
+
+def _lanes(pack: CabPack, by: str) -> tuple[list[dict[str, Any]], list[str], list[str]]:
+    """Bars packed into lanes: one group per service (or primary CI), a new lane inside the group only
+    when bars would overlap. Returns (bars with their lane index, lane labels, lane groups)."""
+    col = "service_name" if by == "service" else "primary_ci_name"
+    fs = pack.forward_schedule
+    if fs.height == 0:
+        return [], [], []
+    fs = fs.with_columns(
+        pl.coalesce(pl.col(col), pl.col("service_name"), pl.col("primary_ci_name"), pl.lit("(none)")).alias("group")
+    ).sort("group", "planned_start_at", "number")
+    bars: list[dict[str, Any]] = []
+    labels: list[str] = []
+    groups: list[str] = []
+    for (group,), part in fs.group_by("group", maintain_order=True):
+        lane_ends: list[datetime] = []
+        first = len(labels)
+        for r in part.iter_rows(named=True):
+            start = r["planned_start_at"]
+            end = max(r["planned_end_at"] or start + timedelta(hours=1), start + MIN_BAR)
+            shown_end = end + LABEL_ROOM
+            for k, busy_until in enumerate(lane_ends):
+                if busy_until <= start:
+                    lane_ends[k] = shown_end
+                    break
+            else:
+                k = len(lane_ends)
+                lane_ends.append(shown_end)
+                labels.append("")
+                groups.append(str(group))
+            bars.append({**r, "lane": first + k, "bar_end": end})
+        labels[first] = str(group)
+    return bars, labels, groups
+
+
+def timeline_figure(pack: CabPack, *, by: str = "service", width: float = 11.0) -> Figure:
+    """The forward schedule by service (or primary CI): one bar per change, labelled with its number and
+    coloured by the published risk indicator; colliding changes outlined and hatched, overlap starts
+    marked x; blackout windows shaded on the rows they apply to; dashed outlines await a decision."""
+    bars, labels, groups = _lanes(pack, by)
+    n = len(labels)
+    height = max(2.8, 1.6 + 0.26 * n)
+    fig = Figure(figsize=(width, height), dpi=100)
+    ax = fig.add_subplot(1, 1, 1)
+    # blackouts: on the lanes of the service / CI they apply to, across all lanes when unscoped
+    for b in pack.blackouts.iter_rows(named=True):
+        start, end = max(b["start_at"], pack.meeting_at), min(b["end_at"], pack.forward_end_at)
+        scope = b["scope_ci_name"]
+        if b["scope_kind"] == "all" or not n:
+            rows = list(range(n)) or [0]
+        else:
+            rows = sorted(
+                {x["lane"] for x in bars if scope in (x["group"], x["service_name"]) or scope in (x["ci_names"] or "").split(", ")}
+            )
+        for y in rows:
+            ax.add_patch(Rectangle((start, y - 0.5), end - start, 1.0, color=BLACKOUT, alpha=0.22, lw=0, zorder=0))
+        if rows:
+            ax.text(start, rows[0] - 0.45, f" blackout: {b['name']} ({scope or 'all CIs'})", fontsize=6, va="top", color="#333333", zorder=1)
+    groups_by_kind: dict[tuple[bool, bool], list[dict[str, Any]]] = {}
+    for x in bars:
+        key = ((x["collision_count"] or 0) > 0, x["agenda_section"] == "awaiting_decision")
+        groups_by_kind.setdefault(key, []).append(x)
+    for (colliding, awaiting), part in groups_by_kind.items():
+        ax.barh(
+            [x["lane"] for x in part],
+            [x["bar_end"] - x["planned_start_at"] for x in part],
+            left=[x["planned_start_at"] for x in part],
+            height=0.66,
+            color=[RISK_COLOURS.get(x["risk_level"], "#8888aa") for x in part],
+            edgecolor=COLLISION if colliding else "#222222",
+            linewidth=1.3 if colliding else (0.8 if awaiting else 0),
+            hatch="////" if colliding else None,
+            linestyle="--" if awaiting else "-",
+            zorder=2,
+        )
+    for x in bars:
+        ax.text(x["bar_end"], x["lane"], " " + x["number"], fontsize=5.5, va="center", ha="left", zorder=3, clip_on=True)
+    lane_of = {x["change_id"]: x["lane"] for x in bars}
+    marks_x, marks_y = [], []
+    for c in pack.collisions.iter_rows(named=True):
+        for side in ("a", "b"):
+            lane = lane_of.get(c[f"change_id_{side}"])
+            if lane is not None:
+                marks_x.append(c["overlap_start_at"])
+                marks_y.append(lane)
+    if marks_x:
+        ax.plot(marks_x, marks_y, linestyle="none", marker="x", color=COLLISION, ms=5, mew=1.4, zorder=4)
+    for y in range(1, n):
+        if groups[y] != groups[y - 1]:
+            ax.axhline(y - 0.5, color="#9aa5b1", lw=0.6, zorder=1)
+    ax.set_yticks(range(n), labels=labels, fontsize=7)
+    ax.tick_params(axis="y", length=0)
+    ax.set_ylim(n - 0.5 if n else 0.5, -0.5)
+    ax.set_xlim(pack.meeting_at, pack.forward_end_at)
+    ax.xaxis.set_major_locator(DayLocator())
+    ax.xaxis.set_major_formatter(DateFormatter("%a\n%d %b"))
+    ax.tick_params(axis="x", labelsize=7)
+    ax.grid(axis="x", color="#e3e3e3", lw=0.6)
+    ax.set_axisbelow(True)
+    if not n:
+        ax.set_yticks([])
+        ax.text(0.5, 0.5, "No change planned in the forward schedule", transform=ax.transAxes, ha="center")
+    handles = [Patch(color=c, label=f"risk indicator {k}") for k, c in RISK_COLOURS.items()]
+    handles += [
+        Patch(facecolor="white", edgecolor=COLLISION, hatch="////", label="collides"),
+        Line2D([], [], marker="x", color=COLLISION, lw=0, label="overlap starts"),
+        Patch(facecolor="white", edgecolor="#222222", linestyle="--", label="awaiting CAB decision"),
+        Patch(color=BLACKOUT, alpha=0.3, label="blackout window"),
+    ]
+    fig.legend(handles=handles, loc="lower center", ncol=7, fontsize=7, frameon=False)
+    title = "by service" if by == "service" else "by primary CI"
+    ax.set_title(
+        f"Forward schedule {pack.meeting_at:%d %b %H:%M} – {pack.forward_end_at:%d %b %Y %H:%M} (UTC), {title}",
+        fontsize=9,
+        loc="left",
+    )
+    fig.tight_layout(rect=(0, 0.45 / height, 1, 1))
+    return fig
+
+
+def kpi_figure(pack: CabPack, *, width: float = 10.5) -> Figure:
+    """The strip's rate KPIs, last 4 weeks against the 4 before (published values)."""
+    rates = pack.kpi_strip.filter(pl.col("unit") == "rate").sort("kpi_order", descending=True)
+    fig = Figure(figsize=(width, max(2.0, 0.9 + 0.32 * rates.height)), dpi=100)
+    ax = fig.add_subplot(1, 1, 1)
+    labels = rates["kpi_label"].to_list()
+    ys = list(range(len(labels)))
+    cur = [v * 100 if v is not None else 0 for v in rates["current_value"].to_list()]
+    prev = [v * 100 if v is not None else 0 for v in rates["previous_value"].to_list()]
+    ax.barh([y + 0.2 for y in ys], prev, height=0.38, color="#b7c4d6", label="4 weeks before")
+    ax.barh([y - 0.2 for y in ys], cur, height=0.38, color="#2f5d8a", label="last 4 weeks")
+    for y, v in zip(ys, cur, strict=True):
+        ax.text(v + 0.8, y - 0.2, f"{v:.1f} %", va="center", fontsize=7)
+    ax.set_yticks(ys, labels=labels, fontsize=7)
+    ax.set_xlim(0, 105)
+    ax.set_xlabel("%", fontsize=7)
+    ax.tick_params(axis="x", labelsize=7)
+    ax.legend(fontsize=7, loc="lower right", frameon=False)
+    ax.set_title("KPI strip: rates, last 4 weeks against the 4 before", fontsize=9, loc="left")
+    fig.tight_layout()
+    return fig
+
+
+def to_png(fig: Figure, *, dpi: int = 120) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
+
+
+def to_svg(fig: Figure) -> str:
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg")
+    return buf.getvalue()
+
+
+def timeline_svg(pack: CabPack, *, by: str = "service") -> str:
+    return to_svg(timeline_figure(pack, by=by))
+
+
+def timeline_png(pack: CabPack, *, by: str = "service", width: float = 11.0) -> bytes:
+    return to_png(timeline_figure(pack, by=by, width=width))
+
+
+def kpi_png(pack: CabPack, *, width: float = 10.5) -> bytes:
+    return to_png(kpi_figure(pack, width=width))
+
+
+def kpi_svg(pack: CabPack) -> str:
+    return to_svg(kpi_figure(pack))
