@@ -33,7 +33,7 @@ SECTIONS: dict[str, list[tuple[str, str, str]]] = {
         ("backlog.py", "Backlog & schedule", ":material/event_upcoming:"),
         ("data_quality.py", "Data quality", ":material/fact_check:"),
     ],
-    "CAB": [],
+    "CAB": [("cab.py", "CAB meeting pack", ":material/groups:")],
     "Requests": [
         ("change_request.py", "Raise a change", ":material/edit_note:"),
         ("my_requests.py", "My requests", ":material/list_alt:"),

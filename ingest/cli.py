@@ -470,6 +470,75 @@ def bench(
     run_bench(changes, incidents, cis, out, chosen, workdir, page_runs=runs, console=console)
 
 
+report_app = typer.Typer(help="Reports generated from the published warehouse.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
+
+
+@report_app.command("cab")
+def report_cab(
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            help="Meeting time, ISO date or date-time (naive = UTC; a date alone = 10:00). Default: the next "
+            "working day 10:00 after the warehouse's as-of.",
+            show_default=False,
+        ),
+    ] = None,
+    previous: Annotated[
+        str | None,
+        typer.Option("--previous", help="Previous meeting time (default: 7 days before).", show_default=False),
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="html, pdf, md or ics (the forward schedule).")] = "html",
+    out: Annotated[
+        Path | None, typer.Option("--out", help="File to write (default: cab-<meeting date>.<format>).")
+    ] = None,
+    paper: Annotated[str, typer.Option("--paper", help="PDF paper: a4 or letter (landscape).")] = "a4",
+    data_dir: DataDirOpt = None,
+) -> None:
+    """The CAB meeting pack: agenda with risk evidence, reviews, KPI strip and forward schedule."""
+    import time
+
+    from ingest.reports import cab
+
+    if fmt == "markdown":
+        fmt = "md"
+    if fmt not in cab.FORMATS:
+        raise _fail(f"unknown format {fmt!r}; choose one of {', '.join(cab.FORMATS)}")
+    if paper not in cab.PAPERS:
+        raise _fail(f"unknown paper {paper!r}; choose one of {', '.join(cab.PAPERS)}")
+    try:
+        meeting = cab.parse_meeting_time(at) if at else None
+        prev = cab.parse_meeting_time(previous) if previous else None
+    except ValueError as exc:
+        raise _fail(f"cannot read the meeting time: {exc}") from None
+    data = DataDir.resolve(data_dir)
+    started = time.perf_counter()
+    try:
+        con, pub = connect_published(data)
+    except NoWarehouse as exc:
+        raise _fail(str(exc)) from None
+    try:
+        pack = cab.cab_pack(con, meeting, previous_meeting_at=prev, warehouse_version=pub.version)
+    except (cab.CabPackError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        con.close()
+    payload = cab.render(pack, fmt, paper=paper)
+    target = out or Path(f"cab-{pack.meeting_at:%Y-%m-%d}.{fmt}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_bytes(payload)
+    tmp.replace(target)
+    counts = ", ".join(f"{pack.section(s).height} {s.replace('_', ' ')}" for s in cab.SECTIONS)
+    console.print(
+        f"wrote {target} ({fmt}, {len(payload):,} bytes) for the meeting at {pack.meeting_at:%Y-%m-%d %H:%M} UTC: "
+        f"{'nothing to review' if pack.is_empty else counts}; warehouse {pack.warehouse_version}; "
+        f"{time.perf_counter() - started:.1f} s",
+        highlight=False,
+    )
+
+
 def main() -> None:  # pragma: no cover
     app()
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -851,10 +850,3 @@ def render(pack: CabPack, fmt: str, *, paper: str = "a4") -> bytes:
     out = render_pdf(pack, paper=paper) if fmt == "pdf" else RENDERERS[fmt](pack)
     return out.encode("utf-8") if isinstance(out, str) else out
 
-
-def png_data_uri(png: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-
-
-def _unused() -> io.BytesIO:  # pragma: no cover - keeps io imported for type checkers of renderers
-    return io.BytesIO()

@@ -1,0 +1,189 @@
+"""CAB meeting pack: the agenda with its risk evidence for a selectable meeting time, the KPI strip, the
+forward schedule, and the pack to download (HTML, PDF, Markdown, ICS). Screen and downloads come from
+the same feed, :func:`ingest.reports.cab.cab_pack`, so the printed pack and the screen cannot disagree."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+import polars as pl
+import streamlit as st
+
+from app import components, db
+from ingest.reports import cab, cab_charts
+
+
+@st.cache_data(show_spinner=False, max_entries=32, ttl=3600)
+def _pack(version: str, meeting_at: datetime | None, previous_at: datetime | None) -> cab.CabPack:
+    # one cursor on the served version's read-only connection; `version` keys the cache
+    _pub, con = db.reader().current()
+    cur = con.cursor()
+    try:
+        return cab.cab_pack(cur, meeting_at, previous_meeting_at=previous_at, warehouse_version=version)
+    finally:
+        cur.close()
+
+
+@st.cache_data(show_spinner=False, max_entries=64, ttl=3600)
+def _rendered(version: str, meeting_at: datetime, previous_at: datetime, fmt: str, paper: str) -> bytes:
+    return cab.render(_pack(version, meeting_at, previous_at), fmt, paper=paper)
+
+
+def _section_frame(pack: cab.CabPack, name: str) -> pl.DataFrame:
+    """One row per agenda item with the texts the printed pack shows (no arithmetic here)."""
+    rows = []
+    for i in cab.agenda_items(pack, name):
+        evidence = dict(i["evidence"])
+        keys = list(evidence)
+        rows.append(
+            {
+                "change": i["number"],
+                "title": i["title"],
+                "form": bool(i["is_from_form"]),
+                "type / risk": i["type_risk"],
+                "state": i["state"],
+                "planned (UTC)": i["window"],
+                "CIs": i["ci_names"] or i["primary_ci_name"],
+                "service": i["service_name"],
+                "flags": ", ".join(i["flags"]),
+                "collisions": "; ".join(i["collision_list"]),
+                "risk indicator": f"{i['risk_level']} ({i['risk_score']})",
+                "why": "; ".join(i["reason_list"]),
+                "CI evidence": f"{keys[0]}: {evidence[keys[0]]}",
+                "service evidence": f"{keys[1]}: {evidence[keys[1]]}",
+                "group evidence": f"{keys[2]}: {evidence[keys[2]]}",
+                "open incidents on its CIs": evidence[keys[3]],
+                "last failure on its CI": evidence[keys[4]],
+                "caused incidents": ", ".join(f"{x['number']} (P{x['priority']})" for x in i["incidents"]),
+            }
+        )
+    return pl.DataFrame(rows) if rows else pl.DataFrame()
+
+
+components.page_header(
+    "CAB meeting pack",
+    "Changes awaiting a decision and the forward schedule with their risk evidence, the emergency and failed "
+    "changes since the previous meeting, and the KPI strip. Download the same pack as HTML, PDF, Markdown "
+    "or a calendar file.",
+)
+
+pub = db.published()
+default = _pack(pub.version, None, None)
+c1, c2, c3, c4 = st.columns([1, 1, 1, 1])
+day = c1.date_input("Meeting date", value=default.meeting_at.date(), key="cab_date")
+at = c2.time_input("Meeting time (UTC)", value=time(default.meeting_at.hour, default.meeting_at.minute), key="cab_time")
+meeting = datetime.combine(day if isinstance(day, date) else default.meeting_at.date(), at)
+prev_day = c3.date_input(
+    "Previous meeting",
+    value=(meeting - (default.meeting_at - default.previous_meeting_at)).date(),
+    key=f"cab_prev_{meeting:%Y%m%d}",
+)
+previous = datetime.combine(prev_day if isinstance(prev_day, date) else meeting.date(), at)
+if previous >= meeting:
+    st.error("The previous meeting must be before the meeting.")
+    st.stop()
+paper = c4.selectbox("PDF paper", cab.PAPERS, format_func=str.upper, key="cab_paper")
+
+pack = _pack(pub.version, meeting, previous)
+st.caption(
+    f"Meeting {cab.fmt_ts(pack.meeting_at)} UTC · previous meeting {cab.fmt_ts(pack.previous_meeting_at)} · "
+    f"forward schedule to {cab.fmt_ts(pack.forward_end_at)} · risk evidence as of {cab.fmt_ts(pack.evidence_as_of)} "
+    f"UTC · warehouse {pack.warehouse_version}"
+)
+for note in pack.notes:
+    st.info(note)
+
+stem = f"cab-{pack.meeting_at:%Y-%m-%d}"
+d1, d2, d3, d4 = st.columns(4)
+for col, (fmt, label) in zip(
+    (d1, d2, d3, d4),
+    (("html", "HTML pack"), ("pdf", "PDF pack"), ("md", "Markdown"), ("ics", "Calendar (ICS)")),
+    strict=True,
+):
+    col.download_button(
+        f"Download {label}",
+        data=_rendered(pub.version, meeting, previous, fmt, paper),
+        file_name=f"{stem}.{fmt}",
+        mime=cab.MEDIA_TYPES[fmt],
+        key=f"cab_dl_{fmt}",
+        icon=":material/download:",
+    )
+
+if pack.is_empty:
+    components.empty_state(
+        "Nothing to review.",
+        "No change awaits a CAB decision, none is planned in the forward schedule, and no emergency or failed "
+        "change needs a review since the previous meeting.",
+    )
+
+tiles = st.columns(len(cab.SECTIONS) + 1)
+for tile, (name, (_order, label, _blurb)) in zip(tiles, cab.SECTIONS.items(), strict=False):
+    tile.metric(label, f"{pack.section(name).height:,}")
+tiles[-1].metric("Collisions", f"{pack.collisions.height:,}")
+
+st.subheader("KPI strip")
+st.caption(f"{cab.kpi_periods(pack)}. Source: {pack.kpi_source}.")
+kpis = cab.kpi_items(pack)
+if kpis:
+    st.dataframe(
+        pl.DataFrame(
+            [
+                {
+                    "KPI": k["kpi_label"],
+                    "last 4 weeks": k["current_text"],
+                    "numerator / denominator": k["current_fraction"],
+                    "4 weeks before": k["previous_text"],
+                    "numerator / denominator (before)": k["previous_fraction"],
+                    "change": k["change_text"],
+                }
+                for k in kpis
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+        key="cab_kpis",
+    )
+
+for name, (order, label, blurb) in cab.SECTIONS.items():
+    st.subheader(f"{order}. {label} ({pack.section(name).height})")
+    st.caption(blurb)
+    frame = _section_frame(pack, name)
+    if frame.height:
+        st.dataframe(frame, hide_index=True, width="stretch", key=f"cab_sec_{name}")
+    else:
+        st.write("Nothing to review.")
+
+st.subheader(f"Collisions ({pack.collisions.height})")
+if pack.collisions.height:
+    st.dataframe(
+        pack.collisions.select(
+            "change_number_a",
+            "change_number_b",
+            "collision_kind",
+            "shared_ci_name",
+            "relationship_path",
+            "overlap_start_at",
+            "overlap_minutes",
+        ),
+        hide_index=True,
+        width="stretch",
+        key="cab_collisions",
+    )
+else:
+    st.write("No collisions.")
+
+st.subheader(f"Forward schedule ({pack.forward_schedule.height} changes)")
+by = st.radio("Timeline by", ("service", "ci"), horizontal=True, key="cab_by", format_func=lambda v: "service" if v == "service" else "primary CI")
+if pack.forward_schedule.height or pack.blackouts.height:
+    st.pyplot(cab_charts.timeline_figure(pack, by=by), clear_figure=False)
+if pack.blackouts.height:
+    st.dataframe(pack.blackouts, hide_index=True, width="stretch", key="cab_blackouts")
+
+try:
+    from app.cab_decisions import render_cab_decisions
+except ImportError:  # the decisions component is optional
+    render_cab_decisions = None
+if render_cab_decisions is not None:
+    st.divider()
+    st.subheader("Decisions on form requests")
+    render_cab_decisions(key="cab_page")
