@@ -179,6 +179,16 @@ def _check_free_space(data: DataDir) -> None:
         )
 
 
+def _die_with_parent() -> None:
+    """In the dbt child: get SIGKILL when the pipeline process dies, so a killed run never leaves a
+    dbt process writing behind the back of the next run (Linux prctl PR_SET_PDEATHSIG)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
+
+
 def dbt_command(args: list[str]) -> list[str]:
     """The dbt CLI in this interpreter's environment."""
     return [sys.executable, "-c", "import sys; from dbt.cli.main import cli; sys.exit(cli())", *args]
@@ -200,7 +210,11 @@ def build(
     collect_garbage(data, keep=keep)
     _check_free_space(data)
     version = new_version_id(data.versions)
-    building = data.versions / f"warehouse_{version}.duckdb.building"
+    # One fixed build path per data directory: dbt's profile (and so its partial-parse cache) stays
+    # the same from build to build; the file is renamed to its version at publish.
+    building = data.versions / "next.duckdb.building"
+    building.unlink(missing_ok=True)
+    building.with_name(building.name + ".wal").unlink(missing_ok=True)
     env = {
         **os.environ,
         "CHANGEBOARD_BUILD_PATH": str(building),
@@ -218,7 +232,9 @@ def build(
     if progress:
         progress(f"dbt build → {building.name}")
     started = time.perf_counter()
-    proc = subprocess.run(dbt_command(args), env=env, capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        dbt_command(args), env=env, capture_output=True, text=True, check=False, preexec_fn=_die_with_parent
+    )
     dbt_seconds = time.perf_counter() - started
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-40:])

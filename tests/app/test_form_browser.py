@@ -145,6 +145,7 @@ def _screenshot(page, path: Path) -> None:  # type: ignore[no-untyped-def]
     )
     page.set_viewport_size({"width": 1440, "height": min(int(height) + 60, 14_000)})
     page.wait_for_timeout(1000)
+    _settle(page)  # a resize can start a rerun: never photograph a page mid-run
     page.screenshot(path=str(path), full_page=True)
     page.set_viewport_size({"width": 1440, "height": 900})
 

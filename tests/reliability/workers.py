@@ -14,10 +14,36 @@ import uuid
 from pathlib import Path
 
 import duckdb
+import polars as pl
 
 from ingest.ops import connect_ops, submit
 from ingest.paths import DataDir
 from ingest.warehouse import read_pointer
+
+
+def reexport(src: Path, dst: Path, n: int) -> Path:
+    """A newer export of the same change records (some updated), as a user would pull it later."""
+    text = src.read_bytes().decode("cp1252")
+    frame = pl.read_csv(text.encode(), infer_schema=False)
+    bumped = f"2026-11-2{n % 3 + 3} 12:00:00"
+    frame = frame.with_columns(
+        pl.when(pl.int_range(pl.len()) % 7 == n % 7)
+        .then(pl.lit(bumped))
+        .otherwise(pl.col("sys_updated_on"))
+        .alias("sys_updated_on"),
+        pl.when(pl.int_range(pl.len()) % 7 == n % 7)
+        .then(pl.col("short_description") + f" (rev {n})")
+        .otherwise(pl.col("short_description"))
+        .alias("short_description"),
+    )
+    dst.mkdir(parents=True, exist_ok=True)
+    out = dst / "change_request.csv"
+    frame.write_csv(out, quote_style="always")
+    (dst / "_export.toml").write_text(
+        'system = "servicenow"\ntimezone = "Europe/London"\ntable = "change_request"\n'
+    )
+    return out
+
 
 
 def reader(data_dir: str, out: str, seconds: float) -> None:

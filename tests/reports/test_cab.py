@@ -253,7 +253,8 @@ def test_pdf_renders_with_visible_charts(pack: cab.CabPack, cab_out: Path, tmp_p
         assert f"Page {i} of {len(texts)}" in text
         assert pack.warehouse_version in text and "generated" in text
     assert any("Forward schedule timeline" in t for t in texts)
-    subprocess.run(["pdftoppm", "-r", "60", "-png", str(tmp_path / "x.pdf") if False else "-", str(tmp_path / "p")], input=pdf, check=True)
+    (tmp_path / "pack.pdf").write_bytes(pdf)
+    subprocess.run(["pdftoppm", "-r", "60", "-png", str(tmp_path / "pack.pdf"), str(tmp_path / "p")], check=True)
     pages = sorted(tmp_path.glob("p-*.png"))
     assert len(pages) == len(texts)
     chart_pages = [i for i, t in enumerate(texts) if "Forward schedule timeline" in t or "KPI strip" in t]

@@ -318,7 +318,8 @@ latest_file_runs as (
                 order by started_at desc, ingest_run_id desc
             ) as run_rank
         from ingest_runs
-        where rows_read is not null
+        -- skipped duplicates and failed files load nothing and name no source system
+        where status = 'succeeded' and rows_read is not null
     ) as ranked
     where run_rank = 1
 
@@ -335,7 +336,7 @@ quarantine_counts as (
         sum(rows_read - coalesce(quarantined, 0)) as numerator,
         sum(rows_read) as denominator
     from (
-        select source_system as scope_source, rows_read, quarantined from latest_file_runs
+        select coalesce(source_system, 'unknown') as scope_source, rows_read, quarantined from latest_file_runs
         union all
         select 'all' as scope_source, rows_read, quarantined from latest_file_runs
     ) as scoped
