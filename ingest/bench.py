@@ -160,8 +160,13 @@ def _in_child(
         )
         deadline = time.monotonic() + timeout
         stop_reason = None
+        loads = [os.getloadavg()[0]]
+        next_sample = time.monotonic() + 5
         try:
             while proc.poll() is None:
+                if time.monotonic() >= next_sample:
+                    loads.append(os.getloadavg()[0])
+                    next_sample += 5
                 if time.monotonic() > deadline:
                     stop_reason = f"timed out after {timeout:.0f} s"
                 elif _free_disk(watch) < MIN_FREE_DISK:
@@ -185,7 +190,13 @@ def _in_child(
     outcome = json.loads(result_file.read_text(encoding="utf-8"))
     if not outcome["ok"]:
         raise ChildFailed(f"{outcome['error']}\n{outcome['trace']}")
-    return outcome["result"]
+    result = outcome["result"]
+    # The machine's 1-minute load average while the child ran: other work on a shared machine
+    # slows every figure, so each one says how busy the machine was.
+    loads.append(os.getloadavg()[0])
+    result["load_1m_mean"] = round(statistics.mean(loads), 2)
+    result["load_1m_max"] = round(max(loads), 2)
+    return result
 
 
 def _attempt(log: Log, what: str, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -222,13 +233,42 @@ def _generate_child(out: str, changes: int, incidents: int, cis: int, as_of: str
 
 
 def _ingest_child(files: list[str], data_root: str) -> dict[str, Any]:
+    from ingest import load, pipeline, registry
     from ingest.paths import DataDir
-    from ingest.pipeline import ingest_paths
+    from ingest.sources import jira
+
+    # Where the connector's time goes: wrap its steps (module attributes the pipeline calls through).
+    spent: dict[str, float] = {}
+
+    def timed(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[name] = spent.get(name, 0.0) + time.perf_counter() - started
+
+        return wrapper
+
+    pipeline.sha256_file = timed("hash", pipeline.sha256_file)  # type: ignore[assignment]
+    pipeline.read_file = timed("read_and_map", pipeline.read_file)  # type: ignore[assignment]
+    registry.read_csv_text = timed("parse_csv", registry.read_csv_text)  # type: ignore[assignment]
+    jira.read_csv_text = timed("parse_csv", jira.read_csv_text)  # type: ignore[assignment]
+    load.land = timed("land", load.land)  # type: ignore[assignment]
+    load.commit_file = timed("load", load.commit_file)  # type: ignore[assignment]
 
     data = DataDir(Path(data_root)).ensure()
     started = time.perf_counter()
-    report = ingest_paths(data, [Path(f) for f in files], force=True)
+    report = pipeline.ingest_paths(data, [Path(f) for f in files], force=True)
     seconds = time.perf_counter() - started
+    phases = {
+        "hash": spent.get("hash", 0.0),
+        "parse_csv": spent.get("parse_csv", 0.0),
+        "map": spent.get("read_and_map", 0.0) - spent.get("parse_csv", 0.0),
+        "land": spent.get("land", 0.0),
+        "load": spent.get("load", 0.0),
+    }
+    phases["other"] = max(0.0, seconds - sum(phases.values()))
     results = [
         {
             "file": r.path.name,
@@ -243,7 +283,7 @@ def _ingest_child(files: list[str], data_root: str) -> dict[str, Any]:
         for r in report.results
     ]
     size = data.ingest_db.stat().st_size if data.ingest_db.exists() else 0
-    return {"seconds": seconds, "results": results, "ingest_db_mb": round(size / 2**20, 1)}
+    return {"seconds": seconds, "phases": phases, "results": results, "ingest_db_mb": round(size / 2**20, 1)}
 
 
 def _transcode(src: Path, encoding: str, dst: Path) -> None:
@@ -618,6 +658,7 @@ def machine() -> dict[str, Any]:
                 cpu = line.split(":", 1)[1].strip()
                 break
     return {
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
         "cores": os.cpu_count(),
         "cores_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "cpu": cpu,
@@ -957,20 +998,44 @@ def _scaling(scales: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 
 def _goals(scales: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each goal judged at the largest scale measured."""
+    """Each goal judged at the largest scale measured. A section that could not run there (say the
+    build failed) is a miss at that scale, and is judged as well at the largest scale it ran at."""
     if not scales:
         return []
-    top = scales[max(scales, key=int)]
-    at = f"{top['changes']:,} changes"
+    ordered = sorted(scales.values(), key=lambda r: r["changes"])
+    top = ordered[-1]
     checks: list[dict[str, Any]] = []
 
-    def check(goal: str, value: float | None, met: bool | None, detail: str = "") -> None:
+    def check(
+        res: dict[str, Any], goal: str, value: float | None, met: bool | None, detail: str = ""
+    ) -> None:
+        at = f"{res['changes']:,} changes"
         checks.append({"goal": goal, "at": at, "value": value, "met": met, "detail": detail})
+
+    def ok(res: dict[str, Any], section: str) -> bool:
+        return (res.get(section) or {}).get("status") == "ok"
+
+    def why_not(res: dict[str, Any], section: str) -> str:
+        build = res.get("build") or {}
+        if section != "build" and not ok(res, "build"):
+            section = "build"
+        errs = (build.get("dbt_nodes") or {}).get("errors") or [] if section == "build" else []
+        status = (res.get(section) or {}).get("status", "not run")
+        detail = f": {errs[0]['node'].split('.')[-1]}: {errs[0]['message'][:100]}" if errs else ""
+        return f"{section} {status}{detail}"
+
+    def fallback(section: str) -> dict[str, Any] | None:
+        return next((r for r in reversed(ordered[:-1]) if ok(r, section)), None)
 
     ingest = top.get("ingest") or {}
     for row in ingest.get("files", []):
         ratio = row.get("floor_ratio")
-        check(f"ingest {row['file']}: floor/connector >= 0.5", ratio, None if ratio is None else ratio >= 0.5)
+        check(
+            top,
+            f"ingest {row['file']}: floor/connector >= 0.5",
+            ratio,
+            None if ratio is None else ratio >= 0.5,
+        )
     peaks = [
         ("ingest " + r["file"], r["connector"].get("peak_rss_mb"))
         for r in ingest.get("files", [])
@@ -978,24 +1043,27 @@ def _goals(scales: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     ]
     if (ingest.get("all_files") or {}).get("status") == "ok":
         peaks.append(("ingest (all files)", ingest["all_files"]["peak_rss_mb"]))
-    build = top.get("build") or {}
-    if build.get("status") == "ok":
-        peaks.append(("build (incl. dbt)", build["peak_rss_mb"]))
-        ov = build.get("dbt_overhead")
-        check("dbt overhead < 20 %", ov, None if ov is None else ov < GOALS["dbt_overhead_max"])
-    else:
-        errs = (build.get("dbt_nodes") or {}).get("errors") or []
-        why = f": {errs[0]['node'].split('.')[-1]}: {errs[0]['message'][:100]}" if errs else ""
-        check("dbt overhead < 20 %", None, False, f"build {build.get('status', 'not run')}{why}")
     for name, mb in peaks:
-        check(f"peak memory < 4 GB: {name}", mb, mb < GOALS["peak_memory_mb_max"])
-    serving = top.get("serving") or {}
-    if serving.get("status") == "ok":
-        for title, page in serving["pages"].items():
+        check(top, f"peak memory < 4 GB: {name}", mb, mb < GOALS["peak_memory_mb_max"])
+    if ok(top, "build"):
+        check(
+            top,
+            "peak memory < 4 GB: build (incl. dbt)",
+            top["build"]["peak_rss_mb"],
+            top["build"]["peak_rss_mb"] < GOALS["peak_memory_mb_max"],
+        )
+
+    def build_checks(res: dict[str, Any]) -> None:
+        ov = res["build"].get("dbt_overhead")
+        check(res, "dbt overhead < 20 %", ov, None if ov is None else ov < GOALS["dbt_overhead_max"])
+
+    def serving_checks(res: dict[str, Any]) -> None:
+        for title, page in res["serving"]["pages"].items():
             worst = max(
                 page["queries"].items(), key=lambda kv: kv[1]["p95_ms"], default=(None, {"p95_ms": 0.0})
             )
             check(
+                res,
                 f"page {title}: each query p95 < 100 ms",
                 worst[1]["p95_ms"],
                 worst[1]["p95_ms"] < GOALS["query_p95_ms_max"] and not page["errors"],
@@ -1003,18 +1071,30 @@ def _goals(scales: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
                 + (f"; page errors: {page['errors'][0][:120]}" if page["errors"] else ""),
             )
             check(
+                res,
                 f"page {title}: queries together p95 < 300 ms",
                 page["total_p95_ms"],
                 page["total_p95_ms"] < GOALS["page_total_p95_ms_max"],
             )
-    else:
-        check("page queries", None, False, f"serving {serving.get('status', 'not run')}")
-    cab = top.get("cab") or {}
-    if cab.get("status") == "ok":
-        for fmt, r in cab["formats"].items():
-            check(f"CAB pack ({fmt}) < 5 s", r["seconds"], r["status"] == "ok" and r["seconds"] < 5.0)
-    else:
-        check("CAB pack < 5 s", None, None, cab.get("status", "not run"))
+
+    def cab_checks(res: dict[str, Any]) -> None:
+        for fmt, r in res["cab"]["formats"].items():
+            check(res, f"CAB pack ({fmt}) < 5 s", r["seconds"], r["status"] == "ok" and r["seconds"] < 5.0)
+
+    for section, goal, judge in (
+        ("build", "dbt overhead < 20 %", build_checks),
+        ("serving", "dashboard page queries", serving_checks),
+        ("cab", "CAB pack < 5 s", cab_checks),
+    ):
+        if ok(top, section):
+            judge(top)
+            continue
+        if section == "cab" and (top.get("cab") or {}).get("status") == "not available":
+            check(top, goal, None, None, "not available: no CAB pack module yet")
+            continue
+        check(top, goal, None, False, f"not measured: {why_not(top, section)}")
+        if (lower := fallback(section)) is not None:
+            judge(lower)
     return checks
 
 
@@ -1141,7 +1221,10 @@ def print_report(result: dict[str, Any], console: Console) -> None:
         t.add_row(k, str(v))
     console.print(t)
 
-    t = Table(title="ingest: connector (ingest_paths, one file, fresh data dir) vs DuckDB read_csv floor")
+    t = Table(
+        title="ingest: connector (ingest_paths, one file, fresh data dir) vs DuckDB read_csv floor "
+        "(load: the machine's 1-minute load average meanwhile)"
+    )
     for col in (
         "changes",
         "file",
@@ -1155,6 +1238,7 @@ def print_report(result: dict[str, Any], console: Console) -> None:
         "floor rows/s",
         "floor peak MiB",
         "floor/connector",
+        "load",
     ):
         t.add_column(col, justify="left" if col == "file" else "right")
     for scale, ing in result["ingest"].items():
@@ -1176,6 +1260,7 @@ def print_report(result: dict[str, Any], console: Console) -> None:
                 _f(f.get("rows_per_s"), "{:,.0f}"),
                 _f(f.get("peak_rss_mb"), "{:,.0f}"),
                 "-" if ratio is None else (f"[red]{ratio:.3f}[/]" if ratio < 0.5 else f"{ratio:.3f}"),
+                _f(c.get("load_1m_mean"), "{:,.1f}"),
             )
         a = ing["all_files"]
         t.add_row(
@@ -1187,8 +1272,25 @@ def print_report(result: dict[str, Any], console: Console) -> None:
             _f(a.get("rows_per_s"), "{:,.0f}"),
             _f(a.get("peak_rss_mb"), "{:,.0f}"),
             *[""] * 5,
+            _f(a.get("load_1m_mean"), "{:,.1f}"),
         )
     console.print(t)
+
+    top_ingest = max((k for k, v in result["ingest"].items() if "files" in v), key=int, default=None)
+    if top_ingest:
+        t = Table(title=f"ingest at {int(top_ingest):,} changes: where the connector's time goes (s)")
+        for col in ("file", "hash", "parse CSV", "map", "land", "load", "other", "total"):
+            t.add_column(col, justify="left" if col == "file" else "right")
+        for row in result["ingest"][top_ingest]["files"]:
+            ph = row["connector"].get("phases")
+            if not ph:
+                continue
+            t.add_row(
+                row["file"],
+                *(_f(ph[k]) for k in ("hash", "parse_csv", "map", "land", "load", "other")),
+                _f(row["connector"]["seconds"]),
+            )
+        console.print(t)
 
     t = Table(title="build: pipeline.build (dbt build + publish) vs the compiled model SQL run directly")
     for col in (
@@ -1202,6 +1304,7 @@ def print_report(result: dict[str, Any], console: Console) -> None:
         "tests s (n)",
         "peak MiB",
         "warehouse MiB",
+        "load",
     ):
         t.add_column(col, justify="right")
     for scale, b in result["build"].items():
@@ -1229,6 +1332,7 @@ def print_report(result: dict[str, Any], console: Console) -> None:
             f"{n['test_seconds']:,.2f} ({n['tests']})",
             _f(b.get("peak_rss_mb"), "{:,.0f}"),
             _f(b.get("warehouse_mb"), "{:,.1f}"),
+            _f(b.get("load_1m_mean"), "{:,.1f}"),
         )
     console.print(t)
     top = max(result["build"], key=int, default=None)
@@ -1251,6 +1355,7 @@ def print_report(result: dict[str, Any], console: Console) -> None:
         "its p50",
         "its p95",
         "script p50",
+        "load",
     ):
         t.add_column(col, justify="left" if col in ("page", "slowest query") else "right")
     for scale, s in result["serving"].items():
@@ -1270,6 +1375,7 @@ def print_report(result: dict[str, Any], console: Console) -> None:
                 _f(q.get("p50_ms"), "{:,.1f}"),
                 f"[red]{q['p95_ms']:,.1f}[/]" if q and q["p95_ms"] >= 100 else _f(q.get("p95_ms"), "{:,.1f}"),
                 _f(p["script_p50_ms"], "{:,.0f}"),
+                _f(s.get("load_1m_mean"), "{:,.1f}"),
             )
     console.print(t)
 
@@ -1313,4 +1419,238 @@ def print_report(result: dict[str, Any], console: Console) -> None:
     console.print(t)
 
 
-__all__ = ["GOALS", "machine", "print_report", "run_bench"]
+def markdown_report(result: dict[str, Any]) -> str:
+    """The figures as Markdown tables (for the README's Benchmark section)."""
+    lines: list[str] = []
+    m = result["machine"]
+
+    def table(headers: list[str], rows: list[list[str]], right: set[int] | None = None) -> None:
+        right = right if right is not None else set(range(1, len(headers)))
+        lines.append("| " + " | ".join(headers) + " |")
+        lines.append("|" + "|".join("---:" if i in right else "---" for i in range(len(headers))) + "|")
+        lines.extend("| " + " | ".join(r) + " |" for r in rows)
+        lines.append("")
+
+    def n(v: Any, fmt: str = "{:,.2f}") -> str:
+        return _f(v, fmt)
+
+    def miss(text: str, bad: bool) -> str:
+        return f"**{text}**" if bad else text
+
+    p = result["params"]
+    lines.append(
+        f"Machine: {m['cores']} cores ({m['cpu']}), {m['memory_gb']} GB RAM; Python {m['python']}, DuckDB "
+        f"{m['duckdb']}, dbt-core {m['dbt_core']} / dbt-duckdb {m['dbt_duckdb']}, Streamlit {m['streamlit']}, "
+        f"polars {m['polars']}. Load average at start: {', '.join(str(x) for x in m.get('load_average_at_start', []))}."
+    )
+    code = result.get("code") or {}
+    lines.append(
+        f"Code: commit {code.get('commit')}"
+        + (f" plus uncommitted changes to {', '.join(code['modified'])}" if code.get("modified") else "")
+        + f". Data: seed {p['seed']}, as of {p['as_of']}; incidents and CIs keep the ratio of "
+        f"{p['incidents']:,} / {p['cis']:,} to {p['changes']:,} changes at every scale. Run took "
+        f"{result.get('seconds', 0) / 60:,.0f} min."
+    )
+    lines.append("")
+
+    lines.append(
+        "**Ingest** (`ingest_paths` on one file into a fresh data dir, vs DuckDB `read_csv` all-VARCHAR):"
+    )
+    lines.append("")
+    rows = []
+    for scale, ing in result["ingest"].items():
+        for r in ing.get("files", []):
+            c, f = r["connector"], r["floor"]
+            ratio = r.get("floor_ratio")
+            rows.append(
+                [
+                    f"{int(scale):,}",
+                    r["file"],
+                    n(r.get("rows"), "{:,}"),
+                    n(c.get("seconds")) if c["status"] == "ok" else c["status"],
+                    n(c.get("rows_per_s"), "{:,.0f}"),
+                    n(c.get("peak_rss_mb"), "{:,.0f}"),
+                    (n(f.get("read_csv_seconds")) if f["status"] == "ok" else f["status"])
+                    + (f" (+{f['transcode_seconds']:.2f})" if f.get("transcode_seconds") else ""),
+                    n(f.get("rows_per_s"), "{:,.0f}"),
+                    miss(n(ratio, "{:.3f}"), ratio is not None and ratio < GOALS["ingest_floor_ratio_min"]),
+                    n(c.get("load_1m_mean"), "{:,.1f}"),
+                ]
+            )
+        a = ing.get("all_files") or {}
+        if a:
+            rows.append(
+                [
+                    f"{int(scale):,}",
+                    "*all files, one run*",
+                    n(a.get("rows"), "{:,}"),
+                    n(a.get("seconds")) if a.get("status") == "ok" else str(a.get("status")),
+                    n(a.get("rows_per_s"), "{:,.0f}"),
+                    n(a.get("peak_rss_mb"), "{:,.0f}"),
+                    "",
+                    "",
+                    "",
+                    n(a.get("load_1m_mean"), "{:,.1f}"),
+                ]
+            )
+    table(
+        [
+            "changes",
+            "file",
+            "rows",
+            "connector s",
+            "rows/s",
+            "peak MiB",
+            "read_csv s (+transcode)",
+            "floor rows/s",
+            "floor/connector",
+            "load",
+        ],
+        rows,
+        right={0, 2, 3, 4, 5, 6, 7, 8, 9},
+    )
+    top_ingest = max((k for k, v in result["ingest"].items() if "files" in v), key=int, default=None)
+    if top_ingest:
+        lines.append(f"Where the connector's time goes at {int(top_ingest):,} changes (seconds):")
+        lines.append("")
+        rows = []
+        for r in result["ingest"][top_ingest]["files"]:
+            ph = r["connector"].get("phases")
+            if ph:
+                rows.append(
+                    [
+                        r["file"],
+                        *(n(ph[k]) for k in ("hash", "parse_csv", "map", "land", "load", "other")),
+                        n(r["connector"]["seconds"]),
+                    ]
+                )
+        table(["file", "hash", "parse CSV", "map", "land", "load", "other", "total"], rows)
+
+    lines.append(
+        "**Build** (`pipeline.build`: dbt build with tests + publish, vs the compiled model SQL run directly):"
+    )
+    lines.append("")
+    rows = []
+    for scale, b in result["build"].items():
+        if b.get("status") != "ok":
+            errs = (b.get("dbt_nodes") or {}).get("errors") or []
+            why = (
+                f"`{errs[0]['node'].split('.')[-1]}` after {errs[0]['seconds']:,.0f} s: {errs[0]['message'][:110]}"
+                if errs
+                else str(b.get("error") or b.get("status"))[:110]
+            )
+            rows.append([f"{int(scale):,}", f"**{b.get('status')}**: {why}", *[""] * 8])
+            continue
+        nd = b["dbt_nodes"]
+        ov = b.get("dbt_overhead")
+        rows.append(
+            [
+                f"{int(scale):,}",
+                n(b["seconds"]),
+                n(b["dbt_seconds"]),
+                n(b.get("dbt_fixed_seconds")),
+                n(b.get("dbt_model_seconds")),
+                n(b.get("direct_sql_seconds")),
+                miss(n(ov, "{:.1%}"), ov is not None and ov >= GOALS["dbt_overhead_max"]),
+                f"{nd['test_seconds']:,.2f} ({nd['tests']})",
+                n(b.get("peak_rss_mb"), "{:,.0f}"),
+                n(b.get("load_1m_mean"), "{:,.1f}"),
+            ]
+        )
+    table(
+        [
+            "changes",
+            "build s",
+            "dbt s",
+            "dbt start-up s",
+            "model+seed nodes s",
+            "direct SQL s",
+            "dbt overhead",
+            "tests s (n)",
+            "peak MiB",
+            "load",
+        ],
+        rows,
+    )
+
+    served = [k for k, v in result["serving"].items() if v.get("status") == "ok"]
+    if served:
+        top = max(served, key=int)
+        s = result["serving"][top]
+        lines.append(
+            f"**Serving** at {int(top):,} changes (every page with AppTest, cold query cache, "
+            f"{result['params']['page_runs']} runs; ms; load {n(s.get('load_1m_mean'), '{:,.1f}')}):"
+        )
+        lines.append("")
+        rows = []
+        for title, pg in s["pages"].items():
+            name, q = max(pg["queries"].items(), key=lambda kv: kv[1]["p95_ms"], default=("-", {}))
+            rows.append(
+                [
+                    title + (" (errors)" if pg["errors"] else ""),
+                    n(pg["queries_per_run"], "{:,.0f}"),
+                    n(pg["total_p50_ms"], "{:,.1f}"),
+                    miss(
+                        n(pg["total_p95_ms"], "{:,.1f}"), pg["total_p95_ms"] >= GOALS["page_total_p95_ms_max"]
+                    ),
+                    f"`{name}`",
+                    n(q.get("p50_ms"), "{:,.1f}"),
+                    miss(n(q.get("p95_ms"), "{:,.1f}"), bool(q) and q["p95_ms"] >= GOALS["query_p95_ms_max"]),
+                ]
+            )
+        table(
+            ["page", "queries", "total p50", "total p95", "slowest query", "its p50", "its p95"],
+            rows,
+            right={1, 2, 3, 5, 6},
+        )
+    cab_rows = []
+    for scale, c in result["cab"].items():
+        if c.get("status") != "ok":
+            cab_rows.append([f"{int(scale):,}", str(c.get("status")), "", ""])
+            continue
+        for fmt, r in c["formats"].items():
+            cab_rows.append(
+                [
+                    f"{int(scale):,}",
+                    fmt,
+                    miss(n(r["seconds"]), r["status"] != "ok" or r["seconds"] >= GOALS["cab_seconds_max"])
+                    if r["status"] == "ok"
+                    else f"**{r['status']}**",
+                    n(r.get("reported_seconds"), "{:,.1f}"),
+                ]
+            )
+    lines.append(
+        "**CAB pack** (`changeboard report cab --format F`: whole command; what the command reports):"
+    )
+    lines.append("")
+    table(["changes", "format", "command s", "reported s"], cab_rows, right={0, 2, 3})
+
+    rows = []
+    for name, sc in result["scaling"].items():
+        if len(sc["points"]) < 2:
+            continue
+        g = sc["growth_per_10x"]
+        rows.append(
+            [
+                name,
+                ", ".join(f"{pt[0]:,}: {pt[1]:,.2f}" for pt in sc["points"]),
+                miss(n(g, "{:.1f}x"), g is not None and g > GOALS["growth_per_10x_max"]),
+            ]
+        )
+    if rows:
+        lines.append("**Scaling** (seconds by number of changes; growth per 10x more data, 10x = linear):")
+        lines.append("")
+        table(["cost", "seconds", "growth / 10x"], rows, right={2})
+
+    misses = [c for c in result["checks"] if c["met"] is False]
+    lines.append(f"**Goals missed** ({len(misses)} of {len(result['checks'])} checks):")
+    lines.append("")
+    for c in misses:
+        value = "" if c["value"] is None else f" ({_f(c['value'], '{:,.3f}')})"
+        detail = f": {c['detail']}" if c["detail"] else ""
+        lines.append(f"- {c['goal']} at {c['at']}{value}{detail}")
+    lines.append("")
+    return "\n".join(lines)
+
+
+__all__ = ["GOALS", "machine", "markdown_report", "print_report", "run_bench"]

@@ -28,7 +28,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(width=None if sys.stdout.isatty() else 160)
+console = Console(width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 APP_DIR = Path(__file__).resolve().parent.parent / "app"
 
@@ -338,7 +338,7 @@ def _print_status(con: duckdb.DuckDBPyConnection) -> None:
         "started_at",
     ]
     for c in cols:
-        runs.add_column(c)
+        runs.add_column(c, no_wrap=c in ("file_name", "started_at"))
     for row in con.execute(
         f"select {', '.join(cols)} from meta.ingest_run order by run_id desc limit 15"
     ).fetchall():
@@ -405,6 +405,86 @@ def _print_query(con: duckdb.DuckDBPyConnection, query: str) -> None:
     for row in rows:
         t.add_row(*("" if v is None else str(v) for v in row))
     console.print(t)
+
+
+PUBLIC_PREFIXES = ("fct_", "dim_", "rpt_")
+
+
+@app.command()
+def export(
+    out: Annotated[Path, typer.Argument(help="Folder to write one file per public model into.")],
+    data_dir: DataDirOpt = None,
+    fmt: Annotated[str, typer.Option("--format", help="parquet or csv.")] = "parquet",
+) -> None:
+    """Write every public model (fct_*, dim_*, rpt_*) of the published warehouse for BI tools."""
+    if fmt not in ("parquet", "csv"):
+        raise _fail(f"unknown format {fmt!r}: use parquet or csv")
+    data = _data(data_dir)
+    try:
+        con, pub = connect_published(data)
+    except NoWarehouse as exc:
+        raise _fail(str(exc)) from None
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        models = [
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'main' order by 1"
+            ).fetchall()
+            if r[0].startswith(PUBLIC_PREFIXES)
+        ]
+        for name in models:
+            target = out / f"{name}.{fmt}"
+            part = out / f".{name}.{fmt}.part"
+            options = "format parquet, compression zstd" if fmt == "parquet" else "format csv, header true"
+            con.execute(f"copy (select * from main.{name}) to '{part}' ({options})")
+            part.replace(target)
+    finally:
+        con.close()
+    console.print(f"wrote {len(models)} public models of warehouse version {pub.version} to {out} as {fmt}")
+
+
+@app.command()
+def docs(
+    data_dir: DataDirOpt = None,
+    port: Annotated[int, typer.Option(help="Port to serve the documentation on.")] = 8081,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Generate only; print where.")] = False,
+) -> None:
+    """Generate the dbt documentation of the published warehouse and serve it locally."""
+    import shutil
+    import tempfile
+
+    data = _data(data_dir)
+    try:
+        pub = read_pointer(data)
+    except NoWarehouse as exc:
+        raise _fail(str(exc)) from None
+    site = data.root / "docs" / pub.version
+    if not (site / "index.html").exists():
+        with tempfile.TemporaryDirectory(prefix="changeboard-docs-") as tmp:
+            # dbt opens its database read-write: give it a private copy of the (immutable) version
+            copy = Path(tmp) / "warehouse.duckdb"
+            shutil.copyfile(pub.path, copy)
+            env = {
+                **os.environ,
+                "CHANGEBOARD_BUILD_PATH": str(copy),
+                "CHANGEBOARD_INGEST_DB": str(data.ingest_db),
+                "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            }
+            args = ["docs", "generate", "--project-dir", str(pipeline.DBT_DIR), "--profiles-dir", str(pipeline.DBT_DIR)]
+            args += ["--target-path", str(site)]
+            with console.status("dbt docs generate..."):
+                proc = subprocess.run(pipeline.dbt_command(args), env=env, capture_output=True, text=True, check=False)
+            if proc.returncode != 0:
+                shutil.rmtree(site, ignore_errors=True)
+                raise _fail("dbt docs generate failed:\n" + "\n".join((proc.stdout + proc.stderr).splitlines()[-20:]))
+    console.print(f"documentation of warehouse version {pub.version}: {site / 'index.html'}")
+    if no_serve:
+        return
+    console.print(f"serving at [bold]http://localhost:{port}[/] (Ctrl+C to stop)")
+    raise typer.Exit(
+        subprocess.call([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(site)])
+    )
 
 
 requests_app = typer.Typer(
@@ -487,9 +567,13 @@ def report_cab(
     ] = None,
     previous: Annotated[
         str | None,
-        typer.Option("--previous", help="Previous meeting time (default: 7 days before).", show_default=False),
+        typer.Option(
+            "--previous", help="Previous meeting time (default: 7 days before).", show_default=False
+        ),
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", help="html, pdf, md or ics (the forward schedule).")] = "html",
+    fmt: Annotated[
+        str, typer.Option("--format", help="html, pdf, md or ics (the forward schedule).")
+    ] = "html",
     out: Annotated[
         Path | None, typer.Option("--out", help="File to write (default: cab-<meeting date>.<format>).")
     ] = None,

@@ -71,7 +71,9 @@ pub = db.published()
 default = _pack(pub.version, None, None)
 c1, c2, c3, c4 = st.columns([1, 1, 1, 1])
 day = c1.date_input("Meeting date", value=default.meeting_at.date(), key="cab_date")
-at = c2.time_input("Meeting time (UTC)", value=time(default.meeting_at.hour, default.meeting_at.minute), key="cab_time")
+at = c2.time_input(
+    "Meeting time (UTC)", value=time(default.meeting_at.hour, default.meeting_at.minute), key="cab_time"
+)
 meeting = datetime.combine(day if isinstance(day, date) else default.meeting_at.date(), at)
 prev_day = c3.date_input(
     "Previous meeting",
@@ -173,7 +175,13 @@ else:
     st.write("No collisions.")
 
 st.subheader(f"Forward schedule ({pack.forward_schedule.height} changes)")
-by = st.radio("Timeline by", ("service", "ci"), horizontal=True, key="cab_by", format_func=lambda v: "service" if v == "service" else "primary CI")
+by = st.radio(
+    "Timeline by",
+    ("service", "ci"),
+    horizontal=True,
+    key="cab_by",
+    format_func=lambda v: "service" if v == "service" else "primary CI",
+)
 if pack.forward_schedule.height or pack.blackouts.height:
     st.pyplot(cab_charts.timeline_figure(pack, by=by), clear_figure=False)
 if pack.blackouts.height:

@@ -235,9 +235,13 @@ def cab_pack(
         The pack; a meeting with nothing to review gives empty frames, never an error.
     """
     tables = _tables(con)
-    missing = [t for t in ("fct_change_risk_evidence", "fct_change_collisions", "fct_incidents") if t not in tables]
+    missing = [
+        t for t in ("fct_change_risk_evidence", "fct_change_collisions", "fct_incidents") if t not in tables
+    ]
     if missing:
-        raise CabPackError(f"the published warehouse has no {', '.join(missing)}: rebuild with `changeboard build`")
+        raise CabPackError(
+            f"the published warehouse has no {', '.join(missing)}: rebuild with `changeboard build`"
+        )
 
     evidence_as_of = _scalar(con, "select max(evidence_as_of) from fct_change_risk_evidence")
     version_rows = (
@@ -456,7 +460,7 @@ def fmt_ts(value: object, *, date_only: bool = False) -> str:
 
 
 def fmt_window(start: object, end: object) -> str:
-    """'2026-12-03 19:00–20:45' (same day) or the two times."""
+    """'2026-12-03 19:00-20:45' (an en dash; same day) or the two times."""
     if start is None:
         return "no planned window"
     if isinstance(start, datetime) and isinstance(end, datetime) and start.date() == end.date():
@@ -482,10 +486,7 @@ def fmt_kpi_change(row: dict[str, Any]) -> str:
     change = row.get("value_change")
     if change is None:
         return "—"
-    if row["unit"] == "rate":
-        text = f"{change * 100:+.1f} pts"
-    else:
-        text = f"{change:+,.0f}"
+    text = f"{change * 100:+.1f} pts" if row["unit"] == "rate" else f"{change:+,.0f}"
     better = row.get("better_direction")
     if change == 0 or better == "neutral":
         return text
@@ -502,13 +503,15 @@ def fmt_fraction(numerator: object, denominator: object) -> str:
 def collision_lines(collisions: pl.DataFrame, change_id: str) -> list[str]:
     """Each collision of one change as 'CHG2 · same CI db-1 · 60 min from 2026-12-01 20:00'."""
     lines = []
-    for c in collisions.filter((pl.col("change_id_a") == change_id) | (pl.col("change_id_b") == change_id)).iter_rows(
-        named=True
-    ):
+    for c in collisions.filter(
+        (pl.col("change_id_a") == change_id) | (pl.col("change_id_b") == change_id)
+    ).iter_rows(named=True):
         other = c["change_number_b"] if c["change_id_a"] == change_id else c["change_number_a"]
         kind = COLLISION_KINDS.get(c["collision_kind"], c["collision_kind"])
         via = c["relationship_path"] if c["collision_kind"] == "related_ci" else c["shared_ci_name"]
-        lines.append(f"{other} · {kind} {via} · {c['overlap_minutes']:.0f} min from {fmt_ts(c['overlap_start_at'])}")
+        lines.append(
+            f"{other} · {kind} {via} · {c['overlap_minutes']:.0f} min from {fmt_ts(c['overlap_start_at'])}"
+        )
     return lines
 
 
@@ -534,7 +537,9 @@ def evidence_lines(row: dict[str, Any]) -> list[tuple[str, str]]:
         ),
         (
             f"Service {row.get('service_name') or '(none)'}",
-            fmt_rate(row["service_success_rate"], row["service_successful_count"], row["service_completed_count"])
+            fmt_rate(
+                row["service_success_rate"], row["service_successful_count"], row["service_completed_count"]
+            )
             + f", {row['service_caused_incident_count']} caused incident(s)",
         ),
         (
@@ -710,15 +715,35 @@ def render_markdown(pack: CabPack) -> str:
     ]
     lines += [f"> {md_escape(n)}" for n in ctx["notes"]]
     if ctx["empty"]:
-        lines += ["## Nothing to review", "", "No change awaits a decision, none is scheduled in the forward "
-                  "schedule and none needs a retrospective or a post-implementation review.", ""]
+        lines += [
+            "## Nothing to review",
+            "",
+            "No change awaits a decision, none is scheduled in the forward "
+            "schedule and none needs a retrospective or a post-implementation review.",
+            "",
+        ]
     for sec in ctx["sections"]:
-        lines += [f"## {sec['order']}. {md_escape(sec['label'])} ({len(sec['items'])})", "", md_escape(sec["blurb"]), ""]
+        lines += [
+            f"## {sec['order']}. {md_escape(sec['label'])} ({len(sec['items'])})",
+            "",
+            md_escape(sec["blurb"]),
+            "",
+        ]
         if not sec["items"]:
             lines += ["Nothing to review.", ""]
             continue
         lines += _md_table(
-            ["Change", "Title", "Type / risk", "Window (UTC)", "CIs", "Service", "Flags", "Collisions", "Risk"],
+            [
+                "Change",
+                "Title",
+                "Type / risk",
+                "Window (UTC)",
+                "CIs",
+                "Service",
+                "Flags",
+                "Collisions",
+                "Risk",
+            ],
             [
                 [
                     i["number"] + (" (form)" if i["is_from_form"] else ""),
@@ -737,7 +762,9 @@ def render_markdown(pack: CabPack) -> str:
         lines += ["", "Risk evidence (last 90 days) and reasons:", ""]
         for i in sec["items"]:
             ev = "; ".join(f"{label}: {text}" for label, text in i["evidence"])
-            lines.append(f"- **{md_escape(i['number'])}** — {md_escape(ev)}. Reasons: {md_escape('; '.join(i['reason_list']))}")
+            lines.append(
+                f"- **{md_escape(i['number'])}** — {md_escape(ev)}. Reasons: {md_escape('; '.join(i['reason_list']))}"
+            )
             for inc in i["incidents"]:
                 lines.append(
                     f"  - caused {md_escape(inc['number'])} (P{inc['priority']}) {md_escape(inc['title'])}, "
@@ -746,9 +773,23 @@ def render_markdown(pack: CabPack) -> str:
         lines.append("")
     lines += [f"## KPI strip ({md_escape(ctx['kpi_periods'])})", ""]
     lines += _md_table(
-        ["KPI", "Last 4 weeks", "Numerator / denominator", "4 weeks before", "Numerator / denominator", "Change"],
         [
-            [k["kpi_label"], k["current_text"], k["current_fraction"], k["previous_text"], k["previous_fraction"], k["change_text"]]
+            "KPI",
+            "Last 4 weeks",
+            "Numerator / denominator",
+            "4 weeks before",
+            "Numerator / denominator",
+            "Change",
+        ],
+        [
+            [
+                k["kpi_label"],
+                k["current_text"],
+                k["current_fraction"],
+                k["previous_text"],
+                k["previous_fraction"],
+                k["change_text"],
+            ]
             for k in ctx["kpis"]
         ],
     )
@@ -757,7 +798,10 @@ def render_markdown(pack: CabPack) -> str:
     if ctx["collisions"]:
         lines += _md_table(
             ["Change", "With", "Kind", "Shared CI / service / path", "Overlap (UTC)"],
-            [[c["change_number_a"], c["change_number_b"], c["kind"], c["via"], c["overlap"]] for c in ctx["collisions"]],
+            [
+                [c["change_number_a"], c["change_number_b"], c["kind"], c["via"], c["overlap"]]
+                for c in ctx["collisions"]
+            ],
         )
     else:
         lines.append("No collisions.")
@@ -806,7 +850,8 @@ def render_ics(pack: CabPack) -> bytes:
             f"risk indicator: {row['risk_level']} ({row['risk_score']})",
             f"CIs: {row['ci_names'] or row['primary_ci_name'] or '-'}",
             f"Service: {row['service_name'] or '-'}; group: {row['assignment_group'] or '-'}",
-            f"State: {row['state']}" + ("; raised through the changeboard form" if row["is_from_form"] else ""),
+            f"State: {row['state']}"
+            + ("; raised through the changeboard form" if row["is_from_form"] else ""),
         ]
         if row["in_blackout"]:
             description.append(f"BLACKOUT: inside {row['blackout_window_name'] or 'a blackout window'}")
@@ -849,4 +894,3 @@ def render(pack: CabPack, fmt: str, *, paper: str = "a4") -> bytes:
         raise ValueError(f"unknown paper {paper!r}; choose one of {', '.join(PAPERS)}")
     out = render_pdf(pack, paper=paper) if fmt == "pdf" else RENDERERS[fmt](pack)
     return out.encode("utf-8") if isinstance(out, str) else out
-

@@ -33,7 +33,9 @@ def _lanes(pack: CabPack, by: str) -> tuple[list[dict[str, Any]], list[str], lis
     if fs.height == 0:
         return [], [], []
     fs = fs.with_columns(
-        pl.coalesce(pl.col(col), pl.col("service_name"), pl.col("primary_ci_name"), pl.lit("(none)")).alias("group")
+        pl.coalesce(pl.col(col), pl.col("service_name"), pl.col("primary_ci_name"), pl.lit("(none)")).alias(
+            "group"
+        )
     ).sort("group", "planned_start_at", "number")
     bars: list[dict[str, Any]] = []
     labels: list[str] = []
@@ -76,12 +78,26 @@ def timeline_figure(pack: CabPack, *, by: str = "service", width: float = 11.0) 
             rows = list(range(n)) or [0]
         else:
             rows = sorted(
-                {x["lane"] for x in bars if scope in (x["group"], x["service_name"]) or scope in (x["ci_names"] or "").split(", ")}
+                {
+                    x["lane"]
+                    for x in bars
+                    if scope in (x["group"], x["service_name"]) or scope in (x["ci_names"] or "").split(", ")
+                }
             )
         for y in rows:
-            ax.add_patch(Rectangle((start, y - 0.5), end - start, 1.0, color=BLACKOUT, alpha=0.22, lw=0, zorder=0))
+            ax.add_patch(
+                Rectangle((start, y - 0.5), end - start, 1.0, color=BLACKOUT, alpha=0.22, lw=0, zorder=0)
+            )
         if rows:
-            ax.text(start, rows[0] - 0.45, f" blackout: {b['name']} ({scope or 'all CIs'})", fontsize=6, va="top", color="#333333", zorder=1)
+            ax.text(
+                start,
+                rows[0] - 0.45,
+                f" blackout: {b['name']} ({scope or 'all CIs'})",
+                fontsize=6,
+                va="top",
+                color="#333333",
+                zorder=1,
+            )
     groups_by_kind: dict[tuple[bool, bool], list[dict[str, Any]]] = {}
     for x in bars:
         key = ((x["collision_count"] or 0) > 0, x["agenda_section"] == "awaiting_decision")
@@ -100,7 +116,16 @@ def timeline_figure(pack: CabPack, *, by: str = "service", width: float = 11.0) 
             zorder=2,
         )
     for x in bars:
-        ax.text(x["bar_end"], x["lane"], " " + x["number"], fontsize=5.5, va="center", ha="left", zorder=3, clip_on=True)
+        ax.text(
+            x["bar_end"],
+            x["lane"],
+            " " + x["number"],
+            fontsize=5.5,
+            va="center",
+            ha="left",
+            zorder=3,
+            clip_on=True,
+        )
     lane_of = {x["change_id"]: x["lane"] for x in bars}
     marks_x, marks_y = [], []
     for c in pack.collisions.iter_rows(named=True):

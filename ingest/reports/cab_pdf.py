@@ -69,9 +69,15 @@ def _styles() -> dict[str, ParagraphStyle]:
     base = getSampleStyleSheet()
     body = ParagraphStyle("body", parent=base["BodyText"], fontName=regular, fontSize=8, leading=10)
     return {
-        "title": ParagraphStyle("title", parent=base["Title"], fontName=bold, fontSize=17, leading=21, alignment=0),
-        "h2": ParagraphStyle("h2", parent=base["Heading2"], fontName=bold, fontSize=12.5, leading=15, spaceBefore=8),
-        "meta": ParagraphStyle("meta", parent=body, textColor=colors.HexColor("#555555"), fontSize=8.5, leading=11),
+        "title": ParagraphStyle(
+            "title", parent=base["Title"], fontName=bold, fontSize=17, leading=21, alignment=0
+        ),
+        "h2": ParagraphStyle(
+            "h2", parent=base["Heading2"], fontName=bold, fontSize=12.5, leading=15, spaceBefore=8
+        ),
+        "meta": ParagraphStyle(
+            "meta", parent=body, textColor=colors.HexColor("#555555"), fontSize=8.5, leading=11
+        ),
         "body": body,
         "cell": ParagraphStyle("cell", parent=body, fontSize=7.2, leading=8.8),
         "cellb": ParagraphStyle("cellb", parent=body, fontName=bold, fontSize=7.2, leading=8.8),
@@ -90,7 +96,7 @@ class _NumberedCanvas(rl_canvas.Canvas):
         super().__init__(*args, **kwargs)
         self._saved: list[dict[str, Any]] = []
 
-    def showPage(self) -> None:  # noqa: N802 - ReportLab's name
+    def showPage(self) -> None:
         self._saved.append(dict(self.__dict__))
         self._startPage()
 
@@ -113,11 +119,18 @@ class _NumberedCanvas(rl_canvas.Canvas):
 
 
 def _table(
-    header: list[str], rows: list[list[Any]], widths: list[float], styles: dict[str, ParagraphStyle], *, extra: list[Any] | None = None
+    header: list[str],
+    rows: list[list[Any]],
+    widths: list[float],
+    styles: dict[str, ParagraphStyle],
+    *,
+    extra: list[Any] | None = None,
 ) -> LongTable:
     """A table that splits across pages and repeats its header row."""
     head = [Paragraph(esc(h), styles["cellb"]) for h in header]
-    body = [[c if isinstance(c, Paragraph) else Paragraph(esc(c), styles["cell"]) for c in row] for row in rows]
+    body = [
+        [c if isinstance(c, Paragraph) else Paragraph(esc(c), styles["cell"]) for c in row] for row in rows
+    ]
     t = LongTable([head, *body], colWidths=widths, repeatRows=1, splitByRow=True)
     t.setStyle(
         TableStyle(
@@ -142,8 +155,16 @@ def _lines(items: list[str]) -> str:
 
 def _agenda_table(section: dict[str, Any], avail: float, styles: dict[str, ParagraphStyle]) -> LongTable:
     review = section["name"] in ("emergency_retrospective", "post_implementation_review")
-    fractions = [0.075, 0.175, 0.06, 0.075, 0.235, 0.215, 0.165]
-    header = ["Change", "Title / CIs / service", "Type / risk", "Window (UTC)", "Risk indicator", "Evidence (90 days)", "Collisions, flags" + (", caused incidents" if review else "")]
+    fractions = [0.085, 0.17, 0.07, 0.075, 0.23, 0.215, 0.155]
+    header = [
+        "Change",
+        "Title / CIs / service",
+        "Type / risk",
+        "Window (UTC)",
+        "Risk indicator",
+        "Evidence (90 days)",
+        "Collisions, flags" + (", caused incidents" if review else ""),
+    ]
     rows = []
     extra = []
     for n, i in enumerate(section["items"], start=1):
@@ -158,7 +179,10 @@ def _agenda_table(section: dict[str, Any], avail: float, styles: dict[str, Parag
         window = esc(i["window"])
         if review:
             window += f"<br/>actual: {esc(i['actual_window'])}"
-        risk = f"<font color='{colour}'><b>{esc(i['risk_level'])} ({i['risk_score']})</b></font><br/>" + _lines(i["reason_list"])
+        risk = (
+            f"<font color='{colour}'><b>{esc(i['risk_level'])} ({i['risk_score']})</b></font><br/>"
+            + _lines(i["reason_list"])
+        )
         evidence = "<br/>".join(f"<i>{esc(label)}:</i> {esc(text)}" for label, text in i["evidence"])
         notes = []
         if i["flags"]:
@@ -167,7 +191,8 @@ def _agenda_table(section: dict[str, Any], avail: float, styles: dict[str, Parag
             notes.append("<b>Collides with</b><br/>" + _lines(i["collision_list"]))
         if review:
             incs = [
-                f"{inc['number']} (P{inc['priority']}) {inc['title']} — {inc['state']}" for inc in i["incidents"]
+                f"{inc['number']} (P{inc['priority']}) {inc['title']} — {inc['state']}"
+                for inc in i["incidents"]
             ]
             notes.append("<b>Caused</b><br/>" + (_lines(incs) if incs else "no incidents attributed"))
         rows.append(
@@ -231,10 +256,24 @@ def render(pack: CabPack, ctx: dict[str, Any], *, paper: str = "a4") -> bytes:
             Spacer(1, 3 * mm),
         ]
     # agenda summary + KPI strip on page 1
-    summary = [[Paragraph(f"{len(s['items'])}", styles["big"]) for s in ctx["sections"]] + [Paragraph(str(len(ctx["collisions"])), styles["big"])]]
-    summary.append([Paragraph(esc(s["label"]), styles["cell"]) for s in ctx["sections"]] + [Paragraph("Collisions", styles["cell"])])
+    summary = [
+        [Paragraph(f"{len(s['items'])}", styles["big"]) for s in ctx["sections"]]
+        + [Paragraph(str(len(ctx["collisions"])), styles["big"])]
+    ]
+    summary.append(
+        [Paragraph(esc(s["label"]), styles["cell"]) for s in ctx["sections"]]
+        + [Paragraph("Collisions", styles["cell"])]
+    )
     t = LongTable(summary, colWidths=[avail / 5] * 5)
-    t.setStyle(TableStyle([("BOX", (0, 0), (-1, -1), 0.4, GRID), ("INNERGRID", (0, 0), (-1, -1), 0.4, GRID), ("BACKGROUND", (0, 0), (-1, -1), colors.HexColor("#f4f6f8"))]))
+    t.setStyle(
+        TableStyle(
+            [
+                ("BOX", (0, 0), (-1, -1), 0.4, GRID),
+                ("INNERGRID", (0, 0), (-1, -1), 0.4, GRID),
+                ("BACKGROUND", (0, 0), (-1, -1), colors.HexColor("#f4f6f8")),
+            ]
+        )
+    )
     story += [t, Spacer(1, 3 * mm)]
     story.append(Paragraph("KPI strip", styles["h2"]))
     story.append(Paragraph(esc(f"{ctx['kpi_periods']}. Source: {ctx['kpi_source']}."), styles["meta"]))
@@ -243,7 +282,14 @@ def render(pack: CabPack, ctx: dict[str, Any], *, paper: str = "a4") -> bytes:
             _table(
                 ["KPI", "Last 4 weeks", "Num. / denom.", "4 weeks before", "Num. / denom.", "Change"],
                 [
-                    [k["kpi_label"], k["current_text"], k["current_fraction"], k["previous_text"], k["previous_fraction"], k["change_text"]]
+                    [
+                        k["kpi_label"],
+                        k["current_text"],
+                        k["current_fraction"],
+                        k["previous_text"],
+                        k["previous_fraction"],
+                        k["change_text"],
+                    ]
                     for k in ctx["kpis"]
                 ],
                 [avail * f for f in (0.3, 0.12, 0.14, 0.12, 0.14, 0.18)],
@@ -269,7 +315,10 @@ def render(pack: CabPack, ctx: dict[str, Any], *, paper: str = "a4") -> bytes:
         story.append(
             _table(
                 ["Change", "With", "Kind", "Shared CI / service / relationship path", "Overlap (UTC)"],
-                [[c["change_number_a"], c["change_number_b"], c["kind"], c["via"], c["overlap"]] for c in ctx["collisions"]],
+                [
+                    [c["change_number_a"], c["change_number_b"], c["kind"], c["via"], c["overlap"]]
+                    for c in ctx["collisions"]
+                ],
                 [avail * f for f in (0.12, 0.12, 0.12, 0.4, 0.24)],
                 styles,
             )

@@ -39,7 +39,7 @@ def test_cab_page_shows_the_agenda_and_downloads(app_env: DataDir) -> None:
     tiles = {m.label: m.value for m in at.metric}
     assert tiles["Awaiting a CAB decision"] == str(pack.section("awaiting_decision").height)
     assert tiles["Collisions"] == str(pack.collisions.height)
-    shown = [df.value for df in at.dataframe if "change" in df.value.columns]
+    shown = [df.value for df in at.dataframe if "CI evidence" in df.value.columns]
     numbers = {n for v in shown for n in v["change"].tolist()}
     assert set(pack.agenda["number"]) == numbers
     evidence = next(v for v in shown if "CI evidence" in v.columns)

@@ -129,13 +129,19 @@ def browser(server: str) -> Iterator[object]:
             b.close()
 
 
+IDLE = (
+    "() => !document.querySelector('[data-testid=\"stStatusWidget\"]') "
+    "&& !document.querySelector('[data-stale=\"true\"]')"
+)
+
+
 def _settle(page) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the script run is over: no running indicator and no element still marked stale."""
     page.wait_for_selector('[data-testid="stMainBlockContainer"] h1', timeout=30_000)
     page.wait_for_timeout(300)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=30_000
-    )
+    page.wait_for_function(IDLE, timeout=30_000)
     page.wait_for_timeout(500)
+    page.wait_for_function(IDLE, timeout=30_000)
 
 
 def _screenshot(page, path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -47,12 +47,14 @@ def reexport(src: Path, dst: Path, n: int) -> Path:
 
 
 def reader(data_dir: str, out: str, seconds: float) -> None:
+    """Poll until ``<out>.stop`` appears (or ``seconds`` pass, a safety limit)."""
     data = DataDir(Path(data_dir))
+    stop = Path(out + ".stop")
     seen: list[tuple[str, int, int]] = []
     errors: list[str] = []
     reads = 0
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not stop.exists():
         try:
             pub = read_pointer(data)
             con = duckdb.connect(str(pub.path), read_only=True)

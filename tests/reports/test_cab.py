@@ -107,7 +107,8 @@ def test_agenda_rows_equal_the_model_rows(pack: cab.CabPack, warehouse) -> None:
     con, _ = warehouse
     expected = model(con, f"select {', '.join(MODEL_COLUMNS)} from rpt_cab_agenda").sort("agenda_item_id")
     got = pack.agenda.select(MODEL_COLUMNS).sort("agenda_item_id")
-    assert expected.height > 0 and set(expected["agenda_section"]) == set(cab.SECTIONS)
+    assert expected.height > 0
+    assert set(expected["agenda_section"]) == set(cab.SECTIONS)
     assert got.equals(expected), "the pack's selection rules must give rpt_cab_agenda's rows for its T"
 
 
@@ -158,7 +159,10 @@ def test_kpi_strip_equals_the_model(pack: cab.CabPack, warehouse) -> None:
         shown = cab.fmt_kpi_value(row["current_value"], row["unit"])
         fraction = cab.fmt_fraction(row["current_numerator"], row["current_denominator"])
         assert f'data-kpi="{row["kpi"]}"><td>{row["kpi_label"]}</td><td class="num">{shown}</td>' in html
-        assert f"| {cab.md_escape(row['kpi_label'])} | {cab.md_escape(shown)} | {cab.md_escape(fraction)} |" in md
+        assert (
+            f"| {cab.md_escape(row['kpi_label'])} | {cab.md_escape(shown)} | {cab.md_escape(fraction)} |"
+            in md
+        )
 
 
 def test_kpi_sums_for_another_week_agree_with_the_model_on_its_week(pack: cab.CabPack, warehouse) -> None:
@@ -217,8 +221,12 @@ def test_every_format_from_the_sample(pack: cab.CabPack, cab_out: Path) -> None:
         (cab_out / f"cab.{fmt}").write_bytes(payload)
     (cab_out / "timings.json").write_text(json.dumps(timings, indent=2))
     html = (cab_out / "cab.html").read_text()
-    assert "<script" not in html.lower()  # self-contained, no script needed (the chart is an inline SVG image)
-    assert "data:image/svg+xml;base64," in html and "http://" not in html and "https://" not in html
+    assert (
+        "<script" not in html.lower()
+    )  # self-contained, no script needed (the chart is an inline SVG image)
+    assert "data:image/svg+xml;base64," in html
+    assert "http://" not in html
+    assert "https://" not in html
     for row in pack.agenda.iter_rows(named=True):
         assert f'data-change="{row["number"]}" data-section="{row["agenda_section"]}"' in html
     md = (cab_out / "cab.md").read_text()
@@ -229,9 +237,9 @@ def test_every_format_from_the_sample(pack: cab.CabPack, cab_out: Path) -> None:
 def test_failed_changes_list_their_caused_incidents(pack: cab.CabPack, warehouse) -> None:
     con, _ = warehouse
     failed = pack.section("post_implementation_review")
-    caused = model(con, "select number, primary_cause_change_id from fct_incidents where is_change_caused").filter(
-        pl.col("primary_cause_change_id").is_in(failed["change_id"].to_list())
-    )
+    caused = model(
+        con, "select number, primary_cause_change_id from fct_incidents where is_change_caused"
+    ).filter(pl.col("primary_cause_change_id").is_in(failed["change_id"].to_list()))
     assert set(pack.caused_incidents["number"]) == set(caused["number"])
     html = cab.render_html(pack)
     for number in caused["number"]:
@@ -240,7 +248,9 @@ def test_failed_changes_list_their_caused_incidents(pack: cab.CabPack, warehouse
 
 @pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler's pdftoppm is not installed")
 @pytest.mark.parametrize("paper", ["a4", "letter"])
-def test_pdf_renders_with_visible_charts(pack: cab.CabPack, cab_out: Path, tmp_path: Path, paper: str) -> None:
+def test_pdf_renders_with_visible_charts(
+    pack: cab.CabPack, cab_out: Path, tmp_path: Path, paper: str
+) -> None:
     pdf = cab.render_pdf(pack, paper=paper)
     (cab_out / f"cab-{paper}.pdf").write_bytes(pdf)
     reader = PdfReader(io.BytesIO(pdf))
@@ -251,10 +261,13 @@ def test_pdf_renders_with_visible_charts(pack: cab.CabPack, cab_out: Path, tmp_p
     assert len(texts) > 3
     for i, text in enumerate(texts, start=1):
         assert f"Page {i} of {len(texts)}" in text
-        assert pack.warehouse_version in text and "generated" in text
+        assert pack.warehouse_version in text
+        assert "generated" in text
     assert any("Forward schedule timeline" in t for t in texts)
     (tmp_path / "pack.pdf").write_bytes(pdf)
-    subprocess.run(["pdftoppm", "-r", "60", "-png", str(tmp_path / "pack.pdf"), str(tmp_path / "p")], check=True)
+    subprocess.run(
+        ["pdftoppm", "-r", "60", "-png", str(tmp_path / "pack.pdf"), str(tmp_path / "p")], check=True
+    )
     pages = sorted(tmp_path.glob("p-*.png"))
     assert len(pages) == len(texts)
     chart_pages = [i for i, t in enumerate(texts) if "Forward schedule timeline" in t or "KPI strip" in t]
@@ -290,7 +303,9 @@ def test_ics_parses_with_one_event_per_forward_change(pack: cab.CabPack) -> None
 
 
 @pytest.fixture(scope="module")
-def hostile(built_data: DataDir, tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyConnection]:
+def hostile(
+    built_data: DataDir, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[duckdb.DuckDBPyConnection]:
     """A small warehouse copied from the sample, with a script tag and markdown in one change's title."""
     path = tmp_path_factory.mktemp("cabhostile") / "w.duckdb"
     con = duckdb.connect(str(path))
@@ -312,7 +327,10 @@ def hostile(built_data: DataDir, tmp_path_factory: pytest.TempPathFactory) -> It
         "select change_id from rpt_cab_agenda where agenda_section = 'scheduled' and collision_count > 0 "
         "order by planned_start_at limit 1"
     ).fetchall()[0][0]
-    con.execute("update fct_change_risk_evidence set title = ?, is_from_form = true where change_id = ?", [HOSTILE, target])
+    con.execute(
+        "update fct_change_risk_evidence set title = ?, is_from_form = true where change_id = ?",
+        [HOSTILE, target],
+    )
     con.close()
     ro = duckdb.connect(str(path), read_only=True)
     try:
@@ -333,9 +351,13 @@ def test_hostile_title_is_text_in_every_format(hostile: duckdb.DuckDBPyConnectio
     assert "<script" not in md
     line = next(x for x in md.splitlines() if x.startswith(f"| {row['number']}"))
     assert line.count(" | ") == 8  # the pipe in the title did not add a column
-    assert "\\|" in line and "\\*\\*bold\\*\\*" in line and "\\[link\\]" in line
+    assert "\\|" in line
+    assert "\\*\\*bold\\*\\*" in line
+    assert "\\[link\\]" in line
     pdf = cab.render_pdf(p)
-    assert any('<script>alert("x")</script>' in page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    assert any(
+        '<script>alert("x")</script>' in page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages
+    )
     events = list(Calendar.from_ical(cab.render_ics(p)).walk("VEVENT"))
     assert any(HOSTILE in str(e["SUMMARY"]) for e in events)
 
@@ -344,9 +366,12 @@ def test_nothing_to_review_in_every_format(warehouse, cab_out: Path) -> None:
     """A meeting before any change was raised: every section is empty, and every format says so."""
     con, _ = warehouse
     empty = cab.cab_pack(con, FAR_PAST)
-    assert empty.is_empty and empty.forward_schedule.height == 0 and empty.collisions.height == 0
+    assert empty.is_empty
+    assert empty.forward_schedule.height == 0
+    assert empty.collisions.height == 0
     html = cab.render_html(empty)
-    assert 'id="nothing-to-review"' in html and "Nothing to review" in html
+    assert 'id="nothing-to-review"' in html
+    assert "Nothing to review" in html
     md = cab.render_markdown(empty)
     assert "## Nothing to review" in md
     pdf = cab.render_pdf(empty)
@@ -363,7 +388,8 @@ def test_far_future_meeting_keeps_only_the_open_decisions(warehouse) -> None:
     later = cab.cab_pack(con, datetime(2028, 11, 27, 10, 0))
     assert set(later.agenda["agenda_section"]) <= {"awaiting_decision"}
     assert later.forward_schedule.height == 0
-    assert later.notes and "evidence time" in later.notes[0]
+    assert later.notes
+    assert "evidence time" in later.notes[0]
     assert "evidence time" in cab.render_html(later)
 
 
@@ -382,8 +408,20 @@ def test_cli_writes_every_format(built_data: DataDir, tmp_path: Path) -> None:
         assert out.stat().st_size > 0
     result = runner.invoke(
         app,
-        ["report", "cab", "--at", "2020-01-06", "--format", "md", "--out", str(tmp_path / "e.md"), "--data-dir", str(built_data.root)],
+        [
+            "report",
+            "cab",
+            "--at",
+            "2020-01-06",
+            "--format",
+            "md",
+            "--out",
+            str(tmp_path / "e.md"),
+            "--data-dir",
+            str(built_data.root),
+        ],
     )
-    assert result.exit_code == 0 and "nothing to review" in result.output
+    assert result.exit_code == 0
+    assert "nothing to review" in result.output
     bad = runner.invoke(app, ["report", "cab", "--format", "docx", "--data-dir", str(built_data.root)])
     assert bad.exit_code != 0
