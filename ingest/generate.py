@@ -13,8 +13,10 @@ stories the metrics must find and the warts the connectors must survive:
 Stories: failure odds rise with risk and are highest for emergency changes; a few hot CIs carry a large
 share of changes; major incidents are fixed by an emergency change on the same CI (``rfc``); changes
 happen mid-week and avoid freezes; failed changes cause incidents 1-48 h later on the same or a related
-CI, a minority linked through ``caused_by``; a forward schedule with collisions, a blackout violation,
-overdue changes and an open backlog.
+CI, a minority linked through ``caused_by``; the other incidents are spread thinly over the estate,
+independent of where the changes are (more on applications, services and end-user services), and
+about a third of them name no CI; a forward schedule with collisions, a blackout violation, overdue
+changes and an open backlog.
 
 Everything is vectorised with numpy and written with polars in chunks, so a million changes and five
 million incidents take minutes. The same seed and arguments give byte-identical files.
@@ -44,7 +46,7 @@ INCIDENTS_PER_CHANGE = 3
 MIN_CHANGES = 100
 MIN_CIS = 150
 MAX_CIS = 100_000
-CHANGES_PER_CI = 4  # default CIs = changes // 4: most CIs see few or no changes
+CHANGES_PER_CI = 4  # default CIs = changes // 4 (clamped to MIN_CIS..MAX_CIS)
 JIRA_SHARE = 0.15
 MIN_JIRA_CHANGES = 50
 EXPORT_CAP = 10_000  # ServiceNow's default list-export row limit

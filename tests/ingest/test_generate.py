@@ -658,12 +658,13 @@ def test_background_incidents_spread_and_often_without_ci(
     # ... and the hottest change CIs get no more than a modest share of them.
     hot = chg["cmdb_ci"].head(top).implode()
     assert bg.filter(pl.col("cmdb_ci").is_in(hot))["share"].sum() < 0.05
-    # Applications and business services get more than their share of the CIs.
+    # Applications and business services get more than their share of the CIs (even though they more
+    # often go without a CI).
     cls = dict(cmdb[0].select("name", "sys_class_name").iter_rows())
     by_class = bg.with_columns(cls=pl.col("cmdb_ci").replace_strict(cls, default="unknown"))
     user_facing = by_class.filter(pl.col("cls").is_in(["Application", "Business Service"]))["share"].sum()
     ci_share = cmdb[0]["sys_class_name"].is_in(["Application", "Business Service"]).mean()
-    assert user_facing > 1.2 * ci_share
+    assert user_facing > 1.1 * ci_share
 
 
 def test_export_cap_split(sample: tuple[Path, dict[str, int]]) -> None:
