@@ -471,19 +471,32 @@ def docs(
                 "CHANGEBOARD_INGEST_DB": str(data.ingest_db),
                 "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
             }
-            args = ["docs", "generate", "--project-dir", str(pipeline.DBT_DIR), "--profiles-dir", str(pipeline.DBT_DIR)]
+            args = [
+                "docs",
+                "generate",
+                "--project-dir",
+                str(pipeline.DBT_DIR),
+                "--profiles-dir",
+                str(pipeline.DBT_DIR),
+            ]
             args += ["--target-path", str(site)]
             with console.status("dbt docs generate..."):
-                proc = subprocess.run(pipeline.dbt_command(args), env=env, capture_output=True, text=True, check=False)
+                proc = subprocess.run(
+                    pipeline.dbt_command(args), env=env, capture_output=True, text=True, check=False
+                )
             if proc.returncode != 0:
                 shutil.rmtree(site, ignore_errors=True)
-                raise _fail("dbt docs generate failed:\n" + "\n".join((proc.stdout + proc.stderr).splitlines()[-20:]))
+                raise _fail(
+                    "dbt docs generate failed:\n" + "\n".join((proc.stdout + proc.stderr).splitlines()[-20:])
+                )
     console.print(f"documentation of warehouse version {pub.version}: {site / 'index.html'}")
     if no_serve:
         return
     console.print(f"serving at [bold]http://localhost:{port}[/] (Ctrl+C to stop)")
     raise typer.Exit(
-        subprocess.call([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(site)])
+        subprocess.call(
+            [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(site)]
+        )
     )
 
 
