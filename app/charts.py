@@ -272,10 +272,26 @@ def timeline(
     title: str,
     hover: Sequence[str] = (),
     colours: dict[str, str] | None = None,
+    bands: Sequence[tuple[object, object, str]] = (),
+    x_range: tuple[object, object] | None = None,
 ) -> go.Figure:
     """Gantt-style timeline: one bar per record from ``start`` to ``end`` on ``row``, coloured by
-    ``colour`` (e.g. the forward schedule with blackout and collision flags)."""
+    ``colour`` (e.g. the forward schedule with blackout and collision flags). ``bands`` are shaded
+    spans (start, end, label) such as blackout windows; ``x_range`` pins the time axis."""
     fig = go.Figure()
+    for b_start, b_end, label in bands:
+        fig.add_vrect(
+            x0=b_start,
+            x1=b_end,
+            fillcolor=COLOURS["bad"],
+            opacity=0.10,
+            line_width=0,
+            layer="below",
+            annotation_text=label,
+            annotation_position="top left",
+            annotation_font_size=10,
+            annotation_font_color=COLOURS["bad"],
+        )
     palette = colours or {}
     for i, key in enumerate(df[colour].unique(maintain_order=True).to_list()):
         part = df.filter(pl.col(colour) == key) if key is not None else df.filter(pl.col(colour).is_null())
@@ -294,10 +310,97 @@ def timeline(
             customdata=custom,
             hovertemplate=(tmpl or "%{y}") + "<extra></extra>",
         )
-    fig.update_xaxes(type="date")
+    fig.update_xaxes(
+        type="date", range=list(x_range) if x_range else None, showgrid=True, gridcolor="#eaeef2"
+    )
     fig.update_yaxes(autorange="reversed", automargin=True, type="category")
     fig.update_layout(barmode="overlay")
-    return _layout(fig, title, height=max(260, 80 + 18 * df[row].n_unique()))
+    return _layout(fig, title, height=max(260, 100 + 20 * df[row].n_unique()))
+
+
+def stacked_bars(
+    df: pl.DataFrame,
+    *,
+    x: str,
+    series: dict[str, str],
+    title: str,
+    colours: Sequence[str] | None = None,
+    line: tuple[str, str] | None = None,
+    y_title: str = "changes",
+) -> go.Figure:
+    """Stacked bars of published counts per period (e.g. the backlog by age bucket), with an optional
+    line of another published count (e.g. overdue changes)."""
+    fig = go.Figure()
+    palette = list(colours or SERIES)
+    for i, (column, label) in enumerate(series.items()):
+        fig.add_bar(
+            x=df[x].to_list(),
+            y=df[column].to_list(),
+            name=label,
+            marker_color=palette[i % len(palette)],
+            hovertemplate="%{x|%d %b %Y}: %{y:,} " + label + "<extra></extra>",
+        )
+    if line is not None:
+        column, label = line
+        fig.add_scatter(
+            x=df[x].to_list(),
+            y=df[column].to_list(),
+            name=label,
+            mode="lines+markers",
+            line={"color": COLOURS["bad"], "width": 2},
+            hovertemplate="%{x|%d %b %Y}: %{y:,} " + label + "<extra></extra>",
+        )
+    fig.update_layout(barmode="stack", bargap=0.25)
+    return _layout(fig, title, y_title=y_title)
+
+
+def heat_table(
+    df: pl.DataFrame,
+    *,
+    row: str,
+    column: str,
+    value: str,
+    text: str,
+    title: str,
+    threshold: float | None = None,
+) -> go.Figure:
+    """A heat table of a published 0..1 value (e.g. coverage) per row x column, each cell labelled with
+    ``text`` (e.g. '86.7 % (1,496 / 1,725)'); missing cells stay blank. Cells below ``threshold`` are
+    red, the rest run from amber to green."""
+    rows = sorted(df[row].unique().drop_nulls().to_list())
+    cols = df[column].unique(maintain_order=True).drop_nulls().to_list()
+    lookup = {(r, c): (v, t) for r, c, v, t in df.select(row, column, value, text).iter_rows()}
+    z = [[lookup.get((r, c), (None, ""))[0] for c in cols] for r in rows]
+    labels = [[lookup.get((r, c), (None, ""))[1] for c in cols] for r in rows]
+    cut = threshold if threshold is not None else 0.8
+    scale = [
+        [0.0, COLOURS["bad"]],
+        [max(cut - 0.001, 0.0), "#f4b6b9"],
+        [cut, "#fff1c2"],
+        [1.0, "#aceebb"],
+    ]
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=cols,
+            y=rows,
+            text=labels,
+            texttemplate="%{text}",
+            textfont={"size": 11},
+            colorscale=scale,
+            zmin=0,
+            zmax=1,
+            xgap=2,
+            ygap=2,
+            hovertemplate="%{y} · %{x}: %{text}<extra></extra>",
+            colorbar={"tickformat": ".0%", "title": {"text": "coverage"}, "len": 0.8},
+        )
+    )
+    fig.update_xaxes(side="top", type="category", showgrid=False)
+    fig.update_yaxes(autorange="reversed", type="category", automargin=True, showgrid=False)
+    fig = _layout(fig, title, height=max(240, 90 + 30 * len(rows)))
+    fig.update_layout(margin={"t": 80})
+    return fig
 
 
 def calendar_scatter(

@@ -177,11 +177,18 @@ def drilldown(
 def low_confidence_reason(dq: pl.DataFrame, metric: str) -> str | None:
     """The data-quality model's reason for marking ``metric`` low-confidence, if it does.
 
-    Reads whatever rpt_data_quality publishes: rows with a ``metric`` column and an
+    Reads rpt_data_quality's ``metric_confidence`` rows for ``source_system = 'all'`` (whose ``metric``
+    is named as the rpt_change_kpis column a tile shows). Coverage rows can carry the same name for
+    a field (``release_lead_time``), so when the frame has ``check_type`` / ``source_system`` only
+    the metric-confidence rows of all sources are read. Needs a ``metric`` column and an
     ``is_low_confidence`` flag (plus optional ``coverage`` / ``threshold`` / ``reason``).
     """
     if dq.is_empty() or not {"metric", "is_low_confidence"} <= set(dq.columns):
         return None
+    if "check_type" in dq.columns:
+        dq = dq.filter(pl.col("check_type") == "metric_confidence")
+    if "source_system" in dq.columns:
+        dq = dq.filter(pl.col("source_system") == "all")
     rows = dq.filter((pl.col("metric") == metric) & pl.col("is_low_confidence").fill_null(False))
     if rows.is_empty():
         return None

@@ -13,7 +13,7 @@ such on screen.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, datetime
 
 import polars as pl
 
@@ -388,12 +388,217 @@ OPTIONAL_MODELS = frozenset(
     {
         "fct_releases",
         "fct_change_collisions",
+        "dim_ci_relationships",
+        "dim_change_windows",
+        "rpt_attribution_settings",
         "rpt_backlog",
         "rpt_change_success_score",
         "rpt_cab_agenda",
         "rpt_data_quality",
+        "rpt_ingest_runs",
+        "rpt_quarantine",
+        "rpt_state_durations",
     }
 )
+
+
+def _optional(model: str, sql: str, params: tuple[object, ...] = ()) -> pl.DataFrame:
+    """Run ``sql`` (constant text over ``model``) when the published version has the model, else an
+    empty frame. ``model`` is one of :data:`OPTIONAL_MODELS`."""
+    if model not in OPTIONAL_MODELS:
+        raise ValueError(f"not an optional model: {model!r}")
+    if not has_model(model):
+        return pl.DataFrame()
+    return db.query(sql, params)
+
+
+# --- settings in force (rpt_attribution_settings) ------------------------------------------------------
+
+
+def settings() -> pl.DataFrame:
+    """rpt_attribution_settings: one row per dbt var in force for this build (empty when absent)."""
+    return _optional(
+        "rpt_attribution_settings",
+        "select setting, setting_group, value, numeric_value, description, effective_as_of "
+        "from rpt_attribution_settings order by setting_group, setting",
+    )
+
+
+def as_of() -> datetime | None:
+    """The build's "now" (every age, window and schedule is computed against it), or None."""
+    df = settings()
+    if not df.is_empty():
+        return df["effective_as_of"][0]
+    df = _optional(
+        "rpt_backlog", "select max(period_end_at) as as_of from rpt_backlog where is_current_period"
+    )
+    return None if df.is_empty() else df["as_of"][0]
+
+
+# --- data quality ------------------------------------------------------------------------------------------
+
+
+def data_quality(*, check_type: str) -> pl.DataFrame:
+    """rpt_data_quality rows of one check type (coverage, metric_confidence, ...), by source and field."""
+    return _optional(
+        "rpt_data_quality",
+        "select check_type, source_system, entity, metric, weakest_input, numerator, denominator, "
+        "issue_count, coverage, threshold, is_low_confidence, reason from rpt_data_quality "
+        "where check_type = ? order by source_system = 'all' desc, source_system, entity, metric",
+        (check_type,),
+    )
+
+
+def metric_confidence() -> pl.DataFrame:
+    """The per-metric confidence rows the KPI tiles read (metric named as the rpt_change_kpis column)."""
+    df = data_quality(check_type="metric_confidence")
+    return df if df.is_empty() else df.filter(pl.col("source_system") == "all")
+
+
+def quarantine(*, limit: int = 500) -> pl.DataFrame:
+    """rpt_quarantine: the rows the loader could not use (file, row, reason), newest first."""
+    return _optional(
+        "rpt_quarantine",
+        "select file_name, source_row, reason, entity, record_key, source_system, reasons, quarantined_at, "
+        "raw_record, ingest_run_id from rpt_quarantine "
+        "order by quarantined_at desc, source_system, file_name, source_row limit ?",
+        (int(limit),),
+    )
+
+
+def quarantine_count() -> int:
+    df = _optional("rpt_quarantine", "select count(*) as n from rpt_quarantine")
+    return 0 if df.is_empty() else int(df["n"][0])
+
+
+def ingest_runs(*, limit: int = 30) -> pl.DataFrame:
+    """The last loader runs (rpt_ingest_runs), newest first."""
+    return _optional(
+        "rpt_ingest_runs",
+        "select started_at, source_system, source_table, file_name, status, rows_read, inserted, updated, "
+        "unchanged, superseded, quarantined, duration_seconds, warnings, error, is_latest_for_file, "
+        "pipeline_run_id, ingest_run_id from rpt_ingest_runs "
+        "order by started_at desc nulls last, ingest_run_id desc limit ?",
+        (int(limit),),
+    )
+
+
+# --- releases ------------------------------------------------------------------------------------------------
+
+
+def releases() -> pl.DataFrame:
+    """fct_releases, most recently deployed (else planned) first."""
+    return _optional(
+        "fct_releases",
+        "select * from fct_releases order by coalesce(deployed_at, planned_end_at, planned_start_at) desc "
+        "nulls last, release_id",
+    )
+
+
+# --- backlog and schedule --------------------------------------------------------------------------------------
+
+
+def backlog(*, grain: str, start: date | None = None, end: date | None = None) -> pl.DataFrame:
+    """rpt_backlog rows of a grain (periods starting in [start, end) when given), oldest first."""
+    sql = "select * from rpt_backlog where period_grain = ?"
+    params: list[object] = [grain]
+    if start is not None and end is not None:
+        sql += " and period_start >= ? and period_start < ?"
+        params += [start, end]
+    return _optional("rpt_backlog", sql + " order by period_start", tuple(params))
+
+
+def overdue_changes(*, now: datetime, filters: Mapping[str, str] | None = None) -> pl.DataFrame:
+    """Open changes whose planned start is before ``now`` and that had not started implementing by then
+    (rpt_backlog's overdue definition), oldest planned start first."""
+    where, params = _where(filters, CHANGE_FILTER_COLUMNS)
+    return db.query(
+        f"select {', '.join(CHANGE_COLUMNS)} from fct_changes "
+        "where state_category in ('open', 'in_progress') and opened_at <= ? and planned_start_at < ? "
+        f"and coalesce(actual_start_at, timestamp '9999-12-31') >= ?{where} "
+        "order by planned_start_at, number",
+        (now, now, now, *params),
+    )
+
+
+def forward_schedule(
+    *, start: datetime, end: datetime, filters: Mapping[str, str] | None = None
+) -> pl.DataFrame:
+    """Open and in-progress changes whose planned window overlaps [start, end), earliest first."""
+    where, params = _where(filters, CHANGE_FILTER_COLUMNS)
+    return db.query(
+        f"select {', '.join(CHANGE_COLUMNS)} from fct_changes "
+        "where state_category in ('open', 'in_progress') and planned_start_at < ? and planned_end_at > ?"
+        f"{where} order by planned_start_at, number",
+        (end, start, *params),
+    )
+
+
+def collisions() -> pl.DataFrame:
+    """fct_change_collisions, earliest overlap first."""
+    return _optional(
+        "fct_change_collisions",
+        "select change_number_a, change_number_b, collision_kind, description, overlap_start_at, "
+        "overlap_end_at, overlap_minutes, shared_ci_name, relationship_path, in_blackout_a, in_blackout_b, "
+        "is_outside_maintenance_window_a, is_outside_maintenance_window_b, change_id_a, change_id_b, "
+        "collision_id from fct_change_collisions order by overlap_start_at, collision_id",
+    )
+
+
+def change_windows(*, start: datetime, end: datetime, kind: str | None = None) -> pl.DataFrame:
+    """dim_change_windows overlapping [start, end) (blackout or maintenance), earliest first."""
+    sql = (
+        "select kind, name, scope_kind, coalesce(scope_ci_name, scope_ref, 'every CI') as scope, start_at, "
+        "end_at, duration_hours, change_window_id from dim_change_windows where start_at < ? and end_at > ?"
+    )
+    params: list[object] = [end, start]
+    if kind is not None:
+        sql += " and kind = ?"
+        params.append(kind)
+    return _optional("dim_change_windows", sql + " order by start_at, name", tuple(params))
+
+
+# --- CMDB neighbours, success score, state durations ----------------------------------------------------------
+
+
+def ci_neighbours(*, ci_id: str) -> pl.DataFrame:
+    """A CI's CMDB neighbours within two relationships (dim_ci_relationships), nearest first."""
+    return _optional(
+        "dim_ci_relationships",
+        "select r.neighbour_ci_name, r.distance, r.relationship_path, r.is_neighbour_service, "
+        "n.ci_class as neighbour_class, n.change_count as neighbour_change_count, "
+        "n.failed_change_count as neighbour_failed_change_count, r.neighbour_ci_id "
+        "from dim_ci_relationships r left join dim_configuration_items n on n.ci_id = r.neighbour_ci_id "
+        "where r.ci_id = ? order by r.distance, r.neighbour_ci_name",
+        (ci_id,),
+    )
+
+
+def success_scores(*, period_start: date | None = None) -> pl.DataFrame:
+    """rpt_change_success_score rows of every group: all time (``period_start`` None) or one month,
+    best score first."""
+    if period_start is None:
+        return _optional(
+            "rpt_change_success_score",
+            "select * from rpt_change_success_score where period_grain = 'all' "
+            "order by change_success_score desc, assignment_group",
+        )
+    return _optional(
+        "rpt_change_success_score",
+        "select * from rpt_change_success_score where period_grain = 'month' and period_start = ? "
+        "order by change_success_score desc, assignment_group",
+        (period_start,),
+    )
+
+
+def state_durations(*, record_type: str = "change") -> pl.DataFrame:
+    """rpt_state_durations rows of one record type (every subtype), most time spent first."""
+    return _optional(
+        "rpt_state_durations",
+        "select record_subtype, state, stay_count, record_count, median_hours, p90_hours, total_hours "
+        "from rpt_state_durations where record_type = ? order by record_subtype, total_hours desc, state",
+        (record_type,),
+    )
 
 
 def kpi_pair(

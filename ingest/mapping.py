@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from ingest.canonical import BOOL, DBL, ENTITIES, INT, TS, Entity
+from ingest.readers import READ_ERROR
 
 # Plausible range for any timestamp in an ITSM export; outside it a value is a typo or a sentinel.
 MIN_YEAR = 1990
@@ -138,12 +139,14 @@ def apply_mapping(text: pl.DataFrame, mapping: TableMapping, *, file_label: str)
     ``quarantine`` with its reasons, each naming the column and the value.
     """
     entity = mapping.target
-    headers = [c for c in text.columns if c != "_source_row"]
+    headers = [c for c in text.columns if c not in ("_source_row", READ_ERROR)]
     resolved = mapping.resolve_columns(headers)
     missing = [c for c in entity.columns if c not in resolved and c not in mapping.constants]
 
     exprs: list[pl.Expr] = []
     checks: list[pl.Expr] = []
+    if READ_ERROR in text.columns:  # a record the reader could not read whole (see ingest.readers)
+        checks.append(pl.when(pl.col(READ_ERROR).is_not_null()).then(pl.col(READ_ERROR)))
     for col, duck_type in entity.columns.items():
         if col in mapping.constants:
             exprs.append(pl.lit(mapping.constants[col], dtype=pl.String).alias(col))

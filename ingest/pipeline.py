@@ -82,8 +82,14 @@ def _ingest_one(
         return result
     try:
         reading = read_file(path, settings)
-    except ReadError as exc:
-        result = FileResult(path=path, source_system=None, source_table=None, status="failed", error=str(exc))
+    except Exception as exc:
+        # A reader's unexpected error fails this file only, never the whole run.
+        error = (
+            str(exc)
+            if isinstance(exc, ReadError)
+            else f"{path}: cannot be read ({type(exc).__name__}: {exc})"
+        )
+        result = FileResult(path=path, source_system=None, source_table=None, status="failed", error=error)
         result.run_id = load.start_run(
             con, pipeline_run_id=run_id, path=path, sha=sha, landed=None, system=None, table=None
         )

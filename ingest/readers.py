@@ -10,8 +10,11 @@ import codecs
 import csv
 import hashlib
 import io
+import os
+import re
 import shutil
 import tempfile
+import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +23,18 @@ import polars as pl
 
 CHUNK = 16 * 1024 * 1024
 BOM = codecs.BOM_UTF8
+# A text column that a reader fills for a record it could not read whole (a cut last line, a JSON
+# record that is not an object): :func:`ingest.mapping.apply_mapping` quarantines such a row with it.
+READ_ERROR = "_read_error"
+# Share of control bytes (other than tab, CR, LF) in the first 4 KiB above which a file is binary.
+BINARY_CONTROL_SHARE = 0.05
+# XLSX bounds checked before a workbook is opened (a zip bomb or a huge used range would exhaust
+# memory inside the XLSX library, which aborts the process rather than raising).
+ENV_XLSX_MAX_MB = "CHANGEBOARD_XLSX_MAX_MB"
+ENV_XLSX_MAX_CELLS = "CHANGEBOARD_XLSX_MAX_CELLS"
+DEFAULT_XLSX_MAX_MB = 256
+DEFAULT_XLSX_MAX_CELLS = 20_000_000
+_CONTROL = bytes(b for b in range(32) if b not in (9, 10, 13)) + b"\x7f"
 
 
 class ReadError(Exception):
@@ -61,25 +76,45 @@ def sniff_kind(path: Path) -> str:
         return "json"
     if stripped[:1] == b"<":
         return "xml"
-    if b"\x00" in head:
-        raise ReadError(f"{path}: binary content (NUL bytes) where a text export was expected")
+    controls = len(head) - len(head.translate(None, _CONTROL))
+    if controls > BINARY_CONTROL_SHARE * len(head):
+        raise ReadError(
+            f"{path}: binary content ({controls} control or NUL bytes in the first {len(head)}) where a text "
+            "export was expected (a CSV, XLSX or JSON export; a UTF-16 text file must be saved as UTF-8 CSV)"
+        )
     return "csv"
 
 
 def detect_encoding(path: Path) -> str:
     """``utf-8-sig`` (BOM), ``utf-8`` when every byte decodes strictly, else ServiceNow's cp1252."""
+    return _scan(path)[0]
+
+
+def _scan(path: Path) -> tuple[str, bool, bool]:
+    """The encoding (as :func:`detect_encoding`), whether the file holds NUL bytes, and whether it
+    ends with a line break, in one streamed pass."""
     with path.open("rb") as f:
-        if f.read(3) == BOM:
-            return "utf-8-sig"
+        bom = f.read(3) == BOM
     decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
-    try:
-        with path.open("rb") as f:
-            while chunk := f.read(CHUNK):
-                decoder.decode(chunk)
-            decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return "cp1252"
-    return "utf-8"
+    utf8 = True
+    has_nul = False
+    last = b""
+    with path.open("rb") as f:
+        while chunk := f.read(CHUNK):
+            has_nul = has_nul or b"\x00" in chunk
+            last = chunk[-1:]
+            if utf8 and not bom:
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError:
+                    utf8 = False
+        if utf8 and not bom:
+            try:
+                decoder.decode(b"", final=True)
+            except UnicodeDecodeError:
+                utf8 = False
+    encoding = "utf-8-sig" if bom else ("utf-8" if utf8 else "cp1252")
+    return encoding, has_nul, last in (b"\n", b"\r")
 
 
 def _transcode(path: Path, encoding: str, tmpdir: Path) -> Path:
@@ -91,6 +126,63 @@ def _transcode(path: Path, encoding: str, tmpdir: Path) -> Path:
     ):
         shutil.copyfileobj(src, dst, CHUNK)
     return out
+
+
+_BAD_LINE = re.compile(r"[^\n]*[\udc80-\udcff][^\n]*")
+_NON_ASCII_UTF8 = re.compile(r"[\u0080-\udc7f\udd00-\U0010ffff]")
+
+
+def _transcode_mixed(path: Path, tmpdir: Path) -> tuple[Path, int, int, bool]:
+    """A UTF-8 copy of a file that is not valid UTF-8: each line that is valid UTF-8 stays as it is,
+    each other line is decoded as cp1252 (a UTF-8 export with a few pasted Windows-1252 lines).
+
+    Returns the copy, the number of lines decoded as cp1252, the first of them (1-based, physical),
+    and whether the other lines held non-ASCII UTF-8 text (a mixed file, not a cp1252 one).
+    """
+    out = tmpdir / (path.name + ".utf8")
+    fallback = 0
+    first_bad = 0
+    utf8_text = False
+    line_no = 1
+    with path.open("rb") as src, out.open("w", encoding="utf-8", newline="") as dst:
+        rest = b""
+        while True:
+            chunk = src.read(CHUNK)
+            data = rest + chunk
+            if chunk:
+                cut = data.rfind(b"\n") + 1
+                if cut == 0:
+                    rest = data
+                    continue
+                data, rest = data[:cut], data[cut:]
+            text = data.decode("utf-8", errors="surrogateescape")
+            bad = list(_BAD_LINE.finditer(text))
+            if bad:
+                if not first_bad:
+                    first_bad = line_no + text.count("\n", 0, bad[0].start())
+                fallback += len(bad)
+                pieces, pos = [], 0
+                for m in bad:
+                    pieces.append(text[pos : m.start()])
+                    raw = m.group(0).encode("utf-8", errors="surrogateescape")
+                    pieces.append(raw.decode("cp1252", errors="replace"))
+                    pos = m.end()
+                pieces.append(text[pos:])
+                good = "".join(
+                    text[a:b]
+                    for a, b in zip(
+                        [0, *(m.end() for m in bad)], [*(m.start() for m in bad), len(text)], strict=True
+                    )
+                )
+                utf8_text = utf8_text or bool(_NON_ASCII_UTF8.search(good))
+                text = "".join(pieces)
+            else:
+                utf8_text = utf8_text or bool(_NON_ASCII_UTF8.search(text))
+            dst.write(text)
+            line_no += text.count("\n")
+            if not chunk:
+                break
+    return out, fallback, first_bad, utf8_text
 
 
 def sniff_delimiter(first_line: str) -> str:
@@ -135,13 +227,25 @@ def read_csv_text(
     Raises:
         ReadError: the file is empty, has no header or cannot be parsed as CSV.
     """
-    encoding = encoding or detect_encoding(path)
+    detected, has_nul, ends_with_eol = _scan(path)
+    declared = encoding
+    encoding = encoding or detected
     warnings: list[str] = []
     with tempfile.TemporaryDirectory(prefix="changeboard-") as tmp:
         source = path
         if encoding not in ("utf-8", "utf-8-sig", "utf8"):
-            source = _transcode(path, encoding, Path(tmp))
-            warnings.append(f"decoded as {encoding} (not UTF-8)")
+            if declared:
+                source = _transcode(path, encoding, Path(tmp))
+                warnings.append(f"decoded as {encoding} (not UTF-8)")
+            else:
+                source, fallback, first_bad, utf8_text = _transcode_mixed(path, Path(tmp))
+                if utf8_text:
+                    warnings.append(
+                        f"mixed encodings: {fallback:,} line(s) are not UTF-8 (the first is line {first_bad}) and were "
+                        "decoded as cp1252; the other lines as UTF-8"
+                    )
+                else:
+                    warnings.append(f"decoded as {encoding} (not UTF-8)")
         with source.open("r", encoding="utf-8-sig", errors="replace", newline="") as f:
             first = f.readline()
         if not first.strip():
@@ -160,12 +264,14 @@ def read_csv_text(
                 raise_if_empty=False,
             )
         except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
-            raise ReadError(f"{path}: cannot be parsed as CSV with delimiter {delimiter!r}: {exc}") from exc
+            raise ReadError(_parse_error(path, source, delimiter, exc)) from exc
+        cut_fields = None if ends_with_eol else _last_line_fields(source, delimiter)
     if frame.height == 0:
         raise ReadError(f"{path}: no header line (expected a CSV export with column names)")
     raw_headers = [("" if v is None else str(v)).removeprefix("\ufeff") for v in frame.row(0)]
     headers = unique_headers(raw_headers)
     frame = frame.slice(1).rename(dict(zip(frame.columns, headers, strict=True)))
+    width = len(raw_headers)
     # Empty trailing columns (a trailing delimiter) and blank trailing lines are tolerated.
     empty_cols = [
         h
@@ -182,10 +288,185 @@ def read_csv_text(
             [pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "") for c in data_cols]
         )
         frame = frame.filter(~blank)
+    if has_nul and data_cols:
+        frame, nul_rows = _replace_nul(frame, data_cols)
+        if nul_rows:
+            warnings.append(
+                f"NUL bytes in {len(nul_rows):,} row(s) (row {', '.join(map(str, nul_rows[:5]))}"
+                f"{'...' if len(nul_rows) > 5 else ''}) were replaced by U+FFFD"
+            )
+    if cut_fields is not None and cut_fields < width and frame.height:
+        last_row = int(frame["_source_row"][-1])
+        message = (
+            f"row {last_row}: {cut_fields} of {width} fields and the file ends without a line break: "
+            "the export was cut here (expected a complete last line)"
+        )
+        frame = frame.with_columns(
+            pl.when(pl.col("_source_row") == last_row)
+            .then(pl.lit(message))
+            .otherwise(pl.lit(None, dtype=pl.String))
+            .alias(READ_ERROR)
+        )
+        warnings.append(f"WARNING: {message}; that row is quarantined")
     frame = normalise_nulls(frame, null_values or [])
     return TextTable(
         frame=frame, headers=raw_headers, encoding=encoding, delimiter=delimiter, warnings=warnings
     )
+
+
+def _last_line_fields(source: Path, delimiter: str) -> int | None:
+    """Fields of the last physical line when it is a whole record (None when it is not: a multi-line
+    quoted field); only asked when the file does not end with a line break."""
+    with source.open("rb") as f:
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        f.seek(max(0, size - 1024 * 1024))
+        tail = f.read()
+    line = tail.rsplit(b"\n", 1)[-1].decode("utf-8", errors="replace")
+    if not line.strip() or line.count('"') % 2:
+        return None
+    try:
+        fields = next(csv.reader([line], delimiter=delimiter, strict=True))
+    except (csv.Error, StopIteration):
+        return None
+    return len(fields)
+
+
+def _replace_nul(frame: pl.DataFrame, cols: list[str]) -> tuple[pl.DataFrame, list[int]]:
+    has = pl.any_horizontal([pl.col(c).str.contains("\x00", literal=True).fill_null(False) for c in cols])
+    rows = frame.filter(has)["_source_row"].to_list()
+    if not rows:
+        return frame, []
+    frame = frame.with_columns(pl.col(c).str.replace_all("\x00", "\ufffd", literal=True) for c in cols)
+    return frame, [int(r) for r in rows]
+
+
+def _parse_error(path: Path, source: Path, delimiter: str, exc: Exception) -> str:
+    """A CSV parse error in plain words: which row and column, and what was expected."""
+    text = str(exc)
+    column = re.search(r"column number (\d+)", text)
+    col_no = int(column.group(1)) if column else None
+    row = None
+    with source.open("r", encoding="utf-8", errors="replace", newline="") as f:
+        reader = csv.reader(f, delimiter=delimiter, strict=True)
+        header: list[str] = []
+        n = 0
+        try:
+            for n, rec in enumerate(reader, start=1):
+                if n == 1:
+                    header = rec
+        except csv.Error:
+            row = n + 1
+    where = []
+    if row is not None:
+        where.append(f"row {row}")
+    if col_no is not None:
+        name = header[col_no - 1] if header and col_no <= len(header) else f"#{col_no}"
+        where.append(f"column {name!r}")
+    what = "a quoted field is not closed" if "not properly escaped" in text else text.splitlines()[0][:200]
+    return (
+        f"{path}: cannot be parsed as CSV with delimiter {delimiter!r}: {what}"
+        f"{' (' + ', '.join(where) + ')' if where else ''}; the file may have been cut "
+        "(expected every quoted field to be closed); nothing was loaded from it"
+    )
+
+
+def check_xlsx_bounds(path: Path) -> None:
+    """Refuse a workbook whose sheets expand beyond the configured size or cell count, before any
+    XLSX library opens it (a few MB of zip can expand to GBs of XML, and one cell at XFD1048576 makes
+    a 17-billion-cell range).
+
+    Raises:
+        ReadError: not a zip, or over ``CHANGEBOARD_XLSX_MAX_MB`` of sheet XML or
+            ``CHANGEBOARD_XLSX_MAX_CELLS`` cells in a sheet's used range.
+    """
+    max_bytes = int(float(os.environ.get(ENV_XLSX_MAX_MB, DEFAULT_XLSX_MAX_MB)) * 1024 * 1024)
+    max_cells = int(os.environ.get(ENV_XLSX_MAX_CELLS, DEFAULT_XLSX_MAX_CELLS))
+    advice = f"export it as CSV, or raise {ENV_XLSX_MAX_MB} / {ENV_XLSX_MAX_CELLS} if it is genuine"
+    try:
+        with zipfile.ZipFile(path) as z:
+            parts = [
+                i
+                for i in z.infolist()
+                if (i.filename.startswith("xl/worksheets/") and i.filename.endswith(".xml"))
+                or i.filename == "xl/sharedStrings.xml"
+            ]
+            declared = sum(i.file_size for i in parts)
+            if declared > max_bytes:
+                raise ReadError(
+                    f"{path}: the XLSX workbook expands to {declared / 2**20:,.0f} MB of sheet XML "
+                    f"({path.stat().st_size / 2**20:,.1f} MB on disk); the limit is {max_bytes / 2**20:,.0f} MB: "
+                    f"nothing was loaded ({advice})"
+                )
+            total = 0
+            for info in parts:
+                if not info.filename.startswith("xl/worksheets/"):
+                    continue
+                rows, cols, read = _sheet_extent(z, info, max_bytes - total)
+                total += read
+                if total > max_bytes:
+                    raise ReadError(
+                        f"{path}: the XLSX workbook expands beyond {max_bytes / 2**20:,.0f} MB of sheet XML "
+                        f"(its zip directory claims {declared / 2**20:,.1f} MB): nothing was loaded ({advice})"
+                    )
+                if rows * cols > max_cells:
+                    raise ReadError(
+                        f"{path}: sheet {info.filename.rsplit('/', 1)[-1]} spans {rows:,} rows x {cols:,} columns "
+                        f"({rows * cols:,} cells; the limit is {max_cells:,}): nothing was loaded ({advice})"
+                    )
+    except zipfile.BadZipFile as exc:
+        raise ReadError(f"{path}: not a readable XLSX workbook (BadZipFile: {exc})") from exc
+
+
+_ROW_REF = re.compile(rb"<row\b[^>]*?\br=\"(\d+)\"")
+_CELL_REF = re.compile(rb"<c\b[^>]*?\br=\"([A-Z]+)\d+\"")
+
+
+def _col_number(letters: bytes) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + (ch - 64)
+    return n
+
+
+def _sheet_extent(z: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int) -> tuple[int, int, int]:
+    """(rows, columns, bytes read) of a sheet's cell range, streamed; stops once ``budget`` bytes of
+    XML were read. Cells and rows without an ``r`` attribute count from the previous one."""
+    max_row = 0
+    max_col = 0
+    rows_seen = 0
+    widest = 0
+    read = 0
+    rest = b""
+    with z.open(info) as f:
+        while True:
+            chunk = f.read(CHUNK)
+            read += len(chunk)
+            data = rest + chunk
+            if chunk:
+                cut = data.rfind(b"</row>")
+                if cut < 0:
+                    rest = data
+                    if read > budget:
+                        break
+                    continue
+                data, rest = data[: cut + 6], data[cut + 6 :]
+            explicit = [int(r) for r in _ROW_REF.findall(data)]
+            max_row = max([max_row, *explicit])
+            rows_seen += data.count(b"<row")
+            cols = set(_CELL_REF.findall(data))
+            if cols:
+                max_col = max(max_col, max(_col_number(c) for c in cols))
+            cells = data.count(b"<c ") + data.count(b"<c>") + data.count(b"<c/>")
+            if cells:
+                # cells without a reference: bound the width by the longest row
+                widest = max(
+                    widest,
+                    max(p.count(b"<c ") + p.count(b"<c>") + p.count(b"<c/>") for p in data.split(b"</row>")),
+                )
+            if read > budget or not chunk:
+                break
+    return max(max_row, rows_seen), max(max_col, widest), read
 
 
 def normalise_nulls(frame: pl.DataFrame, null_values: list[str]) -> pl.DataFrame:
@@ -207,8 +488,10 @@ def read_text_bytes(data: bytes, name: str = "<memory>") -> TextTable:
 
 
 __all__ = [
+    "READ_ERROR",
     "ReadError",
     "TextTable",
+    "check_xlsx_bounds",
     "detect_encoding",
     "io",
     "normalise_nulls",

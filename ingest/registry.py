@@ -140,10 +140,8 @@ READERS: dict[str, dict[str, Reader]] = {
 
 
 def _headers_of(path: Path) -> list[str]:
-    try:
-        return read_csv_text(path).headers
-    except ReadError:
-        return []
+    # A file that cannot be parsed says so (row and column), not "cannot tell which tool wrote it".
+    return read_csv_text(path).headers
 
 
 def detect_system(path: Path, kind: str) -> tuple[str, str]:

@@ -1,68 +1,304 @@
-"""Backlog & schedule: open changes by age and state, overdue changes, the forward schedule as a
-timeline with collisions and blackout windows."""
+"""Backlog & schedule: open changes by age at each period end (rpt_backlog), overdue changes, and the
+forward schedule as a timeline with collisions (fct_change_collisions) and blackout windows
+(dim_change_windows). The timeline covers the forward window only (the build's "now" plus the
+published forward_schedule_days); overdue changes whose planned window has passed are listed apart."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 import polars as pl
 import streamlit as st
 
 from app import charts, data, filters
-from app.components import chart, drilldown, empty_state, missing_report, scope_note
+from app.components import as_text, chart, drilldown, empty_state, kpi_tile, missing_report
+
+DEFAULT_FORWARD_DAYS = 14.0
+AGE_BUCKETS = {
+    "open_0_1_days_count": "0-1 days",
+    "open_2_5_days_count": "2-5 days",
+    "open_6_30_days_count": "6-30 days",
+    "open_31_90_days_count": "31-90 days",
+    "open_over_90_days_count": "> 90 days",
+}
+AGE_COLOURS = ["#afb8c1", "#54aeff", "#1f6feb", "#bf8700", "#cf222e"]
+FLAG_COLOURS = {
+    "collides with another change": charts.COLOURS["bad"],
+    "in a blackout window": charts.COLOURS["warn"],
+    "scheduled": charts.COLOURS["primary"],
+}
+
+
+def setting(df: pl.DataFrame, name: str, default: float) -> float:
+    """A numeric setting of rpt_attribution_settings, else the default."""
+    if df.is_empty():
+        return default
+    rows = df.filter(pl.col("setting") == name)
+    if rows.is_empty() or rows["numeric_value"][0] is None:
+        return default
+    return float(rows["numeric_value"][0])
+
 
 f = filters.current()
 st.title("Backlog & schedule")
-scope_note(f.describe().split(" · ", 1)[-1] if f.dims else "All open changes", [], kpi_scope="")
+rf = f.record_filters()
+now = data.as_of()
+published = data.settings()
+forward_days = setting(published, "forward_schedule_days", DEFAULT_FORWARD_DAYS)
+st.caption(
+    f"Ages and schedules are measured at the build's “now”: {as_text(now) if now else 'unknown'}. "
+    + (
+        f"The sidebar's {', '.join(filters.DIMENSIONS[n][2].lower() for n in f.dims)} filter applies to the "
+        "change lists and the schedule, not to the published backlog counts."
+        if f.dims
+        else "All changes."
+    )
+)
 
-st.subheader("Backlog by age and state")
-backlog = data.model_rows("rpt_backlog")
+# --- backlog by age ----------------------------------------------------------------------------------
+st.subheader(
+    "Backlog by age",
+    help="rpt_backlog: changes open at each period end (the current period: now), by whole days since opened.",
+)
 if not data.has_model("rpt_backlog"):
     missing_report(
-        "rpt_backlog",
-        "Open changes by age bucket and state, backlog growth and overdue changes come from it.",
+        "rpt_backlog", "Open changes by age bucket at each period end and overdue changes come from it."
     )
-elif backlog.is_empty():
-    empty_state("No open changes.")
 else:
-    drilldown(backlog, title="Backlog (published)", key="bl_rows", filename="backlog", expanded=True)
+    trend = data.backlog(grain=f.grain, start=f.trend_start, end=f.period_end) if f.period_start else None
+    cur = None
+    if trend is not None and not trend.is_empty():
+        match = trend.filter(pl.col("period_start") == f.period_start)
+        cur = match.row(0, named=True) if match.height else None
+    if cur is None:
+        empty_state(f"No backlog published for {f.label}.", "Pick another period.")
+    else:
+        at_end = "now" if cur["is_current_period"] else f"at {as_text(cur['period_end_at'])}"
+        c = st.columns(4)
+        with c[0]:
+            kpi_tile(
+                "Open changes",
+                cur["open_count"],
+                kind="count",
+                evidence=f"{f.label}: open {at_end}",
+                help="Changes opened and not yet closed or canceled at the period end (rpt_backlog.open_count).",
+            )
+        with c[1]:
+            kpi_tile(
+                "Overdue",
+                cur["overdue_count"],
+                kind="count",
+                evidence=f"{cur['overdue_count']:,} / {cur['open_count']:,} open changes",
+                help="Open, planned start before the period end, not implementing by then.",
+            )
+        with c[2]:
+            kpi_tile(
+                "Open more than 90 days",
+                cur["open_over_90_days_count"],
+                kind="count",
+                evidence=f"{cur['open_31_90_days_count']:,} more are 31-90 days old",
+            )
+        with c[3]:
+            kpi_tile(
+                "Backlog growth",
+                cur["backlog_growth"],
+                kind="count",
+                evidence=f"{cur['opened_count']:,} opened − {cur['closed_count']:,} closed in the period",
+            )
+        chart(
+            charts.stacked_bars(
+                trend,
+                x="period_start",
+                series=AGE_BUCKETS,
+                colours=AGE_COLOURS,
+                line=("overdue_count", "overdue"),
+                title=f"Open changes by age at each {f.grain} end (the current {f.grain}: now)",
+            ),
+            key="bl_age",
+        )
+        drilldown(
+            trend.select(
+                "period_start",
+                "period_end_at",
+                "is_current_period",
+                "open_count",
+                *AGE_BUCKETS,
+                "overdue_count",
+                "opened_count",
+                "closed_count",
+                "backlog_growth",
+            ),
+            title="Published backlog per period",
+            key="bl_rows",
+            filename=f"backlog_{f.grain}",
+        )
 
-st.subheader("Forward schedule")
-open_changes = data.open_changes(filters=f.record_filters())
-scheduled = open_changes.filter(
-    pl.col("planned_start_at").is_not_null() & pl.col("planned_end_at").is_not_null()
+# --- overdue ----------------------------------------------------------------------------------------------
+st.subheader(
+    "Overdue changes",
+    help="Open changes whose planned start has passed and that have not started implementing.",
 )
-if scheduled.is_empty():
-    empty_state("No open change has a planned window.")
+if now is None:
+    empty_state("The build's “now” is not published, so overdue changes cannot be listed.")
 else:
-    flagged = scheduled.with_columns(
-        pl.when(pl.col("in_blackout"))
-        .then(pl.lit("in a blackout window"))
-        .otherwise(pl.lit("scheduled"))
-        .alias("flag"),
-        pl.format("{} · {}", pl.col("number"), pl.col("primary_ci_name").fill_null("no CI")).alias("row"),
+    overdue = data.overdue_changes(now=now, filters=rf).with_columns(
+        ((pl.lit(now).cast(pl.Datetime("us")) - pl.col("planned_start_at")).dt.total_hours() / 24)
+        .floor()
+        .cast(pl.Int64)
+        .alias("days_overdue")
     )
-    chart(
-        charts.timeline(
-            flagged,
-            start="planned_start_at",
-            end="planned_end_at",
-            row="row",
-            colour="flag",
-            hover=["number", "title", "risk", "state"],
-            colours={"in a blackout window": charts.COLOURS["bad"], "scheduled": charts.COLOURS["primary"]},
-            title="Planned windows of open changes",
-        ),
-        key="bl_timeline",
-    )
-drilldown(open_changes, title="Open and in-progress changes", key="bl_open", filename="open_changes")
+    if overdue.is_empty():
+        empty_state("No overdue changes: every open change with a past planned start is implementing.")
+    else:
+        drilldown(
+            overdue.select(
+                "number",
+                "title",
+                "state",
+                "days_overdue",
+                "planned_start_at",
+                "planned_end_at",
+                "change_type",
+                "risk",
+                "service_name",
+                "assignment_group",
+                "primary_ci_name",
+                "opened_at",
+                "change_id",
+            ),
+            title="Overdue changes (planned start passed, not started)",
+            key="bl_overdue",
+            filename="overdue_changes",
+            expanded=True,
+            caption="Listed here rather than on the timeline below, which shows the forward window only.",
+        )
 
-st.subheader("Collisions")
-collisions = data.model_rows("fct_change_collisions")
-if not data.has_model("fct_change_collisions"):
-    missing_report(
-        "fct_change_collisions",
-        "Pairs of scheduled changes on the same or related CIs with overlapping windows.",
-    )
-elif collisions.is_empty():
-    empty_state("No collisions in the forward schedule.")
+# --- forward schedule -------------------------------------------------------------------------------------
+st.subheader(
+    "Forward schedule",
+    help="Open and in-progress changes whose planned window overlaps the forward window.",
+)
+if now is None:
+    empty_state("The build's “now” is not published, so there is no forward window to draw.")
 else:
-    drilldown(collisions, title="Collisions", key="bl_collisions", filename="collisions", expanded=True)
+    window_end = now + timedelta(days=forward_days)
+    st.caption(
+        f"From {as_text(now)} to {as_text(window_end)} ({forward_days:g} days: the published "
+        "forward_schedule_days). Red bars collide with another change (fct_change_collisions); shaded "
+        "spans are blackout windows (dim_change_windows; their scope in the label); amber bars fall in one."
+    )
+    scheduled = data.forward_schedule(start=now, end=window_end, filters=rf)
+    collisions = data.collisions()
+    partners: dict[str, list[str]] = {}
+    for row in collisions.iter_rows(named=True) if not collisions.is_empty() else []:
+        partners.setdefault(row["change_id_a"], []).append(
+            f"{row['change_number_b']} ({row['collision_kind']})"
+        )
+        partners.setdefault(row["change_id_b"], []).append(
+            f"{row['change_number_a']} ({row['collision_kind']})"
+        )
+    blackouts = data.change_windows(start=now, end=window_end, kind="blackout")
+    if scheduled.is_empty():
+        empty_state(f"No open change is planned between {as_text(now)} and {as_text(window_end)}.")
+    else:
+        flagged = scheduled.with_columns(
+            pl.col("change_id")
+            .map_elements(lambda cid: ", ".join(partners.get(cid, [])) or "—", return_dtype=pl.String)
+            .alias("collides_with"),
+            pl.format("{} · {}", pl.col("number"), pl.col("primary_ci_name").fill_null("no CI")).alias("row"),
+        ).with_columns(
+            pl.when(pl.col("collides_with") != "—")
+            .then(pl.lit("collides with another change"))
+            .when(pl.col("in_blackout").fill_null(False))
+            .then(pl.lit("in a blackout window"))
+            .otherwise(pl.lit("scheduled"))
+            .alias("flag"),
+            pl.col("planned_start_at").dt.strftime("%Y-%m-%d %H:%M").alias("planned_start"),
+            pl.col("planned_end_at").dt.strftime("%Y-%m-%d %H:%M").alias("planned_end"),
+        )
+        # one shaded span per blackout period, naming every scope it covers
+        bands = (
+            []
+            if blackouts.is_empty()
+            else [
+                (r["start_at"], r["end_at"], f"{r['name']} ({', '.join(sorted(set(r['scope'])))})")
+                for r in blackouts.group_by("start_at", "end_at", "name", maintain_order=True)
+                .agg(pl.col("scope"))
+                .iter_rows(named=True)
+            ]
+        )
+        chart(
+            charts.timeline(
+                flagged,
+                start="planned_start_at",
+                end="planned_end_at",
+                row="row",
+                colour="flag",
+                hover=["number", "title", "risk", "state", "planned_start", "planned_end", "collides_with"],
+                colours=FLAG_COLOURS,
+                bands=bands,
+                x_range=(now, window_end),
+                title=f"Planned windows of open changes, next {forward_days:g} days",
+            ),
+            key="bl_timeline",
+        )
+        drilldown(
+            flagged.select(
+                "number",
+                "title",
+                "flag",
+                "collides_with",
+                "planned_start_at",
+                "planned_end_at",
+                "in_blackout",
+                "state",
+                "risk",
+                "change_type",
+                "service_name",
+                "primary_ci_name",
+                "assignment_group",
+                "change_id",
+            ),
+            title="Changes in the forward window",
+            key="bl_forward",
+            filename="forward_schedule",
+        )
+
+    st.markdown("**Collisions**")
+    if not data.has_model("fct_change_collisions"):
+        missing_report(
+            "fct_change_collisions",
+            "Pairs of scheduled changes on the same or related CIs with overlapping windows.",
+        )
+    elif collisions.is_empty():
+        empty_state("No collisions: no two open changes on the same or related CIs overlap.")
+    else:
+        drilldown(
+            collisions,
+            title="Colliding pairs of open changes",
+            key="bl_collisions",
+            filename="collisions",
+            expanded=True,
+            caption="same_ci: both change the CI; related_ci: one CMDB relationship apart; same_service: "
+            "only the business service is shared.",
+        )
+    if not data.has_model("dim_change_windows"):
+        missing_report("dim_change_windows", "Blackout and maintenance windows come from it.")
+    else:
+        drilldown(
+            data.change_windows(start=now, end=window_end),
+            title="Blackout and maintenance windows in the forward window",
+            key="bl_windows",
+            filename="change_windows",
+            empty_message="No blackout or maintenance window in the forward window.",
+        )
+
+st.subheader("All open changes")
+open_changes = data.open_changes(filters=rf)
+drilldown(
+    open_changes,
+    title="Open and in-progress changes",
+    key="bl_open",
+    filename="open_changes",
+    empty_message="No open changes.",
+)

@@ -7,7 +7,7 @@ import polars as pl
 import streamlit as st
 
 from app import charts, data, filters
-from app.components import chart, drilldown, empty_state, get, kpi_tile, scope_note
+from app.components import chart, drilldown, empty_state, get, kpi_tile, low_confidence_reason, scope_note
 
 f = filters.current()
 st.title("Changes")
@@ -19,6 +19,7 @@ dimension, value, ignored = f.kpi_slice()
 scope = "all changes" if dimension == "all" else f"{dimension.replace('_', ' ')} = {value}"
 scope_note(f.describe(), ignored, kpi_scope=scope)
 rf = f.record_filters()
+dq = data.metric_confidence()
 
 # --- outcome mix -------------------------------------------------------------------------------------
 st.subheader("Outcome mix", help="Completed changes by the day they closed (rpt_change_kpis).")
@@ -114,6 +115,7 @@ if cur is not None:
             denominator=cur["completed_count"],
             unit="completed",
             previous=get(prev, "failed_rate"),
+            low_confidence=low_confidence_reason(dq, "failed_rate"),
         )
     with c[1]:
         kpi_tile(
@@ -123,6 +125,7 @@ if cur is not None:
             denominator=cur["completed_count"],
             unit="completed",
             previous=get(prev, "unsuccessful_rate"),
+            low_confidence=low_confidence_reason(dq, "unsuccessful_rate"),
         )
     with c[2]:
         kpi_tile(
@@ -132,6 +135,7 @@ if cur is not None:
             denominator=cur["deployed_completed_count"],
             unit="deployed",
             previous=get(prev, "incident_fail_rate"),
+            low_confidence=low_confidence_reason(dq, "incident_fail_rate"),
         )
 disagree = data.changes(
     start=f.period_start, end=f.period_end, event="closed", subset="disagreement", filters=rf
@@ -179,6 +183,7 @@ with left:
             denominator=cur["window_checked_count"],
             unit="with both windows",
             previous=get(prev, "outside_window_ratio"),
+            low_confidence=low_confidence_reason(dq, "outside_window_ratio"),
             help="Actual window leaves the planned window by more than the tolerance (15 min by default).",
         )
 with right:

@@ -7,7 +7,17 @@ import polars as pl
 import streamlit as st
 
 from app import charts, data, filters
-from app.components import chart, drilldown, empty_state, fmt, get, kpi_tile, scope_note
+from app.components import (
+    chart,
+    drilldown,
+    empty_state,
+    fmt,
+    get,
+    kpi_tile,
+    low_confidence_reason,
+    missing_report,
+    scope_note,
+)
 
 f = filters.current()
 st.title("Lead times")
@@ -23,6 +33,7 @@ scope_note(
     kpi_scope=scope,
 )
 rf = f.record_filters()
+dq = data.metric_confidence()
 
 cur, prev = data.kpi_pair(
     grain=f.grain,
@@ -41,6 +52,7 @@ if cur is not None:
             evidence=f"p90 {fmt(cur['request_lead_time_p90_hours'], 'hours')} · {fmt(cur['request_lead_time_count'])} changes",
             previous=get(prev, "request_lead_time_median_hours"),
             help="Opened → closed, completed changes closed in the period.",
+            low_confidence=low_confidence_reason(dq, "request_lead_time"),
         )
     with c[1]:
         kpi_tile(
@@ -53,6 +65,7 @@ if cur is not None:
             ),
             previous=get(prev, "lead_time_to_production_median_hours"),
             help="Opened → actual end, completed changes whose work ended in the period.",
+            low_confidence=low_confidence_reason(dq, "lead_time_to_production"),
         )
     with c[2]:
         kpi_tile(
@@ -147,12 +160,48 @@ if not trend.is_empty():
             key="lt_trend_ltp",
         )
 
-st.subheader("Time in each state")
-empty_state(
-    "Time per state is not published yet.",
-    "The state history (Jira changelog, ServiceNow audit export) is staged but no public model "
-    "(fct_/rpt_) exposes it, and the app only reads public models.",
+st.subheader(
+    "Time in each state",
+    help="rpt_state_durations: finished stays in each state, from the state history (all time).",
 )
+if not data.has_model("rpt_state_durations"):
+    missing_report("rpt_state_durations", "Time in each state comes from it.")
+else:
+    states = data.state_durations(record_type="change")
+    change_type = f.dims.get("change_type")
+    subtype = change_type if change_type else "all"
+    shown = states.filter(pl.col("record_subtype") == subtype) if not states.is_empty() else states
+    if states.is_empty():
+        empty_state(
+            "No state history in the exports, so there is no time in each state to show.",
+            "Time per state needs each change's state transitions: a ServiceNow audit-style export (one row "
+            "per update of a record, with sys_mod_count) or Jira issues fetched with expand=changelog. The "
+            "exports loaded carry only each record's current state and its milestone timestamps (opened, "
+            "approved, started, ended, closed), which the distributions above use.",
+        )
+    elif shown.is_empty():
+        empty_state(f"No state history for {subtype} changes.")
+    else:
+        st.caption(
+            f"{'All changes' if subtype == 'all' else f'{subtype.capitalize()} changes'} with state history, all time "
+            "(the period does not apply). Median and p90 hours per stay; a stay still open is not counted."
+        )
+        chart(
+            charts.count_bars(
+                shown.sort("median_hours", descending=True),
+                category="state",
+                values={"median_hours": "Median hours", "p90_hours": "p90 hours"},
+                title="Time in each state (hours per stay)",
+                x_title="hours",
+            ),
+            key="lt_states",
+        )
+        drilldown(
+            states,
+            title="Time in each state by change type (published)",
+            key="lt_state_rows",
+            filename="state_durations",
+        )
 
 drilldown(
     data.changes(

@@ -33,7 +33,7 @@ cur, prev = data.kpi_pair(
     period_start=f.period_start,
     previous_start=f.previous_start,
 )
-dq = data.model_rows("rpt_data_quality")
+dq = data.metric_confidence()
 
 
 def lc(metric: str) -> str | None:
@@ -69,24 +69,24 @@ else:
         )
     with c[2]:
         kpi_tile(
-            "Unsuccessful rate (ITIL)",
+            "Unsuccessful (ITIL)",
             cur["unsuccessful_rate"],
             numerator=cur["unsuccessful_count"],
             denominator=cur["completed_count"],
             unit="completed changes",
             previous=get(prev, "unsuccessful_rate"),
-            help="Unsuccessful (backed out included) / completed changes, by closed date.",
+            help="Unsuccessful rate (ITIL): unsuccessful (backed out included) / completed changes, by closed date.",
             low_confidence=lc("unsuccessful_rate"),
         )
     with c[3]:
         kpi_tile(
-            "Incident-based fail rate",
+            "Incident fail rate",
             cur["incident_fail_rate"],
             numerator=cur["incident_failed_count"],
             denominator=cur["deployed_completed_count"],
             unit="deployed changes",
             previous=get(prev, "incident_fail_rate"),
-            help="Completed changes with at least one counted P1-P3 incident / completed changes, by actual end.",
+            help="Incident-based fail rate: completed changes with at least one counted P1-P3 incident / completed changes, by actual end.",
             low_confidence=lc("incident_fail_rate"),
         )
     with c[4]:
@@ -98,6 +98,7 @@ else:
             unit="completed changes",
             previous=get(prev, "backout_rate"),
             help="Backed-out changes / completed changes, by closed date.",
+            low_confidence=lc("backout_rate"),
         )
 
     st.subheader("Intake, policy and speed")
@@ -113,13 +114,13 @@ else:
         )
     with c[1]:
         kpi_tile(
-            "Emergency change ratio",
+            "Emergency ratio",
             cur["emergency_ratio"],
             numerator=cur["emergency_count"],
             denominator=cur["changes_opened"],
             unit="changes opened",
             previous=get(prev, "emergency_ratio"),
-            help="Emergency changes / changes opened in the period.",
+            help="Emergency change ratio: emergency changes / changes opened in the period.",
         )
     with c[2]:
         kpi_tile(
@@ -134,7 +135,7 @@ else:
         )
     with c[3]:
         kpi_tile(
-            "Lead time to production",
+            "Time to production",
             cur["lead_time_to_production_median_hours"],
             kind="hours",
             evidence=(
@@ -142,12 +143,12 @@ else:
                 f"{fmt(cur['lead_time_to_production_count'])} changes"
             ),
             previous=get(prev, "lead_time_to_production_median_hours"),
-            help="Opened → actual end of completed changes ending in the period (median; p90 below).",
+            help="Lead time to production: opened → actual end of completed changes ending in the period (median; p90 below).",
             low_confidence=lc("lead_time_to_production"),
         )
     with c[4]:
         kpi_tile(
-            "Change-caused incidents",
+            "Caused incidents",
             cur["change_caused_incident_count"],
             kind="count",
             evidence=(
@@ -155,7 +156,7 @@ else:
                 f"{fmt(cur['change_caused_outage_hours'], 'decimal')} outage hours (P1/P2)"
             ),
             previous=get(prev, "change_caused_incident_count"),
-            help="Incidents opened in the period whose primary, counted cause is a change.",
+            help="Change-caused incidents: incidents opened in the period whose primary, counted cause is a change.",
             low_confidence=lc("change_caused_incidents"),
         )
 
@@ -170,13 +171,13 @@ else:
     c = st.columns(5)
     with c[0]:
         kpi_tile(
-            "Deployment frequency",
+            "Deploy frequency",
             dcur["deployments_per_day"],
             kind="per_day",
             evidence=f"{fmt(dcur['deployment_count'])} deployments on {fmt(dcur['deployment_days'])} days",
             previous=get(dprev, "deployments_per_day"),
             band=dcur["deployment_frequency_band"],
-            help="Successful completed production changes by actual end, per day of the period.",
+            help="Deployment frequency: successful completed production changes by actual end, per day of the period.",
         )
     with c[1]:
         kpi_tile(
@@ -190,14 +191,16 @@ else:
         )
     with c[2]:
         kpi_tile(
-            "Change fail rate (DORA)",
+            "Change fail rate",
             dcur["change_fail_rate"],
             numerator=dcur["change_fail_numerator"],
             denominator=dcur["change_fail_denominator"],
             unit="production changes",
             previous=get(dprev, "change_fail_rate"),
             band=dcur["change_fail_rate_band"],
-            help="Completed production changes with at least one counted P1-P3 incident / completed production changes.",
+            help="Change fail rate (DORA): completed production changes with at least one counted P1-P3 incident / completed production changes.",
+            # incident-based, like the incident-based fail rate: the same inputs decide its confidence
+            low_confidence=lc("incident_based_fail_rate"),
         )
     with c[3]:
         kpi_tile(

@@ -55,10 +55,11 @@ def text_frame(records: Iterable[Mapping[str, Any]], *, first_row: int = 1) -> p
         for k in r:
             columns.setdefault(k, None)
     data = {c: [_text(r.get(c)) for r in rows] for c in columns}
-    frame = pl.DataFrame(data, schema=dict.fromkeys(columns, pl.String))
-    return frame.with_columns(
-        pl.int_range(first_row, first_row + len(rows), dtype=pl.Int64).alias("_source_row")
-    )
+    numbers = pl.Series("_source_row", range(first_row, first_row + len(rows)), dtype=pl.Int64)
+    # Records without a single key ({}) still count: a frame of their row numbers only.
+    if not columns:
+        return pl.DataFrame([numbers])
+    return pl.DataFrame(data, schema=dict.fromkeys(columns, pl.String)).with_columns(numbers)
 
 
 def _text(value: Any) -> str | None:

@@ -31,7 +31,7 @@ import polars as pl
 
 from ingest.canonical import TS
 from ingest.mapping import MappedFrame, TableMapping, apply_mapping
-from ingest.readers import ReadError, normalise_nulls, unique_headers
+from ingest.readers import READ_ERROR, ReadError, check_xlsx_bounds, normalise_nulls, unique_headers
 from ingest.sources import servicenow
 from ingest.sources.common import batched, concat_mapped, text_frame, typed_frame
 
@@ -223,10 +223,15 @@ def finish_reading(
     seen_columns = False
     for batch in batches:
         if not seen_columns:
-            if not mapping.resolve_columns([c for c in batch.columns if c != "_source_row"]):
+            fields = [c for c in batch.columns if c not in ("_source_row", READ_ERROR)]
+            if not mapping.resolve_columns(fields):
+                expected = ", ".join(c[0] for c in list(mapping.columns.values())[:4])
+                hint = ""
+                if len(fields) == 1 and (seps := [d for d in ";\t|," if d in fields[0]]):
+                    hint = f"; the header is one field holding {seps[0]!r}: is that the delimiter? (declare it in _export.toml)"
                 raise ReadError(
                     f"{path}: no column of a ServiceNow {table} export was found "
-                    f"(fields: {', '.join(c for c in batch.columns[:8] if c != '_source_row')})"
+                    f"(expected fields such as {expected}; found: {', '.join(fields[:8]) or 'none'}){hint}"
                 )
             seen_columns = True
         collector.add(batch)
@@ -288,6 +293,7 @@ def xlsx_text(
     """
     import fastexcel
 
+    check_xlsx_bounds(path)
     try:
         reader = fastexcel.read_excel(path)
     except Exception as exc:
@@ -405,8 +411,10 @@ def iter_json_records(path: Path, shape: JsonShape) -> Iterator[dict[str, Any]]:
             else:
                 yield from ijson.items(f, shape.prefix, use_float=True)
         except ijson.JSONError as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ReadError(
-                f"{path}: invalid JSON inside {shape.container or 'the top-level array'!r}: {exc}"
+                f"{path}: invalid JSON inside {shape.container or 'the top-level array'!r}: {first}; the file may "
+                "have been cut (expected a complete JSON document); nothing was loaded from it"
             ) from exc
 
 
@@ -415,9 +423,17 @@ def _text_batches(
 ) -> Iterator[pl.DataFrame]:
     first_row = 1
     for batch in batched(records):
-        flat = [flatten_record(r) if isinstance(r, dict) else {"_value": r} for r in batch]
+        flat = [
+            flatten_record(r)
+            if isinstance(r, dict)
+            else {
+                READ_ERROR: f"record {first_row + i} is a JSON {type(r).__name__}, not an object "
+                '(expected {"result": [{...}, ...]})'
+            }
+            for i, r in enumerate(batch)
+        ]
         if columns is not None:
-            flat = [{k: v for k, v in r.items() if k in columns} for r in flat]
+            flat = [{k: v for k, v in r.items() if k in columns or k == READ_ERROR} for r in flat]
         frame = text_frame(flat, first_row=first_row)
         first_row += len(batch)
         yield normalise_nulls(frame, nulls)

@@ -176,10 +176,10 @@ def test_browser_every_page_filter_drilldown_csv(server: str, output_dir: Path, 
             assert page.locator(".js-plotly-plot").count() >= 4
             page.get_by_text("Change success rate").first.wait_for(timeout=30_000)
             page.get_by_text("Serving warehouse version").first.wait_for(timeout=30_000)
-            for path, title, name in PAGES:
+            for _path, title, name in PAGES:
                 _go(page, title)
-                if path in ("", "changes", "lead_times", "incidents", "services"):
-                    page.wait_for_selector(".js-plotly-plot .main-svg", timeout=30_000)
+                # every page draws at least one chart (data quality: the coverage heat table)
+                page.wait_for_selector(".js-plotly-plot .main-svg", timeout=30_000)
                 _no_errors(page)
                 _screenshot(page, shots / f"{name}.png")
             docs = REPO / "docs"
@@ -215,6 +215,22 @@ def test_browser_every_page_filter_drilldown_csv(server: str, output_dir: Path, 
             assert "is_failed" in rows[0]
             for r in rows:
                 assert not r["title"].startswith(("=", "+", "-", "@", "\t", "\r"))
+
+            # the releases behind the release failure rate download with their numerator / denominator flags
+            _go(page, "Releases")
+            page.get_by_text("Failed releases · all time").first.wait_for(timeout=30_000)
+            expander = page.locator('[data-testid="stExpander"]', has_text="Releases —").first
+            label = expander.locator("summary").inner_text()
+            records = int(label.rsplit("—", 1)[1].split()[0].replace(",", ""))
+            expander.locator("summary").click()
+            expander.locator('[data-testid="stDataFrame"]').wait_for(timeout=15_000)
+            with page.expect_download(timeout=30_000) as info:
+                expander.get_by_role("button", name="Download CSV").click()
+            target = tmp_path / info.value.suggested_filename
+            info.value.save_as(target)
+            rows = list(csv.DictReader(io.StringIO(target.read_text(encoding="utf-8-sig"), newline="")))
+            assert len(rows) == records > 0
+            assert {"is_failed", "is_deployed", "release_lead_time_hours"} <= set(rows[0])
             context.close()
         finally:
             browser.close()

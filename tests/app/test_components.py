@@ -97,6 +97,23 @@ def test_low_confidence_reason_reads_the_scorecard() -> None:
     assert components.low_confidence_reason(pl.DataFrame(), "failed_rate") is None
 
 
+def test_low_confidence_reason_reads_only_the_metric_confidence_rows_of_all_sources() -> None:
+    # rpt_data_quality also has coverage rows named like a metric (release_lead_time) and per-source rows
+    dq = pl.DataFrame(
+        {
+            "check_type": ["coverage", "metric_confidence", "metric_confidence", "coverage"],
+            "source_system": ["jira", "all", "jira", "all"],
+            "metric": ["release_lead_time", "release_lead_time", "failed_rate", "failed_rate"],
+            "is_low_confidence": [True, False, True, True],
+            "reason": ["field gap in jira", "fine", "per source", "field"],
+        }
+    )
+    assert components.low_confidence_reason(dq, "release_lead_time") is None
+    assert components.low_confidence_reason(dq, "failed_rate") is None
+    flagged = dq.with_columns(pl.lit(True).alias("is_low_confidence"))
+    assert components.low_confidence_reason(flagged, "release_lead_time") == "fine"
+
+
 def test_as_text_formats_timestamps() -> None:
     assert components.as_text(datetime(2026, 11, 26, 12, 46, 28)) == "2026-11-26 12:46 UTC"
     assert components.as_text("2026-11-26T12:46:28+00:00") == "2026-11-26 12:46 UTC"

@@ -80,6 +80,44 @@ def expanders(at: AppTest) -> list[str]:
     return [e.label for e in at.expander]
 
 
+# The metric_confidence names the Overview tiles read (the rpt_change_kpis columns they show).
+OVERVIEW_CONFIDENCE = (
+    "change_success_rate",
+    "failed_rate",
+    "unsuccessful_rate",
+    "incident_fail_rate",
+    "backout_rate",
+    "unauthorized_ratio",
+    "lead_time_to_production",
+    "change_caused_incidents",
+    "incident_based_fail_rate",
+)
+
+
+def badges(at: AppTest) -> int:
+    """Low-confidence badges on the page (st.badge renders as markdown)."""
+    return sum(
+        1 for m in at.markdown if m.value.startswith(":orange-badge[:material/warning: low confidence")
+    )
+
+
+def confidence_rows(con: duckdb.DuckDBPyConnection) -> dict[str, bool]:
+    """rpt_data_quality's metric-confidence flags (all sources), by metric."""
+    return dict(
+        con.execute(
+            "select metric, is_low_confidence from rpt_data_quality "
+            "where check_type = 'metric_confidence' and source_system = 'all'"
+        ).fetchall()
+    )
+
+
+def latest_month(con: duckdb.DuckDBPyConnection) -> date:
+    return one(
+        con,
+        "select max(period_start) as p from rpt_change_kpis where period_grain = 'month' and dimension = 'all'",
+    )["p"]
+
+
 def test_entrypoint_does_not_use_a_pages_folder() -> None:
     # Streamlit runs a `pages/` folder next to the entrypoint in legacy MPA mode on a fresh server.
     assert not (APP / "pages").exists()
@@ -120,24 +158,28 @@ def test_overview_kpis_equal_the_dbt_models(app_env: DataDir, warehouse: duckdb.
     assert f"{kpi['change_success_numerator']:,} / {kpi['completed_count']:,} completed changes" in caps
     assert metric(at, "Failed-change rate").value == pct(kpi["failed_rate"])
     assert f"{kpi['failed_count']:,} / {kpi['completed_count']:,} completed changes" in caps
-    assert metric(at, "Unsuccessful rate (ITIL)").value == pct(kpi["unsuccessful_rate"])
-    assert metric(at, "Incident-based fail rate").value == pct(kpi["incident_fail_rate"])
+    assert metric(at, "Unsuccessful (ITIL)").value == pct(kpi["unsuccessful_rate"])
+    assert metric(at, "Incident fail rate").value == pct(kpi["incident_fail_rate"])
     assert f"{kpi['incident_failed_count']:,} / {kpi['deployed_completed_count']:,} deployed changes" in caps
-    assert metric(at, "Emergency change ratio").value == pct(kpi["emergency_ratio"])
+    assert metric(at, "Emergency ratio").value == pct(kpi["emergency_ratio"])
     assert f"{kpi['emergency_count']:,} / {kpi['changes_opened']:,} changes opened" in caps
     assert metric(at, "Unauthorized ratio").value == pct(kpi["unauthorized_ratio"])
     assert metric(at, "Changes opened").value == f"{kpi['changes_opened']:,}"
-    assert metric(at, "Change-caused incidents").value == f"{kpi['change_caused_incident_count']:,}"
+    assert metric(at, "Caused incidents").value == f"{kpi['change_caused_incident_count']:,}"
     dora = one(
         warehouse, "select * from rpt_dora where period_grain = 'month' and period_start = ?", [latest]
     )
-    assert metric(at, "Change fail rate (DORA)").value == pct(dora["change_fail_rate"])
+    assert metric(at, "Change fail rate").value == pct(dora["change_fail_rate"])
     assert (
         f"{dora['change_fail_numerator']:,} / {dora['change_fail_denominator']:,} production changes" in caps
     )
-    assert metric(at, "Deployment frequency").value == f"{dora['deployments_per_day']:.2f} / day"
+    assert metric(at, "Deploy frequency").value == f"{dora['deployments_per_day']:.2f} / day"
     # volume, success, lead time, policy trends
     assert charts_on(at) == 4
+    # low-confidence badges: the tiles look their metric up by the name rpt_data_quality publishes
+    dq = confidence_rows(warehouse)
+    assert set(OVERVIEW_CONFIDENCE) <= set(dq), set(OVERVIEW_CONFIDENCE) - set(dq)
+    assert badges(at) == sum(dq[m] for m in OVERVIEW_CONFIDENCE)
     titles = expanders(at)
     assert f"Completed changes closed in the period — {kpi['completed_count']:,} records" in titles
     assert f"Changes opened in the period — {kpi['changes_opened']:,} records" in titles
@@ -170,15 +212,26 @@ def test_two_filters_say_which_one_the_kpis_use(app_env: DataDir) -> None:
 def test_period_with_no_data_shows_an_empty_state(
     app_env: DataDir, warehouse: duckdb.DuckDBPyConnection
 ) -> None:
-    # a week that has changes overall but none from Jira
-    week = one(
+    # a week that has changes overall but none of one filter value (the sample decides which one)
+    gap = one(
         warehouse,
-        "select min(period_start) as p from rpt_change_kpis a where period_grain = 'week' and dimension = 'all' "
-        "and not exists (select 1 from rpt_change_kpis j where j.period_grain = 'week' and j.dimension = 'source_system' "
-        "and j.dimension_value = 'jira' and j.period_start = a.period_start)",
-    )["p"]
-    assert week is not None
-    at = run_page("overview", {"flt_grain": "week", "flt_period": week, "flt_source_system": "jira"})
+        "with weeks as (select distinct period_start from rpt_change_kpis where period_grain = 'week' "
+        "and dimension = 'all'), vals as (select distinct dimension, dimension_value from rpt_change_kpis "
+        "where dimension <> 'all' and dimension_value <> '(none)') "
+        "select w.period_start, v.dimension, v.dimension_value from weeks w cross join vals v "
+        "where not exists (select 1 from rpt_change_kpis k where k.period_grain = 'week' "
+        "and k.period_start = w.period_start and k.dimension = v.dimension "
+        "and k.dimension_value = v.dimension_value) "
+        "order by v.dimension = 'source_system' desc, w.period_start, v.dimension, v.dimension_value limit 1",
+    )
+    at = run_page(
+        "overview",
+        {
+            "flt_grain": "week",
+            "flt_period": gap["period_start"],
+            f"flt_{gap['dimension']}": gap["dimension_value"],
+        },
+    )
     assert any(i.value.startswith("No changes in this period") for i in at.info), [i.value for i in at.info]
     assert not [m for m in at.metric if m.label == "Change success rate"]
     assert not at.exception
@@ -239,8 +292,15 @@ def test_lead_times_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnection)
     assert metric(at, "Lead time to production (median)").value == fmt(
         kpi["lead_time_to_production_median_hours"], "hours"
     )
-    assert charts_on(at) == 5  # all measures, by type, by group, two trends
-    assert any(i.value.startswith("Time per state is not published yet") for i in at.info)
+    states = one(warehouse, "select count(*) as n from rpt_state_durations where record_type = 'change'")["n"]
+    if states:  # time in each state: one more chart and the published rows
+        assert charts_on(at) == 6
+        assert f"Time in each state by change type (published) — {states:,} records" in expanders(at)
+    else:  # all measures, by type, by group, two trends; the state section says why it is empty
+        assert charts_on(at) == 5
+        assert any(i.value.startswith("No state history in the exports") for i in at.info)
+    dq = confidence_rows(warehouse)
+    assert badges(at) == sum(bool(dq.get(m)) for m in ("request_lead_time", "lead_time_to_production"))
 
 
 def test_incidents_page_and_exploratory_controls(
@@ -289,12 +349,45 @@ def test_services_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnection) -
     n_groups = one(warehouse, "select count(*) as n from dim_assignment_groups")["n"]
     titles = expanders(at)
     assert f"Services — {n_services:,} records" in titles
-    assert f"Assignment groups with their counts — {n_groups:,} records" in titles
+    # the score comes from rpt_change_success_score (all time), one row per group like dim_assignment_groups
+    n_scores = one(
+        warehouse, "select count(*) as n from rpt_change_success_score where period_grain = 'all'"
+    )["n"]
+    assert n_scores == n_groups
+    assert f"Change success score with its components — {n_scores:,} records" in titles
+    scores = [d.value for d in at.dataframe if "change_success_score" in d.value.columns]
+    assert scores, "no change success score table"
+    best = one(
+        warehouse,
+        "select assignment_group, change_success_score from rpt_change_success_score where period_grain = 'all' "
+        "order by change_success_score desc, assignment_group limit 1",
+    )
+    assert scores[0].iloc[0]["assignment_group"] == best["assignment_group"]
+    assert scores[0].iloc[0]["change_success_score"] == best["change_success_score"]
     assert charts_on(at) == 3
     ci = at.selectbox(key="svc_ci")
     ci_id = ci.value
     n_changes = one(warehouse, "select count(*) as n from fct_changes where primary_ci_id = ?", [ci_id])["n"]
     assert f"Changes on this CI — {n_changes:,} records" in titles
+    n_neighbours = one(warehouse, "select count(*) as n from dim_ci_relationships where ci_id = ?", [ci_id])[
+        "n"
+    ]
+    if n_neighbours:
+        assert f"CMDB neighbours — {n_neighbours:,} records" in titles
+        table = [
+            d.value
+            for d in at.dataframe
+            if "relationship_path" in d.value.columns and "distance" in d.value.columns
+        ]
+        paths = {
+            r[0]
+            for r in warehouse.execute(
+                "select relationship_path from dim_ci_relationships where ci_id = ?", [ci_id]
+            ).fetchall()
+        }
+        assert set(table[0]["relationship_path"]) == paths
+    else:
+        assert any(i.value.startswith("This CI has no relationship") for i in at.info)
 
 
 @pytest.mark.parametrize(
@@ -321,3 +414,157 @@ def test_filters_persist_across_pages(app_env: DataDir) -> None:
     assert at.title[0].value == "Lead times"
     assert at.selectbox(key="flt_risk").value == "high"
     assert at.session_state["flt_period"] == date.fromisoformat(str(at.session_state["flt_period"]))
+
+
+def test_releases_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnection) -> None:
+    at = run_page("releases")
+    latest = latest_month(warehouse)
+    # the failure rate is not a published column: numerator and denominator are counted rows
+    total = one(
+        warehouse,
+        "select count(*) as n, count(*) filter (where is_failed) as failed, "
+        "count(*) filter (where is_deployed) as deployed from fct_releases",
+    )
+    assert metric(at, "Failed releases · all time").value == f"{total['failed']:,} of {total['deployed']:,}"
+    period = one(
+        warehouse,
+        "select count(*) filter (where is_failed) as failed, count(*) filter (where is_deployed) as deployed, "
+        "count(*) as n, coalesce(sum(caused_incident_count), 0) as caused, "
+        "coalesce(sum(member_change_count), 0) as members "
+        "from fct_releases where deployed_at >= ? and deployed_at < ? + interval 1 month",
+        [latest, latest],
+    )
+    label = f"{latest:%b %Y}"
+    tile = metric(at, f"Failed releases · {label}").value
+    assert tile == (
+        f"{period['failed']:,} of {period['deployed']:,}" if period["deployed"] else "no releases"
+    )
+    assert metric(at, f"Releases deployed · {label}").value == f"{period['n']:,}"
+    assert metric(at, f"Release-caused incidents · {label}").value == f"{int(period['caused']):,}"
+    titles = expanders(at)
+    assert f"Releases — {total['n']:,} records" in titles
+    assert f"Failed releases — {total['failed']:,} records" in titles
+    caused = one(
+        warehouse,
+        "select count(*) as n from fct_incidents where is_release_caused and opened_at >= ? "
+        "and opened_at < ? + interval 1 month",
+        [latest, latest],
+    )["n"]
+    if caused:
+        assert f"Release-caused incidents — {caused:,} records" in titles
+    # calendar, lead-time distribution, release-caused incidents by release
+    assert charts_on(at) == 3
+    dq = confidence_rows(warehouse)
+    assert badges(at) == 2 * bool(dq.get("release_failure_rate"))
+    assert len(at.get("download_button")) >= 1
+
+
+def test_backlog_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnection) -> None:
+    import json
+    from datetime import timedelta
+
+    at = run_page("backlog")
+    latest = latest_month(warehouse)
+    row = one(
+        warehouse, "select * from rpt_backlog where period_grain = 'month' and period_start = ?", [latest]
+    )
+    assert metric(at, f"Open changes · {latest:%b %Y}").value == f"{row['open_count']:,}"
+    assert metric(at, "Overdue").value == f"{row['overdue_count']:,}"
+    assert metric(at, "Open more than 90 days").value == f"{row['open_over_90_days_count']:,}"
+    assert f"{row['overdue_count']:,} / {row['open_count']:,} open changes" in captions(at)
+    titles = expanders(at)
+    # the list behind the published overdue count of the current period
+    assert row["is_current_period"]
+    assert f"Overdue changes (planned start passed, not started) — {row['overdue_count']:,} records" in titles
+    n_collisions = one(warehouse, "select count(*) as n from fct_change_collisions")["n"]
+    assert f"Colliding pairs of open changes — {n_collisions:,} records" in titles
+    # the timeline covers the forward window only: the build's now + forward_schedule_days
+    settings = dict(
+        warehouse.execute(
+            "select setting, numeric_value from rpt_attribution_settings where numeric_value is not null"
+        ).fetchall()
+    )
+    now = one(warehouse, "select max(effective_as_of) as t from rpt_attribution_settings")["t"]
+    end = now + timedelta(days=settings["forward_schedule_days"])
+    in_window = one(
+        warehouse,
+        "select count(*) as n from fct_changes where state_category in ('open', 'in_progress') "
+        "and planned_start_at < ? and planned_end_at > ?",
+        [end, now],
+    )["n"]
+    assert f"Changes in the forward window — {in_window:,} records" in titles
+    assert charts_on(at) == 2  # backlog by age, forward schedule
+    timeline = json.loads(at.get("plotly_chart")[1].proto.spec)
+    x_range = timeline["layout"]["xaxis"]["range"]
+    assert x_range[0].startswith(f"{now:%Y-%m-%dT%H:%M}") or x_range[0].startswith(f"{now:%Y-%m-%d %H:%M}")
+    assert x_range[1][:10] == f"{end:%Y-%m-%d}"
+    blackouts = one(
+        warehouse,
+        "select count(*) as n from dim_change_windows where kind = 'blackout' and start_at < ? and end_at > ?",
+        [end, now],
+    )["n"]
+    assert len(timeline["layout"].get("shapes", [])) == blackouts
+    flags = {t["name"] for t in timeline["data"]}
+    if n_collisions:
+        assert "collides with another change" in flags
+
+
+def test_data_quality_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnection) -> None:
+    at = run_page("data_quality")
+    coverage = one(
+        warehouse,
+        "select count(*) as n, count(*) filter (where is_low_confidence) as low from rpt_data_quality "
+        "where check_type = 'coverage'",
+    )
+    conf = confidence_rows(warehouse)
+    assert metric(at, "Fields below threshold").value == f"{coverage['low']:,}"
+    assert metric(at, "Low-confidence metrics").value == f"{sum(conf.values()):,}"
+    assert f"Coverage checks — {coverage['n']:,} records" in expanders(at)
+    assert f"Every metric with its weakest input — {len(conf):,} records" in expanders(at)
+    assert charts_on(at) == 1  # the coverage heat table
+    low = [d.value for d in at.dataframe if list(d.value.columns[:2]) == ["metric", "weakest_input"]]
+    if any(conf.values()):
+        expected = dict(
+            warehouse.execute(
+                "select metric, reason from rpt_data_quality where check_type = 'metric_confidence' "
+                "and source_system = 'all' and is_low_confidence"
+            ).fetchall()
+        )
+        assert dict(zip(low[0]["metric"], low[0]["reason"], strict=True)) == expected
+    quarantined = one(warehouse, "select count(*) as n from rpt_quarantine")["n"]
+    assert metric(at, "Quarantined rows").value == f"{quarantined:,}"
+    if quarantined:
+        assert f"Quarantined rows (file, row, reason) — {min(quarantined, 500):,} records" in expanders(at)
+    else:
+        assert any(i.value.startswith("No quarantined rows") for i in at.info)
+    runs = one(warehouse, "select count(*) as n, max(started_at) as last from rpt_ingest_runs")
+    assert f"Last ingest runs, every column — {min(runs['n'], 50):,} records" in expanders(at)
+    assert metric(at, "Last ingest").value == f"{runs['last']:%d %b %H:%M}"
+    table = [d.value for d in at.dataframe if "rows_read" in d.value.columns and "status" in d.value.columns]
+    assert len(table[0]) == min(runs["n"], 50)
+
+
+def test_incidents_page_states_the_published_attribution_settings(
+    app_env: DataDir, warehouse: duckdb.DuckDBPyConnection
+) -> None:
+    at = run_page("incidents")
+    settings = dict(
+        warehouse.execute("select setting, numeric_value from rpt_attribution_settings").fetchall()
+    )
+    window = settings["attribution_window_hours"]
+    threshold = settings["attribution_confidence_threshold"]
+    assert f"Attribution settings of this build: {window:g} h window, confidence threshold {threshold:g}" in (
+        expanders(at)
+    )
+    stated = [c for c in captions(at) if c.startswith("Published attribution:")]
+    assert stated, captions(at)
+    assert f"window {window:g} h" in stated[0]
+    assert f"threshold {threshold:g}" in stated[0]
+    assert f"same CI {settings['attribution_base_confidence.inferred_same_ci']:g}" in stated[0]
+    assert at.slider(key="inc_x_threshold").value == threshold
+    assert at.slider(key="inc_x_window").max == int(window)
+    dq = confidence_rows(warehouse)
+    assert badges(at) == sum(
+        bool(dq.get(m))
+        for m in ("change_caused_incidents", "change_caused_outage_hours", "incident_fail_rate")
+    )

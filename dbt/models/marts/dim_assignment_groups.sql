@@ -1,5 +1,8 @@
 {#- One row per assignment group (team) that owns at least one change, with its change outcome
-    counts and its change success score (weights: seeds/change_success_score_weights.csv). -#}
+    counts and its change success score. The score and its component counts are
+    rpt_change_success_score's all-time rows (period_grain 'all'): the metric is defined once,
+    there (weights: seeds/change_success_score_weights.csv); this model adds the failed-change
+    count and the last change opened. -#}
 with
 
 changes as (
@@ -8,26 +11,18 @@ changes as (
 
 ),
 
-weights as (
+scores as (
 
-    select * from {{ ref('change_success_score_weights') }}
+    select * from {{ ref('rpt_change_success_score') }}
+    where period_grain = 'all'
 
 ),
 
-group_counts as (
+group_activity as (
 
     select
         assignment_group,
-        count(*) as change_count,
-        count(*) filter (where is_completed) as completed_change_count,
-        count(*) filter (where is_completed and outcome = 'successful') as successful_change_count,
-        count(*) filter (where is_completed and outcome = 'successful_with_issues')
-            as successful_with_issues_change_count,
-        count(*) filter (where is_completed and outcome = 'unsuccessful') as unsuccessful_change_count,
         count(*) filter (where is_failed) as failed_change_count,
-        cast(coalesce(sum(caused_p1_count), 0) as bigint) as caused_p1_count,
-        cast(coalesce(sum(caused_p2_count), 0) as bigint) as caused_p2_count,
-        cast(coalesce(sum(caused_p3_count), 0) as bigint) as caused_p3_count,
         max(opened_at) as last_change_opened_at
     from changes
     where assignment_group is not null
@@ -35,44 +30,24 @@ group_counts as (
 
 ),
 
-weight_pivot as (
-
-    select
-        max(weight) filter (where component = 'successful') as successful_weight,
-        max(weight) filter (where component = 'successful_with_issues') as successful_with_issues_weight,
-        max(weight) filter (where component = 'unsuccessful') as unsuccessful_weight,
-        max(weight) filter (where component = 'caused_p1') as caused_p1_weight,
-        max(weight) filter (where component = 'caused_p2') as caused_p2_weight,
-        max(weight) filter (where component = 'caused_p3') as caused_p3_weight
-    from weights
-
-),
-
 final as (
 
     select
-        group_counts.assignment_group,
-        group_counts.change_count,
-        group_counts.completed_change_count,
-        group_counts.successful_change_count,
-        group_counts.successful_with_issues_change_count,
-        group_counts.unsuccessful_change_count,
-        group_counts.failed_change_count,
-        group_counts.caused_p1_count,
-        group_counts.caused_p2_count,
-        group_counts.caused_p3_count,
-        cast(
-            group_counts.successful_change_count * weight_pivot.successful_weight
-            + group_counts.successful_with_issues_change_count * weight_pivot.successful_with_issues_weight
-            + group_counts.unsuccessful_change_count * weight_pivot.unsuccessful_weight
-            + group_counts.caused_p1_count * weight_pivot.caused_p1_weight
-            + group_counts.caused_p2_count * weight_pivot.caused_p2_weight
-            + group_counts.caused_p3_count * weight_pivot.caused_p3_weight
-            as double
-        ) as change_success_score,
-        group_counts.last_change_opened_at
-    from group_counts
-    cross join weight_pivot
+        scores.assignment_group,
+        scores.change_count,
+        scores.completed_count as completed_change_count,
+        scores.successful_count as successful_change_count,
+        scores.successful_with_issues_count as successful_with_issues_change_count,
+        scores.unsuccessful_count as unsuccessful_change_count,
+        coalesce(group_activity.failed_change_count, 0) as failed_change_count,
+        scores.caused_p1_count,
+        scores.caused_p2_count,
+        scores.caused_p3_count,
+        cast(scores.change_success_score as double) as change_success_score,
+        group_activity.last_change_opened_at
+    from scores
+    left join group_activity
+        on group_activity.assignment_group = scores.assignment_group
 
 )
 

@@ -39,6 +39,12 @@ change_windows as (
 
 ),
 
+window_checks as (
+
+    select * from {{ ref('int_changes_checked_against_change_windows') }}
+
+),
+
 attributions as (
 
     select * from {{ ref('int_incidents_attributed_to_changes') }}
@@ -125,6 +131,7 @@ joined as (
         primary_services.service_name,
         change_releases.release_id,
         coalesce(blackouts.in_blackout, false) as in_blackout,
+        window_checks.is_outside_maintenance_window as checked_outside_maintenance_window,
         coalesce(caused.caused_incident_count, 0) as caused_incident_count,
         coalesce(caused.caused_p1_count, 0) as caused_p1_count,
         coalesce(caused.caused_p2_count, 0) as caused_p2_count,
@@ -140,6 +147,8 @@ joined as (
         on change_releases.change_id = changes.change_id
     left join blackouts
         on blackouts.change_id = changes.change_id
+    left join window_checks
+        on window_checks.change_id = changes.change_id
     left join caused
         on caused.change_id = changes.change_id
 
@@ -248,7 +257,9 @@ final as (
             or planned_end_at < planned_start_at,
             false
         ) as has_negative_duration,
-        in_blackout
+        in_blackout,
+        -- scheduled (open / in-progress) changes only; null = not checked
+        checked_outside_maintenance_window as is_outside_maintenance_window
 
     from flagged
 

@@ -2,8 +2,10 @@
     as numerator, denominator and rate. A change lands in a period by the event the metric is
     about: outcome metrics by closed_at, intake metrics by opened_at, deployment metrics
     (incident-based fail rate, lead time to production) by actual_end_at, incidents caused by
-    changes by the incident's opened_at. Definitions: models/docs.md. Only periods with at least
-    one event for the dimension value appear. -#}
+    changes by the incident's opened_at. Definitions: models/docs.md. Periods are dense within
+    each (grain, dimension value)'s own range: every period from its first to its last period with
+    an event appears, the empty ones with zero counts and null rates and medians (charts show the
+    gap), and nothing is invented before the first or after the last event. -#}
 with
 
 changes as (
@@ -164,6 +166,50 @@ period_keys as (
 
 ),
 
+key_ranges as (
+
+    select
+        period_grain,
+        dimension,
+        dimension_value,
+        min(period_start) as first_period_start,
+        max(period_start) as last_period_start
+    from period_keys
+    group by 1, 2, 3
+
+),
+
+period_spine as (
+
+    {%- for grain in var('kpi_period_grains') %}
+    select
+        '{{ grain }}' as period_grain,
+        spine.period_start
+    from (
+        {{ period_spine(grain,
+            "(select min(first_period_start) from key_ranges where period_grain = '" ~ grain ~ "')",
+            "(select max(last_period_start) from key_ranges where period_grain = '" ~ grain ~ "')") }}
+    ) as spine
+    {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
+
+),
+
+dense_keys as (
+
+    select
+        key_ranges.period_grain,
+        period_spine.period_start,
+        key_ranges.dimension,
+        key_ranges.dimension_value
+    from key_ranges
+    inner join period_spine
+        on period_spine.period_grain = key_ranges.period_grain
+        and period_spine.period_start >= key_ranges.first_period_start
+        and period_spine.period_start <= key_ranges.last_period_start
+
+),
+
 joined as (
 
     select
@@ -196,7 +242,7 @@ joined as (
         deployed_metrics.lead_time_to_production_median_hours,
         deployed_metrics.lead_time_to_production_p90_hours,
         coalesce(deployed_metrics.lead_time_to_production_count, 0) as lead_time_to_production_count
-    from period_keys
+    from dense_keys as period_keys
     left join closed_metrics
         using (period_grain, period_start, dimension, dimension_value)
     left join opened_metrics

@@ -68,14 +68,50 @@ recoveries as (
 
 ),
 
+failed_changes as (
+
+    select
+        change_id,
+        primary_ci_id,
+        actual_end_at
+    from changes
+    where is_failed
+        and primary_ci_id is not null
+        and actual_end_at is not null
+
+),
+
+emergency_changes as (
+
+    select
+        change_id,
+        primary_ci_id,
+        opened_at
+    from changes
+    where is_emergency
+        and primary_ci_id is not null
+        and opened_at is not null
+
+),
+
 rework_changes as (
 
     -- changes raised to fix an incident whose primary cause is another change
-    select distinct incidents.fixed_by_change_id as change_id
+    select incidents.fixed_by_change_id as change_id
     from incidents
     where incidents.fixed_by_change_id is not null
         and incidents.primary_cause_change_id is not null
         and incidents.primary_cause_change_id <> incidents.fixed_by_change_id
+    union
+    -- emergency changes raised on the same primary CI within the attribution window after a
+    -- failed change ended
+    select emergency_changes.change_id
+    from emergency_changes
+    inner join failed_changes
+        on failed_changes.primary_ci_id = emergency_changes.primary_ci_id
+        and failed_changes.change_id <> emergency_changes.change_id
+        and emergency_changes.opened_at >= failed_changes.actual_end_at
+        and emergency_changes.opened_at <= {{ dbt.dateadd('hour', var('attribution_window_hours'), 'failed_changes.actual_end_at') }}
 
 ),
 

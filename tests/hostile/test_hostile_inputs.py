@@ -1,0 +1,185 @@
+"""Hostile and broken exports (tests/hostile/corpus.py), each ingested with a good export in the same run.
+
+For every item: no unhandled exception; either ``succeeded`` with rows read = inserted + updated +
+unchanged + superseded + quarantined = the records the corpus wrote, or ``failed`` with an error naming
+the file and what was expected, and nothing of that file in the raw tables or the quarantine. The good
+export of the same run always loads, text (SQL fragments, formulas, HTML) is stored verbatim, and the
+process stays within bounds while refusing a zip-bomb workbook.
+"""
+
+from __future__ import annotations
+
+import resource
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ingest.paths import DataDir
+from ingest.pipeline import ingest_paths
+from tests.hostile import corpus
+
+MAX_RSS_MB = 1536
+
+
+def _q(data: DataDir, sql: str, params: list[object] | None = None) -> list[tuple[object, ...]]:
+    con = duckdb.connect(str(data.ingest_db), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def _raw_tables(data: DataDir) -> list[str]:
+    return [
+        r[0] for r in _q(data, "select table_name from information_schema.tables where table_schema = 'raw'")
+    ]
+
+
+@pytest.mark.parametrize("build", corpus.BUILDERS, ids=[b.__name__ for b in corpus.BUILDERS])
+def test_hostile_export(build: Callable[[Path], corpus.Item], tmp_path: Path) -> None:
+    item = build(tmp_path / "corpus")
+    good, good_rows = corpus.good_export(tmp_path / "corpus")
+    data = DataDir(tmp_path / "data").ensure()
+
+    report = ingest_paths(data, [item.path, good])  # must not raise, whatever the file holds
+
+    assert [r.path for r in report.results] == [item.path, good]
+    result, good_result = report.results
+    c = result.counts
+    print(
+        f"\n[hostile] {item.name:22} {result.status:9} read={c.rows_read} inserted={c.inserted} "
+        f"updated={c.updated} unchanged={c.unchanged} superseded={c.superseded} quarantined={c.quarantined}"
+        f" | {(result.error or '; '.join(result.warnings[1:]) or item.note)[:160]!r}"
+    )
+    assert result.status in item.expect, (result.status, result.error, result.warnings)
+
+    # The other file of the same run still loads, whole.
+    assert good_result.status == "succeeded", good_result.error
+    assert good_result.counts.inserted == good_rows
+    assert _q(data, "select count(*) from raw.change where _source_file = ?", [good.name])[0][0] == good_rows
+
+    ledger = _q(
+        data,
+        "select status, rows_read, inserted, updated, unchanged, superseded, quarantined, error "
+        "from meta.ingest_run where run_id = ?",
+        [result.run_id],
+    )
+    assert len(ledger) == 1
+    assert ledger[0][0] == result.status
+
+    in_raw = sum(
+        _q(data, f"select count(*) from raw.{t} where _source_file = ?", [item.path.name])[0][0]
+        for t in _raw_tables(data)
+    )
+    in_quarantine = _q(data, "select count(*) from meta.quarantine where run_id = ?", [result.run_id])[0][0]
+
+    if result.status == "failed":
+        error = result.error or ""
+        assert str(item.path) in error, error
+        said = error.replace(str(item.path), "")
+        assert "expected" in said or "limit" in said, f"the error does not say what was expected: {error}"
+        for word in item.error_words:
+            assert word.lower() in said.lower(), (word, error)
+        assert in_raw == 0, "a failed file left partial rows in the raw tables"
+        assert in_quarantine == 0, "a failed file left rows in the quarantine"
+        assert ledger[0][7] == result.error
+        return
+
+    # Succeeded: nothing silently missing.
+    assert c.rows_read == c.inserted + c.updated + c.unchanged + c.superseded + c.quarantined
+    assert c.rows_read == item.records, f"rows read {c.rows_read}, the corpus wrote {item.records} records"
+    assert tuple(ledger[0][1:7]) == (
+        c.rows_read,
+        c.inserted,
+        c.updated,
+        c.unchanged,
+        c.superseded,
+        c.quarantined,
+    )
+    if item.quarantined is not None:
+        assert c.quarantined == item.quarantined, result.warnings
+    assert in_quarantine == c.quarantined
+    assert in_raw == c.inserted + c.updated
+    reasons = _q(data, "select source_row, reason from meta.quarantine where run_id = ?", [result.run_id])
+    assert all(row is not None and reason for row, reason in reasons), reasons
+    for title in item.verbatim:
+        found = _q(
+            data,
+            "select count(*) from raw.change where _source_file = ? and title = ?",
+            [item.path.name, title],
+        )[0][0]
+        assert found >= 1, f"title {title[:60]!r} was not stored verbatim"
+
+
+def test_sql_fragments_are_data(tmp_path: Path) -> None:
+    """The SQL fragments are stored as text; every table they name still exists and keeps its rows."""
+    item = corpus.injection_text(tmp_path / "corpus")
+    data = DataDir(tmp_path / "data").ensure()
+    report = ingest_paths(data, [item.path])
+    assert report.results[0].status == "succeeded"
+    stored = {r[0] for r in _q(data, "select title from raw.change")}
+    for fragment in corpus.SQL:
+        assert fragment in stored
+    assert _q(data, "select count(*) from raw.change")[0][0] == item.records
+    assert _q(data, "select count(*) from meta.ingest_run")[0][0] == 1
+
+
+def test_every_corpus_file_in_one_run(tmp_path: Path) -> None:
+    """The whole corpus in one run (a folder): one result per file, the run goes on after each failure,
+    and the process stays under the memory bound (zip bomb included)."""
+    root = tmp_path / "corpus"
+    items = [b(root) for b in corpus.BUILDERS]
+    good, good_rows = corpus.good_export(root)
+    data = DataDir(tmp_path / "data").ensure()
+    report = ingest_paths(data, [root])
+    by_path = {r.path: r for r in report.results}
+    assert set(by_path) == {i.path for i in items} | {good}
+    assert by_path[good].status == "succeeded"
+    assert by_path[good].counts.inserted == good_rows
+    for item in items:
+        r = by_path[item.path]
+        assert r.status in item.expect, (item.name, r.status, r.error)
+        if r.status == "succeeded":
+            assert r.counts.balanced, item.name
+            assert r.counts.rows_read == item.records, item.name
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    print(
+        f"\n[hostile] one run of {len(report.results)} files: "
+        f"{sum(r.status == 'succeeded' for r in report.results)} succeeded, "
+        f"{sum(r.status == 'failed' for r in report.results)} failed; peak RSS {rss_mb} MB"
+    )
+    assert rss_mb < MAX_RSS_MB
+
+
+def test_bounds_refuse_a_workbook_before_it_is_opened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The XLSX bounds are configurable and checked before any XLSX library sees the file."""
+    from ingest.readers import ReadError, check_xlsx_bounds
+
+    item = corpus.huge_dimension_xlsx(tmp_path)
+    with pytest.raises(ReadError, match="cells"):
+        check_xlsx_bounds(item.path)
+    small = tmp_path / "small.xlsx"
+    import xlsxwriter
+
+    wb = xlsxwriter.Workbook(str(small))
+    ws = wb.add_worksheet()
+    for r in range(50):
+        for col in range(6):
+            ws.write_string(r, col, f"v{r}-{col}")
+    wb.close()
+    check_xlsx_bounds(small)  # within the defaults
+    monkeypatch.setenv("CHANGEBOARD_XLSX_MAX_CELLS", "100")
+    with pytest.raises(ReadError, match="50 rows x 6 columns"):
+        check_xlsx_bounds(small)
+    monkeypatch.delenv("CHANGEBOARD_XLSX_MAX_CELLS")
+    monkeypatch.setenv("CHANGEBOARD_XLSX_MAX_MB", "0.001")
+    with pytest.raises(ReadError, match="MB"):
+        check_xlsx_bounds(small)
+    not_a_zip = tmp_path / "not.xlsx"
+    not_a_zip.write_bytes(b"PK\x03\x04" + b"\x00" * 100)
+    with pytest.raises(ReadError, match="not a readable XLSX"):
+        check_xlsx_bounds(not_a_zip)
