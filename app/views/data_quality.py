@@ -65,7 +65,8 @@ else:
     if coverage.is_empty():
         empty_state("No coverage checks published.")
     else:
-        cells = coverage.with_columns(
+        informational = coverage.filter(pl.col("threshold").is_null())
+        cells = coverage.filter(pl.col("threshold").is_not_null()).with_columns(
             pl.when(pl.col("coverage").is_null())
             .then(pl.lit("nothing to check"))
             .otherwise(
@@ -77,7 +78,7 @@ else:
                 )
             )
             .alias("label"),
-            pl.format("{} · {}", pl.col("entity"), pl.col("metric")).alias("field"),
+            pl.col("metric").alias("field"),
         )
         threshold = coverage["threshold"].drop_nulls()
         chart(
@@ -92,6 +93,12 @@ else:
             ),
             key="dq_heat",
         )
+        if informational.height:
+            st.caption(
+                "Informational, no threshold (not in the heat table): "
+                + "; ".join(informational.filter(pl.col("source_system") == "all")["reason"].to_list())
+                + "."
+            )
         drilldown(
             coverage.select(
                 "source_system",
@@ -119,12 +126,11 @@ else:
         )
     else:
         st.dataframe(
-            low.select("metric", "weakest_input", "coverage", "threshold", "reason"),
+            low.select("metric", "weakest_input", "coverage", "reason"),
             hide_index=True,
             key="dq_low_table",
             column_config={
                 "coverage": st.column_config.NumberColumn(format="percent"),
-                "threshold": st.column_config.NumberColumn(format="percent"),
                 "reason": st.column_config.TextColumn(width="large"),
             },
         )
@@ -182,6 +188,7 @@ else:
                 "inserted",
                 "updated",
                 "unchanged",
+                "superseded",
                 "quarantined",
                 "duration_seconds",
                 "error",

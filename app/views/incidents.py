@@ -134,7 +134,14 @@ if settings_published:
         f"{PUBLISHED_THRESHOLD:g}; base confidence "
         + ", ".join(
             f"{BASE_LABELS.get(name.removeprefix(BASE_PREFIX), name.removeprefix(BASE_PREFIX))} {value}"
-            for name, value in bases.select("setting", "value").iter_rows()
+            for name, value in sorted(
+                bases.select("setting", "value").iter_rows(),
+                key=lambda nv: (
+                    list(BASE_LABELS).index(nv[0].removeprefix(BASE_PREFIX))
+                    if nv[0].removeprefix(BASE_PREFIX) in BASE_LABELS
+                    else len(BASE_LABELS)
+                ),
+            )
         )
         + (f"; time decay {decay:g} at the window's far edge." if decay is not None else ".")
     )

@@ -218,7 +218,7 @@ def test_browser_every_page_filter_drilldown_csv(server: str, output_dir: Path, 
 
             # the releases behind the release failure rate download with their numerator / denominator flags
             _go(page, "Releases")
-            page.get_by_text("Failed releases · all time").first.wait_for(timeout=30_000)
+            page.get_by_text("Failed releases, all time").first.wait_for(timeout=30_000)
             expander = page.locator('[data-testid="stExpander"]', has_text="Releases —").first
             label = expander.locator("summary").inner_text()
             records = int(label.rsplit("—", 1)[1].split()[0].replace(",", ""))

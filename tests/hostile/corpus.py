@@ -25,6 +25,12 @@ FORMULAS = ['=HYPERLINK("http://x","click")', "+cmd|' /C calc'!A0", "@SUM(1)", "
 SQL = ["'); drop table raw.change; --", "1; DELETE FROM meta.ingest_run WHERE 1=1; --", "' OR '1'='1"]
 HTML = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "</td></tr><b>bold</b>"]
 
+# Change titles re-used by the escaping tests (tests/hostile/conftest.py builds a warehouse with them).
+SCRIPT = "<script>alert(1)</script>"
+IMG = "<img src=x onerror=alert(1)>"
+HOSTILE_TITLES = [SCRIPT, IMG, '=HYPERLINK("http://x","click")', "+cmd|' /C calc'!A0", "@SUM(1)", SQL[0]]
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet runs as a formula (OWASP)
+
 # Outcomes an item may end in.
 SUCCEEDED = "succeeded"
 FAILED = "failed"

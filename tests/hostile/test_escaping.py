@@ -13,7 +13,6 @@ import csv
 import io
 import os
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -23,65 +22,10 @@ from streamlit.testing.v1 import AppTest
 
 from ingest.paths import ENV_DATA_DIR, DataDir
 from ingest.warehouse import connect_published
+from tests.hostile.corpus import FORMULA_START, HOSTILE_TITLES, IMG, SCRIPT
 
 REPO = Path(__file__).resolve().parents[2]
 APP = REPO / "app"
-AS_OF = datetime(2026, 11, 26, tzinfo=UTC)
-AS_OF_TEXT = "2026-11-26 00:00:00"
-SCRIPT = "<script>alert(1)</script>"
-IMG = "<img src=x onerror=alert(1)>"
-HOSTILE_TITLES = [
-    SCRIPT,
-    IMG,
-    '=HYPERLINK("http://x","click")',
-    "+cmd|' /C calc'!A0",
-    "@SUM(1)",
-    "'); drop table raw.change; --",
-]
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _hostile_copy(src: Path, dest: Path) -> int:
-    """Every change of ``src`` again, one minute newer, with a hostile title; returns the rows."""
-    raw = src.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("cp1252")
-    rows = list(csv.DictReader(io.StringIO(text, newline="")))
-    by_record: dict[str, str] = {}  # one title per record, so that its repeated rows stay identical
-    for r in rows:
-        title = by_record.setdefault(r["sys_id"], HOSTILE_TITLES[len(by_record) % len(HOSTILE_TITLES)])
-        r["short_description"] = title
-        updated = datetime.strptime(r["sys_updated_on"], "%Y-%m-%d %H:%M:%S") + timedelta(minutes=1)
-        r["sys_updated_on"] = updated.strftime("%Y-%m-%d %H:%M:%S")
-    with dest.open("w", encoding="utf-8", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]), quoting=csv.QUOTE_ALL)
-        w.writeheader()
-        w.writerows(rows)
-    return len(rows)
-
-
-@pytest.fixture(scope="module")
-def hostile_data(tmp_path_factory: pytest.TempPathFactory) -> DataDir:
-    from ingest import pipeline
-    from ingest.generate import generate
-
-    data = DataDir(tmp_path_factory.mktemp("hostile_wh")).ensure()
-    generate(data.samples, seed=11, changes=200, as_of=AS_OF)
-    sn = data.samples / "servicenow"
-    n = _hostile_copy(sn / "change_request.csv", sn / "change_request_hostile.csv")
-    run_id = pipeline.new_run_id()
-    report = pipeline.ingest_paths(data, [data.samples], run_id=run_id)
-    assert not report.failed, [(r.path, r.error) for r in report.failed]
-    hostile = next(r for r in report.results if r.path.name == "change_request_hostile.csv")
-    original = next(r for r in report.results if r.path.name == "change_request.csv")
-    # every change re-titled; the generator's repeated rows are superseded again
-    assert hostile.counts.rows_read == n
-    assert hostile.counts.updated == original.counts.inserted, hostile.counts
-    assert hostile.counts.quarantined == original.counts.quarantined, hostile.counts
-    pipeline.build(data, run_id=run_id, as_of=AS_OF_TEXT)
-    return data
 
 
 @pytest.fixture(scope="module")

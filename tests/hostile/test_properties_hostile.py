@@ -21,9 +21,9 @@ from hypothesis import strategies as st
 from app.components import safe_csv
 from ingest.mapping import TableMapping, apply_mapping
 from ingest.readers import READ_ERROR, read_csv_text
+from tests.hostile.corpus import FORMULA_START
 
 DELIMITERS = (",", ";", "\t", "|")
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 # Any character but surrogates, NUL and the other C0/C1 controls (a text export has none; a NUL is
 # replaced by U+FFFD by design, tested in test_hostile_inputs) - CR, LF and tab are allowed.

@@ -174,11 +174,11 @@ CAB_PAGE = "views/cab_decisions.py"
 
 
 @pytest.fixture
-def form_data(built_data: DataDir, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> DataDir:
+def form_data(hostile_data: DataDir, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> DataDir:
     data = DataDir(tmp_path / "data")
     data.root.mkdir()
-    (data.root / "versions").symlink_to(built_data.versions, target_is_directory=True)
-    shutil.copy(built_data.current_pointer, data.current_pointer)
+    (data.root / "versions").symlink_to(hostile_data.versions, target_is_directory=True)
+    shutil.copy(hostile_data.current_pointer, data.current_pointer)
     monkeypatch.setenv(ENV_DATA_DIR, str(data.root))
     monkeypatch.delenv("CHANGEBOARD_CAB_MEMBERS", raising=False)
     con = ops.connect_ops(data.ops_db)

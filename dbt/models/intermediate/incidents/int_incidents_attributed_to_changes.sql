@@ -144,7 +144,10 @@ change_touches as (
         change_cis.ci_id as touched_id,
         change_cis.ci_name as relationship_path
     from change_cis
-    where change_cis.ci_id is not null
+    -- a business service the change names is matched at the service level only: every CI of a
+    -- service is one relationship from the service, so expanding from it would make any incident
+    -- in the service look like a neighbour of the change
+    where change_cis.ci_id is not null and not coalesce(change_cis.is_service, false)
     union all
     select
         change_cis.change_id,
@@ -154,7 +157,7 @@ change_touches as (
     from change_cis
     inner join neighbours
         on neighbours.ci_id = change_cis.ci_id
-    where change_cis.ci_id is not null
+    where change_cis.ci_id is not null and not coalesce(change_cis.is_service, false)
     union all
     select
         change_id,
