@@ -310,12 +310,22 @@ def timeline(
             customdata=custom,
             hovertemplate=(tmpl or "%{y}") + "<extra></extra>",
         )
+    fig.update_layout(barmode="overlay")
+    fig = _layout(fig, title, height=max(260, 100 + 20 * df[row].n_unique()))
     fig.update_xaxes(
         type="date", range=list(x_range) if x_range else None, showgrid=True, gridcolor="#eaeef2"
     )
-    fig.update_yaxes(autorange="reversed", automargin=True, type="category")
-    fig.update_layout(barmode="overlay")
-    return _layout(fig, title, height=max(260, 100 + 20 * df[row].n_unique()))
+    # rows in the frame's order (e.g. by planned start), not grouped by colour
+    fig.update_yaxes(
+        autorange="reversed",
+        automargin=True,
+        type="category",
+        categoryorder="array",
+        categoryarray=df[row].unique(maintain_order=True).to_list(),
+    )
+    # a tall chart keeps its legend at the top, under the title, instead of far below the plot
+    fig.update_layout(legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "left", "x": 0})
+    return fig
 
 
 def stacked_bars(

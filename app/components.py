@@ -6,6 +6,7 @@ never ``unsafe_allow_html`` with data in it. The formatting helpers and :func:`s
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from datetime import date, datetime
@@ -75,10 +76,20 @@ def neutralise(df: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _cell_text(value: object) -> str | None:
+    """A nested cell (list, array, struct) as one text cell: ``a; b`` for a list of scalars, else JSON."""
+    if value is None:
+        return None
+    if isinstance(value, list) and all(not isinstance(v, list | dict) for v in value):
+        return "; ".join("" if v is None else str(v) for v in value)
+    return json.dumps(value, default=str, ensure_ascii=False)
+
+
 def safe_csv(df: pl.DataFrame) -> bytes:
-    """UTF-8 CSV (with BOM so Excel reads accents) of the neutralised frame."""
+    """UTF-8 CSV (with BOM so Excel reads accents) of the neutralised frame; nested columns (lists,
+    arrays, structs) become text first, so that they are neutralised too."""
     flat = df.with_columns(
-        pl.col(name).cast(pl.String)
+        pl.Series(name, [_cell_text(v) for v in df[name].to_list()], dtype=pl.String)
         for name, dtype in df.schema.items()
         if isinstance(dtype, pl.List | pl.Struct | pl.Array)
     )

@@ -128,7 +128,9 @@ def _transcode(path: Path, encoding: str, tmpdir: Path) -> Path:
     return out
 
 
-_BAD_LINE = re.compile(r"[^\n]*[\udc80-\udcff][^\n]*")
+_BAD_LINE = re.compile(r"(?m)^[^\n\udc80-\udcff]*[\udc80-\udcff][^\n]*")
+_UTF8_SEQ = re.compile(rb"[\xc2-\xf4][\x80-\xbf]")  # a UTF-8 lead byte and a continuation byte
+_HIGH_BYTE = re.compile(rb"[\x80-\xff]")
 _NON_ASCII_UTF8 = re.compile(r"[\u0080-\udc7f\udd00-\U0010ffff]")
 
 
@@ -136,15 +138,15 @@ def _transcode_mixed(path: Path, tmpdir: Path) -> tuple[Path, int, int, bool]:
     """A UTF-8 copy of a file that is not valid UTF-8: each line that is valid UTF-8 stays as it is,
     each other line is decoded as cp1252 (a UTF-8 export with a few pasted Windows-1252 lines).
 
-    Returns the copy, the number of lines decoded as cp1252, the first of them (1-based, physical),
-    and whether the other lines held non-ASCII UTF-8 text (a mixed file, not a cp1252 one).
+    Returns the copy, the number of chunks with lines decoded as cp1252, the first such line (1-based,
+    physical), and whether other lines held non-ASCII UTF-8 text (a mixed file, not a cp1252 one).
     """
     out = tmpdir / (path.name + ".utf8")
     fallback = 0
     first_bad = 0
     utf8_text = False
     line_no = 1
-    with path.open("rb") as src, out.open("w", encoding="utf-8", newline="") as dst:
+    with path.open("rb") as src, out.open("wb") as dst:
         rest = b""
         while True:
             chunk = src.read(CHUNK)
@@ -155,30 +157,31 @@ def _transcode_mixed(path: Path, tmpdir: Path) -> tuple[Path, int, int, bool]:
                     rest = data
                     continue
                 data, rest = data[:cut], data[cut:]
-            text = data.decode("utf-8", errors="surrogateescape")
-            bad = list(_BAD_LINE.finditer(text))
-            if bad:
-                if not first_bad:
-                    first_bad = line_no + text.count("\n", 0, bad[0].start())
-                fallback += len(bad)
-                pieces, pos = [], 0
-                for m in bad:
-                    pieces.append(text[pos : m.start()])
-                    raw = m.group(0).encode("utf-8", errors="surrogateescape")
-                    pieces.append(raw.decode("cp1252", errors="replace"))
-                    pos = m.end()
-                pieces.append(text[pos:])
-                good = "".join(
-                    text[a:b]
-                    for a, b in zip(
-                        [0, *(m.end() for m in bad)], [*(m.start() for m in bad), len(text)], strict=True
-                    )
-                )
-                utf8_text = utf8_text or bool(_NON_ASCII_UTF8.search(good))
-                text = "".join(pieces)
+            if _UTF8_SEQ.search(data) is None:
+                # no UTF-8 multi-byte text in this chunk (a cp1252 file): decode it whole, at codec speed
+                high = _HIGH_BYTE.search(data)
+                if high is not None:
+                    fallback += 1
+                    first_bad = first_bad or line_no + data.count(b"\n", 0, high.start())
+                text = data.decode("cp1252", errors="replace")
             else:
-                utf8_text = utf8_text or bool(_NON_ASCII_UTF8.search(text))
-            dst.write(text)
+                text = data.decode("utf-8", errors="surrogateescape")
+                bad = list(_BAD_LINE.finditer(text))
+                if bad:
+                    fallback += len(bad)
+                    first_bad = first_bad or line_no + text.count("\n", 0, bad[0].start())
+                    pieces, pos = [], 0
+                    for m in bad:
+                        pieces.append(text[pos : m.start()])
+                        raw = m.group(0).encode("utf-8", errors="surrogateescape")
+                        pieces.append(raw.decode("cp1252", errors="replace"))
+                        pos = m.end()
+                    pieces.append(text[pos:])
+                    utf8_text = utf8_text or bool(_NON_ASCII_UTF8.search(_BAD_LINE.sub("", text)))
+                    text = "".join(pieces)
+                else:
+                    utf8_text = True
+            dst.write(text.encode("utf-8"))
             line_no += text.count("\n")
             if not chunk:
                 break
@@ -238,11 +241,11 @@ def read_csv_text(
                 source = _transcode(path, encoding, Path(tmp))
                 warnings.append(f"decoded as {encoding} (not UTF-8)")
             else:
-                source, fallback, first_bad, utf8_text = _transcode_mixed(path, Path(tmp))
+                source, _lines, first_bad, utf8_text = _transcode_mixed(path, Path(tmp))
                 if utf8_text:
                     warnings.append(
-                        f"mixed encodings: {fallback:,} line(s) are not UTF-8 (the first is line {first_bad}) and were "
-                        "decoded as cp1252; the other lines as UTF-8"
+                        f"mixed encodings: lines that are not UTF-8 (the first is line {first_bad}) were decoded as "
+                        "cp1252, the other lines as UTF-8"
                     )
                 else:
                     warnings.append(f"decoded as {encoding} (not UTF-8)")

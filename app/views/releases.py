@@ -38,6 +38,7 @@ RELEASE_COLUMNS = (
     "caused_p1_count",
     "caused_p2_count",
     "caused_p3_count",
+    "caused_p1_p3_count",
     "is_deployed",
     "has_failed_member_change",
     "is_failed",
@@ -201,9 +202,9 @@ with right:
         empty_state("No incident is attributed to a release.")
     else:
         top = causing.head(12).with_columns(
-            pl.format("{} · {}", pl.col("number"), pl.col("name").fill_null("").str.slice(0, 26)).alias(
-                "label"
-            ),
+            pl.format(
+                "{} · {}", pl.col("number"), pl.col("name").fill_null("").str.replace(r" release$", "")
+            ).alias("label"),
             (pl.col("caused_incident_count") - pl.col("caused_p1_p3_count")).alias("lower_priority"),
         )
         chart(
