@@ -28,6 +28,7 @@ OUTCOME_COLOURS = {
 SERIES = ["#1f6feb", "#cf222e", "#8250df", "#bf8700", "#1a7f37", "#0550ae", "#6e7781", "#e16f24"]
 SUCCESS_RATE_TARGET = 0.95  # the success-rate SLO line drawn on success-rate charts
 FONT = "Source Sans Pro, -apple-system, Segoe UI, sans-serif"
+TALL = 480  # px: taller charts put their legend at the top
 
 
 def _layout(fig: go.Figure, title: str, *, height: int = 320, y_title: str | None = None) -> go.Figure:
@@ -43,6 +44,14 @@ def _layout(fig: go.Figure, title: str, *, height: int = 320, y_title: str | Non
     )
     fig.update_xaxes(showgrid=False, linecolor=COLOURS["light"], automargin=True)
     fig.update_yaxes(gridcolor="#eaeef2", zeroline=False, title_text=y_title, automargin=True)
+    if height > TALL:
+        # a tall chart keeps its legend at the top, between the title and the plot: below a long
+        # list of rows it would sit far from the title, off screen
+        fig.update_layout(
+            title={"yref": "container", "y": 1, "yanchor": "top", "pad": {"t": 12}},
+            legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "left", "x": 0},
+            margin={"t": 84},
+        )
     return fig
 
 
@@ -323,8 +332,6 @@ def timeline(
         categoryorder="array",
         categoryarray=df[row].unique(maintain_order=True).to_list(),
     )
-    # a tall chart keeps its legend at the top, under the title, instead of far below the plot
-    fig.update_layout(legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "left", "x": 0})
     return fig
 
 

@@ -219,7 +219,6 @@ with right:
                 },
                 stacked=True,
                 title="Release-caused incidents by priority (12 releases with most)",
-                x_title="incidents",
             ),
             key="rel_caused",
         )
