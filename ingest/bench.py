@@ -84,7 +84,7 @@ TIMEOUTS = {
     "generate": 3600,
     "ingest": 2 * 3600,
     "floor": 3600,
-    "build": 90 * 60,
+    "build": 3600,
     "serve": 3 * 3600,
     "cab": 1800,
 }

@@ -7,19 +7,14 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from ingest.paths import ENV_DATA_DIR, DataDir
+from ingest.paths import DataDir
+from tests.app.streamlit_server import streamlit_server
 
 pytestmark = pytest.mark.browser
 
@@ -45,12 +40,6 @@ PAGES = [  # (url path, title, screenshot name)
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(built_data: DataDir, output_dir: Path) -> Iterator[str]:
     if not CHROMIUM.exists():
@@ -58,51 +47,8 @@ def server(built_data: DataDir, output_dir: Path) -> Iterator[str]:
             "Debian's chromium (/usr/bin/chromium) is not installed: `apt-get install chromium` to run the browser tests"
         )
     pytest.importorskip("playwright.sync_api", reason="playwright (python) is not installed")
-    port = _free_port()
-    log = (output_dir / "streamlit-browser-test.log").open("w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(APP / "streamlit_app.py"),
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        cwd=APP,
-        env={**os.environ, ENV_DATA_DIR: str(built_data.root)},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit did not come up (see {log.name})")
-            time.sleep(0.3)
+    with streamlit_server(built_data.root, output_dir / "streamlit-browser-test.log") as base:
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 def _settle(page) -> None:  # type: ignore[no-untyped-def]

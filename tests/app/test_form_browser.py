@@ -9,13 +9,7 @@ shared session fixture. Screenshots: test-output/screenshots/form_*.png.
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,8 +19,9 @@ import pytest
 
 from ingest import ops, pipeline
 from ingest.generate import generate
-from ingest.paths import ENV_DATA_DIR, DataDir
+from ingest.paths import DataDir
 from ingest.warehouse import read_pointer
+from tests.app.streamlit_server import streamlit_server
 
 pytestmark = pytest.mark.browser
 
@@ -43,12 +38,6 @@ CHROMIUM_ARGS = [
 AS_OF = datetime(2026, 11, 26, tzinfo=UTC)
 AS_OF_TEXT = "2026-11-26 00:00:00"
 REFERENCE = re.compile(r"CR\d{7}")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -68,53 +57,10 @@ def form_data(tmp_path_factory: pytest.TempPathFactory) -> DataDir:
 
 @pytest.fixture(scope="module")
 def server(form_data: DataDir, output_dir: Path) -> Iterator[str]:
-    port = _free_port()
-    log = (output_dir / "streamlit-form-browser-test.log").open("w")
-    env = {**os.environ, ENV_DATA_DIR: str(form_data.root)}
-    env.pop("CHANGEBOARD_POLICY", None)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(APP / "streamlit_app.py"),
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        cwd=APP,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit did not come up (see {log.name})")
-            time.sleep(0.3)
+    with streamlit_server(
+        form_data.root, output_dir / "streamlit-form-browser-test.log", drop_env=("CHANGEBOARD_POLICY",)
+    ) as base:
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 @pytest.fixture(scope="module")
