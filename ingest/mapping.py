@@ -101,6 +101,9 @@ class MappedFrame:
     sequence_column: str | None = None
 
 
+_STAGE = "\x00typed:"  # staging column prefix (cannot clash with a header)
+_BAD = "\x00bad"
+
 QUARANTINE_SCHEMA = {"_source_row": pl.Int64, "reasons": pl.List(pl.String), "raw_record": pl.String}
 
 
@@ -137,112 +140,100 @@ def apply_mapping(text: pl.DataFrame, mapping: TableMapping, *, file_label: str)
 
     Every row ends either in ``frame`` (typed canonical columns + ``_source_row``) or in
     ``quarantine`` with its reasons, each naming the column and the value.
+
+    Each column is typed once, into a staging column beside the text; a row is flagged by cheap
+    boolean checks, and the reason sentences are formatted for the flagged rows only.
     """
     entity = mapping.target
     headers = [c for c in text.columns if c not in ("_source_row", READ_ERROR)]
     resolved = mapping.resolve_columns(headers)
     missing = [c for c in entity.columns if c not in resolved and c not in mapping.constants]
 
-    exprs: list[pl.Expr] = []
-    checks: list[pl.Expr] = []
+    typed: dict[str, pl.Expr] = {}  # staging column -> typed expression over the text columns
+    out: dict[str, pl.Expr] = {}  # canonical column -> its value in the output frame
+    checks: list[tuple[pl.Expr, pl.Expr]] = []  # (row is bad, reason sentence), over the staged frame
     if READ_ERROR in text.columns:  # a record the reader could not read whole (see ingest.readers)
-        checks.append(pl.when(pl.col(READ_ERROR).is_not_null()).then(pl.col(READ_ERROR)))
+        checks.append((pl.col(READ_ERROR).is_not_null(), pl.col(READ_ERROR)))
     for col, duck_type in entity.columns.items():
         if col in mapping.constants:
-            exprs.append(pl.lit(mapping.constants[col], dtype=pl.String).alias(col))
+            out[col] = pl.lit(mapping.constants[col], dtype=pl.String).alias(col)
             continue
         if col not in resolved:
-            exprs.append(pl.lit(None, dtype=_polars_type(duck_type)).alias(col))
+            out[col] = pl.lit(None, dtype=_polars_type(duck_type)).alias(col)
             continue
         src = resolved[col]
+        stage = _STAGE + col
         raw = pl.col(src)
         if mapping.strip_formula_escape and duck_type not in (TS,):
             raw = raw.str.replace(FORMULA_ESCAPE, "$1")
         if col in mapping.value_maps and col not in mapping.value_map_targets:
             raw = raw.replace(dict(mapping.value_maps[col]))
+        given = pl.col(src).is_not_null()
         if duck_type == TS:
             formats = tuple(mapping.column_date_formats.get(col, mapping.date_formats))
-            typed = _parse_timestamp(
+            typed[stage] = _parse_timestamp(
                 pl.col(src), formats, mapping.column_timezones.get(col, mapping.timezone)
             )
-            bad = pl.col(src).is_not_null() & typed.is_null()
+            expected = " or ".join(formats[:3]) + (" ..." if len(formats) > 3 else "")
             checks.append(
-                pl.when(bad).then(
+                (
+                    given & pl.col(stage).is_null(),
                     pl.format(
-                        "column {}: {} is not a date/time (expected "
-                        + " or ".join(formats[:3])
-                        + (" ..." if len(formats) > 3 else "")
-                        + ")",
+                        f"column {{}}: {{}} is not a date/time (expected {expected})",
                         pl.lit(src),
                         _quoted(src),
-                    )
+                    ),
                 )
             )
-            implausible = typed.is_not_null() & ((typed.dt.year() < MIN_YEAR) | (typed.dt.year() > MAX_YEAR))
+            year = pl.col(stage).dt.year()
+            implausible = pl.col(stage).is_not_null() & ((year < MIN_YEAR) | (year > MAX_YEAR))
             checks.append(
-                pl.when(implausible).then(
+                (
+                    implausible,
                     pl.format(
                         f"column {{}}: {{}} is outside {MIN_YEAR}-{MAX_YEAR}", pl.lit(src), _quoted(src)
-                    )
+                    ),
                 )
             )
-            exprs.append(pl.when(implausible).then(None).otherwise(typed).alias(col))
+            out[col] = pl.when(implausible).then(None).otherwise(pl.col(stage)).alias(col)
         else:
-            typed = _cast(raw, duck_type)
+            typed[stage] = _cast(raw, duck_type)
             if duck_type != "VARCHAR":
-                bad = pl.col(src).is_not_null() & typed.is_null()
                 checks.append(
-                    pl.when(bad).then(
+                    (
+                        given & pl.col(stage).is_null(),
                         pl.format(
-                            "column {}: {} is not a {}", pl.lit(src), _quoted(src), pl.lit(duck_type.lower())
-                        )
+                            f"column {{}}: {{}} is not a {duck_type.lower()}", pl.lit(src), _quoted(src)
+                        ),
                     )
                 )
-            exprs.append(typed.alias(col))
+            out[col] = pl.col(stage).alias(col)
     for src_col, target in mapping.value_map_targets.items():
         if src_col in resolved:
             vmap = dict(mapping.value_maps.get(src_col, {}))
-            exprs = [e for e in exprs if e.meta.output_name() != target]
-            exprs.append(
-                pl.col(resolved[src_col]).str.strip_chars().replace_strict(vmap, default=None).alias(target)
-            )
+            out.pop(target, None)
+            stage = _STAGE + "map_" + target
+            typed[stage] = pl.col(resolved[src_col]).str.strip_chars().replace_strict(vmap, default=None)
+            out[target] = pl.col(stage).alias(target)
+    # Required fields, on the output value (an implausible date counts as missing).
+    for c in entity.required:
+        checks.append((out[c].is_null(), pl.lit(f"column {resolved.get(c, c)}: required value is missing")))
 
-    staged = text.with_columns(
-        pl.concat_list([c.otherwise(None) for c in checks]).list.drop_nulls().alias("_reasons")
-        if checks
-        else pl.lit([], dtype=pl.List(pl.String)).alias("_reasons")
+    staged = text.with_columns(**typed)
+    flags = [flag for flag, _ in checks]
+    staged = staged.with_columns(
+        (pl.any_horizontal(flags) if flags else pl.lit(False)).fill_null(False).alias(_BAD)
     )
-    typed_frame = staged.select([pl.col("_source_row").cast(pl.Int64), pl.col("_reasons"), *exprs])
-    # Required fields.
-    req_checks = [
-        pl.when(pl.col(c).is_null()).then(pl.lit(f"column {resolved.get(c, c)}: required value is missing"))
-        for c in entity.required
-    ]
-    if req_checks:
-        typed_frame = typed_frame.with_columns(
-            pl.concat_list(
-                [
-                    pl.col("_reasons"),
-                    pl.concat_list([r.otherwise(None) for r in req_checks]).list.drop_nulls(),
-                ]
-            ).alias("_reasons")
-        )
-    is_bad = pl.col("_reasons").list.len() > 0
-    bad_rows = typed_frame.filter(is_bad).select("_source_row", "_reasons")
-    good = typed_frame.filter(~is_bad).drop("_reasons")
-    if bad_rows.height:
-        raw_records = text.join(
-            bad_rows.select("_source_row").with_columns(
-                pl.col("_source_row").cast(text.schema["_source_row"])
-            ),
-            on="_source_row",
-            how="semi",
-        )
-        raw_json = raw_records.select(
+    good = staged.filter(~pl.col(_BAD)).select(pl.col("_source_row").cast(pl.Int64), *out.values())
+    flagged = staged.filter(pl.col(_BAD))
+    if flagged.height:
+        quarantine = flagged.select(
             pl.col("_source_row").cast(pl.Int64),
+            pl.concat_list([pl.when(flag).then(reason) for flag, reason in checks])
+            .list.drop_nulls()
+            .alias("reasons"),
             pl.struct(list(headers)).struct.json_encode().alias("raw_record"),
         )
-        quarantine = bad_rows.rename({"_reasons": "reasons"}).join(raw_json, on="_source_row", how="left")
     else:
         quarantine = pl.DataFrame(schema=QUARANTINE_SCHEMA)
     return MappedFrame(
