@@ -244,6 +244,51 @@ def _key_text(entity: Entity, alias: str) -> str:
     return "concat_ws('|', " + ", ".join(f'cast({alias}."{k}" as varchar)' for k in entity.key) + ")"
 
 
+def _rank_versions(
+    con: duckdb.DuckDBPyConnection,
+    entity: Entity,
+    *,
+    run_id: int,
+    file_name: str,
+    source_system: str | None,
+    loaded_at: datetime,
+) -> int:
+    """Keep each key's top version of ``_stage`` in ``_chosen``; quarantine ties with different
+    content and return how many rows that was."""
+    keys = ", ".join(f'"{k}"' for k in entity.key)
+    con.execute("drop table if exists _ranked")
+    con.execute(
+        f"""create temp table _ranked as
+        with by_v as (select *, max(_v) over (partition by {keys}) as _top_v from _stage),
+        versions as (
+            select * exclude (_seq),
+                _v = _top_v and _seq = max(_seq) over (partition by {keys}, _v) as _is_top
+            from by_v
+        ),
+        tops as (select {keys}, count(distinct _row_hash) as _n_top from versions where _is_top group by all)
+        select versions.*, tops._n_top from versions inner join tops using ({keys})"""
+    )
+    conflict = con.execute(
+        f"""insert into meta.quarantine
+        select ?, ?, ?, ?, _source_row, {_key_text(entity, "r")},
+            'conflicting duplicate: ' || _n_top || ' rows for key ' || {_key_text(entity, "r")} ||
+                ' have the same {entity.version_column or "version"} and different content; none was loaded',
+            ['conflicting duplicate with identical {entity.version_column or "version"}'],
+            to_json(struct_pack({", ".join(f'"{c}" := r."{c}"' for c in entity.columns)}))::varchar, ?
+        from _ranked r where _n_top > 1 and _is_top returning 1""",
+        [run_id, file_name, source_system, entity.name, loaded_at],
+    ).fetchall()
+    con.execute("drop table if exists _chosen")
+    con.execute(
+        f"""create temp table _chosen as
+        select * exclude (_rn) from (
+            select *, row_number() over (partition by {keys} order by _source_row) as _rn
+            from _ranked where _n_top <= 1 and _is_top
+        ) where _rn = 1"""
+    )
+    return len(conflict)
+
+
 def load_frame(
     con: duckdb.DuckDBPyConnection,
     mapped: MappedFrame,
@@ -288,40 +333,26 @@ def load_frame(
         chunk = frame.slice(offset, STAGE_ROWS)  # noqa: F841  (read by DuckDB by name)
         con.execute(f"insert into _stage {stage_select} from chunk")
     # Within the file: the top version per key (ties on the version broken by the optional sequence
-    # column); a tie with different content is a conflict.
-    con.execute("drop table if exists _ranked")
-    con.execute(
-        f"""create temp table _ranked as
-        with by_v as (select *, max(_v) over (partition by {keys}) as _top_v from _stage),
-        versions as (
-            select * exclude (_seq),
-                _v = _top_v and _seq = max(_seq) over (partition by {keys}, _v) as _is_top
-            from by_v
-        ),
-        tops as (select {keys}, count(distinct _row_hash) as _n_top from versions where _is_top group by all)
-        select versions.*, tops._n_top from versions inner join tops using ({keys})"""
-    )
-    conflict = con.execute(
-        f"""insert into meta.quarantine
-        select ?, ?, ?, ?, _source_row, {_key_text(entity, "r")},
-            'conflicting duplicate: ' || _n_top || ' rows for key ' || {_key_text(entity, "r")} ||
-                ' have the same {entity.version_column or "version"} and different content; none was loaded',
-            ['conflicting duplicate with identical {entity.version_column or "version"}'],
-            to_json(struct_pack({", ".join(f'"{c}" := r."{c}"' for c in entity.columns)}))::varchar, ?
-        from _ranked r where _n_top > 1 and _is_top returning 1""",
-        [run_id, file_name, source_system, entity.name, loaded_at],
-    ).fetchall()
-    counts.quarantined += len(conflict)
-    con.execute("drop table if exists _chosen")
-    con.execute(
-        f"""create temp table _chosen as
-        select * exclude (_rn) from (
-            select *, row_number() over (partition by {keys} order by _source_row) as _rn
-            from _ranked where _n_top <= 1 and _is_top
-        ) where _rn = 1"""
-    )
-    n_chosen = con.execute("select count(*) from _chosen").fetchall()[0][0]
-    counts.superseded += mapped.frame.height - n_chosen - len(conflict)
+    # column); a tie with different content is a conflict. Most exports hold each key once: then
+    # every staged row is its key's only version and the ranking is skipped.
+    repeated = frame.select(pl.struct(list(entity.key)).is_duplicated().any()).item()
+    if not repeated:
+        chosen, n_conflicts = "_stage", 0
+    else:
+        chosen, n_conflicts = (
+            "_chosen",
+            _rank_versions(
+                con,
+                entity,
+                run_id=run_id,
+                file_name=file_name,
+                source_system=source_system,
+                loaded_at=loaded_at,
+            ),
+        )
+    counts.quarantined += n_conflicts
+    n_chosen = con.execute(f"select count(*) from {chosen}").fetchall()[0][0]
+    counts.superseded += mapped.frame.height - n_chosen - n_conflicts
 
     table = entity.table
     classify = f"""
@@ -333,7 +364,7 @@ def load_frame(
                 when {"false" if entity.version_column is None else "t._v_old is not null and c._v = t._v_old"} then 'conflict'
                 else 'update'
             end as _action
-        from _chosen c
+        from {chosen} c
         left join (select {keys}, _row_hash, {version} as _v_old from {table}) t on {_key_match(entity, "c", "t")}
     """
     con.execute("drop table if exists _classified")

@@ -107,9 +107,22 @@ _BAD = "\x00bad"
 QUARANTINE_SCHEMA = {"_source_row": pl.Int64, "reasons": pl.List(pl.String), "raw_record": pl.String}
 
 
-def _parse_timestamp(col: pl.Expr, formats: tuple[str, ...], tz: str) -> pl.Expr:
-    s = col.str.strip_chars()
-    parsed = pl.coalesce([s.str.to_datetime(fmt, strict=False, time_unit="us") for fmt in formats])
+def _parse_timestamps(values: pl.Series, formats: tuple[str, ...], tz: str) -> pl.Series:
+    """Text to naive UTC timestamps: each value by the first of ``formats`` that parses it (null if
+    none does), read in time zone ``tz``.
+
+    Later formats are tried only on the values the earlier ones left unparsed, so an export in its
+    usual format costs one parse per value, not one per format.
+    """
+    if values.dtype != pl.String:
+        values = values.cast(pl.String)
+    s = values.str.strip_chars()
+    parsed = s.str.to_datetime(formats[0], strict=False, time_unit="us")
+    for fmt in formats[1:]:
+        todo = (parsed.is_null() & s.is_not_null()).arg_true()
+        if todo.len() == 0:
+            break
+        parsed = parsed.scatter(todo, s.gather(todo).str.to_datetime(fmt, strict=False, time_unit="us"))
     if tz.upper() != "UTC":
         parsed = parsed.dt.replace_time_zone(
             tz, ambiguous="earliest", non_existent="null"
@@ -171,8 +184,8 @@ def apply_mapping(text: pl.DataFrame, mapping: TableMapping, *, file_label: str)
         given = pl.col(src).is_not_null()
         if duck_type == TS:
             formats = tuple(mapping.column_date_formats.get(col, mapping.date_formats))
-            typed[stage] = _parse_timestamp(
-                pl.col(src), formats, mapping.column_timezones.get(col, mapping.timezone)
+            typed[stage] = pl.lit(
+                _parse_timestamps(text[src], formats, mapping.column_timezones.get(col, mapping.timezone))
             )
             expected = " or ".join(formats[:3]) + (" ..." if len(formats) > 3 else "")
             checks.append(

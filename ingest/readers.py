@@ -131,6 +131,7 @@ def _transcode(path: Path, encoding: str, tmpdir: Path) -> Path:
 _BAD_LINE = re.compile(r"(?m)^[^\n\udc80-\udcff]*[\udc80-\udcff][^\n]*")
 _UTF8_SEQ = re.compile(rb"[\xc2-\xf4][\x80-\xbf]")  # a UTF-8 lead byte and a continuation byte
 _HIGH_BYTE = re.compile(rb"[\x80-\xff]")
+_ASCII_BYTES = bytes(range(128))
 _NON_ASCII_UTF8 = re.compile(r"[\u0080-\udc7f\udd00-\U0010ffff]")
 
 
@@ -157,7 +158,16 @@ def _transcode_mixed(path: Path, tmpdir: Path) -> tuple[Path, int, int, bool]:
                     rest = data
                     continue
                 data, rest = data[:cut], data[cut:]
-            if _UTF8_SEQ.search(data) is None:
+            high_bytes = data.translate(None, _ASCII_BYTES)
+            if not high_bytes:  # plain ASCII: nothing to decode
+                dst.write(data)
+                line_no += data.count(b"\n")
+                if not chunk:
+                    break
+                continue
+            # Two adjacent bytes of the chunk stay adjacent among its high bytes: when these hold no
+            # UTF-8 pair, neither does the chunk (the full scan only runs when they might).
+            if _UTF8_SEQ.search(high_bytes) is None or _UTF8_SEQ.search(data) is None:
                 # no UTF-8 multi-byte text in this chunk (a cp1252 file): decode it whole, at codec speed
                 high = _HIGH_BYTE.search(data)
                 if high is not None:
