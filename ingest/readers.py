@@ -264,6 +264,17 @@ def read_csv_text(
         if not first.strip():
             raise ReadError(f"{path}: no header line (expected a CSV export with column names)")
         delimiter = delimiter or sniff_delimiter(first)
+        # One column more than the header has: a record with more fields than the header (an unquoted
+        # delimiter in a value) shows there instead of losing its extra values without a trace.
+        header_width = _header_width(first, delimiter)
+        spare = (
+            {
+                "schema": {f"column_{i}": pl.String for i in range(header_width + 1)},
+                "missing_columns": "insert",
+            }
+            if header_width
+            else {}
+        )
         try:
             frame = pl.read_csv(
                 source,
@@ -275,12 +286,18 @@ def read_csv_text(
                 empty_string_is_null=True,
                 truncate_ragged_lines=True,
                 raise_if_empty=False,
+                **spare,
             )
         except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
             raise ReadError(_parse_error(path, source, delimiter, exc)) from exc
         cut_fields = None if ends_with_eol else _last_line_fields(source, delimiter)
     if frame.height == 0:
         raise ReadError(f"{path}: no header line (expected a CSV export with column names)")
+    long_rows = pl.Series("_long", [], dtype=pl.Boolean)
+    if header_width and frame.width == header_width + 1:
+        extra = frame.columns[-1]
+        long_rows = frame[extra].is_not_null().slice(1)
+        frame = frame.drop(extra)
     raw_headers = [("" if v is None else str(v)).removeprefix("\ufeff") for v in frame.row(0)]
     headers = unique_headers(raw_headers)
     frame = frame.slice(1).rename(dict(zip(frame.columns, headers, strict=True)))
@@ -295,6 +312,24 @@ def read_csv_text(
         frame = frame.drop(empty_cols)
         headers = [h for h in headers if h not in empty_cols]
     frame = frame.with_row_index("_source_row", offset=2)
+    if long_rows.any():
+        width_note = f"more fields than the header's {len(raw_headers)}"
+        frame = frame.with_columns(
+            pl.when(long_rows)
+            .then(
+                pl.format(
+                    "row {}: {} (an unquoted delimiter in a value?); the record is not loaded",
+                    pl.col("_source_row"),
+                    pl.lit(width_note),
+                )
+            )
+            .otherwise(pl.lit(None, dtype=pl.String))
+            .alias(READ_ERROR)
+        )
+        first_long = int(frame.filter(long_rows)["_source_row"][0])
+        warnings.append(
+            f"WARNING: {long_rows.sum():,} row(s) have {width_note} (the first is row {first_long}); they are quarantined"
+        )
     data_cols = [c for c in frame.columns if c != "_source_row"]
     if data_cols:
         blank = pl.all_horizontal(
@@ -317,7 +352,7 @@ def read_csv_text(
         frame = frame.with_columns(
             pl.when(pl.col("_source_row") == last_row)
             .then(pl.lit(message))
-            .otherwise(pl.lit(None, dtype=pl.String))
+            .otherwise(pl.col(READ_ERROR) if READ_ERROR in frame.columns else pl.lit(None, dtype=pl.String))
             .alias(READ_ERROR)
         )
         warnings.append(f"WARNING: {message}; that row is quarantined")
@@ -325,6 +360,14 @@ def read_csv_text(
     return TextTable(
         frame=frame, headers=raw_headers, encoding=encoding, delimiter=delimiter, warnings=warnings
     )
+
+
+def _header_width(first_line: str, delimiter: str) -> int | None:
+    """Fields of the header line (None when it is not a whole record: a quoted line break in a name)."""
+    line = first_line.rstrip("\r\n")
+    if line.count('"') % 2:
+        return None
+    return len(next(csv.reader([line], delimiter=delimiter), [])) or None
 
 
 def _last_line_fields(source: Path, delimiter: str) -> int | None:

@@ -35,7 +35,7 @@ import polars as pl
 
 from ingest.canonical import TS
 from ingest.mapping import QUARANTINE_SCHEMA, MappedFrame, TableMapping, apply_mapping
-from ingest.readers import ReadError, read_csv_text
+from ingest.readers import READ_ERROR, ReadError, read_csv_text
 from ingest.sources.common import empty_mapped, english_months, iso_utc, text_frame, typed_frame
 
 if TYPE_CHECKING:
@@ -194,10 +194,12 @@ def _with_updated(links: pl.DataFrame, mapped: MappedFrame) -> pl.DataFrame:
 
 
 def _quarantine_rows(frame: pl.DataFrame, reason: pl.Expr) -> pl.DataFrame:
-    headers = [c for c in frame.columns if c != "_source_row"]
+    """Rows quarantined for ``reason``, after the reader's own reason when it could not read them whole."""
+    headers = [c for c in frame.columns if c not in ("_source_row", READ_ERROR)]
+    reasons = [pl.col(READ_ERROR), reason] if READ_ERROR in frame.columns else [reason]
     return frame.select(
         pl.col("_source_row").cast(pl.Int64),
-        pl.concat_list([reason]).alias("reasons"),
+        pl.concat_list(reasons).list.drop_nulls().alias("reasons"),
         pl.struct(headers).struct.json_encode().alias("raw_record"),
     ).select(list(QUARANTINE_SCHEMA))
 

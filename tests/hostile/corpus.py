@@ -110,6 +110,15 @@ def truncated_mid_row(root: Path) -> Item:
     return Item("truncated_row", p, 5, (SUCCEEDED,), quarantined=1, note="cut mid-row, no final newline")
 
 
+def unquoted_delimiter_in_a_value(root: Path) -> Item:
+    """A record with more fields than the header (a hand-edited export): quarantined, not truncated."""
+    rows = [row(i) for i in range(5)]
+    rows[2] = [*rows[2][:2], "Patch web01", " then reboot", *rows[2][3:]]
+    p = _file(root, "unquoted_delimiter")
+    p.write_text(csv_text(rows), encoding="utf-8")
+    return Item("unquoted_delimiter", p, 5, (SUCCEEDED,), quarantined=1, note="7 fields under a 6-field header")
+
+
 def wrong_delimiter(root: Path) -> Item:
     p = _file(root, "wrong_delimiter")
     p.write_text(csv_text([row(i) for i in range(3)], delimiter=";"), encoding="utf-8")
@@ -371,6 +380,7 @@ def empty_file(root: Path) -> Item:
 BUILDERS: list[Callable[[Path], Item]] = [
     truncated_mid_quoted_field,
     truncated_mid_row,
+    unquoted_delimiter_in_a_value,
     wrong_delimiter,
     semicolon_sniffed_as_comma,
     binary_garbage,
