@@ -38,3 +38,33 @@
 {% macro default__period_spine(grain, start_expression, end_expression) -%}
     {{ exceptions.raise_compiler_error("period_spine has no implementation for " ~ adapter.type() ~ "; add one (dbt's date_spine works).") }}
 {%- endmacro %}
+
+{#- Aggregate: `value` of the row with the smallest `order_by` in the group (rows whose `order_by`
+    is null are skipped; on a tie any of the tied rows). Dispatched (DuckDB: arg_min; default:
+    min_by, as in Spark 3 and Trino). -#}
+{% macro value_at_min(value, order_by) -%}
+    {{ return(adapter.dispatch('value_at_min', 'changeboard')(value, order_by)) }}
+{%- endmacro %}
+
+{% macro default__value_at_min(value, order_by) -%}
+    min_by({{ value }}, {{ order_by }})
+{%- endmacro %}
+
+{% macro duckdb__value_at_min(value, order_by) -%}
+    arg_min({{ value }}, {{ order_by }})
+{%- endmacro %}
+
+{#- Aggregate: any one non-null value of `expression` in the group, for a column that is the same
+    on every row of the group. Dispatched (DuckDB: any_value; default: min, which every engine has
+    and which returns that same value). -#}
+{% macro any_value_of(expression) -%}
+    {{ return(adapter.dispatch('any_value_of', 'changeboard')(expression)) }}
+{%- endmacro %}
+
+{% macro default__any_value_of(expression) -%}
+    min({{ expression }})
+{%- endmacro %}
+
+{% macro duckdb__any_value_of(expression) -%}
+    any_value({{ expression }})
+{%- endmacro %}

@@ -47,3 +47,41 @@
 {% macro leading_integer(raw) -%}
     try_cast(nullif(regexp_extract(trim({{ raw }}), '^([0-9]+)', 1), '') as integer)
 {%- endmacro %}
+
+{#- A timestamp as ISO text with microseconds, '2024-03-01T09:30:00.000000' (a stable id part).
+    Dispatched (DuckDB: strftime; Spark: date_format; default: the timestamp cast to text with
+    'T' between date and time, which gives the same text on Trino's timestamp(6)). -#}
+{% macro timestamp_to_text(expression) -%}
+    {{ return(adapter.dispatch('timestamp_to_text', 'changeboard')(expression)) }}
+{%- endmacro %}
+
+{% macro default__timestamp_to_text(expression) -%}
+    replace(cast({{ expression }} as {{ dbt.type_string() }}), ' ', 'T')
+{%- endmacro %}
+
+{% macro duckdb__timestamp_to_text(expression) -%}
+    strftime({{ expression }}, '%Y-%m-%dT%H:%M:%S.%f')
+{%- endmacro %}
+
+{% macro spark__timestamp_to_text(expression) -%}
+    concat(date_format({{ expression }}, 'yyyy-MM-dd'), 'T', date_format({{ expression }}, 'HH:mm:ss.SSSSSS'))
+{%- endmacro %}
+
+{#- True when the text `expression` contains a match of the regular expression `pattern` (a SQL
+    string expression, e.g. a quoted literal); null when either is null. Dispatched (DuckDB:
+    regexp_matches; Spark: rlike; default: regexp_like, as in Trino). -#}
+{% macro regex_matches(expression, pattern) -%}
+    {{ return(adapter.dispatch('regex_matches', 'changeboard')(expression, pattern)) }}
+{%- endmacro %}
+
+{% macro default__regex_matches(expression, pattern) -%}
+    regexp_like({{ expression }}, {{ pattern }})
+{%- endmacro %}
+
+{% macro duckdb__regex_matches(expression, pattern) -%}
+    regexp_matches({{ expression }}, {{ pattern }})
+{%- endmacro %}
+
+{% macro spark__regex_matches(expression, pattern) -%}
+    ({{ expression }} rlike {{ pattern }})
+{%- endmacro %}

@@ -68,15 +68,26 @@ approval_decisions as (
 
 ),
 
-primary_cis as (
+primary_cis_ranked as (
 
     select
         change_id,
         ci_id as primary_ci_id,
-        ci_name as primary_ci_name
+        ci_name as primary_ci_name,
+        row_number() over (partition by change_id order by ci_id) as primary_ci_rank
     from change_cis
     where role = 'primary' and ci_id is not null
-    qualify row_number() over (partition by change_id order by ci_id) = 1
+
+),
+
+primary_cis as (
+
+    select
+        change_id,
+        primary_ci_id,
+        primary_ci_name
+    from primary_cis_ranked
+    where primary_ci_rank = 1
 
 ),
 
@@ -187,8 +198,8 @@ flagged as (
         case
             when actual_start_at is null or actual_end_at is null
                 or planned_start_at is null or planned_end_at is null then null
-            else actual_start_at < planned_start_at - interval '{{ tolerance }} minutes'
-                or actual_end_at > planned_end_at + interval '{{ tolerance }} minutes'
+            else actual_start_at < {{ dbt.dateadd('minute', -1 * tolerance, 'planned_start_at') }}
+                or actual_end_at > {{ dbt.dateadd('minute', tolerance, 'planned_end_at') }}
         end as flag_outside_window,
         caused_p1_count + caused_p2_count + caused_p3_count > 0 as flag_caused_incident
     from durations

@@ -67,20 +67,30 @@ primary_causes as (
 
 ),
 
-explicit_release_causes as (
+explicit_release_causes_ranked as (
 
     select
         incident_links.incident_id,
-        releases.release_id
+        releases.release_id,
+        row_number() over (
+            partition by incident_links.incident_id
+            order by (releases.source_system = incident_links.source_system) desc, releases.released_at desc nulls last
+        ) as release_cause_rank
     from incident_links
     inner join releases
         on lower(coalesce(releases.number, releases.source_id)) = lower(incident_links.target_ref)
     where incident_links.kind = 'caused_by'
         and incident_links.target_type = 'release'
-    qualify row_number() over (
-        partition by incident_links.incident_id
-        order by (releases.source_system = incident_links.source_system) desc, releases.released_at desc nulls last
-    ) = 1
+
+),
+
+explicit_release_causes as (
+
+    select
+        incident_id,
+        release_id
+    from explicit_release_causes_ranked
+    where release_cause_rank = 1
 
 ),
 
@@ -104,18 +114,28 @@ fix_references as (
 
 ),
 
-fixing_changes as (
+fixing_changes_ranked as (
 
     select
         fix_references.incident_id,
-        changes.change_id as fixed_by_change_id
+        changes.change_id as fixed_by_change_id,
+        row_number() over (
+            partition by fix_references.incident_id
+            order by fix_references.reference_rank, (changes.source_system = fix_references.source_system) desc, changes.change_id
+        ) as fixing_change_rank
     from fix_references
     inner join changes
         on lower(changes.number) = lower(fix_references.change_ref)
-    qualify row_number() over (
-        partition by fix_references.incident_id
-        order by fix_references.reference_rank, (changes.source_system = fix_references.source_system) desc, changes.change_id
-    ) = 1
+
+),
+
+fixing_changes as (
+
+    select
+        incident_id,
+        fixed_by_change_id
+    from fixing_changes_ranked
+    where fixing_change_rank = 1
 
 ),
 

@@ -183,7 +183,7 @@ joined as (
         spine.period_start,
         cast(coalesce(
             grains.fixed_days,
-            date_diff('day', spine.period_start, cast(spine.period_start + interval '1 month' as date))
+            {{ dbt.datediff('spine.period_start', dbt.dateadd('month', 1, 'spine.period_start'), 'day') }}
         ) as double) as days_in_period,
         coalesce(period_metrics.deployment_count, 0) as deployment_count,
         coalesce(period_metrics.deployment_days, 0) as deployment_days,

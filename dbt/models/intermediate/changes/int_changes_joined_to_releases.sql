@@ -58,6 +58,38 @@ resolved as (
 
 ),
 
+release_counts as (
+
+    select
+        change_id,
+        count(distinct release_id) as release_count
+    from resolved
+    group by 1
+
+),
+
+ranked as (
+
+    select
+        resolved.change_id,
+        resolved.release_id,
+        resolved.release_number,
+        resolved.membership_method,
+        release_counts.release_count,
+        row_number() over (
+            partition by resolved.change_id
+            order by
+                resolved.is_same_source desc,
+                case resolved.membership_method when 'release_membership' then 0 else 1 end,
+                resolved.released_at desc nulls last,
+                resolved.release_id
+        ) as release_rank
+    from resolved
+    inner join release_counts
+        on release_counts.change_id = resolved.change_id
+
+),
+
 chosen as (
 
     select
@@ -65,16 +97,9 @@ chosen as (
         release_id,
         release_number,
         membership_method,
-        count(distinct release_id) over (partition by change_id) as release_count
-    from resolved
-    qualify row_number() over (
-        partition by change_id
-        order by
-            is_same_source desc,
-            case membership_method when 'release_membership' then 0 else 1 end,
-            released_at desc nulls last,
-            release_id
-    ) = 1
+        release_count
+    from ranked
+    where release_rank = 1
 
 )
 

@@ -36,14 +36,40 @@ resolved as (
 
 ),
 
+ranked as (
+
+    select
+        parent_ci_id,
+        child_ci_id,
+        parent_ci_name,
+        child_ci_name,
+        is_parent_service,
+        is_child_service,
+        rel_type,
+        parent_descriptor,
+        child_descriptor,
+        row_number() over (
+            partition by parent_ci_id, child_ci_id
+            order by rel_type
+        ) as relationship_rank
+    from resolved
+
+),
+
 deduplicated as (
 
-    select *
-    from resolved
-    qualify row_number() over (
-        partition by parent_ci_id, child_ci_id
-        order by rel_type
-    ) = 1
+    select
+        parent_ci_id,
+        child_ci_id,
+        parent_ci_name,
+        child_ci_name,
+        is_parent_service,
+        is_child_service,
+        rel_type,
+        parent_descriptor,
+        child_descriptor
+    from ranked
+    where relationship_rank = 1
 
 )
 

@@ -82,18 +82,38 @@ two_hops as (
 
 ),
 
+paths as (
+
+    select * from one_hop
+    union all
+    select * from two_hops
+
+),
+
+ranked as (
+
+    select
+        ci_id,
+        neighbour_ci_id,
+        hops,
+        relationship_path,
+        row_number() over (
+            partition by ci_id, neighbour_ci_id
+            order by hops, relationship_path
+        ) as path_rank
+    from paths
+
+),
+
 shortest as (
 
-    select *
-    from (
-        select * from one_hop
-        union all
-        select * from two_hops
-    ) as paths
-    qualify row_number() over (
-        partition by ci_id, neighbour_ci_id
-        order by hops, relationship_path
-    ) = 1
+    select
+        ci_id,
+        neighbour_ci_id,
+        hops,
+        relationship_path
+    from ranked
+    where path_rank = 1
 
 )
 

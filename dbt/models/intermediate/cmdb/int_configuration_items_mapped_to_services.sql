@@ -98,19 +98,32 @@ ranked as (
         candidates.service_id,
         services.name as service_name,
         candidates.service_hops,
-        candidates.service_method
+        candidates.service_method,
+        row_number() over (
+            partition by candidates.ci_id
+            order by
+                candidates.service_hops,
+                case candidates.service_method when 'self' then 0 when 'cmdb_service_ref' then 1 else 2 end,
+                services.name,
+                candidates.service_id
+        ) as service_rank
     from candidates
     inner join configuration_items as services
         on services.ci_id = candidates.service_id
-    qualify row_number() over (
-        partition by candidates.ci_id
-        order by
-            candidates.service_hops,
-            case candidates.service_method when 'self' then 0 when 'cmdb_service_ref' then 1 else 2 end,
-            services.name,
-            candidates.service_id
-    ) = 1
+
+),
+
+nearest as (
+
+    select
+        ci_id,
+        service_id,
+        service_name,
+        service_hops,
+        service_method
+    from ranked
+    where service_rank = 1
 
 )
 
-select * from ranked
+select * from nearest

@@ -85,21 +85,34 @@ explicit_references as (
 
 ),
 
-explicit_candidates as (
+explicit_candidates_ranked as (
 
     select
         explicit_references.incident_id,
         change_numbers.change_id,
         explicit_references.method,
         cast(null as varchar) as relationship_path,
-        case explicit_references.method when 'explicit_caused_by' then 0 else 1 end as method_rank
+        case explicit_references.method when 'explicit_caused_by' then 0 else 1 end as method_rank,
+        row_number() over (
+            partition by explicit_references.incident_id, explicit_references.method, explicit_references.change_ref
+            order by (change_numbers.source_system = explicit_references.source_system) desc, change_numbers.change_id
+        ) as reference_rank
     from explicit_references
     inner join change_numbers
         on change_numbers.number_key = lower(explicit_references.change_ref)
-    qualify row_number() over (
-        partition by explicit_references.incident_id, explicit_references.method, explicit_references.change_ref
-        order by (change_numbers.source_system = explicit_references.source_system) desc, change_numbers.change_id
-    ) = 1
+
+),
+
+explicit_candidates as (
+
+    select
+        incident_id,
+        change_id,
+        method,
+        relationship_path,
+        method_rank
+    from explicit_candidates_ranked
+    where reference_rank = 1
 
 ),
 
@@ -130,7 +143,7 @@ change_attribution_windows as (
         number as change_number,
         least(coalesce(actual_start_at, actual_end_at), coalesce(actual_end_at, actual_start_at)) as window_start_at,
         actual_end_at,
-        coalesce(actual_end_at, actual_start_at) + interval '{{ window_hours }} hours' as window_end_at
+        {{ dbt.dateadd('hour', window_hours, 'coalesce(actual_end_at, actual_start_at)') }} as window_end_at
     from changes
     where coalesce(actual_start_at, actual_end_at) is not null
 
@@ -332,11 +345,11 @@ best_per_pair as (
             when 4 then 'inferred_related_ci_2'
             else 'inferred_same_service'
         end as method,
-        nullif(arg_min(coalesce(relationship_path, ''), method_rank), '') as relationship_path,
+        nullif({{ value_at_min("coalesce(relationship_path, '')", 'method_rank') }}, '') as relationship_path,
         min(method_rank) as method_rank,
-        any_value(incident_opened_at) as incident_opened_at,
-        any_value(change_number) as change_number,
-        any_value(change_actual_end_at) as change_actual_end_at
+        {{ any_value_of('incident_opened_at') }} as incident_opened_at,
+        {{ any_value_of('change_number') }} as change_number,
+        {{ any_value_of('change_actual_end_at') }} as change_actual_end_at
     from all_candidates
     group by 1, 2
 

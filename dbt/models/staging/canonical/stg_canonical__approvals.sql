@@ -1,20 +1,13 @@
 {#- One row per approval decision on a change. -#}
 with
 
-source as (
-
-    select * from {{ source('canonical', 'approval') }}
-
-),
-
 latest as (
 
-    select *
-    from source
-    qualify row_number() over (
-        partition by source_system, source_id
-        order by updated_at desc nulls last, _loaded_at desc nulls last
-    ) = 1
+    {{ deduplicate(
+        source('canonical', 'approval'),
+        partition_by=['source_system', 'source_id'],
+        order_by='updated_at desc nulls last, _loaded_at desc nulls last'
+    ) }}
 
 ),
 

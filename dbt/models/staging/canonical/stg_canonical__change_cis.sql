@@ -1,22 +1,19 @@
 {#- One row per (change, CI, role): a change touching a CI (roles primary, affected, impacted). -#}
 with
 
-source as (
-
-    select * from {{ source('canonical', 'change_ci') }}
-
-),
-
 latest as (
 
-    select *
-    from source
-    where nullif(trim(change_ref), '') is not null
-        and nullif(trim(ci_ref), '') is not null
-    qualify row_number() over (
-        partition by source_system, trim(change_ref), lower(trim(ci_ref)), lower(trim(role))
-        order by updated_at desc nulls last, _loaded_at desc nulls last
-    ) = 1
+    {{ deduplicate(
+        source('canonical', 'change_ci'),
+        partition_by=[
+            'source_system',
+            'trim(change_ref)',
+            'lower(trim(ci_ref))',
+            'lower(trim(role))'
+        ],
+        order_by='updated_at desc nulls last, _loaded_at desc nulls last',
+        where="nullif(trim(change_ref), '') is not null and nullif(trim(ci_ref), '') is not null"
+    ) }}
 
 ),
 

@@ -1,20 +1,13 @@
 {#- One row per change task. -#}
 with
 
-source as (
-
-    select * from {{ source('canonical', 'change_task') }}
-
-),
-
 latest as (
 
-    select *
-    from source
-    qualify row_number() over (
-        partition by source_system, source_id
-        order by updated_at desc nulls last, _loaded_at desc nulls last
-    ) = 1
+    {{ deduplicate(
+        source('canonical', 'change_task'),
+        partition_by=['source_system', 'source_id'],
+        order_by='updated_at desc nulls last, _loaded_at desc nulls last'
+    ) }}
 
 ),
 

@@ -1,21 +1,14 @@
 {#- One row per blackout (freeze) or maintenance window; a null scope means every CI. -#}
 with
 
-source as (
-
-    select * from {{ source('canonical', 'change_window') }}
-
-),
-
 latest as (
 
-    select *
-    from source
-    where start_at is not null and end_at is not null
-    qualify row_number() over (
-        partition by source_system, source_id
-        order by updated_at desc nulls last, _loaded_at desc nulls last
-    ) = 1
+    {{ deduplicate(
+        source('canonical', 'change_window'),
+        partition_by=['source_system', 'source_id'],
+        order_by='updated_at desc nulls last, _loaded_at desc nulls last',
+        where='start_at is not null and end_at is not null'
+    ) }}
 
 ),
 

@@ -1,35 +1,26 @@
 {#- One row per change: renamed, cast and mapped through the seeds. Normalised values a
-    connector already filled (change_type, outcome, risk) win over the seeds. -#}
+    connector already filled (change_type, outcome, risk; read as connector_*) win over the seeds. -#}
 with
-
-source as (
-
-    select * from {{ source('canonical', 'change') }}
-
-),
 
 latest as (
 
-    select
-        *,
-        source_system || ':' || number as change_id
-    from source
-    where number is not null
-    qualify row_number() over (
-        partition by source_system, number
-        order by updated_at desc nulls last, _loaded_at desc nulls last, source_id desc
-    ) = 1
+    {{ deduplicate(
+        source('canonical', 'change'),
+        partition_by=['source_system', 'number'],
+        order_by='updated_at desc nulls last, _loaded_at desc nulls last, source_id desc',
+        where='number is not null'
+    ) }}
 
 ),
 
 mapped as (
 
     select
-        latest.* replace (
-            lower(nullif(trim(latest.change_type), '')) as change_type,
-            lower(nullif(trim(latest.outcome), '')) as outcome,
-            lower(nullif(trim(latest.risk), '')) as risk
-        ),
+        latest.*,
+        latest.source_system || ':' || latest.number as change_id,
+        lower(nullif(trim(latest.change_type), '')) as connector_change_type,
+        lower(nullif(trim(latest.outcome), '')) as connector_outcome,
+        lower(nullif(trim(latest.risk), '')) as connector_risk,
         {{ seed_lookup_value('type_map', 'change_type') }} as mapped_change_type,
         {{ seed_lookup_value('state_map', 'state') }} as mapped_state,
         {{ seed_lookup_value('state_map', 'state_category') }} as mapped_state_category,
@@ -38,9 +29,9 @@ mapped as (
         {{ seed_lookup_value('outcome_map', 'is_backed_out') }} as mapped_is_backed_out,
         {{ seed_lookup_value('risk_map', 'risk') }} as mapped_risk,
         {{ seed_lookup_value('priority_map', 'priority') }} as mapped_priority,
-        regexp_matches(
-            lower(coalesce(latest.close_code_raw, '')), 'roll(ed)?[ -]?back|back(ed)?[ -]?out'
-        ) as close_code_says_backed_out
+        {{ regex_matches(
+            "lower(coalesce(latest.close_code_raw, ''))", "'roll(ed)?[ -]?back|back(ed)?[ -]?out'"
+        ) }} as close_code_says_backed_out
     from latest
     {{ seed_lookup_join('change_type_mapping', 'type_map', 'latest.source_system', 'latest.change_type_raw', 'change_type_raw') }}
     {{ seed_lookup_join('change_state_mapping', 'state_map', 'latest.source_system', 'latest.state_raw', 'state_raw') }}
@@ -57,8 +48,8 @@ state_resolved as (
         coalesce(
             mapped_state_category,
             case
-                when lower(outcome) = 'canceled' then 'canceled'
-                when outcome is not null or closed_at is not null then 'closed'
+                when connector_outcome = 'canceled' then 'canceled'
+                when connector_outcome is not null or closed_at is not null then 'closed'
                 when actual_start_at is not null then 'in_progress'
                 else 'open'
             end
@@ -72,7 +63,7 @@ outcome_resolved as (
     select
         *,
         case
-            when outcome is not null then lower(outcome)
+            when connector_outcome is not null then connector_outcome
             when resolved_state_category = 'canceled' then 'canceled'
             when mapped_outcome is not null then mapped_outcome
             when close_code_says_backed_out then 'unsuccessful'
@@ -95,7 +86,7 @@ renamed as (
         -- strings
         title,
         coalesce(
-            lower(change_type),
+            connector_change_type,
             mapped_change_type,
             case when nullif(trim(change_type_raw), '') is not null then 'other' end
         ) as change_type,
@@ -105,7 +96,7 @@ renamed as (
         state_raw,
         resolved_outcome as outcome,
         close_code_raw,
-        coalesce(lower(risk), mapped_risk) as risk,
+        coalesce(connector_risk, mapped_risk) as risk,
         risk_raw,
         case lower(trim(approval_raw))
             when 'approved' then 'approved'

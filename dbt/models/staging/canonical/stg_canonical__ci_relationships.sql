@@ -2,22 +2,19 @@
     (ServiceNow rel_type "Depends on::Used by": parent depends on child, child is used by parent). -#}
 with
 
-source as (
-
-    select * from {{ source('canonical', 'ci_relationship') }}
-
-),
-
 latest as (
 
-    select *
-    from source
-    where nullif(trim(parent_ref), '') is not null
-        and nullif(trim(child_ref), '') is not null
-    qualify row_number() over (
-        partition by source_system, lower(trim(parent_ref)), lower(trim(child_ref)), rel_type
-        order by updated_at desc nulls last, _loaded_at desc nulls last
-    ) = 1
+    {{ deduplicate(
+        source('canonical', 'ci_relationship'),
+        partition_by=[
+            'source_system',
+            'lower(trim(parent_ref))',
+            'lower(trim(child_ref))',
+            'rel_type'
+        ],
+        order_by='updated_at desc nulls last, _loaded_at desc nulls last',
+        where="nullif(trim(parent_ref), '') is not null and nullif(trim(child_ref), '') is not null"
+    ) }}
 
 ),
 

@@ -1,22 +1,13 @@
 {#- One row per CMDB configuration item (services included): renamed, class mapped through the seed. -#}
 with
 
-source as (
-
-    select * from {{ source('canonical', 'configuration_item') }}
-
-),
-
 latest as (
 
-    select
-        *,
-        source_system || ':' || source_id as ci_id
-    from source
-    qualify row_number() over (
-        partition by source_system, source_id
-        order by updated_at desc nulls last, _loaded_at desc nulls last
-    ) = 1
+    {{ deduplicate(
+        source('canonical', 'configuration_item'),
+        partition_by=['source_system', 'source_id'],
+        order_by='updated_at desc nulls last, _loaded_at desc nulls last'
+    ) }}
 
 ),
 
@@ -24,6 +15,7 @@ mapped as (
 
     select
         latest.*,
+        latest.source_system || ':' || latest.source_id as ci_id,
         {{ seed_lookup_value('class_map', 'ci_class') }} as mapped_ci_class
     from latest
     {{ seed_lookup_join('ci_class_mapping', 'class_map', 'latest.source_system', 'latest.ci_class_raw', 'ci_class_raw') }}

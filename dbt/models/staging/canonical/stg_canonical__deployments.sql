@@ -1,20 +1,13 @@
 {#- One row per deployment of a release or commit to an environment. -#}
 with
 
-source as (
-
-    select * from {{ source('canonical', 'deployment') }}
-
-),
-
 latest as (
 
-    select *
-    from source
-    qualify row_number() over (
-        partition by source_system, source_id
-        order by updated_at desc nulls last, _loaded_at desc nulls last
-    ) = 1
+    {{ deduplicate(
+        source('canonical', 'deployment'),
+        partition_by=['source_system', 'source_id'],
+        order_by='updated_at desc nulls last, _loaded_at desc nulls last'
+    ) }}
 
 ),
 

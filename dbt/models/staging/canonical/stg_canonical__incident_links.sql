@@ -1,22 +1,19 @@
 {#- One row per explicit link from an incident to a change or a release (kind caused_by / fixed_by). -#}
 with
 
-source as (
-
-    select * from {{ source('canonical', 'incident_link') }}
-
-),
-
 latest as (
 
-    select *
-    from source
-    where nullif(trim(incident_ref), '') is not null
-        and nullif(trim(target_ref), '') is not null
-    qualify row_number() over (
-        partition by source_system, trim(incident_ref), trim(target_ref), lower(trim(kind))
-        order by updated_at desc nulls last, _loaded_at desc nulls last
-    ) = 1
+    {{ deduplicate(
+        source('canonical', 'incident_link'),
+        partition_by=[
+            'source_system',
+            'trim(incident_ref)',
+            'trim(target_ref)',
+            'lower(trim(kind))'
+        ],
+        order_by='updated_at desc nulls last, _loaded_at desc nulls last',
+        where="nullif(trim(incident_ref), '') is not null and nullif(trim(target_ref), '') is not null"
+    ) }}
 
 ),
 

@@ -1,23 +1,14 @@
 {#- One row per incident: renamed, cast, priority and state mapped through the seeds. -#}
 with
 
-source as (
-
-    select * from {{ source('canonical', 'incident') }}
-
-),
-
 latest as (
 
-    select
-        *,
-        source_system || ':' || number as incident_id
-    from source
-    where number is not null
-    qualify row_number() over (
-        partition by source_system, number
-        order by updated_at desc nulls last, _loaded_at desc nulls last, source_id desc
-    ) = 1
+    {{ deduplicate(
+        source('canonical', 'incident'),
+        partition_by=['source_system', 'number'],
+        order_by='updated_at desc nulls last, _loaded_at desc nulls last, source_id desc',
+        where='number is not null'
+    ) }}
 
 ),
 
@@ -25,6 +16,7 @@ mapped as (
 
     select
         latest.*,
+        latest.source_system || ':' || latest.number as incident_id,
         {{ seed_lookup_value('priority_map', 'priority') }} as mapped_priority,
         {{ seed_lookup_value('state_map', 'state') }} as mapped_state,
         {{ seed_lookup_value('state_map', 'state_category') }} as mapped_state_category

@@ -1,22 +1,14 @@
 {#- One row per (release, change) membership. -#}
 with
 
-source as (
-
-    select * from {{ source('canonical', 'release_change') }}
-
-),
-
 latest as (
 
-    select *
-    from source
-    where nullif(trim(release_ref), '') is not null
-        and nullif(trim(change_ref), '') is not null
-    qualify row_number() over (
-        partition by source_system, trim(release_ref), trim(change_ref)
-        order by updated_at desc nulls last, _loaded_at desc nulls last
-    ) = 1
+    {{ deduplicate(
+        source('canonical', 'release_change'),
+        partition_by=['source_system', 'trim(release_ref)', 'trim(change_ref)'],
+        order_by='updated_at desc nulls last, _loaded_at desc nulls last',
+        where="nullif(trim(release_ref), '') is not null and nullif(trim(change_ref), '') is not null"
+    ) }}
 
 ),
 

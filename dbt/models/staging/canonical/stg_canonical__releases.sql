@@ -1,22 +1,13 @@
 {#- One row per release (ServiceNow rm_release, a Jira version, a GitHub release). -#}
 with
 
-source as (
-
-    select * from {{ source('canonical', 'release') }}
-
-),
-
 latest as (
 
-    select
-        *,
-        source_system || ':' || coalesce(number, source_id) as release_id
-    from source
-    qualify row_number() over (
-        partition by source_system, coalesce(number, source_id)
-        order by updated_at desc nulls last, _loaded_at desc nulls last, source_id desc
-    ) = 1
+    {{ deduplicate(
+        source('canonical', 'release'),
+        partition_by=['source_system', 'coalesce(number, source_id)'],
+        order_by='updated_at desc nulls last, _loaded_at desc nulls last, source_id desc'
+    ) }}
 
 ),
 
@@ -24,7 +15,7 @@ renamed as (
 
     select
         -- ids
-        release_id,
+        source_system || ':' || coalesce(number, source_id) as release_id,
         source_system,
         source_id,
         number,

@@ -1,28 +1,14 @@
 {#- One row per state transition of a change or an incident. -#}
 with
 
-source as (
-
-    select * from {{ source('canonical', 'state_history') }}
-
-),
-
 deduplicated as (
 
-    select distinct
-        source_system,
-        record_type,
-        record_ref,
-        from_state,
-        to_state,
-        changed_by,
-        changed_at
-    from source
-    where changed_at is not null
-    qualify row_number() over (
-        partition by source_system, record_type, record_ref, changed_at, to_state
-        order by changed_by
-    ) = 1
+    {{ deduplicate(
+        source('canonical', 'state_history'),
+        partition_by=['source_system', 'record_type', 'record_ref', 'changed_at', 'to_state'],
+        order_by='changed_by',
+        where='changed_at is not null'
+    ) }}
 
 ),
 
@@ -31,7 +17,7 @@ renamed as (
     select
         -- ids
         source_system || ':' || record_type || ':' || record_ref || ':'
-            || strftime(changed_at, '%Y-%m-%dT%H:%M:%S.%f') || ':' || coalesce(to_state, '') as state_history_id,
+            || {{ timestamp_to_text('changed_at') }} || ':' || coalesce(to_state, '') as state_history_id,
         source_system || ':' || record_ref as record_id,
         source_system,
 
