@@ -73,35 +73,6 @@ COLLISION_KINDS = {
     "same_service": "same service",
 }
 
-# rpt_cab_kpi_strip's KPIs: the rpt_change_kpis weekly columns each one sums (numerator,
-# denominator). Only used for a meeting outside the week the strip model was built for.
-KPI_SUMS: dict[str, tuple[str, str | None]] = {
-    "changes_opened": ("changes_opened", None),
-    "completed_changes": ("completed_count", None),
-    "change_success_rate": ("change_success_numerator", "completed_count"),
-    "failed_change_rate": ("failed_count", "completed_count"),
-    "unsuccessful_rate": ("unsuccessful_count", "completed_count"),
-    "incident_based_fail_rate": ("incident_failed_count", "deployed_completed_count"),
-    "emergency_change_ratio": ("emergency_count", "changes_opened"),
-    "unauthorized_change_ratio": ("unauthorized_count", "completed_count"),
-    "outside_window_ratio": ("outside_window_count", "window_checked_count"),
-    "backout_rate": ("backed_out_count", "completed_count"),
-    "change_caused_incidents": ("change_caused_incident_count", None),
-}
-KPI_LABELS: dict[str, tuple[str, str, str]] = {
-    "changes_opened": ("Changes opened", "count", "neutral"),
-    "completed_changes": ("Completed changes", "count", "neutral"),
-    "change_success_rate": ("Change success rate", "rate", "higher"),
-    "failed_change_rate": ("Failed change rate", "rate", "lower"),
-    "unsuccessful_rate": ("Unsuccessful rate (ITIL)", "rate", "lower"),
-    "incident_based_fail_rate": ("Change fail rate (incident-based)", "rate", "lower"),
-    "emergency_change_ratio": ("Emergency change ratio", "rate", "lower"),
-    "unauthorized_change_ratio": ("Unauthorized change ratio", "rate", "lower"),
-    "outside_window_ratio": ("Outside-window ratio", "rate", "lower"),
-    "backout_rate": ("Backout rate", "rate", "lower"),
-    "change_caused_incidents": ("Incidents caused by changes", "count", "lower"),
-}
-
 KPI_COLUMNS = (
     "kpi",
     "kpi_label",
@@ -379,58 +350,29 @@ order by section_order, planned_start_at nulls last, number
 
 
 def _kpi_strip(con: duckdb.DuckDBPyConnection, tables: set[str], t: datetime) -> tuple[pl.DataFrame, str]:
-    """The published strip when T is in its week; else the same weekly sums over T's own weeks."""
-    week_start = datetime(t.year, t.month, t.day) - timedelta(days=t.weekday())
-    current_start = (week_start - timedelta(days=28)).date()
+    """The KPI strip of a meeting at T, as published: ``rpt_cab_kpi_strip`` for the default meeting's
+    week, ``rpt_kpi_strip_weekly``'s rows of T's week for any other (the same definition, one row per
+    meeting week); never summed here."""
+    week_start = (datetime(t.year, t.month, t.day) - timedelta(days=t.weekday())).date()
+    empty = pl.DataFrame(schema=dict.fromkeys(KPI_COLUMNS, pl.String))
     if "rpt_cab_kpi_strip" in tables:
         strip = _query(
             con,
-            f"select {', '.join(KPI_COLUMNS)} from rpt_cab_kpi_strip where current_period_start = ? "
-            "order by kpi_order",
-            [current_start],
+            f"select {', '.join(KPI_COLUMNS)} from rpt_cab_kpi_strip where current_period_end = ? order by kpi_order",
+            [week_start],
         )
         if strip.height:
             return strip, "rpt_cab_kpi_strip"
-    if "rpt_change_kpis" not in tables:
-        return pl.DataFrame(schema=dict.fromkeys(KPI_COLUMNS, pl.String)), "no KPI model published"
-    bounds = {
-        "current": (current_start, week_start.date()),
-        "previous": ((week_start - timedelta(days=56)).date(), current_start),
-    }
-    parts = []
-    for side, (start, end) in bounds.items():
-        for kpi, (num, den) in KPI_SUMS.items():
-            den_sql = f"sum({den})" if den else "null"
-            parts.append(
-                f"select '{side}' as side, '{kpi}' as kpi, cast(coalesce(sum({num}), 0) as bigint) as numerator, "
-                f"cast(coalesce({den_sql}, 0) as bigint) as denominator from rpt_change_kpis "
-                f"where period_grain = 'week' and dimension = 'all' and period_start >= '{start}' "
-                f"and period_start < '{end}'"
-            )
-    sums = _query(con, " union all ".join(parts))
-    rows = []
-    for order, (kpi, (label, unit, better)) in enumerate(KPI_LABELS.items(), start=1):
-        row: dict[str, Any] = {
-            "kpi": kpi,
-            "kpi_label": label,
-            "kpi_order": order,
-            "unit": unit,
-            "better_direction": better,
-            "current_period_start": bounds["current"][0],
-            "current_period_end": bounds["current"][1],
-            "previous_period_start": bounds["previous"][0],
-            "previous_period_end": bounds["previous"][1],
-        }
-        for side in ("current", "previous"):
-            rec = sums.filter((pl.col("side") == side) & (pl.col("kpi") == kpi)).row(0, named=True)
-            n, d = rec["numerator"], rec["denominator"] if unit == "rate" else None
-            row[f"{side}_numerator"] = n
-            row[f"{side}_denominator"] = d
-            row[f"{side}_value"] = (n / d if d else None) if unit == "rate" else float(n)
-        cur, prev = row["current_value"], row["previous_value"]
-        row["value_change"] = cur - prev if cur is not None and prev is not None else None
-        rows.append(row)
-    return pl.DataFrame(rows), "rpt_change_kpis weekly rows, summed for this meeting's weeks"
+    if "rpt_kpi_strip_weekly" not in tables:
+        return empty, "no KPI strip published"
+    strip = _query(
+        con,
+        f"select {', '.join(KPI_COLUMNS)} from rpt_kpi_strip_weekly where week_start = ? order by kpi_order",
+        [week_start],
+    )
+    if strip.height == 0:
+        return empty, f"no KPI strip published for the week of {week_start:%d %b %Y} (outside the data)"
+    return strip, f"rpt_kpi_strip_weekly, week of {week_start:%d %b %Y}"
 
 
 def _forward_schedule(

@@ -135,8 +135,14 @@ def test_selection_for_another_meeting_follows_the_documented_rules(warehouse) -
     for section, rows in expected.items():
         assert set(other.section(section)["change_id"]) == set(rows["change_id"]), section
     assert other.section("scheduled").height < ev.height
-    # the strip for a week the model was not built for: the same weekly sums, marked as such
-    assert other.kpi_source.startswith("rpt_change_kpis")
+    # the strip for a week rpt_cab_kpi_strip was not built for: rpt_kpi_strip_weekly's rows of that week
+    assert other.kpi_source.startswith("rpt_kpi_strip_weekly")
+    weekly = model(
+        con,
+        "select kpi, current_numerator, previous_numerator from rpt_kpi_strip_weekly where week_start = '2026-11-30'",
+    ).sort("kpi")
+    assert weekly.height == other.kpi_strip.height > 0
+    assert other.kpi_strip.select(weekly.columns).sort("kpi").equals(weekly)
 
 
 def test_kpi_strip_equals_the_model(pack: cab.CabPack, warehouse) -> None:
@@ -165,15 +171,15 @@ def test_kpi_strip_equals_the_model(pack: cab.CabPack, warehouse) -> None:
         )
 
 
-def test_kpi_sums_for_another_week_agree_with_the_model_on_its_week(pack: cab.CabPack, warehouse) -> None:
-    """The fallback (sums of rpt_change_kpis weekly rows) gives the model's numbers on the model's week."""
+def test_weekly_strip_model_agrees_with_the_meeting_strip_on_its_week(pack: cab.CabPack, warehouse) -> None:
+    """rpt_kpi_strip_weekly (any meeting week) gives rpt_cab_kpi_strip's numbers on the default week."""
     con, _ = warehouse
     tables = {r[0] for r in con.sql("select table_name from information_schema.tables").fetchall()}
-    summed, source = cab._kpi_strip(con, tables - {"rpt_cab_kpi_strip"}, pack.meeting_at)
-    assert source.startswith("rpt_change_kpis")
+    weekly, source = cab._kpi_strip(con, tables - {"rpt_cab_kpi_strip"}, pack.meeting_at)
+    assert source.startswith("rpt_kpi_strip_weekly")
     cols = ["kpi", "current_numerator", "current_denominator", "previous_numerator", "previous_denominator"]
-    assert summed.select(cols).equals(pack.kpi_strip.select(cols))
-    for a, b in zip(summed["current_value"], pack.kpi_strip["current_value"], strict=True):
+    assert weekly.select(cols).equals(pack.kpi_strip.select(cols))
+    for a, b in zip(weekly["current_value"], pack.kpi_strip["current_value"], strict=True):
         assert (a is None and b is None) or abs(a - b) < 1e-9
 
 
@@ -369,6 +375,8 @@ def test_nothing_to_review_in_every_format(warehouse, cab_out: Path) -> None:
     assert empty.is_empty
     assert empty.forward_schedule.height == 0
     assert empty.collisions.height == 0
+    assert empty.kpi_strip.height == 0
+    assert empty.kpi_source.startswith("no KPI strip published for the week of")
     html = cab.render_html(empty)
     assert 'id="nothing-to-review"' in html
     assert "Nothing to review" in html
