@@ -384,7 +384,8 @@ def _forward_schedule(
         & (pl.col("planned_start_at") >= t)
         & (pl.col("planned_start_at") < f)
     ).sort("planned_start_at", "number")
-    notes = {cid: "; ".join(collision_lines(collisions, cid)) for cid in forward["change_id"].to_list()}
+    index = collision_index(collisions)
+    notes = {cid: "; ".join(index.get(cid, [])) for cid in forward["change_id"].to_list()}
     return forward.with_columns(
         pl.col("change_id").replace_strict(notes, default="", return_dtype=pl.String).alias("collision_note")
     )
@@ -442,19 +443,23 @@ def fmt_fraction(numerator: object, denominator: object) -> str:
     return f"{numerator} / {denominator}"
 
 
-def collision_lines(collisions: pl.DataFrame, change_id: str) -> list[str]:
-    """Each collision of one change as 'CHG2 · same CI db-1 · 60 min from 2026-12-01 20:00'."""
-    lines = []
-    for c in collisions.filter(
-        (pl.col("change_id_a") == change_id) | (pl.col("change_id_b") == change_id)
-    ).iter_rows(named=True):
-        other = c["change_number_b"] if c["change_id_a"] == change_id else c["change_number_a"]
+def collision_index(collisions: pl.DataFrame) -> dict[str, list[str]]:
+    """Each change's collisions as lines like 'CHG2 · same CI db-1 · 60 min from 2026-12-01 20:00', in
+    the order of ``collisions``; one pass over the pairs."""
+    index: dict[str, list[str]] = {}
+    for c in collisions.iter_rows(named=True):
         kind = COLLISION_KINDS.get(c["collision_kind"], c["collision_kind"])
         via = c["relationship_path"] if c["collision_kind"] == "related_ci" else c["shared_ci_name"]
-        lines.append(
-            f"{other} · {kind} {via} · {c['overlap_minutes']:.0f} min from {fmt_ts(c['overlap_start_at'])}"
-        )
-    return lines
+        tail = f" · {kind} {via} · {c['overlap_minutes']:.0f} min from {fmt_ts(c['overlap_start_at'])}"
+        index.setdefault(c["change_id_a"], []).append(f"{c['change_number_b']}{tail}")
+        index.setdefault(c["change_id_b"], []).append(f"{c['change_number_a']}{tail}")
+    return index
+
+
+def collision_lines(collisions: pl.DataFrame, change_id: str) -> list[str]:
+    """One change's collisions (see :func:`collision_index`)."""
+    mine = collisions.filter((pl.col("change_id_a") == change_id) | (pl.col("change_id_b") == change_id))
+    return collision_index(mine).get(change_id, [])
 
 
 def flags(row: dict[str, Any]) -> list[str]:
@@ -509,8 +514,22 @@ def reasons(row: dict[str, Any]) -> list[str]:
     return [r.strip() for r in text.split(";") if r.strip()] or ["no risk factor added points"]
 
 
-def agenda_items(pack: CabPack, section: str) -> list[dict[str, Any]]:
-    """The rows of one section, each with the display texts every renderer shows."""
+def agenda_items(
+    pack: CabPack,
+    section: str,
+    *,
+    collisions: dict[str, list[str]] | None = None,
+    incidents: dict[str, list[dict[str, Any]]] | None = None,
+) -> list[dict[str, Any]]:
+    """The rows of one section, each with the display texts every renderer shows.
+
+    ``collisions`` / ``incidents``: the pack's collision lines and caused incidents per change, when
+    the caller has already indexed them (one pass for every section, however long the agenda).
+    """
+    if collisions is None:
+        collisions = collision_index(pack.collisions)
+    if incidents is None:
+        incidents = incident_index(pack)
     items = []
     for row in pack.section(section).iter_rows(named=True):
         items.append(
@@ -521,14 +540,22 @@ def agenda_items(pack: CabPack, section: str) -> list[dict[str, Any]]:
                 if row.get("actual_start_at")
                 else "not started",
                 "flags": flags(row),
-                "collision_list": collision_lines(pack.collisions, row["change_id"]),
+                "collision_list": collisions.get(row["change_id"], []),
                 "evidence": evidence_lines(row),
                 "reason_list": reasons(row),
-                "incidents": pack.caused_incidents.filter(pl.col("change_id") == row["change_id"]).to_dicts(),
+                "incidents": incidents.get(row["change_id"], []),
                 "type_risk": f"{row.get('change_type') or '?'} / {row.get('risk') or 'risk not stated'}",
             }
         )
     return items
+
+
+def incident_index(pack: CabPack) -> dict[str, list[dict[str, Any]]]:
+    """The incidents each change caused, in the order of ``pack.caused_incidents``."""
+    index: dict[str, list[dict[str, Any]]] = {}
+    for inc in pack.caused_incidents.iter_rows(named=True):
+        index.setdefault(inc["change_id"], []).append(inc)
+    return index
 
 
 def kpi_items(pack: CabPack) -> list[dict[str, Any]]:
@@ -561,10 +588,17 @@ def kpi_periods(pack: CabPack) -> str:
 
 def context(pack: CabPack) -> dict[str, Any]:
     """Everything the templates show, built once from the pack (pure)."""
+    by_change, caused = collision_index(pack.collisions), incident_index(pack)
     sections = []
     for name, (order, label, blurb) in sorted(SECTIONS.items(), key=lambda kv: kv[1][0]):
         sections.append(
-            {"name": name, "order": order, "label": label, "blurb": blurb, "items": agenda_items(pack, name)}
+            {
+                "name": name,
+                "order": order,
+                "label": label,
+                "blurb": blurb,
+                "items": agenda_items(pack, name, collisions=by_change, incidents=caused),
+            }
         )
     return {
         "pack": pack,

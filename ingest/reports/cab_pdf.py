@@ -149,8 +149,24 @@ def _table(
     return t
 
 
-def _lines(items: list[str]) -> str:
-    return "<br/>".join(esc(x) for x in items) if items else "—"
+# A table row must fit on one page: a cell lists at most this many lines, then says how many more
+# there are and where they are (the full lists are in the pack's tables, the HTML and the app).
+CELL_LINES = 8
+CELL_TEXT = 400
+
+
+def _lines(items: list[str], *, limit: int = CELL_LINES, rest: str = "") -> str:
+    if not items:
+        return "—"
+    shown = [esc(_clip(x)) for x in items[:limit]]
+    if len(items) > limit:
+        shown.append(f"<i>… and {len(items) - limit} more{rest}</i>")
+    return "<br/>".join(shown)
+
+
+def _clip(text: object, limit: int = CELL_TEXT) -> str:
+    value = "" if text is None else str(text)
+    return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
 def _agenda_table(section: dict[str, Any], avail: float, styles: dict[str, ParagraphStyle]) -> LongTable:
@@ -173,8 +189,8 @@ def _agenda_table(section: dict[str, Any], avail: float, styles: dict[str, Parag
         if i["is_from_form"]:
             change += "<br/><font color='#2f5d8a'>form request</font>"
         title = (
-            f"<b>{esc(i['title'] or '(no title)')}</b><br/>CIs: {esc(i['ci_names'] or i['primary_ci_name'] or '—')}"
-            f"<br/>Service: {esc(i['service_name'] or '—')}<br/>Group: {esc(i['assignment_group'] or '—')}"
+            f"<b>{esc(_clip(i['title'] or '(no title)'))}</b><br/>CIs: {esc(_clip(i['ci_names'] or i['primary_ci_name'] or '—'))}"
+            f"<br/>Service: {esc(_clip(i['service_name'] or '—'))}<br/>Group: {esc(i['assignment_group'] or '—')}"
         )
         window = esc(i["window"])
         if review:
@@ -183,12 +199,12 @@ def _agenda_table(section: dict[str, Any], avail: float, styles: dict[str, Parag
             f"<font color='{colour}'><b>{esc(i['risk_level'])} ({i['risk_score']})</b></font><br/>"
             + _lines(i["reason_list"])
         )
-        evidence = "<br/>".join(f"<i>{esc(label)}:</i> {esc(text)}" for label, text in i["evidence"])
+        evidence = "<br/>".join(f"<i>{esc(label)}:</i> {esc(_clip(text))}" for label, text in i["evidence"])
         notes = []
         if i["flags"]:
             notes.append("<font color='#b0231b'><b>" + _lines(i["flags"]) + "</b></font>")
         if i["collision_list"]:
-            notes.append("<b>Collides with</b><br/>" + _lines(i["collision_list"]))
+            notes.append("<b>Collides with</b><br/>" + _lines(i["collision_list"], rest=" (see Collisions)"))
         if review:
             incs = [
                 f"{inc['number']} (P{inc['priority']}) {inc['title']} — {inc['state']}"

@@ -9,6 +9,7 @@ nothing on the agenda gives a clean "Nothing to review" pack in every format.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import shutil
@@ -203,6 +204,34 @@ def test_collisions_are_listed_with_their_shared_ci_or_path(pack: cab.CabPack, w
     related = published.filter(pl.col("collision_kind") == "related_ci").row(0, named=True)
     lines = cab.collision_lines(pack.collisions, related["change_id_a"])
     assert any(related["change_number_b"] in line and related["relationship_path"] in line for line in lines)
+
+
+def test_a_change_with_hundreds_of_collisions_still_prints(pack: cab.CabPack) -> None:
+    """A change on a hot CI collides with hundreds of others: its PDF cell lists the first lines and
+    says how many more (a table row taller than a page would stop the PDF); the HTML lists them all."""
+    first = pack.section("scheduled").row(0, named=True)
+    template = pack.collisions.row(0, named=True)
+    many = pl.DataFrame(
+        [
+            {
+                **template,
+                "change_id_a": first["change_id"],
+                "change_number_a": first["number"],
+                "change_id_b": f"x:{n}",
+                "change_number_b": f"CHGX{n:05d}",
+            }
+            for n in range(300)
+        ],
+        schema=pack.collisions.schema,
+    )
+    crowded = dataclasses.replace(pack, collisions=pl.concat([pack.collisions, many]))
+    pages = PdfReader(io.BytesIO(cab.render_pdf(crowded))).pages
+    text = " ".join(" ".join(p.extract_text().split()) for p in pages)
+    assert (
+        f"and {300 + len(cab.collision_lines(pack.collisions, first['change_id'])) - 8} more (see Collisions)"
+        in text
+    )
+    assert "CHGX00299" in cab.render_html(crowded)
 
 
 def test_blackout_flags_and_windows(pack: cab.CabPack) -> None:
