@@ -237,8 +237,11 @@ def apply_mapping(text: pl.DataFrame, mapping: TableMapping, *, file_label: str)
     staged = staged.with_columns(
         (pl.any_horizontal(flags) if flags else pl.lit(False)).fill_null(False).alias(_BAD)
     )
-    good = staged.filter(~pl.col(_BAD)).select(pl.col("_source_row").cast(pl.Int64), *out.values())
-    flagged = staged.filter(pl.col(_BAD))
+    n_bad = int(staged[_BAD].sum())
+    # Without a flagged row the typed columns are taken as they are (no filtered copy of the frame).
+    kept = staged.filter(~pl.col(_BAD)) if n_bad else staged
+    good = kept.select(pl.col("_source_row").cast(pl.Int64), *out.values())
+    flagged = staged.filter(pl.col(_BAD)) if n_bad else staged.clear()
     if flagged.height:
         quarantine = flagged.select(
             pl.col("_source_row").cast(pl.Int64),

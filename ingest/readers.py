@@ -16,6 +16,8 @@ import shutil
 import tempfile
 import zipfile
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -240,6 +242,50 @@ def read_csv_text(
     Raises:
         ReadError: the file is empty, has no header or cannot be parsed as CSV.
     """
+    with csv_batches(path, encoding=encoding, delimiter=delimiter, null_values=null_values) as text:
+        frames = list(text.batches)
+    frame = frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
+    return TextTable(
+        frame=frame,
+        headers=text.headers,
+        encoding=text.encoding,
+        delimiter=text.delimiter,
+        warnings=text.warnings,
+    )
+
+
+@dataclass
+class TextBatches:
+    """An export being read as text in batches of rows (see :func:`csv_batches`).
+
+    ``warnings`` grows while ``batches`` is consumed: read it after the last batch.
+    """
+
+    headers: list[str]
+    encoding: str
+    delimiter: str
+    warnings: list[str]
+    batches: Iterator[pl.DataFrame]
+
+
+@contextmanager
+def csv_batches(
+    path: Path,
+    *,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    null_values: list[str] | None = None,
+    batch_rows: int | None = None,
+) -> Iterator[TextBatches]:
+    """Read a CSV export as text in batches of about ``batch_rows`` rows (None: one batch).
+
+    Every batch has unique column names, ``_source_row`` (the physical line of a one-line record)
+    and, when the reader could not read some record whole, ``_read_error`` with the reason. A large
+    export is never held whole as text: only the batch being mapped is.
+
+    Raises:
+        ReadError: the file is empty, has no header or cannot be parsed as CSV (also while iterating).
+    """
     detected, has_nul, ends_with_eol = _scan(path)
     declared = encoding
     encoding = encoding or detected
@@ -275,91 +321,166 @@ def read_csv_text(
             if header_width
             else {}
         )
-        try:
-            frame = pl.read_csv(
-                source,
-                has_header=False,
-                infer_schema=False,
-                separator=delimiter,
-                quote_char='"',
-                encoding="utf8-lossy",
-                empty_string_is_null=True,
-                truncate_ragged_lines=True,
-                raise_if_empty=False,
-                **spare,
-            )
-        except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
-            raise ReadError(_parse_error(path, source, delimiter, exc)) from exc
+        scan = pl.scan_csv(
+            source,
+            has_header=False,
+            infer_schema=False,
+            separator=delimiter,
+            quote_char='"',
+            encoding="utf8-lossy",
+            empty_string_is_null=True,
+            truncate_ragged_lines=True,
+            raise_if_empty=False,
+            **spare,
+        )
         cut_fields = None if ends_with_eol else _last_line_fields(source, delimiter)
-    if frame.height == 0:
-        raise ReadError(f"{path}: no header line (expected a CSV export with column names)")
-    long_rows = pl.Series("_long", [], dtype=pl.Boolean)
-    if header_width and frame.width == header_width + 1:
-        extra = frame.columns[-1]
-        long_rows = frame[extra].is_not_null().slice(1)
-        frame = frame.drop(extra)
-    raw_headers = [("" if v is None else str(v)).removeprefix("\ufeff") for v in frame.row(0)]
-    headers = unique_headers(raw_headers)
-    frame = frame.slice(1).rename(dict(zip(frame.columns, headers, strict=True)))
-    width = len(raw_headers)
-    # Empty trailing columns (a trailing delimiter) and blank trailing lines are tolerated.
-    empty_cols = [
-        h
-        for h, raw in zip(headers, raw_headers, strict=True)
-        if not raw.strip() and frame[h].null_count() == frame.height
-    ]
-    if empty_cols:
-        frame = frame.drop(empty_cols)
-        headers = [h for h in headers if h not in empty_cols]
-    frame = frame.with_row_index("_source_row", offset=2)
-    if long_rows.any():
-        width_note = f"more fields than the header's {len(raw_headers)}"
-        frame = frame.with_columns(
-            pl.when(long_rows)
-            .then(
-                pl.format(
-                    "row {}: {} (an unquoted delimiter in a value?); the record is not loaded",
-                    pl.col("_source_row"),
-                    pl.lit(width_note),
+        raw_frames = _raw_batches(path, source, delimiter, scan, batch_rows)
+        first_frame = next(raw_frames, None)
+        if first_frame is None or first_frame.height == 0:
+            raise ReadError(f"{path}: no header line (expected a CSV export with column names)")
+        shape = _TextShape.of(first_frame, header_width)
+        reading = _BatchReader(
+            shape=shape,
+            has_nul=has_nul,
+            cut_fields=cut_fields,
+            null_values=null_values or [],
+            warnings=warnings,
+        )
+        yield TextBatches(
+            headers=shape.raw_headers,
+            encoding=encoding,
+            delimiter=delimiter,
+            warnings=warnings,
+            batches=reading.run(first_frame.slice(1), raw_frames),
+        )
+
+
+def _raw_batches(
+    path: Path, source: Path, delimiter: str, scan: pl.LazyFrame, batch_rows: int | None
+) -> Iterator[pl.DataFrame]:
+    """The file's rows as polars reads them, header row first; parse errors as ReadError."""
+    try:
+        if batch_rows is None:
+            yield scan.collect()
+        else:
+            yield from scan.collect_batches(chunk_size=batch_rows)
+    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
+        raise ReadError(_parse_error(path, source, delimiter, exc)) from exc
+
+
+@dataclass
+class _TextShape:
+    """The header of a CSV export: names as written, unique names, the spare column."""
+
+    raw_headers: list[str]
+    headers: list[str]
+    spare: str | None  # the extra column that catches fields beyond the header
+
+    @classmethod
+    def of(cls, first: pl.DataFrame, header_width: int | None) -> _TextShape:
+        spare = first.columns[-1] if header_width and first.width == header_width + 1 else None
+        row = first.drop(spare).row(0) if spare else first.row(0)
+        raw = [("" if v is None else str(v)).removeprefix("\ufeff") for v in row]
+        return cls(raw_headers=raw, headers=unique_headers(raw), spare=spare)
+
+
+@dataclass
+class _BatchReader:
+    """Turns polars' raw batches into text batches: names, row numbers, long / blank / cut rows."""
+
+    shape: _TextShape
+    has_nul: bool
+    cut_fields: int | None
+    null_values: list[str]
+    warnings: list[str]
+    next_row: int = 2
+    long_rows: int = 0
+    first_long: int | None = None
+    nul_rows: list[int] = field(default_factory=list)
+
+    def run(self, first: pl.DataFrame, rest: Iterator[pl.DataFrame]) -> Iterator[pl.DataFrame]:
+        pending = first
+        for raw in rest:
+            if raw.height == 0:
+                continue
+            yield self._batch(pending, last=False)
+            pending = raw
+        yield self._batch(pending, last=True)
+        self._close()
+
+    def _batch(self, raw: pl.DataFrame, *, last: bool) -> pl.DataFrame:
+        shape = self.shape
+        long_rows = None
+        if shape.spare is not None:
+            long_rows = raw[shape.spare].is_not_null()
+            raw = raw.drop(shape.spare)
+        frame = raw.rename(dict(zip(raw.columns, shape.headers, strict=True)))
+        frame = frame.with_row_index("_source_row", offset=self.next_row)
+        self.next_row += raw.height
+        # Empty trailing columns (a trailing delimiter) and blank trailing lines are tolerated.
+        empty_cols = [
+            h
+            for h, name in zip(shape.headers, shape.raw_headers, strict=True)
+            if not name.strip() and frame[h].null_count() == frame.height
+        ]
+        if empty_cols:
+            frame = frame.drop(empty_cols)
+        if long_rows is not None and long_rows.any():
+            frame = frame.with_columns(
+                pl.when(long_rows)
+                .then(
+                    pl.format(
+                        "row {}: more fields than the header's {} (an unquoted delimiter in a value?); "
+                        "the record is not loaded",
+                        pl.col("_source_row"),
+                        pl.lit(len(shape.raw_headers)),
+                    )
                 )
+                .otherwise(pl.lit(None, dtype=pl.String))
+                .alias(READ_ERROR)
             )
-            .otherwise(pl.lit(None, dtype=pl.String))
-            .alias(READ_ERROR)
-        )
-        first_long = int(frame.filter(long_rows)["_source_row"][0])
-        warnings.append(
-            f"WARNING: {long_rows.sum():,} row(s) have {width_note} (the first is row {first_long}); they are quarantined"
-        )
-    data_cols = [c for c in frame.columns if c != "_source_row"]
-    if data_cols:
-        blank = pl.all_horizontal(
-            [pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "") for c in data_cols]
-        )
-        frame = frame.filter(~blank)
-    if has_nul and data_cols:
-        frame, nul_rows = _replace_nul(frame, data_cols)
-        if nul_rows:
-            warnings.append(
-                f"NUL bytes in {len(nul_rows):,} row(s) (row {', '.join(map(str, nul_rows[:5]))}"
-                f"{'...' if len(nul_rows) > 5 else ''}) were replaced by U+FFFD"
+            self.long_rows += int(long_rows.sum())
+            if self.first_long is None:
+                self.first_long = int(frame.filter(long_rows)["_source_row"][0])
+        data_cols = [c for c in frame.columns if c not in ("_source_row", READ_ERROR)]
+        if data_cols:
+            blank = pl.all_horizontal(
+                [pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "") for c in data_cols]
             )
-    if cut_fields is not None and cut_fields < width and frame.height:
-        last_row = int(frame["_source_row"][-1])
-        message = (
-            f"row {last_row}: {cut_fields} of {width} fields and the file ends without a line break: "
-            "the export was cut here (expected a complete last line)"
-        )
-        frame = frame.with_columns(
-            pl.when(pl.col("_source_row") == last_row)
-            .then(pl.lit(message))
-            .otherwise(pl.col(READ_ERROR) if READ_ERROR in frame.columns else pl.lit(None, dtype=pl.String))
-            .alias(READ_ERROR)
-        )
-        warnings.append(f"WARNING: {message}; that row is quarantined")
-    frame = normalise_nulls(frame, null_values or [])
-    return TextTable(
-        frame=frame, headers=raw_headers, encoding=encoding, delimiter=delimiter, warnings=warnings
-    )
+            frame = frame.filter(~blank)
+        if self.has_nul and data_cols:
+            frame, nul_rows = _replace_nul(frame, data_cols)
+            self.nul_rows.extend(nul_rows)
+        width = len(shape.raw_headers)
+        if last and self.cut_fields is not None and self.cut_fields < width and frame.height:
+            last_row = int(frame["_source_row"][-1])
+            message = (
+                f"row {last_row}: {self.cut_fields} of {width} fields and the file ends without a line break: "
+                "the export was cut here (expected a complete last line)"
+            )
+            frame = frame.with_columns(
+                pl.when(pl.col("_source_row") == last_row)
+                .then(pl.lit(message))
+                .otherwise(
+                    pl.col(READ_ERROR) if READ_ERROR in frame.columns else pl.lit(None, dtype=pl.String)
+                )
+                .alias(READ_ERROR)
+            )
+            self.warnings.append(f"WARNING: {message}; that row is quarantined")
+        return normalise_nulls(frame, self.null_values)
+
+    def _close(self) -> None:
+        if self.long_rows:
+            self.warnings.append(
+                f"WARNING: {self.long_rows:,} row(s) have more fields than the header's {len(self.shape.raw_headers)} "
+                f"(the first is row {self.first_long}); they are quarantined"
+            )
+        if self.nul_rows:
+            rows = self.nul_rows
+            self.warnings.append(
+                f"NUL bytes in {len(rows):,} row(s) (row {', '.join(map(str, rows[:5]))}"
+                f"{'...' if len(rows) > 5 else ''}) were replaced by U+FFFD"
+            )
 
 
 def _header_width(first_line: str, delimiter: str) -> int | None:

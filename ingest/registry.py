@@ -14,7 +14,7 @@ from pathlib import Path
 import polars as pl
 
 from ingest.mapping import MappedFrame, TableMapping, apply_mapping
-from ingest.readers import ReadError, TextTable, read_csv_text, sniff_kind
+from ingest.readers import ReadError, TextTable, csv_batches, read_csv_text, sniff_kind
 from ingest.sources import delivery, jira, mapped, native, servicenow, servicenow_files
 
 MANIFEST = "_export.toml"
@@ -100,13 +100,14 @@ def _with_settings(mapping: TableMapping, settings: ExportSettings) -> TableMapp
 
 def read_servicenow_csv(path: Path, settings: ExportSettings) -> Reading:
     """A ServiceNow list CSV export of any supported table (audit logs give state history too)."""
-    text = read_csv_text(
+    with csv_batches(
         path,
         encoding=settings.encoding,
         delimiter=settings.delimiter,
         null_values=servicenow_files.null_values(settings),
-    )
-    return servicenow_files.read_csv_frame(path, settings, text.frame, text.headers, list(text.warnings))
+        batch_rows=CSV_BATCH_ROWS,
+    ) as text:
+        return servicenow_files.read_csv_batches(path, settings, text)
 
 
 def read_native_csv(path: Path, settings: ExportSettings) -> Reading:
@@ -122,6 +123,9 @@ def read_native_csv(path: Path, settings: ExportSettings) -> Reading:
         detected_by="headers",
     )
 
+
+# Rows of a ServiceNow CSV mapped at a time: a large export is never held whole as text.
+CSV_BATCH_ROWS = 500_000
 
 # system -> container kind -> reader. Other sources register here.
 READERS: dict[str, dict[str, Reader]] = {
@@ -141,7 +145,8 @@ READERS: dict[str, dict[str, Reader]] = {
 
 def _headers_of(path: Path) -> list[str]:
     # A file that cannot be parsed says so (row and column), not "cannot tell which tool wrote it".
-    return read_csv_text(path).headers
+    with csv_batches(path, batch_rows=1_000) as text:
+        return text.headers
 
 
 def detect_system(path: Path, kind: str) -> tuple[str, str]:

@@ -141,7 +141,8 @@ def concat_mapped(parts: list[MappedFrame], entity: str) -> MappedFrame:
         frame=pl.concat(frames, how="vertical_relaxed"),
         quarantine=pl.concat(quarantines, how="vertical_relaxed"),
         missing_columns=parts[0].missing_columns,
-        sequence_column=parts[0].sequence_column,
+        # an empty batch (a header-only first chunk) has no sequence column even when the others do
+        sequence_column=next((p.sequence_column for p in parts if p.sequence_column), None),
     )
 
 

@@ -21,6 +21,7 @@ UCI incident event log) load as the latest state (the loader keeps the newest ``
 
 from __future__ import annotations
 
+import itertools
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -31,7 +32,14 @@ import polars as pl
 
 from ingest.canonical import TS
 from ingest.mapping import MappedFrame, TableMapping, apply_mapping
-from ingest.readers import READ_ERROR, ReadError, check_xlsx_bounds, normalise_nulls, unique_headers
+from ingest.readers import (
+    READ_ERROR,
+    ReadError,
+    TextBatches,
+    check_xlsx_bounds,
+    normalise_nulls,
+    unique_headers,
+)
 from ingest.sources import servicenow
 from ingest.sources.common import batched, concat_mapped, text_frame, typed_frame
 
@@ -263,13 +271,21 @@ def finish_reading(
     )
 
 
-def read_csv_frame(
-    path: Path, settings: ExportSettings, text: pl.DataFrame, headers: list[str], warnings: list[str]
-) -> Reading:
-    """A ServiceNow CSV already read as text (called by the registry's CSV reader)."""
-    table, how = _detect(path, settings, headers, _first_number(text), None)
+def read_csv_batches(path: Path, settings: ExportSettings, text: TextBatches) -> Reading:
+    """A ServiceNow CSV being read in batches (called by the registry's CSV reader): the table is
+    told from the headers and the first record, then every batch is mapped as it comes."""
+    batches = iter(text.batches)
+    head: list[pl.DataFrame] = []
+    for batch in batches:
+        head.append(batch)
+        if batch.height:
+            break
+    sample = head[-1] if head else pl.DataFrame({"_source_row": []})
+    table, how = _detect(path, settings, text.headers, _first_number(sample), None)
     mapping = with_settings(servicenow.TABLES[table], settings)
-    return finish_reading(path, table, mapping, iter([text]), how=how, warnings=warnings)
+    return finish_reading(
+        path, table, mapping, itertools.chain(head, batches), how=how, warnings=text.warnings
+    )
 
 
 # ---------------------------------------------------------------------------------------------- XLSX
@@ -537,4 +553,4 @@ def read_xml(path: Path, settings: ExportSettings) -> Reading:
     return finish_reading(path, table, mapping, batches, how=f"XML unload, {how}", warnings=[])
 
 
-__all__ = ["json_shape", "read_csv_frame", "read_json", "read_xlsx", "read_xml", "state_history"]
+__all__ = ["json_shape", "read_csv_batches", "read_json", "read_xlsx", "read_xml", "state_history"]
