@@ -322,6 +322,26 @@ def load_frame(
     )
     version = f'"{entity.version_column}"' if entity.version_column else "null::timestamp"
     keys = ", ".join(f'"{k}"' for k in entity.key)
+    table = entity.table
+    cols = ", ".join(f'"{c}"' for c in entity.columns)
+    # Every key once in the file and none of them loaded before (a first load, or new records): each
+    # row is an insert, written straight from the frame without staging, ranking or classifying.
+    repeated = frame.select(pl.struct(list(entity.key)).is_duplicated().any()).item()
+    if not repeated:
+        frame_keys = frame.select(list(entity.key))  # noqa: F841  (read by DuckDB by name)
+        known = con.execute(
+            f"select count(*) from (select {keys} from {table} semi join frame_keys using ({keys}))"
+        ).fetchall()[0][0]
+        if known == 0:
+            for offset in range(0, frame.height, STAGE_ROWS):
+                chunk = frame.slice(offset, STAGE_ROWS)
+                con.execute(
+                    f"insert into {table} ({cols}, _ingest_run_id, _source_file, _source_row, _row_hash, _loaded_at) "
+                    f"select {cols}, ?, ?, _source_row, {_hash_expr(entity)}, ? from chunk",
+                    [run_id, file_name, loaded_at],
+                )
+            counts.inserted += frame.height
+            return counts
     con.execute("drop table if exists _stage")
     stage_select = (
         f"select * exclude (_seq), {_hash_expr(entity)} as _row_hash, "
@@ -335,7 +355,6 @@ def load_frame(
     # Within the file: the top version per key (ties on the version broken by the optional sequence
     # column); a tie with different content is a conflict. Most exports hold each key once: then
     # every staged row is its key's only version and the ranking is skipped.
-    repeated = frame.select(pl.struct(list(entity.key)).is_duplicated().any()).item()
     if not repeated:
         chosen, n_conflicts = "_stage", 0
     else:
@@ -354,7 +373,6 @@ def load_frame(
     n_chosen = con.execute(f"select count(*) from {chosen}").fetchall()[0][0]
     counts.superseded += mapped.frame.height - n_chosen - n_conflicts
 
-    table = entity.table
     classify = f"""
         select c.*,
             case
@@ -386,7 +404,6 @@ def load_frame(
             [run_id, file_name, source_system, entity.name, loaded_at],
         )
         counts.quarantined += tally["conflict"]
-    cols = ", ".join(f'"{c}"' for c in entity.columns)
     con.execute(
         f"delete from {table} t using _classified c where c._action = 'update' and {_key_match(entity, 't', 'c')}"
     )
