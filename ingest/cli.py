@@ -20,6 +20,7 @@ from ingest.lock import PipelineBusy, PipelineLock
 from ingest.paths import ENV_DATA_DIR, DataDir
 from ingest.readers import ReadError
 from ingest.registry import ExportSettings
+from ingest.reports import cab as cab_defaults
 from ingest.warehouse import NoWarehouse, connect_published, read_pointer
 
 app = typer.Typer(
@@ -591,6 +592,13 @@ def report_cab(
         Path | None, typer.Option("--out", help="File to write (default: cab-<meeting date>.<format>).")
     ] = None,
     paper: Annotated[str, typer.Option("--paper", help="PDF paper: a4 or letter (landscape).")] = "a4",
+    limit: Annotated[
+        int,
+        typer.Option(
+            "--limit",
+            help="Changes listed per agenda section, the highest-risk first (0: all); the rest are counted.",
+        ),
+    ] = cab_defaults.DEFAULT_SECTION_LIMIT,
     data_dir: DataDirOpt = None,
 ) -> None:
     """The CAB meeting pack: agenda with risk evidence, reviews, KPI strip and forward schedule."""
@@ -621,7 +629,9 @@ def report_cab(
         raise _fail(str(exc)) from None
     finally:
         con.close()
-    payload = cab.render(pack, fmt, paper=paper)
+    if limit < 0:
+        raise _fail("--limit must be 0 (all) or more")
+    payload = cab.render(pack, fmt, paper=paper, limit=limit or None)
     target = out or Path(f"cab-{pack.meeting_at:%Y-%m-%d}.{fmt}")
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + ".tmp")

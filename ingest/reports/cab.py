@@ -26,7 +26,7 @@ import base64
 import html
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,11 @@ PAPERS = ("a4", "letter")
 DEFAULT_MEETING_HOUR = 10
 DEFAULT_PREVIOUS_MEETING_DAYS = 7
 DEFAULT_FORWARD_SCHEDULE_DAYS = 14
+# Agenda items a printed / exported pack lists per section: a CAB reads the highest-risk ones; a longer
+# section says how many more there are (the app's CAB page lists all). Collisions listed: at most
+# this factor times the limit.
+DEFAULT_SECTION_LIMIT = 100
+COLLISION_LIMIT_FACTOR = 4
 
 SECTIONS: dict[str, tuple[int, str, str]] = {
     "awaiting_decision": (1, "Awaiting a CAB decision", "Changes waiting for the CAB to approve or reject."),
@@ -520,8 +525,10 @@ def agenda_items(
     *,
     collisions: dict[str, list[str]] | None = None,
     incidents: dict[str, list[dict[str, Any]]] | None = None,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    """The rows of one section, each with the display texts every renderer shows.
+    """The rows of one section, each with the display texts every renderer shows; with ``limit``,
+    only the ``limit`` highest-risk rows (risk score, then planned start), in agenda order.
 
     ``collisions`` / ``incidents``: the pack's collision lines and caused incidents per change, when
     the caller has already indexed them (one pass for every section, however long the agenda).
@@ -530,8 +537,20 @@ def agenda_items(
         collisions = collision_index(pack.collisions)
     if incidents is None:
         incidents = incident_index(pack)
+    rows = pack.section(section)
+    if limit and rows.height > limit:
+        # the highest-risk items (risk score, then the earliest planned start), kept in agenda order
+        rows = (
+            rows.with_row_index("_position")
+            .sort(
+                ["risk_score", "planned_start_at", "number"], descending=[True, False, False], nulls_last=True
+            )
+            .head(limit)
+            .sort("_position")
+            .drop("_position")
+        )
     items = []
-    for row in pack.section(section).iter_rows(named=True):
+    for row in rows.iter_rows(named=True):
         items.append(
             {
                 **row,
@@ -586,20 +605,40 @@ def kpi_periods(pack: CabPack) -> str:
     )
 
 
-def context(pack: CabPack) -> dict[str, Any]:
-    """Everything the templates show, built once from the pack (pure)."""
+def context(pack: CabPack, *, limit: int | None = DEFAULT_SECTION_LIMIT) -> dict[str, Any]:
+    """Everything the templates show, built once from the pack (pure).
+
+    ``limit``: agenda items shown per section (None or 0: all). A longer section shows its
+    highest-risk items and says how many more there are; the collisions and the timeline then cover
+    the changes shown. The pack's data (and the app's CAB page) keep every row.
+    """
     by_change, caused = collision_index(pack.collisions), incident_index(pack)
     sections = []
     for name, (order, label, blurb) in sorted(SECTIONS.items(), key=lambda kv: kv[1][0]):
+        items = agenda_items(pack, name, collisions=by_change, incidents=caused, limit=limit)
+        total = pack.section(name).height
         sections.append(
             {
                 "name": name,
                 "order": order,
                 "label": label,
                 "blurb": blurb,
-                "items": agenda_items(pack, name, collisions=by_change, incidents=caused),
+                "items": items,
+                "total": total,
+                "hidden": total - len(items),
             }
         )
+    limited = any(sec["hidden"] for sec in sections)
+    collisions, forward = pack.collisions, pack.forward_schedule
+    if limited:
+        shown = pl.Series([i["change_id"] for sec in sections for i in sec["items"]], dtype=pl.String)
+        collisions = collisions.filter(
+            pl.col("change_id_a").is_in(shown) | pl.col("change_id_b").is_in(shown)
+        )
+        forward = forward.filter(pl.col("change_id").is_in(shown))
+    collision_total = collisions.height
+    if limit and collisions.height > COLLISION_LIMIT_FACTOR * limit:
+        collisions = collisions.head(COLLISION_LIMIT_FACTOR * limit)
     return {
         "pack": pack,
         "title": pack.title,
@@ -620,8 +659,19 @@ def context(pack: CabPack) -> dict[str, Any]:
                 "via": c["relationship_path"] if c["collision_kind"] == "related_ci" else c["shared_ci_name"],
                 "overlap": f"{c['overlap_minutes']:.0f} min from {fmt_ts(c['overlap_start_at'])}",
             }
-            for c in pack.collisions.iter_rows(named=True)
+            for c in collisions.iter_rows(named=True)
         ],
+        "collisions_hidden": collision_total - collisions.height,
+        "limited": limited,
+        "limit_note": (
+            f"Each section lists its {limit} highest-risk changes (risk score, then the earliest planned start); "
+            "the CAB page in the app and `changeboard report cab --limit 0` list every change. The collisions "
+            "and the timeline cover the changes listed."
+            if limited
+            else ""
+        ),
+        "timeline_pack": replace(pack, forward_schedule=forward) if limited else pack,
+        "forward_shown": forward.height,
         "blackouts": [
             {**b, "window": f"{fmt_ts(b['start_at'])} – {fmt_ts(b['end_at'])}"}
             for b in pack.blackouts.iter_rows(named=True)
@@ -638,7 +688,7 @@ def context(pack: CabPack) -> dict[str, Any]:
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
-def render_html(pack: CabPack) -> str:
+def render_html(pack: CabPack, *, limit: int | None = DEFAULT_SECTION_LIMIT) -> str:
     """A self-contained HTML page (inline CSS, the timeline as an inline SVG image; autoescaped)."""
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
@@ -651,8 +701,9 @@ def render_html(pack: CabPack) -> str:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    ctx = context(pack)
-    svg = cab_charts.timeline_svg(pack) if pack.forward_schedule.height or pack.blackouts.height else None
+    ctx = context(pack, limit=limit)
+    shown = ctx["timeline_pack"]
+    svg = cab_charts.timeline_svg(shown) if shown.forward_schedule.height or shown.blackouts.height else None
     ctx["timeline_uri"] = (
         "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii") if svg else None
     )
@@ -678,9 +729,9 @@ def _md_table(headers: list[str], rows: Iterable[list[object]]) -> list[str]:
     return out
 
 
-def render_markdown(pack: CabPack) -> str:
+def render_markdown(pack: CabPack, *, limit: int | None = DEFAULT_SECTION_LIMIT) -> str:
     """The pack as Markdown (GitHub / wiki flavour) for pasting into a wiki page or an email."""
-    ctx = context(pack)
+    ctx = context(pack, limit=limit)
     lines = [
         f"# {md_escape(ctx['title'])}",
         "",
@@ -690,6 +741,8 @@ def render_markdown(pack: CabPack) -> str:
         "",
     ]
     lines += [f"> {md_escape(n)}" for n in ctx["notes"]]
+    if ctx["limited"]:
+        lines += [f"> {md_escape(ctx['limit_note'])}", ""]
     if ctx["empty"]:
         lines += [
             "## Nothing to review",
@@ -700,7 +753,7 @@ def render_markdown(pack: CabPack) -> str:
         ]
     for sec in ctx["sections"]:
         lines += [
-            f"## {sec['order']}. {md_escape(sec['label'])} ({len(sec['items'])})",
+            f"## {sec['order']}. {md_escape(sec['label'])} ({sec['total']})",
             "",
             md_escape(sec["blurb"]),
             "",
@@ -708,6 +761,11 @@ def render_markdown(pack: CabPack) -> str:
         if not sec["items"]:
             lines += ["Nothing to review.", ""]
             continue
+        if sec["hidden"]:
+            lines += [
+                f"The {len(sec['items'])} highest-risk of {sec['total']} (and {sec['hidden']} more).",
+                "",
+            ]
         lines += _md_table(
             [
                 "Change",
@@ -770,7 +828,9 @@ def render_markdown(pack: CabPack) -> str:
         ],
     )
     lines += ["", f"Source: {md_escape(ctx['kpi_source'])}.", ""]
-    lines += [f"## Collisions ({len(ctx['collisions'])})", ""]
+    lines += [f"## Collisions ({len(ctx['collisions']) + ctx['collisions_hidden']})", ""]
+    if ctx["collisions_hidden"]:
+        lines += [f"The first {len(ctx['collisions'])} (and {ctx['collisions_hidden']} more).", ""]
     if ctx["collisions"]:
         lines += _md_table(
             ["Change", "With", "Kind", "Shared CI / service / path", "Overlap (UTC)"],
@@ -847,11 +907,11 @@ def render_ics(pack: CabPack) -> bytes:
 # --- PDF --------------------------------------------------------------------------------------------
 
 
-def render_pdf(pack: CabPack, *, paper: str = "a4") -> bytes:
+def render_pdf(pack: CabPack, *, paper: str = "a4", limit: int | None = DEFAULT_SECTION_LIMIT) -> bytes:
     """A printable PDF (landscape A4 or Letter) with page numbers, version and generated-at in the footer."""
     from ingest.reports import cab_pdf
 
-    return cab_pdf.render(pack, context(pack), paper=paper)
+    return cab_pdf.render(pack, context(pack, limit=limit), paper=paper)
 
 
 RENDERERS: dict[str, Callable[..., str | bytes]] = {
@@ -862,11 +922,17 @@ RENDERERS: dict[str, Callable[..., str | bytes]] = {
 }
 
 
-def render(pack: CabPack, fmt: str, *, paper: str = "a4") -> bytes:
-    """The pack in one of :data:`FORMATS`, as bytes."""
+def render(pack: CabPack, fmt: str, *, paper: str = "a4", limit: int | None = DEFAULT_SECTION_LIMIT) -> bytes:
+    """The pack in one of :data:`FORMATS`, as bytes (``limit``: agenda items listed per section, see
+    :func:`context`; the ICS calendar always holds the whole forward schedule)."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if paper not in PAPERS:
         raise ValueError(f"unknown paper {paper!r}; choose one of {', '.join(PAPERS)}")
-    out = render_pdf(pack, paper=paper) if fmt == "pdf" else RENDERERS[fmt](pack)
+    if fmt == "pdf":
+        out: str | bytes = render_pdf(pack, paper=paper, limit=limit)
+    elif fmt == "ics":
+        out = render_ics(pack)
+    else:
+        out = RENDERERS[fmt](pack, limit=limit)
     return out.encode("utf-8") if isinstance(out, str) else out

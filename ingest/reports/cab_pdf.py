@@ -257,7 +257,7 @@ def render(pack: CabPack, ctx: dict[str, Any], *, paper: str = "a4") -> bytes:
         ),
         Spacer(1, 4 * mm),
     ]
-    for note in ctx["notes"]:
+    for note in [*ctx["notes"], *([ctx["limit_note"]] if ctx["limited"] else [])]:
         story.append(Paragraph(esc(note), styles["meta"]))
     if ctx["empty"]:
         story += [
@@ -273,8 +273,8 @@ def render(pack: CabPack, ctx: dict[str, Any], *, paper: str = "a4") -> bytes:
         ]
     # agenda summary + KPI strip on page 1
     summary = [
-        [Paragraph(f"{len(s['items'])}", styles["big"]) for s in ctx["sections"]]
-        + [Paragraph(str(len(ctx["collisions"])), styles["big"])]
+        [Paragraph(f"{s['total']}", styles["big"]) for s in ctx["sections"]]
+        + [Paragraph(str(len(ctx["collisions"]) + ctx["collisions_hidden"]), styles["big"])]
     ]
     summary.append(
         [Paragraph(esc(s["label"]), styles["cell"]) for s in ctx["sections"]]
@@ -318,15 +318,24 @@ def render(pack: CabPack, ctx: dict[str, Any], *, paper: str = "a4") -> bytes:
     # the agenda sections
     for sec in ctx["sections"]:
         story.append(CondPageBreak(40 * mm))
-        story.append(Paragraph(esc(f"{sec['order']}. {sec['label']} ({len(sec['items'])})"), styles["h2"]))
+        story.append(Paragraph(esc(f"{sec['order']}. {sec['label']} ({sec['total']})"), styles["h2"]))
         story.append(Paragraph(esc(sec["blurb"]), styles["meta"]))
+        if sec["hidden"]:
+            shown = len(sec["items"])
+            note = f"The {shown} highest-risk of {sec['total']} changes (and {sec['hidden']} more)."
+            story.append(Paragraph(esc(note), styles["meta"]))
         if sec["items"]:
             story.append(_agenda_table(sec, avail, styles))
         else:
             story.append(Paragraph("Nothing to review.", styles["body"]))
     # collisions and the timeline
     story.append(CondPageBreak(40 * mm))
-    story.append(Paragraph(esc(f"Collisions ({len(ctx['collisions'])})"), styles["h2"]))
+    story.append(
+        Paragraph(esc(f"Collisions ({len(ctx['collisions']) + ctx['collisions_hidden']})"), styles["h2"])
+    )
+    if ctx["collisions_hidden"]:
+        more = f"The first {len(ctx['collisions'])} (and {ctx['collisions_hidden']} more)."
+        story.append(Paragraph(esc(more), styles["meta"]))
     if ctx["collisions"]:
         story.append(
             _table(
@@ -343,8 +352,9 @@ def render(pack: CabPack, ctx: dict[str, Any], *, paper: str = "a4") -> bytes:
         story.append(Paragraph("No collisions.", styles["body"]))
     story.append(PageBreak())
     story.append(Paragraph(esc(f"Forward schedule timeline ({ctx['forward_count']} changes)"), styles["h2"]))
-    if pack.forward_schedule.height or pack.blackouts.height:
-        png = cab_charts.timeline_png(pack, width=11.0)
+    shown = ctx["timeline_pack"]
+    if shown.forward_schedule.height or shown.blackouts.height:
+        png = cab_charts.timeline_png(shown, width=11.0)
         story.append(_image(png, avail, avail_h - 30 * mm))
         story.append(
             Paragraph(

@@ -234,6 +234,33 @@ def test_a_change_with_hundreds_of_collisions_still_prints(pack: cab.CabPack) ->
     assert "CHGX00299" in cab.render_html(crowded)
 
 
+def test_a_long_section_lists_its_highest_risk_changes_and_counts_the_rest(pack: cab.CabPack) -> None:
+    """At enterprise scale a section holds thousands of changes: the printed pack lists the highest-risk
+    ones in every format, says how many more there are, and the collisions and timeline follow."""
+    name = "scheduled"
+    rows = pack.section(name)
+    assert rows.height > 5
+    ctx = cab.context(pack, limit=5)
+    sec = next(s for s in ctx["sections"] if s["name"] == name)
+    assert (len(sec["items"]), sec["total"], sec["hidden"]) == (5, rows.height, rows.height - 5)
+    shown = {i["change_id"] for i in sec["items"]}
+    lowest_shown = min(i["risk_score"] for i in sec["items"])
+    assert rows.filter(~pl.col("change_id").is_in(list(shown)))["risk_score"].max() <= lowest_shown
+    listed = {i["change_id"] for s in ctx["sections"] for i in s["items"]}
+    assert all(c["change_id_a"] in listed or c["change_id_b"] in listed for c in ctx["collisions"])
+    assert set(ctx["timeline_pack"].forward_schedule["change_id"]) <= listed
+    html = cab.render_html(pack, limit=5)
+    assert html.count(f'data-section="{name}"') == 5
+    assert f'data-hidden="{rows.height - 5}"' in html
+    assert "highest-risk" in cab.render_markdown(pack, limit=5)
+    text = " ".join(
+        " ".join(p.extract_text().split()) for p in PdfReader(io.BytesIO(cab.render_pdf(pack, limit=5))).pages
+    )
+    assert f"The 5 highest-risk of {rows.height} changes (and {rows.height - 5} more)" in text
+    # without a limit every change is listed
+    assert cab.render_html(pack, limit=None).count(f'data-section="{name}"') == rows.height
+
+
 def test_blackout_flags_and_windows(pack: cab.CabPack) -> None:
     flagged = pack.agenda.filter(pl.col("in_blackout"))
     assert flagged.height > 0
