@@ -1214,6 +1214,12 @@ def _met(met: bool | None) -> str:
     return {True: "[green]yes[/]", False: "[bold red]NO[/]", None: "[dim]n/a[/]"}[met]
 
 
+def _first_line(text: object) -> str:
+    """The first line of an error text ("" for none)."""
+    lines = str(text or "").strip().splitlines()
+    return lines[0] if lines else ""
+
+
 def print_report(result: dict[str, Any], console: Console) -> None:
     """A rich table per section."""
     m = result["machine"]
@@ -1314,7 +1320,7 @@ def print_report(result: dict[str, Any], console: Console) -> None:
             why = (
                 f"{errs[0]['node'].split('.')[-1]} after {errs[0]['seconds']:,.0f} s: {errs[0]['message'][:90]}"
                 if errs
-                else str(b.get("error", "")).strip().splitlines()[0][:120]
+                else _first_line(b.get("error"))[:120]
             )
             t.add_row(f"{int(scale):,}", f"[red]{b.get('status')}[/]", "", "", "", "", why)
             continue
@@ -1385,7 +1391,7 @@ def print_report(result: dict[str, Any], console: Console) -> None:
         t.add_column(col, justify="left" if col == "format" else "right")
     for scale, c in result["cab"].items():
         if c.get("status") != "ok":
-            why = c.get("reason") or str(c.get("error", "")).strip().splitlines()[0]
+            why = c.get("reason") or _first_line(c.get("error"))
             t.add_row(f"{int(scale):,}", f"{c.get('status')}: {why}"[:120])
             continue
         for fmt, r in c["formats"].items():

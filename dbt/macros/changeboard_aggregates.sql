@@ -21,7 +21,7 @@
     cast(date_trunc({{ grain_expression }}, {{ timestamp_expression }}) as date)
 {%- endmacro %}
 
-{#- One row per period start (column period_start, a date) of `grain` ('week' or 'month')
+{#- One row per period start (column period_start, a date) of `grain` ('day', 'week' or 'month')
     from the period holding start_expression to the one holding end_expression. -#}
 {% macro period_spine(grain, start_expression, end_expression) -%}
     {{ return(adapter.dispatch('period_spine', 'changeboard')(grain, start_expression, end_expression)) }}

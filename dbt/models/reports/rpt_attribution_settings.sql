@@ -19,6 +19,7 @@
     ['window_tolerance_minutes', 'windows', var('window_tolerance_minutes'), var('window_tolerance_minutes'), 'Minutes an actual window may leave the planned window before it counts as outside.'],
     ['risk_evidence_days', 'cab', var('risk_evidence_days'), var('risk_evidence_days'), 'Days of history behind the CAB risk evidence.'],
     ['forward_schedule_days', 'cab', var('forward_schedule_days'), var('forward_schedule_days'), 'Days after the CAB meeting covered by the forward schedule.'],
+    ['collision_max_changes_per_service_day', 'cab', var('collision_max_changes_per_service_day'), var('collision_max_changes_per_service_day'), 'A service with more scheduled changes on one UTC day is a catch-all that day: no same-service collisions are formed there (CI and relationship collisions still are).'],
     ['cab_meeting_at', 'cab', none, none, 'Time (UTC) of the CAB meeting rpt_cab_agenda and rpt_cab_kpi_strip are built for: var cab_meeting_at, else the next working day at cab_meeting_hour after as_of.', 'cast(' ~ cab_meeting_timestamp() ~ ' as varchar)'],
     ['cab_meeting_hour', 'cab', var('cab_meeting_hour', 10), var('cab_meeting_hour', 10), 'Hour of day (UTC) of the default CAB meeting (the next working day after as_of).'],
     ['cab_previous_meeting_days', 'cab', var('cab_previous_meeting_days', 7), var('cab_previous_meeting_days', 7), 'Days between CAB meetings (the previous meeting = T minus this).'],
