@@ -182,8 +182,18 @@ by = st.radio(
     key="cab_by",
     format_func=lambda v: "service" if v == "service" else "primary CI",
 )
-if pack.forward_schedule.height or pack.blackouts.height:
-    st.pyplot(cab_charts.timeline_figure(pack, by=by), clear_figure=False)
+# The timeline draws what the printed pack lists (each section's highest-risk changes): a lane per
+# service for thousands of changes is unreadable and slow; the tables above keep every change.
+timeline = cab.context(pack)
+shown = timeline["timeline_pack"]
+if timeline["limited"]:
+    st.caption(
+        f"The timeline shows the {shown.forward_schedule.height} changes the printed pack lists "
+        f"(each section's {cab.DEFAULT_SECTION_LIMIT} highest-risk); the tables above list all "
+        f"{pack.forward_schedule.height}."
+    )
+if shown.forward_schedule.height or shown.blackouts.height:
+    st.pyplot(cab_charts.timeline_figure(shown, by=by), clear_figure=False)
 if pack.blackouts.height:
     st.dataframe(pack.blackouts, hide_index=True, width="stretch", key="cab_blackouts")
 
