@@ -138,7 +138,8 @@ def concat_mapped(parts: list[MappedFrame], entity: str) -> MappedFrame:
     quarantines = [p.quarantine for p in parts if p.quarantine.height] or [parts[0].quarantine]
     return MappedFrame(
         entity=entity,
-        frame=pl.concat(frames, how="vertical_relaxed"),
+        # no rechunk: the batches stay as they are (a copy of a 5M-row frame would double the peak)
+        frame=pl.concat(frames, how="vertical_relaxed", rechunk=False),
         quarantine=pl.concat(quarantines, how="vertical_relaxed"),
         missing_columns=parts[0].missing_columns,
         # an empty batch (a header-only first chunk) has no sequence column even when the others do
