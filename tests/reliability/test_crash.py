@@ -90,6 +90,17 @@ def test_kill_9_anywhere_loses_nothing(tmp_path: Path) -> None:
     run = pipeline.new_run_id()
     pipeline.ingest_paths(data, [exports], run_id=run)
     pipeline.build(data, run_id=run, as_of=AS_OF)
+    # A random kill must land inside the run: time one clean ingest of the same kind first (with
+    # compiled bytecode a small ingest takes about a second, so fixed delays would miss it).
+    started = time.monotonic()
+    clean = _cli(
+        data,
+        "ingest",
+        str(reexport(exports / "servicenow" / "change_request.csv", tmp_path / "re_clean", 99)),
+    )
+    _, stderr = clean.communicate(timeout=300)
+    assert clean.returncode == 0, stderr.decode()
+    ingest_seconds = time.monotonic() - started
     rng = random.Random(20261126)
     plan = [
         ("ingest", "ingest:after_run_row"),
@@ -108,7 +119,7 @@ def test_kill_9_anywhere_loses_nothing(tmp_path: Path) -> None:
         else:
             proc = _cli(data, "build", "--as-of", AS_OF, fault=point)
         if point is None:
-            time.sleep(rng.uniform(0.2, 1.5) if phase == "ingest" else rng.uniform(0.5, 9.0))
+            time.sleep(rng.uniform(0.1, 0.8) * ingest_seconds if phase == "ingest" else rng.uniform(0.5, 9.0))
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
                 kills += 1
@@ -128,7 +139,11 @@ def test_kill_9_anywhere_loses_nothing(tmp_path: Path) -> None:
         # after a fault point, the next run succeeds and cleans up; after a random kill the next
         # trial's own run is that next run
         if point is not None:
-            again = _cli(data, "ingest", str(exports)) if phase == "ingest" else _cli(data, "build", "--as-of", AS_OF)
+            again = (
+                _cli(data, "ingest", str(exports))
+                if phase == "ingest"
+                else _cli(data, "build", "--as-of", AS_OF)
+            )
             _, stderr = again.communicate(timeout=300)
             assert again.returncode == 0, stderr.decode()
             if phase == "build":
