@@ -5,6 +5,7 @@ the same feed, :func:`ingest.reports.cab.cab_pack`, so the printed pack and the 
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from typing import Any
 
 import polars as pl
 import streamlit as st
@@ -29,10 +30,15 @@ def _rendered(version: str, meeting_at: datetime, previous_at: datetime, fmt: st
     return cab.render(_pack(version, meeting_at, previous_at), fmt, paper=paper)
 
 
-def _section_frame(pack: cab.CabPack, name: str) -> pl.DataFrame:
+def _section_frame(
+    pack: cab.CabPack,
+    name: str,
+    collisions: dict[str, list[str]],
+    incidents: dict[str, list[dict[str, Any]]],
+) -> pl.DataFrame:
     """One row per agenda item with the texts the printed pack shows (no arithmetic here)."""
     rows = []
-    for i in cab.agenda_items(pack, name):
+    for i in cab.agenda_items(pack, name, collisions=collisions, incidents=incidents):
         evidence = dict(i["evidence"])
         keys = list(evidence)
         rows.append(
@@ -146,10 +152,12 @@ if kpis:
         key="cab_kpis",
     )
 
+# indexed once for every section (at 1M changes the pack holds tens of thousands of collision rows)
+by_change, caused = cab.collision_index(pack.collisions), cab.incident_index(pack)
 for name, (order, label, blurb) in cab.SECTIONS.items():
     st.subheader(f"{order}. {label} ({pack.section(name).height})")
     st.caption(blurb)
-    frame = _section_frame(pack, name)
+    frame = _section_frame(pack, name, by_change, caused)
     if frame.height:
         st.dataframe(frame, hide_index=True, width="stretch", key=f"cab_sec_{name}")
     else:
