@@ -15,6 +15,9 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
+from app import data as app_data
+from app.data import Records
+
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 BAND_COLOURS = {"elite": "green", "high": "blue", "medium": "orange", "low": "red"}
 
@@ -157,7 +160,7 @@ def chart(fig: go.Figure, *, key: str) -> None:
 
 
 def drilldown(
-    df: pl.DataFrame,
+    records: pl.DataFrame | Records,
     *,
     title: str,
     key: str,
@@ -166,17 +169,39 @@ def drilldown(
     expanded: bool = False,
     empty_message: str = "No records.",
 ) -> None:
-    """The records behind a chart or KPI in an expander, with a CSV download (formula-safe)."""
-    with st.expander(f"{title} — {df.height:,} records", expanded=expanded, icon=":material/table_view:"):
+    """The records behind a chart or KPI in an expander, with a CSV download (formula-safe).
+
+    A :class:`app.data.Records` query is counted and shown a page at a time (a page picker when
+    there is more than one); its CSV holds every record and is written when the user asks for it.
+    """
+    total = records.height if isinstance(records, pl.DataFrame) else records.count()
+    with st.expander(f"{title} — {total:,} records", expanded=expanded, icon=":material/table_view:"):
         if caption:
             st.caption(caption)
-        if df.is_empty():
+        if total == 0:
             st.caption(empty_message)
             return
-        st.dataframe(df, hide_index=True, key=f"{key}_table", height=min(420, 38 + 35 * df.height))
+        if isinstance(records, pl.DataFrame):
+            shown, data = records, safe_csv(records)
+        else:
+            pages = math.ceil(total / app_data.PAGE_ROWS)
+            number = 1
+            if pages > 1:
+                number = int(
+                    st.number_input(
+                        f"Page (of {pages:,})", min_value=1, max_value=pages, value=1, step=1, key=f"{key}_page"
+                    )
+                )
+            shown, data = records.page(number - 1), records.download(safe_csv)
+            if pages > 1:
+                first = (number - 1) * app_data.PAGE_ROWS + 1
+                st.caption(
+                    f"Rows {first:,}–{first + shown.height - 1:,} of {total:,}; the CSV holds all {total:,}."
+                )
+        st.dataframe(shown, hide_index=True, key=f"{key}_table", height=min(420, 38 + 35 * shown.height))
         st.download_button(
             "Download CSV",
-            data=safe_csv(df),
+            data=data,
             file_name=f"{filename}.csv",
             mime="text/csv",
             key=f"{key}_csv",

@@ -12,7 +12,8 @@ such on screen.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 import polars as pl
@@ -114,6 +115,63 @@ def _where(filters: Mapping[str, str] | None, allowed: frozenset[str]) -> tuple[
     return "".join(f" and {c}" for c in clauses), params
 
 
+# Rows of a record list shown at a time; the CSV download holds them all.
+PAGE_ROWS = 500
+
+
+@dataclass(frozen=True)
+class Records:
+    """The records behind a number, as a query rather than a frame: counted, shown a page at a time
+    and downloaded whole, so a period of 30,000 changes costs the page a count and 500 rows.
+
+    ``sql`` is constant text from this module (values bound as ``?``); ``where``, ``columns`` and
+    ``order`` narrow, project and sort its output by column name (names from the code, never the user).
+    """
+
+    sql: str
+    params: tuple[object, ...] = ()
+    order: str = ""
+    columns: tuple[str, ...] = ()
+    condition: str = ""
+
+    def select(self, *columns: str) -> Records:
+        return replace(self, columns=columns)
+
+    def sort(self, order: str) -> Records:
+        return replace(self, order=order)
+
+    def where(self, condition: str) -> Records:
+        """Only the rows meeting ``condition`` (over the output's column names)."""
+        both = f"({self.condition}) and ({condition})" if self.condition else condition
+        return replace(self, condition=both)
+
+    def _rows(self) -> str:
+        return f"from ({self.sql}) as records" + (f" where {self.condition}" if self.condition else "")
+
+    def _select(self) -> str:
+        order = f" order by {self.order}" if self.order else ""
+        return f"select {', '.join(self.columns) or '*'} {self._rows()}{order}"
+
+    def count(self) -> int:
+        return int(db.query(f"select count(*) as n {self._rows()}", self.params)["n"][0])
+
+    def is_empty(self) -> bool:
+        return self.count() == 0
+
+    def page(self, number: int = 0, *, size: int | None = None) -> pl.DataFrame:
+        """Rows ``number * size`` to ``(number + 1) * size`` in order (size: PAGE_ROWS)."""
+        size = PAGE_ROWS if size is None else int(size)
+        return db.query(f"{self._select()} limit ? offset ?", (*self.params, size, int(number) * size))
+
+    def frame(self) -> pl.DataFrame:
+        """Every row (for charts over a narrow projection; record lists page instead)."""
+        return db.query(self._select(), self.params)
+
+    def download(self, convert: Callable[[pl.DataFrame], bytes]) -> Callable[[], bytes]:
+        """Every row, converted when the user asks for the file (see :func:`app.db.deferred`)."""
+        return db.deferred(self._select(), self.params, convert)
+
+
 # --- the warehouse itself -------------------------------------------------------------------------
 
 
@@ -192,8 +250,7 @@ def changes(
     event: str = "closed",
     subset: str = "all",
     filters: Mapping[str, str] | None = None,
-    limit: int | None = None,
-) -> pl.DataFrame:
+) -> Records:
     """Changes whose ``event`` timestamp falls in [start, end), of a named subset, newest first."""
     column = EVENT_COLUMNS[event]
     condition = CHANGE_SUBSETS[subset]
@@ -202,14 +259,11 @@ def changes(
     if start is not None and end is not None:
         period = f" and {column} >= ? and {column} < ?"
         params = [start, end, *params]
-    sql = (
-        f"select {', '.join(CHANGE_COLUMNS)} from fct_changes where {condition}{period}{where} "
-        f"order by {column} desc nulls last, number"
+    return Records(
+        f"select {', '.join(CHANGE_COLUMNS)} from fct_changes where {condition}{period}{where}",
+        tuple(params),
+        order=f"{column} desc nulls last, number",
     )
-    if limit is not None:
-        sql += " limit ?"
-        params.append(int(limit))
-    return db.query(sql, tuple(params))
 
 
 def durations(
@@ -237,9 +291,9 @@ def incidents(
     end: date,
     service: str | None = None,
     change_caused_only: bool = False,
-    limit: int | None = None,
-) -> pl.DataFrame:
-    """Incidents opened in [start, end) with their primary cause, its method, confidence and evidence."""
+) -> Records:
+    """Incidents opened in [start, end) with their primary cause, its method, confidence and evidence;
+    highest priority first, then newest."""
     params: list[object] = [start, end]
     sql = (
         "select i.number, i.title, i.priority, i.state, i.service_name, i.ci_name, i.opened_at, "
@@ -256,19 +310,16 @@ def incidents(
         params.append(service)
     if change_caused_only:
         sql += " and i.is_change_caused"
-    sql += " order by i.priority nulls last, i.opened_at desc"
-    if limit is not None:
-        sql += " limit ?"
-        params.append(int(limit))
-    return db.query(sql, tuple(params))
+    return Records(sql, tuple(params), order="priority nulls last, opened_at desc, number")
 
 
-def candidates(*, start: date, end: date, service: str | None = None) -> pl.DataFrame:
-    """Every candidate cause of the incidents opened in [start, end), with evidence."""
+def candidates(*, start: date, end: date, service: str | None = None) -> Records:
+    """Every candidate cause of the incidents opened in [start, end), with evidence, newest first."""
     params: list[object] = [start, end]
     sql = (
         "select i.number as incident, i.priority, i.service_name, c.number as change, k.method, k.confidence, "
-        "k.hours_after_change, k.relationship_path, k.is_counted, k.is_primary, k.evidence "
+        "k.hours_after_change, k.relationship_path, k.is_counted, k.is_primary, k.evidence, "
+        "i.opened_at as incident_opened_at "
         "from fct_incident_change_candidates k "
         "join fct_incidents i on i.incident_id = k.incident_id "
         "join fct_changes c on c.change_id = k.change_id "
@@ -277,7 +328,7 @@ def candidates(*, start: date, end: date, service: str | None = None) -> pl.Data
     if service:
         sql += " and i.service_name = ?"
         params.append(service)
-    return db.query(sql + " order by i.opened_at desc, k.confidence desc", tuple(params))
+    return Records(sql, tuple(params), order="incident_opened_at desc, confidence desc, incident, change")
 
 
 def exploratory_attribution(
@@ -326,41 +377,49 @@ def configuration_items(*, limit: int = 20, order_by: str = "change_count") -> p
     )
 
 
-def ci_choices() -> pl.DataFrame:
-    """CIs with any change or incident, for the CI history picker."""
-    return db.query(
-        "select ci_id, name, ci_class, service_name from dim_configuration_items "
-        "where ci_class <> 'service' and (change_count > 0 or incident_count > 0) order by change_count desc, name"
+def ci_choices(*, search: str | None = None, limit: int = 1000) -> pl.DataFrame:
+    """CIs with any change or incident for the CI history picker: the ``limit`` busiest, those whose
+    name contains ``search`` when given; ``matching`` holds how many there are in all."""
+    sql = (
+        "select ci_id, name, ci_class, service_name, count(*) over () as matching from dim_configuration_items "
+        "where ci_class <> 'service' and (change_count > 0 or incident_count > 0)"
     )
+    params: list[object] = []
+    if search:
+        sql += " and contains(lower(name), lower(?))"
+        params.append(search)
+    return db.query(sql + " order by change_count desc, name limit ?", (*params, int(limit)))
 
 
-def ci_history(*, ci_id: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+def ci_history(*, ci_id: str) -> tuple[Records, Records]:
     """The changes whose primary CI is ``ci_id`` and the incidents on it, newest first."""
-    chg = db.query(
-        f"select {', '.join(CHANGE_COLUMNS)} from fct_changes where primary_ci_id = ? "
-        "order by coalesce(actual_end_at, opened_at) desc",
+    chg = Records(
+        f"select {', '.join(CHANGE_COLUMNS)} from fct_changes where primary_ci_id = ?",
         (ci_id,),
+        order="coalesce(actual_end_at, opened_at) desc, number",
     )
-    inc = db.query(
+    inc = Records(
         "select number, title, priority, state, opened_at, resolved_at, time_to_restore_hours, "
         "primary_cause_method, primary_cause_confidence, is_change_caused, incident_id "
-        "from fct_incidents where ci_id = ? order by opened_at desc",
+        "from fct_incidents where ci_id = ?",
         (ci_id,),
+        order="opened_at desc, number",
     )
     return chg, inc
 
 
-def ci_related_changes(*, ci_id: str) -> pl.DataFrame:
+def ci_related_changes(*, ci_id: str) -> Records:
     """Changes on the CI's CMDB neighbours that were candidate causes of incidents on the CI (the
     relationship path says how they are connected), newest first."""
-    return db.query(
+    return Records(
         "select c.number as change, c.primary_ci_name as change_ci, k.relationship_path, k.method, "
         "k.confidence, i.number as incident, i.opened_at, k.evidence "
         "from fct_incident_change_candidates k "
         "join fct_incidents i on i.incident_id = k.incident_id "
         "join fct_changes c on c.change_id = k.change_id "
-        "where i.ci_id = ? and coalesce(c.primary_ci_id, '') <> ? order by i.opened_at desc",
+        "where i.ci_id = ? and coalesce(c.primary_ci_id, '') <> ?",
         (ci_id, ci_id),
+        order="opened_at desc, incident, change",
     )
 
 
@@ -508,40 +567,62 @@ def backlog(*, grain: str, start: date | None = None, end: date | None = None) -
     return _optional("rpt_backlog", sql + " order by period_start", tuple(params))
 
 
-def overdue_changes(*, now: datetime, filters: Mapping[str, str] | None = None) -> pl.DataFrame:
+def overdue_changes(*, now: datetime, filters: Mapping[str, str] | None = None) -> Records:
     """Open changes whose planned start is before ``now`` and that had not started implementing by then
-    (rpt_backlog's overdue definition), oldest planned start first."""
+    (rpt_backlog's overdue definition), with whole days overdue, oldest planned start first."""
     where, params = _where(filters, CHANGE_FILTER_COLUMNS)
-    return db.query(
-        f"select {', '.join(CHANGE_COLUMNS)} from fct_changes "
+    return Records(
+        f"select {', '.join(CHANGE_COLUMNS)}, "
+        "cast(floor(date_diff('second', planned_start_at, cast(? as timestamp)) / 86400) as bigint) as days_overdue "
+        "from fct_changes "
         "where state_category in ('open', 'in_progress') and opened_at <= ? and planned_start_at < ? "
-        f"and coalesce(actual_start_at, timestamp '9999-12-31') >= ?{where} "
-        "order by planned_start_at, number",
-        (now, now, now, *params),
+        f"and coalesce(actual_start_at, timestamp '9999-12-31') >= ?{where}",
+        (now, now, now, now, *params),
+        order="planned_start_at, number",
     )
 
 
 def forward_schedule(
     *, start: datetime, end: datetime, filters: Mapping[str, str] | None = None
-) -> pl.DataFrame:
-    """Open and in-progress changes whose planned window overlaps [start, end), earliest first."""
+) -> Records:
+    """Open and in-progress changes whose planned window overlaps [start, end), earliest first, with
+    ``collides_with``: the changes each collides with (fct_change_collisions), '—' for none."""
     where, params = _where(filters, CHANGE_FILTER_COLUMNS)
-    return db.query(
+    scheduled = (
         f"select {', '.join(CHANGE_COLUMNS)} from fct_changes "
-        "where state_category in ('open', 'in_progress') and planned_start_at < ? and planned_end_at > ?"
-        f"{where} order by planned_start_at, number",
-        (end, start, *params),
+        f"where state_category in ('open', 'in_progress') and planned_start_at < ? and planned_end_at > ?{where}"
     )
+    if not has_model("fct_change_collisions"):
+        return Records(
+            f"select *, '—' as collides_with from ({scheduled})", (end, start, *params), order="planned_start_at, number"
+        )
+    sql = (
+        f"with scheduled as ({scheduled}), "
+        "partners as ("
+        "select change_id_a as change_id, change_number_b || ' (' || collision_kind || ')' as partner, "
+        "overlap_start_at, collision_id from fct_change_collisions "
+        "where change_id_a in (select change_id from scheduled) "
+        "union all "
+        "select change_id_b, change_number_a || ' (' || collision_kind || ')', overlap_start_at, collision_id "
+        "from fct_change_collisions where change_id_b in (select change_id from scheduled)), "
+        "listed as (select change_id, string_agg(partner, ', ' order by overlap_start_at, collision_id) as partners "
+        "from partners group by change_id) "
+        "select scheduled.*, coalesce(listed.partners, '—') as collides_with "
+        "from scheduled left join listed on listed.change_id = scheduled.change_id"
+    )
+    return Records(sql, (end, start, *params), order="planned_start_at, number")
 
 
-def collisions() -> pl.DataFrame:
-    """fct_change_collisions, earliest overlap first."""
-    return _optional(
-        "fct_change_collisions",
+def collisions() -> Records | None:
+    """fct_change_collisions, earliest overlap first (None when the model is not published)."""
+    if not has_model("fct_change_collisions"):
+        return None
+    return Records(
         "select change_number_a, change_number_b, collision_kind, description, overlap_start_at, "
         "overlap_end_at, overlap_minutes, shared_ci_name, relationship_path, in_blackout_a, in_blackout_b, "
         "is_outside_maintenance_window_a, is_outside_maintenance_window_b, change_id_a, change_id_b, "
-        "collision_id from fct_change_collisions order by overlap_start_at, collision_id",
+        "collision_id from fct_change_collisions",
+        order="overlap_start_at, collision_id",
     )
 
 
@@ -626,22 +707,21 @@ def dora_pair(
     return by_start.get(period_start), by_start.get(previous_start)
 
 
-def open_changes(*, filters: Mapping[str, str] | None = None) -> pl.DataFrame:
+def open_changes(*, filters: Mapping[str, str] | None = None) -> Records:
     """Open and in-progress changes with their planned windows (the forward schedule), earliest first."""
     where, params = _where(filters, CHANGE_FILTER_COLUMNS)
-    return db.query(
-        f"select {', '.join(CHANGE_COLUMNS)} from fct_changes "
-        f"where state_category in ('open', 'in_progress'){where} "
-        "order by planned_start_at nulls last, number",
+    return Records(
+        f"select {', '.join(CHANGE_COLUMNS)} from fct_changes where state_category in ('open', 'in_progress'){where}",
         tuple(params),
+        order="planned_start_at nulls last, number",
     )
 
 
-def release_changes(*, filters: Mapping[str, str] | None = None) -> pl.DataFrame:
-    """Changes that belong to a release, newest first."""
+def release_changes(*, filters: Mapping[str, str] | None = None) -> Records:
+    """Changes that belong to a release, by release, newest first."""
     where, params = _where(filters, CHANGE_FILTER_COLUMNS)
-    return db.query(
-        f"select {', '.join(CHANGE_COLUMNS)} from fct_changes where release_id is not null{where} "
-        "order by release_id, coalesce(actual_end_at, planned_start_at, opened_at) desc",
+    return Records(
+        f"select {', '.join(CHANGE_COLUMNS)} from fct_changes where release_id is not null{where}",
         tuple(params),
+        order="release_id, coalesce(actual_end_at, planned_start_at, opened_at) desc, number",
     )

@@ -9,6 +9,7 @@ pointer names (see ingest/warehouse.py).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 import polars as pl
 import streamlit as st
@@ -16,7 +17,7 @@ import streamlit as st
 from ingest.paths import ENV_DATA_DIR, DataDir
 from ingest.warehouse import NoWarehouse, Published, WarehouseReader, read_pointer
 
-__all__ = ["NoWarehouse", "data_dir", "published", "query", "reader"]
+__all__ = ["NoWarehouse", "data_dir", "deferred", "published", "query", "reader"]
 
 
 def data_dir() -> DataDir:
@@ -62,3 +63,15 @@ def _cached(version: str, sql: str, params: tuple[object, ...]) -> pl.DataFrame:
 def query(sql: str, params: tuple[object, ...] = ()) -> pl.DataFrame:
     """Run a query against the published version; results are cached per version."""
     return _cached(published().version, sql, params)
+
+
+def deferred(sql: str, params: tuple[object, ...], convert: Callable[[pl.DataFrame], bytes]) -> Callable[[], bytes]:
+    """A callable for a download button: runs the query when the user clicks (on Streamlit's download
+    thread, uncached) against the version being served now, so the file holds what the page showed
+    even if a newer version is published in between."""
+    pinned, warehouse = published(), reader()
+
+    def run() -> bytes:
+        return convert(warehouse.frame_of(pinned, sql, list(params)))
+
+    return run

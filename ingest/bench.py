@@ -490,12 +490,13 @@ def _serve_child(data_root: str, runs: int, timeout: float) -> dict[str, Any]:
     views = str(REPO / "app" / "views")
 
     def context() -> str:
+        """The asking function (a data function, or a Records count / page) and the page line that asked."""
         frame = sys._getframe(2)
         name = frame.f_code.co_name
         while frame is not None:
             file = frame.f_code.co_filename
             if file.startswith(views):
-                return name
+                return f"{name}@{Path(file).stem}:{frame.f_lineno}"
             if file == str(APP_ENTRY):
                 return f"sidebar:{name}"
             frame = frame.f_back  # type: ignore[assignment]

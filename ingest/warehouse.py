@@ -17,11 +17,15 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from ingest.faults import fault
 from ingest.paths import DataDir
+
+if TYPE_CHECKING:
+    import polars as pl
 
 PUBLISHED_LOG = "published.txt"
 VERSION_RE = re.compile(r"^warehouse_(\d{8}T\d{6}Z_\d{4})\.duckdb$")
@@ -185,7 +189,7 @@ class WarehouseReader:
         self.grace_seconds = grace_seconds
         self._lock = threading.Lock()
         self._current: tuple[Published, duckdb.DuckDBPyConnection] | None = None
-        self._retired: list[tuple[float, duckdb.DuckDBPyConnection]] = []
+        self._retired: list[tuple[float, Published, duckdb.DuckDBPyConnection]] = []
 
     def current(self) -> tuple[Published, duckdb.DuckDBPyConnection]:
         """The published version and its connection, switching to a newer version when there is one."""
@@ -194,7 +198,7 @@ class WarehouseReader:
             if self._current is None or self._current[0].version != pub.version:
                 con = duckdb.connect(str(pub.path), read_only=True)
                 if self._current is not None:
-                    self._retired.append((time.monotonic(), self._current[1]))
+                    self._retired.append((time.monotonic(), *self._current))
                 self._current = (pub, con)
             self._close_retired()
             return self._current
@@ -202,12 +206,33 @@ class WarehouseReader:
     def _close_retired(self) -> None:
         now = time.monotonic()
         keep = []
-        for since, con in self._retired:
+        for since, pub, con in self._retired:
             if now - since > self.grace_seconds:
                 con.close()
             else:
-                keep.append((since, con))
+                keep.append((since, pub, con))
         self._retired = keep
+
+    def frame_of(self, pub: Published, sql: str, params: list[object] | None = None) -> pl.DataFrame:
+        """Run a query on version ``pub`` itself, not on whatever is current now: a download a page
+        offered must hold the rows that page showed. Uses the version's open connection when there is
+        one, else a read-only connection to its file (NoWarehouse once the version is no longer kept)."""
+        current, con = self.current()
+        found = con if current.version == pub.version else None
+        with self._lock:
+            for _since, old, old_con in self._retired:
+                if found is None and old.version == pub.version:
+                    found = old_con
+        if found is not None:
+            cur = found.cursor()
+            try:
+                return cur.sql(sql, params=params or []).pl()
+            finally:
+                cur.close()
+        if not pub.path.exists():
+            raise NoWarehouse(f"warehouse version {pub.version} is no longer kept: reload the page")
+        with duckdb.connect(str(pub.path), read_only=True) as own:
+            return own.sql(sql, params=params or []).pl()
 
     def query(
         self, sql: str, params: list[object] | dict[str, object] | None = None
@@ -220,7 +245,7 @@ class WarehouseReader:
 
     def close(self) -> None:
         with self._lock:
-            for _, con in self._retired:
+            for _, _, con in self._retired:
                 con.close()
             self._retired = []
             if self._current is not None:

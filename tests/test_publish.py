@@ -79,6 +79,29 @@ def test_reader_switches_versions_without_errors(tmp_path: Path) -> None:
     assert [n for _, n, _ in seen] == [1, 2, 3]
 
 
+def test_a_download_reads_the_version_the_page_showed(tmp_path: Path) -> None:
+    """frame_of answers from the pinned version: its open connection while retired, else its file;
+    a version no longer kept says so."""
+    data = DataDir(tmp_path).ensure()
+    b, v1 = _fake_build(data, 1)
+    shown = publish(data, b, v1, {})
+    reader = WarehouseReader(data, grace_seconds=3600)
+    reader.current()
+    b, v2 = _fake_build(data, 2)
+    publish(data, b, v2, {})
+    reader.current()  # switches: v1 is retired, still open
+    assert reader.frame_of(shown, "select count(*) as n from t")["n"].to_list() == [1]
+    assert reader.frame_of(read_pointer(data), "select count(*) as n from t")["n"].to_list() == [2]
+    reader.close()  # v1's connection is gone: its file is opened read-only
+    fresh = WarehouseReader(data)
+    assert fresh.frame_of(shown, "select version from warehouse_version")["version"].to_list() == [v1]
+    fresh.close()
+    shown.path.chmod(0o644)
+    shown.path.unlink()
+    with pytest.raises(NoWarehouse, match=f"version {v1} is no longer kept"):
+        WarehouseReader(data).frame_of(shown, "select 1")
+
+
 def test_garbage_collection_keeps_current_and_newest(tmp_path: Path) -> None:
     data = DataDir(tmp_path).ensure()
     for n in range(5):

@@ -27,6 +27,14 @@ FLAG_COLOURS = {
     "in a blackout window": charts.COLOURS["warn"],
     "scheduled": charts.COLOURS["primary"],
 }
+# The flag of a forward-schedule row (the keys of FLAG_COLOURS), over data.forward_schedule's columns.
+FLAG_SQL = (
+    "case when collides_with <> '—' then 'collides with another change' "
+    "when coalesce(in_blackout, false) then 'in a blackout window' else 'scheduled' end as flag"
+)
+# Changes the timeline draws: the flagged ones (collision, blackout) first, then the earliest planned
+# starts; the list under it holds them all.
+TIMELINE_ROWS = 150
 
 
 def setting(df: pl.DataFrame, name: str, default: float) -> float:
@@ -141,12 +149,7 @@ st.subheader(
 if now is None:
     empty_state("The build's “now” is not published, so overdue changes cannot be listed.")
 else:
-    overdue = data.overdue_changes(now=now, filters=rf).with_columns(
-        ((pl.lit(now).cast(pl.Datetime("us")) - pl.col("planned_start_at")).dt.total_hours() / 24)
-        .floor()
-        .cast(pl.Int64)
-        .alias("days_overdue")
-    )
+    overdue = data.overdue_changes(now=now, filters=rf)
     if overdue.is_empty():
         empty_state("No overdue changes: every open change with a past planned start is implementing.")
     else:
@@ -189,33 +192,27 @@ else:
     )
     scheduled = data.forward_schedule(start=now, end=window_end, filters=rf)
     collisions = data.collisions()
-    partners: dict[str, list[str]] = {}
-    for row in collisions.iter_rows(named=True) if not collisions.is_empty() else []:
-        partners.setdefault(row["change_id_a"], []).append(
-            f"{row['change_number_b']} ({row['collision_kind']})"
-        )
-        partners.setdefault(row["change_id_b"], []).append(
-            f"{row['change_number_a']} ({row['collision_kind']})"
-        )
     blackouts = data.change_windows(start=now, end=window_end, kind="blackout")
-    if scheduled.is_empty():
+    in_window = scheduled.count()
+    if in_window == 0:
         empty_state(f"No open change is planned between {as_text(now)} and {as_text(window_end)}.")
     else:
-        flagged = scheduled.with_columns(
-            pl.col("change_id")
-            .map_elements(lambda cid: ", ".join(partners.get(cid, [])) or "—", return_dtype=pl.String)
-            .alias("collides_with"),
-            pl.format("{} · {}", pl.col("number"), pl.col("primary_ci_name").fill_null("no CI")).alias("row"),
-        ).with_columns(
-            pl.when(pl.col("collides_with") != "—")
-            .then(pl.lit("collides with another change"))
-            .when(pl.col("in_blackout").fill_null(False))
-            .then(pl.lit("in a blackout window"))
-            .otherwise(pl.lit("scheduled"))
-            .alias("flag"),
-            pl.col("planned_start_at").dt.strftime("%Y-%m-%d %H:%M").alias("planned_start"),
-            pl.col("planned_end_at").dt.strftime("%Y-%m-%d %H:%M").alias("planned_end"),
+        flagged = (
+            scheduled.select("*", FLAG_SQL)
+            .sort("(collides_with <> '—' or coalesce(in_blackout, false)) desc, planned_start_at, number")
+            .page(0, size=TIMELINE_ROWS)
+            .with_columns(
+                pl.format("{} · {}", pl.col("number"), pl.col("primary_ci_name").fill_null("no CI")).alias("row"),
+                pl.col("planned_start_at").dt.strftime("%Y-%m-%d %H:%M").alias("planned_start"),
+                pl.col("planned_end_at").dt.strftime("%Y-%m-%d %H:%M").alias("planned_end"),
+            )
         )
+        if in_window > flagged.height:
+            st.caption(
+                f"The timeline draws {flagged.height:,} of the {in_window:,} changes in the window: those that "
+                "collide or fall in a blackout first, then the earliest. Narrow it with the sidebar's service, "
+                "group, type or risk; the list below holds them all."
+            )
         # one shaded span per blackout period, naming every scope it covers
         bands = (
             []
@@ -243,10 +240,10 @@ else:
             key="bl_timeline",
         )
         drilldown(
-            flagged.select(
+            scheduled.select(
                 "number",
                 "title",
-                "flag",
+                FLAG_SQL,
                 "collides_with",
                 "planned_start_at",
                 "planned_end_at",
@@ -265,7 +262,7 @@ else:
         )
 
     st.markdown("**Collisions**")
-    if not data.has_model("fct_change_collisions"):
+    if collisions is None:
         missing_report(
             "fct_change_collisions",
             "Pairs of scheduled changes on the same or related CIs with overlapping windows.",

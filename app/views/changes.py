@@ -187,7 +187,7 @@ with left:
             help="Actual window leaves the planned window by more than the tolerance (15 min by default).",
         )
 with right:
-    variance = completed.filter(pl.col("start_variance_minutes").is_not_null())
+    variance = completed.where("start_variance_minutes is not null").select("start_variance_minutes").frame()
     if variance.is_empty():
         empty_state(f"No completed change in {f.label} has both a planned and an actual start.")
     else:
@@ -242,7 +242,7 @@ else:
             "service_name",
             "assignment_group",
             "change_id",
-        ).sort("unauthorized_reason"),
+        ).sort("unauthorized_reason, closed_at desc nulls last, number"),
         title="Unauthorized changes with their reason",
         key="ch_unauth",
         filename=f"unauthorized_{f.period_start}",

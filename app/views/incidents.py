@@ -155,7 +155,9 @@ else:
     with left:
         chart(
             charts.category_histogram(
-                caused, column="primary_cause_method", title="How each incident was attributed"
+                caused.select("primary_cause_method").frame(),
+                column="primary_cause_method",
+                title="How each incident was attributed",
             ),
             key="inc_methods",
         )
@@ -163,8 +165,11 @@ else:
             "explicit_* = the incident names its cause (confidence 1); inferred_* = time window + CMDB distance."
         )
     with right:
-        restore = caused.filter(pl.col("time_to_restore_hours").is_not_null()).with_columns(
-            pl.format("P{}", pl.col("priority")).alias("priority_label")
+        restore = (
+            caused.where("time_to_restore_hours is not null")
+            .select("priority", "time_to_restore_hours")
+            .frame()
+            .with_columns(pl.format("P{}", pl.col("priority")).alias("priority_label"))
         )
         if restore.is_empty():
             empty_state("No restore times recorded for these incidents.")
@@ -200,7 +205,7 @@ else:
         filename=f"change_caused_incidents_{f.period_start}",
         expanded=True,
     )
-    release_caused = caused.filter(pl.col("is_release_caused"))
+    release_caused = caused.where("is_release_caused")
     drilldown(
         release_caused.select(
             "number", "priority", "title", "primary_cause_release_id", "cause_change", "evidence", "opened_at"
@@ -262,7 +267,7 @@ with st.container(border=True):
         st.metric(
             "Incidents with a cause (exploratory)",
             fmt(explored["total_incidents"][0]),
-            delta=f"published: {fmt(caused.height)} change-caused incidents",
+            delta=f"published: {fmt(caused.count())} change-caused incidents",
             delta_color="off",
             delta_arrow="off",
             help="Incidents opened in the period with at least one candidate inside the window and threshold.",

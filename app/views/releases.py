@@ -240,8 +240,9 @@ drilldown(
 
 # --- incidents of the period ----------------------------------------------------------------------------
 if f.period_start is not None:
-    caused = data.incidents(start=f.period_start, end=f.period_end, service=f.dims.get("service"))
-    caused = caused.filter(pl.col("is_release_caused"))
+    caused = data.incidents(start=f.period_start, end=f.period_end, service=f.dims.get("service")).where(
+        "is_release_caused"
+    )
     st.subheader(f"Release-caused incidents opened in {f.label}")
     if caused.is_empty():
         empty_state(f"No release-caused incidents opened in {f.label}.")

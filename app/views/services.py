@@ -9,6 +9,9 @@ import streamlit as st
 from app import charts, data, filters
 from app.components import chart, drilldown, empty_state, missing_report
 
+# CIs the history picker offers at once; a name search reaches the others.
+CI_CHOICES = 1000
+
 f = filters.current()
 st.title("Services & CIs")
 st.caption(
@@ -126,10 +129,27 @@ else:
         )
 
 st.subheader("A CI's history")
-cis = data.ci_choices()
+search = st.text_input(
+    "Find a CI by name",
+    key="svc_ci_search",
+    placeholder="part of the name, e.g. db-",
+    help=f"The picker lists the {CI_CHOICES:,} busiest CIs (most changes) whose name contains this text.",
+).strip()
+cis = data.ci_choices(search=search or None, limit=CI_CHOICES)
 if cis.is_empty():
-    empty_state("No CI has any change or incident yet.")
+    empty_state(
+        f"No CI named like “{search}” has any change or incident."
+        if search
+        else "No CI has any change or incident yet."
+    )
 else:
+    matching = int(cis["matching"][0])
+    if matching > cis.height:
+        st.caption(
+            f"The {cis.height:,} busiest of {matching:,} CIs with changes or incidents"
+            + (f" named like “{search}”" if search else "")
+            + ": type part of a name above to find another."
+        )
     labels = {
         row["ci_id"]: f"{row['name']} ({row['ci_class']}, {row['service_name'] or 'no service'})"
         for row in cis.iter_rows(named=True)

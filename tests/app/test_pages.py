@@ -508,6 +508,48 @@ def test_backlog_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnection) ->
         assert "collides with another change" in flags
 
 
+def test_long_record_lists_page_and_download_whole(
+    app_env: DataDir, warehouse: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A drill-down longer than a page is counted, shown a page at a time in its order, and its CSV
+    holds every record (written when asked for, from the version the page showed)."""
+    import io
+    import math
+
+    import polars as pl
+
+    from app import data as app_data
+    from app.components import safe_csv
+
+    monkeypatch.setattr(app_data, "PAGE_ROWS", 25)
+    expected = [
+        r[0]
+        for r in warehouse.execute(
+            "select number from fct_changes where state_category in ('open', 'in_progress') "
+            "order by planned_start_at nulls last, number"
+        ).fetchall()
+    ]
+    assert len(expected) > 50, "the sample needs more than two pages of open changes"
+    at = run_page("backlog")
+    assert f"Open and in-progress changes — {len(expected):,} records" in expanders(at)
+    picker = [n for n in at.number_input if n.key == "bl_open_page"]
+    assert picker and picker[0].label == f"Page (of {math.ceil(len(expected) / 25):,})"
+
+    def shown() -> list[str]:
+        tables = [d.value for d in at.dataframe if {"release_id", "is_failed_itil"} <= set(d.value.columns)]
+        assert len(tables) == 1
+        return list(tables[0]["number"])
+
+    assert shown() == expected[:25]
+    assert f"Rows 1–25 of {len(expected):,}; the CSV holds all {len(expected):,}." in captions(at)
+    picker[0].set_value(2).run()
+    assert not at.exception
+    assert shown() == expected[25:50]
+    assert f"Rows 26–50 of {len(expected):,}; the CSV holds all {len(expected):,}." in captions(at)
+    csv = app_data.open_changes().download(safe_csv)()
+    assert pl.read_csv(io.BytesIO(csv))["number"].to_list() == expected
+
+
 def test_data_quality_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnection) -> None:
     at = run_page("data_quality")
     coverage = one(
