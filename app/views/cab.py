@@ -4,6 +4,7 @@ the same feed, :func:`ingest.reports.cab.cab_pack`, so the printed pack and the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, time
 from typing import Any
 
@@ -25,20 +26,28 @@ def _pack(version: str, meeting_at: datetime | None, previous_at: datetime | Non
         cur.close()
 
 
-@st.cache_data(show_spinner=False, max_entries=64, ttl=3600)
-def _rendered(version: str, meeting_at: datetime, previous_at: datetime, fmt: str, paper: str) -> bytes:
-    return cab.render(_pack(version, meeting_at, previous_at), fmt, paper=paper)
+def _rendered(pack: cab.CabPack, fmt: str, paper: str) -> Callable[[], bytes]:
+    """The pack in ``fmt``, rendered when the user asks for it (on Streamlit's download thread): at 1M
+    changes rendering all four formats on every page run would cost the page many seconds."""
+    return lambda: cab.render(pack, fmt, paper=paper)
+
+
+def _section_csv(rows: pl.DataFrame) -> Callable[[], bytes]:
+    """Every agenda row of a section with its published columns (the screen lists the highest-risk)."""
+    return lambda: components.safe_csv(rows)
 
 
 def _section_frame(
     pack: cab.CabPack,
     name: str,
-    collisions: dict[str, list[str]],
     incidents: dict[str, list[dict[str, Any]]],
 ) -> pl.DataFrame:
-    """One row per agenda item with the texts the printed pack shows (no arithmetic here)."""
+    """One row per listed agenda item (the section's highest-risk, as the printed pack lists them) with
+    the texts the printed pack shows (no arithmetic here)."""
     rows = []
-    for i in cab.agenda_items(pack, name, collisions=collisions, incidents=incidents):
+    for i in cab.agenda_items(
+        pack, name, incidents=incidents, limit=cab.DEFAULT_SECTION_LIMIT
+    ):
         evidence = dict(i["evidence"])
         keys = list(evidence)
         rows.append(
@@ -110,11 +119,12 @@ for col, (fmt, label) in zip(
 ):
     col.download_button(
         f"Download {label}",
-        data=_rendered(pub.version, meeting, previous, fmt, paper),
+        data=_rendered(pack, fmt, paper),
         file_name=f"{stem}.{fmt}",
         mime=cab.MEDIA_TYPES[fmt],
         key=f"cab_dl_{fmt}",
         icon=":material/download:",
+        on_click="ignore",
     )
 
 if pack.is_empty:
@@ -152,14 +162,29 @@ if kpis:
         key="cab_kpis",
     )
 
-# indexed once for every section (at 1M changes the pack holds tens of thousands of collision rows)
-by_change, caused = cab.collision_index(pack.collisions), cab.incident_index(pack)
+# caused incidents indexed once for every section; collision lines only for the changes listed
+caused = cab.incident_index(pack)
 for name, (order, label, blurb) in cab.SECTIONS.items():
     st.subheader(f"{order}. {label} ({pack.section(name).height})")
     st.caption(blurb)
-    frame = _section_frame(pack, name, by_change, caused)
+    frame = _section_frame(pack, name, caused)
     if frame.height:
+        total = pack.section(name).height
+        if total > frame.height:
+            st.caption(
+                f"The {frame.height} highest-risk of {total:,} changes, as the printed pack lists them "
+                "(risk score, then earliest planned start); the CSV holds every one with its published evidence."
+            )
         st.dataframe(frame, hide_index=True, width="stretch", key=f"cab_sec_{name}")
+        st.download_button(
+            f"Download all {total:,} as CSV",
+            data=_section_csv(pack.section(name)),
+            file_name=f"cab-{pack.meeting_at:%Y-%m-%d}-{name}.csv",
+            mime="text/csv",
+            key=f"cab_sec_{name}_csv",
+            icon=":material/download:",
+            on_click="ignore",
+        )
     else:
         st.write("Nothing to review.")
 
