@@ -253,7 +253,7 @@ def _rank_versions(
     source_system: str | None,
     loaded_at: datetime,
 ) -> int:
-    """Keep each key's top version of ``_stage`` in ``_chosen``; quarantine ties with different
+    """Add each key's top version of ``_stage`` to ``_chosen``; quarantine ties with different
     content and return how many rows that was."""
     keys = ", ".join(f'"{k}"' for k in entity.key)
     con.execute("drop table if exists _ranked")
@@ -278,15 +278,41 @@ def _rank_versions(
         from _ranked r where _n_top > 1 and _is_top returning 1""",
         [run_id, file_name, source_system, entity.name, loaded_at],
     ).fetchall()
-    con.execute("drop table if exists _chosen")
     con.execute(
-        f"""create temp table _chosen as
-        select * exclude (_rn) from (
+        f"""insert into _chosen by name
+        select * exclude (_rn, _top_v, _is_top, _n_top) from (
             select *, row_number() over (partition by {keys} order by _source_row) as _rn
             from _ranked where _n_top <= 1 and _is_top
         ) where _rn = 1"""
     )
     return len(conflict)
+
+
+# How load_frame routes a row: its key is once in the file and not loaded yet (inserted straight
+# from the frame); once in the file and already loaded (classified against the loaded row); more
+# than once in the file (ranked within the file first).
+FRESH, KNOWN, REPEATED = 0, 1, 2
+
+
+def _routes(con: duckdb.DuckDBPyConnection, entity: Entity, frame: pl.DataFrame) -> pl.Series | None:
+    """Each row's route (FRESH, KNOWN or REPEATED); None when every row is FRESH."""
+    keys = list(entity.key)
+    repeated = frame.select(pl.struct(keys).is_duplicated()).to_series()
+    once = frame.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_i"), *keys)
+    if repeated.any():
+        once = once.filter(~repeated)
+    using = ", ".join(f'"{k}"' for k in keys)
+    known = con.sql(f"select _i from once semi join {entity.table} using ({using})").pl()["_i"]
+    if known.is_empty() and not repeated.any():
+        return None
+    row = pl.int_range(0, frame.height, dtype=pl.UInt32, eager=True)
+    return pl.select(
+        pl.when(repeated)
+        .then(pl.lit(REPEATED, pl.Int8))
+        .when(row.is_in(known.implode()))
+        .then(pl.lit(KNOWN, pl.Int8))
+        .otherwise(pl.lit(FRESH, pl.Int8))
+    ).to_series()
 
 
 def load_frame(
@@ -297,7 +323,12 @@ def load_frame(
     file_name: str,
     source_system: str | None,
 ) -> EntityCounts:
-    """Load one entity's canonical frame inside the caller's open transaction; return its counts."""
+    """Load one entity's canonical frame inside the caller's open transaction; return its counts.
+
+    Rows whose key is once in the file and not loaded before are inserted straight from the frame.
+    Only the others are staged: keys repeated in the file are ranked (the top version per key), and
+    the chosen rows are classified against the loaded table.
+    """
     entity = ENTITIES[mapped.entity]
     counts = EntityCounts(rows_read=mapped.frame.height + mapped.quarantine.height)
     loaded_at = now_utc()
@@ -324,54 +355,54 @@ def load_frame(
     keys = ", ".join(f'"{k}"' for k in entity.key)
     table = entity.table
     cols = ", ".join(f'"{c}"' for c in entity.columns)
-    # Every key once in the file and none of them loaded before (a first load, or new records): each
-    # row is an insert, written straight from the frame without staging, ranking or classifying.
-    repeated = frame.select(pl.struct(list(entity.key)).is_duplicated().any()).item()
-    if not repeated:
-        frame_keys = frame.select(list(entity.key))  # noqa: F841  (read by DuckDB by name)
-        known = con.execute(
-            f"select count(*) from (select {keys} from {table} semi join frame_keys using ({keys}))"
-        ).fetchall()[0][0]
-        if known == 0:
-            for offset in range(0, frame.height, STAGE_ROWS):
-                chunk = frame.slice(offset, STAGE_ROWS)
-                con.execute(
-                    f"insert into {table} ({cols}, _ingest_run_id, _source_file, _source_row, _row_hash, _loaded_at) "
-                    f"select {cols}, ?, ?, _source_row, {_hash_expr(entity)}, ? from chunk",
-                    [run_id, file_name, loaded_at],
-                )
-            counts.inserted += frame.height
-            return counts
-    con.execute("drop table if exists _stage")
+    insert_fresh = (
+        f"insert into {table} ({cols}, _ingest_run_id, _source_file, _source_row, _row_hash, _loaded_at) "
+        f"select {cols}, ?, ?, _source_row, {_hash_expr(entity)}, ? from chunk"
+    )
     stage_select = (
         f"select * exclude (_seq), {_hash_expr(entity)} as _row_hash, "
         f"coalesce({version}, '-infinity'::timestamp) as _v, coalesce(_seq, -9223372036854775807) as _seq"
     )
-    con.execute(f"create temp table _stage as {stage_select} from frame limit 0")
-    # Staged in slices: DuckDB's scan of a frame copies it, so one slice at a time bounds memory.
-    for offset in range(0, mapped.frame.height, STAGE_ROWS):
-        chunk = frame.slice(offset, STAGE_ROWS)  # noqa: F841  (read by DuckDB by name)
-        con.execute(f"insert into _stage {stage_select} from chunk")
-    # Within the file: the top version per key (ties on the version broken by the optional sequence
-    # column); a tie with different content is a conflict. Most exports hold each key once: then
-    # every staged row is its key's only version and the ranking is skipped.
-    if not repeated:
-        chosen, n_conflicts = "_stage", 0
-    else:
-        chosen, n_conflicts = (
-            "_chosen",
-            _rank_versions(
-                con,
-                entity,
-                run_id=run_id,
-                file_name=file_name,
-                source_system=source_system,
-                loaded_at=loaded_at,
-            ),
+    routes = _routes(con, entity, frame)
+    if routes is not None:
+        for t in ("_stage", "_ranked", "_chosen", "_classified"):
+            con.execute(f"drop table if exists {t}")
+        con.execute(f"create temp table _stage as {stage_select} from frame limit 0")
+        con.execute(f"create temp table _chosen as {stage_select} from frame limit 0")
+    n_fresh = 0
+    # In slices: DuckDB's scan of a frame copies it, so one slice at a time bounds memory.
+    for offset in range(0, frame.height, STAGE_ROWS):
+        chunk = frame.slice(offset, STAGE_ROWS)
+        route = None if routes is None else routes.slice(offset, STAGE_ROWS)
+        if route is not None and not (route == FRESH).all():
+            # A key once in the file is its own top version: staged straight into _chosen.
+            for target, which in (("_chosen", KNOWN), ("_stage", REPEATED)):
+                rows = chunk.filter(route == which)
+                if rows.height:
+                    con.execute(f"insert into {target} {stage_select} from rows")
+            chunk = chunk.filter(route == FRESH)
+        if chunk.height:
+            con.execute(insert_fresh, [run_id, file_name, loaded_at])
+            n_fresh += chunk.height
+    counts.inserted += n_fresh
+    if routes is None:
+        return counts
+
+    # Within the file: the top version per repeated key (ties on the version broken by the optional
+    # sequence column); a tie with different content is a conflict.
+    n_conflicts = 0
+    if (routes == REPEATED).any():
+        n_conflicts = _rank_versions(
+            con,
+            entity,
+            run_id=run_id,
+            file_name=file_name,
+            source_system=source_system,
+            loaded_at=loaded_at,
         )
     counts.quarantined += n_conflicts
-    n_chosen = con.execute(f"select count(*) from {chosen}").fetchall()[0][0]
-    counts.superseded += mapped.frame.height - n_chosen - n_conflicts
+    n_chosen = con.execute("select count(*) from _chosen").fetchall()[0][0]
+    counts.superseded += mapped.frame.height - n_fresh - n_chosen - n_conflicts
 
     classify = f"""
         select c.*,
@@ -382,7 +413,7 @@ def load_frame(
                 when {"false" if entity.version_column is None else "t._v_old is not null and c._v = t._v_old"} then 'conflict'
                 else 'update'
             end as _action
-        from {chosen} c
+        from _chosen c
         left join (select {keys}, _row_hash, {version} as _v_old from {table}) t on {_key_match(entity, "c", "t")}
     """
     con.execute("drop table if exists _classified")
