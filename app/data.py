@@ -133,6 +133,20 @@ class Records:
     order: str = ""
     columns: tuple[str, ...] = ()
     condition: str = ""
+    keyed: str = ""  # the same select with the table's rowid as _row (see of_table)
+
+    @classmethod
+    def of_table(
+        cls, select_list: str, table: str, where: str, params: tuple[object, ...] = (), *, order: str
+    ) -> Records:
+        """Records of one table: a page then sorts the row ids and reads the wide rows of that page only
+        (DuckDB otherwise reads every column of every matching row before keeping 500: 2-3x slower)."""
+        return cls(
+            f"select {select_list} from {table} where {where}",
+            params,
+            order=order,
+            keyed=f"select rowid as _row, {select_list} from {table} where {where}",
+        )
 
     def select(self, *columns: str) -> Records:
         return replace(self, columns=columns)
@@ -161,7 +175,16 @@ class Records:
     def page(self, number: int = 0, *, size: int | None = None) -> pl.DataFrame:
         """Rows ``number * size`` to ``(number + 1) * size`` in order (size: PAGE_ROWS)."""
         size = PAGE_ROWS if size is None else int(size)
-        return db.query(f"{self._select()} limit ? offset ?", (*self.params, size, int(number) * size))
+        if not self.keyed:
+            return db.query(f"{self._select()} limit ? offset ?", (*self.params, size, int(number) * size))
+        where = f" where {self.condition}" if self.condition else ""
+        order = f" order by {self.order}" if self.order else ""
+        keys = f"select _row from ({self.keyed}) as records{where}{order} limit ? offset ?"
+        return db.query(
+            f"select {', '.join(self.columns) or '* exclude (_row)'} from ({self.keyed}) as records "
+            f"where _row in ({keys}){order}",
+            (*self.params, *self.params, size, int(number) * size),
+        )
 
     def frame(self) -> pl.DataFrame:
         """Every row (for charts over a narrow projection; record lists page instead)."""
@@ -259,8 +282,10 @@ def changes(
     if start is not None and end is not None:
         period = f" and {column} >= ? and {column} < ?"
         params = [start, end, *params]
-    return Records(
-        f"select {', '.join(CHANGE_COLUMNS)} from fct_changes where {condition}{period}{where}",
+    return Records.of_table(
+        ", ".join(CHANGE_COLUMNS),
+        "fct_changes",
+        f"{condition}{period}{where}",
         tuple(params),
         order=f"{column} desc nulls last, number",
     )
@@ -295,35 +320,36 @@ def incidents(
     """Incidents opened in [start, end) with their primary cause, its method, confidence and evidence;
     highest priority first, then newest."""
     params: list[object] = [start, end]
-    sql = (
-        "select i.number, i.title, i.priority, i.state, i.service_name, i.ci_name, i.opened_at, "
-        "i.resolved_at, i.time_to_restore_hours, i.outage_hours, c.number as cause_change, "
-        "i.primary_cause_method, i.primary_cause_confidence, p.evidence, i.primary_cause_release_id, "
-        "i.is_change_caused, i.is_release_caused, i.incident_id "
-        "from fct_incidents i "
-        "left join fct_incident_change_candidates p on p.incident_id = i.incident_id and p.is_primary "
-        "left join fct_changes c on c.change_id = i.primary_cause_change_id "
-        "where i.opened_at >= ? and i.opened_at < ?"
-    )
+    where = "opened_at >= ? and opened_at < ?"
     if service:
-        sql += " and i.service_name = ?"
+        where += " and service_name = ?"
         params.append(service)
     if change_caused_only:
-        sql += " and i.is_change_caused"
-    return Records(sql, tuple(params), order="priority nulls last, opened_at desc, number")
+        where += " and is_change_caused"
+    return Records.of_table(
+        "number, title, priority, state, service_name, ci_name, opened_at, resolved_at, time_to_restore_hours, "
+        "outage_hours, primary_cause_change_number as cause_change, primary_cause_method, primary_cause_confidence, "
+        "primary_cause_evidence as evidence, primary_cause_release_id, is_change_caused, is_release_caused, "
+        "incident_id",
+        "fct_incidents",
+        where,
+        tuple(params),
+        order="priority nulls last, opened_at desc, number",
+    )
 
 
 def candidates(*, start: date, end: date, service: str | None = None) -> Records:
     """Every candidate cause of the incidents opened in [start, end), with evidence, newest first."""
-    params: list[object] = [start, end]
+    # both tables are stored in the order of the incident's opening: the period filter on each lets
+    # DuckDB read only the period's row groups of both sides of the join
+    params: list[object] = [start, end, start, end]
     sql = (
-        "select i.number as incident, i.priority, i.service_name, c.number as change, k.method, k.confidence, "
-        "k.hours_after_change, k.relationship_path, k.is_counted, k.is_primary, k.evidence, "
-        "i.opened_at as incident_opened_at "
+        "select k.incident_number as incident, i.priority, i.service_name, k.change_number as change, k.method, "
+        "k.confidence, k.hours_after_change, k.relationship_path, k.is_counted, k.is_primary, k.evidence, "
+        "k.incident_opened_at "
         "from fct_incident_change_candidates k "
         "join fct_incidents i on i.incident_id = k.incident_id "
-        "join fct_changes c on c.change_id = k.change_id "
-        "where i.opened_at >= ? and i.opened_at < ?"
+        "where k.incident_opened_at >= ? and k.incident_opened_at < ? and i.opened_at >= ? and i.opened_at < ?"
     )
     if service:
         sql += " and i.service_name = ?"
@@ -393,15 +419,18 @@ def ci_choices(*, search: str | None = None, limit: int = 1000) -> pl.DataFrame:
 
 def ci_history(*, ci_id: str) -> tuple[Records, Records]:
     """The changes whose primary CI is ``ci_id`` and the incidents on it, newest first."""
-    chg = Records(
-        f"select {', '.join(CHANGE_COLUMNS)} from fct_changes where primary_ci_id = ?",
+    chg = Records.of_table(
+        ", ".join(CHANGE_COLUMNS),
+        "fct_changes",
+        "primary_ci_id = ?",
         (ci_id,),
         order="coalesce(actual_end_at, opened_at) desc, number",
     )
-    inc = Records(
-        "select number, title, priority, state, opened_at, resolved_at, time_to_restore_hours, "
-        "primary_cause_method, primary_cause_confidence, is_change_caused, incident_id "
-        "from fct_incidents where ci_id = ?",
+    inc = Records.of_table(
+        "number, title, priority, state, opened_at, resolved_at, time_to_restore_hours, primary_cause_method, "
+        "primary_cause_confidence, is_change_caused, incident_id",
+        "fct_incidents",
+        "ci_id = ?",
         (ci_id,),
         order="opened_at desc, number",
     )
@@ -412,12 +441,15 @@ def ci_related_changes(*, ci_id: str) -> Records:
     """Changes on the CI's CMDB neighbours that were candidate causes of incidents on the CI (the
     relationship path says how they are connected), newest first."""
     return Records(
-        "select c.number as change, c.primary_ci_name as change_ci, k.relationship_path, k.method, "
-        "k.confidence, i.number as incident, i.opened_at, k.evidence "
-        "from fct_incident_change_candidates k "
-        "join fct_incidents i on i.incident_id = k.incident_id "
-        "join fct_changes c on c.change_id = k.change_id "
-        "where i.ci_id = ? and coalesce(c.primary_ci_id, '') <> ?",
+        "with incidents as (select incident_id from fct_incidents where ci_id = ?), "
+        "candidates as (select * from fct_incident_change_candidates "
+        "where incident_id in (select incident_id from incidents)), "
+        "changes as (select change_id, primary_ci_id, primary_ci_name from fct_changes "
+        "where change_id in (select change_id from candidates)) "
+        "select k.change_number as change, c.primary_ci_name as change_ci, k.relationship_path, k.method, "
+        "k.confidence, k.incident_number as incident, k.incident_opened_at as opened_at, k.evidence "
+        "from candidates k join changes c on c.change_id = k.change_id "
+        "where coalesce(c.primary_ci_id, '') <> ?",
         (ci_id, ci_id),
         order="opened_at desc, incident, change",
     )
@@ -571,11 +603,11 @@ def overdue_changes(*, now: datetime, filters: Mapping[str, str] | None = None) 
     """Open changes whose planned start is before ``now`` and that had not started implementing by then
     (rpt_backlog's overdue definition), with whole days overdue, oldest planned start first."""
     where, params = _where(filters, CHANGE_FILTER_COLUMNS)
-    return Records(
-        f"select {', '.join(CHANGE_COLUMNS)}, "
-        "cast(floor(date_diff('second', planned_start_at, cast(? as timestamp)) / 86400) as bigint) as days_overdue "
-        "from fct_changes "
-        "where state_category in ('open', 'in_progress') and opened_at <= ? and planned_start_at < ? "
+    return Records.of_table(
+        f"{', '.join(CHANGE_COLUMNS)}, "
+        "cast(floor(date_diff('second', planned_start_at, cast(? as timestamp)) / 86400) as bigint) as days_overdue",
+        "fct_changes",
+        "state_category in ('open', 'in_progress') and opened_at <= ? and planned_start_at < ? "
         f"and coalesce(actual_start_at, timestamp '9999-12-31') >= ?{where}",
         (now, now, now, now, *params),
         order="planned_start_at, number",
@@ -710,8 +742,10 @@ def dora_pair(
 def open_changes(*, filters: Mapping[str, str] | None = None) -> Records:
     """Open and in-progress changes with their planned windows (the forward schedule), earliest first."""
     where, params = _where(filters, CHANGE_FILTER_COLUMNS)
-    return Records(
-        f"select {', '.join(CHANGE_COLUMNS)} from fct_changes where state_category in ('open', 'in_progress'){where}",
+    return Records.of_table(
+        ", ".join(CHANGE_COLUMNS),
+        "fct_changes",
+        f"state_category in ('open', 'in_progress'){where}",
         tuple(params),
         order="planned_start_at nulls last, number",
     )
@@ -720,8 +754,10 @@ def open_changes(*, filters: Mapping[str, str] | None = None) -> Records:
 def release_changes(*, filters: Mapping[str, str] | None = None) -> Records:
     """Changes that belong to a release, by release, newest first."""
     where, params = _where(filters, CHANGE_FILTER_COLUMNS)
-    return Records(
-        f"select {', '.join(CHANGE_COLUMNS)} from fct_changes where release_id is not null{where}",
+    return Records.of_table(
+        ", ".join(CHANGE_COLUMNS),
+        "fct_changes",
+        f"release_id is not null{where}",
         tuple(params),
         order="release_id, coalesce(actual_end_at, planned_start_at, opened_at) desc, number",
     )

@@ -277,3 +277,5 @@ final as (
 )
 
 select * from final
+-- in the order of opening: a period's changes sit together (DuckDB skips the other row groups)
+order by opened_at, change_id

@@ -1,5 +1,6 @@
 {#- One row per (incident, candidate change) with the attribution method, confidence and
-    evidence. The public face of int_incidents_attributed_to_changes. -#}
+    evidence. The public face of int_incidents_attributed_to_changes. Stored in the order of the
+    incident's opening, so a period's candidates sit together (DuckDB skips the other row groups). -#}
 with
 
 attributions as (
@@ -8,20 +9,32 @@ attributions as (
 
 ),
 
+incidents as (
+
+    select * from {{ ref('stg_canonical__incidents') }}
+
+),
+
 final as (
 
     select
-        incident_id,
-        change_id,
-        method,
-        confidence,
-        hours_after_change,
-        relationship_path,
-        is_counted,
-        is_primary,
-        evidence
+        attributions.incident_id,
+        attributions.change_id,
+        attributions.method,
+        attributions.confidence,
+        attributions.hours_after_change,
+        attributions.relationship_path,
+        attributions.is_counted,
+        attributions.is_primary,
+        attributions.evidence,
+        incidents.number as incident_number,
+        incidents.opened_at as incident_opened_at,
+        attributions.change_number
     from attributions
+    inner join incidents
+        on incidents.incident_id = attributions.incident_id
 
 )
 
 select * from final
+order by incident_opened_at, incident_id, change_id

@@ -59,6 +59,8 @@ primary_causes as (
         attributions.change_id,
         attributions.method,
         attributions.confidence,
+        attributions.change_number,
+        attributions.evidence,
         change_releases.release_id
     from attributions
     left join change_releases
@@ -167,6 +169,8 @@ final as (
             as primary_cause_release_id,
         primary_causes.method as primary_cause_method,
         primary_causes.confidence as primary_cause_confidence,
+        primary_causes.change_number as primary_cause_change_number,
+        primary_causes.evidence as primary_cause_evidence,
         primary_causes.change_id is not null as is_change_caused,
         coalesce(primary_causes.release_id, explicit_release_causes.release_id, inferred_release_causes.release_id)
             is not null as is_release_caused,
@@ -186,3 +190,5 @@ final as (
 )
 
 select * from final
+-- in the order of opening: a period's incidents sit together (DuckDB skips the other row groups)
+order by opened_at, incident_id

@@ -441,6 +441,7 @@ described as (
                     else cast(round(hours_after_change, 1) as varchar) || ' h after actual end of ' || change_number
                 end
         end as evidence,
+        change_number,
         incident_opened_at,
         change_actual_end_at
     from ranked
