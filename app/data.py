@@ -369,13 +369,16 @@ def exploratory_attribution(
     params: list[object] = [start, end, window_hours, min_confidence]
     sql = (
         "with kept as (select k.incident_id, k.method, k.confidence from fct_incident_change_candidates k "
-        "join fct_incidents i on i.incident_id = k.incident_id "
-        "where i.opened_at >= ? and i.opened_at < ? "
+        "where k.incident_opened_at >= ? and k.incident_opened_at < ? "
         "and (k.method like 'explicit%' or (coalesce(k.hours_after_change, 0) <= ? and k.confidence >= ?))"
     )
     if service:
-        sql += " and i.service_name = ?"
-        params.append(service)
+        # both stored in opening order: the period filter on each reads only the period's row groups
+        sql += (
+            " and k.incident_id in (select incident_id from fct_incidents "
+            "where opened_at >= ? and opened_at < ? and service_name = ?)"
+        )
+        params += [start, end, service]
     sql += (
         "), best as (select incident_id, arg_max(method, confidence) as method from kept group by incident_id) "
         "select method, count(*) as incidents, sum(count(*)) over () as total_incidents "
