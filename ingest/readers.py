@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 CHUNK = 16 * 1024 * 1024
@@ -131,10 +132,38 @@ def _transcode(path: Path, encoding: str, tmpdir: Path) -> Path:
 
 
 _BAD_LINE = re.compile(r"(?m)^[^\n\udc80-\udcff]*[\udc80-\udcff][^\n]*")
-_UTF8_SEQ = re.compile(rb"[\xc2-\xf4][\x80-\xbf]")  # a UTF-8 lead byte and a continuation byte
-_HIGH_BYTE = re.compile(rb"[\x80-\xff]")
-_ASCII_BYTES = bytes(range(128))
 _NON_ASCII_UTF8 = re.compile(r"[\u0080-\udc7f\udd00-\U0010ffff]")
+# Each byte as UTF-8 text when read as cp1252 (undefined bytes become U+FFFD, as the codec's "replace").
+_CP1252_UTF8 = [bytes([b]).decode("cp1252", errors="replace").encode("utf-8") for b in range(256)]
+# Above one high byte in this many, a chunk is decoded by the codec rather than byte by byte.
+_SPARSE_HIGH = 256
+
+
+def _cp1252_to_utf8(data: bytes, high: np.ndarray) -> bytes:
+    """``data`` decoded as cp1252 (errors replaced) and encoded as UTF-8; ``high`` are the offsets of
+    its bytes above 0x7F. A chunk of a cp1252 export is mostly ASCII: only its few high bytes are
+    looked up, the ASCII runs between them are copied as they are."""
+    if high.size * _SPARSE_HIGH > len(data):
+        return data.decode("cp1252", errors="replace").encode("utf-8")
+    view = memoryview(data)
+    pieces: list[bytes | memoryview] = []
+    pos = 0
+    for i in high.tolist():
+        pieces.append(view[pos:i])
+        pieces.append(_CP1252_UTF8[data[i]])
+        pos = i + 1
+    pieces.append(view[pos:])
+    return b"".join(pieces)
+
+
+def _has_utf8_pair(arr: np.ndarray, high: np.ndarray) -> bool:
+    """Whether the bytes hold a UTF-8 lead byte (C2-F4) followed by a continuation byte (80-BF)."""
+    if high.size < 2:
+        return False
+    adjacent = np.flatnonzero(np.diff(high) == 1)
+    lead = arr[high[adjacent]]
+    cont = arr[high[adjacent + 1]]
+    return bool(((lead >= 0xC2) & (lead <= 0xF4) & (cont <= 0xBF)).any())
 
 
 def _transcode_mixed(path: Path, tmpdir: Path) -> tuple[Path, int, int, bool]:
@@ -148,7 +177,7 @@ def _transcode_mixed(path: Path, tmpdir: Path) -> tuple[Path, int, int, bool]:
     fallback = 0
     first_bad = 0
     utf8_text = False
-    line_no = 1
+    line_no = 1  # counted until the first line decoded as cp1252 is known
     with path.open("rb") as src, out.open("wb") as dst:
         rest = b""
         while True:
@@ -160,22 +189,15 @@ def _transcode_mixed(path: Path, tmpdir: Path) -> tuple[Path, int, int, bool]:
                     rest = data
                     continue
                 data, rest = data[:cut], data[cut:]
-            high_bytes = data.translate(None, _ASCII_BYTES)
-            if not high_bytes:  # plain ASCII: nothing to decode
+            arr = np.frombuffer(data, dtype=np.uint8)
+            high = np.flatnonzero(arr >= 0x80)
+            if not high.size:  # plain ASCII: nothing to decode
                 dst.write(data)
-                line_no += data.count(b"\n")
-                if not chunk:
-                    break
-                continue
-            # Two adjacent bytes of the chunk stay adjacent among its high bytes: when these hold no
-            # UTF-8 pair, neither does the chunk (the full scan only runs when they might).
-            if _UTF8_SEQ.search(high_bytes) is None or _UTF8_SEQ.search(data) is None:
-                # no UTF-8 multi-byte text in this chunk (a cp1252 file): decode it whole, at codec speed
-                high = _HIGH_BYTE.search(data)
-                if high is not None:
-                    fallback += 1
-                    first_bad = first_bad or line_no + data.count(b"\n", 0, high.start())
-                text = data.decode("cp1252", errors="replace")
+            elif not _has_utf8_pair(arr, high):
+                # no UTF-8 multi-byte text in this chunk (a cp1252 file): decode it whole
+                fallback += 1
+                first_bad = first_bad or line_no + data.count(b"\n", 0, int(high[0]))
+                dst.write(_cp1252_to_utf8(data, high))
             else:
                 text = data.decode("utf-8", errors="surrogateescape")
                 bad = list(_BAD_LINE.finditer(text))
@@ -193,8 +215,9 @@ def _transcode_mixed(path: Path, tmpdir: Path) -> tuple[Path, int, int, bool]:
                     text = "".join(pieces)
                 else:
                     utf8_text = True
-            dst.write(text.encode("utf-8"))
-            line_no += text.count("\n")
+                dst.write(text.encode("utf-8"))
+            if not first_bad:
+                line_no += data.count(b"\n")  # decoding keeps every line break: the bytes' count
             if not chunk:
                 break
     return out, fallback, first_bad, utf8_text

@@ -1,0 +1,135 @@
+"""The transcoder of files that are not UTF-8 gives, byte for byte, what decoding each chunk with
+Python's codecs gives (the reference below is the transcoder as it was before the fast cp1252 path):
+the same UTF-8 copy, chunk count, first cp1252 line and mixed-encoding flag."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ingest import readers
+
+_UTF8_SEQ = re.compile(rb"[\xc2-\xf4][\x80-\xbf]")
+_HIGH_BYTE = re.compile(rb"[\x80-\xff]")
+
+
+def _reference(path: Path, out: Path, chunk_size: int) -> tuple[bytes, int, int, bool]:
+    fallback = first_bad = 0
+    utf8_text = False
+    line_no = 1
+    result = []
+    with path.open("rb") as src:
+        rest = b""
+        while True:
+            chunk = src.read(chunk_size)
+            data = rest + chunk
+            if chunk:
+                cut = data.rfind(b"\n") + 1
+                if cut == 0:
+                    rest = data
+                    continue
+                data, rest = data[:cut], data[cut:]
+            if _HIGH_BYTE.search(data) is None:
+                result.append(data)
+            elif _UTF8_SEQ.search(data) is None:
+                high = _HIGH_BYTE.search(data)
+                assert high is not None
+                fallback += 1
+                first_bad = first_bad or line_no + data.count(b"\n", 0, high.start())
+                result.append(data.decode("cp1252", errors="replace").encode("utf-8"))
+            else:
+                text = data.decode("utf-8", errors="surrogateescape")
+                bad = list(readers._BAD_LINE.finditer(text))
+                if bad:
+                    fallback += len(bad)
+                    first_bad = first_bad or line_no + text.count("\n", 0, bad[0].start())
+                    pieces, pos = [], 0
+                    for m in bad:
+                        pieces.append(text[pos : m.start()])
+                        raw = m.group(0).encode("utf-8", errors="surrogateescape")
+                        pieces.append(raw.decode("cp1252", errors="replace"))
+                        pos = m.end()
+                    pieces.append(text[pos:])
+                    utf8_text = utf8_text or bool(
+                        readers._NON_ASCII_UTF8.search(readers._BAD_LINE.sub("", text))
+                    )
+                    text = "".join(pieces)
+                else:
+                    utf8_text = True
+                result.append(text.encode("utf-8"))
+            line_no += data.count(b"\n")
+            if not chunk:
+                break
+    return b"".join(result), fallback, first_bad, utf8_text
+
+
+def _both(tmp_path: Path, data: bytes, chunk_size: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    src = tmp_path / "export.csv"
+    src.write_bytes(data)
+    monkeypatch.setattr(readers, "CHUNK", chunk_size)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir(exist_ok=True)
+    copy, fallback, first_bad, utf8_text = readers._transcode_mixed(src, out_dir)
+    expected = _reference(src, out_dir, chunk_size)
+    assert (copy.read_bytes(), fallback, first_bad, utf8_text) == expected
+
+
+LINE = st.one_of(
+    st.binary(max_size=40).map(lambda b: b.replace(b"\n", b" ")),
+    st.text(max_size=20).map(lambda t: t.replace("\n", " ").encode("utf-8", errors="surrogatepass")),
+    st.text(alphabet='aé–’€Ž\u0081 ,"', max_size=20).map(lambda t: t.encode("cp1252", errors="replace")),
+    st.sampled_from([b"plain ascii", b"caf\xe9", b"caf\xc3\xa9", b"\xc3\x28", b"\x96\x81\x8d\x9d\xff"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines=st.lists(LINE, max_size=30), chunk_size=st.sampled_from([7, 64, 1 << 16]), eol=st.booleans())
+def test_transcode_matches_the_codec_reference(
+    tmp_path_factory: pytest.TempPathFactory, lines: list[bytes], chunk_size: int, eol: bool
+) -> None:
+    tmp = tmp_path_factory.mktemp("transcode")
+    data = b"\n".join(lines) + (b"\n" if eol else b"")
+    with pytest.MonkeyPatch.context() as mp:
+        _both(tmp, data, chunk_size, mp)
+
+
+@pytest.mark.parametrize("high_share", [0.0005, 0.02, 0.5])
+def test_sparse_and_dense_cp1252_chunks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, high_share: float
+) -> None:
+    import random
+
+    rng = random.Random(7)
+    high = bytes(range(0x80, 0x100))
+    data = bytearray()
+    for _ in range(2000):
+        line = bytes(
+            rng.choice(high) if rng.random() < high_share else rng.choice(b'abc ,"') for _ in range(60)
+        )
+        data += line + b"\r\n"
+    _both(tmp_path, bytes(data), 4096, monkeypatch)
+
+
+def test_every_cp1252_byte_as_the_codec_reads_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    data = bytes(range(256)) * 3
+    arr = np.frombuffer(data, dtype=np.uint8)
+    high = np.flatnonzero(arr >= 0x80)
+    monkeypatch.setattr(readers, "_SPARSE_HIGH", 0)  # the byte-by-byte path, however dense
+    assert readers._cp1252_to_utf8(data, high) == data.decode("cp1252", errors="replace").encode("utf-8")
+
+
+def test_utf8_pair_test_matches_the_pattern() -> None:
+    import numpy as np
+
+    for a in range(0x80, 0x100):
+        for b in (0x7F, 0x80, 0xBF, 0xC0, 0xC2, 0xF4, 0xF5):
+            for data in (bytes([a, b]), bytes([b, a]), bytes([a, 0x41, b])):
+                arr = np.frombuffer(data, dtype=np.uint8)
+                high = np.flatnonzero(arr >= 0x80)
+                assert readers._has_utf8_pair(arr, high) == (_UTF8_SEQ.search(data) is not None), data
