@@ -117,12 +117,16 @@ def _parse_timestamps(values: pl.Series, formats: tuple[str, ...], tz: str) -> p
     if values.dtype != pl.String:
         values = values.cast(pl.String)
     s = values.str.strip_chars()
-    parsed = s.str.to_datetime(formats[0], strict=False, time_unit="us")
+    # No cache of unique values: an export's date/times are nearly all distinct (hashing them cost
+    # more than parsing them twice over).
+    parsed = s.str.to_datetime(formats[0], strict=False, time_unit="us", cache=False)
     for fmt in formats[1:]:
         todo = (parsed.is_null() & s.is_not_null()).arg_true()
         if todo.len() == 0:
             break
-        parsed = parsed.scatter(todo, s.gather(todo).str.to_datetime(fmt, strict=False, time_unit="us"))
+        parsed = parsed.scatter(
+            todo, s.gather(todo).str.to_datetime(fmt, strict=False, time_unit="us", cache=False)
+        )
     if tz.upper() != "UTC":
         parsed = parsed.dt.replace_time_zone(
             tz, ambiguous="earliest", non_existent="null"
@@ -130,6 +134,16 @@ def _parse_timestamps(values: pl.Series, formats: tuple[str, ...], tz: str) -> p
     else:
         parsed = parsed.dt.replace_time_zone("UTC")
     return parsed.dt.replace_time_zone(None)
+
+
+def _strip_formula_escape(values: pl.Series) -> pl.Series:
+    """ServiceNow's ``'`` before a leading ``= + - @`` removed (the guard against formula injection
+    it writes into CSV exports). Only the values that start with ``'`` are rewritten: rewriting every
+    value copied every text column of the export."""
+    todo = values.str.starts_with("'").arg_true()
+    if todo.len() == 0:
+        return values
+    return values.clone().scatter(todo, values.gather(todo).str.replace(FORMULA_ESCAPE, "$1"))
 
 
 def _cast(col: pl.Expr, duck_type: str) -> pl.Expr:
@@ -178,7 +192,7 @@ def apply_mapping(text: pl.DataFrame, mapping: TableMapping, *, file_label: str)
         stage = _STAGE + col
         raw = pl.col(src)
         if mapping.strip_formula_escape and duck_type not in (TS,):
-            raw = raw.str.replace(FORMULA_ESCAPE, "$1")
+            raw = pl.lit(_strip_formula_escape(text[src]))
         if col in mapping.value_maps and col not in mapping.value_map_targets:
             raw = raw.replace(dict(mapping.value_maps[col]))
         given = pl.col(src).is_not_null()
