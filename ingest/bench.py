@@ -356,6 +356,44 @@ def _build_child(data_root: str, as_of: str, run_id: str) -> dict[str, Any]:
     }
 
 
+def _serial_run_child(data_root: str, as_of: str, scratch: str) -> dict[str, Any]:
+    """`dbt run --threads 1` (seeds and models, no tests) into a scratch file: dbt's own cost per model
+    without other models running beside it, to set against the same SQL run directly. (The build's
+    per-model times run several models at once on the machine's cores: their sum is not comparable.)"""
+    from ingest import pipeline
+    from ingest.paths import DataDir
+
+    data = DataDir(Path(data_root))
+    out = Path(scratch)
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    env = {
+        **os.environ,
+        "CHANGEBOARD_BUILD_PATH": str(out / "serial.duckdb"),
+        "CHANGEBOARD_INGEST_DB": str(data.ingest_db),
+        "DBT_TARGET_PATH": str(out / "target"),
+        "DBT_LOG_PATH": str(out / "logs"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    args = ["run", "--threads", "1", "--project-dir", str(pipeline.DBT_DIR), "--profiles-dir", str(pipeline.DBT_DIR)]
+    args += ["--vars", f"{{as_of: '{as_of}'}}"]
+    seed_args = ["seed", *args[1:]]
+    started = time.perf_counter()
+    for cmd in (seed_args, args):
+        proc = subprocess.run(pipeline.dbt_command(cmd), env=env, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise RuntimeError(f"dbt {cmd[0]} --threads 1 failed: {_first_line(proc.stdout[-2000:] + proc.stderr[-2000:])}")
+        if cmd[0] == "seed":
+            seeds = json.loads((out / "target" / "run_results.json").read_text(encoding="utf-8"))
+    wall = time.perf_counter() - started
+    runs = json.loads((out / "target" / "run_results.json").read_text(encoding="utf-8"))
+    per_node = {
+        r["unique_id"]: float(r.get("execution_time") or 0.0) for r in [*seeds["results"], *runs["results"]]
+    }
+    shutil.rmtree(out, ignore_errors=True)
+    return {"seconds": wall, "node_seconds": sum(per_node.values()), "nodes": per_node}
+
+
 def _dag_order(nodes: dict[str, dict[str, Any]]) -> list[str]:
     """Model and seed ids in dependency order (Kahn's algorithm, ties by id for a stable order)."""
     deps = {uid: [d for d in n["depends_on"].get("nodes", []) if d in nodes] for uid, n in nodes.items()}
@@ -866,17 +904,42 @@ def _measure_scale(
         ),
     )
     build["floor"] = floor_build
+    log("dbt run --threads 1 (dbt's own cost per model, nothing beside it)")
+    serial = _attempt(
+        log,
+        "dbt serial run",
+        lambda: _in_child(
+            _serial_run_child,
+            str(data_root),
+            as_of.strftime("%Y-%m-%d %H:%M:%S"),
+            str(root / "serial_run"),
+            timeout=TIMEOUTS["build"],
+            watch=watch,
+        ),
+    )
+    build["serial"] = serial
     if floor_build["status"] == "ok":
         nodes = build["dbt_nodes"]
-        dbt_models = nodes["model_seconds"] + nodes["seed_seconds"]
-        build["dbt_model_seconds"] = dbt_models
+        # the build's models run side by side: their summed times are reported, not compared
+        build["dbt_model_seconds_concurrent"] = nodes["model_seconds"] + nodes["seed_seconds"]
         build["direct_sql_seconds"] = floor_build["sql_seconds"]
-        build["dbt_overhead"] = (dbt_models - floor_build["sql_seconds"]) / dbt_models if dbt_models else None
+        serial_nodes: dict[str, float] = serial.pop("nodes", {}) if serial["status"] == "ok" else {}
+        floor_nodes: dict[str, float] = floor_build.pop("nodes")
+        if serial_nodes:
+            dbt_models = sum(serial_nodes.get(uid, 0.0) for uid in floor_nodes)
+            build["dbt_model_seconds"] = dbt_models
+            build["dbt_overhead"] = (dbt_models - floor_build["sql_seconds"]) / dbt_models if dbt_models else None
         per_model = []
-        for uid, direct in floor_build.pop("nodes").items():
-            dbt_t = per_node.get(uid)
-            per_model.append({"node": uid.split(".")[-1], "dbt_seconds": dbt_t, "direct_seconds": direct})
-        build["per_model"] = sorted(per_model, key=lambda m: -(m["dbt_seconds"] or 0))
+        for uid, direct in floor_nodes.items():
+            per_model.append(
+                {
+                    "node": uid.split(".")[-1],
+                    "dbt_seconds": serial_nodes.get(uid),
+                    "dbt_build_seconds": per_node.get(uid),
+                    "direct_seconds": direct,
+                }
+            )
+        build["per_model"] = sorted(per_model, key=lambda m: -(m["dbt_seconds"] or m["dbt_build_seconds"] or 0))
 
     # 3. serving
     log(f"serving: every page x {page_runs} runs")
@@ -1306,7 +1369,7 @@ def print_report(result: dict[str, Any], console: Console) -> None:
         "build s",
         "dbt s",
         "dbt start-up s",
-        "model+seed nodes s",
+        "dbt nodes, 1 thread s",
         "direct SQL s",
         "dbt overhead",
         "tests s (n)",
@@ -1345,11 +1408,15 @@ def print_report(result: dict[str, Any], console: Console) -> None:
     console.print(t)
     top = max(result["build"], key=int, default=None)
     if top and result["build"][top].get("per_model"):
-        t = Table(title=f"build at {int(top):,} changes: slowest models (dbt node time vs direct SQL)")
-        for col in ("model", "dbt s", "direct s"):
+        t = Table(
+            title=f"build at {int(top):,} changes: slowest models (dbt, 1 thread / in the build vs direct SQL)"
+        )
+        for col in ("model", "dbt 1 thread s", "in the build s", "direct s"):
             t.add_column(col, justify="left" if col == "model" else "right")
         for pm in result["build"][top]["per_model"][:8]:
-            t.add_row(pm["node"], _f(pm["dbt_seconds"]), _f(pm["direct_seconds"]))
+            t.add_row(
+                pm["node"], _f(pm["dbt_seconds"]), _f(pm.get("dbt_build_seconds")), _f(pm["direct_seconds"])
+            )
         console.print(t)
 
     t = Table(title="serving: each page's queries against the published warehouse (cold cache, ms)")
@@ -1571,7 +1638,7 @@ def markdown_report(result: dict[str, Any]) -> str:
             "build s",
             "dbt s",
             "dbt start-up s",
-            "model+seed nodes s",
+            "dbt nodes, 1 thread s",
             "direct SQL s",
             "dbt overhead",
             "tests s (n)",

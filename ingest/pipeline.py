@@ -200,6 +200,13 @@ def dbt_command(args: list[str]) -> list[str]:
     return [sys.executable, "-c", "import sys; from dbt.cli.main import cli; sys.exit(cli())", *args]
 
 
+def default_threads() -> int:
+    """dbt threads for a build: the machine's cores, at most 4. Every DuckDB query already uses all
+    cores, and the models share one memory limit: more models at once than cores only made them wait
+    and spill (DECISIONLOG D16)."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
 def build(
     data: DataDir,
     *,
@@ -231,8 +238,7 @@ def build(
         "DBT_PARTIAL_PARSE": "true",
     }
     args = ["build", "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR)]
-    if threads:
-        args += ["--threads", str(threads)]
+    args += ["--threads", str(threads or default_threads())]
     if as_of:
         args += ["--vars", f"{{as_of: '{as_of}'}}"]
     if progress:
