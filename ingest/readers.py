@@ -93,24 +93,33 @@ def detect_encoding(path: Path) -> str:
     return _scan(path)[0]
 
 
-def _scan(path: Path) -> tuple[str, bool, bool]:
+def _scan(path: Path, *, stop_if_not_utf8: bool = False) -> tuple[str, bool | None, bool]:
     """The encoding (as :func:`detect_encoding`), whether the file holds NUL bytes, and whether it
-    ends with a line break, in one streamed pass."""
+    ends with a line break, in one streamed pass.
+
+    With ``stop_if_not_utf8`` the pass ends at the first chunk that is not UTF-8 and the NUL answer
+    is None: the transcoder, which reads the whole file anyway, tells it (see :func:`csv_batches`).
+    """
     with path.open("rb") as f:
         bom = f.read(3) == BOM
+        f.seek(0, os.SEEK_END)
+        if f.tell():
+            f.seek(-1, os.SEEK_END)
+        last = f.read(1)
     decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
     utf8 = True
-    has_nul = False
-    last = b""
+    has_nul: bool | None = False
     with path.open("rb") as f:
         while chunk := f.read(CHUNK):
             has_nul = has_nul or b"\x00" in chunk
-            last = chunk[-1:]
             if utf8 and not bom:
                 try:
                     decoder.decode(chunk)
                 except UnicodeDecodeError:
                     utf8 = False
+                    if stop_if_not_utf8:
+                        has_nul = None
+                        break
         if utf8 and not bom:
             try:
                 decoder.decode(b"", final=True)
@@ -166,17 +175,19 @@ def _has_utf8_pair(arr: np.ndarray, high: np.ndarray) -> bool:
     return bool(((lead >= 0xC2) & (lead <= 0xF4) & (cont <= 0xBF)).any())
 
 
-def _transcode_mixed(path: Path, tmpdir: Path) -> tuple[Path, int, int, bool]:
+def _transcode_mixed(path: Path, tmpdir: Path) -> tuple[Path, int, int, bool, bool]:
     """A UTF-8 copy of a file that is not valid UTF-8: each line that is valid UTF-8 stays as it is,
     each other line is decoded as cp1252 (a UTF-8 export with a few pasted Windows-1252 lines).
 
     Returns the copy, the number of chunks with lines decoded as cp1252, the first such line (1-based,
-    physical), and whether other lines held non-ASCII UTF-8 text (a mixed file, not a cp1252 one).
+    physical), whether other lines held non-ASCII UTF-8 text (a mixed file, not a cp1252 one), and
+    whether the file holds NUL bytes.
     """
     out = tmpdir / (path.name + ".utf8")
     fallback = 0
     first_bad = 0
     utf8_text = False
+    has_nul = False
     line_no = 1  # counted until the first line decoded as cp1252 is known
     with path.open("rb") as src, out.open("wb") as dst:
         rest = b""
@@ -189,6 +200,7 @@ def _transcode_mixed(path: Path, tmpdir: Path) -> tuple[Path, int, int, bool]:
                     rest = data
                     continue
                 data, rest = data[:cut], data[cut:]
+            has_nul = has_nul or b"\x00" in data
             arr = np.frombuffer(data, dtype=np.uint8)
             high = np.flatnonzero(arr >= 0x80)
             if not high.size:  # plain ASCII: nothing to decode
@@ -220,7 +232,7 @@ def _transcode_mixed(path: Path, tmpdir: Path) -> tuple[Path, int, int, bool]:
                 line_no += data.count(b"\n")  # decoding keeps every line break: the bytes' count
             if not chunk:
                 break
-    return out, fallback, first_bad, utf8_text
+    return out, fallback, first_bad, utf8_text, has_nul
 
 
 def sniff_delimiter(first_line: str) -> str:
@@ -309,7 +321,8 @@ def csv_batches(
     Raises:
         ReadError: the file is empty, has no header or cannot be parsed as CSV (also while iterating).
     """
-    detected, has_nul, ends_with_eol = _scan(path)
+    # Undeclared and not UTF-8: the scan stops there, the transcoder reads the rest (and finds NULs).
+    detected, has_nul, ends_with_eol = _scan(path, stop_if_not_utf8=encoding is None)
     declared = encoding
     encoding = encoding or detected
     warnings: list[str] = []
@@ -320,7 +333,7 @@ def csv_batches(
                 source = _transcode(path, encoding, Path(tmp))
                 warnings.append(f"decoded as {encoding} (not UTF-8)")
             else:
-                source, _lines, first_bad, utf8_text = _transcode_mixed(path, Path(tmp))
+                source, _lines, first_bad, utf8_text, has_nul = _transcode_mixed(path, Path(tmp))
                 if utf8_text:
                     warnings.append(
                         f"mixed encodings: lines that are not UTF-8 (the first is line {first_bad}) were decoded as "
@@ -364,7 +377,7 @@ def csv_batches(
         shape = _TextShape.of(first_frame, header_width)
         reading = _BatchReader(
             shape=shape,
-            has_nul=has_nul,
+            has_nul=bool(has_nul),
             cut_fields=cut_fields,
             null_values=null_values or [],
             warnings=warnings,
@@ -466,10 +479,7 @@ class _BatchReader:
             if self.first_long is None:
                 self.first_long = int(frame.filter(long_rows)["_source_row"][0])
         data_cols = [c for c in frame.columns if c not in ("_source_row", READ_ERROR)]
-        if data_cols:
-            blank = pl.all_horizontal(
-                [pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "") for c in data_cols]
-            )
+        if data_cols and (blank := _blank_rows(frame, data_cols)) is not None:
             frame = frame.filter(~blank)
         if self.has_nul and data_cols:
             frame, nul_rows = _replace_nul(frame, data_cols)
@@ -504,6 +514,19 @@ class _BatchReader:
                 f"NUL bytes in {len(rows):,} row(s) (row {', '.join(map(str, rows[:5]))}"
                 f"{'...' if len(rows) > 5 else ''}) were replaced by U+FFFD"
             )
+
+
+def _blank_rows(frame: pl.DataFrame, cols: list[str]) -> pl.Series | None:
+    """Which rows have every one of ``cols`` empty or blank; None when no row has. Column by column:
+    in an export almost no row is blank, so the first column usually settles it."""
+    blank: pl.Series | None = None
+    for c in cols:
+        values = frame[c]
+        empty = values.is_null() | (values.str.strip_chars() == "")
+        blank = empty if blank is None else blank & empty
+        if not blank.any():
+            return None
+    return blank
 
 
 def _header_width(first_line: str, delimiter: str) -> int | None:

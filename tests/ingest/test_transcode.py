@@ -73,9 +73,10 @@ def _both(tmp_path: Path, data: bytes, chunk_size: int, monkeypatch: pytest.Monk
     monkeypatch.setattr(readers, "CHUNK", chunk_size)
     out_dir = tmp_path / "out"
     out_dir.mkdir(exist_ok=True)
-    copy, fallback, first_bad, utf8_text = readers._transcode_mixed(src, out_dir)
+    copy, fallback, first_bad, utf8_text, has_nul = readers._transcode_mixed(src, out_dir)
     expected = _reference(src, out_dir, chunk_size)
     assert (copy.read_bytes(), fallback, first_bad, utf8_text) == expected
+    assert has_nul == (b"\x00" in data)
 
 
 LINE = st.one_of(
