@@ -10,12 +10,15 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
+from matplotlib import rc_context
 from matplotlib.dates import DateFormatter, DayLocator
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
 if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
+
     from ingest.reports.cab import CabPack
 
 RISK_COLOURS = {"low": "#4c9a5b", "medium": "#e0a526", "high": "#c8423b"}
@@ -59,6 +62,17 @@ def _lanes(pack: CabPack, by: str) -> tuple[list[dict[str, Any]], list[str], lis
             bars.append({**r, "lane": first + k, "bar_end": end})
         labels[first] = str(group)
     return bars, labels, groups
+
+
+def _tight_once(fig: Figure, rect: tuple[float, float, float, float] | None = None) -> None:
+    """Lay the figure out tightly once, and keep that layout.
+
+    ``tight_layout`` leaves a placeholder layout engine behind, and with any engine set ``savefig``
+    lays out every text of the figure in an extra draw before the real one (about a tenth of the
+    timeline's time); the placeholder does nothing in that draw, so it is dropped."""
+    fig.tight_layout(rect=rect)
+    with rc_context({"figure.autolayout": False, "figure.constrained_layout.use": False}):
+        fig.set_layout_engine(None)
 
 
 def timeline_figure(pack: CabPack, *, by: str = "service", width: float = 11.0) -> Figure:
@@ -128,7 +142,12 @@ def timeline_figure(pack: CabPack, *, by: str = "service", width: float = 11.0) 
         )
     lane_of = {x["change_id"]: x["lane"] for x in bars}
     marks_x, marks_y = [], []
-    for c in pack.collisions.iter_rows(named=True):
+    drawn = pl.Series(list(lane_of), dtype=pl.String)
+    # only the pairs of the changes drawn (the pack's pairs run to tens of thousands at 1M changes)
+    shown_pairs = pack.collisions.filter(
+        pl.col("change_id_a").is_in(drawn) | pl.col("change_id_b").is_in(drawn)
+    )
+    for c in shown_pairs.select("change_id_a", "change_id_b", "overlap_start_at").iter_rows(named=True):
         for side in ("a", "b"):
             lane = lane_of.get(c[f"change_id_{side}"])
             if lane is not None:
@@ -165,7 +184,7 @@ def timeline_figure(pack: CabPack, *, by: str = "service", width: float = 11.0) 
         fontsize=9,
         loc="left",
     )
-    fig.tight_layout(rect=(0, 0.45 / height, 1, 1))
+    _tight_once(fig, rect=(0, 0.45 / height, 1, 1))
     return fig
 
 
@@ -188,7 +207,7 @@ def kpi_figure(pack: CabPack, *, width: float = 10.5) -> Figure:
     ax.tick_params(axis="x", labelsize=7)
     ax.legend(fontsize=7, loc="lower right", frameon=False)
     ax.set_title("KPI strip: rates, last 4 weeks against the 4 before", fontsize=9, loc="left")
-    fig.tight_layout()
+    _tight_once(fig)
     return fig
 
 
@@ -196,6 +215,24 @@ def to_png(fig: Figure, *, dpi: int = 120) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()
+
+
+def to_rgb(fig: Figure, *, dpi: int = 120) -> PILImage:
+    """The pixels :func:`to_png` writes, as an RGB image, without encoding a PNG for the PDF to decode
+    again (nor its alpha channel: the figure's background is opaque)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL import Image as PILImageModule
+
+    canvas = FigureCanvasAgg(fig)
+    screen_dpi = fig.dpi
+    fig.dpi = dpi  # as savefig(dpi=...) does for the drawing
+    try:
+        canvas.draw()
+        width, height = canvas.get_width_height(physical=True)
+        rgba = PILImageModule.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+        return rgba.convert("RGB")
+    finally:
+        fig.dpi = screen_dpi
 
 
 def to_svg(fig: Figure) -> str:
@@ -214,6 +251,14 @@ def timeline_png(pack: CabPack, *, by: str = "service", width: float = 11.0) -> 
 
 def kpi_png(pack: CabPack, *, width: float = 10.5) -> bytes:
     return to_png(kpi_figure(pack, width=width))
+
+
+def timeline_rgb(pack: CabPack, *, by: str = "service", width: float = 11.0) -> PILImage:
+    return to_rgb(timeline_figure(pack, by=by, width=width))
+
+
+def kpi_rgb(pack: CabPack, *, width: float = 10.5) -> PILImage:
+    return to_rgb(kpi_figure(pack, width=width))
 
 
 def kpi_svg(pack: CabPack) -> str:

@@ -5,7 +5,8 @@ warehouse version in every page's footer. Every text goes through :func:`esc` (P
 from __future__ import annotations
 
 import io
-from typing import Any
+import re
+from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
@@ -18,7 +19,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas as rl_canvas
 from reportlab.platypus import (
     CondPageBreak,
-    Image,
+    Flowable,
     KeepTogether,
     LongTable,
     PageBreak,
@@ -27,9 +28,14 @@ from reportlab.platypus import (
     Spacer,
     TableStyle,
 )
+from reportlab.platypus.paragraph import cleanBlockQuotedText
+from reportlab.platypus.paraparser import ParaParser, known_entities
 
 from ingest.reports import cab_charts
 from ingest.reports.cab import CabPack
+
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
 
 PAGES = {"a4": A4, "letter": LETTER}
 MARGIN = 12 * mm
@@ -38,6 +44,27 @@ HEAD = colors.HexColor("#e8edf2")
 RISK = {"low": "#2e7d3e", "medium": "#9a6a00", "high": "#b0231b"}
 
 _FONTS: tuple[str, str] | None = None
+MEASURED_WIDTHS = 100_000  # widths a font remembers (a 1M-change pack measures about 8,000 words)
+
+
+class _MeasuredTTFont(TTFont):
+    """A TrueType font that remembers the widths it measured: a pack's cells measure the same words
+    (labels, dates, CI and service names) thousands of times, each a per-character loop in Python.
+    The fonts live as long as the process (the app's too): past :data:`MEASURED_WIDTHS` words the
+    memory starts again."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._widths: dict[tuple[str, float, str], float] = {}
+
+    def stringWidth(self, text: str, size: float, encoding: str = "utf8") -> float:
+        key = (text, size, encoding)
+        width = self._widths.get(key)
+        if width is None:
+            if len(self._widths) >= MEASURED_WIDTHS:
+                self._widths.clear()
+            width = self._widths[key] = super().stringWidth(text, size, encoding)
+        return width
 
 
 def fonts() -> tuple[str, str]:
@@ -50,13 +77,100 @@ def fonts() -> tuple[str, str]:
             import matplotlib
 
             ttf = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
-            pdfmetrics.registerFont(TTFont("CabSans", str(ttf / "DejaVuSans.ttf")))
-            pdfmetrics.registerFont(TTFont("CabSans-Bold", str(ttf / "DejaVuSans-Bold.ttf")))
+            pdfmetrics.registerFont(_MeasuredTTFont("CabSans", str(ttf / "DejaVuSans.ttf")))
+            pdfmetrics.registerFont(_MeasuredTTFont("CabSans-Bold", str(ttf / "DejaVuSans-Bold.ttf")))
             pdfmetrics.registerFontFamily("CabSans", normal="CabSans", bold="CabSans-Bold")
             _FONTS = ("CabSans", "CabSans-Bold")
         except Exception:  # pragma: no cover - matplotlib's fonts are always there in practice
             _FONTS = ("Helvetica", "Helvetica-Bold")
     return _FONTS
+
+
+# The markup the cells are written in: <b>, <i>, <font color='…'> and <br/> around text escaped by
+# esc() (so the only entities are &amp; &lt; &gt;).
+_TAG = re.compile(r"<(/?)([a-z]+)((?:\s+[a-z]+='[^'<>]*')*)\s*(/?)>")
+_ATTRIBUTE = re.compile(r"([a-z]+)='([^']*)'")
+_ENTITY = re.compile(r"&(#x[0-9A-Fa-f]+|#[0-9]+|[A-Za-z]+);")
+
+
+def _markup_tree(markup: str) -> list[Any] | None:
+    """A cell's markup as the tuple tree ReportLab's parser walks (``ParaParser.tt_parse``), or None
+    when it is not markup esc() and the cell builders write (then the cell is parsed as usual).
+
+    The tree gives the fragments parsing the text gives (text split where html.parser splits it: at
+    tags and entity references), without html.parser (0.2 s of the PDF at 1M changes)."""
+
+    def data(children: list[Any], text: str) -> bool:
+        if "<" in text or ">" in text:
+            return False
+        pos = 0
+        for m in _ENTITY.finditer(text):
+            if m.start() > pos:
+                children.append(text[pos : m.start()])
+            name = m.group(1)
+            if name.startswith("#x"):
+                children.append(chr(int(name[2:], 16)))
+            elif name.startswith("#"):
+                children.append(chr(int(name[1:])))
+            elif name in known_entities:
+                children.append(known_entities[name])
+            else:
+                return False
+            pos = m.end()
+        if "&" in text[pos:]:
+            return False
+        if pos < len(text):
+            children.append(text[pos:])
+        return True
+
+    root: list[Any] = ["para", None, []]
+    stack = [root]
+    pos = 0
+    for m in _TAG.finditer(markup):
+        if not data(stack[-1][2], markup[pos : m.start()]):
+            return None
+        closing, tag, attributes, self_closing = m.groups()
+        if closing:
+            if attributes or self_closing or len(stack) == 1 or stack[-1][0] != tag:
+                return None
+            stack.pop()
+        else:
+            node = [tag, dict(_ATTRIBUTE.findall(attributes)) or None, []]
+            stack[-1][2].append(node)
+            if not self_closing:
+                stack.append(node)
+        pos = m.end()
+    if not data(stack[-1][2], markup[pos:]) or len(stack) != 1:
+        return None
+    return root
+
+
+class _Cell(Paragraph):
+    """A table cell's Paragraph: parsed from its tuple tree, and keeping its line breaks for a width
+    it was already wrapped to.
+
+    A LongTable wraps every cell to measure its rows, again for each page it splits across and again
+    to draw it: the same line breaks three times (breakLines was the PDF's largest cost)."""
+
+    _wrapped_width: float | None = None
+
+    def __init__(self, text: str, style: ParagraphStyle) -> None:
+        text = cleanBlockQuotedText(text)  # as Paragraph does before parsing
+        tree = _markup_tree(text)
+        frags = None
+        if tree is not None:
+            parser = ParaParser()
+            parser.caseSensitive = 1  # as Paragraph's default
+            _style, frags, _bullet = parser.tt_parse(tree, style)
+        super().__init__(text, style, frags=frags)
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
+        if self._wrapped_width == availWidth:
+            return self.width, self.height
+        size: tuple[float, float] = super().wrap(availWidth, availHeight)
+        # a width too narrow for any text returns without breaking lines (and without keeping it)
+        self._wrapped_width = availWidth if getattr(self, "width", None) == availWidth else None
+        return size
 
 
 def esc(value: object) -> str:
@@ -127,10 +241,8 @@ def _table(
     extra: list[Any] | None = None,
 ) -> LongTable:
     """A table that splits across pages and repeats its header row."""
-    head = [Paragraph(esc(h), styles["cellb"]) for h in header]
-    body = [
-        [c if isinstance(c, Paragraph) else Paragraph(esc(c), styles["cell"]) for c in row] for row in rows
-    ]
+    head = [_Cell(esc(h), styles["cellb"]) for h in header]
+    body = [[c if isinstance(c, Paragraph) else _Cell(esc(c), styles["cell"]) for c in row] for row in rows]
     t = LongTable([head, *body], colWidths=widths, repeatRows=1, splitByRow=True)
     t.setStyle(
         TableStyle(
@@ -213,13 +325,13 @@ def _agenda_table(section: dict[str, Any], avail: float, styles: dict[str, Parag
             notes.append("<b>Caused</b><br/>" + (_lines(incs) if incs else "no incidents attributed"))
         rows.append(
             [
-                Paragraph(change, styles["cell"]),
-                Paragraph(title, styles["cell"]),
-                Paragraph(esc(i["type_risk"]), styles["cell"]),
-                Paragraph(window, styles["cell"]),
-                Paragraph(risk, styles["cell"]),
-                Paragraph(evidence, styles["cell"]),
-                Paragraph("<br/>".join(notes) or "—", styles["cell"]),
+                _Cell(change, styles["cell"]),
+                _Cell(title, styles["cell"]),
+                _Cell(esc(i["type_risk"]), styles["cell"]),
+                _Cell(window, styles["cell"]),
+                _Cell(risk, styles["cell"]),
+                _Cell(evidence, styles["cell"]),
+                _Cell("<br/>".join(notes) or "—", styles["cell"]),
             ]
         )
         if n % 2 == 0:
@@ -313,8 +425,7 @@ def render(pack: CabPack, ctx: dict[str, Any], *, paper: str = "a4") -> bytes:
             )
         )
         if pack.kpi_strip.filter(pack.kpi_strip["unit"] == "rate").height:
-            png = cab_charts.kpi_png(pack, width=10.5)
-            story.append(_image(png, avail, avail_h * 0.42))
+            story.append(_image(cab_charts.kpi_rgb(pack, width=10.5), avail, avail_h * 0.42))
     # the agenda sections
     for sec in ctx["sections"]:
         story.append(CondPageBreak(40 * mm))
@@ -354,8 +465,7 @@ def render(pack: CabPack, ctx: dict[str, Any], *, paper: str = "a4") -> bytes:
     story.append(Paragraph(esc(f"Forward schedule timeline ({ctx['forward_count']} changes)"), styles["h2"]))
     shown = ctx["timeline_pack"]
     if shown.forward_schedule.height or shown.blackouts.height:
-        png = cab_charts.timeline_png(shown, width=11.0)
-        story.append(_image(png, avail, avail_h - 30 * mm))
+        story.append(_image(cab_charts.timeline_rgb(shown, width=11.0), avail, avail_h - 30 * mm))
         story.append(
             Paragraph(
                 esc(
@@ -396,10 +506,25 @@ def render(pack: CabPack, ctx: dict[str, Any], *, paper: str = "a4") -> bytes:
     return buf.getvalue()
 
 
-def _image(png: bytes, max_w: float, max_h: float) -> Image:
-    """A PNG scaled to fit (max_w, max_h), keeping its aspect ratio."""
-    from reportlab.lib.utils import ImageReader
+class _Raster(Flowable):
+    """A chart's pixels drawn at a given size, centred (as platypus' Image, from an image in memory)."""
 
-    w, h = ImageReader(io.BytesIO(png)).getSize()
+    def __init__(self, image: PILImage, width: float, height: float) -> None:
+        super().__init__()
+        self.image, self.width, self.height = image, width, height
+        self.hAlign = "CENTER"
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
+        return self.width, self.height
+
+    def draw(self) -> None:
+        from reportlab.lib.utils import ImageReader
+
+        self.canv.drawImage(ImageReader(self.image), 0, 0, self.width, self.height)
+
+
+def _image(image: PILImage, max_w: float, max_h: float) -> Flowable:
+    """A chart scaled to fit (max_w, max_h), keeping its aspect ratio."""
+    w, h = image.size
     scale = min(max_w / w, max_h / h)
-    return Image(io.BytesIO(png), width=w * scale, height=h * scale)
+    return _Raster(image, w * scale, h * scale)

@@ -10,6 +10,7 @@ nothing on the agenda gives a clean "Nothing to review" pack in every format.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import io
 import json
 import shutil
@@ -25,9 +26,11 @@ import pytest
 from icalendar import Calendar
 from PIL import Image, ImageStat
 from pypdf import PdfReader
+from reportlab import rl_config
+from reportlab.platypus import Paragraph
 
 from ingest.paths import DataDir
-from ingest.reports import cab
+from ingest.reports import cab, cab_charts, cab_pdf
 from ingest.warehouse import connect_published
 
 HOSTILE = '<script>alert("x")</script> | **bold** [link](http://evil) `tick`'
@@ -343,14 +346,15 @@ def test_pdf_renders_with_visible_charts(
 
 
 def test_ics_parses_with_one_event_per_forward_change(pack: cab.CabPack) -> None:
-    cal = Calendar.from_ical(cab.render_ics(pack))
+    cal = Calendar.from_ical(cab.render_ics(pack, limit=None))
+    assert "X-WR-CALDESC" not in cal  # nothing left out, nothing to say
     events = list(cal.walk("VEVENT"))
     assert len(events) == pack.forward_schedule.height > 0
     uids = [str(e["UID"]) for e in events]
     assert len(set(uids)) == len(uids)
     scheduled = set(pack.section("scheduled")["change_id"])
     assert {cab.event_uid(c) for c in scheduled} <= set(uids)  # every scheduled change is an event
-    again = Calendar.from_ical(cab.render_ics(pack))
+    again = Calendar.from_ical(cab.render_ics(pack, limit=None))
     assert uids == [str(e["UID"]) for e in again.walk("VEVENT")]  # stable per change
     by_uid = {str(e["UID"]): e for e in events}
     colliding = pack.forward_schedule.filter(pl.col("collision_count") > 0).row(0, named=True)
@@ -359,6 +363,216 @@ def test_ics_parses_with_one_event_per_forward_change(pack: cab.CabPack) -> None
     assert colliding["collision_note"].split(" · ")[0] in str(ev["DESCRIPTION"])
     blackout = pack.forward_schedule.filter(pl.col("in_blackout")).row(0, named=True)
     assert "BLACKOUT" in str(by_uid[cab.event_uid(blackout["change_id"])]["DESCRIPTION"])
+
+
+def test_ics_holds_the_forward_changes_the_pack_lists(pack: cab.CabPack) -> None:
+    """D17: with a limit the calendar holds the forward schedule's changes the pack lists (those the
+    timeline draws), says how many it left out, and keeps each change's UID; --limit 0 holds all."""
+    limit = 5
+    total = pack.forward_schedule.height
+    ctx = cab.context(pack, limit=limit)
+    listed = ctx["timeline_pack"].forward_schedule
+    assert 0 < listed.height < total
+    assert cab.listed_forward_schedule(pack, limit=limit).equals(listed)
+    cal = Calendar.from_ical(cab.render(pack, "ics", limit=limit))
+    uids = [str(e["UID"]) for e in cal.walk("VEVENT")]
+    assert uids == [cab.event_uid(c) for c in listed["change_id"]]  # the same events, in schedule order
+    listed_ids = {i["change_id"] for s in ctx["sections"] for i in s["items"]}
+    assert set(listed["change_id"]) <= listed_ids
+    scheduled = pack.section("scheduled")
+    top = cab.listed_rows(scheduled, limit)
+    assert {cab.event_uid(c) for c in top["change_id"]} <= set(uids)  # the highest-risk are all there
+    note = str(cal["X-WR-CALDESC"])
+    assert f"The {listed.height} changes of the {total} in the forward schedule" in note
+    assert "--limit 0" in note
+    # the default limit gives the default timeline's changes; no limit gives every change
+    default = Calendar.from_ical(cab.render(pack, "ics"))
+    assert len(list(default.walk("VEVENT"))) == cab.context(pack)["timeline_pack"].forward_schedule.height
+    everything = Calendar.from_ical(cab.render(pack, "ics", limit=None))
+    assert len(list(everything.walk("VEVENT"))) == total
+
+
+def _collision_index_by_loop(collisions: pl.DataFrame) -> dict[str, list[str]]:
+    """The per-row loop collision_index replaced (kept here as the reference it must equal)."""
+    index: dict[str, list[str]] = {}
+    for c in collisions.iter_rows(named=True):
+        kind = cab.COLLISION_KINDS.get(c["collision_kind"], c["collision_kind"])
+        via = c["relationship_path"] if c["collision_kind"] == "related_ci" else c["shared_ci_name"]
+        tail = f" · {kind} {via} · {c['overlap_minutes']:.0f} min from {cab.fmt_ts(c['overlap_start_at'])}"
+        index.setdefault(c["change_id_a"], []).append(f"{c['change_number_b']}{tail}")
+        index.setdefault(c["change_id_b"], []).append(f"{c['change_number_a']}{tail}")
+    return index
+
+
+def test_collision_lines_equal_the_per_row_texts(pack: cab.CabPack) -> None:
+    """The vectorised collision lines give the old loop's texts and order: every change, every pair,
+    half minutes rounded to even as f"{x:.0f}" does, a missing CI or path shown as Python shows it."""
+    assert cab.collision_index(pack.collisions) == _collision_index_by_loop(pack.collisions)
+    template = pack.collisions.row(0, named=True)
+    odd = pl.DataFrame(
+        [
+            {
+                **template,
+                "change_id_a": "x:1",
+                "change_number_a": "CHGX1",
+                "change_id_b": "x:2",
+                "change_number_b": "CHGX2",
+                "overlap_minutes": 2.5,
+                "collision_kind": "related_ci",
+                "relationship_path": None,
+            },
+            {
+                **template,
+                "change_id_a": "x:2",
+                "change_number_a": "CHGX2",
+                "change_id_b": "x:1",
+                "change_number_b": "CHGX1",
+                "overlap_minutes": 3.5,
+                "collision_kind": "new_kind",
+                "shared_ci_name": "db <1>",
+            },
+            {
+                **template,
+                "change_id_a": "x:1",
+                "change_number_a": "CHGX1",
+                "change_id_b": "x:3",
+                "change_number_b": None,
+                "overlap_minutes": 59.49,
+                "overlap_start_at": None,
+            },
+        ],
+        schema=pack.collisions.schema,
+    )
+    both = pl.concat([pack.collisions, odd])
+    assert cab.collision_index(both) == _collision_index_by_loop(both)
+    assert cab.collision_index(odd)["x:1"][0] == "CHGX2 · related CIs None · 2 min from " + cab.fmt_ts(
+        template["overlap_start_at"]
+    )
+    assert cab.collision_index(pack.collisions.clear()) == {}
+    # the forward schedule's notes are the same lines
+    index = cab.collision_index(pack.collisions)
+    for row in pack.forward_schedule.iter_rows(named=True):
+        assert row["collision_note"] == "; ".join(index.get(row["change_id"], []))
+
+
+def test_a_section_of_thousands_prints_its_listed_changes(pack: cab.CabPack) -> None:
+    """Enterprise scale (D12, D15): an agenda of tens of thousands of changes and their collision pairs;
+    the text formats list each section's highest-risk changes and the calendar the listed forward
+    changes (the whole forward schedule as events was 36 MB and 15 s at 1M changes)."""
+    copies = 400
+    agenda = pl.concat(
+        [
+            pack.agenda.with_columns(
+                (pl.col("change_id") + f"#{k}").alias("change_id"),
+                (pl.col("number") + f"-{k}").alias("number"),
+            )
+            for k in range(copies)
+        ]
+    )
+    collisions = pl.concat(
+        [
+            pack.collisions.with_columns(
+                (pl.col("change_id_a") + f"#{k}").alias("change_id_a"),
+                (pl.col("change_id_b") + f"#{k}").alias("change_id_b"),
+            )
+            for k in range(copies)
+        ]
+    )
+    forward = pl.concat(
+        [
+            pack.forward_schedule.with_columns((pl.col("change_id") + f"#{k}").alias("change_id"))
+            for k in range(copies)
+        ]
+    )
+    big = dataclasses.replace(pack, agenda=agenda, collisions=collisions, forward_schedule=forward)
+    assert agenda.height > 20_000
+    assert collisions.height > 10_000
+    ctx = cab.context(big)
+    md = cab.render_markdown(big)
+    events = list(Calendar.from_ical(cab.render_ics(big)).walk("VEVENT"))
+    listed = sum(len(s["items"]) for s in ctx["sections"])
+    assert listed <= len(cab.SECTIONS) * cab.DEFAULT_SECTION_LIMIT
+    assert len(ctx["collisions"]) <= cab.COLLISION_LIMIT_FACTOR * cab.DEFAULT_SECTION_LIMIT
+    assert len(events) == ctx["timeline_pack"].forward_schedule.height <= listed
+    assert f"({agenda.filter(pl.col('agenda_section') == 'scheduled').height})" in md
+
+
+# --- the PDF's shortcuts draw what they replaced --------------------------------------------------------
+
+
+CELL_MARKUPS = (
+    "plain text",
+    "",
+    "<b>CHG0001</b><br/>scheduled<br/><font color='#2f5d8a'>form request</font>",
+    "<font color='#b0231b'><b>high (7)</b></font><br/>emergency<br/><i>… and 3 more</i>",
+    "<i>CI db-1:</i> 90.9 % (10 / 11 completed)<br/><i>Open incidents on its CIs:</i> 2",
+    f"<b>{cab_pdf.esc(HOSTILE)}</b><br/>CIs: a &amp; b, &lt;c&gt;",
+    "  spaces   and\n new\nlines <b> around </b>  tags  ",
+    "<b></b><br/><br/>x&amp;&amp;y",
+)
+
+
+def _frag_fields(paragraph: Paragraph) -> list[dict[str, object]]:
+    return [dict(vars(frag)) for frag in paragraph.frags]
+
+
+@pytest.mark.parametrize("markup", CELL_MARKUPS)
+def test_cell_markup_gives_the_fragments_reportlab_parses(markup: str) -> None:
+    """The cells' tuple-tree parse (no html.parser) gives the fragments Paragraph's own parse gives."""
+    style = cab_pdf._styles()["cell"]
+    assert cab_pdf._markup_tree(cab_pdf.cleanBlockQuotedText(markup)) is not None
+    assert _frag_fields(cab_pdf._Cell(markup, style)) == _frag_fields(Paragraph(markup, style))
+
+
+@pytest.mark.parametrize("markup", ["a <unknown x=1>b</unknown>", "x &nbsp y"])
+def test_markup_the_cells_do_not_write_is_parsed_as_usual(markup: str) -> None:
+    style = cab_pdf._styles()["cell"]
+    assert cab_pdf._markup_tree(cab_pdf.cleanBlockQuotedText(markup)) is None
+    assert _frag_fields(cab_pdf._Cell(markup, style)) == _frag_fields(Paragraph(markup, style))
+
+
+@pytest.mark.parametrize("markup", ["<b>open", "<i>a</b>"])
+def test_broken_markup_fails_as_reportlab_fails(markup: str) -> None:
+    style = cab_pdf._styles()["cell"]
+    assert cab_pdf._markup_tree(cab_pdf.cleanBlockQuotedText(markup)) is None
+    for make in (Paragraph, cab_pdf._Cell):
+        with pytest.raises(ValueError, match=r"unclosed|Parse error"):
+            make(markup, style)
+
+
+def test_pdf_bytes_do_not_depend_on_the_cell_parse(
+    pack: cab.CabPack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rl_config, "invariant", 1)
+    fast = cab.render_pdf(pack)
+    monkeypatch.setattr(cab_pdf, "_markup_tree", lambda _markup: None)
+    assert cab.render_pdf(pack) == fast
+
+
+def test_pdf_charts_are_the_png_pixels(pack: cab.CabPack) -> None:
+    """The PDF draws the charts' pixels without a PNG round trip: the same pixels as the PNG."""
+    shown = cab.context(pack)["timeline_pack"]
+    for png, rgb in (
+        (cab_charts.timeline_png(shown), cab_charts.timeline_rgb(shown)),
+        (cab_charts.kpi_png(pack), cab_charts.kpi_rgb(pack)),
+    ):
+        with Image.open(io.BytesIO(png)) as decoded:
+            assert decoded.getextrema()[3] == (255, 255)  # opaque: nothing lost without the alpha channel
+            assert decoded.convert("RGB").tobytes() == rgb.tobytes()
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_rendering_leaves_the_garbage_collector_as_it_found_it(pack: cab.CabPack, enabled: bool) -> None:
+    was = gc.isenabled()
+    try:
+        (gc.enable if enabled else gc.disable)()
+        cab.render(pack, "md")
+        assert gc.isenabled() is enabled
+        with pytest.raises(ValueError, match="unknown paper"):
+            cab.render(pack, "pdf", paper="a3")
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
 
 
 # --- hostile text and an empty meeting ----------------------------------------------------------------
