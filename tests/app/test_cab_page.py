@@ -44,8 +44,9 @@ def test_cab_page_shows_the_agenda_and_downloads(app_env: DataDir) -> None:
     assert set(pack.agenda["number"]) == numbers
     evidence = next(v for v in shown if "CI evidence" in v.columns)
     assert evidence["why"].str.len().gt(0).all()
-    buttons = at.get("download_button")
-    assert len(buttons) == 4
+    # the four pack formats, and each non-empty section's CSV
+    sections = sum(1 for name in cab.SECTIONS if pack.section(name).height)
+    assert len(at.get("download_button")) == 4 + sections
 
 
 def test_cab_page_with_nothing_to_review(app_env: DataDir) -> None:
@@ -53,3 +54,23 @@ def test_cab_page_with_nothing_to_review(app_env: DataDir) -> None:
     texts = [m.value for m in at.markdown] + [i.value for i in at.info]
     assert any("Nothing to review" in t for t in texts), texts
     assert len(at.get("download_button")) == 4
+
+
+def test_cab_page_lists_the_highest_risk_as_the_printed_pack(app_env: DataDir, monkeypatch) -> None:
+    """A section longer than the pack's limit shows the pack's listed rows and says how many there are."""
+    monkeypatch.setattr(cab, "DEFAULT_SECTION_LIMIT", 2)
+    con, pub = connect_published(app_env)
+    try:
+        pack = cab.cab_pack(con, None, warehouse_version=pub.version)
+    finally:
+        con.close()
+    long = [name for name in cab.SECTIONS if pack.section(name).height > 2]
+    assert long, "the sample needs a section of more than two changes"
+    at = run_cab()
+    shown = [df.value for df in at.dataframe if "CI evidence" in df.value.columns]
+    listed = [cab.listed_rows(pack.section(name), 2) for name in cab.SECTIONS if pack.section(name).height]
+    assert [list(v["change"]) for v in shown] == [r["number"].to_list() for r in listed]
+    notes = [c.value for c in at.caption]
+    for name in long:
+        total = pack.section(name).height
+        assert f"The 2 highest-risk of {total:,} changes" in " ".join(notes)
