@@ -443,16 +443,11 @@ def ci_history(*, ci_id: str) -> tuple[Records, Records]:
 def ci_related_changes(*, ci_id: str) -> Records:
     """Changes on the CI's CMDB neighbours that were candidate causes of incidents on the CI (the
     relationship path says how they are connected), newest first."""
-    return Records(
-        "with incidents as (select incident_id from fct_incidents where ci_id = ?), "
-        "candidates as (select * from fct_incident_change_candidates "
-        "where incident_id in (select incident_id from incidents)), "
-        "changes as (select change_id, primary_ci_id, primary_ci_name from fct_changes "
-        "where change_id in (select change_id from candidates)) "
-        "select k.change_number as change, c.primary_ci_name as change_ci, k.relationship_path, k.method, "
-        "k.confidence, k.incident_number as incident, k.incident_opened_at as opened_at, k.evidence "
-        "from candidates k join changes c on c.change_id = k.change_id "
-        "where coalesce(c.primary_ci_id, '') <> ?",
+    return Records.of_table(
+        "change_number as change, change_primary_ci_name as change_ci, relationship_path, method, confidence, "
+        "incident_number as incident, incident_opened_at as opened_at, evidence",
+        "fct_incident_change_candidates",
+        "incident_ci_id = ? and coalesce(change_primary_ci_id, '') <> ?",
         (ci_id, ci_id),
         order="opened_at desc, incident, change",
     )

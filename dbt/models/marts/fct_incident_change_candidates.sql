@@ -11,7 +11,13 @@ attributions as (
 
 incidents as (
 
-    select * from {{ ref('stg_canonical__incidents') }}
+    select * from {{ ref('fct_incidents') }}
+
+),
+
+changes as (
+
+    select * from {{ ref('fct_changes') }}
 
 ),
 
@@ -29,10 +35,15 @@ final as (
         attributions.evidence,
         incidents.number as incident_number,
         incidents.opened_at as incident_opened_at,
-        attributions.change_number
+        incidents.ci_id as incident_ci_id,
+        attributions.change_number,
+        changes.primary_ci_id as change_primary_ci_id,
+        changes.primary_ci_name as change_primary_ci_name
     from attributions
     inner join incidents
         on incidents.incident_id = attributions.incident_id
+    inner join changes
+        on changes.change_id = attributions.change_id
 
 )
 
