@@ -134,6 +134,9 @@ class Records:
     columns: tuple[str, ...] = ()
     condition: str = ""
     keyed: str = ""  # the same select with the table's rowid as _row (see of_table)
+    # Columns added to the rows a page or a download holds, not to the rows counted or sorted: a
+    # select over `shown` (every column of those rows) that keeps them and adds its own.
+    decorate: str = ""
 
     @classmethod
     def of_table(
@@ -164,7 +167,16 @@ class Records:
 
     def _select(self) -> str:
         order = f" order by {self.order}" if self.order else ""
+        if self.decorate:
+            return self._decorated(f"select * {self._rows()}")
         return f"select {', '.join(self.columns) or '*'} {self._rows()}{order}"
+
+    def _decorated(self, rows: str) -> str:
+        order = f" order by {self.order}" if self.order else ""
+        return (
+            f"with shown as ({rows}) select {', '.join(self.columns) or '*'} "
+            f"from ({self.decorate}) as records{order}"
+        )
 
     def count(self) -> int:
         return int(db.query(f"select count(*) as n {self._rows()}", self.params)["n"][0])
@@ -180,11 +192,11 @@ class Records:
         where = f" where {self.condition}" if self.condition else ""
         order = f" order by {self.order}" if self.order else ""
         keys = f"select _row from ({self.keyed}) as records{where}{order} limit ? offset ?"
-        return db.query(
-            f"select {', '.join(self.columns) or '* exclude (_row)'} from ({self.keyed}) as records "
-            f"where _row in ({keys}){order}",
-            (*self.params, *self.params, size, int(number) * size),
-        )
+        paged = f"from ({self.keyed}) as records where _row in ({keys})"
+        params = (*self.params, *self.params, size, int(number) * size)
+        if self.decorate:
+            return db.query(self._decorated(f"select * exclude (_row) {paged}"), params)
+        return db.query(f"select {', '.join(self.columns) or '* exclude (_row)'} {paged}{order}", params)
 
     def frame(self) -> pl.DataFrame:
         """Every row (for charts over a narrow projection; record lists page instead)."""
@@ -616,31 +628,40 @@ def forward_schedule(
     *, start: datetime, end: datetime, filters: Mapping[str, str] | None = None
 ) -> Records:
     """Open and in-progress changes whose planned window overlaps [start, end), earliest first, with
-    ``collides_with``: the changes each collides with (fct_change_collisions), '—' for none."""
+    ``has_collision`` and, on the rows a page or download holds, ``collides_with``: the changes each
+    collides with (fct_change_collisions), '—' for none."""
     where, params = _where(filters, CHANGE_FILTER_COLUMNS)
-    scheduled = (
-        f"select {', '.join(CHANGE_COLUMNS)} from fct_changes "
-        f"where state_category in ('open', 'in_progress') and planned_start_at < ? and planned_end_at > ?{where}"
-    )
+    condition = f"state_category in ('open', 'in_progress') and planned_start_at < ? and planned_end_at > ?{where}"
     if not has_model("fct_change_collisions"):
-        return Records(
-            f"select *, '—' as collides_with from ({scheduled})", (end, start, *params), order="planned_start_at, number"
+        return Records.of_table(
+            f"{', '.join(CHANGE_COLUMNS)}, false as has_collision, '—' as collides_with",
+            "fct_changes",
+            condition,
+            (end, start, *params),
+            order="planned_start_at, number",
         )
-    sql = (
-        f"with scheduled as ({scheduled}), "
-        "partners as ("
-        "select change_id_a as change_id, change_number_b || ' (' || collision_kind || ')' as partner, "
-        "overlap_start_at, collision_id from fct_change_collisions "
-        "where change_id_a in (select change_id from scheduled) "
-        "union all "
-        "select change_id_b, change_number_a || ' (' || collision_kind || ')', overlap_start_at, collision_id "
-        "from fct_change_collisions where change_id_b in (select change_id from scheduled)), "
-        "listed as (select change_id, string_agg(partner, ', ' order by overlap_start_at, collision_id) as partners "
-        "from partners group by change_id) "
-        "select scheduled.*, coalesce(listed.partners, '—') as collides_with "
-        "from scheduled left join listed on listed.change_id = scheduled.change_id"
+    return replace(
+        Records.of_table(
+            f"{', '.join(CHANGE_COLUMNS)}, change_id in (select change_id_a from fct_change_collisions "
+            "union all select change_id_b from fct_change_collisions) as has_collision",
+            "fct_changes",
+            condition,
+            (end, start, *params),
+            order="planned_start_at, number",
+        ),
+        # partners of the rows shown only: ordering every scheduled change's partners cost ~100 ms at 1M
+        decorate=(
+            "select shown.*, coalesce(listed.partners, '—') as collides_with from shown left join ("
+            "select change_id, string_agg(partner, ', ' order by overlap_start_at, collision_id) as partners from ("
+            "select change_id_a as change_id, change_number_b || ' (' || collision_kind || ')' as partner, "
+            "overlap_start_at, collision_id from fct_change_collisions "
+            "where change_id_a in (select change_id from shown) "
+            "union all "
+            "select change_id_b, change_number_a || ' (' || collision_kind || ')', overlap_start_at, collision_id "
+            "from fct_change_collisions where change_id_b in (select change_id from shown)) "
+            "group by change_id) as listed on listed.change_id = shown.change_id"
+        ),
     )
-    return Records(sql, (end, start, *params), order="planned_start_at, number")
 
 
 def collisions() -> Records | None:

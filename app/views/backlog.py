@@ -29,7 +29,7 @@ FLAG_COLOURS = {
 }
 # The flag of a forward-schedule row (the keys of FLAG_COLOURS), over data.forward_schedule's columns.
 FLAG_SQL = (
-    "case when collides_with <> '—' then 'collides with another change' "
+    "case when has_collision then 'collides with another change' "
     "when coalesce(in_blackout, false) then 'in a blackout window' else 'scheduled' end as flag"
 )
 # Changes the timeline draws: the flagged ones (collision, blackout) first, then the earliest planned
@@ -199,7 +199,7 @@ else:
     else:
         flagged = (
             scheduled.select("*", FLAG_SQL)
-            .sort("(collides_with <> '—' or coalesce(in_blackout, false)) desc, planned_start_at, number")
+            .sort("(has_collision or coalesce(in_blackout, false)) desc, planned_start_at, number")
             .page(0, size=TIMELINE_ROWS)
             .with_columns(
                 pl.format("{} · {}", pl.col("number"), pl.col("primary_ci_name").fill_null("no CI")).alias("row"),

@@ -506,6 +506,20 @@ def test_backlog_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnection) ->
     flags = {t["name"] for t in timeline["data"]}
     if n_collisions:
         assert "collides with another change" in flags
+    # each listed change names its collision partners (both sides of fct_change_collisions, by overlap)
+    listed = [d.value for d in at.dataframe if {"flag", "collides_with"} <= set(d.value.columns)]
+    assert listed
+    partners: dict[str, list[str]] = {}
+    for a_num, b_num, kind in warehouse.execute(
+        "select change_number_a, change_number_b, collision_kind from fct_change_collisions "
+        "order by overlap_start_at, collision_id"
+    ).fetchall():
+        partners.setdefault(a_num, []).append(f"{b_num} ({kind})")
+        partners.setdefault(b_num, []).append(f"{a_num} ({kind})")
+    rows = listed[0][["number", "flag", "collides_with"]].itertuples(index=False)
+    for number, flag, collides in rows:
+        assert collides == (", ".join(partners[number]) if number in partners else "—"), number
+        assert (flag == "collides with another change") == (number in partners), number
 
 
 def test_long_record_lists_page_and_download_whole(
