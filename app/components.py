@@ -16,7 +16,6 @@ import polars as pl
 import streamlit as st
 
 from app import data as app_data
-from app.data import Records
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 BAND_COLOURS = {"elite": "green", "high": "blue", "medium": "orange", "low": "red"}
@@ -160,7 +159,7 @@ def chart(fig: go.Figure, *, key: str) -> None:
 
 
 def drilldown(
-    records: pl.DataFrame | Records,
+    records: pl.DataFrame | app_data.Records,
     *,
     title: str,
     key: str,
