@@ -306,12 +306,13 @@ def changes(
 def durations(
     *, start: date, end: date, filters: Mapping[str, str] | None = None, event: str = "closed"
 ) -> pl.DataFrame:
-    """Long frame (change, change_type, assignment_group, measure, hours) of the published durations of
-    completed changes in the period: the points behind the lead-time distributions."""
+    """Long frame (change_type, assignment_group, measure, hours) of the published durations of
+    completed changes in the period: the points behind the lead-time distributions (the records
+    themselves are the page's paged list)."""
     column = EVENT_COLUMNS[event]
     where, params = _where(filters, CHANGE_FILTER_COLUMNS)
     unions = " union all ".join(
-        f"select number, change_type, assignment_group, '{label}' as measure, {col} as hours "
+        f"select change_type, assignment_group, '{label}' as measure, {col} as hours "
         f"from base where {col} is not null"
         for col, label in DURATION_COLUMNS.items()
     )
