@@ -171,7 +171,8 @@ def drilldown(
     """The records behind a chart or KPI in an expander, with a CSV download (formula-safe).
 
     A :class:`app.data.Records` query is counted and shown a page at a time (a page picker when
-    there is more than one); its CSV holds every record and is written when the user asks for it.
+    there is more than one); its CSV holds every record, written when the user asks for it when the
+    list is longer than a page.
     """
     total = records.height if isinstance(records, pl.DataFrame) else records.count()
     with st.expander(f"{title} — {total:,} records", expanded=expanded, icon=":material/table_view:"):
@@ -191,7 +192,9 @@ def drilldown(
                         f"Page (of {pages:,})", min_value=1, max_value=pages, value=1, step=1, key=f"{key}_page"
                     )
                 )
-            shown, data = records.page(number - 1), records.download(safe_csv)
+            shown = records.page(number - 1)
+            # one page holds every record: its CSV now; longer lists write theirs when asked for
+            data = safe_csv(shown) if pages == 1 else records.download(safe_csv)
             if pages > 1:
                 first = (number - 1) * app_data.PAGE_ROWS + 1
                 st.caption(
