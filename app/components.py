@@ -189,7 +189,12 @@ def drilldown(
             if pages > 1:
                 number = int(
                     st.number_input(
-                        f"Page (of {pages:,})", min_value=1, max_value=pages, value=1, step=1, key=f"{key}_page"
+                        f"Page (of {pages:,})",
+                        min_value=1,
+                        max_value=pages,
+                        value=1,
+                        step=1,
+                        key=f"{key}_page",
                     )
                 )
             shown = records.page(number - 1)

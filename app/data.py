@@ -625,14 +625,14 @@ def overdue_changes(*, now: datetime, filters: Mapping[str, str] | None = None) 
     )
 
 
-def forward_schedule(
-    *, start: datetime, end: datetime, filters: Mapping[str, str] | None = None
-) -> Records:
+def forward_schedule(*, start: datetime, end: datetime, filters: Mapping[str, str] | None = None) -> Records:
     """Open and in-progress changes whose planned window overlaps [start, end), earliest first, with
     ``has_collision`` and, on the rows a page or download holds, ``collides_with``: the changes each
     collides with (fct_change_collisions), '—' for none."""
     where, params = _where(filters, CHANGE_FILTER_COLUMNS)
-    condition = f"state_category in ('open', 'in_progress') and planned_start_at < ? and planned_end_at > ?{where}"
+    condition = (
+        f"state_category in ('open', 'in_progress') and planned_start_at < ? and planned_end_at > ?{where}"
+    )
     if not has_model("fct_change_collisions"):
         return Records.of_table(
             f"{', '.join(CHANGE_COLUMNS)}, false as has_collision, '—' as collides_with",

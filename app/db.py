@@ -65,7 +65,9 @@ def query(sql: str, params: tuple[object, ...] = ()) -> pl.DataFrame:
     return _cached(published().version, sql, params)
 
 
-def deferred(sql: str, params: tuple[object, ...], convert: Callable[[pl.DataFrame], bytes]) -> Callable[[], bytes]:
+def deferred(
+    sql: str, params: tuple[object, ...], convert: Callable[[pl.DataFrame], bytes]
+) -> Callable[[], bytes]:
     """A callable for a download button: runs the query when the user clicks (on Streamlit's download
     thread, uncached) against the version being served now, so the file holds what the page showed
     even if a newer version is published in between."""

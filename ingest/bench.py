@@ -367,29 +367,23 @@ def _serial_run_child(data_root: str, as_of: str, scratch: str) -> dict[str, Any
     out = Path(scratch)
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    env = {
-        **os.environ,
-        "CHANGEBOARD_BUILD_PATH": str(out / "serial.duckdb"),
-        "CHANGEBOARD_INGEST_DB": str(data.ingest_db),
-        "DBT_TARGET_PATH": str(out / "target"),
-        "DBT_LOG_PATH": str(out / "logs"),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
-    args = ["run", "--threads", "1", "--project-dir", str(pipeline.DBT_DIR), "--profiles-dir", str(pipeline.DBT_DIR)]
-    args += ["--vars", f"{{as_of: '{as_of}'}}"]
-    seed_args = ["seed", *args[1:]]
-    started = time.perf_counter()
-    for cmd in (seed_args, args):
-        proc = subprocess.run(pipeline.dbt_command(cmd), env=env, capture_output=True, text=True, check=False)
+    env = pipeline.dbt_env(data, out / "serial.duckdb", out)
+    args = [*pipeline.dbt_project_args(), "--threads", "1", "--vars", f"{{as_of: '{as_of}'}}"]
+
+    def node_times(command: str) -> dict[str, float]:
+        proc = subprocess.run(
+            pipeline.dbt_command([command, *args]), env=env, capture_output=True, text=True, check=False
+        )
         if proc.returncode != 0:
-            raise RuntimeError(f"dbt {cmd[0]} --threads 1 failed: {_first_line(proc.stdout[-2000:] + proc.stderr[-2000:])}")
-        if cmd[0] == "seed":
-            seeds = json.loads((out / "target" / "run_results.json").read_text(encoding="utf-8"))
+            raise RuntimeError(
+                f"dbt {command} --threads 1 failed: {_first_line(proc.stdout[-2000:] + proc.stderr[-2000:])}"
+            )
+        results = json.loads((out / "target" / "run_results.json").read_text(encoding="utf-8"))["results"]
+        return {r["unique_id"]: float(r.get("execution_time") or 0.0) for r in results}
+
+    started = time.perf_counter()
+    per_node = {**node_times("seed"), **node_times("run")}
     wall = time.perf_counter() - started
-    runs = json.loads((out / "target" / "run_results.json").read_text(encoding="utf-8"))
-    per_node = {
-        r["unique_id"]: float(r.get("execution_time") or 0.0) for r in [*seeds["results"], *runs["results"]]
-    }
     shutil.rmtree(out, ignore_errors=True)
     return {"seconds": wall, "node_seconds": sum(per_node.values()), "nodes": per_node}
 
@@ -928,7 +922,9 @@ def _measure_scale(
         if serial_nodes:
             dbt_models = sum(serial_nodes.get(uid, 0.0) for uid in floor_nodes)
             build["dbt_model_seconds"] = dbt_models
-            build["dbt_overhead"] = (dbt_models - floor_build["sql_seconds"]) / dbt_models if dbt_models else None
+            build["dbt_overhead"] = (
+                (dbt_models - floor_build["sql_seconds"]) / dbt_models if dbt_models else None
+            )
         per_model = []
         for uid, direct in floor_nodes.items():
             per_model.append(
@@ -939,7 +935,9 @@ def _measure_scale(
                     "direct_seconds": direct,
                 }
             )
-        build["per_model"] = sorted(per_model, key=lambda m: -(m["dbt_seconds"] or m["dbt_build_seconds"] or 0))
+        build["per_model"] = sorted(
+            per_model, key=lambda m: -(m["dbt_seconds"] or m["dbt_build_seconds"] or 0)
+        )
 
     # 3. serving
     log(f"serving: every page x {page_runs} runs")

@@ -466,21 +466,8 @@ def docs(
             # dbt opens its database read-write: give it a private copy of the (immutable) version
             copy = Path(tmp) / "warehouse.duckdb"
             shutil.copyfile(pub.path, copy)
-            env = {
-                **os.environ,
-                "CHANGEBOARD_BUILD_PATH": str(copy),
-                "CHANGEBOARD_INGEST_DB": str(data.ingest_db),
-                "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-            }
-            args = [
-                "docs",
-                "generate",
-                "--project-dir",
-                str(pipeline.DBT_DIR),
-                "--profiles-dir",
-                str(pipeline.DBT_DIR),
-            ]
-            args += ["--target-path", str(site)]
+            env = pipeline.dbt_env(data, copy, Path(tmp))
+            args = ["docs", "generate", *pipeline.dbt_project_args(), "--target-path", str(site)]
             with console.status("dbt docs generate..."):
                 proc = subprocess.run(
                     pipeline.dbt_command(args), env=env, capture_output=True, text=True, check=False

@@ -200,6 +200,24 @@ def dbt_command(args: list[str]) -> list[str]:
     return [sys.executable, "-c", "import sys; from dbt.cli.main import cli; sys.exit(cli())", *args]
 
 
+def dbt_env(data: DataDir, build_path: Path, work_dir: Path) -> dict[str, str]:
+    """The environment of a dbt run: the file it builds, the ingest database it reads (profiles.yml),
+    and its target / log folders under ``work_dir``."""
+    return {
+        **os.environ,
+        "CHANGEBOARD_BUILD_PATH": str(build_path),
+        "CHANGEBOARD_INGEST_DB": str(data.ingest_db),
+        "DBT_TARGET_PATH": str(work_dir / "target"),
+        "DBT_LOG_PATH": str(work_dir / "logs"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DBT_PARTIAL_PARSE": "true",
+    }
+
+
+def dbt_project_args() -> list[str]:
+    return ["--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR)]
+
+
 def default_threads() -> int:
     """dbt threads for a build: the machine's cores, at most 4. Every DuckDB query already uses all
     cores, and the models share one memory limit: more models at once than cores only made them wait
@@ -228,17 +246,8 @@ def build(
     building = data.versions / "next.duckdb.building"
     building.unlink(missing_ok=True)
     building.with_name(building.name + ".wal").unlink(missing_ok=True)
-    env = {
-        **os.environ,
-        "CHANGEBOARD_BUILD_PATH": str(building),
-        "CHANGEBOARD_INGEST_DB": str(data.ingest_db),
-        "DBT_TARGET_PATH": str(data.root / "dbt" / "target"),
-        "DBT_LOG_PATH": str(data.root / "dbt" / "logs"),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "DBT_PARTIAL_PARSE": "true",
-    }
-    args = ["build", "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR)]
-    args += ["--threads", str(threads or default_threads())]
+    env = dbt_env(data, building, data.root / "dbt")
+    args = ["build", *dbt_project_args(), "--threads", str(threads or default_threads())]
     if as_of:
         args += ["--vars", f"{{as_of: '{as_of}'}}"]
     if progress:

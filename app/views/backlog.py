@@ -202,7 +202,9 @@ else:
             .sort("(has_collision or coalesce(in_blackout, false)) desc, planned_start_at, number")
             .page(0, size=TIMELINE_ROWS)
             .with_columns(
-                pl.format("{} · {}", pl.col("number"), pl.col("primary_ci_name").fill_null("no CI")).alias("row"),
+                pl.format("{} · {}", pl.col("number"), pl.col("primary_ci_name").fill_null("no CI")).alias(
+                    "row"
+                ),
                 pl.col("planned_start_at").dt.strftime("%Y-%m-%d %H:%M").alias("planned_start"),
                 pl.col("planned_end_at").dt.strftime("%Y-%m-%d %H:%M").alias("planned_end"),
             )

@@ -45,9 +45,7 @@ def _section_frame(
     """One row per listed agenda item (the section's highest-risk, as the printed pack lists them) with
     the texts the printed pack shows (no arithmetic here)."""
     rows = []
-    for i in cab.agenda_items(
-        pack, name, incidents=incidents, limit=cab.DEFAULT_SECTION_LIMIT
-    ):
+    for i in cab.agenda_items(pack, name, incidents=incidents, limit=cab.DEFAULT_SECTION_LIMIT):
         evidence = dict(i["evidence"])
         keys = list(evidence)
         rows.append(
