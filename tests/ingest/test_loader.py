@@ -3,8 +3,10 @@ unreadable files fail alone, and the export-cap warning."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from .conftest import Ingest, Query
@@ -35,6 +37,70 @@ def test_rerun_of_the_same_file_changes_nothing(tmp_path: Path, ingest: Ingest, 
     c = forced.results[0].counts
     assert (c.rows_read, c.unchanged, c.inserted, c.updated) == (1, 1, 0, 0)
     assert query("select count(*) from raw.change") == [(1,)]
+
+
+def test_duplicates_are_told_whether_hashed_before_or_while_reading(
+    tmp_path: Path, ingest: Ingest, query: Query, data, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file of a size loaded before is hashed first; any other is hashed while it is read. Either
+    way the same content is skipped and other content of the same size loads."""
+    from ingest import pipeline
+
+    f = _write(tmp_path / "a", "change_request.csv", ["a1,CHG1,Patch,New,normal,2026-01-01 10:00:00"])
+    assert ingest([f]).results[0].counts.inserted == 1
+    reads: list[Path] = []
+    read_file = pipeline.read_file
+    monkeypatch.setattr(pipeline, "read_file", lambda p, s=None: reads.append(p) or read_file(p, s))
+    # Same size and content: hashed first, skipped unread.
+    assert ingest([f]).results[0].status == "skipped_duplicate"
+    assert reads == []
+    # Same size, other content (a newer export of one character more recent): read and loaded.
+    g = _write(tmp_path / "b", "change_request.csv", ["a1,CHG1,Patch,New,normal,2026-01-01 10:00:01"])
+    assert g.stat().st_size == f.stat().st_size
+    assert ingest([g]).results[0].counts.updated == 1
+    assert reads == [g]
+    # A ledger without sizes (written before they were kept): hashed while read, still skipped.
+    con = duckdb.connect(str(data.ingest_db))
+    con.execute("update meta.ingest_run set file_bytes = null")
+    con.close()
+    again = ingest([g]).results[0]
+    assert again.status == "skipped_duplicate"
+    assert reads == [g, g]
+    assert query("select count(*), max(updated_at) from raw.change") == [(1, datetime(2026, 1, 1, 10, 0, 1))]
+    assert query("select file_bytes from meta.ingest_run order by run_id desc limit 1") == [
+        (g.stat().st_size,)
+    ]
+
+
+def test_a_failed_landing_copy_commits_nothing(
+    tmp_path: Path, ingest: Ingest, query: Query, data, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The landing copy is written while the rows load: when it fails, the file's rows are not
+    committed and the ledger says why; a copy cut by a crash (``.part``) is removed by the next run."""
+    from ingest import load
+
+    f = _write(tmp_path / "a", "change_request.csv", ["a1,CHG1,Patch,New,normal,2026-01-01 10:00:00"])
+
+    def no_space(*args: object) -> Path:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(load, "land", no_space)
+    r = ingest([f]).results[0]
+    assert r.status == "failed"
+    assert "No space left on device" in (r.error or "")
+    assert query("select count(*) from raw.change") == [(0,)]
+    assert query("select status, rows_read, inserted from meta.ingest_run") == [("failed", 1, 0)]
+    monkeypatch.undo()
+    stray = data.landing / "servicenow" / "0123.csv.part"
+    stray.parent.mkdir(parents=True, exist_ok=True)
+    stray.write_text("cut by a crash")
+    r = ingest([f]).results[0]
+    assert r.status == "succeeded"
+    assert r.counts.inserted == 1
+    assert not stray.exists()
+    assert Path(
+        query("select landed_path from meta.ingest_run where status = 'succeeded'")[0][0]
+    ).read_bytes() == (f.read_bytes())
 
 
 def test_newer_export_updates_and_older_is_superseded(tmp_path: Path, ingest: Ingest, query: Query) -> None:
