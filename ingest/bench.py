@@ -569,6 +569,7 @@ def _serve_child(data_root: str, runs: int, timeout: float) -> dict[str, Any]:
         counts: list[int] = []
         for _ in range(runs):
             st.cache_data.clear()
+            appdb._cached.clear()  # the query cache (a shared resource cache, not cache_data)
             calls.clear()
             started = time.perf_counter()
             at.run()
