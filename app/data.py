@@ -12,6 +12,7 @@ such on screen.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -115,8 +116,25 @@ def _where(filters: Mapping[str, str] | None, allowed: frozenset[str]) -> tuple[
     return "".join(f" and {c}" for c in clauses), params
 
 
-# Rows of a record list shown at a time; the CSV download holds them all.
-PAGE_ROWS = 500
+# Rows of a record list shown at a time (``CHANGEBOARD_PAGE_ROWS``, default 500); the CSV download
+# holds them all.
+ENV_PAGE_ROWS = "CHANGEBOARD_PAGE_ROWS"
+
+
+def _page_rows() -> int:
+    text = os.environ.get(ENV_PAGE_ROWS, "500")
+    try:
+        rows = int(text)
+    except ValueError:
+        rows = 0
+    if not 10 <= rows <= 100_000:
+        raise ValueError(
+            f"{ENV_PAGE_ROWS}={text!r}: the rows of a record list page must be a number from 10 to 100000"
+        )
+    return rows
+
+
+PAGE_ROWS = _page_rows()
 
 
 @dataclass(frozen=True)

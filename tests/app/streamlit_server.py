@@ -26,11 +26,16 @@ def free_port() -> int:
 
 @contextmanager
 def streamlit_server(
-    data_root: Path, log_path: Path, *, timeout: float = 60.0, drop_env: tuple[str, ...] = ()
+    data_root: Path,
+    log_path: Path,
+    *,
+    timeout: float = 60.0,
+    drop_env: tuple[str, ...] = (),
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[str]:
     """Serve the app over ``data_root`` on localhost; yield its base URL once it answers its health check."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in drop_env}
+    env = {k: v for k, v in os.environ.items() if k not in drop_env} | (extra_env or {})
     env[ENV_DATA_DIR] = str(data_root)
     with log_path.open("w") as log:
         proc = subprocess.Popen(

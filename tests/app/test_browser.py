@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from app.data import ENV_PAGE_ROWS
 from ingest.paths import DataDir
 from tests.app.streamlit_server import streamlit_server
 
@@ -28,6 +29,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--no-first-run",
 ]
+PAGE_ROWS = 20
 PAGES = [  # (url path, title, screenshot name)
     ("", "Overview", "overview"),
     ("changes", "Changes", "changes"),
@@ -47,7 +49,13 @@ def server(built_data: DataDir, output_dir: Path) -> Iterator[str]:
             "Debian's chromium (/usr/bin/chromium) is not installed: `apt-get install chromium` to run the browser tests"
         )
     pytest.importorskip("playwright.sync_api", reason="playwright (python) is not installed")
-    with streamlit_server(built_data.root, output_dir / "streamlit-browser-test.log") as base:
+    # Small pages, so that a drill-down of the sample is paged and its CSV is the deferred download
+    # that long lists use (written when clicked, not with the page).
+    with streamlit_server(
+        built_data.root,
+        output_dir / "streamlit-browser-test.log",
+        extra_env={ENV_PAGE_ROWS: str(PAGE_ROWS)},
+    ) as base:
         yield base
 
 
@@ -150,12 +158,24 @@ def test_browser_every_page_filter_drilldown_csv(server: str, output_dir: Path, 
             records = int(label.rsplit("—", 1)[1].split()[0].replace(",", ""))
             expander.locator("summary").click()
             expander.locator('[data-testid="stDataFrame"]').wait_for(timeout=15_000)
+            # longer than a page: the page picker, the rows shown, and a CSV of every record
+            assert records > PAGE_ROWS
+            pages = -(-records // PAGE_ROWS)
+            expander.get_by_text(f"Rows 1–{PAGE_ROWS} of {records:,}").wait_for(timeout=15_000)
+            picker = expander.get_by_label(f"Page (of {pages:,})")
+            picker.fill("2")
+            picker.press("Enter")
+            expander.get_by_text(f"Rows {PAGE_ROWS + 1}–{min(2 * PAGE_ROWS, records)} of {records:,}").wait_for(
+                timeout=15_000
+            )
+            _settle(page)
             with page.expect_download(timeout=30_000) as info:
                 expander.get_by_role("button", name="Download CSV").click()
             target = tmp_path / info.value.suggested_filename
             info.value.save_as(target)
             rows = list(csv.DictReader(io.StringIO(target.read_text(encoding="utf-8-sig"), newline="")))
             assert len(rows) == records > 0
+            assert len({r["number"] for r in rows}) == records
             assert {r["change_type"] for r in rows} == {"normal"}
             assert "number" in rows[0]
             assert "is_failed" in rows[0]

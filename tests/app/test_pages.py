@@ -547,7 +547,8 @@ def test_long_record_lists_page_and_download_whole(
     at = run_page("backlog")
     assert f"Open and in-progress changes — {len(expected):,} records" in expanders(at)
     picker = [n for n in at.number_input if n.key == "bl_open_page"]
-    assert picker and picker[0].label == f"Page (of {math.ceil(len(expected) / 25):,})"
+    assert picker
+    assert picker[0].label == f"Page (of {math.ceil(len(expected) / 25):,})"
 
     def shown() -> list[str]:
         tables = [d.value for d in at.dataframe if {"release_id", "is_failed_itil"} <= set(d.value.columns)]
