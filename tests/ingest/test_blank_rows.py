@@ -42,3 +42,27 @@ def test_scan_that_stops_early_leaves_nul_to_the_transcoder(tmp_path: Path) -> N
     empty = tmp_path / "empty.csv"
     empty.write_bytes(b"")
     assert readers._scan(empty) == ("utf-8", False, False)
+
+
+PLACEHOLDER = st.sampled_from(["?", "#N/B", "(empty)", "n/a", "a.b", "*", "\\N", "$", "[x]"])
+VALUE = st.one_of(
+    st.none(),
+    st.builds(
+        lambda pre, core, post: pre + core + post,
+        st.sampled_from(["", " ", "\t", "\u00a0", "\u3000 ", "\n"]),
+        st.one_of(PLACEHOLDER, st.sampled_from(["", "x", "?x", "x?", "a b", "#N/Bx", "aXb", "\\"])),
+        st.sampled_from(["", " ", "\t", "\u2003", "\r\n"]),
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(VALUE, max_size=12), null_values=st.lists(PLACEHOLDER, max_size=3))
+def test_placeholders_become_null_as_stripped_values_tell(
+    values: list[str | None], null_values: list[str]
+) -> None:
+    """The regex in normalise_nulls nulls exactly the values that, stripped of white space, are
+    empty or a declared placeholder (regex metacharacters in a placeholder are literal)."""
+    frame = pl.DataFrame({"a": values}, schema={"a": pl.String})
+    expected = [None if v is None or v.strip() in ("", *null_values) else v for v in values]
+    assert readers.normalise_nulls(frame, null_values)["a"].to_list() == expected
