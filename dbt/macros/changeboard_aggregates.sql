@@ -1,6 +1,9 @@
-{#- Continuous percentile (median = 0.5, p90 = 0.9) of an expression; nulls are ignored. -#}
+{#- Continuous percentile (median = 0.5, p90 = 0.9) of an expression; nulls are ignored.
+    Dispatched (DuckDB: quantile_cont; default: the ordered-set percentile_cont ... within group of
+    Spark 3.3+, Postgres and Snowflake; Trino has no exact percentile and needs an implementation). -#}
 {% macro percentile(expression, fraction) -%}
-    {{ return(adapter.dispatch('percentile', 'changeboard')(expression, fraction)) }}
+    {%- set implementation = portable_fallback('percentile') or adapter.dispatch('percentile', 'changeboard') -%}
+    {{ return(implementation(expression, fraction)) }}
 {%- endmacro %}
 
 {% macro default__percentile(expression, fraction) -%}
@@ -24,7 +27,8 @@
 {#- One row per period start (column period_start, a date) of `grain` ('day', 'week' or 'month')
     from the period holding start_expression to the one holding end_expression. -#}
 {% macro period_spine(grain, start_expression, end_expression) -%}
-    {{ return(adapter.dispatch('period_spine', 'changeboard')(grain, start_expression, end_expression)) }}
+    {%- set implementation = portable_fallback('period_spine') or adapter.dispatch('period_spine', 'changeboard') -%}
+    {{ return(implementation(grain, start_expression, end_expression)) }}
 {%- endmacro %}
 
 {% macro duckdb__period_spine(grain, start_expression, end_expression) -%}
@@ -35,15 +39,47 @@
     )) as date) as period_start
 {%- endmacro %}
 
+{#- Portable: standard SQL only (no recursive CTE: Spark before 4.1 has none and Trino stops at 10
+    levels by default; no generate_series / sequence: engine-specific). The numbers 0 .. 99,999 come
+    from five cross-joined lists of the ten digits; each is added in `grain` units to the first
+    period start (dbt.dateadd) and kept up to the last period start. So a spine holds at most
+    100,000 periods (274 years of days); a longer range (a data error such as a year 9999) stops
+    there instead of producing millions of rows. dbt's date_spine needs its bounds at compile time
+    (it runs a query); ours are SQL expressions of the model's own CTEs. -#}
 {% macro default__period_spine(grain, start_expression, end_expression) -%}
-    {{ exceptions.raise_compiler_error("period_spine has no implementation for " ~ adapter.type() ~ "; add one (dbt's date_spine works).") }}
+    {%- set digit_count = 5 -%}
+    select periods.period_start
+    from (
+        select
+            cast({{ dbt.dateadd(grain, 'period_numbers.period_number', 'period_bounds.first_period_start') }} as date) as period_start,
+            period_bounds.last_period_start
+        from (
+            select
+                cast({{ dbt.date_trunc(grain, start_expression) }} as date) as first_period_start,
+                cast({{ dbt.date_trunc(grain, end_expression) }} as date) as last_period_start
+        ) as period_bounds
+        cross join (
+            select
+                {% for position in range(digit_count) -%}
+                digits_{{ position }}.digit * {{ 10 ** position }}{{ ' + ' if not loop.last }}
+                {%- endfor %} as period_number
+            from
+                {%- for position in range(digit_count) %}
+                {{ 'cross join ' if not loop.first }}(
+                    {% for digit in range(10) %}select {{ digit }} as digit{{ ' union all ' if not loop.last }}{% endfor %}
+                ) as digits_{{ position }}
+                {%- endfor %}
+        ) as period_numbers
+    ) as periods
+    where periods.period_start <= periods.last_period_start
 {%- endmacro %}
 
 {#- Aggregate: `value` of the row with the smallest `order_by` in the group (rows whose `order_by`
     is null are skipped; on a tie any of the tied rows). Dispatched (DuckDB: arg_min; default:
     min_by, as in Spark 3 and Trino). -#}
 {% macro value_at_min(value, order_by) -%}
-    {{ return(adapter.dispatch('value_at_min', 'changeboard')(value, order_by)) }}
+    {%- set implementation = portable_fallback('value_at_min') or adapter.dispatch('value_at_min', 'changeboard') -%}
+    {{ return(implementation(value, order_by)) }}
 {%- endmacro %}
 
 {% macro default__value_at_min(value, order_by) -%}
@@ -58,7 +94,8 @@
     on every row of the group. Dispatched (DuckDB: any_value; default: min, which every engine has
     and which returns that same value). -#}
 {% macro any_value_of(expression) -%}
-    {{ return(adapter.dispatch('any_value_of', 'changeboard')(expression)) }}
+    {%- set implementation = portable_fallback('any_value_of') or adapter.dispatch('any_value_of', 'changeboard') -%}
+    {{ return(implementation(expression)) }}
 {%- endmacro %}
 
 {% macro default__any_value_of(expression) -%}

@@ -1,9 +1,12 @@
 {#- "Now" for every age / window computation: the var `as_of` (a UTC timestamp string) or the
     build time in UTC. -#}
 {% macro as_of_timestamp() -%}
-    {{ return(adapter.dispatch('as_of_timestamp', 'changeboard')()) }}
+    {%- set implementation = portable_fallback('as_of_timestamp') or adapter.dispatch('as_of_timestamp', 'changeboard') -%}
+    {{ return(implementation()) }}
 {%- endmacro %}
 
+{#- Portable: the session's current timestamp as a plain timestamp; it is UTC when the session time
+    zone is UTC (Trino: SET TIME ZONE 'UTC'; Spark: spark.sql.session.timeZone=UTC). -#}
 {% macro default__as_of_timestamp() -%}
     {%- if var('as_of', none) -%}cast('{{ var("as_of") }}' as timestamp){%- else -%}cast(current_timestamp as timestamp){%- endif -%}
 {%- endmacro %}
@@ -14,11 +17,15 @@
 
 {#- Hours from `start_at` to `end_at` as a double (negative when end precedes start). -#}
 {% macro hours_between(start_at, end_at) -%}
-    {{ return(adapter.dispatch('hours_between', 'changeboard')(start_at, end_at)) }}
+    {%- set implementation = portable_fallback('hours_between') or adapter.dispatch('hours_between', 'changeboard') -%}
+    {{ return(implementation(start_at, end_at)) }}
 {%- endmacro %}
 
+{#- Portable: dbt's cross-database datediff in seconds (whole seconds: our timestamps have none
+    finer), as a double divided by 3600. The cast keeps the fraction on engines whose integer
+    division truncates or whose decimal literals (3600.0) limit the result's scale (Trino). -#}
 {% macro default__hours_between(start_at, end_at) -%}
-    (extract(epoch from ({{ end_at }})) - extract(epoch from ({{ start_at }}))) / 3600.0
+    (cast({{ dbt.datediff(start_at, end_at, 'second') }} as double) / 3600)
 {%- endmacro %}
 
 {% macro duckdb__hours_between(start_at, end_at) -%}
@@ -52,7 +59,8 @@
     Dispatched (DuckDB: strftime; Spark: date_format; default: the timestamp cast to text with
     'T' between date and time, which gives the same text on Trino's timestamp(6)). -#}
 {% macro timestamp_to_text(expression) -%}
-    {{ return(adapter.dispatch('timestamp_to_text', 'changeboard')(expression)) }}
+    {%- set implementation = portable_fallback('timestamp_to_text') or adapter.dispatch('timestamp_to_text', 'changeboard') -%}
+    {{ return(implementation(expression)) }}
 {%- endmacro %}
 
 {% macro default__timestamp_to_text(expression) -%}
@@ -71,7 +79,8 @@
     string expression, e.g. a quoted literal); null when either is null. Dispatched (DuckDB:
     regexp_matches; Spark: rlike; default: regexp_like, as in Trino). -#}
 {% macro regex_matches(expression, pattern) -%}
-    {{ return(adapter.dispatch('regex_matches', 'changeboard')(expression, pattern)) }}
+    {%- set implementation = portable_fallback('regex_matches') or adapter.dispatch('regex_matches', 'changeboard') -%}
+    {{ return(implementation(expression, pattern)) }}
 {%- endmacro %}
 
 {% macro default__regex_matches(expression, pattern) -%}

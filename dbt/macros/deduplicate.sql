@@ -6,7 +6,8 @@
     listed explicitly (read from the warehouse with adapter.get_columns_in_relation), so the rank
     column does not leak. `relation` must be a Relation (source() or ref()), not a CTE name. -#}
 {% macro deduplicate(relation, partition_by, order_by, where=none) -%}
-    {{ return(adapter.dispatch('deduplicate', 'changeboard')(relation, partition_by, order_by, where)) }}
+    {%- set implementation = portable_fallback('deduplicate') or adapter.dispatch('deduplicate', 'changeboard') -%}
+    {{ return(implementation(relation, partition_by, order_by, where)) }}
 {%- endmacro %}
 
 {% macro duckdb__deduplicate(relation, partition_by, order_by, where=none) -%}

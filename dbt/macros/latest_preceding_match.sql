@@ -4,9 +4,11 @@
 
     DuckDB: ASOF JOIN, a sort-merge that is linear in both inputs however hot a key is.
     Portable fallback (Spark, Trino, ...): an equi-join bounded to `max_lookback_hours` and a
-    row_number() keeping the latest match; it materialises the pairs inside the lookback. -#}
+    row_number() keeping the latest match; it materialises the pairs inside the lookback. Ties on
+    `right_time` go to the highest `right_columns` (deterministic, where ASOF takes any). -#}
 {% macro latest_preceding_match(left_relation, right_relation, key_pairs, left_time, right_time, right_columns, left_pk_columns, max_lookback_hours) -%}
-    {{ return(adapter.dispatch('latest_preceding_match', 'changeboard')(left_relation, right_relation, key_pairs, left_time, right_time, right_columns, left_pk_columns, max_lookback_hours)) }}
+    {%- set implementation = portable_fallback('latest_preceding_match') or adapter.dispatch('latest_preceding_match', 'changeboard') -%}
+    {{ return(implementation(left_relation, right_relation, key_pairs, left_time, right_time, right_columns, left_pk_columns, max_lookback_hours)) }}
 {%- endmacro %}
 
 {% macro duckdb__latest_preceding_match(left_relation, right_relation, key_pairs, left_time, right_time, right_columns, left_pk_columns, max_lookback_hours) -%}
@@ -34,6 +36,7 @@
             row_number() over (
                 partition by {% for column in left_pk_columns %}left_side.{{ column }}{{ ', ' if not loop.last }}{% endfor %}
                 order by right_side.{{ right_time }} desc
+                    {%- for column in right_columns %}, right_side.{{ column }} desc{% endfor %}
             ) as match_rank
         from {{ left_relation }} as left_side
         inner join {{ right_relation }} as right_side
@@ -50,11 +53,12 @@
     join partitions on it several times faster than on strings); callers re-check the real
     columns after the join, so a hash collision can only drop a match, never invent one. -#}
 {% macro match_key(parts) -%}
-    {{ return(adapter.dispatch('match_key', 'changeboard')(parts)) }}
+    {%- set implementation = portable_fallback('match_key') or adapter.dispatch('match_key', 'changeboard') -%}
+    {{ return(implementation(parts)) }}
 {%- endmacro %}
 
 {% macro default__match_key(parts) -%}
-    {% for part in parts %}cast({{ part }} as varchar){{ " || '|' || " if not loop.last }}{% endfor %}
+    {% for part in parts %}cast({{ part }} as {{ dbt.type_string() }}){{ " || '|' || " if not loop.last }}{% endfor %}
 {%- endmacro %}
 
 {% macro duckdb__match_key(parts) -%}

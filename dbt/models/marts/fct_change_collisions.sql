@@ -151,7 +151,7 @@ same_ci_pairs as (
         1 as kind_rank,
         change_a.ci_id as shared_ci_id,
         change_a.ci_name as shared_ci_name,
-        cast(null as varchar) as relationship_path,
+        cast(null as {{ dbt.type_string() }}) as relationship_path,
         change_a.planned_start_at as start_a,
         change_a.planned_end_at as end_a,
         change_b.planned_start_at as start_b,
@@ -174,8 +174,8 @@ related_ci_pairs as (
         change_b.change_id as change_id_b,
         'related_ci' as collision_kind,
         2 as kind_rank,
-        cast(null as varchar) as shared_ci_id,
-        cast(null as varchar) as shared_ci_name,
+        cast(null as {{ dbt.type_string() }}) as shared_ci_id,
+        cast(null as {{ dbt.type_string() }}) as shared_ci_name,
         neighbours.relationship_path,
         change_a.planned_start_at as start_a,
         change_a.planned_end_at as end_a,
@@ -203,7 +203,7 @@ same_service_pairs as (
         3 as kind_rank,
         change_a.service_id as shared_ci_id,
         change_a.service_name as shared_ci_name,
-        cast(null as varchar) as relationship_path,
+        cast(null as {{ dbt.type_string() }}) as relationship_path,
         change_a.planned_start_at as start_a,
         change_a.planned_end_at as end_a,
         change_b.planned_start_at as start_b,
@@ -275,8 +275,8 @@ final as (
                 when 'related_ci' then ' change related CIs: ' || overlapping.relationship_path
                 else ' both change service ' || overlapping.shared_ci_name
             end
-            || ', overlapping ' || cast(cast(round({{ hours_between('overlapping.overlap_start_at', 'overlapping.overlap_end_at') }} * 60) as bigint) as varchar)
-            || ' min from ' || cast(overlapping.overlap_start_at as varchar) as description,
+            || ', overlapping ' || cast(cast(round({{ hours_between('overlapping.overlap_start_at', 'overlapping.overlap_end_at') }} * 60) as bigint) as {{ dbt.type_string() }})
+            || ' min from ' || cast(overlapping.overlap_start_at as {{ dbt.type_string() }}) as description,
         coalesce(checks_a.in_blackout, false) as in_blackout_a,
         coalesce(checks_a.is_outside_maintenance_window, false) as is_outside_maintenance_window_a,
         coalesce(checks_b.in_blackout, false) as in_blackout_b,

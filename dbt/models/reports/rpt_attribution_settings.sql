@@ -6,7 +6,7 @@
     cab_meeting_at are the effective timestamps (text, UTC), not the raw vars. -#}
 {%- set base = var('attribution_base_confidence') -%}
 {%- set settings = [
-    ['as_of', 'build', none, none, '"Now" for every age, window and schedule computation (var as_of, else the build time, UTC).', 'cast(' ~ as_of_timestamp() ~ ' as varchar)'],
+    ['as_of', 'build', none, none, '"Now" for every age, window and schedule computation (var as_of, else the build time, UTC).', 'cast(' ~ as_of_timestamp() ~ ' as ' ~ dbt.type_string() ~ ')'],
     ['attribution_window_hours', 'attribution', var('attribution_window_hours'), var('attribution_window_hours'), 'Hours after a change\'s actual end (or during its implementation) within which an incident can be attributed to it.'],
     ['attribution_confidence_threshold', 'attribution', var('attribution_confidence_threshold'), var('attribution_confidence_threshold'), 'Lowest confidence at which an inferred candidate counts for the metrics (explicit causes always count).'],
     ['attribution_base_confidence.inferred_same_ci', 'attribution', base['inferred_same_ci'], base['inferred_same_ci'], 'Confidence of a same-CI candidate before the time decay.'],
@@ -20,7 +20,7 @@
     ['risk_evidence_days', 'cab', var('risk_evidence_days'), var('risk_evidence_days'), 'Days of history behind the CAB risk evidence.'],
     ['forward_schedule_days', 'cab', var('forward_schedule_days'), var('forward_schedule_days'), 'Days after the CAB meeting covered by the forward schedule.'],
     ['collision_max_changes_per_service_day', 'cab', var('collision_max_changes_per_service_day'), var('collision_max_changes_per_service_day'), 'A service with more scheduled changes on one UTC day is a catch-all that day: no same-service collisions are formed there (CI and relationship collisions still are).'],
-    ['cab_meeting_at', 'cab', none, none, 'Time (UTC) of the CAB meeting rpt_cab_agenda and rpt_cab_kpi_strip are built for: var cab_meeting_at, else the next working day at cab_meeting_hour after as_of.', 'cast(' ~ cab_meeting_timestamp() ~ ' as varchar)'],
+    ['cab_meeting_at', 'cab', none, none, 'Time (UTC) of the CAB meeting rpt_cab_agenda and rpt_cab_kpi_strip are built for: var cab_meeting_at, else the next working day at cab_meeting_hour after as_of.', 'cast(' ~ cab_meeting_timestamp() ~ ' as ' ~ dbt.type_string() ~ ')'],
     ['cab_meeting_hour', 'cab', var('cab_meeting_hour', 10), var('cab_meeting_hour', 10), 'Hour of day (UTC) of the default CAB meeting (the next working day after as_of).'],
     ['cab_previous_meeting_days', 'cab', var('cab_previous_meeting_days', 7), var('cab_previous_meeting_days', 7), 'Days between CAB meetings (the previous meeting = T minus this).'],
     ['kpi_strip_forward_weeks', 'cab', var('kpi_strip_forward_weeks', 3), var('kpi_strip_forward_weeks', 3), 'Weeks of KPI strips (rpt_kpi_strip_weekly) published ahead of as_of\'s week.'],

@@ -422,7 +422,7 @@ all_checks as (
         population,
         numerator,
         denominator,
-        cast(null as varchar) as weakest_input
+        cast(null as {{ dbt.type_string() }}) as weakest_input
     from checks
     union all
     select * from metric_checks
@@ -451,7 +451,7 @@ final as (
             when coalesce(denominator, 0) = 0 then 'no ' || population || ' to check'
             else
                 case when check_type = 'metric_confidence' then 'weakest input: ' else '' end
-                || cast(numerator as varchar) || ' of ' || cast(denominator as varchar) || ' ' || population || ' '
+                || cast(numerator as {{ dbt.type_string() }}) || ' of ' || cast(denominator as {{ dbt.type_string() }}) || ' ' || population || ' '
                 || label || ' (' || {{ percent_text(safe_rate('numerator', 'denominator')) }}
                 || case when metric in ('incident_explicit_cause') then ')' else '; threshold ' || {{ percent_text(threshold) }} || ')' end
         end as reason

@@ -3,6 +3,12 @@
     seeds/dora_performance_bands.csv (band set: var('dora_band_set')). Deployments are completed
     changes that ended successfully (successful or successful with issues) on a production CI (or
     a CI whose environment is unknown), assigned to periods by actual_end_at. -#}
+{%- set band_metrics = [
+    ('deployment_frequency', 'deployments_per_day'),
+    ('lead_time_for_changes', 'lead_time_for_changes_median_hours'),
+    ('change_fail_rate', 'change_fail_rate'),
+    ('failed_deployment_recovery_time', 'failed_deployment_recovery_median_hours'),
+] -%}
 with
 
 changes as (
@@ -218,27 +224,54 @@ measured as (
 
 ),
 
+band_matches as (
+
+    -- every band a period's metric value falls in; a correlated "order by band_rank limit 1"
+    -- subquery would read shorter, but Spark runs only aggregated correlated subqueries
+    {%- for metric, column in band_metrics %}
+    select
+        measured.period_grain,
+        measured.period_start,
+        '{{ metric }}' as metric,
+        bands.band,
+        bands.band_rank
+    from measured
+    inner join bands
+        on bands.metric = '{{ metric }}'
+        and measured.{{ column }} >= coalesce(bands.min_value, measured.{{ column }})
+        and measured.{{ column }} < coalesce(bands.max_value, measured.{{ column }} + 1)
+    {{ 'union all' if not loop.last }}
+    {%- endfor %}
+
+),
+
+first_bands as (
+
+    -- per period and metric the matching band of the lowest band_rank
+    select
+        period_grain,
+        period_start,
+        metric,
+        {{ value_at_min('band', 'band_rank') }} as band
+    from band_matches
+    group by 1, 2, 3
+
+),
+
 banded as (
 
     select
         measured.*,
-        {%- for metric, column in [
-            ('deployment_frequency', 'deployments_per_day'),
-            ('lead_time_for_changes', 'lead_time_for_changes_median_hours'),
-            ('change_fail_rate', 'change_fail_rate'),
-            ('failed_deployment_recovery_time', 'failed_deployment_recovery_median_hours'),
-        ] %}
-        (
-            select bands.band
-            from bands
-            where bands.metric = '{{ metric }}'
-                and measured.{{ column }} >= coalesce(bands.min_value, measured.{{ column }})
-                and measured.{{ column }} < coalesce(bands.max_value, measured.{{ column }} + 1)
-            order by bands.band_rank
-            limit 1
-        ) as {{ metric }}_band{{ ',' if not loop.last }}
+        {%- for metric, column in band_metrics %}
+        {{ metric }}_bands.band as {{ metric }}_band{{ ',' if not loop.last }}
         {%- endfor %}
     from measured
+    {%- for metric, column in band_metrics %}
+    left join first_bands as {{ metric }}_bands
+        on {{ metric }}_bands.period_grain = measured.period_grain
+        and {{ metric }}_bands.period_start = measured.period_start
+        and {{ metric }}_bands.metric = '{{ metric }}'
+    {%- endfor %}
 
 ),
 

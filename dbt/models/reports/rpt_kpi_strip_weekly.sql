@@ -41,7 +41,10 @@ bounds as (
 
     select
         {{ dbt.dateadd('day', 7, 'min(weekly.period_start)') }} as first_week_start,
-        {{ dbt.dateadd('day', 7 * forward_weeks, 'greatest(' ~ period_start("'week'", as_of_timestamp()) ~ ', ' ~ dbt.dateadd('day', 7, 'max(weekly.period_start)') ~ ')') }}
+        {#- greatest() with a null argument is null on some engines (Trino, Hive; DuckDB and Spark
+            skip it): the coalesce states the intent, as_of's week when there are no weekly rows -#}
+        {%- set as_of_week = period_start("'week'", as_of_timestamp()) %}
+        {{ dbt.dateadd('day', 7 * forward_weeks, 'greatest(' ~ as_of_week ~ ', coalesce(' ~ dbt.dateadd('day', 7, 'max(weekly.period_start)') ~ ', ' ~ as_of_week ~ '))') }}
             as last_week_start
     from weekly
 

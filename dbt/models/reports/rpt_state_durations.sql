@@ -44,7 +44,7 @@ typed as (
         coalesce(
             case stays.record_type
                 when 'change' then changes.change_type
-                when 'incident' then 'P' || cast(incidents.priority as varchar)
+                when 'incident' then 'P' || cast(incidents.priority as {{ dbt.type_string() }})
             end,
             'unknown'
         ) as record_subtype,

@@ -91,7 +91,7 @@ explicit_candidates_ranked as (
         explicit_references.incident_id,
         change_numbers.change_id,
         explicit_references.method,
-        cast(null as varchar) as relationship_path,
+        cast(null as {{ dbt.type_string() }}) as relationship_path,
         case explicit_references.method when 'explicit_caused_by' then 0 else 1 end as method_rank,
         row_number() over (
             partition by explicit_references.incident_id, explicit_references.method, explicit_references.change_ref
@@ -197,7 +197,13 @@ change_touches_deduplicated as (
 change_touches_timed as (
 
     select
-        row_number() over () as touch_id,
+        -- a deterministic row id (the grain's key in order), as in int_incidents_attributed_to_releases
+        row_number() over (
+            order by
+                change_touches_deduplicated.change_id,
+                change_touches_deduplicated.match_level,
+                change_touches_deduplicated.touched_id
+        ) as touch_id,
         change_touches_deduplicated.*,
         {{ match_key(['change_touches_deduplicated.match_level', 'change_touches_deduplicated.touched_id']) }} as touch_key,
         change_attribution_windows.change_number,
@@ -438,7 +444,7 @@ described as (
                 || case
                     when change_actual_end_at is null or incident_opened_at < change_actual_end_at
                         then 'during implementation of ' || change_number
-                    else cast(round(hours_after_change, 1) as varchar) || ' h after actual end of ' || change_number
+                    else {{ number_to_text('hours_after_change', 1) }} || ' h after actual end of ' || change_number
                 end
         end as evidence,
         change_number,

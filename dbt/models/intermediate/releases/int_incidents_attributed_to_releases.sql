@@ -344,7 +344,7 @@ final as (
         hours_after_deployment,
         relationship_path,
         'release ' || release_number || ' deployed '
-            || cast(round(hours_after_deployment, 1) as varchar) || ' h before incident ' || incident_number
+            || {{ number_to_text('hours_after_deployment', 1) }} || ' h before incident ' || incident_number
             || ' on ' || relationship_path as evidence
     from best
 

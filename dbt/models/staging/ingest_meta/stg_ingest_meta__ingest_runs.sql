@@ -11,7 +11,7 @@ renamed as (
 
     select
         -- ids
-        cast(run_id as varchar) as ingest_run_id,
+        cast(run_id as {{ dbt.type_string() }}) as ingest_run_id,
         pipeline_run_id,
         file_sha256,
 

@@ -29,8 +29,8 @@ renamed as (
     select
         -- ids
         coalesce(source_system, '?') || ':' || coalesce(file_name, '?') || ':'
-            || coalesce(cast(source_row as varchar), '?') as quarantined_row_id,
-        cast(run_id as varchar) as ingest_run_id,
+            || coalesce(cast(source_row as {{ dbt.type_string() }}), '?') as quarantined_row_id,
+        cast(run_id as {{ dbt.type_string() }}) as ingest_run_id,
 
         -- strings
         source_system,
