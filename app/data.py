@@ -451,12 +451,17 @@ def ci_choices(*, search: str | None = None, limit: int = 1000) -> pl.DataFrame:
     return db.query(sql + " order by change_count desc, name limit ?", (*params, int(limit)))
 
 
+# A CI's integer key in the version being read: the facts are filtered on it (an integer compare over
+# a million-row fact instead of a text one; 1M changes / 5M incidents: 124 -> 10 ms for the busiest CI).
+CI_KEY_OF = "(select ci_key from dim_configuration_items where ci_id = ?)"
+
+
 def ci_history(*, ci_id: str) -> tuple[Records, Records]:
     """The changes whose primary CI is ``ci_id`` and the incidents on it, newest first."""
     chg = Records.of_table(
         ", ".join(CHANGE_COLUMNS),
         "fct_changes",
-        "primary_ci_id = ?",
+        f"primary_ci_key = {CI_KEY_OF}",
         (ci_id,),
         order="coalesce(actual_end_at, opened_at) desc, number",
     )
@@ -464,7 +469,7 @@ def ci_history(*, ci_id: str) -> tuple[Records, Records]:
         "number, title, priority, state, opened_at, resolved_at, time_to_restore_hours, primary_cause_method, "
         "primary_cause_confidence, is_change_caused, incident_id",
         "fct_incidents",
-        "ci_id = ?",
+        f"ci_key = {CI_KEY_OF}",
         (ci_id,),
         order="opened_at desc, number",
     )
@@ -478,7 +483,7 @@ def ci_related_changes(*, ci_id: str) -> Records:
         "change_number as change, change_primary_ci_name as change_ci, relationship_path, method, confidence, "
         "incident_number as incident, incident_opened_at as opened_at, evidence",
         "fct_incident_change_candidates",
-        "incident_ci_id = ? and coalesce(change_primary_ci_id, '') <> ?",
+        f"incident_ci_key = {CI_KEY_OF} and change_primary_ci_key is distinct from {CI_KEY_OF}",
         (ci_id, ci_id),
         order="opened_at desc, incident, change",
     )

@@ -367,6 +367,8 @@ def test_services_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnection) -
     ci_id = ci.value
     n_changes = one(warehouse, "select count(*) as n from fct_changes where primary_ci_id = ?", [ci_id])["n"]
     assert f"Changes on this CI — {n_changes:,} records" in titles
+    n_incidents = one(warehouse, "select count(*) as n from fct_incidents where ci_id = ?", [ci_id])["n"]
+    assert f"Incidents on this CI — {n_incidents:,} records" in titles
     n_neighbours = one(warehouse, "select count(*) as n from dim_ci_relationships where ci_id = ?", [ci_id])[
         "n"
     ]
@@ -386,6 +388,49 @@ def test_services_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnection) -
         assert set(table[0]["relationship_path"]) == paths
     else:
         assert any(i.value.startswith("This CI has no relationship") for i in at.info)
+
+
+def test_a_cis_history_by_its_integer_key_is_its_history_by_id(
+    app_env: DataDir, warehouse: duckdb.DuckDBPyConnection
+) -> None:
+    """The Services page filters the facts on the CI's integer key (ci_key): for every CI with history
+    its lists hold exactly the records that its text id selects, in the same order."""
+    from app import data
+
+    cis = [
+        r[0]
+        for r in warehouse.execute(
+            "select ci_id from dim_configuration_items where change_count > 0 or incident_count > 0 order by ci_id"
+        ).fetchall()
+    ]
+    assert len(cis) > 20
+    related_seen = 0
+    for ci_id in cis:
+        changes, incidents = data.ci_history(ci_id=ci_id)
+        assert changes.frame()["number"].to_list() == [
+            r[0]
+            for r in warehouse.execute(
+                "select number from fct_changes where primary_ci_id = ? "
+                "order by coalesce(actual_end_at, opened_at) desc, number",
+                [ci_id],
+            ).fetchall()
+        ]
+        assert incidents.frame()["number"].to_list() == [
+            r[0]
+            for r in warehouse.execute(
+                "select number from fct_incidents where ci_id = ? order by opened_at desc, number", [ci_id]
+            ).fetchall()
+        ]
+        related = data.ci_related_changes(ci_id=ci_id).frame()
+        expected = warehouse.execute(
+            "select change_number, incident_number from fct_incident_change_candidates "
+            "where incident_ci_id = ? and coalesce(change_primary_ci_id, '') <> ? "
+            "order by incident_opened_at desc, incident_number, change_number",
+            [ci_id, ci_id],
+        ).fetchall()
+        assert list(zip(related["change"], related["incident"], strict=True)) == expected
+        related_seen += len(expected)
+    assert related_seen > 0, "no CI of the sample has a neighbour's change among its incidents' candidates"
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,12 @@ configuration_items as (
 
 ),
 
+ci_keys as (
+
+    select * from {{ ref('int_configuration_item_keys') }}
+
+),
+
 ci_services as (
 
     select * from {{ ref('int_configuration_items_mapped_to_services') }}
@@ -72,6 +78,7 @@ final as (
 
     select
         configuration_items.ci_id,
+        ci_keys.ci_key,
         configuration_items.name,
         configuration_items.ci_class,
         configuration_items.environment,
@@ -85,6 +92,8 @@ final as (
         coalesce(incident_history.incident_count, 0) as incident_count,
         change_history.last_change_at
     from configuration_items
+    inner join ci_keys
+        on ci_keys.ci_id = configuration_items.ci_id
     left join ci_services
         on ci_services.ci_id = configuration_items.ci_id
     left join change_history

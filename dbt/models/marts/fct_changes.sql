@@ -27,6 +27,12 @@ change_services as (
 
 ),
 
+ci_keys as (
+
+    select * from {{ ref('int_configuration_item_keys') }}
+
+),
+
 change_releases as (
 
     select * from {{ ref('int_changes_joined_to_releases') }}
@@ -137,6 +143,7 @@ joined as (
         coalesce(changes.approved_at, approval_decisions.last_approved_at) as resolved_approved_at,
         coalesce(approval_decisions.has_rejection, false) as has_rejection,
         primary_cis.primary_ci_id,
+        ci_keys.ci_key as primary_ci_key,
         primary_cis.primary_ci_name,
         primary_services.service_id,
         primary_services.service_name,
@@ -152,6 +159,8 @@ joined as (
         on approval_decisions.change_id = changes.change_id
     left join primary_cis
         on primary_cis.change_id = changes.change_id
+    left join ci_keys
+        on ci_keys.ci_id = primary_cis.primary_ci_id
     left join primary_services
         on primary_services.change_id = changes.change_id
     left join change_releases
@@ -224,6 +233,7 @@ final as (
         assigned_to,
         requested_by,
         primary_ci_id,
+        primary_ci_key,
         primary_ci_name,
         service_id,
         service_name,

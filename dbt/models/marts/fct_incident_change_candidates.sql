@@ -36,8 +36,10 @@ final as (
         incidents.number as incident_number,
         incidents.opened_at as incident_opened_at,
         incidents.ci_id as incident_ci_id,
+        incidents.ci_key as incident_ci_key,
         attributions.change_number,
         changes.primary_ci_id as change_primary_ci_id,
+        changes.primary_ci_key as change_primary_ci_key,
         changes.primary_ci_name as change_primary_ci_name
     from attributions
     inner join incidents

@@ -14,6 +14,12 @@ incident_cis as (
 
 ),
 
+ci_keys as (
+
+    select * from {{ ref('int_configuration_item_keys') }}
+
+),
+
 attributions as (
 
     select * from {{ ref('int_incidents_attributed_to_changes') }}
@@ -151,6 +157,7 @@ final as (
         incidents.priority,
         incidents.state,
         incident_cis.ci_id,
+        ci_keys.ci_key,
         incident_cis.ci_name,
         incident_cis.service_id,
         incident_cis.service_name,
@@ -178,6 +185,8 @@ final as (
     from incidents
     left join incident_cis
         on incident_cis.incident_id = incidents.incident_id
+    left join ci_keys
+        on ci_keys.ci_id = incident_cis.ci_id
     left join primary_causes
         on primary_causes.incident_id = incidents.incident_id
     left join explicit_release_causes
