@@ -165,9 +165,9 @@ def test_browser_every_page_filter_drilldown_csv(server: str, output_dir: Path, 
             picker = expander.get_by_label(f"Page (of {pages:,})")
             picker.fill("2")
             picker.press("Enter")
-            expander.get_by_text(f"Rows {PAGE_ROWS + 1}–{min(2 * PAGE_ROWS, records)} of {records:,}").wait_for(
-                timeout=15_000
-            )
+            expander.get_by_text(
+                f"Rows {PAGE_ROWS + 1}–{min(2 * PAGE_ROWS, records)} of {records:,}"
+            ).wait_for(timeout=15_000)
             _settle(page)
             with page.expect_download(timeout=30_000) as info:
                 expander.get_by_role("button", name="Download CSV").click()
