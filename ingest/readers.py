@@ -10,21 +10,35 @@ import codecs
 import csv
 import hashlib
 import io
+import itertools
 import os
+import queue
 import re
-import shutil
 import tempfile
+import threading
 import zipfile
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, TYPE_CHECKING, BinaryIO
 
 import numpy as np
 import polars as pl
 
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
 CHUNK = 16 * 1024 * 1024
+# A file that is not UTF-8 is transcoded on a background thread into segment files of about this
+# size, each ending at a record boundary, and polars parses each one while the next is written
+# (see :class:`_SegmentWriter`). None: one segment, the whole copy.
+SEGMENT_BYTES: int | None = 96 * 1024 * 1024
+# Segment files on disk at a time: one being parsed, one being written.
+SEGMENTS_ON_DISK = 2
+# Once a segment is full, how far into the next chunk a record boundary is looked for.
+RECORD_SEARCH = 64 * 1024
 BOM = codecs.BOM_UTF8
 # A text column that a reader fills for a record it could not read whole (a cut last line, a JSON
 # record that is not an object): :func:`ingest.mapping.apply_mapping` quarantines such a row with it.
@@ -129,17 +143,6 @@ def _scan(path: Path, *, stop_if_not_utf8: bool = False) -> tuple[str, bool | No
     return encoding, has_nul, last in (b"\n", b"\r")
 
 
-def _transcode(path: Path, encoding: str, tmpdir: Path) -> Path:
-    """A UTF-8 copy of a file in another encoding (streamed; undecodable bytes become U+FFFD)."""
-    out = tmpdir / (path.name + ".utf8")
-    with (
-        path.open("r", encoding=encoding, errors="replace", newline="") as src,
-        out.open("w", encoding="utf-8", newline="") as dst,
-    ):
-        shutil.copyfileobj(src, dst, CHUNK)
-    return out
-
-
 _BAD_LINE = re.compile(r"(?m)^[^\n\udc80-\udcff]*[\udc80-\udcff][^\n]*")
 _NON_ASCII_UTF8 = re.compile(r"[\u0080-\udc7f\udd00-\U0010ffff]")
 # Each byte as UTF-8 text when read as cp1252 (undefined bytes become U+FFFD, as the codec's "replace").
@@ -175,64 +178,325 @@ def _has_utf8_pair(arr: np.ndarray, high: np.ndarray) -> bool:
     return bool(((lead >= 0xC2) & (lead <= 0xF4) & (cont <= 0xBF)).any())
 
 
+@dataclass
+class _MixedDecoder:
+    """Decodes a file that is not valid UTF-8, chunk by chunk: each line that is valid UTF-8 stays as
+    it is, each other line is decoded as cp1252 (a UTF-8 export with a few pasted Windows-1252 lines).
+
+    Keeps what the chunks so far showed: the number of chunks with lines decoded as cp1252, the first
+    such line (1-based, physical), whether other lines held non-ASCII UTF-8 text (a mixed file, not a
+    cp1252 one), and whether the file holds NUL bytes.
+    """
+
+    fallback: int = 0
+    first_bad: int = 0
+    utf8_text: bool = False
+    has_nul: bool = False
+    line_no: int = 1  # counted until the first line decoded as cp1252 is known
+
+    def decode(self, data: bytes) -> bytes:
+        """One chunk (ending with a line break, or the end of the file) as UTF-8."""
+        self.has_nul = self.has_nul or b"\x00" in data
+        arr = np.frombuffer(data, dtype=np.uint8)
+        high = np.flatnonzero(arr >= 0x80)
+        if not high.size:  # plain ASCII: nothing to decode
+            out = data
+        elif not _has_utf8_pair(arr, high):
+            # no UTF-8 multi-byte text in this chunk (a cp1252 file): decode it whole
+            self.fallback += 1
+            self.first_bad = self.first_bad or self.line_no + data.count(b"\n", 0, int(high[0]))
+            out = _cp1252_to_utf8(data, high)
+        else:
+            text = data.decode("utf-8", errors="surrogateescape")
+            bad = list(_BAD_LINE.finditer(text))
+            if bad:
+                self.fallback += len(bad)
+                self.first_bad = self.first_bad or self.line_no + text.count("\n", 0, bad[0].start())
+                pieces, pos = [], 0
+                for m in bad:
+                    pieces.append(text[pos : m.start()])
+                    raw = m.group(0).encode("utf-8", errors="surrogateescape")
+                    pieces.append(raw.decode("cp1252", errors="replace"))
+                    pos = m.end()
+                pieces.append(text[pos:])
+                self.utf8_text = self.utf8_text or bool(_NON_ASCII_UTF8.search(_BAD_LINE.sub("", text)))
+                text = "".join(pieces)
+            else:
+                self.utf8_text = True
+            out = text.encode("utf-8")
+        if not self.first_bad:
+            self.line_no += data.count(b"\n")  # decoding keeps every line break: the bytes' count
+        return out
+
+    def warning(self, encoding: str) -> str:
+        """The reading's warning about its encoding (once every chunk was decoded)."""
+        if self.utf8_text:
+            return (
+                f"mixed encodings: lines that are not UTF-8 (the first is line {self.first_bad}) were decoded as "
+                "cp1252, the other lines as UTF-8"
+            )
+        return f"decoded as {encoding} (not UTF-8)"
+
+
+def _line_chunks(path: Path) -> Iterator[bytes]:
+    """The file in chunks of about :data:`CHUNK` bytes, each ending with a line break (the last one
+    at the end of the file, possibly empty)."""
+    with path.open("rb") as src:
+        rest = b""
+        while True:
+            chunk = src.read(CHUNK)
+            if not chunk:
+                yield rest
+                break
+            # cut at the last line break (the rest holds none): one copy of the chunk at most
+            cut = chunk.rfind(b"\n") + 1
+            if cut == 0:
+                rest += chunk
+                continue
+            data = chunk if not rest and cut == len(chunk) else b"".join((rest, memoryview(chunk)[:cut]))
+            rest = chunk[cut:]
+            yield data
+
+
+def _declared_chunks(path: Path, encoding: str) -> Iterator[bytes]:
+    """A file in a declared encoding as UTF-8 (undecodable bytes become U+FFFD), in chunks of about
+    :data:`CHUNK` characters, each ending with a line break (the last one at the end of the file)."""
+    with path.open("r", encoding=encoding, errors="replace", newline="") as src:
+        rest = ""
+        while True:
+            chunk = src.read(CHUNK)
+            text = rest + chunk
+            if chunk:
+                cut = text.rfind("\n") + 1
+                if cut == 0:
+                    rest = text
+                    continue
+                text, rest = text[:cut], text[cut:]
+            yield text.encode("utf-8")
+            if not chunk:
+                break
+
+
+def _utf8_chunks(path: Path, declared: str | None, decoder: _MixedDecoder | None = None) -> Iterator[bytes]:
+    """A file that is not UTF-8 as UTF-8 chunks ending with line breaks: decoded as the declared
+    encoding, or line by line as UTF-8 or cp1252 (``decoder`` keeps what it saw)."""
+    if declared:
+        yield from _declared_chunks(path, declared)
+        return
+    decoder = decoder or _MixedDecoder()
+    for data in _line_chunks(path):
+        yield decoder.decode(data)
+
+
 def _transcode_mixed(path: Path, tmpdir: Path) -> tuple[Path, int, int, bool, bool]:
-    """A UTF-8 copy of a file that is not valid UTF-8: each line that is valid UTF-8 stays as it is,
-    each other line is decoded as cp1252 (a UTF-8 export with a few pasted Windows-1252 lines).
+    """A UTF-8 copy of a file that is not valid UTF-8, whole (see :class:`_MixedDecoder`).
 
     Returns the copy, the number of chunks with lines decoded as cp1252, the first such line (1-based,
     physical), whether other lines held non-ASCII UTF-8 text (a mixed file, not a cp1252 one), and
     whether the file holds NUL bytes.
     """
     out = tmpdir / (path.name + ".utf8")
-    fallback = 0
-    first_bad = 0
-    utf8_text = False
-    has_nul = False
-    line_no = 1  # counted until the first line decoded as cp1252 is known
-    with path.open("rb") as src, out.open("wb") as dst:
-        rest = b""
+    decoder = _MixedDecoder()
+    with out.open("wb") as dst:
+        for data in _line_chunks(path):
+            dst.write(decoder.decode(data))
+    return out, decoder.fallback, decoder.first_bad, decoder.utf8_text, decoder.has_nul
+
+
+class _ChunkStream(io.RawIOBase):
+    """A read-only byte stream over an iterator of byte chunks (a transcoded file never written)."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._buf = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer, /) -> int:
+        while not self._buf:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return 0
+            self._buf = memoryview(chunk)
+        target = memoryview(buffer).cast("B")
+        n = min(len(target), len(self._buf))
+        target[:n] = self._buf[:n]
+        self._buf = self._buf[n:]
+        return n
+
+
+@dataclass
+class _Segment:
+    """A complete segment file of a transcoded copy (it ends at a record boundary)."""
+
+    path: Path
+    has_nul: bool
+    last: bool
+
+
+class _SegmentWriter:
+    """Writes the UTF-8 copy of a file that is not UTF-8 as segment files, on a background thread,
+    while the reading thread parses the segments already written (:meth:`segments`).
+
+    A segment ends at a record boundary: a line break where the ``"`` bytes since the start of the
+    file are even (RFC 4180: escaped quotes come in pairs, so the line break is not inside a quoted
+    field). Once a segment holds :data:`SEGMENT_BYTES` it ends at the next chunk's start if that is
+    a boundary, else at the first boundary in the chunk's first :data:`RECORD_SEARCH` bytes. A file
+    with an unclosed quote thus stays one segment from there on, and so does a file whose header line
+    holds a quoted line break (polars takes such a file's columns from its first line). At most
+    :data:`SEGMENTS_ON_DISK` segments exist: one being parsed, one being written. An error of the
+    thread is raised by :meth:`segments`; :meth:`close` stops the thread (the reader is done, stopped
+    early or failed).
+    """
+
+    def __init__(self, path: Path, declared: str | None, tmpdir: Path) -> None:
+        self.path = path
+        self.declared = declared
+        self.tmpdir = tmpdir
+        self.decoder = _MixedDecoder()
+        self._queue: queue.SimpleQueue[_Segment | BaseException] = queue.SimpleQueue()
+        self._slots = threading.Semaphore(SEGMENTS_ON_DISK)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"transcode {path.name}", daemon=True)
+
+    def __enter__(self) -> _SegmentWriter:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def chunks(self) -> Iterator[bytes]:
+        """The file as UTF-8 again, from its start, with a decoder of its own (an error report)."""
+        return _utf8_chunks(self.path, self.declared)
+
+    def warning(self) -> str:
+        """The encoding warning of the reading (once the last segment was received)."""
+        return self.decoder.warning(self.declared or "cp1252")
+
+    def segments(self) -> Iterator[_Segment]:
+        """The segments in order, each once it is complete; the last one has ``last`` set. Each must
+        be given back to :meth:`parsed` once parsed (the thread writes the next one meanwhile)."""
         while True:
-            chunk = src.read(CHUNK)
-            data = rest + chunk
-            if chunk:
-                cut = data.rfind(b"\n") + 1
-                if cut == 0:
-                    rest = data
+            item = self._get()
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+            if item.last:
+                return
+
+    def parsed(self, segment: _Segment) -> None:
+        """Delete a segment that was parsed: its room goes to the next one."""
+        segment.path.unlink(missing_ok=True)
+        self._slots.release()
+
+    def close(self) -> None:
+        """Stop the thread and wait for it (it checks between chunks and while it waits for room)."""
+        self._stop.set()
+        self._thread.join()
+
+    def _get(self) -> _Segment | BaseException:
+        while True:
+            try:
+                return self._queue.get(timeout=0.1)
+            except queue.Empty:
+                if not self._thread.is_alive() and self._queue.empty():
+                    return RuntimeError(f"{self.path}: the transcoding thread ended without a result")
+
+    def _open(self, number: int) -> tuple[Path, BinaryIO] | None:
+        while not self._slots.acquire(timeout=0.05):
+            if self._stop.is_set():
+                return None
+        seg_path = self.tmpdir / f"{self.path.name}.{number:05d}.utf8"
+        return seg_path, seg_path.open("wb")
+
+    def _run(self) -> None:
+        try:
+            self._write()
+        except BaseException as exc:  # handed to the reading thread, which raises it
+            self._queue.put(exc)
+
+    def _write(self) -> None:
+        number = 0
+        current: tuple[Path, BinaryIO] | None = None
+        size = 0
+        has_nul = False
+        done: _Segment | None = None  # closed, handed over once more data (or the end) comes
+        odd_quotes = False
+        splittable: bool | None = None
+        try:
+            for out in _utf8_chunks(self.path, self.declared, self.decoder):
+                if self._stop.is_set():
+                    return
+                if not out:
                     continue
-                data, rest = data[:cut], data[cut:]
-            has_nul = has_nul or b"\x00" in data
-            arr = np.frombuffer(data, dtype=np.uint8)
-            high = np.flatnonzero(arr >= 0x80)
-            if not high.size:  # plain ASCII: nothing to decode
-                dst.write(data)
-            elif not _has_utf8_pair(arr, high):
-                # no UTF-8 multi-byte text in this chunk (a cp1252 file): decode it whole
-                fallback += 1
-                first_bad = first_bad or line_no + data.count(b"\n", 0, int(high[0]))
-                dst.write(_cp1252_to_utf8(data, high))
-            else:
-                text = data.decode("utf-8", errors="surrogateescape")
-                bad = list(_BAD_LINE.finditer(text))
-                if bad:
-                    fallback += len(bad)
-                    first_bad = first_bad or line_no + text.count("\n", 0, bad[0].start())
-                    pieces, pos = [], 0
-                    for m in bad:
-                        pieces.append(text[pos : m.start()])
-                        raw = m.group(0).encode("utf-8", errors="surrogateescape")
-                        pieces.append(raw.decode("cp1252", errors="replace"))
-                        pos = m.end()
-                    pieces.append(text[pos:])
-                    utf8_text = utf8_text or bool(_NON_ASCII_UTF8.search(_BAD_LINE.sub("", text)))
-                    text = "".join(pieces)
-                else:
-                    utf8_text = True
-                dst.write(text.encode("utf-8"))
-            if not first_bad:
-                line_no += data.count(b"\n")  # decoding keeps every line break: the bytes' count
-            if not chunk:
-                break
-    return out, fallback, first_bad, utf8_text, has_nul
+                if splittable is None:
+                    splittable = _header_is_whole(out)
+                chunk_odd = bool(np.count_nonzero(np.frombuffer(out, dtype=np.uint8) == 0x22) & 1)
+                start = 0
+                if current is not None and SEGMENT_BYTES is not None and size >= SEGMENT_BYTES and splittable:
+                    start = _record_end(out) if odd_quotes else 0
+                    if start or not odd_quotes:
+                        current[1].write(out[:start])
+                        current[1].close()
+                        done = _Segment(current[0], has_nul or out.find(b"\x00", 0, start) >= 0, last=False)
+                        current = None
+                if start < len(out):
+                    if current is None:
+                        if done is not None:
+                            self._queue.put(done)
+                            done = None
+                        number += 1
+                        current = self._open(number)
+                        if current is None:
+                            return
+                        size = 0
+                        has_nul = False
+                    current[1].write(out[start:] if start else out)
+                    size += len(out) - start
+                    has_nul = has_nul or out.find(b"\x00", start) >= 0
+                odd_quotes ^= chunk_odd
+            if current is not None:
+                current[1].close()
+                if done is not None:
+                    self._queue.put(done)
+                done = _Segment(current[0], has_nul, last=True)
+                current = None
+            elif done is None:  # no data (cannot happen: the file is not UTF-8, so not empty)
+                opened = self._open(1)
+                if opened is None:
+                    return
+                opened[1].close()
+                done = _Segment(opened[0], False, last=True)
+            done.last = True
+            self._queue.put(done)
+        finally:
+            if current is not None:
+                current[1].close()
+
+
+def _record_end(data: bytes) -> int:
+    """The offset after the first line break in ``data`` that ends a record, when ``data`` starts
+    inside a quoted field (an odd number of quotes before it); 0 when there is none in the first
+    :data:`RECORD_SEARCH` bytes."""
+    pos = 0
+    odd = True
+    limit = min(len(data), RECORD_SEARCH)
+    while (nl := data.find(b"\n", pos, limit)) >= 0:
+        odd ^= data.count(b'"', pos, nl) & 1 == 1
+        pos = nl + 1
+        if not odd:
+            return pos
+    return 0
+
+
+def _header_is_whole(data: bytes) -> bool:
+    """Whether the first line of a UTF-8 copy (as :func:`csv_batches` reads it) is a whole record:
+    an even number of quotes."""
+    with io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", errors="replace", newline="") as f:
+        first = f.readline()
+    return first.count('"') % 2 == 0
 
 
 def sniff_delimiter(first_line: str) -> str:
@@ -316,7 +580,9 @@ def csv_batches(
 
     Every batch has unique column names, ``_source_row`` (the physical line of a one-line record)
     and, when the reader could not read some record whole, ``_read_error`` with the reason. A large
-    export is never held whole as text: only the batch being mapped is.
+    export is never held whole as text: only the batch being mapped is. A file that is not UTF-8 is
+    transcoded on a background thread into segment files that are parsed as they come (see
+    :class:`_SegmentWriter`); a batch never spans two segments.
 
     Raises:
         ReadError: the file is empty, has no header or cannot be parsed as CSV (also while iterating).
@@ -326,21 +592,18 @@ def csv_batches(
     declared = encoding
     encoding = encoding or detected
     warnings: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="changeboard-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="changeboard-") as tmp, ExitStack() as stack:
+        writer: _SegmentWriter | None = None
+        segments: Iterator[_Segment] = iter(())
+        first_segment: _Segment | None = None
         source = path
         if encoding not in ("utf-8", "utf-8-sig", "utf8"):
             if declared:
-                source = _transcode(path, encoding, Path(tmp))
                 warnings.append(f"decoded as {encoding} (not UTF-8)")
-            else:
-                source, _lines, first_bad, utf8_text, has_nul = _transcode_mixed(path, Path(tmp))
-                if utf8_text:
-                    warnings.append(
-                        f"mixed encodings: lines that are not UTF-8 (the first is line {first_bad}) were decoded as "
-                        "cp1252, the other lines as UTF-8"
-                    )
-                else:
-                    warnings.append(f"decoded as {encoding} (not UTF-8)")
+            writer = stack.enter_context(_SegmentWriter(path, declared, Path(tmp)))
+            segments = writer.segments()
+            first_segment = next(segments)
+            source = first_segment.path
         with source.open("r", encoding="utf-8-sig", errors="replace", newline="") as f:
             first = f.readline()
         if not first.strip():
@@ -357,28 +620,40 @@ def csv_batches(
             if header_width
             else {}
         )
-        scan = pl.scan_csv(
-            source,
-            has_header=False,
-            infer_schema=False,
-            separator=delimiter,
-            quote_char='"',
-            encoding="utf8-lossy",
-            empty_string_is_null=True,
-            truncate_ragged_lines=True,
-            raise_if_empty=False,
+        options = {
+            "has_header": False,
+            "infer_schema": False,
+            "separator": delimiter,
+            "quote_char": '"',
+            "encoding": "utf8-lossy",
+            "empty_string_is_null": True,
+            "truncate_ragged_lines": True,
+            "raise_if_empty": False,
             **spare,
-        )
-        cut_fields = None if ends_with_eol else _last_line_fields(source, delimiter)
-        raw_frames = _raw_batches(path, source, delimiter, scan, batch_rows)
+        }
+        if writer is None or first_segment is None:
+            facts = _Facts(
+                has_nul=bool(has_nul),
+                cut_fields=None if ends_with_eol else _last_line_fields(path, delimiter),
+            )
+            raw_frames = _raw_batches(path, delimiter, pl.scan_csv(path, **options), batch_rows)
+        else:
+            facts = _Facts()  # told segment by segment
+            raw_frames = _segment_batches(
+                path,
+                writer,
+                itertools.chain([first_segment], segments),
+                _SegmentParse(delimiter, options, batch_rows, ends_with_eol, declared, warnings),
+                facts,
+            )
+            stack.callback(raw_frames.close)
         first_frame = next(raw_frames, None)
         if first_frame is None or first_frame.height == 0:
             raise ReadError(f"{path}: no header line (expected a CSV export with column names)")
         shape = _TextShape.of(first_frame, header_width)
         reading = _BatchReader(
             shape=shape,
-            has_nul=bool(has_nul),
-            cut_fields=cut_fields,
+            facts=facts,
             null_values=null_values or [],
             warnings=warnings,
         )
@@ -392,16 +667,85 @@ def csv_batches(
 
 
 def _raw_batches(
-    path: Path, source: Path, delimiter: str, scan: pl.LazyFrame, batch_rows: int | None
+    path: Path, delimiter: str, scan: pl.LazyFrame, batch_rows: int | None
 ) -> Iterator[pl.DataFrame]:
-    """The file's rows as polars reads them, header row first; parse errors as ReadError."""
+    """The rows of a UTF-8 file as polars reads them, header row first; parse errors as ReadError."""
     try:
         if batch_rows is None:
             yield scan.collect()
         else:
             yield from scan.collect_batches(chunk_size=batch_rows)
     except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
-        raise ReadError(_parse_error(path, source, delimiter, exc)) from exc
+        raise ReadError(
+            _parse_error(
+                path,
+                lambda: path.open("r", encoding="utf-8", errors="replace", newline=""),
+                delimiter,
+                exc,
+            )
+        ) from exc
+
+
+@dataclass
+class _Facts:
+    """What a reading learns of the file's bytes only as they are read: whether NUL bytes were seen
+    so far, and the fields of a last line that ends without a line break (None: whole or unknown)."""
+
+    has_nul: bool = False
+    cut_fields: int | None = None
+
+
+@dataclass
+class _SegmentParse:
+    """How :func:`_segment_batches` parses each segment and reports the reading."""
+
+    delimiter: str
+    options: dict[str, object]
+    batch_rows: int | None
+    ends_with_eol: bool
+    declared: str | None
+    warnings: list[str]
+
+
+def _segment_batches(
+    path: Path,
+    writer: _SegmentWriter,
+    segments: Iterator[_Segment],
+    parse: _SegmentParse,
+    facts: _Facts,
+) -> Iterator[pl.DataFrame]:
+    """The rows of a transcoded file as polars reads them, segment after segment (each deleted once
+    parsed), header row first; a batch never spans two segments. ``facts`` learn the NUL bytes of
+    each segment before its rows come, and the cut last line with the last segment; the encoding
+    warning goes first in the warnings once the transcoder has seen every line."""
+    whole: list[pl.DataFrame] = []
+    for number, segment in enumerate(segments):
+        try:
+            facts.has_nul = facts.has_nul or segment.has_nul
+            if segment.last:
+                if not parse.ends_with_eol:
+                    facts.cut_fields = _last_line_fields(segment.path, parse.delimiter)
+                if not parse.declared:
+                    parse.warnings.insert(0, writer.warning())
+            # A later segment may start with a record longer than the header: the columns polars
+            # takes from its first line beyond the schema are cut as a ragged line's are.
+            extra = {"extra_columns": "ignore"} if number and "schema" in parse.options else {}
+            scan = pl.scan_csv(segment.path, **parse.options, **extra)
+            if parse.batch_rows is None:
+                whole.append(scan.collect())
+            else:
+                yield from scan.collect_batches(chunk_size=parse.batch_rows)
+        except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
+
+            def open_text() -> IO[str]:
+                stream = io.BufferedReader(_ChunkStream(writer.chunks()), CHUNK)
+                return io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="")
+
+            raise ReadError(_parse_error(path, open_text, parse.delimiter, exc)) from exc
+        finally:
+            writer.parsed(segment)
+    if whole:
+        yield whole[0] if len(whole) == 1 else pl.concat(whole, rechunk=False)
 
 
 @dataclass
@@ -425,8 +769,7 @@ class _BatchReader:
     """Turns polars' raw batches into text batches: names, row numbers, long / blank / cut rows."""
 
     shape: _TextShape
-    has_nul: bool
-    cut_fields: int | None
+    facts: _Facts
     null_values: list[str]
     warnings: list[str]
     next_row: int = 2
@@ -481,14 +824,15 @@ class _BatchReader:
         data_cols = [c for c in frame.columns if c not in ("_source_row", READ_ERROR)]
         if data_cols and (blank := _blank_rows(frame, data_cols)) is not None:
             frame = frame.filter(~blank)
-        if self.has_nul and data_cols:
+        if self.facts.has_nul and data_cols:
             frame, nul_rows = _replace_nul(frame, data_cols)
             self.nul_rows.extend(nul_rows)
         width = len(shape.raw_headers)
-        if last and self.cut_fields is not None and self.cut_fields < width and frame.height:
+        cut_fields = self.facts.cut_fields
+        if last and cut_fields is not None and cut_fields < width and frame.height:
             last_row = int(frame["_source_row"][-1])
             message = (
-                f"row {last_row}: {self.cut_fields} of {width} fields and the file ends without a line break: "
+                f"row {last_row}: {cut_fields} of {width} fields and the file ends without a line break: "
                 "the export was cut here (expected a complete last line)"
             )
             frame = frame.with_columns(
@@ -564,13 +908,14 @@ def _replace_nul(frame: pl.DataFrame, cols: list[str]) -> tuple[pl.DataFrame, li
     return frame, [int(r) for r in rows]
 
 
-def _parse_error(path: Path, source: Path, delimiter: str, exc: Exception) -> str:
-    """A CSV parse error in plain words: which row and column, and what was expected."""
+def _parse_error(path: Path, open_text: Callable[[], IO[str]], delimiter: str, exc: Exception) -> str:
+    """A CSV parse error in plain words: which row and column, and what was expected. ``open_text``
+    opens the whole file as UTF-8 text (the file, or its transcoding streamed again)."""
     text = str(exc)
     column = re.search(r"column number (\d+)", text)
     col_no = int(column.group(1)) if column else None
     row = None
-    with source.open("r", encoding="utf-8", errors="replace", newline="") as f:
+    with open_text() as f:
         reader = csv.reader(f, delimiter=delimiter, strict=True)
         header: list[str] = []
         n = 0
