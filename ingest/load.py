@@ -151,6 +151,7 @@ def connect_ingest(path: Path) -> duckdb.DuckDBPyConnection:
     con.execute("set preserve_insertion_order = false")
     create_raw_schema(con)
     con.execute(META_DDL)
+    _rehash(con)
     return con
 
 
@@ -264,9 +265,35 @@ def finish_run(con: duckdb.DuckDBPyConnection, result: FileResult, started: floa
     )
 
 
+# How ``_row_hash`` is computed: DuckDB's 64-bit hash() of the data columns. It is ~5x cheaper than an
+# md5 of the row's text (1M changes: 0.1 s against 2 s of a 6 s load) but DuckDB does not promise the
+# same values across its releases, so the scheme names the DuckDB version and an ingest database
+# hashed under another scheme is re-hashed once when it is opened (an unchanged row must never look
+# changed: with the same updated_at it would be quarantined as a conflict).
+ROW_HASH_SCHEME = f"duckdb-hash/{duckdb.__version__}"
+
+
 def _hash_expr(entity: Entity) -> str:
-    parts = ", ".join(f"coalesce(cast(\"{c}\" as varchar), '\\N')" for c in entity.columns)
-    return f"md5(concat_ws(chr(31), {parts}))"
+    """The row hash of an entity's data columns, as text."""
+    return "cast(hash(" + ", ".join(f'"{c}"' for c in entity.columns) + ") as varchar)"
+
+
+def _rehash(con: duckdb.DuckDBPyConnection) -> None:
+    """Bring every stored ``_row_hash`` to :data:`ROW_HASH_SCHEME` (once per ingest database and
+    DuckDB release), in one transaction."""
+    con.execute("create table if not exists meta.setting (name varchar primary key, value varchar)")
+    stored = con.execute("select value from meta.setting where name = 'row_hash_scheme'").fetchall()
+    if stored and stored[0][0] == ROW_HASH_SCHEME:
+        return
+    con.execute("begin transaction")
+    try:
+        for entity in ENTITIES.values():
+            con.execute(f"update {entity.table} set _row_hash = {_hash_expr(entity)}")
+        con.execute("insert or replace into meta.setting values ('row_hash_scheme', ?)", [ROW_HASH_SCHEME])
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
 
 
 def _key_match(entity: Entity, left: str, right: str) -> str:

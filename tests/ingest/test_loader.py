@@ -103,6 +103,34 @@ def test_a_failed_landing_copy_commits_nothing(
     ).read_bytes() == (f.read_bytes())
 
 
+def test_rows_hashed_by_another_scheme_are_rehashed_once(
+    tmp_path: Path, ingest: Ingest, query: Query, data
+) -> None:
+    """An ingest database whose row hashes were written by another scheme (an older changeboard, or
+    another DuckDB release whose hash() differs) is re-hashed when it is opened: the same export
+    again is unchanged, never a conflict, and a changed row still updates."""
+    from ingest import load
+
+    rows = ["a1,CHG1,Patch,New,normal,2026-01-01 10:00:00", "a2,CHG2,Other,New,normal,2026-01-01 10:00:00"]
+    f = _write(tmp_path / "a", "change_request.csv", rows)
+    assert ingest([f]).results[0].counts.inserted == 2
+    con = duckdb.connect(str(data.ingest_db))
+    con.execute("update raw.change set _row_hash = md5(source_id)")
+    con.execute("update meta.setting set value = 'md5-text/1' where name = 'row_hash_scheme'")
+    con.close()
+    again = ingest([f], force=True).results[0]
+    assert (again.counts.unchanged, again.counts.quarantined, again.counts.updated) == (2, 0, 0)
+    assert query("select value from meta.setting where name = 'row_hash_scheme'") == [(load.ROW_HASH_SCHEME,)]
+    g = _write(
+        tmp_path / "b",
+        "change_request.csv",
+        [rows[0], rows[1].replace("Other", "Renamed").replace(":00:00", ":00:01")],
+    )
+    newer = ingest([g]).results[0]
+    assert (newer.counts.unchanged, newer.counts.updated) == (1, 1)
+    assert query("select title from raw.change order by source_id") == [("Patch",), ("Renamed",)]
+
+
 def test_newer_export_updates_and_older_is_superseded(tmp_path: Path, ingest: Ingest, query: Query) -> None:
     old = _write(tmp_path / "a", "change_request.csv", ["a1,CHG1,Patch,New,normal,2026-01-01 10:00:00"])
     new = _write(tmp_path / "b", "change_request.csv", ["a1,CHG1,Patch,Closed,normal,2026-01-02 10:00:00"])
