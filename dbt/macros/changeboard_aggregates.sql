@@ -105,3 +105,20 @@
 {% macro duckdb__any_value_of(expression) -%}
     any_value({{ expression }})
 {%- endmacro %}
+
+{#- A unique number per row, for use as a join key inside one model (never published): DuckDB
+    numbers rows in one pass (`row_number() over ()`), other engines order by `order_by` (a row
+    number without order is not defined the same everywhere). At 1M changes the ordered numbering
+    of the change attribution's touches cost 28 s of sorting (158 s against 130 s). -#}
+{% macro row_id(order_by) -%}
+    {%- set implementation = portable_fallback('row_id') or adapter.dispatch('row_id', 'changeboard') -%}
+    {{ return(implementation(order_by)) }}
+{%- endmacro %}
+
+{% macro default__row_id(order_by) -%}
+    row_number() over (order by {{ order_by | join(', ') if order_by is not string else order_by }})
+{%- endmacro %}
+
+{% macro duckdb__row_id(order_by) -%}
+    row_number() over ()
+{%- endmacro %}

@@ -197,13 +197,13 @@ change_touches_deduplicated as (
 change_touches_timed as (
 
     select
-        -- a deterministic row id (the grain's key in order), as in int_incidents_attributed_to_releases
-        row_number() over (
-            order by
-                change_touches_deduplicated.change_id,
-                change_touches_deduplicated.match_level,
-                change_touches_deduplicated.touched_id
-        ) as touch_id,
+        -- a row id for the as-of joins' narrow inputs (numbered in key order where the engine needs
+        -- an order; the as-of join itself breaks time ties arbitrarily on DuckDB, see the macro)
+        {{ row_id([
+            'change_touches_deduplicated.change_id',
+            'change_touches_deduplicated.match_level',
+            'change_touches_deduplicated.touched_id',
+        ]) }} as touch_id,
         change_touches_deduplicated.*,
         {{ match_key(['change_touches_deduplicated.match_level', 'change_touches_deduplicated.touched_id']) }} as touch_key,
         change_attribution_windows.change_number,
