@@ -167,19 +167,31 @@ def drilldown(
     caption: str | None = None,
     expanded: bool = False,
     empty_message: str = "No records.",
+    lazy: bool = False,
 ) -> None:
     """The records behind a chart or KPI in an expander, with a CSV download (formula-safe).
+
+    ``lazy``: the rows are read only while the expander is open (opening it reruns the page), for a
+    list that few readers open and that is costly to read; its label still counts the records.
 
     A :class:`app.data.Records` query is counted and shown a page at a time (a page picker when
     there is more than one); its CSV holds every record, written when the user asks for it when the
     list is longer than a page.
     """
     total = records.height if isinstance(records, pl.DataFrame) else records.count()
-    with st.expander(f"{title} — {total:,} records", expanded=expanded, icon=":material/table_view:"):
+    label = f"{title} — {total:,} records"
+    icon = ":material/table_view:"
+    if lazy:
+        box = st.expander(label, expanded=expanded, icon=icon, key=f"{key}_open", on_change="rerun")
+    else:
+        box = st.expander(label, expanded=expanded, icon=icon)
+    with box:
         if caption:
             st.caption(caption)
         if total == 0:
             st.caption(empty_message)
+            return
+        if lazy and not box.open:
             return
         if isinstance(records, pl.DataFrame):
             shown, data = records, safe_csv(records)

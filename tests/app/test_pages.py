@@ -390,6 +390,48 @@ def test_services_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnection) -
         assert any(i.value.startswith("This CI has no relationship") for i in at.info)
 
 
+def test_a_lazy_list_reads_its_rows_only_when_opened(
+    app_env: DataDir, warehouse: duckdb.DuckDBPyConnection
+) -> None:
+    """The neighbours' candidate changes on the Services page are counted in the label but read only
+    while the expander is open: closed, no table; opened, the records of the list."""
+    ci_id = one(
+        warehouse,
+        "select incident_ci_id as ci_id, count(*) as n from fct_incident_change_candidates "
+        "where incident_ci_id is not null and coalesce(change_primary_ci_id, '') <> incident_ci_id "
+        "group by 1 order by 2 desc, 1 limit 1",
+    )["ci_id"]
+    title = "Changes on its CMDB neighbours that are cause candidates of its incidents"
+
+    def neighbour_tables(at: AppTest) -> list[object]:
+        return [
+            d.value
+            for d in at.dataframe
+            if "relationship_path" in d.value.columns and "change" in d.value.columns
+        ]
+
+    at = run_page("services", {"svc_ci_search": ""})
+    search = next(t for t in at.text_input if t.key == "svc_ci_search")
+    name = one(warehouse, "select name from dim_configuration_items where ci_id = ?", [ci_id])["name"]
+    search.input(name).run()
+    at.selectbox(key="svc_ci").set_value(ci_id).run()
+    expected = one(
+        warehouse,
+        "select count(*) as n from fct_incident_change_candidates "
+        "where incident_ci_id = ? and coalesce(change_primary_ci_id, '') <> ?",
+        [ci_id, ci_id],
+    )["n"]
+    assert expected > 0
+    assert f"{title} — {expected:,} records" in expanders(at)
+    assert neighbour_tables(at) == []
+    at.session_state["svc_ci_neighbours_open"] = True
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    tables = neighbour_tables(at)
+    assert len(tables) == 1
+    assert len(tables[0]) == min(expected, 500)
+
+
 def test_a_cis_history_by_its_integer_key_is_its_history_by_id(
     app_env: DataDir, warehouse: duckdb.DuckDBPyConnection
 ) -> None:
