@@ -200,3 +200,46 @@ def test_browser_every_page_filter_drilldown_csv(server: str, output_dir: Path, 
             context.close()
         finally:
             browser.close()
+
+
+def test_browser_a_lazy_list_reads_its_rows_when_clicked(server: str, built_data: DataDir) -> None:
+    """The Services page's neighbours' candidate changes are read only when their expander is opened:
+    a person finds a CI, opens the list and sees its records."""
+    import duckdb
+    from playwright.sync_api import sync_playwright
+
+    con = duckdb.connect(str(built_data.warehouse_link), read_only=True)
+    try:
+        # the CI with most such candidates whose name finds no other CI in the picker's search
+        name, records = con.execute(
+            "select d.name, count(*) from fct_incident_change_candidates c "
+            "join dim_configuration_items d on d.ci_id = c.incident_ci_id "
+            "where coalesce(c.change_primary_ci_id, '') <> c.incident_ci_id and not exists ("
+            "  select 1 from dim_configuration_items o where o.ci_id <> d.ci_id "
+            "  and contains(lower(o.name), lower(d.name)) and (o.change_count > 0 or o.incident_count > 0)) "
+            "group by all order by 2 desc, 1 limit 1"
+        ).fetchall()[0]
+    finally:
+        con.close()
+    title = "Changes on its CMDB neighbours that are cause candidates of its incidents"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+            page.goto(f"{server}/services")
+            _settle(page)
+            search = page.get_by_role("textbox", name="Find a CI by name")
+            search.fill(name)
+            search.press("Enter")
+            _settle(page)
+            picker = page.locator('[data-testid="stMain"]').get_by_role("combobox", name="Configuration item")
+            assert picker.input_value().startswith(f"{name} (")
+            expander = page.locator('[data-testid="stExpander"]', has_text=title)
+            expander.get_by_text(f"{title} — {records:,} records").wait_for(timeout=15_000)
+            assert expander.locator('[data-testid="stDataFrame"]').count() == 0
+            expander.locator("summary").click()
+            expander.locator('[data-testid="stDataFrame"]').wait_for(timeout=15_000)
+            expander.get_by_role("button", name="Download CSV").wait_for(timeout=15_000)
+            _no_errors(page)
+        finally:
+            browser.close()
