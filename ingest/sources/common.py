@@ -45,6 +45,16 @@ def english_months(col: pl.Expr) -> pl.Expr:
     return out
 
 
+# Any locale month abbreviation between separators (what english_months would replace).
+_ANY_LOCALE_MONTH = rf"(?i)[/ .-](?:{'|'.join(re.escape(m) for m in LOCALE_MONTHS)})\.?[/ .-]"
+
+
+def has_locale_months(values: pl.Series) -> bool:
+    """Whether english_months would change any of ``values``: one scan, where the replacement makes a
+    pass per locale month (an English export skips them all: 150k Jira issues, ~1.5 s)."""
+    return bool(values.str.contains(_ANY_LOCALE_MONTH).any())
+
+
 def text_frame(records: Iterable[Mapping[str, Any]], *, first_row: int = 1) -> pl.DataFrame:
     """An all-text frame from records (missing keys become null), numbered from ``first_row``."""
     rows = list(records)
@@ -193,6 +203,7 @@ __all__ = [
     "concat_mapped",
     "empty_mapped",
     "english_months",
+    "has_locale_months",
     "identity_mapping",
     "iso_utc",
     "map_text",

@@ -36,7 +36,14 @@ import polars as pl
 from ingest.canonical import TS
 from ingest.mapping import QUARANTINE_SCHEMA, MappedFrame, TableMapping, apply_mapping
 from ingest.readers import READ_ERROR, ReadError, read_csv_text
-from ingest.sources.common import empty_mapped, english_months, iso_utc, text_frame, typed_frame
+from ingest.sources.common import (
+    empty_mapped,
+    english_months,
+    has_locale_months,
+    iso_utc,
+    text_frame,
+    typed_frame,
+)
 
 if TYPE_CHECKING:
     from ingest.registry import ExportSettings, Reading
@@ -223,7 +230,9 @@ def issues_to_frames(
         for canonical, src in m.resolve_columns(text.columns).items():
             if m.target.columns.get(canonical) == TS:
                 date_cols.add(src)
-    text = text.with_columns(english_months(pl.col(c)).alias(c) for c in date_cols)
+    text = text.with_columns(
+        english_months(pl.col(c)).alias(c) for c in sorted(date_cols) if has_locale_months(text[c])
+    )
 
     forced = (settings.table or "").lower()
     type_col = next((c for c in ("Issue Type", "Issue type", "issuetype") if c in text.columns), None)

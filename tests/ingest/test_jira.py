@@ -6,7 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from ingest.registry import ExportSettings, read_file
+from ingest.sources.common import LOCALE_MONTHS, english_months, has_locale_months
 
 from .conftest import FIXTURES, Ingest, Query, copy_fixture
 
@@ -118,3 +123,28 @@ def test_rest_versions_json_gives_releases(ingest: Ingest, query: Query) -> None
         ("10000", "Platform 1.0", "true", datetime(2017, 3, 2), None),
         ("10001", "Platform 1.1", "false", None, datetime(2017, 4, 1)),
     ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(
+            st.none(),
+            st.builds(
+                lambda day, sep1, month, dot, sep2: f"{day}{sep1}{month}{dot}{sep2}25 9:26 AM",
+                st.sampled_from(["22", "1", ""]),
+                st.sampled_from(["/", " ", ".", "-", "", "x"]),
+                st.sampled_from([*LOCALE_MONTHS, "Sep", "Oct", "May", "OKT", "Mai", "Märzen", "xx"]),
+                st.sampled_from(["", "."]),
+                st.sampled_from(["/", " ", ".", "-", "", "y"]),
+            ),
+        ),
+        max_size=8,
+    )
+)
+def test_locale_month_check_tells_every_value_english_months_changes(values: list[str | None]) -> None:
+    """Jira date columns skip the per-month replacements when no value holds a locale month: the
+    one-scan check says yes exactly when english_months would change a value."""
+    series = pl.Series("d", values, dtype=pl.String)
+    changed = not series.equals(pl.select(english_months(pl.lit(series))).to_series().alias("d"))
+    assert has_locale_months(series) == changed
