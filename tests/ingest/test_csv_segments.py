@@ -291,6 +291,15 @@ def _consume(path: Path, fail_after: int | None = None) -> int:
     return rows
 
 
+def _export_with_own_temp_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """The test export, and an empty directory that the reader's temporary files go to."""
+    path = _write(tmp_path / "in", "\r\n".join(_lines()) + "\r\n")
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    return path, temp
+
+
 def _no_thread_and_no_temp_file(temp: Path) -> None:
     assert not [t for t in threading.enumerate() if t.name.startswith("transcode ")]
     assert list(temp.iterdir()) == []
@@ -299,10 +308,7 @@ def _no_thread_and_no_temp_file(temp: Path) -> None:
 def test_a_reader_that_stops_early_stops_the_transcoder(
     tmp_path: Path, small: Callable[[int | None], None], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = _write(tmp_path / "in", "\r\n".join(_lines()) + "\r\n")
-    temp = tmp_path / "temp"
-    temp.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    path, temp = _export_with_own_temp_dir(tmp_path, monkeypatch)
     splits = Splits(monkeypatch)
     small(4096)
     with readers.csv_batches(path, batch_rows=5) as text:
@@ -322,10 +328,7 @@ def test_a_reader_that_stops_early_stops_the_transcoder(
 def test_an_error_of_the_transcoder_surfaces(
     tmp_path: Path, small: Callable[[int | None], None], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = _write(tmp_path / "in", "\r\n".join(_lines()) + "\r\n")
-    temp = tmp_path / "temp"
-    temp.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    path, temp = _export_with_own_temp_dir(tmp_path, monkeypatch)
     small(4096)
     decode = readers._MixedDecoder.decode
     calls = iter(range(1_000_000))
