@@ -69,7 +69,9 @@ def connect_ops(path: Path, *, timeout: float = 10.0) -> sqlite3.Connection:
     con.execute("pragma synchronous=full")
     con.execute("pragma foreign_keys=on")
     con.execute(f"pragma busy_timeout={int(timeout * 1000)}")
-    con.executescript(SCHEMA)
+    # One transaction: a reader that opens the file while it is being created sees either no
+    # tables or all of them (executescript alone commits each statement on its own).
+    con.executescript(f"begin immediate;\n{SCHEMA}\ncommit;")
     return con
 
 

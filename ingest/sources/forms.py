@@ -42,13 +42,20 @@ def read_form_store(path: Path) -> list[MappedFrame]:
     try:
         con.row_factory = sqlite3.Row
         con.execute("begin")
-        requests = [dict(r) for r in con.execute("select * from change_request order by request_id")]
-        decisions = [
-            dict(r)
-            for r in con.execute(
-                "select d.*, r.reference from decision d join change_request r using (request_id) order by decision_id"
-            )
-        ]
+        created = con.execute(
+            "select count(*) from sqlite_master where type = 'table' and name in ('change_request', 'decision')"
+        ).fetchone()[0]
+        requests: list[dict[str, object]] = []
+        decisions: list[dict[str, object]] = []
+        if created == 2:  # else the app is creating the store this instant: no request yet
+            requests = [dict(r) for r in con.execute("select * from change_request order by request_id")]
+            decisions = [
+                dict(r)
+                for r in con.execute(
+                    "select d.*, r.reference from decision d join change_request r using (request_id) "
+                    "order by decision_id"
+                )
+            ]
         con.execute("commit")
     finally:
         con.close()

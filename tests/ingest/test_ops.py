@@ -8,9 +8,11 @@ import csv
 import io
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from ingest.faults import ENV as FAULT_ENV
 from ingest.generate import generate
 from ingest.ops import Match, connect_ops, decide, derive_status, match_request, submit
 from ingest.paths import DataDir
+from ingest.sources import forms
 from ingest.warehouse import read_pointer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -362,3 +365,23 @@ def test_a_crash_between_commit_and_confirmation_loses_nothing(tmp_path: Path) -
         assert count(c) == 1
     finally:
         c.close()
+
+
+def test_a_store_caught_while_it_is_being_created_reads_as_empty(tmp_path: Path) -> None:
+    """The app creates the store the first time someone opens the form; a pipeline run that opens the
+    file between its creation and its schema (seen in CI: "no such table: change_request") reads no
+    request instead of failing, and the schema appears all at once."""
+    path = tmp_path / "ops" / "ops.sqlite"
+    path.parent.mkdir()
+    raw = sqlite3.connect(path, isolation_level=None)
+    raw.execute("pragma journal_mode=wal")  # the file exists, no table yet: the moment the reader hit
+    frames = forms.read_form_store(path)
+    assert {f.entity: f.frame.height for f in frames} == {"change": 0, "change_ci": 0, "approval": 0}
+    raw.execute("begin immediate")  # a creator holding its schema transaction: readers see no table
+    store = threading.Thread(target=lambda: connect_ops(path).close())
+    store.start()
+    assert all(f.frame.height == 0 for f in forms.read_form_store(path))
+    raw.execute("commit")
+    store.join()
+    submit(connect_ops(path), fields(), "k1")
+    assert [f.frame.height for f in forms.read_form_store(path) if f.entity == "change"] == [1]
