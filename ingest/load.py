@@ -17,7 +17,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -135,6 +135,7 @@ class FileResult:
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
     duration_seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)  # where the time went (the benchmark's)
 
 
 def now_utc() -> datetime:
@@ -307,19 +308,20 @@ def _key_text(entity: Entity, alias: str) -> str:
 def _rank_versions(
     con: duckdb.DuckDBPyConnection,
     entity: Entity,
+    tables: _Temp,
     *,
     run_id: int,
     file_name: str,
     source_system: str | None,
     loaded_at: datetime,
 ) -> int:
-    """Add each key's top version of ``_stage`` to ``_chosen``; quarantine ties with different
-    content and return how many rows that was."""
+    """Add each key's top version of the staged rows to the chosen ones; quarantine ties with
+    different content and return how many rows that was."""
     keys = ", ".join(f'"{k}"' for k in entity.key)
-    con.execute("drop table if exists _ranked")
+    con.execute(f"drop table if exists {tables.ranked}")
     con.execute(
-        f"""create temp table _ranked as
-        with by_v as (select *, max(_v) over (partition by {keys}) as _top_v from _stage),
+        f"""create temp table {tables.ranked} as
+        with by_v as (select *, max(_v) over (partition by {keys}) as _top_v from {tables.stage}),
         versions as (
             select * exclude (_seq),
                 _v = _top_v and _seq = max(_seq) over (partition by {keys}, _v) as _is_top
@@ -335,44 +337,280 @@ def _rank_versions(
                 ' have the same {entity.version_column or "version"} and different content; none was loaded',
             ['conflicting duplicate with identical {entity.version_column or "version"}'],
             to_json(struct_pack({", ".join(f'"{c}" := r."{c}"' for c in entity.columns)}))::varchar, ?
-        from _ranked r where _n_top > 1 and _is_top returning 1""",
+        from {tables.ranked} r where _n_top > 1 and _is_top returning 1""",
         [run_id, file_name, source_system, entity.name, loaded_at],
     ).fetchall()
     con.execute(
-        f"""insert into _chosen by name
+        f"""insert into {tables.chosen} by name
         select * exclude (_rn, _top_v, _is_top, _n_top) from (
             select *, row_number() over (partition by {keys} order by _source_row) as _rn
-            from _ranked where _n_top <= 1 and _is_top
+            from {tables.ranked} where _n_top <= 1 and _is_top
         ) where _rn = 1"""
     )
     return len(conflict)
 
 
-# How load_frame routes a row: its key is once in the file and not loaded yet (inserted straight
-# from the frame); once in the file and already loaded (classified against the loaded row); more
-# than once in the file (ranked within the file first).
+# How a row is routed: its key is once in the file so far and not loaded before (FRESH: inserted
+# straight from the frame); once so far and loaded before (KNOWN: classified against the loaded row
+# at the end of the file); more than once in the file (REPEATED: ranked within the file first).
 FRESH, KNOWN, REPEATED = 0, 1, 2
 
 
-def _routes(con: duckdb.DuckDBPyConnection, entity: Entity, frame: pl.DataFrame) -> pl.Series | None:
-    """Each row's route (FRESH, KNOWN or REPEATED); None when every row is FRESH."""
-    keys = list(entity.key)
-    repeated = frame.select(pl.struct(keys).is_duplicated()).to_series()
-    once = frame.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_i"), *keys)
-    if repeated.any():
-        once = once.filter(~repeated)
-    using = ", ".join(f'"{k}"' for k in keys)
-    known = con.sql(f"select _i from once semi join {entity.table} using ({using})").pl()["_i"]
-    if known.is_empty() and not repeated.any():
-        return None
-    row = pl.int_range(0, frame.height, dtype=pl.UInt32, eager=True)
-    return pl.select(
-        pl.when(repeated)
-        .then(pl.lit(REPEATED, pl.Int8))
-        .when(row.is_in(known.implode()))
-        .then(pl.lit(KNOWN, pl.Int8))
-        .otherwise(pl.lit(FRESH, pl.Int8))
-    ).to_series()
+@dataclass(frozen=True)
+class _Temp:
+    """The temporary tables of one entity's load (one file may load several entities at once)."""
+
+    stage: str
+    chosen: str
+    ranked: str
+    classified: str
+
+    @classmethod
+    def of(cls, entity: Entity) -> _Temp:
+        return cls(*(f"_{what}_{entity.name}" for what in ("stage", "chosen", "ranked", "classified")))
+
+    def drop(self, con: duckdb.DuckDBPyConnection) -> None:
+        for t in (self.stage, self.chosen, self.ranked, self.classified):
+            con.execute(f"drop table if exists {t}")
+
+
+class EntityLoad:
+    """One entity's rows of one file, loaded batch by batch inside the caller's open transaction.
+
+    A file's rows may come in batches (a large export is mapped while the previous batch loads), so
+    a key's route is told from the rows before it: a key first seen and not loaded before is inserted
+    at once (FRESH); seen again in a later batch, that row is taken back out of the table into the
+    stage, with the key's later rows (REPEATED). A key loaded before waits with its row in the chosen
+    table (KNOWN) and joins the stage too if it comes again. :meth:`finish` ranks the staged keys,
+    classifies the chosen rows against the loaded table and returns the counts.
+
+    Rows taken back have no sequence value (``_seq``): a connector that orders versions by a sequence
+    column gives its whole frame at once (ServiceNow audit logs), so nothing is taken back there.
+    """
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        entity: Entity,
+        *,
+        run_id: int,
+        file_name: str,
+        source_system: str | None,
+    ) -> None:
+        self.con = con
+        self.entity = entity
+        self.run_id = run_id
+        self.file_name = file_name
+        self.source_system = source_system
+        self.loaded_at = now_utc()
+        self.temp = _Temp.of(entity)
+        self.counts = EntityCounts()
+        self.rows = 0  # rows of the frames (quarantined reading rows aside)
+        self.fresh = 0  # rows inserted straight and still in the table
+        self.staged = 0
+        self.chosen = 0
+        self.created = False
+        self.sequence_column: str | None = None
+        cols = ", ".join(f'"{c}"' for c in entity.columns)
+        self.keys = ", ".join(f'"{k}"' for k in entity.key)
+        self.version = f'"{entity.version_column}"' if entity.version_column else "null::timestamp"
+        self.insert_fresh = (
+            f"insert into {entity.table} ({cols}, _ingest_run_id, _source_file, _source_row, _row_hash, _loaded_at) "
+            f"select {cols}, ?, ?, _source_row, {_hash_expr(entity)}, ? from chunk"
+        )
+        self.stage_select = (
+            f"select * exclude (_seq), {_hash_expr(entity)} as _row_hash, "
+            f"coalesce({self.version}, '-infinity'::timestamp) as _v, coalesce(_seq, -9223372036854775807) as _seq"
+        )
+
+    def add(self, mapped: MappedFrame) -> None:
+        """Load one batch of the entity's rows (quarantined reading rows go to ``meta.quarantine``)."""
+        con, entity = self.con, self.entity
+        self.counts.rows_read += mapped.frame.height + mapped.quarantine.height
+        if mapped.quarantine.height:
+            q = mapped.quarantine  # noqa: F841  (read by DuckDB by name)
+            con.execute(
+                "insert into meta.quarantine select ?, ?, ?, ?, _source_row, null, array_to_string(reasons, '; '), "
+                "reasons, raw_record, ? from q",
+                [self.run_id, self.file_name, self.source_system, entity.name, self.loaded_at],
+            )
+            self.counts.quarantined += mapped.quarantine.height
+        if mapped.frame.height == 0:
+            return
+        self.rows += mapped.frame.height
+        seq = mapped.sequence_column
+        self.sequence_column = self.sequence_column or seq
+        frame = mapped.frame.select(
+            [
+                "_source_row",
+                *entity.columns,
+                (pl.col(seq).cast(pl.Int64) if seq else pl.lit(None, dtype=pl.Int64)).alias("_seq"),
+            ]
+        )
+        routes = self._routes(frame)
+        # In slices: DuckDB's scan of a frame copies it, so one slice at a time bounds memory.
+        step = stage_rows(frame)
+        for offset in range(0, frame.height, step):
+            chunk = frame.slice(offset, step)
+            route = None if routes is None else routes.slice(offset, step)
+            if route is not None and not (route == FRESH).all():
+                for target, which in ((self.temp.chosen, KNOWN), (self.temp.stage, REPEATED)):
+                    rows = chunk.filter(route == which)
+                    if rows.height:
+                        con.execute(f"insert into {target} {self.stage_select} from rows")
+                        if which == KNOWN:
+                            self.chosen += rows.height
+                        else:
+                            self.staged += rows.height
+                chunk = chunk.filter(route == FRESH)
+            if chunk.height:
+                con.execute(self.insert_fresh, [self.run_id, self.file_name, self.loaded_at])
+                self.fresh += chunk.height
+
+    def _create(self, frame: pl.DataFrame) -> None:
+        if not self.created:
+            self.temp.drop(self.con)
+            for t in (self.temp.stage, self.temp.chosen):
+                self.con.execute(f"create temp table {t} as {self.stage_select} from frame limit 0")
+            self.created = True
+
+    def _routes(self, frame: pl.DataFrame) -> pl.Series | None:
+        """Each row's route; None when every row is FRESH. Rows of earlier batches whose key comes
+        again are moved to the stage first."""
+        con, entity = self.con, self.entity
+        keys = list(entity.key)
+        repeated = frame.select(pl.struct(keys).is_duplicated()).to_series()
+        bk = frame.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_i"), *keys)  # noqa: F841
+        # A key in the table is loaded before, or (with this run's id) inserted from an earlier batch.
+        hits = con.sql(
+            f"select bk._i, t._ingest_run_id = {self.run_id} as _mine from bk "
+            f"inner join (select {self.keys}, _ingest_run_id from {entity.table}) t using ({self.keys})"
+        ).pl()
+        earlier = hits.filter("_mine")["_i"]
+        for table, n in ((self.temp.chosen, self.chosen), (self.temp.stage, self.staged)):
+            if n:
+                found = con.sql(f"select _i from bk semi join {table} using ({self.keys})").pl()["_i"]
+                earlier = pl.concat([earlier, found])
+        if hits.is_empty() and earlier.is_empty() and not repeated.any():
+            return None
+        self._create(frame)
+        if earlier.len():
+            self._take_back(frame, earlier)
+        known = hits.filter(~pl.col("_mine"))["_i"]
+        row = pl.int_range(0, frame.height, dtype=pl.UInt32, eager=True)
+        again = row.is_in(earlier.implode())
+        return pl.select(
+            pl.when(repeated | again)
+            .then(pl.lit(REPEATED, pl.Int8))
+            .when(row.is_in(known.implode()))
+            .then(pl.lit(KNOWN, pl.Int8))
+            .otherwise(pl.lit(FRESH, pl.Int8))
+        ).to_series()
+
+    def _take_back(self, frame: pl.DataFrame, rows: pl.Series) -> None:
+        """Move the earlier rows of the keys of ``rows`` (indices into ``frame``) to the stage: from
+        the table (inserted from an earlier batch) and from the chosen rows (loaded before)."""
+        con, entity, temp = self.con, self.entity, self.temp
+        again = (  # noqa: F841  (read by DuckDB by name)
+            frame.select(list(entity.key))
+            .with_row_index("_i")
+            .filter(pl.col("_i").is_in(rows.implode()))
+            .unique(list(entity.key))
+            .drop("_i")
+        )
+        cols = ", ".join(f'"{c}"' for c in entity.columns)
+        taken = con.execute(
+            f"""insert into {temp.stage} by name
+            select _source_row, {cols}, _row_hash, coalesce({self.version}, '-infinity'::timestamp) as _v,
+                -9223372036854775807 as _seq
+            from {entity.table} t semi join again using ({self.keys})
+            where t._ingest_run_id = ? returning 1""",
+            [self.run_id],
+        ).fetchall()
+        if taken:
+            con.execute(
+                f"delete from {entity.table} t using again a "
+                f"where {_key_match(entity, 't', 'a')} and t._ingest_run_id = ?",
+                [self.run_id],
+            )
+            self.fresh -= len(taken)
+            self.staged += len(taken)
+        if self.chosen:
+            moved = con.execute(
+                f"insert into {temp.stage} by name select * from {temp.chosen} semi join again using ({self.keys}) "
+                "returning 1"
+            ).fetchall()
+            if moved:
+                con.execute(f"delete from {temp.chosen} c using again a where {_key_match(entity, 'c', 'a')}")
+                self.chosen -= len(moved)
+                self.staged += len(moved)
+
+    def finish(self) -> EntityCounts:
+        """Rank the staged keys, classify the chosen rows against the table; the entity's counts."""
+        con, entity, counts, temp = self.con, self.entity, self.counts, self.temp
+        counts.inserted += self.fresh
+        if not self.created:
+            return counts
+        # Within the file: the top version per repeated key (ties on the version broken by the
+        # optional sequence column); a tie with different content is a conflict.
+        n_conflicts = 0
+        if self.staged:
+            n_conflicts = _rank_versions(
+                con,
+                entity,
+                temp,
+                run_id=self.run_id,
+                file_name=self.file_name,
+                source_system=self.source_system,
+                loaded_at=self.loaded_at,
+            )
+        counts.quarantined += n_conflicts
+        n_chosen = con.execute(f"select count(*) from {temp.chosen}").fetchall()[0][0]
+        counts.superseded += self.rows - self.fresh - n_chosen - n_conflicts
+
+        keys, table, version = self.keys, entity.table, self.version
+        classify = f"""
+            select c.*,
+                case
+                    when t._row_hash is null then 'insert'
+                    when t._row_hash = c._row_hash then 'unchanged'
+                    when {"false" if entity.version_column is None else "t._v_old is not null and c._v < t._v_old"} then 'older'
+                    when {"false" if entity.version_column is None else "t._v_old is not null and c._v = t._v_old"} then 'conflict'
+                    else 'update'
+                end as _action
+            from {temp.chosen} c
+            left join (select {keys}, _row_hash, {version} as _v_old from {table}) t on {_key_match(entity, "c", "t")}
+        """
+        con.execute(f"create temp table {temp.classified} as {classify}")
+        tally = dict(con.execute(f"select _action, count(*) from {temp.classified} group by 1").fetchall())
+        counts.inserted += tally.get("insert", 0)
+        counts.updated += tally.get("update", 0)
+        counts.unchanged += tally.get("unchanged", 0)
+        counts.superseded += tally.get("older", 0)
+        if tally.get("conflict"):
+            con.execute(
+                f"""insert into meta.quarantine
+                select ?, ?, ?, ?, _source_row, {_key_text(entity, "c")},
+                    'conflicts with the loaded record ' || {_key_text(entity, "c")} ||
+                        ': same {entity.version_column} and different content; the loaded record was kept',
+                    ['conflict with loaded record at identical {entity.version_column}'],
+                    to_json(struct_pack({", ".join(f'"{c}" := c."{c}"' for c in entity.columns)}))::varchar, ?
+                from {temp.classified} c where _action = 'conflict'""",
+                [self.run_id, self.file_name, self.source_system, entity.name, self.loaded_at],
+            )
+            counts.quarantined += tally["conflict"]
+        con.execute(
+            f"delete from {table} t using {temp.classified} c "
+            f"where c._action = 'update' and {_key_match(entity, 't', 'c')}"
+        )
+        cols = ", ".join(f'"{c}"' for c in entity.columns)
+        con.execute(
+            f"insert into {table} ({cols}, _ingest_run_id, _source_file, _source_row, _row_hash, _loaded_at) "
+            f"select {cols}, ?, ?, _source_row, _row_hash, ? from {temp.classified} where _action in ('insert', 'update')",
+            [self.run_id, self.file_name, self.loaded_at],
+        )
+        temp.drop(con)
+        return counts
 
 
 def load_frame(
@@ -383,159 +621,49 @@ def load_frame(
     file_name: str,
     source_system: str | None,
 ) -> EntityCounts:
-    """Load one entity's canonical frame inside the caller's open transaction; return its counts.
-
-    Rows whose key is once in the file and not loaded before are inserted straight from the frame.
-    Only the others are staged: keys repeated in the file are ranked (the top version per key), and
-    the chosen rows are classified against the loaded table.
-    """
-    entity = ENTITIES[mapped.entity]
-    counts = EntityCounts(rows_read=mapped.frame.height + mapped.quarantine.height)
-    loaded_at = now_utc()
-    if mapped.quarantine.height:
-        q = mapped.quarantine  # noqa: F841  (read by DuckDB by name)
-        con.execute(
-            "insert into meta.quarantine select ?, ?, ?, ?, _source_row, null, array_to_string(reasons, '; '), "
-            "reasons, raw_record, ? from q",
-            [run_id, file_name, source_system, entity.name, loaded_at],
-        )
-        counts.quarantined += mapped.quarantine.height
-    if mapped.frame.height == 0:
-        return counts
-
-    seq = mapped.sequence_column
-    frame = mapped.frame.select(
-        [
-            "_source_row",
-            *entity.columns,
-            (pl.col(seq).cast(pl.Int64) if seq else pl.lit(None, dtype=pl.Int64)).alias("_seq"),
-        ]
+    """Load one entity's whole canonical frame inside the caller's open transaction; its counts."""
+    entity_load = EntityLoad(
+        con, ENTITIES[mapped.entity], run_id=run_id, file_name=file_name, source_system=source_system
     )
-    version = f'"{entity.version_column}"' if entity.version_column else "null::timestamp"
-    keys = ", ".join(f'"{k}"' for k in entity.key)
-    table = entity.table
-    cols = ", ".join(f'"{c}"' for c in entity.columns)
-    insert_fresh = (
-        f"insert into {table} ({cols}, _ingest_run_id, _source_file, _source_row, _row_hash, _loaded_at) "
-        f"select {cols}, ?, ?, _source_row, {_hash_expr(entity)}, ? from chunk"
-    )
-    stage_select = (
-        f"select * exclude (_seq), {_hash_expr(entity)} as _row_hash, "
-        f"coalesce({version}, '-infinity'::timestamp) as _v, coalesce(_seq, -9223372036854775807) as _seq"
-    )
-    routes = _routes(con, entity, frame)
-    if routes is not None:
-        for t in ("_stage", "_ranked", "_chosen", "_classified"):
-            con.execute(f"drop table if exists {t}")
-        con.execute(f"create temp table _stage as {stage_select} from frame limit 0")
-        con.execute(f"create temp table _chosen as {stage_select} from frame limit 0")
-    n_fresh = 0
-    # In slices: DuckDB's scan of a frame copies it, so one slice at a time bounds memory.
-    step = stage_rows(frame)
-    for offset in range(0, frame.height, step):
-        chunk = frame.slice(offset, step)
-        route = None if routes is None else routes.slice(offset, step)
-        if route is not None and not (route == FRESH).all():
-            # A key once in the file is its own top version: staged straight into _chosen.
-            for target, which in (("_chosen", KNOWN), ("_stage", REPEATED)):
-                rows = chunk.filter(route == which)
-                if rows.height:
-                    con.execute(f"insert into {target} {stage_select} from rows")
-            chunk = chunk.filter(route == FRESH)
-        if chunk.height:
-            con.execute(insert_fresh, [run_id, file_name, loaded_at])
-            n_fresh += chunk.height
-    counts.inserted += n_fresh
-    if routes is None:
-        return counts
-
-    # Within the file: the top version per repeated key (ties on the version broken by the optional
-    # sequence column); a tie with different content is a conflict.
-    n_conflicts = 0
-    if (routes == REPEATED).any():
-        n_conflicts = _rank_versions(
-            con,
-            entity,
-            run_id=run_id,
-            file_name=file_name,
-            source_system=source_system,
-            loaded_at=loaded_at,
-        )
-    counts.quarantined += n_conflicts
-    n_chosen = con.execute("select count(*) from _chosen").fetchall()[0][0]
-    counts.superseded += mapped.frame.height - n_fresh - n_chosen - n_conflicts
-
-    classify = f"""
-        select c.*,
-            case
-                when t._row_hash is null then 'insert'
-                when t._row_hash = c._row_hash then 'unchanged'
-                when {"false" if entity.version_column is None else "t._v_old is not null and c._v < t._v_old"} then 'older'
-                when {"false" if entity.version_column is None else "t._v_old is not null and c._v = t._v_old"} then 'conflict'
-                else 'update'
-            end as _action
-        from _chosen c
-        left join (select {keys}, _row_hash, {version} as _v_old from {table}) t on {_key_match(entity, "c", "t")}
-    """
-    con.execute("drop table if exists _classified")
-    con.execute(f"create temp table _classified as {classify}")
-    tally = dict(con.execute("select _action, count(*) from _classified group by 1").fetchall())
-    counts.inserted += tally.get("insert", 0)
-    counts.updated += tally.get("update", 0)
-    counts.unchanged += tally.get("unchanged", 0)
-    counts.superseded += tally.get("older", 0)
-    if tally.get("conflict"):
-        con.execute(
-            f"""insert into meta.quarantine
-            select ?, ?, ?, ?, _source_row, {_key_text(entity, "c")},
-                'conflicts with the loaded record ' || {_key_text(entity, "c")} ||
-                    ': same {entity.version_column} and different content; the loaded record was kept',
-                ['conflict with loaded record at identical {entity.version_column}'],
-                to_json(struct_pack({", ".join(f'"{c}" := c."{c}"' for c in entity.columns)}))::varchar, ?
-            from _classified c where _action = 'conflict'""",
-            [run_id, file_name, source_system, entity.name, loaded_at],
-        )
-        counts.quarantined += tally["conflict"]
-    con.execute(
-        f"delete from {table} t using _classified c where c._action = 'update' and {_key_match(entity, 't', 'c')}"
-    )
-    con.execute(
-        f"insert into {table} ({cols}, _ingest_run_id, _source_file, _source_row, _row_hash, _loaded_at) "
-        f"select {cols}, ?, ?, _source_row, _row_hash, ? from _classified where _action in ('insert', 'update')",
-        [run_id, file_name, loaded_at],
-    )
-    for t in ("_stage", "_ranked", "_chosen", "_classified"):
-        con.execute(f"drop table if exists {t}")
-    return counts
+    entity_load.add(mapped)
+    return entity_load.finish()
 
 
 def commit_file(
     con: duckdb.DuckDBPyConnection,
     result: FileResult,
-    frames: list[MappedFrame],
+    frames: Iterable[MappedFrame],
     *,
     started: float,
     before_commit: Callable[[], object] | None = None,
 ) -> FileResult:
     """Load every frame of one file and record the run, all in one transaction.
 
+    ``frames`` may be batches (several frames of one entity, e.g. a large export read while it
+    loads): each entity's rows are loaded as they come and settled once the last frame was given.
     ``before_commit`` runs last inside the transaction (the landing copy being finished): when it
     raises, nothing of the file is committed.
     """
     assert result.run_id is not None
     con.execute("begin transaction")
     try:
-        total = EntityCounts()
+        loads: dict[str, EntityLoad] = {}
         for mapped in frames:
-            counts = load_frame(
-                con,
-                mapped,
-                run_id=result.run_id,
-                file_name=result.path.name,
-                source_system=result.source_system,
-            )
+            entity_load = loads.get(mapped.entity)
+            if entity_load is None:
+                entity_load = loads[mapped.entity] = EntityLoad(
+                    con,
+                    ENTITIES[mapped.entity],
+                    run_id=result.run_id,
+                    file_name=result.path.name,
+                    source_system=result.source_system,
+                )
+            entity_load.add(mapped)
+        total = EntityCounts()
+        for name, entity_load in loads.items():
+            counts = entity_load.finish()
             if not counts.balanced:
-                raise BalanceError(f"{result.path}: {mapped.entity} counts do not balance: {counts}")
+                raise BalanceError(f"{result.path}: {name} counts do not balance: {counts}")
             total.add(counts)
         result.counts = total
         if before_commit is not None:
@@ -563,4 +691,4 @@ def to_json(value: object) -> str:
     return json.dumps(value, default=str, sort_keys=True)
 
 
-__all__ = ["FileResult", "commit_file", "connect_ingest", "land", "load_frame", "pl"]
+__all__ = ["EntityLoad", "FileResult", "commit_file", "connect_ingest", "land", "load_frame", "pl"]

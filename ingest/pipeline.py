@@ -7,11 +7,13 @@ file that no reader knows about; everything runs under :class:`~ingest.lock.Pipe
 from __future__ import annotations
 
 import os
+import queue
 import subprocess
 import sys
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,9 +23,10 @@ import duckdb
 from ingest import load
 from ingest.faults import fault
 from ingest.load import FileResult
+from ingest.mapping import MappedFrame
 from ingest.paths import DataDir
 from ingest.readers import ReadError, sha256_file
-from ingest.registry import ExportSettings, expand_paths, read_file
+from ingest.registry import ExportSettings, Reading, expand_paths, open_file
 from ingest.sources import forms
 from ingest.warehouse import Published, collect_garbage, new_version_id, publish
 
@@ -55,6 +58,66 @@ class IngestReport:
         return [r for r in self.results if r.status == "failed"]
 
 
+class ReadAhead:
+    """The frames of a reading, read and mapped on a thread of their own one frame ahead of the
+    loader: a batch is mapped while the previous one loads (polars and DuckDB both release the GIL).
+
+    An error of the reading is raised to the loader (and kept in :attr:`failed`); :meth:`close`
+    stops the thread and waits for it, whether or not every frame was taken. :attr:`busy` is the
+    thread's time reading and mapping, :attr:`waited` the loader's time waiting for it.
+    """
+
+    _END = object()
+
+    def __init__(self, frames: Iterable[MappedFrame]) -> None:
+        self._frames = iter(frames)
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=1)
+        self._stop = threading.Event()
+        self.failed: BaseException | None = None
+        self.busy = 0.0
+        self.waited = 0.0
+        self._thread = threading.Thread(target=self._run, name="read ahead", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        item: object
+        try:
+            while not self._stop.is_set():
+                started = time.perf_counter()
+                item = next(self._frames, self._END)
+                self.busy += time.perf_counter() - started
+                self._put(item)
+                if item is self._END:
+                    return
+        except BaseException as exc:
+            self.failed = exc
+            self._put(exc)
+
+    def _put(self, item: object) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def __iter__(self) -> Iterator[MappedFrame]:
+        while True:
+            started = time.perf_counter()
+            item = self._queue.get()
+            self.waited += time.perf_counter() - started
+            if item is self._END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            assert isinstance(item, MappedFrame)
+            yield item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def _ingest_one(
     con: duckdb.DuckDBPyConnection,
     data: DataDir,
@@ -83,27 +146,60 @@ def _ingest_one(
     else:
         hashed = pool.submit(sha256_file, path)
     try:
-        reading = read_file(path, settings)
+        reading = open_file(path, settings)
     except Exception as exc:
         # A reader's unexpected error fails this file only, never the whole run.
-        error = (
-            str(exc)
-            if isinstance(exc, ReadError)
-            else f"{path}: cannot be read ({type(exc).__name__}: {exc})"
+        result = FileResult(
+            path=path, source_system=None, source_table=None, status="failed", error=_read_error(path, exc)
         )
-        result = FileResult(path=path, source_system=None, source_table=None, status="failed", error=error)
         result.run_id = load.start_run(
             con, pipeline_run_id=run_id, path=path, sha=hashed.result(), landed=None, system=None, table=None
         )
         load.finish_run(con, result, started)
         return result
+    try:
+        return _load_reading(
+            con,
+            data,
+            path,
+            reading,
+            hashed=hashed,
+            hash_first=hash_first,
+            force=force,
+            run_id=run_id,
+            pool=pool,
+            started=started,
+        )
+    finally:
+        reading.close()
+
+
+def _read_error(path: Path, exc: BaseException) -> str:
+    return str(exc) if isinstance(exc, ReadError) else f"{path}: cannot be read ({type(exc).__name__}: {exc})"
+
+
+def _load_reading(
+    con: duckdb.DuckDBPyConnection,
+    data: DataDir,
+    path: Path,
+    reading: Reading,
+    *,
+    hashed: Future[str],
+    hash_first: bool,
+    force: bool,
+    run_id: str,
+    pool: ThreadPoolExecutor,
+    started: float,
+) -> FileResult:
     sha = hashed.result()
     if not (force or hash_first) and (skipped := _skip_duplicate(con, path, sha, run_id, started)):
         return skipped
     # The landing copy is written while the rows load; the transaction commits only once it is whole.
     landing = pool.submit(load.land, path, data.landing, reading.system, sha)
     result = FileResult(path=path, source_system=reading.system, source_table=reading.table, status="running")
-    result.warnings = [f"read as {reading.system} {reading.table} ({reading.detected_by})", *reading.warnings]
+    read_as = f"read as {reading.system} {reading.table} ({reading.detected_by})"
+    result.warnings = [read_as, *reading.warnings]
+    ahead: ReadAhead | None = None
     try:
         result.run_id = load.start_run(
             con,
@@ -115,14 +211,25 @@ def _ingest_one(
             table=reading.table,
         )
         fault("ingest:after_run_row")
+        ahead = ReadAhead(reading.frames)
+
+        def frames() -> Iterator[MappedFrame]:
+            yield from ahead
+            result.warnings = [read_as, *reading.warnings]  # complete once every frame was read
+
         try:
-            load.commit_file(con, result, reading.frames, started=started, before_commit=landing.result)
+            load.commit_file(con, result, frames(), started=started, before_commit=landing.result)
         except Exception as exc:
             result.status = "failed"
-            result.error = f"{path}: {type(exc).__name__}: {exc}"
+            result.error = (
+                _read_error(path, exc) if exc is ahead.failed else f"{path}: {type(exc).__name__}: {exc}"
+            )
             result.counts = load.EntityCounts(rows_read=result.counts.rows_read)  # rolled back: none loaded
             load.finish_run(con, result, started)
     finally:
+        if ahead is not None:
+            ahead.close()
+            result.timings = {"read_map": ahead.busy, "waited_for_read": ahead.waited}
         wait([landing])  # never leave a copy being written behind this file's outcome
     return result
 

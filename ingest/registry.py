@@ -7,7 +7,8 @@ registry is the explicit list of them (a missing source is a visible diff, not a
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import polars as pl
 from ingest.mapping import MappedFrame, TableMapping, apply_mapping
 from ingest.readers import ReadError, TextTable, csv_batches, read_csv_text, sniff_kind
 from ingest.sources import delivery, jira, mapped, native, servicenow, servicenow_files
+from ingest.sources.common import concat_mapped
 
 MANIFEST = "_export.toml"
 # Files the directory walker never treats as exports.
@@ -69,13 +71,26 @@ class ExportSettings:
 
 @dataclass
 class Reading:
-    """A file read by a connector: what was detected, the canonical frames and warnings."""
+    """A file opened by a connector: what was detected, the canonical frames and warnings.
+
+    ``frames`` may be produced as they are asked for (a large export, batch by batch: several frames
+    of one entity, one after another); ``warnings`` is complete once they all were. :meth:`close`
+    releases what the reading holds (temporary files, a transcoding thread) whether or not every
+    frame was taken.
+    """
 
     system: str
     table: str
-    frames: list[MappedFrame]
+    frames: Iterable[MappedFrame]
     warnings: list[str]
     detected_by: str
+    resources: ExitStack = field(default_factory=ExitStack)
+
+    def close(self) -> None:
+        closer = getattr(self.frames, "close", None)  # a generator: its own finally blocks run now
+        if closer is not None:
+            closer()
+        self.resources.close()
 
 
 Reader = Callable[[Path, ExportSettings], Reading]
@@ -99,15 +114,25 @@ def _with_settings(mapping: TableMapping, settings: ExportSettings) -> TableMapp
 
 
 def read_servicenow_csv(path: Path, settings: ExportSettings) -> Reading:
-    """A ServiceNow list CSV export of any supported table (audit logs give state history too)."""
-    with csv_batches(
-        path,
-        encoding=settings.encoding,
-        delimiter=settings.delimiter,
-        null_values=servicenow_files.null_values(settings),
-        batch_rows=CSV_BATCH_ROWS,
-    ) as text:
-        return servicenow_files.read_csv_batches(path, settings, text)
+    """A ServiceNow list CSV export of any supported table (audit logs give state history too);
+    its batches are read as the reading's frames are asked for."""
+    resources = ExitStack()
+    try:
+        text = resources.enter_context(
+            csv_batches(
+                path,
+                encoding=settings.encoding,
+                delimiter=settings.delimiter,
+                null_values=servicenow_files.null_values(settings),
+                batch_rows=CSV_BATCH_ROWS,
+            )
+        )
+        reading = servicenow_files.read_csv_batches(path, settings, text)
+    except BaseException:
+        resources.close()
+        raise
+    reading.resources = resources
+    return reading
 
 
 def read_native_csv(path: Path, settings: ExportSettings) -> Reading:
@@ -192,8 +217,9 @@ def detect_system(path: Path, kind: str) -> tuple[str, str]:
     )
 
 
-def read_file(path: Path, override: ExportSettings | None = None) -> Reading:
-    """Read one export with the right connector."""
+def open_file(path: Path, override: ExportSettings | None = None) -> Reading:
+    """Open one export with the right connector: its source and table are told at once, its frames
+    may come as they are read (see :class:`Reading`). The caller closes the reading."""
     settings = ExportSettings.for_file(path, override)
     kind = sniff_kind(path)
     system = settings.system
@@ -210,6 +236,21 @@ def read_file(path: Path, override: ExportSettings | None = None) -> Reading:
         )
     reading = reader(path, settings)
     reading.detected_by = f"{how}; {reading.detected_by}"
+    return reading
+
+
+def read_file(path: Path, override: ExportSettings | None = None) -> Reading:
+    """Read one export whole: every frame of the reading, the batches of an entity as one frame."""
+    reading = open_file(path, override)
+    try:
+        if isinstance(reading.frames, list):
+            return reading
+        parts: dict[str, list[MappedFrame]] = {}
+        for mapped in reading.frames:
+            parts.setdefault(mapped.entity, []).append(mapped)
+    finally:
+        reading.close()
+    reading.frames = [p[0] if len(p) == 1 else concat_mapped(p, entity) for entity, p in parts.items()]
     return reading
 
 
@@ -234,4 +275,4 @@ def expand_paths(paths: list[Path]) -> list[Path]:
     return out
 
 
-__all__ = ["READERS", "ExportSettings", "Reading", "expand_paths", "pl", "read_file"]
+__all__ = ["READERS", "ExportSettings", "Reading", "expand_paths", "open_file", "pl", "read_file"]

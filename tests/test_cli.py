@@ -27,7 +27,9 @@ def test_status_shows_runs_counts_quarantine_and_version(built_data: DataDir) ->
 
 
 def test_sql_prints_a_query_result_read_only(built_data: DataDir) -> None:
-    result = runner.invoke(app, ["sql", "--data-dir", str(built_data.root), "select count(*) as n from fct_changes"])
+    result = runner.invoke(
+        app, ["sql", "--data-dir", str(built_data.root), "select count(*) as n from fct_changes"]
+    )
     assert result.exit_code == 0, result.output
     con = duckdb.connect(str(read_pointer(built_data).path), read_only=True)
     n = con.execute("select count(*) from fct_changes").fetchall()[0][0]
@@ -45,7 +47,9 @@ def test_export_parquet_writes_every_public_model(built_data: DataDir, tmp_path:
     assert {"fct_changes", "fct_incidents", "rpt_change_kpis", "rpt_cab_agenda"} <= set(files)
     con = duckdb.connect(str(read_pointer(built_data).path), read_only=True)
     for name, path in files.items():
-        assert pl.read_parquet(path).height == con.execute(f"select count(*) from {name}").fetchall()[0][0], name
+        assert pl.read_parquet(path).height == con.execute(f"select count(*) from {name}").fetchall()[0][0], (
+            name
+        )
     con.close()
 
 

@@ -41,7 +41,7 @@ from ingest.readers import (
     unique_headers,
 )
 from ingest.sources import servicenow
-from ingest.sources.common import batched, concat_mapped, text_frame, typed_frame
+from ingest.sources.common import batched, concat_mapped, empty_mapped, text_frame, typed_frame
 
 if TYPE_CHECKING:
     from ingest.registry import ExportSettings, Reading
@@ -106,7 +106,11 @@ class Collector:
     columns: list[str] = field(default_factory=list)
 
     def add(self, text: pl.DataFrame) -> None:
-        """Map one batch of text rows (with ``_source_row``)."""
+        """Map one batch of text rows (with ``_source_row``) and keep it for :meth:`frames`."""
+        self.parts.append(self.map(text))
+
+    def map(self, text: pl.DataFrame) -> MappedFrame:
+        """Map one batch of text rows (with ``_source_row``); an audit log's transitions are kept."""
         self.rows += text.height
         if not self.columns:
             self.columns = [c for c in text.columns if c != "_source_row"]
@@ -143,7 +147,7 @@ class Collector:
             else:
                 slim = slim.with_columns(pl.lit(None, dtype=pl.String).alias("changed_by"))
             self.history_src.append(slim)
-        self.parts.append(mapped)
+        return mapped
 
     def frames(self) -> list[MappedFrame]:
         """The mapped entity, plus state history when the export repeats records (audit log)."""
@@ -224,50 +228,78 @@ def finish_reading(
     how: str,
     warnings: list[str],
 ) -> Reading:
-    """Map every batch of one ServiceNow table and build the reading (cap warning, history)."""
+    """The reading of one ServiceNow table from its text batches: the columns are checked at once,
+    the batches are mapped as the reading's frames are asked for (cap warning and history at the end).
+
+    A snapshot keyed by ``sys_id`` or ``number`` comes batch by batch, so that a large export is
+    mapped while the previous batch loads and is never held whole. An audit log (a sequence column:
+    its history and version order need every row) and an export keyed by another column (its
+    repeats warning counts the whole file) come whole, once every batch is mapped.
+    """
     from ingest.registry import Reading
 
-    collector = Collector(path=path, table=table, mapping=mapping)
-    seen_columns = False
-    for batch in batches:
-        if not seen_columns:
-            fields = [c for c in batch.columns if c not in ("_source_row", READ_ERROR)]
-            if not mapping.resolve_columns(fields):
-                expected = ", ".join(c[0] for c in list(mapping.columns.values())[:4])
-                hint = ""
-                if len(fields) == 1 and (seps := [d for d in ";\t|," if d in fields[0]]):
-                    hint = f"; the header is one field holding {seps[0]!r}: is that the delimiter? (declare it in _export.toml)"
-                raise ReadError(
-                    f"{path}: no column of a ServiceNow {table} export was found "
-                    f"(expected fields such as {expected}; found: {', '.join(fields[:8]) or 'none'}){hint}"
-                )
-            seen_columns = True
-        collector.add(batch)
-    out_warnings = [*warnings]
-    if collector.rows == servicenow.EXPORT_CAP:
-        out_warnings.append(
-            f"WARNING: exactly {servicenow.EXPORT_CAP:,} rows: ServiceNow's default export cap; the export was "
-            "probably cut. Export the rest (e.g. by date range) and ingest it too."
+    batches = iter(batches)
+    first = next(batches, None)
+    columns = [] if first is None else [c for c in first.columns if c not in ("_source_row", READ_ERROR)]
+    if first is not None and not mapping.resolve_columns(columns):
+        expected = ", ".join(c[0] for c in list(mapping.columns.values())[:4])
+        hint = ""
+        if len(columns) == 1 and (seps := [d for d in ";\t|," if d in columns[0]]):
+            hint = f"; the header is one field holding {seps[0]!r}: is that the delimiter? (declare it in _export.toml)"
+        raise ReadError(
+            f"{path}: no column of a ServiceNow {table} export was found "
+            f"(expected fields such as {expected}; found: {', '.join(columns[:8]) or 'none'}){hint}"
         )
-    frames = collector.frames()
-    out_warnings.extend(collector.warnings)
-    id_col = mapping.resolve_columns(collector.columns).get("source_id")
-    main = frames[0].frame
-    if (
-        id_col
-        and id_col.lower() not in ("sys_id", "sys id", "number")
-        and main.height
-        and "source_id" in main.columns
-    ):
-        repeats = main.height - main["source_id"].n_unique()
-        if repeats:
+    id_col = mapping.resolve_columns(columns).get("source_id")
+    keyed_by_other = bool(id_col and id_col.lower() not in ("sys_id", "sys id", "number"))
+    whole = keyed_by_other or any(c in SEQUENCE_FIELDS for c in columns)
+    out_warnings = [*warnings]
+    collector = Collector(path=path, table=table, mapping=mapping)
+    everything = itertools.chain([] if first is None else [first], batches)
+
+    def reader_warnings() -> None:
+        # the text reader's warnings (a cut last line...) are complete once the last batch came
+        out_warnings[:] = [*warnings]
+        if collector.rows == servicenow.EXPORT_CAP:
             out_warnings.append(
-                f"WARNING: no sys_id column: records are keyed by {id_col!r}, which repeats on {repeats:,} row(s); "
-                "only the newest row per key is kept (the others count as superseded, or quarantined when they tie). "
-                "Add sys_id to the export to keep every record."
+                f"WARNING: exactly {servicenow.EXPORT_CAP:,} rows: ServiceNow's default export cap; the export was "
+                "probably cut. Export the rest (e.g. by date range) and ingest it too."
             )
+
+    def by_batch() -> Iterator[MappedFrame]:
+        given = False
+        for batch in everything:
+            mapped = collector.map(batch)
+            if mapped.frame.height or mapped.quarantine.height:
+                given = True
+                yield mapped
+        if not given:
+            yield empty_mapped(mapping.entity)
+        reader_warnings()
+
+    def at_once() -> Iterator[MappedFrame]:
+        for batch in everything:
+            collector.add(batch)
+        reader_warnings()
+        frames = collector.frames()
+        out_warnings.extend(collector.warnings)
+        main = frames[0].frame
+        if keyed_by_other and main.height and "source_id" in main.columns:
+            repeats = main.height - main["source_id"].n_unique()
+            if repeats:
+                out_warnings.append(
+                    f"WARNING: no sys_id column: records are keyed by {id_col!r}, which repeats on {repeats:,} row(s); "
+                    "only the newest row per key is kept (the others count as superseded, or quarantined when they tie). "
+                    "Add sys_id to the export to keep every record."
+                )
+        yield from frames
+
     return Reading(
-        system=servicenow.SYSTEM, table=table, frames=frames, warnings=out_warnings, detected_by=how
+        system=servicenow.SYSTEM,
+        table=table,
+        frames=at_once() if whole else by_batch(),
+        warnings=out_warnings,
+        detected_by=how,
     )
 
 

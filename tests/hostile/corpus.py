@@ -116,7 +116,9 @@ def unquoted_delimiter_in_a_value(root: Path) -> Item:
     rows[2] = [*rows[2][:2], "Patch web01", " then reboot", *rows[2][3:]]
     p = _file(root, "unquoted_delimiter")
     p.write_text(csv_text(rows), encoding="utf-8")
-    return Item("unquoted_delimiter", p, 5, (SUCCEEDED,), quarantined=1, note="7 fields under a 6-field header")
+    return Item(
+        "unquoted_delimiter", p, 5, (SUCCEEDED,), quarantined=1, note="7 fields under a 6-field header"
+    )
 
 
 def wrong_delimiter(root: Path) -> Item:

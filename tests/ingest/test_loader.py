@@ -49,8 +49,8 @@ def test_duplicates_are_told_whether_hashed_before_or_while_reading(
     f = _write(tmp_path / "a", "change_request.csv", ["a1,CHG1,Patch,New,normal,2026-01-01 10:00:00"])
     assert ingest([f]).results[0].counts.inserted == 1
     reads: list[Path] = []
-    read_file = pipeline.read_file
-    monkeypatch.setattr(pipeline, "read_file", lambda p, s=None: reads.append(p) or read_file(p, s))
+    open_file = pipeline.open_file
+    monkeypatch.setattr(pipeline, "open_file", lambda p, s=None: reads.append(p) or open_file(p, s))
     # Same size and content: hashed first, skipped unread.
     assert ingest([f]).results[0].status == "skipped_duplicate"
     assert reads == []

@@ -45,7 +45,6 @@ def reexport(src: Path, dst: Path, n: int) -> Path:
     return out
 
 
-
 def reader(data_dir: str, out: str, seconds: float) -> None:
     """Poll until ``<out>.stop`` appears (or ``seconds`` pass, a safety limit)."""
     data = DataDir(Path(data_dir))
