@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest import load
+from ingest import load, registry
 
 from .conftest import Ingest, Query
 
@@ -107,11 +107,19 @@ def _ledger(query: Query, run_id: int | None) -> tuple[object, ...]:
     )[0]
 
 
-@pytest.fixture(params=[100_000, 4], ids=["one-slice", "slices-of-4"])
+@pytest.fixture(
+    params=[(100_000, None), (4, None), (100_000, 3), (2, 5)],
+    ids=["one-slice", "slices-of-4", "batches-of-3", "batches-of-5-slices-of-2"],
+)
 def stage_rows(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
-    """Run each test with the whole file in one slice and with slices cutting through keys."""
-    monkeypatch.setattr(load, "STAGE_ROWS", request.param)
-    return int(request.param)
+    """Run each test with the whole file in one slice, with slices cutting through keys, and with the
+    file read in batches that cut through keys (a key's rows in two batches: the first one loaded,
+    then taken back when the key comes again)."""
+    stage, batch = request.param
+    monkeypatch.setattr(load, "STAGE_ROWS", stage)
+    if batch is not None:
+        monkeypatch.setattr(registry, "CSV_BATCH_ROWS", batch)
+    return int(stage)
 
 
 def _files(tmp_path: Path) -> tuple[Path, Path]:
