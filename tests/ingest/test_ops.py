@@ -284,6 +284,9 @@ SUBMITTER = textwrap.dedent(
 )
 
 
+PER_SUBMITTER = 30
+
+
 @pytest.mark.slow
 def test_concurrent_submitters_while_the_pipeline_publishes(tmp_path: Path) -> None:
     data = DataDir(tmp_path / "data").ensure()
@@ -297,7 +300,8 @@ def test_concurrent_submitters_while_the_pipeline_publishes(tmp_path: Path) -> N
     for i in range(4):
         out = tmp_path / f"submitter{i}.json"
         p = subprocess.Popen(
-            [sys.executable, "-c", SUBMITTER, str(data.ops_db), str(out), "60", f"worker{i}"], cwd=REPO
+            [sys.executable, "-c", SUBMITTER, str(data.ops_db), str(out), str(PER_SUBMITTER), f"worker{i}"],
+            cwd=REPO,
         )
         procs.append((out, p))
     versions = []
@@ -312,7 +316,7 @@ def test_concurrent_submitters_while_the_pipeline_publishes(tmp_path: Path) -> N
     reports = [json.loads(out.read_text()) for out, _ in procs]
     assert [e for r in reports for e in r["errors"]] == []
     acked = {ref for r in reports for _key, ref in r["acked"]}
-    assert len(acked) == 4 * 60
+    assert len(acked) == 4 * PER_SUBMITTER
 
     run = pipeline.new_run_id()
     pipeline.sync_forms(data, run_id=run)

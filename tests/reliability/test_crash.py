@@ -82,6 +82,10 @@ def _no_strays(data: DataDir) -> None:
     assert {p.name for p in data.versions.glob("warehouse_*.duckdb")} <= published
 
 
+# Kills at random moments after the five named points (each trial costs ~12 s of the suite).
+RANDOM_KILLS = 4
+
+
 @pytest.mark.slow
 def test_kill_9_anywhere_loses_nothing(tmp_path: Path) -> None:
     data = DataDir(tmp_path / "data").ensure()
@@ -108,7 +112,7 @@ def test_kill_9_anywhere_loses_nothing(tmp_path: Path) -> None:
         ("build", "build:after_dbt"),
         ("build", "publish:after_rename"),
         ("build", "publish:after_pointer"),
-    ] + [(rng.choice(["ingest", "build"]), None) for _ in range(8)]
+    ] + [(rng.choice(["ingest", "build"]), None) for _ in range(RANDOM_KILLS)]
     kills = 0
     for n, (phase, point) in enumerate(plan):
         served_before = _assert_serving(data)
@@ -167,4 +171,4 @@ def test_kill_9_anywhere_loses_nothing(tmp_path: Path) -> None:
         con.close()
     print(f"\ntrials={len(plan)} kills={kills} aborted_runs_recovered={aborted}")
     assert running == 0
-    assert kills >= 12
+    assert kills >= len(plan) - 1  # a random kill may come after its run ended
