@@ -150,7 +150,7 @@ def read_native_csv(path: Path, settings: ExportSettings) -> Reading:
 
 
 # Rows of a ServiceNow CSV mapped at a time: a large export is never held whole as text.
-CSV_BATCH_ROWS = 500_000
+CSV_BATCH_ROWS = 245_760
 
 # system -> container kind -> reader. Other sources register here.
 READERS: dict[str, dict[str, Reader]] = {
@@ -170,7 +170,7 @@ READERS: dict[str, dict[str, Reader]] = {
 
 def _headers_of(path: Path) -> list[str]:
     # A file that cannot be parsed says so (row and column), not "cannot tell which tool wrote it".
-    with csv_batches(path, batch_rows=1_000) as text:
+    with csv_batches(path, batch_rows=10) as text:  # the headers come with the first batch
         return text.headers
 
 
