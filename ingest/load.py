@@ -371,28 +371,41 @@ class _Temp:
     chosen: str
     ranked: str
     classified: str
+    seen: str  # the key hashes of the file's rows so far
+    old: str  # the key hashes of the rows loaded before the file
 
     @classmethod
     def of(cls, entity: Entity) -> _Temp:
-        return cls(*(f"_{what}_{entity.name}" for what in ("stage", "chosen", "ranked", "classified")))
+        names = ("stage", "chosen", "ranked", "classified", "seen", "old")
+        return cls(*(f"_{what}_{entity.name}" for what in names))
 
     def drop(self, con: duckdb.DuckDBPyConnection) -> None:
-        for t in (self.stage, self.chosen, self.ranked, self.classified):
+        for t in (self.stage, self.chosen, self.ranked, self.classified, self.seen, self.old):
             con.execute(f"drop table if exists {t}")
+
+
+# DuckDB's row group. Rows to insert straight wait until whole row groups are ready (the rest at the
+# end), so that statements do not start row groups they leave partial. (DuckDB's two insert threads
+# still leave up to two partial ones per statement, which the checkpoint merges: 5M incidents, 0.5 s
+# per 1M; one insert thread avoids that but costs the 1M changes 1.2 s more.)
+ROW_GROUP_ROWS = 122_880
 
 
 class EntityLoad:
     """One entity's rows of one file, loaded batch by batch inside the caller's open transaction.
 
     A file's rows may come in batches (a large export is mapped while the previous batch loads), so
-    a key's route is told from the rows before it: a key first seen and not loaded before is inserted
-    at once (FRESH); seen again in a later batch, that row is taken back out of the table into the
-    stage, with the key's later rows (REPEATED). A key loaded before waits with its row in the chosen
-    table (KNOWN) and joins the stage too if it comes again. :meth:`finish` ranks the staged keys,
-    classifies the chosen rows against the loaded table and returns the counts.
+    a key's route is told from the rows before it, by the 64-bit hashes of the keys: a key not seen
+    in the file so far and not loaded before is inserted straight (FRESH); one seen before in the
+    file takes its earlier rows back, from the table, the rows waiting to be inserted or the chosen
+    ones, into the stage with its own (REPEATED); one loaded before waits in the chosen table (KNOWN).
+    :meth:`finish` ranks the staged keys, classifies the chosen rows against the loaded table and
+    returns the counts. A hash that matches another key only sends a row the long way: the stage,
+    the ranking and the classification compare the keys themselves.
 
-    Rows taken back have no sequence value (``_seq``): a connector that orders versions by a sequence
-    column gives its whole frame at once (ServiceNow audit logs), so nothing is taken back there.
+    Rows taken back from the table have no sequence value (``_seq``): a connector that orders
+    versions by a sequence column gives its whole frame at once (ServiceNow audit logs), so nothing
+    is taken back there.
     """
 
     def __init__(
@@ -413,13 +426,14 @@ class EntityLoad:
         self.temp = _Temp.of(entity)
         self.counts = EntityCounts()
         self.rows = 0  # rows of the frames (quarantined reading rows aside)
-        self.fresh = 0  # rows inserted straight and still in the table
+        self.fresh = 0  # rows inserted straight, or waiting to be
+        self.waiting: list[pl.DataFrame] = []  # FRESH rows not inserted yet (less than a row group)
         self.staged = 0
         self.chosen = 0
         self.created = False
-        self.sequence_column: str | None = None
         cols = ", ".join(f'"{c}"' for c in entity.columns)
         self.keys = ", ".join(f'"{k}"' for k in entity.key)
+        self.key_hash = "hash(" + ", ".join(f'cast("{k}" as {entity.columns[k]})' for k in entity.key) + ")"
         self.version = f'"{entity.version_column}"' if entity.version_column else "null::timestamp"
         self.insert_fresh = (
             f"insert into {entity.table} ({cols}, _ingest_run_id, _source_file, _source_row, _row_hash, _loaded_at) "
@@ -446,7 +460,6 @@ class EntityLoad:
             return
         self.rows += mapped.frame.height
         seq = mapped.sequence_column
-        self.sequence_column = self.sequence_column or seq
         frame = mapped.frame.select(
             [
                 "_source_row",
@@ -454,80 +467,84 @@ class EntityLoad:
                 (pl.col(seq).cast(pl.Int64) if seq else pl.lit(None, dtype=pl.Int64)).alias("_seq"),
             ]
         )
+        self._create(frame)
         routes = self._routes(frame)
-        # In slices: DuckDB's scan of a frame copies it, so one slice at a time bounds memory.
-        step = stage_rows(frame)
-        for offset in range(0, frame.height, step):
-            chunk = frame.slice(offset, step)
-            route = None if routes is None else routes.slice(offset, step)
-            if route is not None and not (route == FRESH).all():
-                for target, which in ((self.temp.chosen, KNOWN), (self.temp.stage, REPEATED)):
-                    selected = chunk.filter(route == which)
-                    if selected.height:
-                        rows = _arrow(selected)  # noqa: F841  (read by DuckDB by name)
-                        con.execute(f"insert into {target} {self.stage_select} from rows")
-                        if which == KNOWN:
-                            self.chosen += selected.height
-                        else:
-                            self.staged += selected.height
-                chunk = chunk.filter(route == FRESH)
-            if n := chunk.height:
-                chunk = _arrow(chunk)
-                con.execute(self.insert_fresh, [self.run_id, self.file_name, self.loaded_at])
-                self.fresh += n
+        for target, which in ((self.temp.chosen, KNOWN), (self.temp.stage, REPEATED)):
+            selected = frame.filter(routes == which)
+            if selected.height:
+                step = stage_rows(selected)  # DuckDB's scan of a frame copies it: a slice at a time
+                for offset in range(0, selected.height, step):
+                    rows = _arrow(selected.slice(offset, step))  # noqa: F841  (read by DuckDB by name)
+                    con.execute(f"insert into {target} {self.stage_select} from rows")
+                if which == KNOWN:
+                    self.chosen += selected.height
+                else:
+                    self.staged += selected.height
+        fresh = frame.filter(routes == FRESH)
+        if fresh.height:
+            self.waiting.append(fresh)
+            self.fresh += fresh.height
+            self._insert_waiting(whole_row_groups=True)
+
+    def _insert_waiting(self, *, whole_row_groups: bool) -> None:
+        """Insert the FRESH rows waiting: whole row groups only, or all of them (the end)."""
+        waiting = pl.concat(self.waiting, rechunk=False) if len(self.waiting) > 1 else self.waiting[0]
+        unit = STAGE_ROWS or ROW_GROUP_ROWS
+        step = max(unit, stage_rows(waiting) // unit * unit)
+        ready = waiting.height // unit * unit if whole_row_groups else waiting.height
+        for offset in range(0, ready, step):
+            chunk = _arrow(waiting.slice(offset, min(step, ready - offset)))  # noqa: F841
+            self.con.execute(self.insert_fresh, [self.run_id, self.file_name, self.loaded_at])
+        rest = waiting.slice(ready)
+        self.waiting = [rest] if rest.height else []
 
     def _create(self, frame: pl.DataFrame) -> None:
-        if not self.created:
-            self.temp.drop(self.con)
-            empty = _arrow(frame.head(0))  # noqa: F841  (read by DuckDB by name)
-            for t in (self.temp.stage, self.temp.chosen):
-                self.con.execute(f"create temp table {t} as {self.stage_select} from empty")
-            self.created = True
+        if self.created:
+            return
+        temp, con = self.temp, self.con
+        temp.drop(con)
+        empty = _arrow(frame.head(0))  # noqa: F841  (read by DuckDB by name)
+        for t in (temp.stage, temp.chosen):
+            con.execute(f"create temp table {t} as {self.stage_select} from empty")
+        con.execute(f"create temp table {temp.seen} (h ubigint)")
+        con.execute(
+            f"create temp table {temp.old} as select distinct {self.key_hash} as h from {self.entity.table}"
+        )
+        self.created = True
 
-    def _routes(self, frame: pl.DataFrame) -> pl.Series | None:
-        """Each row's route; None when every row is FRESH. Rows of earlier batches whose key comes
-        again are moved to the stage first."""
-        con, entity = self.con, self.entity
-        keys = list(entity.key)
+    def _routes(self, frame: pl.DataFrame) -> pl.Series:
+        """Each row's route. Earlier rows of keys that come again are moved to the stage first."""
+        con, temp = self.con, self.temp
+        keys = list(self.entity.key)
         repeated = frame.select(pl.struct(keys).is_duplicated()).to_series()
         bk = _arrow(frame.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_i"), *keys))  # noqa: F841
-        # A key in the table is loaded before, or (with this run's id) inserted from an earlier batch.
-        hits = con.sql(
-            f"select bk._i, t._ingest_run_id = {self.run_id} as _mine from bk "
-            f"inner join (select {self.keys}, _ingest_run_id from {entity.table}) t using ({self.keys})"
-        ).pl()
-        earlier = hits.filter("_mine")["_i"]
-        for table, n in ((self.temp.chosen, self.chosen), (self.temp.stage, self.staged)):
-            if n:
-                found = con.sql(f"select _i from bk semi join {table} using ({self.keys})").pl()["_i"]
-                earlier = pl.concat([earlier, found])
-        if hits.is_empty() and earlier.is_empty() and not repeated.any():
-            return None
-        self._create(frame)
-        if earlier.len():
-            self._take_back(frame, earlier)
-        known = hits.filter(~pl.col("_mine"))["_i"]
-        row = pl.int_range(0, frame.height, dtype=pl.UInt32, eager=True)
-        again = row.is_in(earlier.implode())
+        con.execute(f"create or replace temp table _batch_keys as select _i, {self.key_hash} as h from bk")
+
+        def hits(table: str) -> pl.Series:  # the batch is the small side: DuckDB builds on it
+            found = con.sql(f"select _i from _batch_keys semi join {table} using (h)").pl()["_i"]
+            return pl.int_range(0, frame.height, dtype=pl.UInt32, eager=True).is_in(found.implode())
+
+        flags = pl.DataFrame({"again": hits(temp.seen), "known": hits(temp.old)})
+        con.execute(f"insert into {temp.seen} select h from _batch_keys")
+        con.execute("drop table _batch_keys")
+        again = flags["again"]
+        if again.any():
+            self._take_back(frame.filter(again))
         return pl.select(
             pl.when(repeated | again)
             .then(pl.lit(REPEATED, pl.Int8))
-            .when(row.is_in(known.implode()))
+            .when(flags["known"])
             .then(pl.lit(KNOWN, pl.Int8))
             .otherwise(pl.lit(FRESH, pl.Int8))
         ).to_series()
 
-    def _take_back(self, frame: pl.DataFrame, rows: pl.Series) -> None:
-        """Move the earlier rows of the keys of ``rows`` (indices into ``frame``) to the stage: from
-        the table (inserted from an earlier batch) and from the chosen rows (loaded before)."""
+    def _take_back(self, rows: pl.DataFrame) -> None:
+        """Move the earlier rows of the keys of ``rows`` to the stage: those inserted from an earlier
+        batch, those waiting to be, and the chosen ones (loaded before)."""
         con, entity, temp = self.con, self.entity, self.temp
-        again = _arrow(  # noqa: F841  (read by DuckDB by name)
-            frame.select(list(entity.key))
-            .with_row_index("_i")
-            .filter(pl.col("_i").is_in(rows.implode()))
-            .unique(list(entity.key))
-            .drop("_i")
-        )
+        keys = list(entity.key)
+        again_keys = rows.select(keys).unique()
+        again = _arrow(again_keys)  # noqa: F841  (read by DuckDB by name)
         cols = ", ".join(f'"{c}"' for c in entity.columns)
         taken = con.execute(
             f"""insert into {temp.stage} by name
@@ -545,19 +562,31 @@ class EntityLoad:
             )
             self.fresh -= len(taken)
             self.staged += len(taken)
+        if self.waiting:
+            waiting = pl.concat(self.waiting, rechunk=False) if len(self.waiting) > 1 else self.waiting[0]
+            back = waiting.join(again_keys, on=keys, how="semi", nulls_equal=True)
+            if back.height:
+                moved = _arrow(back)  # noqa: F841  (read by DuckDB by name)
+                con.execute(f"insert into {temp.stage} {self.stage_select} from moved")
+                kept = waiting.join(again_keys, on=keys, how="anti", nulls_equal=True)
+                self.waiting = [kept] if kept.height else []
+                self.fresh -= back.height
+                self.staged += back.height
         if self.chosen:
-            moved = con.execute(
+            moved_rows = con.execute(
                 f"insert into {temp.stage} by name select * from {temp.chosen} semi join again using ({self.keys}) "
                 "returning 1"
             ).fetchall()
-            if moved:
+            if moved_rows:
                 con.execute(f"delete from {temp.chosen} c using again a where {_key_match(entity, 'c', 'a')}")
-                self.chosen -= len(moved)
-                self.staged += len(moved)
+                self.chosen -= len(moved_rows)
+                self.staged += len(moved_rows)
 
     def finish(self) -> EntityCounts:
         """Rank the staged keys, classify the chosen rows against the table; the entity's counts."""
         con, entity, counts, temp = self.con, self.entity, self.counts, self.temp
+        if self.waiting:
+            self._insert_waiting(whole_row_groups=False)
         counts.inserted += self.fresh
         if not self.created:
             return counts

@@ -157,12 +157,15 @@ def _ingest_one(
         )
         load.finish_run(con, result, started)
         return result
+    # Reading and mapping start at once, also while the checksum is still being computed.
+    ahead = ReadAhead(reading.frames)
     try:
         return _load_reading(
             con,
             data,
             path,
             reading,
+            ahead,
             hashed=hashed,
             hash_first=hash_first,
             force=force,
@@ -171,6 +174,7 @@ def _ingest_one(
             started=started,
         )
     finally:
+        ahead.close()
         reading.close()
 
 
@@ -183,6 +187,7 @@ def _load_reading(
     data: DataDir,
     path: Path,
     reading: Reading,
+    ahead: ReadAhead,
     *,
     hashed: Future[str],
     hash_first: bool,
@@ -199,7 +204,6 @@ def _load_reading(
     result = FileResult(path=path, source_system=reading.system, source_table=reading.table, status="running")
     read_as = f"read as {reading.system} {reading.table} ({reading.detected_by})"
     result.warnings = [read_as, *reading.warnings]
-    ahead: ReadAhead | None = None
     try:
         result.run_id = load.start_run(
             con,
@@ -211,7 +215,6 @@ def _load_reading(
             table=reading.table,
         )
         fault("ingest:after_run_row")
-        ahead = ReadAhead(reading.frames)
 
         def frames() -> Iterator[MappedFrame]:
             yield from ahead
@@ -227,9 +230,8 @@ def _load_reading(
             result.counts = load.EntityCounts(rows_read=result.counts.rows_read)  # rolled back: none loaded
             load.finish_run(con, result, started)
     finally:
-        if ahead is not None:
-            ahead.close()
-            result.timings = {"read_map": ahead.busy, "waited_for_read": ahead.waited}
+        ahead.close()
+        result.timings = {"read_map": ahead.busy, "waited_for_read": ahead.waited}
         wait([landing])  # never leave a copy being written behind this file's outcome
     return result
 

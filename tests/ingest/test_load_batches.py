@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingest import registry
+from ingest import load, registry
 from ingest.paths import DataDir
 from ingest.pipeline import ingest_paths
 
@@ -54,8 +54,11 @@ def _state(data: DataDir) -> dict[str, list[tuple[object, ...]]]:
         con.close()
 
 
-def _load(root: Path, files: list[Path], batch_rows: int, monkeypatch: pytest.MonkeyPatch) -> dict:
+def _load(
+    root: Path, files: list[Path], batch_rows: int, stage_rows: int | None, monkeypatch: pytest.MonkeyPatch
+) -> dict:
     monkeypatch.setattr(registry, "CSV_BATCH_ROWS", batch_rows)
+    monkeypatch.setattr(load, "STAGE_ROWS", stage_rows)
     data = DataDir(root).ensure()
     for f in files:
         report = ingest_paths(data, [f], force=True)
@@ -63,24 +66,28 @@ def _load(root: Path, files: list[Path], batch_rows: int, monkeypatch: pytest.Mo
     return _state(data)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     loaded=st.lists(row, max_size=6),
     file=st.lists(row, min_size=1, max_size=14),
     batch_rows=st.integers(min_value=1, max_value=5),
+    # rows inserted at a time: None waits for a whole row group (so the file's FRESH rows wait to the
+    # end); small numbers insert them as they come (so a key coming again takes rows out of the table)
+    stage_rows=st.sampled_from([None, 1, 2, 3]),
 )
 def test_batches_load_what_the_whole_file_loads(
     loaded: list[tuple[str, str, str, str]],
     file: list[tuple[str, str, str, str]],
     batch_rows: int,
+    stage_rows: int | None,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         files = [_write(root / "base", loaded)] if loaded else []
         files.append(_write(root / "new", file))
-        whole = _load(root / "whole", files, 1_000_000, monkeypatch)
-        batched = _load(root / "batched", files, batch_rows, monkeypatch)
+        whole = _load(root / "whole", files, 1_000_000, None, monkeypatch)
+        batched = _load(root / "batched", files, batch_rows, stage_rows, monkeypatch)
         assert batched == whole
         # and the counts balance (the loader checks it too, before it commits)
         for _, read, *counts in batched["ledger"]:
