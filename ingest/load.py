@@ -431,6 +431,7 @@ class EntityLoad:
         self.staged = 0
         self.chosen = 0
         self.created = False
+        self.step: int | None = None
         cols = ", ".join(f'"{c}"' for c in entity.columns)
         self.keys = ", ".join(f'"{k}"' for k in entity.key)
         self.key_hash = "hash(" + ", ".join(f'cast("{k}" as {entity.columns[k]})' for k in entity.key) + ")"
@@ -472,7 +473,7 @@ class EntityLoad:
         for target, which in ((self.temp.chosen, KNOWN), (self.temp.stage, REPEATED)):
             selected = frame.filter(routes == which)
             if selected.height:
-                step = stage_rows(selected)  # DuckDB's scan of a frame copies it: a slice at a time
+                step = self._step(selected)  # DuckDB's scan of a frame copies it: a slice at a time
                 for offset in range(0, selected.height, step):
                     rows = _arrow(selected.slice(offset, step))  # noqa: F841  (read by DuckDB by name)
                     con.execute(f"insert into {target} {self.stage_select} from rows")
@@ -486,11 +487,17 @@ class EntityLoad:
             self.fresh += fresh.height
             self._insert_waiting(whole_row_groups=True)
 
+    def _step(self, frame: pl.DataFrame) -> int:
+        """Rows staged at a time, told once per entity (a frame's size estimate walks its strings)."""
+        if self.step is None:
+            self.step = stage_rows(frame)
+        return self.step
+
     def _insert_waiting(self, *, whole_row_groups: bool) -> None:
         """Insert the FRESH rows waiting: whole row groups only, or all of them (the end)."""
         waiting = pl.concat(self.waiting, rechunk=False) if len(self.waiting) > 1 else self.waiting[0]
         unit = STAGE_ROWS or ROW_GROUP_ROWS
-        step = max(unit, stage_rows(waiting) // unit * unit)
+        step = max(unit, self._step(waiting) // unit * unit)
         ready = waiting.height // unit * unit if whole_row_groups else waiting.height
         for offset in range(0, ready, step):
             chunk = _arrow(waiting.slice(offset, min(step, ready - offset)))  # noqa: F841
@@ -515,25 +522,25 @@ class EntityLoad:
     def _routes(self, frame: pl.DataFrame) -> pl.Series:
         """Each row's route. Earlier rows of keys that come again are moved to the stage first."""
         con, temp = self.con, self.temp
-        keys = list(self.entity.key)
-        repeated = frame.select(pl.struct(keys).is_duplicated()).to_series()
-        bk = _arrow(frame.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_i"), *keys))  # noqa: F841
+        bk = _arrow(frame.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_i"), *self.entity.key))  # noqa: F841
         con.execute(f"create or replace temp table _batch_keys as select _i, {self.key_hash} as h from bk")
+        row = pl.int_range(0, frame.height, dtype=pl.UInt32, eager=True)
 
-        def hits(table: str) -> pl.Series:  # the batch is the small side: DuckDB builds on it
-            found = con.sql(f"select _i from _batch_keys semi join {table} using (h)").pl()["_i"]
-            return pl.int_range(0, frame.height, dtype=pl.UInt32, eager=True).is_in(found.implode())
+        def rows(sql: str) -> pl.Series:
+            return row.is_in(con.sql(sql).pl()["_i"].implode())
 
-        flags = pl.DataFrame({"again": hits(temp.seen), "known": hits(temp.old)})
+        # the batch is the small side of each join: DuckDB builds on it and scans the hashes once
+        again = rows(f"select _i from _batch_keys semi join {temp.seen} using (h)")
+        known = rows(f"select _i from _batch_keys semi join {temp.old} using (h)")
+        repeated = rows("select _i from _batch_keys qualify count(*) over (partition by h) > 1")
         con.execute(f"insert into {temp.seen} select h from _batch_keys")
         con.execute("drop table _batch_keys")
-        again = flags["again"]
         if again.any():
             self._take_back(frame.filter(again))
         return pl.select(
             pl.when(repeated | again)
             .then(pl.lit(REPEATED, pl.Int8))
-            .when(flags["known"])
+            .when(known)
             .then(pl.lit(KNOWN, pl.Int8))
             .otherwise(pl.lit(FRESH, pl.Int8))
         ).to_series()
