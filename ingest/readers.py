@@ -733,8 +733,8 @@ def _segment_batches(
             if parse.batch_rows is None:
                 pending.append(scan.collect())
             else:
-                # a batch spans segments: a segment holds about a fifth of a batch's rows, and
-                # each batch costs the loader a few statements
+                # a batch spans segments: a segment holds about half a batch's rows, and each batch
+                # costs the loader a few statements
                 for frame in scan.collect_batches(chunk_size=parse.batch_rows):
                     pending.append(frame)
                     rows += frame.height
