@@ -81,9 +81,8 @@ create table if not exists meta.form_sync (
 ENV_INGEST_MEMORY = "CHANGEBOARD_INGEST_MEMORY"
 DEFAULT_INGEST_MEMORY = "512MB"
 # Rows handed to DuckDB at a time when a frame is staged: about STAGE_BYTES of the frame. DuckDB's
-# scan of a frame copies it, so a slice bounds memory; but every insert statement into a table of
-# the database file has a cost that small slices pay many times (1M changes: 5.3 s in slices of
-# 100k rows, 2.6 s in slices of 500k).
+# scan of a frame copies it, so a slice bounds memory; but every insert statement has a cost that
+# small slices pay many times.
 STAGE_BYTES = 256 * 2**20
 STAGE_ROWS: int | None = None  # a fixed slice length instead (tests cut files at chosen rows)
 
