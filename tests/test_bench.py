@@ -90,6 +90,13 @@ def test_ingest_every_file_beside_its_floor(result: tuple[dict[str, Any], Path])
             assert positive(floor["transcode_seconds"])
     assert ingest["all_files"]["status"] == "ok"
     assert positive(ingest["all_files"]["rows_per_s"])
+    # the changes again as one Table API JSON export: every record read, its peak judged
+    as_json = ingest["table_api_json"]
+    assert as_json["connector"]["status"] == "ok", as_json["connector"].get("error")
+    change_request = next(r for r in ingest["files"] if r["file"] == "servicenow/change_request.csv")
+    assert as_json["records"] == change_request["rows"]
+    assert as_json["connector"]["results"][0]["rows_read"] == change_request["rows"]
+    assert positive(as_json["connector"]["peak_rss_mb"]) and positive(as_json["mb"])
 
 
 def test_build_beside_direct_sql(result: tuple[dict[str, Any], Path]) -> None:
@@ -140,6 +147,7 @@ def test_cab_and_scaling_and_checks(result: tuple[dict[str, Any], Path]) -> None
         assert all(positive(p[1]) for p in s["points"]), name
     goals = {c["goal"] for c in res["checks"]}
     assert "dbt overhead < 20 %" in goals
+    assert "peak memory < 2 GB: ingest the changes as one Table API JSON export" in goals
     assert any(g.startswith("page Overview") for g in goals)
 
 
