@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import shutil
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -600,9 +602,12 @@ class EntityLoad:
 
     def finish(self) -> EntityCounts:
         """Rank the staged keys, classify the chosen rows against the table; the entity's counts."""
-        con, entity, counts, temp = self.con, self.entity, self.counts, self.temp
         if self.waiting:
             self._insert_waiting(whole_row_groups=False)
+        return self._settle()
+
+    def _settle(self) -> EntityCounts:
+        con, entity, counts, temp = self.con, self.entity, self.counts, self.temp
         counts.inserted += self.fresh
         if not self.created:
             return counts
@@ -668,6 +673,207 @@ class EntityLoad:
         return counts
 
 
+class StreamLoad(EntityLoad):
+    """One entity's rows of one file whose FRESH rows go into the table by ONE insert statement, fed
+    batch by batch through an Arrow stream while the file is still being read (D22).
+
+    The statement runs on the file's connection in a thread of its own, on every DuckDB thread; a
+    statement per batch would leave partial row groups that the checkpoint rewrites. While it runs,
+    the batches are routed on a second connection of the same database (a cursor), which keeps the
+    key hashes of the file so far, those of the keys committed before the file (the same as loaded
+    before it: the file's own rows are not committed yet), and the rows that do not go straight in
+    (KNOWN, REPEATED, quarantined) plus the keys that came again. :meth:`finish` ends the stream,
+    moves those rows into the file's transaction, takes back the streamed rows of keys that came
+    again, and ranks and classifies as :class:`EntityLoad` does.
+    """
+
+    _END = object()
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, entity: Entity, **kw: object) -> None:
+        super().__init__(con, entity, **kw)  # type: ignore[arg-type]
+        self.side = con.cursor()
+        self.side_created = False
+        self.stream: queue.Queue[object] = queue.Queue(maxsize=2)
+        self.inserting: threading.Thread | None = None
+        self.insert_error: BaseException | None = None
+        self.streamed = 0
+
+    def add(self, mapped: MappedFrame) -> None:
+        """Route one batch; its FRESH rows join the insert statement's stream."""
+        entity, side = self.entity, self.side
+        self.counts.rows_read += mapped.frame.height + mapped.quarantine.height
+        if mapped.quarantine.height:
+            q = _arrow(mapped.quarantine)  # noqa: F841  (read by DuckDB by name)
+            self._side_tables(None)
+            side.execute("insert into _side_quarantine select _source_row, reasons, raw_record from q")
+            self.counts.quarantined += mapped.quarantine.height
+        if mapped.frame.height == 0:
+            return
+        self.rows += mapped.frame.height
+        seq = mapped.sequence_column
+        frame = mapped.frame.select(
+            [
+                "_source_row",
+                *entity.columns,
+                (pl.col(seq).cast(pl.Int64) if seq else pl.lit(None, dtype=pl.Int64)).alias("_seq"),
+            ]
+        )
+        self._side_tables(frame)
+        bk = _arrow(frame.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_i"), *entity.key))  # noqa: F841
+        side.execute(f"create or replace temp table _batch_keys as select _i, {self.key_hash} as h from bk")
+        row = pl.int_range(0, frame.height, dtype=pl.UInt32, eager=True)
+
+        def rows(sql: str) -> pl.Series:
+            return row.is_in(side.sql(sql).pl()["_i"].implode())
+
+        again = rows("select _i from _batch_keys semi join _side_seen using (h)")
+        known = rows("select _i from _batch_keys semi join _side_old using (h)")
+        repeated = rows("select _i from _batch_keys qualify count(*) over (partition by h) > 1")
+        side.execute("insert into _side_seen select h from _batch_keys")
+        if again.any():
+            keys = _arrow(frame.filter(again).select(list(entity.key)).unique())  # noqa: F841
+            side.execute("insert into _side_again select * from keys")
+        routes = pl.select(
+            pl.when(repeated | again)
+            .then(pl.lit(REPEATED, pl.Int8))
+            .when(known)
+            .then(pl.lit(KNOWN, pl.Int8))
+            .otherwise(pl.lit(FRESH, pl.Int8))
+        ).to_series()
+        for target, which in (("_side_chosen", KNOWN), ("_side_stage", REPEATED)):
+            selected = frame.filter(routes == which)
+            if selected.height:
+                picked = _arrow(selected)  # noqa: F841  (read by DuckDB by name)
+                side.execute(f"insert into {target} {self.stage_select} from picked")
+        fresh = frame.filter(routes == FRESH)
+        if fresh.height:
+            self._send(_arrow(fresh.select(["_source_row", *entity.columns])))
+            self.streamed += fresh.height
+
+    def _side_tables(self, frame: pl.DataFrame | None) -> None:
+        side = self.side
+        if not self.side_created:
+            side.execute(
+                "create or replace temp table _side_quarantine (_source_row bigint, reasons varchar[], raw_record varchar)"
+            )
+            side.execute("create or replace temp table _side_seen (h ubigint)")
+            side.execute(
+                f"create or replace temp table _side_old as select {self.key_hash} as h from {self.entity.table}"
+            )
+            keys = ", ".join(f'"{k}" {self.entity.columns[k]}' for k in self.entity.key)
+            side.execute(f"create or replace temp table _side_again ({keys})")
+            self.side_created = True
+        if frame is not None and not self.created:
+            empty = _arrow(frame.head(0))  # noqa: F841  (read by DuckDB by name)
+            for t in ("_side_stage", "_side_chosen"):
+                side.execute(f"create or replace temp table {t} as {self.stage_select} from empty")
+            self.created = True
+
+    def _send(self, batch: pa.Table) -> None:
+        if self.inserting is None:
+            self.inserting = threading.Thread(target=self._insert, args=(batch.schema,), daemon=True)
+            self.inserting.start()
+        while True:
+            if self.insert_error is not None:
+                raise self.insert_error
+            try:
+                self.stream.put(batch, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def _insert(self, schema: pa.Schema) -> None:
+        def batches() -> Iterator[pa.RecordBatch]:
+            while (item := self.stream.get()) is not self._END:
+                if isinstance(item, BaseException):
+                    raise item
+                yield from item.cast(schema).to_batches()  # type: ignore[union-attr]
+
+        chunk = pa.RecordBatchReader.from_batches(schema, batches())  # noqa: F841  (read by DuckDB by name)
+        try:
+            self.con.execute(self.insert_fresh, [self.run_id, self.file_name, self.loaded_at])
+        except BaseException as exc:
+            self.insert_error = exc
+
+    def abort(self) -> None:
+        """Stop the insert statement (the file's transaction is rolled back by the caller)."""
+        if self.inserting is not None:
+            self._end(RuntimeError("the file's load was stopped"))
+        self.side.close()
+
+    def _end(self, item: object) -> None:
+        assert self.inserting is not None
+        while self.inserting.is_alive():
+            try:
+                self.stream.put(item, timeout=0.1)
+                break
+            except queue.Full:
+                continue
+        self.inserting.join()
+
+    def finish(self) -> EntityCounts:
+        con, side, entity, temp = self.con, self.side, self.entity, self.temp
+        if self.inserting is not None:
+            self._end(self._END)
+            if self.insert_error is not None:
+                raise self.insert_error
+        self.fresh = self.streamed
+        if not self.side_created:
+            side.close()
+            return self._settle()
+        quarantined = side.sql("select * from _side_quarantine").fetch_record_batch()  # noqa: F841
+        con.execute(
+            "insert into meta.quarantine select ?, ?, ?, ?, _source_row, null, array_to_string(reasons, '; '), "
+            "reasons, raw_record, ? from quarantined",
+            [self.run_id, self.file_name, self.source_system, entity.name, self.loaded_at],
+        )
+        if self.created:
+            temp.drop(con)
+            for mine, theirs in ((temp.stage, "_side_stage"), (temp.chosen, "_side_chosen")):
+                rows = side.sql(f"select * from {theirs}").fetch_record_batch()  # noqa: F841
+                con.execute(f"create temp table {mine} as select * from rows")
+            again = side.sql("select * from _side_again").arrow()  # noqa: F841  (read by DuckDB by name)
+            con.execute("create or replace temp table _again_keys as select distinct * from again")
+            self.staged = con.execute(f"select count(*) from {temp.stage}").fetchall()[0][0]
+            self.chosen = con.execute(f"select count(*) from {temp.chosen}").fetchall()[0][0]
+            if con.execute("select count(*) from _again_keys").fetchall()[0][0]:
+                self._take_back_keys()
+            con.execute("drop table _again_keys")
+        side.close()
+        return self._settle()
+
+    def _take_back_keys(self) -> None:
+        """The streamed rows and the chosen ones of the keys that came again, into the stage."""
+        con, entity, temp = self.con, self.entity, self.temp
+        cols = ", ".join(f'"{c}"' for c in entity.columns)
+        taken = con.execute(
+            f"""insert into {temp.stage} by name
+            select _source_row, {cols}, _row_hash, coalesce({self.version}, '-infinity'::timestamp) as _v,
+                -9223372036854775807 as _seq
+            from {entity.table} t semi join _again_keys using ({self.keys})
+            where t._ingest_run_id = ? returning 1""",
+            [self.run_id],
+        ).fetchall()
+        if taken:
+            con.execute(
+                f"delete from {entity.table} t using _again_keys a "
+                f"where {_key_match(entity, 't', 'a')} and t._ingest_run_id = ?",
+                [self.run_id],
+            )
+            self.fresh -= len(taken)
+            self.staged += len(taken)
+        moved = con.execute(
+            f"insert into {temp.stage} by name select * from {temp.chosen} semi join _again_keys using ({self.keys}) "
+            "returning 1"
+        ).fetchall()
+        if moved:
+            con.execute(
+                f"delete from {temp.chosen} c using _again_keys a where {_key_match(entity, 'c', 'a')}"
+            )
+            self.chosen -= len(moved)
+            self.staged += len(moved)
+
+
 def load_frame(
     con: duckdb.DuckDBPyConnection,
     mapped: MappedFrame,
@@ -691,6 +897,7 @@ def commit_file(
     *,
     started: float,
     before_commit: Callable[[], object] | None = None,
+    streamed: str | None = None,
 ) -> FileResult:
     """Load every frame of one file and record the run, all in one transaction.
 
@@ -701,12 +908,15 @@ def commit_file(
     """
     assert result.run_id is not None
     con.execute("begin transaction")
+    loads: dict[str, EntityLoad] = {}
     try:
-        loads: dict[str, EntityLoad] = {}
         for mapped in frames:
+            # a streamed entity's insert statement holds the connection: nothing else loads meanwhile
+            assert streamed is None or mapped.entity == streamed, (streamed, mapped.entity)
             entity_load = loads.get(mapped.entity)
             if entity_load is None:
-                entity_load = loads[mapped.entity] = EntityLoad(
+                kind = StreamLoad if mapped.entity == streamed else EntityLoad
+                entity_load = loads[mapped.entity] = kind(
                     con,
                     ENTITIES[mapped.entity],
                     run_id=result.run_id,
@@ -728,6 +938,9 @@ def commit_file(
         finish_run(con, result, started)
         con.execute("commit")
     except BaseException:
+        for entity_load in loads.values():
+            if isinstance(entity_load, StreamLoad):
+                entity_load.abort()
         con.execute("rollback")
         raise
     return result

@@ -221,7 +221,14 @@ def _load_reading(
             result.warnings = [read_as, *reading.warnings]  # complete once every frame was read
 
         try:
-            load.commit_file(con, result, frames(), started=started, before_commit=landing.result)
+            load.commit_file(
+                con,
+                result,
+                frames(),
+                started=started,
+                before_commit=landing.result,
+                streamed=reading.stream_entity,
+            )
         except Exception as exc:
             result.status = "failed"
             result.error = (

@@ -85,6 +85,9 @@ class Reading:
     warnings: list[str]
     detected_by: str
     resources: ExitStack = field(default_factory=ExitStack)
+    # The one entity of a reading whose frames are batches of a single entity, as they are read:
+    # the loader streams its new rows into one insert statement (see load.StreamLoad).
+    stream_entity: str | None = None
 
     def close(self) -> None:
         closer = getattr(self.frames, "close", None)  # a generator: its own finally blocks run now

@@ -300,6 +300,7 @@ def finish_reading(
         frames=at_once() if whole else by_batch(),
         warnings=out_warnings,
         detected_by=how,
+        stream_entity=None if whole else mapping.entity,
     )
 
 

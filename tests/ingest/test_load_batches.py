@@ -1,5 +1,6 @@
 """A file loaded batch by batch ends exactly as the same file loaded whole, wherever the batches cut
-through a key's rows: the same table, ledger counts and quarantined rows (property test)."""
+through a key's rows, whether its new rows stream into one insert statement or go in batch by batch:
+the same table, ledger counts and quarantined rows (property test)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from ingest import load, registry
 from ingest.paths import DataDir
 from ingest.pipeline import ingest_paths
 
+STREAM_LOAD = load.StreamLoad
 HEADER = "sys_id,number,short_description,state,sys_updated_on\n"
 
 # A few keys, a few versions, a few contents: repeats, ties and conflicts are frequent.
@@ -74,14 +76,18 @@ def _load(
     # rows inserted at a time: None waits for a whole row group (so the file's FRESH rows wait to the
     # end); small numbers insert them as they come (so a key coming again takes rows out of the table)
     stage_rows=st.sampled_from([None, 1, 2, 3]),
+    # the file's new rows in one streamed insert statement (a single-entity reading), or by batch
+    streamed=st.booleans(),
 )
 def test_batches_load_what_the_whole_file_loads(
     loaded: list[tuple[str, str, str, str]],
     file: list[tuple[str, str, str, str]],
     batch_rows: int,
     stage_rows: int | None,
+    streamed: bool,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(load, "StreamLoad", STREAM_LOAD if streamed else load.EntityLoad)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         files = [_write(root / "base", loaded)] if loaded else []
@@ -92,3 +98,38 @@ def test_batches_load_what_the_whole_file_loads(
         # and the counts balance (the loader checks it too, before it commits)
         for _, read, *counts in batched["ledger"]:
             assert read == sum(counts)
+
+
+def test_a_read_error_in_the_middle_of_a_streamed_file_loads_nothing_of_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file's new rows stream into one insert statement while it is read: an error of the reading
+    at its third batch stops that statement and rolls the file back; the next file loads."""
+    from ingest.readers import ReadError
+    from ingest.sources import servicenow_files
+
+    monkeypatch.setattr(registry, "CSV_BATCH_ROWS", 2)
+    rows = [(f"k{i}", "Patch", "New", "2026-01-01 10:00:00") for i in range(9)]
+    bad = _write(tmp_path / "bad", rows).rename(tmp_path / "bad" / "change_request_2.csv")
+    good = _write(tmp_path / "good", rows[:3])
+    mapped = servicenow_files.Collector.map
+    calls = {"n": 0}
+
+    def failing(self: servicenow_files.Collector, text: object) -> object:
+        calls["n"] += 1
+        if calls["n"] == 3 and self.path == bad:
+            raise ReadError(f"{bad}: row 6: the disk went away")
+        return mapped(self, text)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(servicenow_files.Collector, "map", failing)
+    data = DataDir(tmp_path / "data").ensure()
+    report = ingest_paths(data, [bad, good])
+    first, second = report.results
+    assert (first.status, first.error) == ("failed", f"{bad}: row 6: the disk went away")
+    assert first.counts.inserted == 0
+    assert second.status == "succeeded"
+    assert second.counts.inserted == 3
+    state = _state(data)
+    assert [r[4] for r in state["table"]] == ["change_request.csv"] * 3
+    assert [r[0] for r in state["table"]] == ["k0", "k1", "k2"]
+    assert state["ledger"][0][1:] == (0, 0, 0, 0, 0, 0)  # rolled back: the ledger claims nothing
