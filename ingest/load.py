@@ -385,12 +385,11 @@ class _Temp:
             con.execute(f"drop table if exists {t}")
 
 
-# DuckDB's row group. Rows to insert straight wait until whole row groups are ready (the rest at the
-# end) and are inserted by one thread, so that every row group but the last is full. Two insert threads
-# each leave a partial row group per statement, which the next checkpoint merges by rewriting them:
-# 5M incidents took 20 s with one thread, 24-27 s with two (4-7 s of it in the checkpoint at close,
-# and a file of 745 MB instead of 436 MB); 1M changes 9.4-9.7 s against 8.1-8.7 s, or 10.9 s when
-# the checkpoint merged.
+# DuckDB's row group. EntityLoad's rows to insert straight wait until whole row groups are ready (the
+# rest at the end) and go in on one DuckDB thread, so that every row group but the last is full: two
+# insert threads each leave a partial row group per statement, which the checkpoint at close rewrites
+# (5M incidents: 4-7 s, and a file of 745 MB instead of 436 MB). StreamLoad avoids both with one
+# statement per file.
 ROW_GROUP_ROWS = 122_880
 
 
