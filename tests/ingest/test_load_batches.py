@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingest import load, registry
+from ingest import load, pipeline, registry
 from ingest.paths import DataDir
 from ingest.pipeline import ingest_paths
 
@@ -88,6 +88,7 @@ def test_batches_load_what_the_whole_file_loads(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(load, "StreamLoad", STREAM_LOAD if streamed else load.EntityLoad)
+    monkeypatch.setattr(pipeline, "STREAM_MIN_BYTES", 0)  # small files stream too
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         files = [_write(root / "base", loaded)] if loaded else []
@@ -109,6 +110,9 @@ def test_a_read_error_in_the_middle_of_a_streamed_file_loads_nothing_of_it(
     from ingest.sources import servicenow_files
 
     monkeypatch.setattr(registry, "CSV_BATCH_ROWS", 2)
+    monkeypatch.setattr(pipeline, "STREAM_MIN_BYTES", 0)
+    started = []
+    monkeypatch.setattr(load.StreamLoad, "_insert", _spy(load.StreamLoad._insert, started))
     rows = [(f"k{i}", "Patch", "New", "2026-01-01 10:00:00") for i in range(9)]
     bad = _write(tmp_path / "bad", rows).rename(tmp_path / "bad" / "change_request_2.csv")
     good = _write(tmp_path / "good", rows[:3])
@@ -133,3 +137,12 @@ def test_a_read_error_in_the_middle_of_a_streamed_file_loads_nothing_of_it(
     assert [r[4] for r in state["table"]] == ["change_request.csv"] * 3
     assert [r[0] for r in state["table"]] == ["k0", "k1", "k2"]
     assert state["ledger"][0][1:] == (0, 0, 0, 0, 0, 0)  # rolled back: the ledger claims nothing
+    assert len(started) == 2  # both files streamed: the first was stopped mid-statement
+
+
+def _spy(fn, calls: list):  # type: ignore[no-untyped-def]
+    def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(args)
+        return fn(*args, **kwargs)
+
+    return wrapper
