@@ -321,6 +321,20 @@ def _table_api_json_child(csv_path: str, out: str) -> dict[str, Any]:
     return {"mb": round(dst.stat().st_size / 2**20, 1), "records": records}
 
 
+def _table_api_json_lines(result: dict[str, Any]) -> list[str]:
+    """One sentence per scale whose Table API JSON export was ingested."""
+    lines = []
+    for scale, ing in result["ingest"].items():
+        js = ing.get("table_api_json") or {}
+        c = js.get("connector") or {}
+        if c.get("status") == "ok":
+            lines.append(
+                f"Table API JSON at {int(scale):,} changes: {js['mb']:,.0f} MiB, {js['records']:,} records in one "
+                f'{{"result": [...]}}: ingested in {c["seconds"]:,.1f} s, peak {c["peak_rss_mb"]:,.0f} MiB'
+            )
+    return lines
+
+
 # The connector's phases as the reports show them: the file's own path, then the threads beside it.
 PHASES = ("open", "load", "waiting", "other", "read_map", "hash", "land")
 PHASE_COLUMNS = (
@@ -1439,14 +1453,8 @@ def print_report(result: dict[str, Any], console: Console) -> None:
         )
     console.print(t)
 
-    for scale, ing in result["ingest"].items():
-        js = ing.get("table_api_json") or {}
-        c = js.get("connector") or {}
-        if c.get("status") == "ok":
-            console.print(
-                f"Table API JSON at {int(scale):,} changes: {js['mb']:,.0f} MiB, {js['records']:,} records in one "
-                f'{{"result": [...]}}: ingested in {c["seconds"]:,.1f} s, peak {c["peak_rss_mb"]:,.0f} MiB'
-            )
+    for line in _table_api_json_lines(result):
+        console.print(line)
     top_ingest = max((k for k, v in result["ingest"].items() if "files" in v), key=int, default=None)
     if top_ingest:
         t = Table(title=f"ingest at {int(top_ingest):,} changes: where the connector's time goes (s)")
@@ -1684,15 +1692,8 @@ def markdown_report(result: dict[str, Any]) -> str:
         rows,
         right={0, 2, 3, 4, 5, 6, 7, 8, 9},
     )
-    for scale, ing in result["ingest"].items():
-        js = ing.get("table_api_json") or {}
-        c = js.get("connector") or {}
-        if c.get("status") == "ok":
-            lines.append(
-                f"Table API JSON at {int(scale):,} changes: {js['mb']:,.0f} MiB, {js['records']:,} records in one "
-                f'`{{"result": [...]}}`: ingested in {c["seconds"]:,.1f} s, peak {c["peak_rss_mb"]:,.0f} MiB.'
-            )
-            lines.append("")
+    for line in _table_api_json_lines(result):
+        lines.extend([line, ""])
     top_ingest = max((k for k, v in result["ingest"].items() if "files" in v), key=int, default=None)
     if top_ingest:
         lines.append(f"Where the connector's time goes at {int(top_ingest):,} changes (seconds):")

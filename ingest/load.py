@@ -462,14 +462,7 @@ class EntityLoad:
         if mapped.frame.height == 0:
             return
         self.rows += mapped.frame.height
-        seq = mapped.sequence_column
-        frame = mapped.frame.select(
-            [
-                "_source_row",
-                *entity.columns,
-                (pl.col(seq).cast(pl.Int64) if seq else pl.lit(None, dtype=pl.Int64)).alias("_seq"),
-            ]
-        )
+        frame = self._rows_of(mapped)
         self._create(frame)
         routes = self._routes(frame)
         for target, which in ((self.temp.chosen, KNOWN), (self.temp.stage, REPEATED)):
@@ -488,6 +481,17 @@ class EntityLoad:
             self.waiting.append(fresh)
             self.fresh += fresh.height
             self._insert_waiting(whole_row_groups=True)
+
+    def _rows_of(self, mapped: MappedFrame) -> pl.DataFrame:
+        """A batch's rows as loaded: source row, the entity's columns, the version order (``_seq``)."""
+        seq = mapped.sequence_column
+        return mapped.frame.select(
+            [
+                "_source_row",
+                *self.entity.columns,
+                (pl.col(seq).cast(pl.Int64) if seq else pl.lit(None, dtype=pl.Int64)).alias("_seq"),
+            ]
+        )
 
     def _step(self, frame: pl.DataFrame) -> int:
         """Rows staged at a time, told once per entity (a frame's size estimate walks its strings)."""
@@ -562,23 +566,9 @@ class EntityLoad:
         keys = list(entity.key)
         again_keys = rows.select(keys).unique()
         again = _arrow(again_keys)  # noqa: F841  (read by DuckDB by name)
-        cols = ", ".join(f'"{c}"' for c in entity.columns)
-        taken = con.execute(
-            f"""insert into {temp.stage} by name
-            select _source_row, {cols}, _row_hash, coalesce({self.version}, '-infinity'::timestamp) as _v,
-                -9223372036854775807 as _seq
-            from {entity.table} t semi join again using ({self.keys})
-            where t._ingest_run_id = ? returning 1""",
-            [self.run_id],
-        ).fetchall()
-        if taken:
-            con.execute(
-                f"delete from {entity.table} t using again a "
-                f"where {_key_match(entity, 't', 'a')} and t._ingest_run_id = ?",
-                [self.run_id],
-            )
-            self.fresh -= len(taken)
-            self.staged += len(taken)
+        con.execute("create or replace temp table _again_keys as select * from again")
+        self._take_back_loaded()
+        con.execute("drop table _again_keys")
         if self.waiting:
             waiting = pl.concat(self.waiting, rechunk=False) if len(self.waiting) > 1 else self.waiting[0]
             back = waiting.join(again_keys, on=keys, how="semi", nulls_equal=True)
@@ -589,15 +579,38 @@ class EntityLoad:
                 self.waiting = [kept] if kept.height else []
                 self.fresh -= back.height
                 self.staged += back.height
-        if self.chosen:
-            moved_rows = con.execute(
-                f"insert into {temp.stage} by name select * from {temp.chosen} semi join again using ({self.keys}) "
-                "returning 1"
-            ).fetchall()
-            if moved_rows:
-                con.execute(f"delete from {temp.chosen} c using again a where {_key_match(entity, 'c', 'a')}")
-                self.chosen -= len(moved_rows)
-                self.staged += len(moved_rows)
+
+    def _take_back_loaded(self) -> None:
+        """The rows of the keys in ``_again_keys`` that this file inserted into the table or chose,
+        into the stage (with their keys' later rows, they are ranked)."""
+        con, entity, temp = self.con, self.entity, self.temp
+        cols = ", ".join(f'"{c}"' for c in entity.columns)
+        taken = con.execute(
+            f"""insert into {temp.stage} by name
+            select _source_row, {cols}, _row_hash, coalesce({self.version}, '-infinity'::timestamp) as _v,
+                -9223372036854775807 as _seq
+            from {entity.table} t semi join _again_keys using ({self.keys})
+            where t._ingest_run_id = ? returning 1""",
+            [self.run_id],
+        ).fetchall()
+        if taken:
+            con.execute(
+                f"delete from {entity.table} t using _again_keys a "
+                f"where {_key_match(entity, 't', 'a')} and t._ingest_run_id = ?",
+                [self.run_id],
+            )
+            self.fresh -= len(taken)
+            self.staged += len(taken)
+        moved = con.execute(
+            f"insert into {temp.stage} by name select * from {temp.chosen} semi join _again_keys using ({self.keys}) "
+            "returning 1"
+        ).fetchall()
+        if moved:
+            con.execute(
+                f"delete from {temp.chosen} c using _again_keys a where {_key_match(entity, 'c', 'a')}"
+            )
+            self.chosen -= len(moved)
+            self.staged += len(moved)
 
     def finish(self) -> EntityCounts:
         """Rank the staged keys, classify the chosen rows against the table; the entity's counts."""
@@ -709,14 +722,7 @@ class StreamLoad(EntityLoad):
         if mapped.frame.height == 0:
             return
         self.rows += mapped.frame.height
-        seq = mapped.sequence_column
-        frame = mapped.frame.select(
-            [
-                "_source_row",
-                *entity.columns,
-                (pl.col(seq).cast(pl.Int64) if seq else pl.lit(None, dtype=pl.Int64)).alias("_seq"),
-            ]
-        )
+        frame = self._rows_of(mapped)
         self._side_tables(frame)
         bk = _arrow(frame.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_i"), *entity.key))  # noqa: F841
         side.execute(f"create or replace temp table _batch_keys as select _i, {self.key_hash} as h from bk")
@@ -836,41 +842,10 @@ class StreamLoad(EntityLoad):
             self.staged = con.execute(f"select count(*) from {temp.stage}").fetchall()[0][0]
             self.chosen = con.execute(f"select count(*) from {temp.chosen}").fetchall()[0][0]
             if con.execute("select count(*) from _again_keys").fetchall()[0][0]:
-                self._take_back_keys()
+                self._take_back_loaded()
             con.execute("drop table _again_keys")
         side.close()
         return self._settle()
-
-    def _take_back_keys(self) -> None:
-        """The streamed rows and the chosen ones of the keys that came again, into the stage."""
-        con, entity, temp = self.con, self.entity, self.temp
-        cols = ", ".join(f'"{c}"' for c in entity.columns)
-        taken = con.execute(
-            f"""insert into {temp.stage} by name
-            select _source_row, {cols}, _row_hash, coalesce({self.version}, '-infinity'::timestamp) as _v,
-                -9223372036854775807 as _seq
-            from {entity.table} t semi join _again_keys using ({self.keys})
-            where t._ingest_run_id = ? returning 1""",
-            [self.run_id],
-        ).fetchall()
-        if taken:
-            con.execute(
-                f"delete from {entity.table} t using _again_keys a "
-                f"where {_key_match(entity, 't', 'a')} and t._ingest_run_id = ?",
-                [self.run_id],
-            )
-            self.fresh -= len(taken)
-            self.staged += len(taken)
-        moved = con.execute(
-            f"insert into {temp.stage} by name select * from {temp.chosen} semi join _again_keys using ({self.keys}) "
-            "returning 1"
-        ).fetchall()
-        if moved:
-            con.execute(
-                f"delete from {temp.chosen} c using _again_keys a where {_key_match(entity, 'c', 'a')}"
-            )
-            self.chosen -= len(moved)
-            self.staged += len(moved)
 
 
 def load_frame(
