@@ -190,6 +190,8 @@ def test_browser_every_page_filter_drilldown_csv(server: str, output_dir: Path, 
             records = int(label.rsplit("—", 1)[1].split()[0].replace(",", ""))
             expander.locator("summary").click()
             expander.locator('[data-testid="stDataFrame"]').wait_for(timeout=15_000)
+            # the app idle first, as on the Overview: a click while it reruns was lost once in CI
+            _settle(page)
             with page.expect_download(timeout=30_000) as info:
                 expander.get_by_role("button", name="Download CSV").click()
             target = tmp_path / info.value.suggested_filename
