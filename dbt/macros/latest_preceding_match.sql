@@ -1,11 +1,15 @@
-{#- For every row of `left_relation`, the row of `right_relation` with equal keys whose
+{#- For every row of `left_relation`, the rows of `right_relation` with equal keys whose
     `right_time` is the latest at or before `left_time` (an "as of" join; inner: left rows without
-    a match are dropped). Returns left.* plus `right_columns` plus `match_rank` (always 1).
+    a match are dropped). Returns left.* plus `right_columns` plus `match_rank` (always 1). Rows of
+    the right side tied on that latest time are ALL returned: two changes that started on the same
+    CI at the same second are equally "the latest", and taking one of them would make the result
+    depend on the order the engine happened to read them in (at 1M changes two builds of the same
+    data gave 2,588,477 and 2,588,497 candidates).
 
-    DuckDB: ASOF JOIN, a sort-merge that is linear in both inputs however hot a key is.
-    Portable fallback (Spark, Trino, ...): an equi-join bounded to `max_lookback_hours` and a
-    row_number() keeping the latest match; it materialises the pairs inside the lookback. Ties on
-    `right_time` go to the highest `right_columns` (deterministic, where ASOF takes any). -#}
+    DuckDB: an ASOF JOIN against the right side's distinct (keys, time), a sort-merge that is linear
+    in both inputs however hot a key is, then an equi-join back to every right row at the matched
+    time. Portable fallback (Spark, Trino, ...): an equi-join bounded to `max_lookback_hours` and a
+    rank() keeping the latest time's rows; it materialises the pairs inside the lookback. -#}
 {% macro latest_preceding_match(left_relation, right_relation, key_pairs, left_time, right_time, right_columns, left_pk_columns, max_lookback_hours) -%}
     {%- set implementation = portable_fallback('latest_preceding_match') or adapter.dispatch('latest_preceding_match', 'changeboard') -%}
     {{ return(implementation(left_relation, right_relation, key_pairs, left_time, right_time, right_columns, left_pk_columns, max_lookback_hours)) }}
@@ -13,17 +17,31 @@
 
 {% macro duckdb__latest_preceding_match(left_relation, right_relation, key_pairs, left_time, right_time, right_columns, left_pk_columns, max_lookback_hours) -%}
     select
-        left_side.*,
+        matched.* exclude (latest_match_time__),
         {%- for column in right_columns %}
         right_side.{{ column }},
         {%- endfor %}
         1 as match_rank
-    from {{ left_relation }} as left_side
-    asof inner join {{ right_relation }} as right_side
+    from (
+        select
+            left_side.*,
+            right_times.{{ right_time }} as latest_match_time__
+        from {{ left_relation }} as left_side
+        asof inner join (
+            select distinct
+                {% for pair in key_pairs -%}{{ pair[1] }}, {% endfor -%}{{ right_time }}
+            from {{ right_relation }}
+        ) as right_times
+            on {% for pair in key_pairs -%}
+            left_side.{{ pair[0] }} = right_times.{{ pair[1] }} and
+            {% endfor -%}
+            left_side.{{ left_time }} >= right_times.{{ right_time }}
+    ) as matched
+    inner join {{ right_relation }} as right_side
         on {% for pair in key_pairs -%}
-        left_side.{{ pair[0] }} = right_side.{{ pair[1] }} and
+        matched.{{ pair[0] }} = right_side.{{ pair[1] }} and
         {% endfor -%}
-        left_side.{{ left_time }} >= right_side.{{ right_time }}
+        matched.latest_match_time__ = right_side.{{ right_time }}
 {%- endmacro %}
 
 {% macro default__latest_preceding_match(left_relation, right_relation, key_pairs, left_time, right_time, right_columns, left_pk_columns, max_lookback_hours) -%}
@@ -33,10 +51,9 @@
             {%- for column in right_columns %}
             right_side.{{ column }},
             {%- endfor %}
-            row_number() over (
+            rank() over (
                 partition by {% for column in left_pk_columns %}left_side.{{ column }}{{ ', ' if not loop.last }}{% endfor %}
                 order by right_side.{{ right_time }} desc
-                    {%- for column in right_columns %}, right_side.{{ column }} desc{% endfor %}
             ) as match_rank
         from {{ left_relation }} as left_side
         inner join {{ right_relation }} as right_side

@@ -2,8 +2,9 @@
     (method), how sure we are (confidence) and why (evidence). The formula is documented in
     int_incidents_attributed_to_changes.yml. Inferred candidates come from "as of" joins
     (macro latest_preceding_match), never from a range join, so a hot CI cannot explode the
-    pair count: per incident and per (method, touched CI) at most two changes are considered,
-    the latest whose window opened before the incident and the latest that ended before it. -#}
+    pair count: per incident and per (method, touched CI) only the latest change whose window
+    opened before the incident and the latest that ended before it are considered (changes tied
+    on that time all are, so the result does not depend on the order rows are read in). -#}
 {%- set window_hours = var('attribution_window_hours') -%}
 {%- set threshold = var('attribution_confidence_threshold') -%}
 {%- set base = var('attribution_base_confidence') -%}
@@ -197,8 +198,9 @@ change_touches_deduplicated as (
 change_touches_timed as (
 
     select
-        -- a row id for the as-of joins' narrow inputs (numbered in key order where the engine needs
-        -- an order; the as-of join itself breaks time ties arbitrarily on DuckDB, see the macro)
+        -- a row id for the as-of joins' narrow inputs, only joined back within this build (numbered
+        -- in key order where the engine needs an order; the as-of join returns every touch tied on
+        -- the matched time, so which number a touch gets never changes the result)
         {{ row_id([
             'change_touches_deduplicated.change_id',
             'change_touches_deduplicated.match_level',
