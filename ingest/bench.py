@@ -470,6 +470,7 @@ def _floor_build_child(data_root: str, dbt_dir: str, floor_dir: str) -> dict[str
     """The same models' compiled SQL run directly in DuckDB, in DAG order, into a fresh file."""
     import duckdb
 
+    from ingest import pipeline
     from ingest.paths import DataDir
 
     data = DataDir(Path(data_root))
@@ -496,7 +497,7 @@ def _floor_build_child(data_root: str, dbt_dir: str, floor_dir: str) -> dict[str
     con = duckdb.connect(str(db_file))
     timings: dict[str, float] = {}
     try:
-        con.execute(f"set memory_limit = '{os.environ.get('CHANGEBOARD_DUCKDB_MEMORY', '4GB')}'")
+        con.execute(f"set memory_limit = '{pipeline.build_memory_limit()}'")
         con.execute("attach ? as ingest (read_only)", [str(data.ingest_db)])
         con.execute("attach ? as published (read_only)", [published])
         for schema in sorted({n["schema"] for n in nodes.values()}):

@@ -206,25 +206,32 @@ def build(
     ] = None,
     keep: Annotated[int, typer.Option(help="Published versions to keep.")] = 3,
     wait: WaitOpt = 0.0,
+    unit_tests: Annotated[
+        bool,
+        typer.Option(
+            "--unit-tests",
+            help="Also run the dbt unit tests (the models' SQL on fixed inputs): after changing the models.",
+        ),
+    ] = False,
 ) -> None:
-    """Run dbt build into a new warehouse version and publish it atomically."""
+    """Run dbt build (models and data tests) into a new warehouse version and publish it atomically."""
     data = _data(data_dir)
     run_id = pipeline.new_run_id()
     try:
         with PipelineLock(data.lock_file, run_id=run_id, command="build", wait_seconds=wait):
-            _build(data, run_id, as_of, keep)
+            _build(data, run_id, as_of, keep, unit_tests=unit_tests)
     except PipelineBusy as exc:
         raise _fail(str(exc), 75) from None
 
 
-def _build(data: DataDir, run_id: str, as_of: str | None, keep: int) -> None:
+def _build(data: DataDir, run_id: str, as_of: str | None, keep: int, *, unit_tests: bool = False) -> None:
     form = pipeline.sync_forms(data, run_id=run_id)
     if form:
         c = form.counts
         console.print(f"form requests: {c.rows_read:,} read, {c.inserted:,} new, {c.updated:,} updated")
     try:
         with console.status("dbt build (models and tests)..."):
-            pub = pipeline.build(data, run_id=run_id, as_of=as_of, keep=keep)
+            pub = pipeline.build(data, run_id=run_id, as_of=as_of, keep=keep, unit_tests=unit_tests)
     except pipeline.BuildFailed as exc:
         raise _fail(str(exc)) from None
     console.print(f"[green]published[/] warehouse version [bold]{pub.version}[/] → {data.warehouse_link}")

@@ -358,11 +358,24 @@ def dbt_command(args: list[str]) -> list[str]:
     return [sys.executable, "-c", "import sys; from dbt.cli.main import cli; sys.exit(cli())", *args]
 
 
+# DuckDB's memory limit in a build (profiles.yml; ``CHANGEBOARD_DUCKDB_MEMORY`` overrides it). The
+# limit covers DuckDB's buffers only: dbt's own process adds ~0.5 GiB, and the build's peak is meant
+# to stay under 4 GB (the 1M-change build peaked at 4.3 GiB with a 4GB limit; DECISIONLOG D23).
+ENV_BUILD_MEMORY = "CHANGEBOARD_DUCKDB_MEMORY"
+DEFAULT_BUILD_MEMORY = "3GB"
+
+
+def build_memory_limit() -> str:
+    """DuckDB's memory limit for a build and for the bench's direct run of the same SQL."""
+    return os.environ.get(ENV_BUILD_MEMORY) or DEFAULT_BUILD_MEMORY
+
+
 def dbt_env(data: DataDir, build_path: Path, work_dir: Path) -> dict[str, str]:
-    """The environment of a dbt run: the file it builds, the ingest database it reads (profiles.yml),
-    and its target / log folders under ``work_dir``."""
+    """The environment of a dbt run: the file it builds, the ingest database it reads, DuckDB's
+    memory limit (profiles.yml), and its target / log folders under ``work_dir``."""
     return {
         **os.environ,
+        ENV_BUILD_MEMORY: build_memory_limit(),
         "CHANGEBOARD_BUILD_PATH": str(build_path),
         "CHANGEBOARD_INGEST_DB": str(data.ingest_db),
         "DBT_TARGET_PATH": str(work_dir / "target"),
@@ -391,8 +404,13 @@ def build(
     threads: int | None = None,
     keep: int = 3,
     progress: Progress | None = None,
+    unit_tests: bool = False,
 ) -> Published:
-    """Build a new warehouse version with dbt and publish it atomically (caller holds the lock)."""
+    """Build a new warehouse version with dbt and publish it atomically (caller holds the lock).
+
+    Every data test runs (a failing one publishes nothing). The dbt unit tests check the models' SQL
+    on fixed inputs, not the data: they run where the SQL changes (``unit_tests=True``, ``changeboard
+    build --unit-tests``, the test suite), not in every production build (DECISIONLOG D23)."""
     data.ensure()
     if not data.ingest_db.exists():
         load.connect_ingest(data.ingest_db).close()
@@ -406,6 +424,8 @@ def build(
     building.with_name(building.name + ".wal").unlink(missing_ok=True)
     env = dbt_env(data, building, data.root / "dbt")
     args = ["build", *dbt_project_args(), "--threads", str(threads or default_threads())]
+    if not unit_tests:
+        args += ["--exclude-resource-type", "unit_test"]
     if as_of:
         args += ["--vars", f"{{as_of: '{as_of}'}}"]
     if progress:

@@ -38,7 +38,8 @@ def built_data(tmp_path_factory: pytest.TempPathFactory) -> DataDir:
     run_id = pipeline.new_run_id()
     report = pipeline.ingest_paths(data, [data.samples], run_id=run_id)
     assert not report.failed, [(r.path, r.error) for r in report.failed]
-    pipeline.build(data, run_id=run_id, as_of=AS_OF_TEXT)
+    # the suite's one build with the dbt unit tests (production builds leave them out: D23)
+    pipeline.build(data, run_id=run_id, as_of=AS_OF_TEXT, unit_tests=True)
     return data
 
 
