@@ -122,3 +122,20 @@
 {% macro duckdb__row_id(order_by) -%}
     row_number() over ()
 {%- endmacro %}
+
+{#- The keyword that makes a CTE computed once, for a CTE numbered with row_id() and read more than
+    once: DuckDB's row_id() numbers rows in the order they are read, so two computations of the CTE
+    could number them differently and a join between them would pair the wrong rows. DuckDB:
+    `materialized` (it would often materialise such a CTE anyway, but that is a planner choice).
+    Other engines: nothing (row_id() numbers in key order there, the same in every computation). -#}
+{% macro materialized_cte() -%}
+    {%- set implementation = portable_fallback('materialized_cte') or adapter.dispatch('materialized_cte', 'changeboard') -%}
+    {{ return(implementation()) }}
+{%- endmacro %}
+
+{% macro default__materialized_cte() -%}
+{%- endmacro %}
+
+{% macro duckdb__materialized_cte() -%}
+    materialized
+{%- endmacro %}

@@ -195,7 +195,7 @@ change_touches_deduplicated as (
 
 ),
 
-change_touches_timed as (
+change_touches_timed as {{ materialized_cte() }} (
 
     select
         -- a row id for the as-of joins' narrow inputs, only joined back within this build (numbered
