@@ -7,8 +7,9 @@
     data gave 2,588,477 and 2,588,497 candidates).
 
     DuckDB: an ASOF JOIN, a sort-merge that is linear in both inputs however hot a key is, then the
-    right rows of tied (keys, time) groups joined back. Portable fallback (Spark, Trino, ...): an equi-join bounded to `max_lookback_hours` and a
-    rank() keeping the latest time's rows; it materialises the pairs inside the lookback. -#}
+    right rows of tied (keys, time) groups joined back. Portable fallback (Spark, Trino, ...): an
+    equi-join bounded to `max_lookback_hours` and a rank() keeping the latest time's rows; it
+    materialises the pairs inside the lookback. -#}
 {% macro latest_preceding_match(left_relation, right_relation, key_pairs, left_time, right_time, right_columns, left_pk_columns, max_lookback_hours) -%}
     {%- set implementation = portable_fallback('latest_preceding_match') or adapter.dispatch('latest_preceding_match', 'changeboard') -%}
     {{ return(implementation(left_relation, right_relation, key_pairs, left_time, right_time, right_columns, left_pk_columns, max_lookback_hours)) }}

@@ -71,8 +71,8 @@ def reader(data_dir: str, out: str, seconds: float) -> None:
                 seen.append((str(row[0]), int(row[1]), int(row[2])))
         except Exception as exc:
             errors.append(f"{type(exc).__name__}: {exc}")
-        # a reader every 25 ms each (a busy dashboard): four of them spinning every 5 ms took the 2-core
-        # CI machine's CPU from the builds they race and doubled the test's time without more races
+        # each reader reads every 25 ms (a busy dashboard): four readers every 5 ms kept a 2-core CI
+        # machine's CPU from the builds they race, without reading in any window the others miss
         time.sleep(0.025)
     Path(out).write_text(json.dumps({"reads": reads, "errors": errors, "versions": seen}))
 
