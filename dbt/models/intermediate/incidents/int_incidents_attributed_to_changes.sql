@@ -150,7 +150,7 @@ change_attribution_windows as (
 
 ),
 
-change_touches as (
+change_touches as {{ inlined_cte() }} (
 
     select
         change_cis.change_id,
@@ -184,12 +184,13 @@ change_touches as (
 
 change_touches_deduplicated as (
 
-    -- one row per (change, level, touched CI or service); several paths keep the first
+    -- one row per (change, level, touched CI or service), without the relationship paths: grouping
+    -- the 21M touches of 1M changes with their path texts needed over 4 GB; the paths of the few
+    -- touches that match an incident are looked up after the match (matched_touch_paths)
     select
         change_id,
         match_level,
-        touched_id,
-        min(relationship_path) as relationship_path
+        touched_id
     from change_touches
     group by 1, 2, 3
 
@@ -304,20 +305,14 @@ matched_touches as (
 
 ),
 
-inferred_candidates as (
+inferred_matches as (
 
     -- re-check the real key (a hash collision can only drop a match) and the window's end
     select
         matched_touches.incident_id,
         change_touches_timed.change_id,
-        case change_touches_timed.match_level
-            when 0 then 'inferred_same_ci'
-            when 1 then 'inferred_related_ci_1'
-            when 2 then 'inferred_related_ci_2'
-            else 'inferred_same_service'
-        end as method,
-        change_touches_timed.relationship_path,
-        change_touches_timed.match_level + 2 as method_rank,
+        change_touches_timed.match_level,
+        change_touches_timed.touched_id,
         matched_touches.opened_at as incident_opened_at,
         change_touches_timed.change_number,
         change_touches_timed.actual_end_at as change_actual_end_at
@@ -326,6 +321,57 @@ inferred_candidates as (
         on change_touches_timed.touch_id = matched_touches.touch_id
     where matched_touches.opened_at <= change_touches_timed.window_end_at
         and matched_touches.match_id = change_touches_timed.touched_id
+
+),
+
+matched_touch_keys as (
+
+    select distinct
+        change_id,
+        match_level,
+        touched_id
+    from inferred_matches
+
+),
+
+matched_touch_paths as (
+
+    -- the relationship path of each matched touch; several paths keep the first
+    select
+        change_touches.change_id,
+        change_touches.match_level,
+        change_touches.touched_id,
+        min(change_touches.relationship_path) as relationship_path
+    from change_touches
+    inner join matched_touch_keys
+        on matched_touch_keys.change_id = change_touches.change_id
+        and matched_touch_keys.match_level = change_touches.match_level
+        and matched_touch_keys.touched_id = change_touches.touched_id
+    group by 1, 2, 3
+
+),
+
+inferred_candidates as (
+
+    select
+        inferred_matches.incident_id,
+        inferred_matches.change_id,
+        case inferred_matches.match_level
+            when 0 then 'inferred_same_ci'
+            when 1 then 'inferred_related_ci_1'
+            when 2 then 'inferred_related_ci_2'
+            else 'inferred_same_service'
+        end as method,
+        matched_touch_paths.relationship_path,
+        inferred_matches.match_level + 2 as method_rank,
+        inferred_matches.incident_opened_at,
+        inferred_matches.change_number,
+        inferred_matches.change_actual_end_at
+    from inferred_matches
+    inner join matched_touch_paths
+        on matched_touch_paths.change_id = inferred_matches.change_id
+        and matched_touch_paths.match_level = inferred_matches.match_level
+        and matched_touch_paths.touched_id = inferred_matches.touched_id
 
 ),
 
