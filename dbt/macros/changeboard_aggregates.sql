@@ -123,35 +123,23 @@
     row_number() over ()
 {%- endmacro %}
 
-{#- The keyword that makes a CTE computed once, for a CTE numbered with row_id() and read more than
-    once: DuckDB's row_id() numbers rows in the order they are read, so two computations of the CTE
-    could number them differently and a join between them would pair the wrong rows. DuckDB:
-    `materialized` (it would often materialise such a CTE anyway, but that is a planner choice).
-    Other engines: nothing (row_id() numbers in key order there, the same in every computation). -#}
-{% macro materialized_cte() -%}
-    {%- set implementation = portable_fallback('materialized_cte') or adapter.dispatch('materialized_cte', 'changeboard') -%}
-    {{ return(implementation()) }}
+{#- How a CTE is evaluated, where DuckDB's planner would otherwise decide alone:
+    - materialized=true: computed once and held, for a CTE numbered with row_id() and read more than
+      once (DuckDB's row_id() numbers rows in the order they are read, so two computations could
+      number them differently and a join between them would pair the wrong rows);
+    - materialized=false: computed at each reference, for a large CTE read twice for different
+      columns (each reference then reads only its own: the change attribution's 21M touches are
+      grouped without their path texts).
+    DuckDB: `materialized` / `not materialized`. Other engines: nothing (row_id() numbers in key
+    order there, the same in every computation; their planner's choice is left alone). -#}
+{% macro cte_materialization(materialized) -%}
+    {%- set implementation = portable_fallback('cte_materialization') or adapter.dispatch('cte_materialization', 'changeboard') -%}
+    {{ return(implementation(materialized)) }}
 {%- endmacro %}
 
-{% macro default__materialized_cte() -%}
+{% macro default__cte_materialization(materialized) -%}
 {%- endmacro %}
 
-{% macro duckdb__materialized_cte() -%}
-    materialized
-{%- endmacro %}
-
-{#- The keyword that makes a CTE computed at each reference instead of held whole, for a large CTE
-    read twice by queries that need different columns of it: DuckDB `not materialized` (each
-    reference then reads only its own columns: the change attribution's 21M touches are grouped
-    without their path texts). Other engines: nothing (their default). -#}
-{% macro inlined_cte() -%}
-    {%- set implementation = portable_fallback('inlined_cte') or adapter.dispatch('inlined_cte', 'changeboard') -%}
-    {{ return(implementation()) }}
-{%- endmacro %}
-
-{% macro default__inlined_cte() -%}
-{%- endmacro %}
-
-{% macro duckdb__inlined_cte() -%}
-    not materialized
+{% macro duckdb__cte_materialization(materialized) -%}
+    {{ 'materialized' if materialized else 'not materialized' }}
 {%- endmacro %}

@@ -150,7 +150,7 @@ change_attribution_windows as (
 
 ),
 
-change_touches as {{ inlined_cte() }} (
+change_touches as {{ cte_materialization(false) }} (
 
     select
         change_cis.change_id,
@@ -196,7 +196,7 @@ change_touches_deduplicated as (
 
 ),
 
-change_touches_timed as {{ materialized_cte() }} (
+change_touches_timed as {{ cte_materialization(true) }} (
 
     select
         -- a row id for the as-of joins' narrow inputs, only joined back within this build (numbered
