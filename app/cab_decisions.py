@@ -11,11 +11,11 @@ a typed name recorded as unverified. Everything a requester typed is shown as te
 from __future__ import annotations
 
 import streamlit as st
+from changeboard.app import identity, requests_data
+from changeboard.app.components import as_text
+from changeboard.app.forms import clean_line, clean_text
 
-from app import identity, requests_data
-from app.components import as_text
-from app.forms import clean_line, clean_text
-from ingest import ops
+from changeboard.store import requests as ops
 
 MAX_PENDING = 50
 MAX_COMMENT = 2000

@@ -14,8 +14,7 @@ from datetime import date, datetime
 import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
-
-from app import data as app_data
+from changeboard.app import data as app_data
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 BAND_COLOURS = {"elite": "green", "high": "blue", "medium": "orange", "low": "red"}

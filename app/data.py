@@ -18,8 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 import polars as pl
-
-from app import db
+from changeboard.app import db
 
 # Columns a record-level filter may constrain (fct_changes / fct_incidents).
 CHANGE_FILTER_COLUMNS = frozenset(

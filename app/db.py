@@ -14,8 +14,8 @@ from collections.abc import Callable
 import polars as pl
 import streamlit as st
 
-from ingest.paths import ENV_DATA_DIR, DataDir
-from ingest.warehouse import NoWarehouse, Published, WarehouseReader, read_pointer
+from changeboard.paths import ENV_DATA_DIR, DataDir
+from changeboard.warehouse.versions import NoWarehouse, Published, WarehouseReader, read_pointer
 
 __all__ = ["NoWarehouse", "data_dir", "deferred", "published", "query", "reader"]
 

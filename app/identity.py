@@ -18,8 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import streamlit as st
-
-from app.forms import clean_line
+from changeboard.app.forms import clean_line
 
 ENV_CAB_MEMBERS = "CHANGEBOARD_CAB_MEMBERS"
 UNVERIFIED_NOTE = (

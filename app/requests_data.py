@@ -17,10 +17,10 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import polars as pl
+from changeboard.app import db
+from changeboard.app.forms import Blackout, Policy, load_policy, policy_path
 
-from app import db
-from app.forms import Blackout, Policy, load_policy, policy_path
-from ingest.ops import connect_ops
+from changeboard.store.requests import connect_ops
 
 RELATIONSHIP_MODELS = ("dim_ci_relationships",)
 CHANGE_WINDOW_MODELS = ("dim_change_windows", "fct_change_windows")

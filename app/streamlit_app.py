@@ -9,15 +9,10 @@ filters, no footer). tests/app/test_pages.py guards against the folder coming ba
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import streamlit as st
-
-if __package__ in (None, ""):  # `streamlit run app/streamlit_app.py` runs this file as a script
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from app import components, data, db, filters
+from changeboard.app import components, data, db, filters
 
 PAGES = Path(__file__).resolve().parent / "views"
 

@@ -27,10 +27,10 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pyarrow as pa
+from changeboard.ingest.canonical import ENTITIES, Entity, create_raw_schema
+from changeboard.ingest.mapping import MappedFrame
 
-from ingest.canonical import ENTITIES, Entity, create_raw_schema
-from ingest.faults import fault
-from ingest.mapping import MappedFrame
+from changeboard.faults import fault
 
 META_DDL = """
 create schema if not exists meta;

@@ -12,9 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import polars as pl
-
-from ingest.canonical import BOOL, DBL, ENTITIES, INT, TS, Entity
-from ingest.readers import READ_ERROR
+from changeboard.ingest.canonical import BOOL, DBL, ENTITIES, INT, TS, Entity
+from changeboard.ingest.readers import READ_ERROR
 
 # Plausible range for any timestamp in an ITSM export; outside it a value is a typo or a sentinel.
 MIN_YEAR = 1990

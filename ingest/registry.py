@@ -13,11 +13,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import polars as pl
-
-from ingest.mapping import MappedFrame, TableMapping, apply_mapping
-from ingest.readers import ReadError, TextTable, csv_batches, read_csv_text, sniff_kind
-from ingest.sources import delivery, jira, mapped, native, servicenow, servicenow_files
-from ingest.sources.common import concat_mapped
+from changeboard.ingest.mapping import MappedFrame, TableMapping, apply_mapping
+from changeboard.ingest.readers import ReadError, TextTable, csv_batches, read_csv_text, sniff_kind
+from changeboard.ingest.sources import delivery, jira, mapped, native, servicenow, servicenow_files
+from changeboard.ingest.sources.common import concat_mapped
 
 MANIFEST = "_export.toml"
 # Files the directory walker never treats as exports.

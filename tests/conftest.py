@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.paths import ENV_DATA_DIR, DataDir
+from changeboard.paths import ENV_DATA_DIR, DataDir
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -30,8 +30,8 @@ def output_dir() -> Path:
 @pytest.fixture(scope="session")
 def built_data(tmp_path_factory: pytest.TempPathFactory) -> DataDir:
     """A data directory with a generated sample ingested and a published warehouse (as_of pinned)."""
-    from ingest import pipeline
-    from ingest.generate import generate
+    from changeboard.devtools.generate import generate
+    from changeboard.pipeline import run as pipeline
 
     data = DataDir(tmp_path_factory.mktemp("cbdata")).ensure()
     generate(data.samples, seed=7, changes=SAMPLE_CHANGES, as_of=AS_OF)

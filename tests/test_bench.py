@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from ingest.bench import GOALS, run_bench
+from changeboard.devtools.bench import GOALS, run_bench
 
 # The run is dominated by fixed costs whatever the size (two interpreter starts per file, dbt's start-up
 # and ~300 nodes, AppTest per page, the CAB command per format): about 3.5 minutes on 2 cores at 500
@@ -152,7 +152,7 @@ def test_cab_and_scaling_and_checks(result: tuple[dict[str, Any], Path]) -> None
 
 
 def test_growth_per_10x() -> None:
-    from ingest.bench import _growth, _scales, _sizes
+    from changeboard.devtools.bench import _growth, _scales, _sizes
 
     assert _growth((10_000, 1.0), (100_000, 10.0)) == pytest.approx(10.0)
     assert _growth((10_000, 1.0), (1_000_000, 100.0)) == pytest.approx(10.0)

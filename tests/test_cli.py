@@ -10,9 +10,9 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from ingest.cli import app
-from ingest.paths import DataDir
-from ingest.warehouse import read_pointer
+from changeboard.cli import app
+from changeboard.paths import DataDir
+from changeboard.warehouse.versions import read_pointer
 
 runner = CliRunner()
 

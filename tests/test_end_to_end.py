@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import duckdb
 import pytest
 
-from ingest.paths import DataDir
-from ingest.warehouse import read_pointer
+from changeboard.paths import DataDir
+from changeboard.warehouse.versions import read_pointer
 
 
 @pytest.fixture(scope="module")

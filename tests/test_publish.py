@@ -13,9 +13,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingest.lock import PipelineBusy, PipelineLock
-from ingest.paths import DataDir
-from ingest.warehouse import (
+from changeboard.paths import DataDir
+from changeboard.pipeline.lock import PipelineBusy, PipelineLock
+from changeboard.warehouse.versions import (
     NoWarehouse,
     WarehouseReader,
     collect_garbage,
@@ -126,7 +126,7 @@ def test_second_pipeline_run_is_refused_naming_the_holder(tmp_path: Path) -> Non
                 f"""
                 import time
                 from pathlib import Path
-                from ingest.lock import PipelineLock
+                from changeboard.pipeline.lock import PipelineLock
                 with PipelineLock(Path({str(data.lock_file)!r}), run_id="RUN-A", command="build"):
                     print("locked", flush=True)
                     time.sleep(30)

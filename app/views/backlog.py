@@ -9,9 +9,8 @@ from datetime import timedelta
 
 import polars as pl
 import streamlit as st
-
-from app import charts, data, filters
-from app.components import as_text, chart, drilldown, empty_state, kpi_tile, missing_report
+from changeboard.app import charts, data, filters
+from changeboard.app.components import as_text, chart, drilldown, empty_state, kpi_tile, missing_report
 
 DEFAULT_FORWARD_DAYS = 14.0
 AGE_BUCKETS = {

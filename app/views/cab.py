@@ -10,9 +10,9 @@ from typing import Any
 
 import polars as pl
 import streamlit as st
+from changeboard.app import components, db
 
-from app import components, db
-from ingest.reports import cab, cab_charts
+from changeboard.reports import cab, cab_charts
 
 
 @st.cache_data(show_spinner=False, max_entries=32, ttl=3600)
@@ -229,7 +229,7 @@ if pack.blackouts.height:
     st.dataframe(pack.blackouts, hide_index=True, width="stretch", key="cab_blackouts")
 
 try:
-    from app.cab_decisions import render_cab_decisions
+    from changeboard.app.cab_decisions import render_cab_decisions
 except ImportError:  # the decisions component is optional
     render_cab_decisions = None
 if render_cab_decisions is not None:

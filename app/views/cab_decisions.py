@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from app import components
-from app.cab_decisions import render_cab_decisions
+from changeboard.app import components
+from changeboard.app.cab_decisions import render_cab_decisions
 
 components.page_header(
     "CAB decisions",

@@ -21,9 +21,8 @@ import uuid
 from datetime import UTC, date, datetime, time
 
 import streamlit as st
-
-from app import components, identity, requests_data
-from app.forms import (
+from changeboard.app import components, identity, requests_data
+from changeboard.app.forms import (
     CHANGE_TYPES,
     IMPACTS,
     LABELS,
@@ -39,7 +38,8 @@ from app.forms import (
     validate,
     when,
 )
-from ingest import ops
+
+from changeboard.store import requests as ops
 
 P = "cr_"  # session_state prefix of this page
 TEXT_FIELDS = (

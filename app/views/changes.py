@@ -5,9 +5,16 @@ from __future__ import annotations
 
 import polars as pl
 import streamlit as st
-
-from app import charts, data, filters
-from app.components import chart, drilldown, empty_state, get, kpi_tile, low_confidence_reason, scope_note
+from changeboard.app import charts, data, filters
+from changeboard.app.components import (
+    chart,
+    drilldown,
+    empty_state,
+    get,
+    kpi_tile,
+    low_confidence_reason,
+    scope_note,
+)
 
 f = filters.current()
 st.title("Changes")

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import polars as pl
 import streamlit as st
-
-from app import charts, data
-from app.components import chart, drilldown, empty_state, kpi_tile, missing_report
+from changeboard.app import charts, data
+from changeboard.app.components import chart, drilldown, empty_state, kpi_tile, missing_report
 
 st.title("Data quality")
 st.caption(

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import polars as pl
 import streamlit as st
-
-from app import charts, data, filters
-from app.components import (
+from changeboard.app import charts, data, filters
+from changeboard.app.components import (
     chart,
     drilldown,
     empty_state,

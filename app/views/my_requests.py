@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import polars as pl
 import streamlit as st
+from changeboard.app import components, identity, requests_data
+from changeboard.app.forms import clean_line
 
-from app import components, identity, requests_data
-from app.forms import clean_line
-from ingest import ops
+from changeboard.store import requests as ops
 
 P = "mr_"
 MATCH_RULE = (

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import streamlit as st
-
-from app import charts, data, filters
-from app.components import (
+from changeboard.app import charts, data, filters
+from changeboard.app.components import (
     chart,
     drilldown,
     empty_state,

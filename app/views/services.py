@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import polars as pl
 import streamlit as st
-
-from app import charts, data, filters
-from app.components import chart, drilldown, empty_state, missing_report
+from changeboard.app import charts, data, filters
+from changeboard.app.components import chart, drilldown, empty_state, missing_report
 
 # CIs the history picker offers at once; a name search reaches the others.
 CI_CHOICES = 1000

@@ -15,9 +15,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
-
-from ingest.canonical import ENTITIES, TS
-from ingest.mapping import QUARANTINE_SCHEMA, MappedFrame, TableMapping, _polars_type, apply_mapping
+from changeboard.ingest.canonical import ENTITIES, TS
+from changeboard.ingest.mapping import (
+    QUARANTINE_SCHEMA,
+    MappedFrame,
+    TableMapping,
+    _polars_type,
+    apply_mapping,
+)
 
 # Rows per batch when a container is streamed (JSON, XML): bounds the memory of one step.
 BATCH_ROWS = 5_000

@@ -21,14 +21,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
-
-from ingest.mapping import MappedFrame, TableMapping, apply_mapping
-from ingest.readers import ReadError, read_csv_text
-from ingest.sources.common import identity_mapping, iso_utc, text_frame, typed_frame
+from changeboard.ingest.mapping import MappedFrame, TableMapping, apply_mapping
+from changeboard.ingest.readers import ReadError, read_csv_text
+from changeboard.ingest.sources.common import identity_mapping, iso_utc, text_frame, typed_frame
 
 if TYPE_CHECKING:
-    from ingest.registry import ExportSettings, Reading
-
+    from changeboard.ingest.registry import ExportSettings, Reading
 GITHUB = "github"
 DELIVERY = "delivery"
 DATE_FORMATS = (
@@ -86,7 +84,7 @@ def _repo_of(item: dict[str, Any], settings: ExportSettings, path: Path) -> str:
 
 def read_github_json(path: Path, settings: ExportSettings) -> Reading:
     """GitHub releases (list of release objects) or deployments (objects with sha/environment)."""
-    from ingest.registry import Reading
+    from changeboard.ingest.registry import Reading
 
     try:
         data = json.loads(path.read_text(encoding="utf-8-sig"))
@@ -171,7 +169,7 @@ def _github_deployments(path: Path, data: list[dict[str, Any]], settings: Export
 
 def read_release_mining_csv(path: Path, settings: ExportSettings) -> Reading:
     """The gems-uff/release-mining ``releases.csv``: one release (+ its deployment) per row."""
-    from ingest.registry import Reading
+    from changeboard.ingest.registry import Reading
 
     text = read_csv_text(path, encoding=settings.encoding, delimiter=settings.delimiter)
     frame = text.frame.with_columns((pl.col("project") + pl.lit("@") + pl.col("name")).alias("_number"))
@@ -233,7 +231,7 @@ def read_deployments_csv(path: Path, settings: ExportSettings) -> Reading:
     """The plain deployments CSV contract (``deploy_id, service, environment, status, ...``)."""
     from dataclasses import replace
 
-    from ingest.registry import Reading
+    from changeboard.ingest.registry import Reading
 
     text = read_csv_text(path, encoding=settings.encoding, delimiter=settings.delimiter)
     mapping = DEPLOYMENTS

@@ -11,9 +11,8 @@ import sqlite3
 from pathlib import Path
 
 import polars as pl
-
-from ingest.canonical import ENTITIES
-from ingest.mapping import QUARANTINE_SCHEMA, MappedFrame, _polars_type
+from changeboard.ingest.canonical import ENTITIES
+from changeboard.ingest.mapping import QUARANTINE_SCHEMA, MappedFrame, _polars_type
 
 SYSTEM = "form"
 

@@ -32,11 +32,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
-
-from ingest.canonical import TS
-from ingest.mapping import QUARANTINE_SCHEMA, MappedFrame, TableMapping, apply_mapping
-from ingest.readers import READ_ERROR, ReadError, read_csv_text
-from ingest.sources.common import (
+from changeboard.ingest.canonical import TS
+from changeboard.ingest.mapping import QUARANTINE_SCHEMA, MappedFrame, TableMapping, apply_mapping
+from changeboard.ingest.readers import READ_ERROR, ReadError, read_csv_text
+from changeboard.ingest.sources.common import (
     empty_mapped,
     english_months,
     has_locale_months,
@@ -46,8 +45,7 @@ from ingest.sources.common import (
 )
 
 if TYPE_CHECKING:
-    from ingest.registry import ExportSettings, Reading
-
+    from changeboard.ingest.registry import ExportSettings, Reading
 SYSTEM = "jira"
 DATE_FORMATS = (
     "%d/%b/%y %I:%M %p",
@@ -368,7 +366,7 @@ def issues_to_frames(
 
 def read_csv(path: Path, settings: ExportSettings) -> Reading:
     """A Jira CSV export (or the Apache version / ticket list CSVs)."""
-    from ingest.registry import Reading
+    from changeboard.ingest.registry import Reading
 
     text = read_csv_text(
         path, encoding=settings.encoding, delimiter=settings.delimiter, null_values=_nulls(settings)
@@ -560,7 +558,7 @@ def _issue_links(issue: dict[str, Any], is_incident: bool) -> list[dict[str, Any
 
 def read_json(path: Path, settings: ExportSettings) -> Reading:
     """Jira REST JSON: search results with issues (and changelog), or project versions."""
-    from ingest.registry import Reading
+    from changeboard.ingest.registry import Reading
 
     try:
         data = json.loads(path.read_text(encoding="utf-8-sig"))
@@ -603,13 +601,13 @@ def _versions(path: Path, versions: list[dict[str, Any]], settings: ExportSettin
 
 
 def _identity(entity: str) -> TableMapping:
-    from ingest.sources.common import identity_mapping
+    from changeboard.ingest.sources.common import identity_mapping
 
     return identity_mapping(entity, constants={"source_system": SYSTEM})
 
 
 def _read_issues(path: Path, data: dict[str, Any], settings: ExportSettings) -> Reading:
-    from ingest.registry import Reading
+    from changeboard.ingest.registry import Reading
 
     names = {
         **(data.get("names") or {}),

@@ -57,15 +57,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
-
-from ingest.canonical import DBL, ENTITIES, INT
-from ingest.mapping import DEFAULT_DATE_FORMATS, MappedFrame, TableMapping, apply_mapping
-from ingest.readers import ReadError, normalise_nulls, read_csv_text, sniff_kind
-from ingest.sources.common import batched, text_frame, typed_frame
+from changeboard.ingest.canonical import DBL, ENTITIES, INT
+from changeboard.ingest.mapping import DEFAULT_DATE_FORMATS, MappedFrame, TableMapping, apply_mapping
+from changeboard.ingest.readers import ReadError, normalise_nulls, read_csv_text, sniff_kind
+from changeboard.ingest.sources.common import batched, text_frame, typed_frame
 
 if TYPE_CHECKING:
-    from ingest.registry import ExportSettings, Reading
-
+    from changeboard.ingest.registry import ExportSettings, Reading
 SYSTEM = "mapped"
 ROLES = ("primary", "affected", "impacted")
 
@@ -218,8 +216,7 @@ def _flatten(record: Any, prefix: str = "") -> dict[str, Any]:
 
 def _json_records(path: Path, records: str | None) -> Iterator[dict[str, Any]]:
     import ijson
-
-    from ingest.sources.servicenow_files import json_shape
+    from changeboard.ingest.sources.servicenow_files import json_shape
 
     if records is None:
         shape = json_shape(path)
@@ -249,7 +246,7 @@ def read_text(path: Path, spec: MappingSpec, settings: ExportSettings) -> tuple[
         )
         return text.frame, list(text.warnings)
     if kind == "xlsx":
-        from ingest.sources.servicenow_files import xlsx_text
+        from changeboard.ingest.sources.servicenow_files import xlsx_text
 
         frame, _headers, warnings = xlsx_text(path, nulls, sheets=[spec.sheet] if spec.sheet else None)
         return frame, warnings
@@ -362,7 +359,7 @@ def _split_ci(
 
 def read_mapped(path: Path, settings: ExportSettings) -> Reading:
     """Read an export through the mapping file named in ``settings.extra['mapping']``."""
-    from ingest.registry import Reading
+    from changeboard.ingest.registry import Reading
 
     mapping_file = settings.extra.get("mapping")
     if not mapping_file:
@@ -391,7 +388,7 @@ def dry_run_report(
 
     Returns the report text and whether every file could be read.
     """
-    from ingest.registry import expand_paths, read_file
+    from changeboard.ingest.registry import expand_paths, read_file
 
     lines: list[str] = []
     ok = True

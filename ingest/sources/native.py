@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ingest.mapping import TableMapping
+from changeboard.ingest.mapping import TableMapping
 
 SYSTEM = "changeboard"
 

@@ -8,7 +8,7 @@ in dbt seeds; date/times are converted from the export's declared time zone to U
 
 from __future__ import annotations
 
-from ingest.mapping import TableMapping
+from changeboard.ingest.mapping import TableMapping
 
 SYSTEM = "servicenow"
 DATE_FORMATS = (

@@ -29,10 +29,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
-
-from ingest.canonical import TS
-from ingest.mapping import MappedFrame, TableMapping, apply_mapping
-from ingest.readers import (
+from changeboard.ingest.canonical import TS
+from changeboard.ingest.mapping import MappedFrame, TableMapping, apply_mapping
+from changeboard.ingest.readers import (
     READ_ERROR,
     ReadError,
     TextBatches,
@@ -40,12 +39,11 @@ from ingest.readers import (
     normalise_nulls,
     unique_headers,
 )
-from ingest.sources import servicenow
-from ingest.sources.common import batched, concat_mapped, empty_mapped, text_frame, typed_frame
+from changeboard.ingest.sources import servicenow
+from changeboard.ingest.sources.common import batched, concat_mapped, empty_mapped, text_frame, typed_frame
 
 if TYPE_CHECKING:
-    from ingest.registry import ExportSettings, Reading
-
+    from changeboard.ingest.registry import ExportSettings, Reading
 TRUNCATION_SENTINEL = "Export stopped due to excessive size"
 DV_PREFIX = "dv_"
 # Entities whose records have a state worth a history when an export repeats them (audit logs).
@@ -236,7 +234,7 @@ def finish_reading(
     its history and version order need every row) and an export keyed by another column (its
     repeats warning counts the whole file) come whole, once every batch is mapped.
     """
-    from ingest.registry import Reading
+    from changeboard.ingest.registry import Reading
 
     batches = iter(batches)
     first = next(batches, None)

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ingest.paths import ENV_DATA_DIR
+from changeboard.paths import ENV_DATA_DIR
 
 APP = Path(__file__).resolve().parents[2] / "app"
 

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from changeboard.app.data import ENV_PAGE_ROWS
 
-from app.data import ENV_PAGE_ROWS
-from ingest.paths import DataDir
+from changeboard.paths import DataDir
 from tests.app.streamlit_server import streamlit_server
 
 pytestmark = pytest.mark.browser

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from ingest.paths import DataDir
-from ingest.reports import cab
-from ingest.warehouse import connect_published
+from changeboard.paths import DataDir
+from changeboard.reports import cab
+from changeboard.warehouse.versions import connect_published
 
 ENTRY = Path(__file__).resolve().parents[2] / "app" / "streamlit_app.py"
 

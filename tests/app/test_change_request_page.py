@@ -14,11 +14,11 @@ from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
+from changeboard.app.forms import DEFAULT_TEMPLATES
 from streamlit.testing.v1 import AppTest
 
-from app.forms import DEFAULT_TEMPLATES
-from ingest import ops
-from ingest.paths import ENV_DATA_DIR, DataDir
+from changeboard.paths import ENV_DATA_DIR, DataDir
+from changeboard.store import requests as ops
 
 APP = Path(__file__).resolve().parents[2] / "app"
 ENTRY = APP / "streamlit_app.py"

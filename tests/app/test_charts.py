@@ -6,8 +6,7 @@ from datetime import date, datetime
 
 import plotly.graph_objects as go
 import polars as pl
-
-from app import charts, filters
+from changeboard.app import charts, filters
 
 TREND = pl.DataFrame(
     {

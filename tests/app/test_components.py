@@ -8,8 +8,7 @@ from datetime import datetime
 
 import polars as pl
 import pytest
-
-from app import components
+from changeboard.app import components
 
 
 @pytest.mark.parametrize(

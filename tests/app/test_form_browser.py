@@ -17,10 +17,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingest import ops, pipeline
-from ingest.generate import generate
-from ingest.paths import DataDir
-from ingest.warehouse import read_pointer
+from changeboard.devtools.generate import generate
+from changeboard.paths import DataDir
+from changeboard.pipeline import run as pipeline
+from changeboard.store import requests as ops
+from changeboard.warehouse.versions import read_pointer
 from tests.app.streamlit_server import streamlit_server
 
 pytestmark = pytest.mark.browser

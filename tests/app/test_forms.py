@@ -6,8 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-
-from app.forms import (
+from changeboard.app.forms import (
     Blackout,
     ChangeRequest,
     Policy,

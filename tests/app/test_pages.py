@@ -11,7 +11,7 @@ import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from ingest.paths import DataDir
+from changeboard.paths import DataDir
 
 APP = Path(__file__).resolve().parents[2] / "app"
 ENTRY = APP / "streamlit_app.py"
@@ -284,7 +284,7 @@ def test_lead_times_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnection)
         "select * from rpt_change_kpis where period_grain = 'month' and dimension = 'all' and period_start = ?",
         [latest],
     )
-    from app.components import fmt
+    from changeboard.app.components import fmt
 
     assert metric(at, "Request lead time (median)").value == fmt(
         kpi["request_lead_time_median_hours"], "hours"
@@ -437,7 +437,7 @@ def test_a_cis_history_by_its_integer_key_is_its_history_by_id(
 ) -> None:
     """The Services page filters the facts on the CI's integer key (ci_key): for every CI with history
     its lists hold exactly the records that its text id selects, in the same order."""
-    from app import data
+    from changeboard.app import data
 
     cis = [
         r[0]
@@ -618,9 +618,8 @@ def test_long_record_lists_page_and_download_whole(
     import math
 
     import polars as pl
-
-    from app import data as app_data
-    from app.components import safe_csv
+    from changeboard.app import data as app_data
+    from changeboard.app.components import safe_csv
 
     monkeypatch.setattr(app_data, "PAGE_ROWS", 25)
     expected = [

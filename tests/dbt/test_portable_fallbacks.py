@@ -25,14 +25,16 @@ from pathlib import Path
 import duckdb
 import pytest
 import yaml
+from changeboard.ingest import load
 
-from ingest import load, pipeline
-from ingest.paths import DataDir
-from ingest.warehouse import read_pointer
+from changeboard import resources
+from changeboard.paths import DataDir
+from changeboard.pipeline import run as pipeline
+from changeboard.warehouse.versions import read_pointer
 
 pytestmark = pytest.mark.slow
 
-MACROS = pipeline.DBT_DIR / "macros"
+MACROS = resources.dbt_project_dir() / "macros"
 
 # Fallbacks DuckDB cannot execute: left out of the fallback build, each with the reason.
 NOT_RUNNABLE_ON_DUCKDB = {
@@ -223,7 +225,7 @@ def test_compiled_models_hold_no_duckdb_only_construct(tmp_path: Path) -> None:
     # database gives deduplicate's fallback the source columns it reads.
     project = tmp_path / "project"
     shutil.copytree(
-        pipeline.DBT_DIR, project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages")
+        resources.dbt_project_dir(), project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages")
     )
     (project / "macros" / "zz_dbt_markers.sql").write_text(_DBT_MARKERS)
     config = yaml.safe_load((project / "dbt_project.yml").read_text())

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-
-from ingest.canonical import ENTITIES, META_COLUMNS
+from changeboard.ingest.canonical import ENTITIES, META_COLUMNS
 
 SOURCES = (
     Path(__file__).resolve().parents[2]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from ingest.paths import DataDir
+from changeboard.paths import DataDir
 
 
 def test_every_dbt_unit_test_ran_and_passed_in_the_sample_build(built_data: DataDir) -> None:

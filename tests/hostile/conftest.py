@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.paths import DataDir
+from changeboard.paths import DataDir
 from tests.hostile.corpus import HOSTILE_TITLES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,8 +43,8 @@ def _hostile_copy(src: Path, dest: Path) -> int:
 
 @pytest.fixture(scope="session")
 def hostile_data(tmp_path_factory: pytest.TempPathFactory) -> DataDir:
-    from ingest import pipeline
-    from ingest.generate import generate
+    from changeboard.devtools.generate import generate
+    from changeboard.pipeline import run as pipeline
 
     data = DataDir(tmp_path_factory.mktemp("hostile_wh")).ensure()
     generate(data.samples, seed=11, changes=200, as_of=AS_OF)

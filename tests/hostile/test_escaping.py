@@ -20,8 +20,8 @@ import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from ingest.paths import ENV_DATA_DIR, DataDir
-from ingest.warehouse import connect_published
+from changeboard.paths import ENV_DATA_DIR, DataDir
+from changeboard.warehouse.versions import connect_published
 from tests.hostile.corpus import FORMULA_START, HOSTILE_TITLES, IMG, SCRIPT
 
 REPO = Path(__file__).resolve().parents[2]
@@ -142,7 +142,7 @@ def test_unsafe_html_only_with_constant_strings() -> None:
 
 
 def test_cab_pack_escapes_hostile_titles(warehouse: duckdb.DuckDBPyConnection) -> None:
-    from ingest.reports import cab
+    from changeboard.reports import cab
 
     pack = cab.cab_pack(warehouse, None)
     on_agenda = set(pack.agenda["title"].to_list())
@@ -169,7 +169,7 @@ def _parsed(payload: bytes) -> list[list[str]]:
 
 
 def test_app_csv_download_neutralises_formulas(warehouse: duckdb.DuckDBPyConnection) -> None:
-    from app.components import safe_csv
+    from changeboard.app.components import safe_csv
 
     frame = warehouse.sql("select number, title, change_type, service_name from fct_changes").pl()
     rows = _parsed(safe_csv(frame))
@@ -196,7 +196,8 @@ def test_app_csv_download_neutralises_formulas(warehouse: duckdb.DuckDBPyConnect
 
 
 def test_request_export_neutralises_formulas_when_asked(tmp_path: Path) -> None:
-    from ingest import export_requests, ops
+    from changeboard.store import export as export_requests
+    from changeboard.store import requests as ops
 
     db = tmp_path / "ops.sqlite"
     con = ops.connect_ops(db)

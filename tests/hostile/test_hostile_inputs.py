@@ -16,8 +16,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingest.paths import DataDir
-from ingest.pipeline import ingest_paths
+from changeboard.paths import DataDir
+from changeboard.pipeline.run import ingest_paths
 from tests.hostile import corpus
 
 MAX_RSS_MB = 1536
@@ -157,7 +157,7 @@ def test_bounds_refuse_a_workbook_before_it_is_opened(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The XLSX bounds are configurable and checked before any XLSX library sees the file."""
-    from ingest.readers import ReadError, check_xlsx_bounds
+    from changeboard.ingest.readers import ReadError, check_xlsx_bounds
 
     item = corpus.huge_dimension_xlsx(tmp_path)
     with pytest.raises(ReadError, match="cells"):

@@ -15,12 +15,12 @@ import tempfile
 from pathlib import Path
 
 import polars as pl
+from changeboard.app.components import safe_csv
+from changeboard.ingest.mapping import TableMapping, apply_mapping
+from changeboard.ingest.readers import READ_ERROR, read_csv_text
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from app.components import safe_csv
-from ingest.mapping import TableMapping, apply_mapping
-from ingest.readers import READ_ERROR, read_csv_text
 from tests.hostile.corpus import FORMULA_START
 
 DELIMITERS = (",", ";", "\t", "|")

@@ -15,16 +15,17 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
 
-from ingest import ops
-from ingest.paths import ENV_DATA_DIR, DataDir
+from changeboard.paths import ENV_DATA_DIR, DataDir
+from changeboard.store import requests as ops
 
 REPO = Path(__file__).resolve().parents[2]
 APP = REPO / "app"
 INGEST = REPO / "ingest"
+CORE = REPO / "changeboard"
 CONFIG = APP / ".streamlit" / "config.toml"
 # The pipeline owns the read-write connections (ingest db, the .building file); the benchmark writes
 # its own scratch databases. Nothing else may open DuckDB read-write.
-READ_WRITE_ALLOWED = {"ingest/pipeline.py", "ingest/load.py", "ingest/bench.py"}
+READ_WRITE_ALLOWED = {"changeboard/pipeline/run.py", "ingest/load.py", "changeboard/devtools/bench.py"}
 LOCALHOST = {"localhost", "127.0.0.1", "::1"}
 
 
@@ -54,7 +55,7 @@ def test_streamlit_config_binds_localhost_with_protections_on() -> None:
 
 
 def test_serve_binds_localhost_by_default(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from ingest import cli
+    from changeboard import cli
 
     assert inspect.signature(cli.serve).parameters["address"].default in LOCALHOST
     calls: list[tuple[list[str], dict[str, object]]] = []
@@ -73,7 +74,7 @@ def test_serve_binds_localhost_by_default(monkeypatch: pytest.MonkeyPatch, tmp_p
     for weakening in ("enableXsrfProtection", "enableCORS", "showErrorDetails", "disableDataExport"):
         assert weakening not in joined
     # the documentation server binds the loopback address too
-    assert '"--bind", "127.0.0.1"' in (INGEST / "cli.py").read_text(encoding="utf-8")
+    assert '"--bind", "127.0.0.1"' in (CORE / "cli.py").read_text(encoding="utf-8")
 
 
 def test_readme_says_how_to_expose_safely() -> None:
@@ -104,7 +105,7 @@ def _duckdb_connects(path: Path) -> list[tuple[int, bool]]:
 
 def test_duckdb_is_opened_read_only_outside_the_pipeline() -> None:
     read_write, read_only = [], []
-    for path in _sources(APP, INGEST):
+    for path in _sources(APP, INGEST, CORE):
         for line, ro in _duckdb_connects(path):
             (read_only if ro else read_write).append(f"{_rel(path)}:{line}")
     outside = [w for w in read_write if w.split(":")[0] not in READ_WRITE_ALLOWED]
@@ -118,7 +119,7 @@ def test_duckdb_is_opened_read_only_outside_the_pipeline() -> None:
 def test_the_app_reads_the_warehouse_through_the_read_only_reader() -> None:
     text = "\n".join(p.read_text(encoding="utf-8") for p in _sources(APP))
     assert "duckdb.connect" not in text
-    assert "read_only=True" in (INGEST / "warehouse.py").read_text(encoding="utf-8")
+    assert "read_only=True" in (CORE / "warehouse" / "versions.py").read_text(encoding="utf-8")
 
 
 # --- secrets -----------------------------------------------------------------------------------------------
@@ -132,7 +133,7 @@ OUTPUT_CALLS = re.compile(
 
 def test_secrets_are_never_logged_or_shown() -> None:
     leaks = []
-    for path in _sources(APP, INGEST):
+    for path in _sources(APP, INGEST, CORE):
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and OUTPUT_CALLS.match(ast.unparse(node.func)):
@@ -147,7 +148,7 @@ def test_secrets_are_never_logged_or_shown() -> None:
 
 def test_secrets_come_only_from_st_secrets_or_the_environment() -> None:
     readers = []
-    for path in _sources(APP, INGEST):
+    for path in _sources(APP, INGEST, CORE):
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         for node in ast.walk(tree):
             if isinstance(node, ast.Call):
@@ -260,7 +261,7 @@ def test_only_cab_members_can_decide_when_sign_in_is_configured(
 
 
 def test_can_decide_rules(monkeypatch: pytest.MonkeyPatch) -> None:
-    identity = pytest.importorskip("app.identity")
+    identity = pytest.importorskip("changeboard.app.identity")
     monkeypatch.setenv(identity.ENV_CAB_MEMBERS, "cab@example.com, lead@example.com")
     member = identity.Identity(name="Cab", email="cab@example.com", verified=True)
     stranger = identity.Identity(name="Eve", email="eve@example.com", verified=True)

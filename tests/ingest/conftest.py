@@ -9,10 +9,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from changeboard.ingest.registry import ExportSettings
 
-from ingest.paths import DataDir
-from ingest.pipeline import IngestReport, ingest_paths
-from ingest.registry import ExportSettings
+from changeboard.paths import DataDir
+from changeboard.pipeline.run import IngestReport, ingest_paths
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures"

@@ -7,10 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
+from changeboard.ingest import readers
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from ingest import readers
 
 FIELD = st.one_of(st.none(), st.sampled_from(["", " ", "\t", "\u00a0", " x ", "x", "\u3000"]))
 

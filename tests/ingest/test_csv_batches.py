@@ -7,10 +7,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from changeboard.ingest import registry
 
-from ingest import registry
-from ingest.paths import DataDir
-from ingest.pipeline import ingest_paths
+from changeboard.paths import DataDir
+from changeboard.pipeline.run import ingest_paths
 
 from .conftest import FIXTURES, copy_fixture
 

@@ -15,10 +15,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-
-from ingest import readers, registry
-from ingest.readers import ReadError
-from ingest.registry import read_file
+from changeboard.ingest import readers, registry
+from changeboard.ingest.readers import ReadError
+from changeboard.ingest.registry import read_file
 
 HEADER = [
     "sys_id",

@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from pathlib import Path
 
-from ingest.registry import read_file
+from changeboard.ingest.registry import read_file
 
 from .conftest import FIXTURES, Ingest, Query, copy_fixture
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from ingest.generate import generate
+from changeboard.devtools.generate import generate
 
 AS_OF = datetime(2026, 11, 26, tzinfo=UTC)
 CHANGES = 4000  # 12,000 incidents: exercises the 10,000-row export cap

@@ -7,11 +7,10 @@ from datetime import datetime
 from pathlib import Path
 
 import polars as pl
+from changeboard.ingest.registry import ExportSettings, read_file
+from changeboard.ingest.sources.common import LOCALE_MONTHS, english_months, has_locale_months
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from ingest.registry import ExportSettings, read_file
-from ingest.sources.common import LOCALE_MONTHS, english_months, has_locale_months
 
 from .conftest import FIXTURES, Ingest, Query, copy_fixture
 

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from changeboard.ingest import load, registry
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingest import load, pipeline, registry
-from ingest.paths import DataDir
-from ingest.pipeline import ingest_paths
+from changeboard.paths import DataDir
+from changeboard.pipeline import run as pipeline
+from changeboard.pipeline.run import ingest_paths
 
 STREAM_LOAD = load.StreamLoad
 HEADER = "sys_id,number,short_description,state,sys_updated_on\n"
@@ -106,8 +107,8 @@ def test_a_read_error_in_the_middle_of_a_streamed_file_loads_nothing_of_it(
 ) -> None:
     """The file's new rows stream into one insert statement while it is read: an error of the reading
     at its third batch stops that statement and rolls the file back; the next file loads."""
-    from ingest.readers import ReadError
-    from ingest.sources import servicenow_files
+    from changeboard.ingest.readers import ReadError
+    from changeboard.ingest.sources import servicenow_files
 
     monkeypatch.setattr(registry, "CSV_BATCH_ROWS", 2)
     monkeypatch.setattr(pipeline, "STREAM_MIN_BYTES", 0)

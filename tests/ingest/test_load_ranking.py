@@ -7,8 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from ingest import load, registry
+from changeboard.ingest import load, registry
 
 from .conftest import Ingest, Query
 

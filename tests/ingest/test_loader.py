@@ -44,7 +44,7 @@ def test_duplicates_are_told_whether_hashed_before_or_while_reading(
 ) -> None:
     """A file of a size loaded before is hashed first; any other is hashed while it is read. Either
     way the same content is skipped and other content of the same size loads."""
-    from ingest import pipeline
+    from changeboard.pipeline import run as pipeline
 
     f = _write(tmp_path / "a", "change_request.csv", ["a1,CHG1,Patch,New,normal,2026-01-01 10:00:00"])
     assert ingest([f]).results[0].counts.inserted == 1
@@ -77,7 +77,7 @@ def test_a_failed_landing_copy_commits_nothing(
 ) -> None:
     """The landing copy is written while the rows load: when it fails, the file's rows are not
     committed and the ledger says why; a copy cut by a crash (``.part``) is removed by the next run."""
-    from ingest import load
+    from changeboard.ingest import load
 
     f = _write(tmp_path / "a", "change_request.csv", ["a1,CHG1,Patch,New,normal,2026-01-01 10:00:00"])
 
@@ -109,7 +109,7 @@ def test_rows_hashed_by_another_scheme_are_rehashed_once(
     """An ingest database whose row hashes were written by another scheme (an older changeboard, or
     another DuckDB release whose hash() differs) is re-hashed when it is opened: the same export
     again is unchanged, never a conflict, and a changed row still updates."""
-    from ingest import load
+    from changeboard.ingest import load
 
     rows = ["a1,CHG1,Patch,New,normal,2026-01-01 10:00:00", "a2,CHG2,Other,New,normal,2026-01-01 10:00:00"]
     f = _write(tmp_path / "a", "change_request.csv", rows)

@@ -6,11 +6,11 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from changeboard.ingest.registry import ExportSettings
+from changeboard.ingest.sources.mapped import MappingFileError, dry_run_report, load_spec
 from typer.testing import CliRunner
 
-from ingest.cli import app
-from ingest.registry import ExportSettings
-from ingest.sources.mapped import MappingFileError, dry_run_report, load_spec
+from changeboard.cli import app
 
 from .conftest import FIXTURES, Ingest, Query, copy_fixture
 

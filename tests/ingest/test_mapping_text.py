@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-from ingest.mapping import (
+from changeboard.ingest.mapping import (
     FORMULA_ESCAPE,
     TableMapping,
     _parse_timestamps,
     _strip_formula_escape,
     apply_mapping,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 VALUES = st.one_of(
     st.none(),

@@ -18,14 +18,16 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from changeboard.ingest.sources import forms
 
-from ingest import export_requests, ops, pipeline
-from ingest.faults import ENV as FAULT_ENV
-from ingest.generate import generate
-from ingest.ops import Match, connect_ops, decide, derive_status, match_request, submit
-from ingest.paths import DataDir
-from ingest.sources import forms
-from ingest.warehouse import read_pointer
+from changeboard.devtools.generate import generate
+from changeboard.faults import ENV as FAULT_ENV
+from changeboard.paths import DataDir
+from changeboard.pipeline import run as pipeline
+from changeboard.store import export as export_requests
+from changeboard.store import requests as ops
+from changeboard.store.requests import Match, connect_ops, decide, derive_status, match_request, submit
+from changeboard.warehouse.versions import read_pointer
 
 REPO = Path(__file__).resolve().parents[2]
 AS_OF = "2026-11-26 00:00:00"
@@ -228,7 +230,7 @@ def test_export_servicenow_csv_and_json(tmp_path: Path) -> None:
 def test_cli_requests_export(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from ingest.cli import app
+    from changeboard.cli import app
 
     data = DataDir(tmp_path / "data").ensure()
     c = connect_ops(data.ops_db)
@@ -263,7 +265,7 @@ SUBMITTER = textwrap.dedent(
     """
     import json, sys, uuid
     from pathlib import Path
-    from ingest.ops import connect_ops, submit
+    from changeboard.store.requests import connect_ops, submit
     ops_db, out, n, tag = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
     acked, errors = [], []
     for i in range(n):
@@ -345,7 +347,7 @@ def test_a_crash_between_commit_and_confirmation_loses_nothing(tmp_path: Path) -
         """
         import sys
         from pathlib import Path
-        from ingest.ops import connect_ops, submit
+        from changeboard.store.requests import connect_ops, submit
         con = connect_ops(Path(sys.argv[1]))
         ref = submit(con, {"created_by": "alice", "title": "crash test", "change_type": "normal"}, "the-key")
         print("CONFIRMED", ref)  # never reached: the process dies right after the commit

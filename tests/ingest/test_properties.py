@@ -8,11 +8,10 @@ import tempfile
 from pathlib import Path
 
 import polars as pl
+from changeboard.ingest.mapping import TableMapping, apply_mapping
+from changeboard.ingest.readers import read_csv_text
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from ingest.mapping import TableMapping, apply_mapping
-from ingest.readers import read_csv_text
 
 # Printable text without the characters a CSV export cannot carry unquoted-and-unchanged (NUL, lone CR).
 cell = st.text(

@@ -6,9 +6,8 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-
-from ingest.readers import ReadError
-from ingest.registry import read_file
+from changeboard.ingest.readers import ReadError
+from changeboard.ingest.registry import read_file
 
 from .conftest import FIXTURES, Ingest, Query, copy_fixture
 

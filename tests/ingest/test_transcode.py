@@ -8,10 +8,9 @@ import re
 from pathlib import Path
 
 import pytest
+from changeboard.ingest import readers
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from ingest import readers
 
 _UTF8_SEQ = re.compile(rb"[\xc2-\xf4][\x80-\xbf]")
 _HIGH_BYTE = re.compile(rb"[\x80-\xff]")

@@ -6,8 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from ingest.registry import ExportSettings
+from changeboard.ingest.registry import ExportSettings
 
 from .conftest import FIXTURES, Ingest, Query, copy_fixture
 

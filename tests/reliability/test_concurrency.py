@@ -14,10 +14,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingest import pipeline
-from ingest.generate import generate
-from ingest.paths import DataDir
-from ingest.warehouse import read_pointer
+from changeboard.devtools.generate import generate
+from changeboard.paths import DataDir
+from changeboard.pipeline import run as pipeline
+from changeboard.warehouse.versions import read_pointer
 from tests.reliability.workers import reexport
 
 REPO = Path(__file__).resolve().parents[2]

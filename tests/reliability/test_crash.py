@@ -19,11 +19,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingest import pipeline
-from ingest.faults import ENV as FAULT_ENV
-from ingest.generate import generate
-from ingest.paths import ENV_DATA_DIR, DataDir
-from ingest.warehouse import read_pointer
+from changeboard.devtools.generate import generate
+from changeboard.faults import ENV as FAULT_ENV
+from changeboard.paths import ENV_DATA_DIR, DataDir
+from changeboard.pipeline import run as pipeline
+from changeboard.warehouse.versions import read_pointer
 from tests.reliability.workers import reexport
 
 REPO = Path(__file__).resolve().parents[2]
@@ -36,7 +36,7 @@ def _cli(data: DataDir, *args: str, fault: str | None = None) -> subprocess.Pope
     if fault:
         env[FAULT_ENV] = fault
     return subprocess.Popen(
-        [sys.executable, "-m", "ingest.cli", *args],
+        [sys.executable, "-m", "changeboard.cli", *args],
         env=env,
         cwd=REPO,
         stdout=subprocess.DEVNULL,

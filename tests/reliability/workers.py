@@ -16,9 +16,9 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from ingest.ops import connect_ops, submit
-from ingest.paths import DataDir
-from ingest.warehouse import read_pointer
+from changeboard.paths import DataDir
+from changeboard.store.requests import connect_ops, submit
+from changeboard.warehouse.versions import read_pointer
 
 
 def reexport(src: Path, dst: Path, n: int) -> Path:

@@ -29,9 +29,9 @@ from pypdf import PdfReader
 from reportlab import rl_config
 from reportlab.platypus import Paragraph
 
-from ingest.paths import DataDir
-from ingest.reports import cab, cab_charts, cab_pdf
-from ingest.warehouse import connect_published
+from changeboard.paths import DataDir
+from changeboard.reports import cab, cab_charts, cab_pdf
+from changeboard.warehouse.versions import connect_published
 
 HOSTILE = '<script>alert("x")</script> | **bold** [link](http://evil) `tick`'
 FAR_PAST = datetime(2020, 1, 6, 10, 0)
@@ -674,7 +674,7 @@ def test_far_future_meeting_keeps_only_the_open_decisions(warehouse) -> None:
 def test_cli_writes_every_format(built_data: DataDir, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from ingest.cli import app
+    from changeboard.cli import app
 
     runner = CliRunner()
     for fmt in cab.FORMATS:

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from ingest.faults import fault
-from ingest.paths import DataDir
+from changeboard.faults import fault
+from changeboard.paths import DataDir
 
 if TYPE_CHECKING:
     import polars as pl

@@ -19,8 +19,7 @@ from matplotlib.patches import Patch, Rectangle
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
 
-    from ingest.reports.cab import CabPack
-
+    from changeboard.reports.cab import CabPack
 RISK_COLOURS = {"low": "#4c9a5b", "medium": "#e0a526", "high": "#c8423b"}
 BLACKOUT = "#6b6b6b"
 COLLISION = "#b0122b"

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ingest import ops
+from changeboard.store import requests as ops
 
 FORMATS = ("servicenow-csv", "servicenow-json")
 DEFAULT_STATUSES = ("submitted", "approved")

@@ -780,7 +780,7 @@ def render_html(pack: CabPack, *, limit: int | None = DEFAULT_SECTION_LIMIT) -> 
     """A self-contained HTML page (inline CSS, the timeline as an inline SVG image; autoescaped)."""
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-    from ingest.reports import cab_charts
+    from changeboard.reports import cab_charts
 
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
@@ -1022,7 +1022,7 @@ def render_ics(pack: CabPack, *, limit: int | None = DEFAULT_SECTION_LIMIT) -> b
 
 def render_pdf(pack: CabPack, *, paper: str = "a4", limit: int | None = DEFAULT_SECTION_LIMIT) -> bytes:
     """A printable PDF (landscape A4 or Letter) with page numbers, version and generated-at in the footer."""
-    from ingest.reports import cab_pdf
+    from changeboard.reports import cab_pdf
 
     return cab_pdf.render(pack, context(pack, limit=limit), paper=paper)
 

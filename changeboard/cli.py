@@ -15,13 +15,14 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ingest import pipeline
-from ingest.lock import PipelineBusy, PipelineLock
-from ingest.paths import ENV_DATA_DIR, DataDir
-from ingest.readers import ReadError
-from ingest.registry import ExportSettings
-from ingest.reports import cab as cab_defaults
-from ingest.warehouse import NoWarehouse, connect_published, read_pointer
+from changeboard import resources
+from changeboard.ingest.readers import ReadError
+from changeboard.ingest.registry import ExportSettings
+from changeboard.paths import ENV_DATA_DIR, DataDir
+from changeboard.pipeline import run as pipeline
+from changeboard.pipeline.lock import PipelineBusy, PipelineLock
+from changeboard.reports import cab as cab_defaults
+from changeboard.warehouse.versions import NoWarehouse, connect_published, read_pointer
 
 app = typer.Typer(
     help="changeboard: change & release analytics for IT service management.",
@@ -31,7 +32,6 @@ app = typer.Typer(
 )
 console = Console(width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
-APP_DIR = Path(__file__).resolve().parent.parent / "app"
 
 DataDirOpt = Annotated[
     Path | None,
@@ -85,7 +85,7 @@ def _results_table(report: pipeline.IngestReport) -> Table:
 def _run_ingest(
     data: DataDir, paths: list[Path], settings: ExportSettings | None, force: bool, run_id: str
 ) -> pipeline.IngestReport:
-    from ingest.registry import expand_paths
+    from changeboard.ingest.registry import expand_paths
 
     files = expand_paths(paths)
     with Progress(
@@ -137,7 +137,7 @@ def generate(
     ] = None,
 ) -> None:
     """Write realistic ServiceNow and Jira sample exports."""
-    from ingest.generate import generate as gen
+    from changeboard.devtools.generate import generate as gen
 
     when = datetime.fromisoformat(as_of).replace(tzinfo=UTC) if as_of else None
     with console.status("generating sample exports..."):
@@ -177,7 +177,7 @@ def ingest(
         system=source or ("mapped" if mapping else None), table=table, timezone=timezone, extra=extra
     )
     if dry_run:
-        from ingest.sources.mapped import dry_run_report
+        from changeboard.ingest.sources.mapped import dry_run_report
 
         try:
             text, ok = dry_run_report(paths, settings)
@@ -254,7 +254,7 @@ def serve(
         "-m",
         "streamlit",
         "run",
-        str(APP_DIR / "streamlit_app.py"),
+        str(resources.app_dir() / "streamlit_app.py"),
         "--server.port",
         str(port),
         "--server.address",
@@ -264,7 +264,7 @@ def serve(
         "--browser.gatherUsageStats",
         "false",
     ]
-    raise typer.Exit(subprocess.call(cmd, env=env, cwd=APP_DIR))
+    raise typer.Exit(subprocess.call(cmd, env=env, cwd=resources.app_dir()))
 
 
 @app.command()
@@ -321,7 +321,7 @@ def status(data_dir: DataDirOpt = None) -> None:
 
 
 def _print_status(con: duckdb.DuckDBPyConnection) -> None:
-    from ingest.canonical import ENTITIES
+    from changeboard.ingest.canonical import ENTITIES
 
     counts = Table(title="raw rows")
     counts.add_column("entity")
@@ -520,7 +520,8 @@ def requests_export(
     data_dir: DataDirOpt = None,
 ) -> None:
     """Export form requests as a ServiceNow import-set CSV or Table API JSON payloads."""
-    from ingest import export_requests, ops
+    from changeboard.store import export as export_requests
+    from changeboard.store import requests as ops
 
     statuses = status or list(export_requests.DEFAULT_STATUSES)
     unknown = [s for s in statuses if s not in ops.STATUSES]
@@ -552,7 +553,7 @@ def bench(
     runs: Annotated[int, typer.Option(help="Runs of each dashboard page.")] = 20,
 ) -> None:
     """Benchmark ingest, build, dashboards and CAB pack against the DuckDB floor, at several scales."""
-    from ingest.bench import run_bench
+    from changeboard.devtools.bench import run_bench
 
     chosen = [int(s.replace("_", "")) for s in scales.split(",") if s.strip()] if scales else None
     run_bench(changes, incidents, cis, out, chosen, workdir, page_runs=runs, console=console)
@@ -598,7 +599,7 @@ def report_cab(
     """The CAB meeting pack: agenda with risk evidence, reviews, KPI strip and forward schedule."""
     import time
 
-    from ingest.reports import cab
+    from changeboard.reports import cab
 
     if fmt == "markdown":
         fmt = "md"

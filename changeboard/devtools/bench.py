@@ -60,6 +60,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from changeboard import resources
+
 DEFAULT_CHANGES = 1_000_000
 DEFAULT_INCIDENTS = 5_000_000
 DEFAULT_CIS = 100_000
@@ -93,8 +95,9 @@ TIMEOUTS = {
 # disk; other work shares this disk).
 MIN_FREE_DISK = 10 * 2**30
 
-REPO = Path(__file__).resolve().parent.parent
-APP_ENTRY = REPO / "app" / "streamlit_app.py"
+# The checkout the bench measures (git state); the app and dbt project come from the package.
+REPO = Path(__file__).resolve().parents[2]
+APP_ENTRY = resources.app_dir() / "streamlit_app.py"
 CHUNK = 1 << 20
 
 Log = Callable[[str], None]
@@ -149,7 +152,7 @@ def _in_child(
     stem = logs / f"{datetime.now(UTC).strftime('%H%M%S%f')}-{fn.__name__}"
     job = {"fn": fn.__name__, "args": list(args), "kwargs": kwargs, "result": f"{stem}.result.json"}
     Path(f"{stem}.job.json").write_text(json.dumps(job), encoding="utf-8")
-    code = "import sys; from ingest.bench import _child_entry; _child_entry(sys.argv[1])"
+    code = "import sys; from changeboard.devtools.bench import _child_entry; _child_entry(sys.argv[1])"
     with Path(f"{stem}.log").open("wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-c", code, f"{stem}.job.json"],
@@ -219,7 +222,7 @@ def _attempt(log: Log, what: str, fn: Callable[[], dict[str, Any]]) -> dict[str,
 
 
 def _generate_child(out: str, changes: int, incidents: int, cis: int, as_of: str) -> dict[str, Any]:
-    from ingest.generate import generate
+    from changeboard.devtools.generate import generate
 
     started = time.perf_counter()
     written = generate(
@@ -234,8 +237,9 @@ def _generate_child(out: str, changes: int, incidents: int, cis: int, as_of: str
 
 
 def _ingest_child(files: list[str], data_root: str) -> dict[str, Any]:
-    from ingest import load, pipeline
-    from ingest.paths import DataDir
+    from changeboard.ingest import load
+    from changeboard.paths import DataDir
+    from changeboard.pipeline import run as pipeline
 
     # Where the connector's time goes: wrap its steps (module attributes the pipeline calls through).
     spent: dict[str, float] = {}
@@ -362,7 +366,7 @@ def _floor_ingest_child(path: str, encoding: str, workdir: str) -> dict[str, Any
     """DuckDB's own read_csv of one export, all VARCHAR, into a table of a fresh database file."""
     import duckdb
 
-    from ingest.readers import sniff_delimiter, unique_headers
+    from changeboard.ingest.readers import sniff_delimiter, unique_headers
 
     src, tmp = Path(path), Path(workdir)
     tmp.mkdir(parents=True, exist_ok=True)
@@ -401,8 +405,8 @@ def _floor_ingest_child(path: str, encoding: str, workdir: str) -> dict[str, Any
 
 
 def _build_child(data_root: str, as_of: str, run_id: str) -> dict[str, Any]:
-    from ingest import pipeline
-    from ingest.paths import DataDir
+    from changeboard.paths import DataDir
+    from changeboard.pipeline import run as pipeline
 
     data = DataDir(Path(data_root)).ensure()
     started = time.perf_counter()
@@ -424,8 +428,8 @@ def _serial_run_child(data_root: str, as_of: str, scratch: str) -> dict[str, Any
     """`dbt run --threads 1` (seeds and models, no tests) into a scratch file: dbt's own cost per model
     without other models running beside it, to set against the same SQL run directly. (The build's
     per-model times run several models at once on the machine's cores: their sum is not comparable.)"""
-    from ingest import pipeline
-    from ingest.paths import DataDir
+    from changeboard.paths import DataDir
+    from changeboard.pipeline import run as pipeline
 
     data = DataDir(Path(data_root))
     out = Path(scratch)
@@ -470,8 +474,8 @@ def _floor_build_child(data_root: str, dbt_dir: str, floor_dir: str) -> dict[str
     """The same models' compiled SQL run directly in DuckDB, in DAG order, into a fresh file."""
     import duckdb
 
-    from ingest import pipeline
-    from ingest.paths import DataDir
+    from changeboard.paths import DataDir
+    from changeboard.pipeline import run as pipeline
 
     data = DataDir(Path(data_root))
     target = data.root / "dbt" / "target"
@@ -573,18 +577,18 @@ def _serve_child(data_root: str, runs: int, timeout: float) -> dict[str, Any]:
     """Every page with AppTest, ``runs`` times each with a cold query cache, every query timed."""
     import threading
 
-    from ingest.paths import ENV_DATA_DIR
+    from changeboard.paths import ENV_DATA_DIR
 
     os.environ[ENV_DATA_DIR] = data_root
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    import app.db as appdb
-    from ingest import warehouse
+    import changeboard.app.db as appdb
+    from changeboard.warehouse import versions as warehouse
 
     local = threading.local()
     calls: list[tuple[str, str, float]] = []  # (function, query key, seconds)
-    views = str(REPO / "app" / "views")
+    views = str(resources.app_dir() / "views")
 
     def context() -> str:
         """The asking function (a data function, or a Records count / page) and the page line that asked."""
@@ -679,7 +683,7 @@ def _serve_child(data_root: str, runs: int, timeout: float) -> dict[str, Any]:
 
 def _cab_module() -> Any | None:
     """The module that generates the CAB pack (``changeboard report cab``), if one exists yet."""
-    for name in ("ingest.reports.cab", "ingest.reports", "ingest.report", "ingest.cab"):
+    for name in ("changeboard.reports.cab",):
         try:
             module = importlib.import_module(name)
         except ImportError:
@@ -695,14 +699,14 @@ def _cab_child(data_root: str, out_dir: str) -> dict[str, Any]:
     ``seconds`` is the whole command (interpreter start and imports included); ``reported_seconds``
     is what the command itself reports (connect, query, render, write).
     """
-    from ingest.paths import ENV_DATA_DIR
+    from changeboard.paths import ENV_DATA_DIR
 
     module = _cab_module()
     formats = list(getattr(module, "FORMATS", ()))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, ENV_DATA_DIR: data_root}
-    cli = [sys.executable, "-c", "from ingest.cli import app; app()", "report", "cab"]
+    cli = [sys.executable, "-c", "from changeboard.cli import app; app()", "report", "cab"]
     results: dict[str, Any] = {}
     for fmt in formats:
         target = out / f"cab.{fmt}"
@@ -784,7 +788,7 @@ def _code_state() -> dict[str, Any]:
             return ""
         return proc.stdout if proc.returncode == 0 else ""
 
-    status = git("status", "--porcelain", "--", "ingest", "dbt", "app")
+    status = git("status", "--porcelain", "--", "changeboard", "ingest", "dbt", "app")
     dirty = [line[3:] for line in status.splitlines() if line.strip()]
     return {"commit": git("rev-parse", "--short", "HEAD").strip() or None, "modified": dirty}
 
@@ -809,7 +813,7 @@ def _growth(a: tuple[int, float], b: tuple[int, float]) -> float | None:
 
 
 def _encoding_of(path: Path) -> str:
-    from ingest.readers import detect_encoding
+    from changeboard.ingest.readers import detect_encoding
 
     return detect_encoding(path)
 
@@ -989,7 +993,7 @@ def _measure_scale(
         lambda: _in_child(
             _floor_build_child,
             str(data_root),
-            str(REPO / "dbt"),
+            str(resources.dbt_project_dir()),
             str(root / "floor_build"),
             timeout=TIMEOUTS["build"],
             watch=watch,
@@ -1294,7 +1298,7 @@ def run_bench(
         page_runs: Runs of each dashboard page (each with a cold query cache).
         console: Where the tables go (default stdout).
     """
-    from ingest.paths import DataDir
+    from changeboard.paths import DataDir
 
     console = console or Console()
     changes = int(changes)

@@ -31,8 +31,8 @@ from reportlab.platypus import (
 from reportlab.platypus.paragraph import cleanBlockQuotedText
 from reportlab.platypus.paraparser import ParaParser, known_entities
 
-from ingest.reports import cab_charts
-from ingest.reports.cab import CabPack
+from changeboard.reports import cab_charts
+from changeboard.reports.cab import CabPack
 
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from difflib import SequenceMatcher
 from pathlib import Path
 
-from ingest.faults import fault
+from changeboard.faults import fault
 
 SCHEMA = """
 create table if not exists change_request (

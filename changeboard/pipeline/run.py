@@ -20,17 +20,17 @@ from pathlib import Path
 
 import duckdb
 
-from ingest import load
-from ingest.faults import fault
-from ingest.load import FileResult
-from ingest.mapping import MappedFrame
-from ingest.paths import DataDir
-from ingest.readers import ReadError, sha256_file
-from ingest.registry import ExportSettings, Reading, expand_paths, open_file
-from ingest.sources import forms
-from ingest.warehouse import Published, collect_garbage, new_version_id, publish
+from changeboard import resources
+from changeboard.faults import fault
+from changeboard.ingest import load
+from changeboard.ingest.load import FileResult
+from changeboard.ingest.mapping import MappedFrame
+from changeboard.ingest.readers import ReadError, sha256_file
+from changeboard.ingest.registry import ExportSettings, Reading, expand_paths, open_file
+from changeboard.ingest.sources import forms
+from changeboard.paths import DataDir
+from changeboard.warehouse.versions import Published, collect_garbage, new_version_id, publish
 
-DBT_DIR = Path(__file__).resolve().parent.parent / "dbt"
 # A streamed reading of at least this many bytes puts its new rows into one insert statement fed as it
 # is read (load.StreamLoad); a smaller one loads in a batch or two, where the statement's second
 # connection and side tables (~0.1 s) would cost more than they save.
@@ -386,7 +386,12 @@ def dbt_env(data: DataDir, build_path: Path, work_dir: Path) -> dict[str, str]:
 
 
 def dbt_project_args() -> list[str]:
-    return ["--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR)]
+    return [
+        "--project-dir",
+        str(resources.dbt_project_dir()),
+        "--profiles-dir",
+        str(resources.dbt_project_dir()),
+    ]
 
 
 def default_threads() -> int:
