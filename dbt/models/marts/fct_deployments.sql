@@ -117,12 +117,15 @@ joined as (
 
 counted as (
 
-    -- one deployment of one commit to one environment is one deployment, however many tools
+    -- one commit deployed to one environment on one UTC day is one deployment, however many tools
     -- reported it (a GitHub release and the pipeline's deployments CSV): the first record counts
     select
         *,
         row_number() over (
-            partition by coalesce(commit_sha || '|' || coalesce(environment, ''), deployment_id)
+            partition by coalesce(
+                commit_sha || '|' || coalesce(environment, '') || '|' || cast(cast(deployed_at as date) as {{ dbt.type_string() }}),
+                deployment_id
+            )
             order by is_successful desc, deployed_at nulls last, deployment_id
         ) = 1 as is_first_record_of_deployment
     from joined
