@@ -110,7 +110,7 @@ def read_github_json(path: Path, settings: ExportSettings) -> Reading:
     if not settings.extra.get("product") and any(_repo_from_url(item) is None for item in data):
         warnings.append(
             f"release objects without a github.com URL: their repository is taken from the file name "
-            f"({path.stem!r}); set product = \"owner/repo\" in _export.toml so that two repositories' "
+            f'({path.stem!r}); set product = "owner/repo" in _export.toml so that two repositories\' '
             "releases of one tag stay apart"
         )
     rows = []

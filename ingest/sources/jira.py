@@ -321,7 +321,9 @@ def issues_to_frames(
     frames = [changes, incidents]
 
     # Changes: fix versions -> release_change; affected services -> change_ci (impacted).
-    rc = _qualified(_with_updated(_explode(changes_text, fix, key_col, "release_ref"), changes), projects, "release_ref")
+    rc = _qualified(
+        _with_updated(_explode(changes_text, fix, key_col, "release_ref"), changes), projects, "release_ref"
+    )
     frames.append(
         typed_frame(
             "release_change",
@@ -645,7 +647,7 @@ def _versions(
         warnings.append(
             "project versions JSON names its project by id only "
             f"({', '.join(ids) or 'none'}): releases keyed <projectId>@<name>; issues name versions "
-            "by project key, so set project = \"KEY\" in _export.toml for their fix versions to resolve"
+            'by project key, so set project = "KEY" in _export.toml for their fix versions to resolve'
         )
 
     def project_of(v: dict[str, Any]) -> Any:

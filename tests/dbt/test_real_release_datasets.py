@@ -51,7 +51,10 @@ pytestmark = [
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
     with gzip.open(path, "rt", encoding="utf-8", newline="") as fh:
-        return [{k.strip(): (v or "").strip() for k, v in row.items()} for row in csv.DictReader(io.StringIO(fh.read()))]
+        return [
+            {k.strip(): (v or "").strip() for k, v in row.items()}
+            for row in csv.DictReader(io.StringIO(fh.read()))
+        ]
 
 
 def _gunzip(src: Path, dest: Path) -> None:
@@ -100,7 +103,9 @@ def test_dora_from_github_releases_alone(built: duckdb.DuckDBPyConnection) -> No
     deployments: set[tuple[str, str]] = set()
     for r in _read_csv(GITHUB):
         day = datetime.fromisoformat(r["time"]).date()
-        deployments.add((r["head"], day.isoformat()) if SHA.match(r["head"]) else (f"{r['project']}@{r['name']}", ""))
+        deployments.add(
+            (r["head"], day.isoformat()) if SHA.match(r["head"]) else (f"{r['project']}@{r['name']}", "")
+        )
     by_week = Counter(
         datetime.fromisoformat(day).date().isocalendar()[:2] if day else None for _, day in deployments
     )
@@ -128,7 +133,9 @@ def _apache() -> tuple[set[tuple[str, str]], list[tuple[str, str, str, list[str]
             if "Version Name" in row:
                 versions.add((project, row["Version Name"]))
             else:
-                tickets.append((project, row["Key"], row["Fixed Version"], row["Affected Version List"].split()))
+                tickets.append(
+                    (project, row["Key"], row["Fixed Version"], row["Affected Version List"].split())
+                )
     return versions, tickets
 
 
@@ -139,7 +146,9 @@ def test_apache_jira_versions_are_releases_of_their_project(built: duckdb.DuckDB
     )
     assert got == versions
     # a bug is caused by the first version it affects, in its own project
-    caused = Counter((p, affected[0]) for p, _, _, affected in tickets if affected and (p, affected[0]) in versions)
+    caused = Counter(
+        (p, affected[0]) for p, _, _, affected in tickets if affected and (p, affected[0]) in versions
+    )
     got_caused = {
         (p, v): n
         for p, v, n in built.execute(

@@ -99,7 +99,9 @@ def test_two_projects_versions_of_one_name_are_two_releases_with_their_own_incid
     ) == [(p, None, "4.0.0", 1, 1) for p in projects]
     # each project's bug is caused by its own project's 4.0.0, not moved to the other one
     causes = dict(
-        _rows(built, "select number, primary_cause_release_id from fct_incidents where source_system = 'jira'")
+        _rows(
+            built, "select number, primary_cause_release_id from fct_incidents where source_system = 'jira'"
+        )
     )
     assert causes == {f"{p}-2": f"jira:{p}@4.0.0" for p in projects}
 
@@ -134,7 +136,8 @@ def _expected_delivery_deployments() -> dict[str, list[float | None]]:
             if row["status"] != "success" or row["environment"] != "production":
                 continue
             key = f"{row['commit_sha']}|production|{deployed.date()}"
-            records.append((deployed, key, f"delivery:{row['deploy_id']}", None))  # its change is not exported
+            # no lead time: the change it names is not in this extract
+            records.append((deployed, key, f"delivery:{row['deploy_id']}", None))
     counted: dict[str, tuple[datetime, str, float | None]] = {}
     for deployed, key, ident, lead in sorted(records, key=lambda r: (r[0], r[2])):
         counted.setdefault(key, (deployed, ident, lead))
@@ -170,11 +173,13 @@ def test_delivery_records_are_the_deployments_of_their_weeks(built: duckdb.DuckD
 def test_changes_without_close_codes_still_have_lead_times(built: duckdb.DuckDBPyConnection) -> None:
     rows = list(csv.DictReader(SN_CHANGES.splitlines()))
     hours = [
-        (datetime.fromisoformat(r["closed_at"]) - datetime.fromisoformat(r["opened_at"])).total_seconds() / 3600
+        (datetime.fromisoformat(r["closed_at"]) - datetime.fromisoformat(r["opened_at"])).total_seconds()
+        / 3600
         for r in rows
     ]
     to_production = [
-        (datetime.fromisoformat(r["work_end"]) - datetime.fromisoformat(r["opened_at"])).total_seconds() / 3600
+        (datetime.fromisoformat(r["work_end"]) - datetime.fromisoformat(r["opened_at"])).total_seconds()
+        / 3600
         for r in rows
     ]
     kpis = _rows(

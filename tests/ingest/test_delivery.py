@@ -33,7 +33,9 @@ def test_github_releases_json(ingest: Ingest, query: Query) -> None:
     ]
 
 
-def test_two_repositories_releases_of_one_tag_stay_two_releases(tmp_path: Path, ingest: Ingest, query: Query) -> None:
+def test_two_repositories_releases_of_one_tag_stay_two_releases(
+    tmp_path: Path, ingest: Ingest, query: Query
+) -> None:
     """A release's identity includes its repository: v1.0.0 of two repositories is two releases, and
     each one's deployment names its own release."""
     for repo in ("acme/web", "acme/api"):
@@ -70,7 +72,9 @@ def test_two_repositories_releases_of_one_tag_stay_two_releases(tmp_path: Path, 
 
 def test_github_releases_without_a_repository_url_say_where_the_repository_came_from(tmp_path: Path) -> None:
     f = tmp_path / "shop.json"
-    f.write_text(json.dumps([{"id": 1, "tag_name": "v1", "published_at": "2024-05-01T12:00:00Z"}]), encoding="utf-8")
+    f.write_text(
+        json.dumps([{"id": 1, "tag_name": "v1", "published_at": "2024-05-01T12:00:00Z"}]), encoding="utf-8"
+    )
     reading = read_file(f)
     assert any("'shop'" in w and "product = " in w for w in reading.warnings)
     release = next(m for m in reading.frames if m.entity == "release")

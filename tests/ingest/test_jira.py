@@ -143,12 +143,18 @@ Web down after 4.0.0,WEB-2,3,Bug,Done,Done,07/Jan/24 9:00 AM,08/Jan/24 9:00 AM,0
 """
 
 
-def test_two_projects_versions_of_the_same_name_stay_two_releases(tmp_path: Path, ingest: Ingest, query: Query) -> None:
+def test_two_projects_versions_of_the_same_name_stay_two_releases(
+    tmp_path: Path, ingest: Ingest, query: Query
+) -> None:
     """STOR and WEB both release 4.0.0: two releases, each issue's versions resolve in its own project."""
     folder = tmp_path / "two"
     folder.mkdir()
-    (folder / "STOR_releaseList.csv").write_text("Index,Version ID,Version Name,Date\n1,11,4.0.0,2024-01-05T00:00\n")
-    (folder / "WEB_releaseList.csv").write_text("Index,Version ID,Version Name,Date\n1,21,4.0.0,2024-01-06T00:00\n")
+    (folder / "STOR_releaseList.csv").write_text(
+        "Index,Version ID,Version Name,Date\n1,11,4.0.0,2024-01-05T00:00\n"
+    )
+    (folder / "WEB_releaseList.csv").write_text(
+        "Index,Version ID,Version Name,Date\n1,21,4.0.0,2024-01-06T00:00\n"
+    )
     (folder / "issues.csv").write_text(TWO_PROJECTS_ISSUES)
     report = ingest([folder])
     assert all(r.status == "succeeded" for r in report.results), [r.error for r in report.results]
