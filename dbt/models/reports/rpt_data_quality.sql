@@ -37,7 +37,7 @@
     'change_lead_time_to_production': 'coverage', 'change_request_lead_time': 'coverage',
     'change_non_negative_durations': 'negative_duration', 'incident_ci': 'coverage',
     'incident_explicit_cause': 'coverage', 'incident_non_negative_durations': 'negative_duration',
-    'release_lead_time': 'coverage',
+    'release_lead_time': 'coverage', 'deployment_lead_time': 'coverage',
 } -%}
 {#- explicit references: (metric, entity, population, what a resolved one does) -#}
 {%- set reference_checks = [
@@ -235,6 +235,16 @@ field_counts as (
         count(*) filter (where is_deployed and release_lead_time_hours is not null) as numerator,
         count(*) filter (where is_deployed) as denominator
     from releases
+    union all
+    select
+        'all' as source_system,
+        'deployment' as entity,
+        'deployment_lead_time' as metric,
+        'have a usable lead time (work start -> deployed; none when the data dates no start, or it is negative)' as label,
+        'counted deployment records' as population,
+        count(*) filter (where is_counted_deployment and lead_time_hours is not null) as numerator,
+        count(*) filter (where is_counted_deployment) as denominator
+    from deployments
 
 ),
 
