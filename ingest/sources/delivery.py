@@ -74,12 +74,18 @@ def _deployments_of_releases(releases: MappedFrame, environment: str) -> MappedF
 # ------------------------------------------------------------------------------------------- GitHub
 
 
-def _repo_of(item: dict[str, Any], settings: ExportSettings, path: Path) -> str:
-    if settings.extra.get("product"):
-        return str(settings.extra["product"])
+def _repo_from_url(item: dict[str, Any]) -> str | None:
     url = str(item.get("html_url") or item.get("url") or "")
     m = re.search(r"github\.com/(?:repos/)?([^/]+/[^/]+)", url)
-    return m.group(1) if m else path.stem
+    return m.group(1) if m else None
+
+
+def _repo_of(item: dict[str, Any], settings: ExportSettings, path: Path) -> str:
+    """The repository (``owner/repo``) of a release or deployment: part of a release's identity
+    (``owner/repo@tag``), so that two repositories' releases of one tag stay two releases."""
+    if settings.extra.get("product"):
+        return str(settings.extra["product"])
+    return _repo_from_url(item) or path.stem
 
 
 def read_github_json(path: Path, settings: ExportSettings) -> Reading:
@@ -99,6 +105,13 @@ def read_github_json(path: Path, settings: ExportSettings) -> Reading:
             [_github_deployments(path, data, settings)],
             [],
             "GitHub deployments JSON (sha, environment)",
+        )
+    warnings = []
+    if not settings.extra.get("product") and any(_repo_from_url(item) is None for item in data):
+        warnings.append(
+            f"release objects without a github.com URL: their repository is taken from the file name "
+            f'({path.stem!r}); set product = "owner/repo" in _export.toml so that two repositories\' '
+            "releases of one tag stay apart"
         )
     rows = []
     for item in data:
@@ -133,7 +146,7 @@ def read_github_json(path: Path, settings: ExportSettings) -> Reading:
     )
     deployments = _deployments_of_releases(releases, _environment(settings))
     releases.frame = releases.frame.drop("_commit", strict=False)
-    return Reading(GITHUB, "releases", [releases, deployments], [], "GitHub releases JSON (tag_name)")
+    return Reading(GITHUB, "releases", [releases, deployments], warnings, "GitHub releases JSON (tag_name)")
 
 
 def _github_deployments(path: Path, data: list[dict[str, Any]], settings: ExportSettings) -> MappedFrame:

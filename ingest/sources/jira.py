@@ -21,6 +21,15 @@ resolves custom field ids), project versions (a list, or ``{"values": [...]}``) 
 
 Also read: the CSV shapes of Apache Jira data pulled through the REST API (``Version ID,Version
 Name,Date`` -> release; ``Key,...,Fixed Version,Affected Version List`` -> incident + links).
+
+**Release identity**: a Jira version belongs to one project, and two projects often have a version
+of the same name (``4.0.0``). A release's ``number`` is therefore ``<project key>@<version name>``
+(``product`` = the project key; ``name`` / ``version`` keep the bare name), and every release
+reference an issue carries (fix versions, affects versions) is qualified with the issue's own
+project (its ``Project key`` column, else the prefix of its issue key) -- Jira only lets an issue
+name versions of its own project. The project of a version list is the ``project`` (or
+``product``) of ``_export.toml``, else the file name's prefix (``BOOKKEEPER_releaseList.csv``),
+else for the REST versions JSON its ``projectId`` (with a warning: issues name projects by key).
 """
 
 from __future__ import annotations
@@ -194,6 +203,38 @@ def _explode(frame: pl.DataFrame, cols: list[str], key: str, name: str) -> pl.Da
     return out.unique(subset=[key, name], keep="first", maintain_order=True)
 
 
+def release_key(project: pl.Expr, version: pl.Expr) -> pl.Expr:
+    """A Jira version's release key within Jira: ``<project>@<version>`` (bare when no project)."""
+    p = project.str.strip_chars()
+    v = version.str.strip_chars()
+    return pl.when(p.is_not_null() & (p != "") & v.is_not_null()).then(p + pl.lit("@") + v).otherwise(v)
+
+
+def issue_projects(text: pl.DataFrame, key_col: str) -> pl.DataFrame:
+    """(``_source_row``, ``_project``): the project of every issue row, from its ``Project key``
+    column, else from its issue key (``BOOKKEEPER-142`` -> ``BOOKKEEPER``)."""
+    prefix = pl.col(key_col).str.strip_chars().str.extract(r"^(.+)-\d+$", 1)
+    project_col = next((c for c in text.columns if c.strip().lower() == "project key"), None)
+    project = (
+        pl.coalesce(
+            pl.when(pl.col(project_col).str.strip_chars() != "").then(pl.col(project_col).str.strip_chars()),
+            prefix,
+        )
+        if project_col
+        else prefix
+    )
+    return text.select(pl.col("_source_row").cast(pl.Int64), project.alias("_project"))
+
+
+def _qualified(frame: pl.DataFrame, projects: pl.DataFrame, column: str) -> pl.DataFrame:
+    """``column`` (a version name) qualified with the project of the frame's issue row."""
+    return (
+        frame.join(projects, on="_source_row", how="left")
+        .with_columns(release_key(pl.col("_project"), pl.col(column)).alias(column))
+        .drop("_project")
+    )
+
+
 def _with_updated(links: pl.DataFrame, mapped: MappedFrame) -> pl.DataFrame:
     return links.join(mapped.frame.select("_source_row", "updated_at"), on="_source_row", how="inner")
 
@@ -220,6 +261,7 @@ def issues_to_frames(
         raise ReadError(
             f"{path}: no 'Issue key' column (expected a Jira issue export; headers: {', '.join(text.columns[:8])})"
         )
+    projects = issue_projects(text, key_col)
     change_m = _mapping("change", CHANGE_COLUMNS, settings, timezone=timezone)
     incident_m = _mapping("incident", INCIDENT_COLUMNS, settings, timezone=timezone)
     # Locale month names in every date column the mappings read.
@@ -258,6 +300,8 @@ def issues_to_frames(
 
     changes = apply_mapping(changes_text, change_m, file_label=str(path))
     incidents = apply_mapping(incidents_text, incident_m, file_label=str(path))
+    if changes.frame.height:
+        changes.frame = _qualified(changes.frame, projects, "release_ref")
     if others.height and type_col:
         reason = pl.format(
             "column {}: issue type '{}' is neither a change type ({}) nor an incident type ({}); set "
@@ -277,7 +321,9 @@ def issues_to_frames(
     frames = [changes, incidents]
 
     # Changes: fix versions -> release_change; affected services -> change_ci (impacted).
-    rc = _with_updated(_explode(changes_text, fix, key_col, "release_ref"), changes)
+    rc = _qualified(
+        _with_updated(_explode(changes_text, fix, key_col, "release_ref"), changes), projects, "release_ref"
+    )
     frames.append(
         typed_frame(
             "release_change",
@@ -319,6 +365,8 @@ def issues_to_frames(
         ex = _with_updated(_explode(src, columns, key_col, "_other"), mapped)
         if ex.height == 0:
             return
+        if target_type == "release":
+            ex = _qualified(ex, projects, "_other")
         incident_ref = pl.col(key_col) if incident_is_row else pl.col("_other")
         target_ref = pl.col("_other") if incident_is_row else pl.col(key_col)
         links.append(
@@ -398,18 +446,25 @@ def _project_of(path: Path) -> str:
     return re.split(r"_|VersionInfo|releaseList|ticketList", stem)[0] or stem
 
 
+def _declared_project(settings: ExportSettings) -> str | None:
+    value = settings.extra.get("project") or settings.extra.get("product")
+    return str(value).strip() if value else None
+
+
 def _version_list(path: Path, frame: pl.DataFrame, settings: ExportSettings) -> MappedFrame:
     frame = frame.rename({c: c.strip() for c in frame.columns})
+    project = _declared_project(settings) or _project_of(path)
+    frame = frame.with_columns(release_key(pl.lit(project), pl.col("Version Name")).alias("_release_key"))
     mapping = TableMapping(
         entity="release",
         columns={
             "source_id": ("Version ID",),
-            "number": ("Version Name",),
+            "number": ("_release_key",),
             "name": ("Version Name",),
             "version": ("Version Name",),
             "released_at": ("Date",),
         },
-        constants={"source_system": SYSTEM, "product": _project_of(path), "is_released_raw": "true"},
+        constants={"source_system": SYSTEM, "product": project, "is_released_raw": "true"},
         date_formats=("%Y-%m-%dT%H:%M", *DATE_FORMATS),
         timezone=settings.timezone or "UTC",
     )
@@ -418,6 +473,7 @@ def _version_list(path: Path, frame: pl.DataFrame, settings: ExportSettings) -> 
 
 def _ticket_list(path: Path, frame: pl.DataFrame) -> list[MappedFrame]:
     frame = frame.rename({c: c.strip() for c in frame.columns})
+    projects = issue_projects(frame, "Key")
     mapping = TableMapping(
         entity="incident",
         columns={"source_id": ("Key",), "number": ("Key",)},
@@ -452,6 +508,7 @@ def _ticket_list(path: Path, frame: pl.DataFrame) -> list[MappedFrame]:
     frames = [incidents]
     if parts:
         links = pl.concat(parts).filter(pl.col("target_ref").is_not_null() & (pl.col("target_ref") != ""))
+        links = _qualified(links.with_columns(pl.col("_source_row").cast(pl.Int64)), projects, "target_ref")
         links = links.with_columns(
             pl.lit(SYSTEM).alias("source_system"), pl.lit("release").alias("target_type")
         )
@@ -496,6 +553,9 @@ def issue_to_row(issue: dict[str, Any], names: dict[str, str]) -> dict[str, Any]
     """One REST issue as a row with the CSV export's headers (multi-valued fields as X, X#2...)."""
     row: dict[str, Any] = {"Issue id": issue.get("id"), "Issue key": issue.get("key")}
     fields = issue.get("fields") or {}
+    project = fields.get("project")
+    if isinstance(project, dict) and project.get("key"):
+        row["Project key"] = project["key"]
     for fid, value in fields.items():
         if fid in STANDARD_FIELDS:
             header = STANDARD_FIELDS[fid]
@@ -570,22 +630,36 @@ def read_json(path: Path, settings: ExportSettings) -> Reading:
     if isinstance(versions, list) and all(
         isinstance(v, dict) and "name" in v and "id" in v for v in versions
     ):
-        return Reading(
-            SYSTEM, "versions", [_versions(path, versions, settings)], [], "Jira project versions JSON"
-        )
+        frame, warnings = _versions(path, versions, settings)
+        return Reading(SYSTEM, "versions", [frame], warnings, "Jira project versions JSON")
     raise ReadError(
         f'{path}: not a Jira REST export (expected {{"issues": [...]}} search results or a list of project versions)'
     )
 
 
-def _versions(path: Path, versions: list[dict[str, Any]], settings: ExportSettings) -> MappedFrame:
+def _versions(
+    path: Path, versions: list[dict[str, Any]], settings: ExportSettings
+) -> tuple[MappedFrame, list[str]]:
+    declared = _declared_project(settings)
+    warnings = []
+    if declared is None and versions:
+        ids = sorted({str(v.get("projectId")) for v in versions if v.get("projectId") is not None})
+        warnings.append(
+            "project versions JSON names its project by id only "
+            f"({', '.join(ids) or 'none'}): releases keyed <projectId>@<name>; issues name versions "
+            'by project key, so set project = "KEY" in _export.toml for their fix versions to resolve'
+        )
+
+    def project_of(v: dict[str, Any]) -> Any:
+        return declared or v.get("projectId")
+
     rows = [
         {
             "source_id": v.get("id"),
-            "number": v.get("name"),
+            "number": f"{project_of(v)}@{v.get('name')}" if project_of(v) is not None else v.get("name"),
             "name": v.get("name"),
             "version": v.get("name"),
-            "product": settings.extra.get("product") or v.get("projectId"),
+            "product": project_of(v),
             "is_released_raw": v.get("released"),
             "state_raw": "archived"
             if v.get("archived")
@@ -597,7 +671,7 @@ def _versions(path: Path, versions: list[dict[str, Any]], settings: ExportSettin
         for v in versions
     ]
     mapping = replace(_identity("release"), date_formats=("%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"))
-    return apply_mapping(text_frame(rows), mapping, file_label=str(path))
+    return apply_mapping(text_frame(rows), mapping, file_label=str(path)), warnings
 
 
 def _identity(entity: str) -> TableMapping:

@@ -16,7 +16,10 @@ the same thing whichever way it was exported:
 
 **Audit-style exports** (one row per update of a record, ordered by ``sys_mod_count``, like the
 UCI incident event log) load as the latest state (the loader keeps the newest ``sys_updated_on``,
-``sys_mod_count`` breaking ties) plus one ``state_history`` row per change of state.
+``sys_mod_count`` breaking ties) plus one ``state_history`` row per change of state. A change
+reference an incident carried only on earlier events (``caused_by``, ``rfc``: a value the latest
+event no longer shows) is kept as an ``incident_link`` (caused_by / fixed_by), not dropped with
+the superseded rows; the latest event's value stays the incident's own field.
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ if TYPE_CHECKING:
     from changeboard.ingest.registry import ExportSettings, Reading
 TRUNCATION_SENTINEL = "Export stopped due to excessive size"
 DV_PREFIX = "dv_"
+# Incident references an audit log's earlier events may carry: (canonical column, incident_link kind).
+EARLIER_REFERENCES = (("caused_by_change_ref", "caused_by"), ("fixed_by_change_ref", "fixed_by"))
 # Entities whose records have a state worth a history when an export repeats them (audit logs).
 HISTORY_ENTITIES = {
     "change": "change",
@@ -99,6 +104,7 @@ class Collector:
     mapping: TableMapping
     parts: list[MappedFrame] = field(default_factory=list)
     history_src: list[pl.DataFrame] = field(default_factory=list)
+    reference_src: list[pl.DataFrame] = field(default_factory=list)
     rows: int = 0
     warnings: list[str] = field(default_factory=list)
     columns: list[str] = field(default_factory=list)
@@ -145,6 +151,16 @@ class Collector:
             else:
                 slim = slim.with_columns(pl.lit(None, dtype=pl.String).alias("changed_by"))
             self.history_src.append(slim)
+            if entity == "incident":
+                self.reference_src.append(
+                    mapped.frame.select(
+                        "_source_row",
+                        "number",
+                        "updated_at",
+                        "_seq",
+                        *(c for c, _ in EARLIER_REFERENCES),
+                    )
+                )
         return mapped
 
     def frames(self) -> list[MappedFrame]:
@@ -158,6 +174,15 @@ class Collector:
                 self.warnings.append(
                     f"audit-style export (records repeated, one row per update): latest state per record kept, "
                     f"{history.frame.height:,} state transitions read into state_history"
+                )
+        if self.reference_src:
+            links = earlier_references(pl.concat(self.reference_src), servicenow.SYSTEM)
+            if links is not None:
+                out.append(links)
+                n = links.frame["incident_ref"].n_unique()
+                self.warnings.append(
+                    f"{links.frame.height:,} change reference(s) (caused_by / rfc) of {n:,} incident(s) appear only on "
+                    "earlier events of the audit log: kept as incident links"
                 )
         return out
 
@@ -188,6 +213,43 @@ def state_history(slim: pl.DataFrame, entity: str, system: str) -> MappedFrame |
         pl.col("updated_at").alias("changed_at"),
     )
     return typed_frame("state_history", frame)
+
+
+def earlier_references(rows: pl.DataFrame, system: str) -> MappedFrame | None:
+    """Incident links for the change references an audit log carried only on earlier events.
+
+    ``rows``: every event of the log (``number``, ``updated_at``, ``_seq``, ``_source_row`` and the
+    reference columns). The latest event (newest ``updated_at``, then sequence, then row: the
+    loader's order) keeps its own values on the incident; every other distinct value becomes one
+    ``incident_link`` row (from the first event that carried it).
+    """
+    ordered = rows.filter(pl.col("number").is_not_null()).sort(
+        ["number", "updated_at", "_seq", "_source_row"], nulls_last=True
+    )
+    if ordered.height == 0 or ordered["number"].n_unique() == ordered.height:
+        return None
+    latest = ordered.group_by("number", maintain_order=True).last()
+    parts = []
+    for column, kind in EARLIER_REFERENCES:
+        values = (
+            ordered.filter(pl.col(column).is_not_null() & (pl.col(column).str.strip_chars() != ""))
+            .unique(subset=["number", column], keep="first", maintain_order=True)
+            .join(latest.select("number", pl.col(column).alias("_latest")), on="number", how="left")
+            .filter(pl.col(column).ne_missing(pl.col("_latest")))
+        )
+        parts.append(
+            values.select(
+                "_source_row",
+                pl.lit(system).alias("source_system"),
+                pl.col("number").alias("incident_ref"),
+                pl.lit("change").alias("target_type"),
+                pl.col(column).alias("target_ref"),
+                pl.lit(kind).alias("kind"),
+                pl.col("updated_at"),
+            )
+        )
+    frame = pl.concat(parts)
+    return typed_frame("incident_link", frame) if frame.height else None
 
 
 def _detect(

@@ -33,6 +33,54 @@ def test_github_releases_json(ingest: Ingest, query: Query) -> None:
     ]
 
 
+def test_two_repositories_releases_of_one_tag_stay_two_releases(
+    tmp_path: Path, ingest: Ingest, query: Query
+) -> None:
+    """A release's identity includes its repository: v1.0.0 of two repositories is two releases, and
+    each one's deployment names its own release."""
+    for repo in ("acme/web", "acme/api"):
+        folder = tmp_path / repo.replace("/", "_")
+        folder.mkdir()
+        (folder / "releases.json").write_text(
+            json.dumps(
+                [
+                    {
+                        "html_url": f"https://github.com/{repo}/releases/tag/v1.0.0",
+                        "id": len(repo) * 10 + (repo == "acme/api"),
+                        "tag_name": "v1.0.0",
+                        "target_commitish": "main",
+                        "draft": False,
+                        "prerelease": False,
+                        "created_at": "2024-05-01T10:00:00Z",
+                        "published_at": "2024-05-01T12:00:00Z",
+                    }
+                ]
+            ),
+            encoding="utf-8",
+        )
+    report = ingest([tmp_path / "acme_web", tmp_path / "acme_api"])
+    assert all(r.status == "succeeded" for r in report.results), [r.error for r in report.results]
+    assert query("select number, product, version from raw.release order by 1") == [
+        ("acme/api@v1.0.0", "acme/api", "v1.0.0"),
+        ("acme/web@v1.0.0", "acme/web", "v1.0.0"),
+    ]
+    assert query("select release_ref, service_ref from raw.deployment order by 1") == [
+        ("acme/api@v1.0.0", "acme/api"),
+        ("acme/web@v1.0.0", "acme/web"),
+    ]
+
+
+def test_github_releases_without_a_repository_url_say_where_the_repository_came_from(tmp_path: Path) -> None:
+    f = tmp_path / "shop.json"
+    f.write_text(
+        json.dumps([{"id": 1, "tag_name": "v1", "published_at": "2024-05-01T12:00:00Z"}]), encoding="utf-8"
+    )
+    reading = read_file(f)
+    assert any("'shop'" in w and "product = " in w for w in reading.warnings)
+    release = next(m for m in reading.frames if m.entity == "release")
+    assert release.frame["number"].to_list() == ["shop@v1"]
+
+
 def test_github_deployments_json(tmp_path: Path, ingest: Ingest, query: Query) -> None:
     f = tmp_path / "deployments.json"
     f.write_text(

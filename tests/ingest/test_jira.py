@@ -36,7 +36,7 @@ def test_csv_changes_in_the_declared_time_zone_and_locale(
         "opened_at, planned_start_at, actual_end_at from raw.change order by number"
     )
     assert rows[0] == (
-        "ITSM-101", "10101", "Normal", "Completed", "Done", "High", "Significant / Large", "Payments 2025.09",
+        "ITSM-101", "10101", "Normal", "Completed", "Done", "High", "Significant / Large", "ITSM@Payments 2025.09",
         datetime(2025, 9, 22, 13, 26),  # 22/Sep/25 9:26 AM New York (EDT) = 13:26 UTC
         datetime(2025, 9, 25, 2, 0),
         datetime(2025, 9, 25, 3, 10),
@@ -61,8 +61,8 @@ def test_csv_routes_issue_types_and_quarantines_the_rest(
 def test_csv_multi_valued_fields_become_links(tmp_path: Path, ingest: Ingest, query: Query) -> None:
     ingest([_csv_folder(tmp_path)])
     assert query("select release_ref, change_ref from raw.release_change order by 1") == [
-        ("Payments 2025.09", "ITSM-101"),
-        ("Payments 2025.10", "ITSM-101"),
+        ("ITSM@Payments 2025.09", "ITSM-101"),
+        ("ITSM@Payments 2025.10", "ITSM-101"),
     ]
     assert query("select change_ref, ci_ref, role from raw.change_ci order by 1, 2") == [
         ("ITSM-101", "Checkout", "impacted"),
@@ -110,17 +110,64 @@ def test_rest_search_json_gives_history_milestones_and_links(ingest: Ingest, que
     assert query("select incident_ref, target_ref, kind from raw.incident_link") == [
         ("INC-7", "CHG-25", "caused_by")
     ]
-    assert query("select release_ref, change_ref from raw.release_change") == [("Platform 1.0", "CHG-25")]
+    # a fix version is qualified with the issue's project (no project field: its issue key's prefix)
+    assert query("select release_ref, change_ref from raw.release_change") == [("CHG@Platform 1.0", "CHG-25")]
 
 
 def test_rest_versions_json_gives_releases(ingest: Ingest, query: Query) -> None:
-    r = ingest([JIRA / "versions.json"]).results[0]
+    r = ingest([JIRA / "versions.json"], ExportSettings(extra={"project": "CHG"})).results[0]
     assert r.status == "succeeded", r.error
     assert query(
-        "select source_id, number, is_released_raw, released_at, planned_end_at from raw.release order by 1"
+        "select source_id, number, version, product, is_released_raw, released_at, planned_end_at "
+        "from raw.release order by 1"
     ) == [
-        ("10000", "Platform 1.0", "true", datetime(2017, 3, 2), None),
-        ("10001", "Platform 1.1", "false", None, datetime(2017, 4, 1)),
+        ("10000", "CHG@Platform 1.0", "Platform 1.0", "CHG", "true", datetime(2017, 3, 2), None),
+        ("10001", "CHG@Platform 1.1", "Platform 1.1", "CHG", "false", None, datetime(2017, 4, 1)),
+    ]
+
+
+def test_rest_versions_json_without_a_project_key_says_so(ingest: Ingest, query: Query) -> None:
+    r = ingest([JIRA / "versions.json"]).results[0]
+    assert r.status == "succeeded", r.error
+    assert any("projectId" in w and "project = " in w for w in r.warnings)
+    assert query("select number, product from raw.release order by 1") == [
+        ("10000@Platform 1.0", "10000"),
+        ("10000@Platform 1.1", "10000"),
+    ]
+
+
+TWO_PROJECTS_ISSUES = """Summary,Issue key,Issue id,Issue Type,Status,Resolution,Created,Updated,Resolved,Fix versions,Affects versions
+Ship storage 4.0.0,STOR-1,1,Change,Completed,Done,02/Jan/24 9:00 AM,05/Jan/24 9:00 AM,05/Jan/24 9:00 AM,4.0.0,
+Ship web 4.0.0,WEB-1,2,Change,Completed,Done,03/Jan/24 9:00 AM,06/Jan/24 9:00 AM,06/Jan/24 9:00 AM,4.0.0,
+Web down after 4.0.0,WEB-2,3,Bug,Done,Done,07/Jan/24 9:00 AM,08/Jan/24 9:00 AM,08/Jan/24 9:00 AM,,4.0.0
+"""
+
+
+def test_two_projects_versions_of_the_same_name_stay_two_releases(
+    tmp_path: Path, ingest: Ingest, query: Query
+) -> None:
+    """STOR and WEB both release 4.0.0: two releases, each issue's versions resolve in its own project."""
+    folder = tmp_path / "two"
+    folder.mkdir()
+    (folder / "STOR_releaseList.csv").write_text(
+        "Index,Version ID,Version Name,Date\n1,11,4.0.0,2024-01-05T00:00\n"
+    )
+    (folder / "WEB_releaseList.csv").write_text(
+        "Index,Version ID,Version Name,Date\n1,21,4.0.0,2024-01-06T00:00\n"
+    )
+    (folder / "issues.csv").write_text(TWO_PROJECTS_ISSUES)
+    report = ingest([folder])
+    assert all(r.status == "succeeded" for r in report.results), [r.error for r in report.results]
+    assert query("select number, product, version from raw.release order by 1") == [
+        ("STOR@4.0.0", "STOR", "4.0.0"),
+        ("WEB@4.0.0", "WEB", "4.0.0"),
+    ]
+    assert query("select change_ref, release_ref from raw.release_change order by 1") == [
+        ("STOR-1", "STOR@4.0.0"),
+        ("WEB-1", "WEB@4.0.0"),
+    ]
+    assert query("select incident_ref, target_type, target_ref, kind from raw.incident_link") == [
+        ("WEB-2", "release", "WEB@4.0.0", "caused_by")
     ]
 
 

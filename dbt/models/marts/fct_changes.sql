@@ -193,6 +193,8 @@ flagged as (
         *,
         state_category = 'closed'
             and coalesce(outcome in ('successful', 'successful_with_issues', 'unsuccessful'), false) as flag_completed,
+        -- lead times need dates, not outcomes: every closed change that was not canceled
+        state_category = 'closed' and coalesce(outcome, 'unknown') <> 'canceled' as flag_delivered,
         coalesce(change_type = 'emergency', false) as flag_emergency,
         coalesce(change_type = 'standard', false) as flag_standard,
         case
@@ -258,6 +260,7 @@ final as (
         flag_emergency as is_emergency,
         flag_standard as is_standard,
         flag_completed as is_completed,
+        coalesce(flag_delivered, false) as is_delivered,
         unauthorized_reason is not null as is_unauthorized,
         unauthorized_reason,
         flag_outside_window as is_outside_window,

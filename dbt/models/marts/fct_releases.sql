@@ -1,4 +1,5 @@
-{#- One row per release: its member changes, deployment time, release lead time, the incidents
+{#- One row per release (identified by its source system, project / repository and number: two
+    projects' versions of one name are two releases): its member changes, deployment time, release lead time, the incidents
     it caused and its failure flag. Release-caused incidents are read from fct_incidents
     (primary_cause_release_id: the release of the incident's primary cause change, an explicit
     release link, or an inference against the deployment time), so each incident counts for at
@@ -58,6 +59,8 @@ joined as (
         releases.release_id,
         releases.source_system,
         releases.number,
+        releases.project,
+        releases.repository,
         releases.name,
         releases.version,
         releases.release_type_raw as release_type,
@@ -88,6 +91,8 @@ final as (
         release_id,
         source_system,
         number,
+        project,
+        repository,
         name,
         version,
         release_type,

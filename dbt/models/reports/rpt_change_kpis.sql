@@ -48,6 +48,7 @@ change_dimensions as (
         changes.closed_at,
         changes.actual_end_at,
         changes.is_completed,
+        changes.is_delivered,
         changes.is_backed_out,
         changes.is_failed,
         changes.is_failed_incident,
@@ -91,9 +92,10 @@ closed_metrics as (
         count(*) filter (where is_completed and is_unauthorized) as unauthorized_count,
         count(*) filter (where is_completed and is_outside_window) as outside_window_count,
         count(*) filter (where is_completed and is_outside_window is not null) as window_checked_count,
-        {{ percentile('case when is_completed then request_lead_time_hours end', 0.5) }} as request_lead_time_median_hours,
-        {{ percentile('case when is_completed then request_lead_time_hours end', 0.9) }} as request_lead_time_p90_hours,
-        count(*) filter (where is_completed and request_lead_time_hours is not null) as request_lead_time_count
+        {#- lead times need dates, not outcomes: every delivered (closed, not canceled) change -#}
+        {{ percentile('case when is_delivered then request_lead_time_hours end', 0.5) }} as request_lead_time_median_hours,
+        {{ percentile('case when is_delivered then request_lead_time_hours end', 0.9) }} as request_lead_time_p90_hours,
+        count(*) filter (where is_delivered and request_lead_time_hours is not null) as request_lead_time_count
     from change_dimensions
     cross join grains
     where change_dimensions.closed_at is not null
@@ -126,15 +128,15 @@ deployed_metrics as (
         {{ period_start('grains.period_grain', 'change_dimensions.actual_end_at') }} as period_start,
         change_dimensions.dimension,
         change_dimensions.dimension_value,
-        count(*) as deployed_completed_count,
-        count(*) filter (where is_failed_incident) as incident_failed_count,
+        count(*) filter (where is_completed) as deployed_completed_count,
+        count(*) filter (where is_completed and is_failed_incident) as incident_failed_count,
         {{ percentile('lead_time_to_production_hours', 0.5) }} as lead_time_to_production_median_hours,
         {{ percentile('lead_time_to_production_hours', 0.9) }} as lead_time_to_production_p90_hours,
         count(lead_time_to_production_hours) as lead_time_to_production_count
     from change_dimensions
     cross join grains
     where change_dimensions.actual_end_at is not null
-        and change_dimensions.is_completed
+        and change_dimensions.is_delivered
     group by 1, 2, 3, 4
 
 ),

@@ -6,6 +6,9 @@
     - cmdb_alignment: share of records whose CI references the CMDB knows, and of changed CIs
       whose CMDB record was updated after their last implemented change;
     - quarantine: share of the rows read from the latest ingest of each file that were loaded;
+    - reference: share of explicit references (an incident's caused-by / fixed-by change or
+      release, a change's release, a deployment's release or change) that name a record in the
+      extract; the dangling ones are counted, with examples, never dropped silently;
     - metric_confidence: per metric (over all sources), the coverage of its weakest input; below
       var('coverage_threshold') (0.8) the metric is low-confidence wherever it is shown.
     Every row is numerator / denominator = coverage, issue_count = denominator - numerator.
@@ -19,8 +22,8 @@
     ['change_close_code', 'change', 'have a usable close code', "outcome in ('successful', 'successful_with_issues', 'unsuccessful', 'canceled')", "state_category = 'closed'", 'closed changes'],
     ['change_approval_time', 'change', 'have an approval time', 'approved_at is not null', "change_type in ('normal', 'emergency') and actual_start_at is not null", 'implemented normal / emergency changes'],
     ['change_both_windows', 'change', 'have both a planned and an actual window', 'is_outside_window is not null', 'is_completed', 'completed changes'],
-    ['change_lead_time_to_production', 'change', 'have a usable lead time to production', 'lead_time_to_production_hours is not null', 'is_completed', 'completed changes'],
-    ['change_request_lead_time', 'change', 'have a usable request lead time', 'request_lead_time_hours is not null', 'is_completed', 'completed changes'],
+    ['change_lead_time_to_production', 'change', 'have a usable lead time to production', 'lead_time_to_production_hours is not null', 'is_delivered and actual_end_at is not null', 'delivered changes with an actual end'],
+    ['change_request_lead_time', 'change', 'have a usable request lead time', 'request_lead_time_hours is not null', 'is_delivered', 'delivered changes'],
     ['change_non_negative_durations', 'change', 'have no negative duration', 'not has_negative_duration', 'true', 'changes'],
 ] -%}
 {%- set incident_fields = [
@@ -34,8 +37,17 @@
     'change_lead_time_to_production': 'coverage', 'change_request_lead_time': 'coverage',
     'change_non_negative_durations': 'negative_duration', 'incident_ci': 'coverage',
     'incident_explicit_cause': 'coverage', 'incident_non_negative_durations': 'negative_duration',
-    'release_lead_time': 'coverage',
+    'release_lead_time': 'coverage', 'deployment_lead_time': 'coverage',
 } -%}
+{#- explicit references: (metric, entity, population, what a resolved one does) -#}
+{%- set reference_checks = [
+    ['incident_cause_reference', 'incident', 'caused-by change references of incidents', 'name a change in the extract'],
+    ['incident_fix_reference', 'incident', 'fixed-by change references of incidents (rfc)', 'name a change in the extract'],
+    ['incident_release_reference', 'incident', 'release references of incidents (caused by / fixed in)', 'name a release in the extract'],
+    ['change_release_reference', 'change', 'release references of changes (release field, release membership)', 'name a release in the extract'],
+    ['deployment_release_reference', 'deployment', 'release references of deployment records', 'name a release in the extract'],
+    ['deployment_change_reference', 'deployment', 'change references of deployment records', 'name a change in the extract'],
+] -%}
 {#- metric -> the fields it needs -#}
 {#- metric -> the fields it needs. Metric names are rpt_change_kpis' column names (what the app
     looks up), plus the METRICS.md names where they differ (failed_change_rate, incident_based_fail_rate). -#}
@@ -108,6 +120,36 @@ change_cis as (
 ingest_runs as (
 
     select * from {{ ref('stg_ingest_meta__ingest_runs') }}
+
+),
+
+raw_changes as (
+
+    select * from {{ ref('stg_canonical__changes') }}
+
+),
+
+raw_releases as (
+
+    select * from {{ ref('stg_canonical__releases') }}
+
+),
+
+incident_links as (
+
+    select * from {{ ref('stg_canonical__incident_links') }}
+
+),
+
+release_changes as (
+
+    select * from {{ ref('stg_canonical__release_changes') }}
+
+),
+
+deployments as (
+
+    select * from {{ ref('fct_deployments') }}
 
 ),
 
@@ -193,6 +235,16 @@ field_counts as (
         count(*) filter (where is_deployed and release_lead_time_hours is not null) as numerator,
         count(*) filter (where is_deployed) as denominator
     from releases
+    union all
+    select
+        'all' as source_system,
+        'deployment' as entity,
+        'deployment_lead_time' as metric,
+        'have a usable lead time (work start -> deployed; none when the data dates no start, or it is negative)' as label,
+        'counted deployment records' as population,
+        count(*) filter (where is_counted_deployment and lead_time_hours is not null) as numerator,
+        count(*) filter (where is_counted_deployment) as denominator
+    from deployments
 
 ),
 
@@ -305,6 +357,176 @@ alignment_counts as (
 
 ),
 
+-- explicit references: resolved or dangling -------------------------------------------------------
+
+change_keys as (
+
+    select distinct lower(number) as number_key
+    from raw_changes
+
+),
+
+release_keys as (
+
+    select distinct lower(coalesce(number, source_id)) as number_key
+    from raw_releases
+
+),
+
+explicit_references as (
+
+    -- (source, check, referring record, referenced record, what it must resolve to); a model that
+    -- resolves it itself (fct_deployments) gives is_resolved_by_model
+    select
+        source_system,
+        'incident_cause_reference' as metric,
+        number as record_ref,
+        caused_by_change_ref as target_ref,
+        'change' as target_kind,
+        cast(null as boolean) as is_resolved_by_model
+    from raw_incidents
+    where caused_by_change_ref is not null
+    union all
+    select
+        source_system,
+        case kind when 'caused_by' then 'incident_cause_reference' else 'incident_fix_reference' end as metric,
+        incident_ref as record_ref,
+        target_ref,
+        'change' as target_kind,
+        cast(null as boolean) as is_resolved_by_model
+    from incident_links
+    where target_type = 'change' and kind in ('caused_by', 'fixed_by')
+    union all
+    select
+        source_system,
+        'incident_fix_reference' as metric,
+        number as record_ref,
+        fixed_by_change_ref as target_ref,
+        'change' as target_kind,
+        cast(null as boolean) as is_resolved_by_model
+    from raw_incidents
+    where fixed_by_change_ref is not null
+    union all
+    select
+        source_system,
+        'incident_release_reference' as metric,
+        incident_ref as record_ref,
+        target_ref,
+        'release' as target_kind,
+        cast(null as boolean) as is_resolved_by_model
+    from incident_links
+    where target_type = 'release'
+    union all
+    select
+        source_system,
+        'change_release_reference' as metric,
+        number as record_ref,
+        release_ref as target_ref,
+        'release' as target_kind,
+        cast(null as boolean) as is_resolved_by_model
+    from raw_changes
+    where release_ref is not null
+    union all
+    select
+        source_system,
+        'change_release_reference' as metric,
+        change_ref as record_ref,
+        release_ref as target_ref,
+        'release' as target_kind,
+        cast(null as boolean) as is_resolved_by_model
+    from release_changes
+    union all
+    select
+        source_system,
+        'deployment_release_reference' as metric,
+        source_id as record_ref,
+        release_ref as target_ref,
+        'release' as target_kind,
+        release_id is not null as is_resolved_by_model
+    from deployments
+    where release_ref is not null
+    union all
+    select
+        source_system,
+        'deployment_change_reference' as metric,
+        source_id as record_ref,
+        change_ref as target_ref,
+        'change' as target_kind,
+        change_id is not null as is_resolved_by_model
+    from deployments
+    where change_ref is not null
+
+),
+
+distinct_references as (
+
+    -- a reference seen twice (the incident's field and its link) is one reference
+    select
+        explicit_references.source_system,
+        explicit_references.metric,
+        explicit_references.record_ref,
+        lower(explicit_references.target_ref) as target_key,
+        min(explicit_references.target_ref) as target_ref,
+        coalesce(
+            bool_or(explicit_references.is_resolved_by_model),
+            bool_or(change_keys.number_key is not null or release_keys.number_key is not null)
+        ) as is_resolved
+    from explicit_references
+    left join change_keys
+        on explicit_references.target_kind = 'change'
+        and change_keys.number_key = lower(explicit_references.target_ref)
+    left join release_keys
+        on explicit_references.target_kind = 'release'
+        and release_keys.number_key = lower(explicit_references.target_ref)
+    group by 1, 2, 3, 4
+
+),
+
+reference_counts as (
+
+    select
+        scoped.source_system,
+        scoped.metric,
+        count(*) filter (where scoped.is_resolved) as numerator,
+        count(*) as denominator,
+        {{ dbt.listagg(
+            "case when not scoped.is_resolved then scoped.record_ref || ' -> ' || scoped.target_ref end",
+            "', '",
+            "order by case when not scoped.is_resolved then scoped.record_ref || ' -> ' || scoped.target_ref end nulls last",
+            5
+        ) }} as examples
+    from (
+        select source_system, metric, record_ref, target_ref, is_resolved from distinct_references
+        union all
+        select 'all' as source_system, metric, record_ref, target_ref, is_resolved from distinct_references
+    ) as scoped
+    group by 1, 2
+
+),
+
+reference_checks as (
+
+    select
+        reference_counts.source_system,
+        checks_declared.entity,
+        reference_counts.metric,
+        checks_declared.label,
+        checks_declared.population,
+        reference_counts.numerator,
+        reference_counts.denominator,
+        case when reference_counts.numerator < reference_counts.denominator then reference_counts.examples end
+            as examples
+    from reference_counts
+    inner join (
+        values
+        {%- for check in reference_checks %}
+        ('{{ check[0] }}', '{{ check[1] }}', '{{ check[2] }}', '{{ check[3] }}'){{ ',' if not loop.last }}
+        {%- endfor %}
+    ) as checks_declared (metric, entity, population, label)
+        on checks_declared.metric = reference_counts.metric
+
+),
+
 -- quarantine: the latest ingest of each file ------------------------------------------------------
 
 latest_file_runs as (
@@ -354,12 +576,26 @@ checks as (
             when '{{ field }}' then '{{ check_type }}'
             {%- endfor %}
         end as check_type,
-        field_counts.*
+        field_counts.*,
+        cast(null as {{ dbt.type_string() }}) as examples
     from field_counts
     union all
-    select 'cmdb_alignment' as check_type, alignment_counts.* from alignment_counts
+    select
+        'cmdb_alignment' as check_type,
+        alignment_counts.*,
+        cast(null as {{ dbt.type_string() }}) as examples
+    from alignment_counts
     union all
-    select 'quarantine' as check_type, quarantine_counts.* from quarantine_counts
+    select
+        'quarantine' as check_type,
+        quarantine_counts.*,
+        cast(null as {{ dbt.type_string() }}) as examples
+    from quarantine_counts
+    union all
+    select
+        'reference' as check_type,
+        reference_checks.*
+    from reference_checks
 
 ),
 
@@ -403,7 +639,8 @@ metric_checks as (
         population,
         numerator,
         denominator,
-        metric as weakest_input
+        metric as weakest_input,
+        cast(null as {{ dbt.type_string() }}) as examples
     from metric_inputs
     where weakness_rank = 1
         -- one flag per metric, over every source (the app looks a metric up by name)
@@ -422,7 +659,8 @@ all_checks as (
         population,
         numerator,
         denominator,
-        cast(null as {{ dbt.type_string() }}) as weakest_input
+        cast(null as {{ dbt.type_string() }}) as weakest_input,
+        examples
     from checks
     union all
     select * from metric_checks
@@ -441,6 +679,7 @@ final as (
         cast(numerator as bigint) as numerator,
         cast(denominator as bigint) as denominator,
         cast(denominator - numerator as bigint) as issue_count,
+        examples,
         {{ safe_rate('numerator', 'denominator') }} as coverage,
         {#- an explicit cause is welcome but rare by nature: informational, no threshold -#}
         case when metric in ('incident_explicit_cause') then cast(null as double) else cast({{ threshold }} as double) end
@@ -454,6 +693,7 @@ final as (
                 || cast(numerator as {{ dbt.type_string() }}) || ' of ' || cast(denominator as {{ dbt.type_string() }}) || ' ' || population || ' '
                 || label || ' (' || {{ percent_text(safe_rate('numerator', 'denominator')) }}
                 || case when metric in ('incident_explicit_cause') then ')' else '; threshold ' || {{ percent_text(threshold) }} || ')' end
+                || case when examples is not null then '; e.g. ' || examples else '' end
         end as reason
     from all_checks
 

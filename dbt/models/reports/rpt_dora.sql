@@ -1,8 +1,13 @@
 {#- One row per (period_grain, period_start) from the first to the last deployment period: the
-    DORA keys in ITSM terms, each with its numerator / denominator and its band from
-    seeds/dora_performance_bands.csv (band set: var('dora_band_set')). Deployments are completed
-    changes that ended successfully (successful or successful with issues) on a production CI (or
-    a CI whose environment is unknown), assigned to periods by actual_end_at. -#}
+    DORA keys, each with its numerator / denominator and its band from
+    seeds/dora_performance_bands.csv (band set: var('dora_band_set')). Deployments: in a period
+    with deployment records of delivery tools (fct_deployments.is_counted_deployment), those
+    records, by deployed_at, with their lead times; in any other period the changes that ended
+    successfully (successful or successful with issues) on a production CI (or a CI whose
+    environment is unknown), by actual_end_at, with their lead times to production
+    (deployment_source says which). Change fail rate, recovery and rework are the change requests'
+    (ITIL) view. Lead time needs dates, not outcomes: a closed change without a usable close code
+    still has a lead time. -#}
 {%- set band_metrics = [
     ('deployment_frequency', 'deployments_per_day'),
     ('lead_time_for_changes', 'lead_time_for_changes_median_hours'),
@@ -20,6 +25,12 @@ changes as (
 incidents as (
 
     select * from {{ ref('fct_incidents') }}
+
+),
+
+deployments as (
+
+    select * from {{ ref('fct_deployments') }}
 
 ),
 
@@ -48,7 +59,7 @@ production_changes as (
     from changes
     left join configuration_items
         on configuration_items.ci_id = changes.primary_ci_id
-    where changes.is_completed
+    where changes.is_delivered
         and changes.actual_end_at is not null
         and coalesce(configuration_items.environment, 'production') in ('production', 'prod')
 
@@ -69,7 +80,8 @@ recoveries as (
     from production_changes
     left join incidents
         on incidents.primary_cause_change_id = production_changes.change_id
-    where production_changes.is_failed
+    where production_changes.is_completed
+        and production_changes.is_failed
     group by production_changes.change_id, production_changes.actual_end_at, production_changes.is_backed_out
 
 ),
@@ -121,6 +133,25 @@ rework_changes as (
 
 ),
 
+deployment_records as (
+
+    select
+        deployment_id,
+        deployed_at,
+        lead_time_hours
+    from deployments
+    where is_counted_deployment
+
+),
+
+deployment_times as (
+
+    select actual_end_at as deployed_at from production_changes
+    union all
+    select deployed_at from deployment_records
+
+),
+
 spine as (
 
     {%- for grain in ['week', 'month'] %}
@@ -128,7 +159,7 @@ spine as (
         '{{ grain }}' as period_grain,
         period_start
     from (
-        {{ period_spine(grain, '(select min(actual_end_at) from production_changes)', '(select max(actual_end_at) from production_changes)') }}
+        {{ period_spine(grain, '(select min(deployed_at) from deployment_times)', '(select max(deployed_at) from deployment_times)') }}
     ) as periods_{{ grain }}
     where period_start is not null
     {{ 'union all' if not loop.last }}
@@ -161,10 +192,25 @@ period_metrics as (
         ) as deployment_days,
         {{ percentile('lead_time_to_production_hours', 0.5) }} as lead_time_for_changes_median_hours,
         count(lead_time_to_production_hours) as lead_time_for_changes_count,
-        count(*) as completed_count,
-        count(*) filter (where is_failed_incident) as incident_failed_count,
-        count(*) filter (where is_rework) as rework_count
+        count(*) filter (where is_completed) as completed_count,
+        count(*) filter (where is_completed and is_failed_incident) as incident_failed_count,
+        count(*) filter (where is_completed and is_rework) as rework_count
     from change_periods
+    group by 1, 2
+
+),
+
+record_metrics as (
+
+    select
+        grains.period_grain,
+        {{ period_start('grains.period_grain', 'deployment_records.deployed_at') }} as period_start,
+        count(*) as deployment_count,
+        count(distinct cast(deployed_at as date)) as deployment_days,
+        {{ percentile('lead_time_hours', 0.5) }} as lead_time_for_changes_median_hours,
+        count(lead_time_hours) as lead_time_for_changes_count
+    from deployment_records
+    cross join grains
     group by 1, 2
 
 ),
@@ -191,10 +237,20 @@ joined as (
             grains.fixed_days,
             {{ dbt.datediff('spine.period_start', dbt.dateadd('month', 1, 'spine.period_start'), 'day') }}
         ) as double) as days_in_period,
-        coalesce(period_metrics.deployment_count, 0) as deployment_count,
-        coalesce(period_metrics.deployment_days, 0) as deployment_days,
-        period_metrics.lead_time_for_changes_median_hours,
-        coalesce(period_metrics.lead_time_for_changes_count, 0) as lead_time_for_changes_count,
+        case
+            when coalesce(record_metrics.deployment_count, 0) > 0 then 'deployment_records'
+            when coalesce(period_metrics.deployment_count, 0) > 0 then 'change_requests'
+        end as deployment_source,
+        coalesce(record_metrics.deployment_count, 0) as deployment_record_count,
+        coalesce(period_metrics.deployment_count, 0) as change_deployment_count,
+        coalesce(record_metrics.deployment_count, period_metrics.deployment_count, 0) as deployment_count,
+        coalesce(record_metrics.deployment_days, period_metrics.deployment_days, 0) as deployment_days,
+        case
+            when record_metrics.deployment_count is not null then record_metrics.lead_time_for_changes_median_hours
+            else period_metrics.lead_time_for_changes_median_hours
+        end as lead_time_for_changes_median_hours,
+        coalesce(record_metrics.lead_time_for_changes_count, period_metrics.lead_time_for_changes_count, 0)
+            as lead_time_for_changes_count,
         coalesce(period_metrics.completed_count, 0) as completed_count,
         coalesce(period_metrics.incident_failed_count, 0) as incident_failed_count,
         coalesce(period_metrics.rework_count, 0) as rework_count,
@@ -209,6 +265,9 @@ joined as (
     left join recovery_metrics
         on recovery_metrics.period_grain = spine.period_grain
         and recovery_metrics.period_start = spine.period_start
+    left join record_metrics
+        on record_metrics.period_grain = spine.period_grain
+        and record_metrics.period_start = spine.period_start
 
 ),
 
@@ -281,7 +340,10 @@ final as (
         period_grain,
         period_start,
         days_in_period,
+        deployment_source,
         deployment_count,
+        deployment_record_count,
+        change_deployment_count,
         deployments_per_day,
         deployment_days,
         deployment_days_per_week,
