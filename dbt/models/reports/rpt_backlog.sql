@@ -63,6 +63,8 @@ periods as (
         cast({{ dbt.dateadd(grain, 1, grain ~ '_spine.period_start') }} as timestamp) as next_period_start_at
     from {{ grain }}_spine
     cross join now_at
+    {#- a period that begins at "now" (a build at 00:00 on the 1st) has not begun: it holds nothing #}
+    where cast({{ grain }}_spine.period_start as timestamp) < now_at.as_of
     {% if not loop.last %}union all{% endif %}
     {%- endfor %}
 
