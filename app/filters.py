@@ -224,10 +224,11 @@ def render_sidebar(
     ss[AS_OF_KEY] = as_of
     _load_url_once()
     sb.markdown("**Filters** (kept across pages)")
+    if ss.get(_key("grain")) not in GRAINS:  # first run, or a stale value: the widget's default
+        ss[_key("grain")] = "month"
     grain = sb.segmented_control(
         "Grain",
         GRAINS,
-        default="month",
         required=True,
         key=_key("grain"),
         format_func=str.capitalize,
