@@ -250,7 +250,7 @@ def test_browser_a_lazy_list_reads_its_rows_when_clicked(server: str, built_data
 def test_browser_a_shared_link_opens_the_same_view(server: str) -> None:
     """A person sets filters, copies the address, and a colleague's browser opens the same view; the
     request pages draw no filters."""
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -280,6 +280,6 @@ def test_browser_a_shared_link_opens_the_same_view(server: str) -> None:
             second.locator('[data-testid="stSidebarNav"] a', has_text="Raise a change").first.click()
             second.get_by_role("heading", name="Raise a change request").wait_for(timeout=30_000)
             _settle(second)
-            assert sidebar.get_by_role("combobox", name="Period").count() == 0
+            expect(sidebar.get_by_role("combobox", name="Period")).to_have_count(0, timeout=15_000)
         finally:
             browser.close()
