@@ -7,8 +7,10 @@ page. Filter values select rows; they never feed arithmetic.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import streamlit as st
 
@@ -49,11 +51,38 @@ def periods_back(start: date, grain: str, n: int) -> date:
     return start
 
 
-def period_label(start: date, grain: str) -> str:
-    """Human label of a period: 'Nov 2026' or 'week of 23 Nov 2026'."""
+def period_label(start: date, grain: str, days_covered: int | None = None) -> str:
+    """Human label of a period: 'Nov 2026' or 'week of 23 Nov 2026'; a period the data does not
+    cover to its end says so: 'Dec 2026, month to date (4 of 31 days)'."""
     if grain == "week":
-        return f"week of {start.day} {start:%b %Y} (W{start.isocalendar().week:02d})"
-    return f"{start:%b %Y}"
+        label = f"week of {start.day} {start:%b %Y} (W{start.isocalendar().week:02d})"
+    else:
+        label = f"{start:%b %Y}"
+    if days_covered is not None:
+        length = (next_period(start, grain) - start).days
+        label += f", {grain} to date ({days_covered} of {length} days)"
+    return label
+
+
+def days_covered(start: date, grain: str, as_of: datetime | date | None) -> int | None:
+    """Days of the period the data covers when ``as_of`` (the build's "now") falls inside it; None
+    for a complete period (or when "now" is unknown)."""
+    if as_of is None:
+        return None
+    now = as_of if isinstance(as_of, datetime) else datetime(as_of.year, as_of.month, as_of.day)
+    end = next_period(start, grain)
+    if not (start <= now.date() < end):
+        return None
+    started = datetime(start.year, start.month, start.day, tzinfo=now.tzinfo)
+    return max(1, -(-int((now - started).total_seconds()) // 86_400))  # a begun day counts
+
+
+def default_period(periods: list[date], grain: str, as_of: datetime | date | None) -> date | None:
+    """The period a page opens on: the newest complete one; the newest when none is complete."""
+    complete = [p for p in periods if days_covered(p, grain, as_of) is None]
+    if complete:
+        return complete[0]
+    return periods[0] if periods else None
 
 
 @dataclass(frozen=True)
@@ -64,6 +93,8 @@ class Filters:
     period_start: date | None = None
     trend_periods: int = 12
     dims: dict[str, str] = field(default_factory=dict)  # filter name -> selected value
+    # Days of the selected period the data covers, when the build's "now" falls inside it.
+    partial_days: int | None = None
 
     @property
     def period_end(self) -> date | None:
@@ -80,7 +111,20 @@ class Filters:
 
     @property
     def label(self) -> str:
-        return period_label(self.period_start, self.grain) if self.period_start else "no period"
+        if not self.period_start:
+            return "no period"
+        return period_label(self.period_start, self.grain, self.partial_days)
+
+    @property
+    def comparison_note(self) -> str | None:
+        """Why a comparison with the period before is not like for like, or None when it is."""
+        if self.partial_days is None or not self.period_start or not self.previous_start:
+            return None
+        previous = period_label(self.previous_start, self.grain)
+        return (
+            f"{self.label} is not complete: its figures cover {self.partial_days} days and are compared "
+            f"with the whole of {previous}. Pick a complete period for a like-for-like comparison."
+        )
 
     def kpi_slice(self) -> tuple[str, str, list[str]]:
         """The rpt_change_kpis (dimension, dimension_value) the filters select, and the filters that the
@@ -106,33 +150,85 @@ def _key(name: str) -> str:
     return STATE_PREFIX + name
 
 
+AS_OF_KEY = STATE_PREFIX + "as_of"
+URL_LOADED_KEY = STATE_PREFIX + "url_loaded"
+
+
 def current() -> Filters:
     """The filters in force, read from session state (set by :func:`render_sidebar`)."""
     ss = st.session_state
     grain = ss.get(_key("grain"), "month")
     start = ss.get(_key("period"))
+    start = start if isinstance(start, date) else None
     return Filters(
         grain=grain,
-        period_start=start if isinstance(start, date) else None,
+        period_start=start,
         trend_periods=int(ss.get(_key("trend"), DEFAULT_TREND_PERIODS[grain])),
         dims={name: ss.get(_key(name)) for name in DIMENSIONS if ss.get(_key(name))},
+        partial_days=days_covered(start, grain, ss.get(AS_OF_KEY)) if start else None,
     )
 
 
-def render_sidebar(periods_by_grain: dict[str, list[date]], choices: dict[str, list[str]]) -> Filters:
-    """Draw the filters in the sidebar and return them.
+def to_query(f: Filters) -> dict[str, str]:
+    """The URL query parameters that reproduce ``f`` (a view can be bookmarked and shared)."""
+    params = {"grain": f.grain}
+    if f.period_start:
+        params["period"] = f.period_start.isoformat()
+    params["trend"] = str(f.trend_periods)
+    params.update(f.dims)
+    return params
+
+
+def from_query(params: Mapping[str, str]) -> dict[str, object]:
+    """Session-state values from URL query parameters; values that do not parse are left out (the
+    sidebar then falls back to its defaults)."""
+    state: dict[str, object] = {}
+    if params.get("grain") in GRAINS:
+        state[_key("grain")] = params["grain"]
+    with contextlib.suppress(ValueError):
+        state[_key("period")] = date.fromisoformat(params.get("period", ""))
+    trend = params.get("trend", "")
+    if trend.isdigit():
+        state[_key("trend")] = int(trend)
+    for name in DIMENSIONS:
+        if params.get(name):
+            state[_key(name)] = params[name]
+    return state
+
+
+def _load_url_once() -> None:
+    """Seed the filters from the URL on a session's first run (a shared or bookmarked link)."""
+    ss = st.session_state
+    if ss.get(URL_LOADED_KEY):
+        return
+    ss[URL_LOADED_KEY] = True
+    for key, value in from_query(st.query_params.to_dict()).items():
+        ss[key] = value
+
+
+def render_sidebar(
+    periods_by_grain: dict[str, list[date]],
+    choices: dict[str, list[str]],
+    *,
+    as_of: datetime | date | None = None,
+) -> Filters:
+    """Draw the filters in the sidebar and return them; the URL's query parameters follow them.
 
     ``periods_by_grain`` lists the published periods (newest first) per grain; ``choices`` lists the
-    values per filter name. Values that are no longer offered (another grain, another version) are
-    reset instead of raising.
+    values per filter name; ``as_of`` is the build's "now": the period opens on the newest complete
+    one and a period "now" falls in is labelled as to date. Values that are no longer offered
+    (another grain, another version, a stale link) are reset instead of raising.
     """
     ss = st.session_state
     sb = st.sidebar
+    ss[AS_OF_KEY] = as_of
+    _load_url_once()
     sb.markdown("**Filters** (kept across pages)")
+    if ss.get(_key("grain")) not in GRAINS:  # first run, or a stale value: the widget's default
+        ss[_key("grain")] = "month"
     grain = sb.segmented_control(
         "Grain",
         GRAINS,
-        default="month",
         required=True,
         key=_key("grain"),
         format_func=str.capitalize,
@@ -142,13 +238,16 @@ def render_sidebar(periods_by_grain: dict[str, list[date]], choices: dict[str, l
     periods = periods_by_grain.get(grain, [])
     if ss.get(_key("period")) not in periods:
         ss.pop(_key("period"), None)
+        default = default_period(periods, grain, as_of)
+        if default is not None:
+            ss[_key("period")] = default
     sb.selectbox(
         "Period",
         periods,
-        index=0 if periods else None,
         key=_key("period"),
-        format_func=lambda d: period_label(d, grain),
-        help="KPIs are for this period, compared with the one before. Trends end with it.",
+        format_func=lambda d: period_label(d, grain, days_covered(d, grain, as_of)),
+        help="KPIs are for this period, compared with the one before. Trends end with it. "
+        "The newest complete period is chosen by default.",
         persist_state="session",
     )
     trend_max = 36 if grain == "month" else 52
@@ -176,7 +275,11 @@ def render_sidebar(periods_by_grain: dict[str, list[date]], choices: dict[str, l
         )
     if any(ss.get(_key(n)) for n in DIMENSIONS):
         sb.button("Clear filters", on_click=clear_dimension_filters, key="flt_clear")
-    return current()
+    chosen = current()
+    if chosen.comparison_note:
+        sb.warning(chosen.comparison_note, icon=":material/date_range:")
+    st.query_params.from_dict(to_query(chosen))
+    return chosen
 
 
 def clear_dimension_filters() -> None:

@@ -29,12 +29,22 @@ SECTIONS: dict[str, list[tuple[str, str, str]]] = {
         ("data_quality.py", "Data quality", ":material/fact_check:"),
     ],
     "CAB": [("cab.py", "CAB meeting pack", ":material/groups:")],
+    # The request pages act on single requests: the sidebar's period and dimension filters do not apply
+    # there, so they are not drawn (FILTERED_SECTIONS).
     "Requests": [
         ("change_request.py", "Raise a change", ":material/edit_note:"),
         ("my_requests.py", "My requests", ":material/list_alt:"),
         ("cab_decisions.py", "CAB decisions", ":material/gavel:"),
     ],
 }
+
+
+FILTERED_SECTIONS = ("Metrics", "CAB")
+
+
+def filtered_titles() -> set[str]:
+    """Titles of the pages that draw the sidebar filters."""
+    return {title for section in FILTERED_SECTIONS for _file, title, _icon in SECTIONS[section]}
 
 
 def build_navigation() -> dict[str, list[st.Page]]:
@@ -69,13 +79,14 @@ def main() -> None:
             f"{exc}. The dashboards appear as soon as the first build is published.",
         )
         return
-    choices_df = data.dimension_values()
-    choices = {
-        name: choices_df.filter(choices_df["dimension"] == dim)["dimension_value"].to_list()
-        for name, (dim, _col, _label) in filters.DIMENSIONS.items()
-    }
-    periods = {grain: data.periods(grain=grain) for grain in filters.GRAINS}
-    filters.render_sidebar(periods, choices)
+    if pg.title in filtered_titles():
+        choices_df = data.dimension_values()
+        choices = {
+            name: choices_df.filter(choices_df["dimension"] == dim)["dimension_value"].to_list()
+            for name, (dim, _col, _label) in filters.DIMENSIONS.items()
+        }
+        periods = {grain: data.periods(grain=grain) for grain in filters.GRAINS}
+        filters.render_sidebar(periods, choices, as_of=data.as_of())
     pg.run()
     version = data.warehouse_version()
     built_at = version["built_at"][0] if version.height else "unknown"

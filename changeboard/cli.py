@@ -12,7 +12,7 @@ from typing import Annotated
 import duckdb
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from changeboard import resources
@@ -230,11 +230,51 @@ def _build(data: DataDir, run_id: str, as_of: str | None, keep: int, *, unit_tes
         c = form.counts
         console.print(f"form requests: {c.rows_read:,} read, {c.inserted:,} new, {c.updated:,} updated")
     try:
-        with console.status("dbt build (models and tests)..."):
-            pub = pipeline.build(data, run_id=run_id, as_of=as_of, keep=keep, unit_tests=unit_tests)
+        with _BuildProgress() as progress:
+            pub = pipeline.build(
+                data, run_id=run_id, as_of=as_of, keep=keep, unit_tests=unit_tests, on_node=progress.node_done
+            )
     except pipeline.BuildFailed as exc:
         raise _fail(str(exc)) from None
     console.print(f"[green]published[/] warehouse version [bold]{pub.version}[/] → {data.warehouse_link}")
+
+
+class _BuildProgress:
+    """dbt's nodes (models, seeds, tests) as they finish: a bar on a terminal; on a log (no
+    terminal), one line per tenth of the nodes, so a CI log shows the build is moving."""
+
+    def __init__(self) -> None:
+        self._live = err.is_terminal
+        self._progress = Progress(
+            TextColumn("[bold]dbt build[/]"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        )
+        self._task = self._progress.add_task("models and tests", total=None)
+        self._next_tenth = 1
+
+    def __enter__(self) -> _BuildProgress:
+        if self._live:
+            self._progress.start()
+        else:
+            err.print("dbt build: models and tests...")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live:
+            self._progress.stop()
+
+    def node_done(self, done: pipeline.NodeDone) -> None:
+        failed = done.status.lower() in ("error", "fail")
+        description = f"{'[red]' if failed else ''}{done.name} {done.status}"
+        self._progress.update(self._task, total=done.total, completed=done.index, description=description)
+        if not self._live and done.index * 10 >= self._next_tenth * done.total:
+            err.print(f"dbt build: {done.index:,} of {done.total:,} nodes done ({done.name}: {done.status})")
+            self._next_tenth = done.index * 10 // done.total + 1
 
 
 @app.command()

@@ -6,6 +6,7 @@ file that no reader knows about; everything runs under :class:`~ingest.lock.Pipe
 
 from __future__ import annotations
 
+import collections
 import os
 import queue
 import subprocess
@@ -29,6 +30,7 @@ from changeboard.ingest.readers import ReadError, sha256_file
 from changeboard.ingest.registry import ExportSettings, Reading, expand_paths, open_file
 from changeboard.ingest.sources import forms
 from changeboard.paths import DataDir
+from changeboard.pipeline import dbt_log
 from changeboard.warehouse.versions import Published, collect_garbage, new_version_id, publish
 
 # A streamed reading of at least this many bytes puts its new rows into one insert statement fed as it
@@ -39,6 +41,8 @@ STREAM_MIN_BYTES = 64 * 2**20
 FREE_SPACE_FACTOR = 3
 
 Progress = Callable[[str], None]
+NodeDone = dbt_log.NodeDone
+NodeProgress = Callable[[NodeDone], None]
 
 
 class BuildFailed(RuntimeError):
@@ -410,12 +414,14 @@ def build(
     keep: int = 3,
     progress: Progress | None = None,
     unit_tests: bool = False,
+    on_node: NodeProgress | None = None,
 ) -> Published:
     """Build a new warehouse version with dbt and publish it atomically (caller holds the lock).
 
     Every data test runs (a failing one publishes nothing). The dbt unit tests check the models' SQL
     on fixed inputs, not the data: they run where the SQL changes (``unit_tests=True``, ``changeboard
-    build --unit-tests``, the test suite), not in every production build (DECISIONLOG D23)."""
+    build --unit-tests``, the test suite), not in every production build (DECISIONLOG D23).
+    ``on_node`` is called as each dbt node (model, test, seed) finishes, with its position."""
     data.ensure()
     if not data.ingest_db.exists():
         load.connect_ingest(data.ingest_db).close()
@@ -428,7 +434,14 @@ def build(
     building.unlink(missing_ok=True)
     building.with_name(building.name + ".wal").unlink(missing_ok=True)
     env = dbt_env(data, building, data.root / "dbt")
-    args = ["build", *dbt_project_args(), "--threads", str(threads or default_threads())]
+    args = [
+        "--log-format",
+        "json",
+        "build",
+        *dbt_project_args(),
+        "--threads",
+        str(threads or default_threads()),
+    ]
     if not unit_tests:
         args += ["--exclude-resource-type", "unit_test"]
     if as_of:
@@ -436,13 +449,10 @@ def build(
     if progress:
         progress(f"dbt build → {building.name}")
     started = time.perf_counter()
-    proc = subprocess.run(
-        dbt_command(args), env=env, capture_output=True, text=True, check=False, preexec_fn=_die_with_parent
-    )
+    returncode, tail = _run_dbt(args, env, on_node)
     dbt_seconds = time.perf_counter() - started
-    if proc.returncode != 0:
-        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-40:])
-        raise BuildFailed(f"dbt build failed (exit {proc.returncode}); nothing was published.\n{tail}")
+    if returncode != 0:
+        raise BuildFailed(f"dbt build failed (exit {returncode}); nothing was published.\n" + "\n".join(tail))
     fault("build:after_dbt")
     ingest_runs = _ingest_run_count(data)
     con = duckdb.connect(str(building))
@@ -466,6 +476,31 @@ def build(
     )
     collect_garbage(data, keep=keep)
     return published
+
+
+def _run_dbt(args: list[str], env: dict[str, str], on_node: NodeProgress | None) -> tuple[int, list[str]]:
+    """Run dbt, reporting each finished node as its log line arrives; its exit code and the last 40
+    lines of its log as text (the error tail of a failed build)."""
+    tail: collections.deque[str] = collections.deque(maxlen=40)
+    with subprocess.Popen(
+        dbt_command(args),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=_die_with_parent,
+    ) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            text = dbt_log.message(line)
+            if text.strip():
+                tail.append(text)
+            if on_node is not None:
+                done = dbt_log.node_done(line)
+                if done is not None:
+                    on_node(done)
+        returncode = proc.wait()
+    return returncode, list(tail)
 
 
 def _ingest_run_count(data: DataDir) -> int:

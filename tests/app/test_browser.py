@@ -245,3 +245,41 @@ def test_browser_a_lazy_list_reads_its_rows_when_clicked(server: str, built_data
             _no_errors(page)
         finally:
             browser.close()
+
+
+def test_browser_a_shared_link_opens_the_same_view(server: str) -> None:
+    """A person sets filters, copies the address, and a colleague's browser opens the same view; the
+    request pages draw no filters."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            first = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+            first.goto(f"{server}/changes")
+            _settle(first)
+            _select(first, "Change type", "normal")
+            first.wait_for_function("() => location.search.includes('change_type=normal')", timeout=15_000)
+            shared = first.url
+            period = (
+                first.locator('[data-testid="stSidebar"]')
+                .get_by_role("combobox", name="Period")
+                .input_value()
+            )
+            # another browser (no session) opens the shared address
+            second = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+            second.goto(shared)
+            _settle(second)
+            sidebar = second.locator('[data-testid="stSidebar"]')
+            assert sidebar.get_by_role("combobox", name="Change type").input_value() == "normal"
+            assert sidebar.get_by_role("combobox", name="Period").input_value() == period
+            assert "Change type: normal" in second.locator('[data-testid="stMain"]').inner_text() or (
+                "change type: normal" in second.locator('[data-testid="stMain"]').inner_text()
+            )
+            _no_errors(second)
+            second.locator('[data-testid="stSidebarNav"] a', has_text="Raise a change").first.click()
+            second.get_by_role("heading", name="Raise a change request").wait_for(timeout=30_000)
+            _settle(second)
+            expect(sidebar.get_by_role("combobox", name="Period")).to_have_count(0, timeout=15_000)
+        finally:
+            browser.close()

@@ -17,6 +17,12 @@ APP = Path(__file__).resolve().parents[2] / "app"
 ENTRY = APP / "streamlit_app.py"
 TIMEOUT = 60
 
+# The month a page opens on: the newest complete one (the build's "now" falls in the newest month).
+DEFAULT_MONTH = (
+    "select max(period_start) as p from rpt_change_kpis where period_grain = 'month' and dimension = 'all' "
+    "and period_start + interval 1 month <= (select max(effective_as_of) from rpt_attribution_settings)"
+)
+
 PAGES = {
     "overview": ("views/overview.py", "Overview"),
     "changes": ("views/changes.py", "Changes"),
@@ -114,7 +120,7 @@ def confidence_rows(con: duckdb.DuckDBPyConnection) -> dict[str, bool]:
 def latest_month(con: duckdb.DuckDBPyConnection) -> date:
     return one(
         con,
-        "select max(period_start) as p from rpt_change_kpis where period_grain = 'month' and dimension = 'all'",
+        DEFAULT_MONTH,
     )["p"]
 
 
@@ -138,7 +144,7 @@ def test_overview_kpis_equal_the_dbt_models(app_env: DataDir, warehouse: duckdb.
     at = run_page("overview")
     latest = one(
         warehouse,
-        "select max(period_start) as p from rpt_change_kpis where period_grain = 'month' and dimension = 'all'",
+        DEFAULT_MONTH,
     )["p"]
     kpi = one(
         warehouse,
@@ -241,7 +247,7 @@ def test_changes_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnection) ->
     at = run_page("changes")
     latest = one(
         warehouse,
-        "select max(period_start) as p from rpt_change_kpis where period_grain = 'month' and dimension = 'all'",
+        DEFAULT_MONTH,
     )["p"]
     kpi = one(
         warehouse,
@@ -277,7 +283,7 @@ def test_lead_times_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnection)
     at = run_page("lead_times")
     latest = one(
         warehouse,
-        "select max(period_start) as p from rpt_change_kpis where period_grain = 'month' and dimension = 'all'",
+        DEFAULT_MONTH,
     )["p"]
     kpi = one(
         warehouse,
@@ -309,7 +315,7 @@ def test_incidents_page_and_exploratory_controls(
     at = run_page("incidents")
     latest = one(
         warehouse,
-        "select max(period_start) as p from rpt_change_kpis where period_grain = 'month' and dimension = 'all'",
+        DEFAULT_MONTH,
     )["p"]
     kpi = one(
         warehouse,
@@ -548,8 +554,12 @@ def test_backlog_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnection) ->
     import json
     from datetime import timedelta
 
-    at = run_page("backlog")
-    latest = latest_month(warehouse)
+    # the current period (the build's "now" falls in it), chosen explicitly: pages open on the newest
+    # complete one, and only the current period lists the changes overdue now
+    latest = one(warehouse, "select max(period_start) as p from rpt_backlog where period_grain = 'month'")[
+        "p"
+    ]
+    at = run_page("backlog", {"flt_period": latest})
     row = one(
         warehouse, "select * from rpt_backlog where period_grain = 'month' and period_start = ?", [latest]
     )
