@@ -69,6 +69,11 @@ def main() -> None:
             f"{exc}. The dashboards appear as soon as the first build is published.",
         )
         return
+    problem = db.contract_problem()
+    if problem is not None:
+        st.title(pg.title)
+        st.error(problem, icon=":material/sync_problem:")
+        return
     choices_df = data.dimension_values()
     choices = {
         name: choices_df.filter(choices_df["dimension"] == dim)["dimension_value"].to_list()
