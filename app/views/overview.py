@@ -10,6 +10,7 @@ from changeboard.app.components import (
     drilldown,
     empty_state,
     fmt,
+    metrics,
     scope_note,
     tile_row,
 )
@@ -107,6 +108,7 @@ trend = data.change_kpis(
 if trend.is_empty():
     empty_state(f"No changes in these {f.grain}s for {scope}.")
 else:
+    defs = metrics()  # chart series are named as the tiles (rpt_metric_definitions)
     left, right = st.columns(2)
     with left:
         chart(
@@ -123,7 +125,7 @@ else:
             charts.rate_trend(
                 trend,
                 x="period_start",
-                series={"change_success_rate": "Change success rate", "failed_rate": "Failed-change rate"},
+                series={m: defs[m].label for m in ("change_success_rate", "failed_rate")},
                 numerators={
                     "change_success_rate": ("change_success_numerator", "completed_count"),
                     "failed_rate": ("failed_count", "completed_count"),
@@ -151,7 +153,7 @@ else:
             charts.rate_trend(
                 trend,
                 x="period_start",
-                series={"emergency_ratio": "Emergency", "unauthorized_ratio": "Unauthorized"},
+                series={m: defs[m].label for m in ("emergency_ratio", "unauthorized_ratio")},
                 numerators={
                     "emergency_ratio": ("emergency_count", "changes_opened"),
                     "unauthorized_ratio": ("unauthorized_count", "completed_count"),
