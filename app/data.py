@@ -623,12 +623,12 @@ def release_calendar() -> pl.DataFrame:
     """One point per release with a deployment time or a planned end: ``when``, ``status`` (failed,
     deployed, not deployed (planned end)), ``label`` and release_type ('(no type)' when absent)."""
     return db.query(
-        "select coalesce(deployed_at, planned_end_at) as \"when\", "
+        'select coalesce(deployed_at, planned_end_at) as "when", '
         "case when is_failed then 'failed' when is_deployed then 'deployed' "
         "else 'not deployed (planned end)' end as status, "
         "number || ' · ' || coalesce(name, '') as label, coalesce(release_type, '(no type)') as release_type, "
         "number, name, release_id from fct_releases where coalesce(deployed_at, planned_end_at) is not null "
-        "order by status, \"when\", release_id"
+        'order by status, "when", release_id'
     )
 
 

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 import streamlit as st
 from changeboard.app import charts, data, filters
-from changeboard.app.components import Tile, chart, drilldown, empty_state, low_confidence_reason, tile_row
+from changeboard.app.components import (
+    Tile,
+    chart,
+    drilldown,
+    empty_state,
+    low_confidence_reason,
+    metric_tile,
+    metrics,
+)
 
 STATUS_COLOURS = {
     "failed": charts.COLOURS["bad"],
@@ -45,35 +53,31 @@ dq = data.metric_confidence()
 # --- headline tiles ------------------------------------------------------------------------------------
 in_period = data.release_totals(start=f.period_start, end=f.period_end) if f.period_start else None
 all_time = data.release_totals()
-c = st.columns(4)
-with c[0]:
-    tile_row(
-        (failure_tile(f"deployed in {f.label}"),), in_period or {"is_failed": 0, "is_deployed": 0}, dq=dq
-    )
-with c[1]:
-    tile_row((failure_tile("all time"),), all_time, dq=dq)
-with c[2]:
-    tile_row(
-        (
-            Tile(
-                "releases_deployed",
-                evidence=lambda r: f"in {f.label} · {r['member_change_count']:,} member changes",
+no_period = {"is_failed": 0, "is_deployed": 0, "member_change_count": 0, "caused_incident_count": 0}
+HEADLINE = (
+    (failure_tile(f"deployed in {f.label}"), in_period or no_period),
+    (failure_tile("all time"), all_time),
+    (
+        Tile(
+            "releases_deployed",
+            evidence=lambda r: f"in {f.label} · {r['member_change_count']:,} member changes",
+        ),
+        in_period or no_period,
+    ),
+    (
+        Tile(
+            "release_caused_incidents",
+            evidence=lambda r: (
+                f"{r['caused_p1_p3_count']:,} of them P1-P3 · by releases deployed in {f.label}"
             ),
         ),
-        in_period or {"is_deployed": 0, "member_change_count": 0},
-    )
-with c[3]:
-    tile_row(
-        (
-            Tile(
-                "release_caused_incidents",
-                evidence=lambda r: (
-                    f"{r['caused_p1_p3_count']:,} of them P1-P3 · by releases deployed in {f.label}"
-                ),
-            ),
-        ),
-        in_period or {"caused_incident_count": 0, "caused_p1_p3_count": 0},
-    )
+        in_period or {**no_period, "caused_p1_p3_count": 0},
+    ),
+)
+definitions = metrics()
+for place, (tile, row) in zip(st.columns(len(HEADLINE), gap="small"), HEADLINE, strict=True):
+    with place:
+        metric_tile(tile, row, None, dq, definitions)
 
 # --- calendar ---------------------------------------------------------------------------------------------
 st.subheader("Release calendar", help="One point per release, on its deployment time (else its planned end).")
