@@ -752,6 +752,15 @@ def ci_neighbours(*, ci_id: str) -> pl.DataFrame:
     )
 
 
+def ci_neighbour_counts(*, ci_id: str) -> dict[str, int]:
+    """How many CMDB neighbours the CI has one relationship away (``direct``) and two (``two_hop``)."""
+    return db.query(
+        "select count(*) filter (where distance = 1) as direct, count(*) filter (where distance = 2) as two_hop "
+        "from dim_ci_relationships where ci_id = ?",
+        (ci_id,),
+    ).row(0, named=True)
+
+
 def success_scores(*, period_start: date | None = None) -> pl.DataFrame:
     """rpt_change_success_score rows of every group: all time (``period_start`` None) or one month,
     best score first."""

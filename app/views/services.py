@@ -3,7 +3,6 @@ change success score by assignment group, and one CI's history with its CMDB nei
 
 from __future__ import annotations
 
-import polars as pl
 import streamlit as st
 from changeboard.app import charts, data, filters
 from changeboard.app.components import chart, drilldown, empty_state
@@ -178,9 +177,9 @@ else:
         if cmdb.is_empty():
             empty_state("This CI has no relationship in the CMDB export.")
         else:
-            direct = cmdb.filter(pl.col("distance") == 1).height
+            hops = data.ci_neighbour_counts(ci_id=ci_id)
             st.caption(
-                f"{direct:,} directly related, {cmdb.height - direct:,} two relationships away "
+                f"{hops['direct']:,} directly related, {hops['two_hop']:,} two relationships away "
                 "(2-hop paths never pass through a business service or a hub CI)."
             )
             drilldown(
