@@ -343,6 +343,7 @@ class Tile:
     metric: str
     evidence: Callable[[Mapping[str, object]], str] | None = None
     text: Callable[[Mapping[str, object]], str] | None = None
+    qualifier: str = ""  # "all time": the same metric over another scope, labelled "<label>, all time"
 
 
 def metric_tile(
@@ -356,7 +357,7 @@ def metric_tile(
 
     has_row = row is not None
     kpi_tile(
-        m.label,
+        f"{m.label}, {tile.qualifier}" if tile.qualifier else m.label,
         tile.text(row) if tile.text is not None and row is not None else col(row, m.value_column),
         kind="text" if tile.text is not None and has_row else m.unit,
         numerator=col(row, m.numerator_column),

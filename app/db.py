@@ -85,11 +85,12 @@ def query(sql: str, params: tuple[object, ...] = ()) -> pl.DataFrame:
 
 def contract_problem() -> str | None:
     """Why the app cannot read the version being served (its contract differs), or None when it can."""
-    return _contract_problem(published().version)
+    return _contract_problem(str(data_dir().root), published().version)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def _contract_problem(version: str) -> str | None:
+def _contract_problem(root: str, version: str) -> str | None:
+    """Checked once per (data directory, published version)."""
     _pub, con = reader().current()
     cur = con.cursor()
     try:

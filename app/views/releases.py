@@ -26,12 +26,13 @@ STATUS_COLOURS = {
 }
 
 
-def failure_tile(scope: str) -> Tile:
+def failure_tile(scope: str, qualifier: str = "") -> Tile:
     """'x of y' releases: x = is_failed, y = is_deployed (fct_releases' numerator and denominator)."""
     return Tile(
         "release_failure_rate",
         text=lambda r: f"{r['is_failed']:,} of {r['is_deployed']:,}" if r["is_deployed"] else "no releases",
         evidence=lambda r: f"{r['is_failed']:,} failed of {r['is_deployed']:,} deployed releases ({scope})",
+        qualifier=qualifier,
     )
 
 
@@ -56,7 +57,7 @@ all_time = data.release_totals()
 no_period = {"is_failed": 0, "is_deployed": 0, "member_change_count": 0, "caused_incident_count": 0}
 HEADLINE = (
     (failure_tile(f"deployed in {f.label}"), in_period or no_period),
-    (failure_tile("all time"), all_time),
+    (failure_tile("all time", qualifier="all time"), all_time),
     (
         Tile(
             "releases_deployed",

@@ -249,7 +249,7 @@ def test_changes_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnection) ->
         [latest],
     )
     assert metric(at, "Outside planned window").value == pct(kpi["outside_window_ratio"])
-    assert f"{kpi['outside_window_count']:,} / {kpi['window_checked_count']:,} with both windows" in captions(
+    assert f"{kpi['outside_window_count']:,} / {kpi['window_checked_count']:,} changes with both windows" in captions(
         at
     )
     assert metric(at, "Unsuccessful rate (ITIL)").value == pct(kpi["unsuccessful_rate"])
