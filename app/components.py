@@ -301,6 +301,7 @@ DIRECTIONS = {
 }
 
 Row = Mapping[str, object] | None
+NARROW_TILES = 5  # tiles to a row from which a label must be short to fit at 1440 px
 
 
 @dataclass(frozen=True)
@@ -309,6 +310,7 @@ class Metric:
 
     metric: str
     label: str
+    short_label: str
     unit: str
     direction: str
     value_column: str
@@ -347,17 +349,25 @@ class Tile:
 
 
 def metric_tile(
-    tile: Tile, row: Row, previous: Row, dq: pl.DataFrame, definitions: Mapping[str, Metric]
+    tile: Tile,
+    row: Row,
+    previous: Row,
+    dq: pl.DataFrame,
+    definitions: Mapping[str, Metric],
+    *,
+    narrow: bool = False,
 ) -> None:
-    """Render one declared tile from a published row (and the previous period's, when compared)."""
+    """Render one declared tile from a published row (and the previous period's, when compared);
+    ``narrow`` tiles (five to a row) carry the metric's short label."""
     m = definitions[tile.metric]
+    label = m.short_label if narrow else m.label
 
     def col(r: Row, name: str | None) -> object:
         return None if r is None or name is None else r.get(name)
 
     has_row = row is not None
     kpi_tile(
-        f"{m.label}, {tile.qualifier}" if tile.qualifier else m.label,
+        f"{label}, {tile.qualifier}" if tile.qualifier else label,
         tile.text(row) if tile.text is not None and row is not None else col(row, m.value_column),
         kind="text" if tile.text is not None and has_row else m.unit,
         numerator=col(row, m.numerator_column),
@@ -379,9 +389,11 @@ def tile_row(
     dq: pl.DataFrame | None = None,
     columns: int | None = None,
 ) -> None:
-    """Declared tiles side by side, each reading its value, evidence, band and confidence from ``row``."""
+    """Declared tiles side by side, each reading its value, evidence, band and confidence from ``row``
+    (five or more to a row are narrow: they carry the short labels)."""
     definitions = metrics()
     quality = dq if dq is not None else pl.DataFrame()
-    for place, tile in zip(st.columns(columns or len(tiles), gap="small"), tiles, strict=False):
+    count = columns or len(tiles)
+    for place, tile in zip(st.columns(count, gap="small"), tiles, strict=False):
         with place:
-            metric_tile(tile, row, previous, quality, definitions)
+            metric_tile(tile, row, previous, quality, definitions, narrow=count >= NARROW_TILES)

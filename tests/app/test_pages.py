@@ -158,14 +158,14 @@ def test_overview_kpis_equal_the_dbt_models(app_env: DataDir, warehouse: duckdb.
     assert f"{kpi['change_success_numerator']:,} / {kpi['completed_count']:,} completed changes" in caps
     assert metric(at, "Failed-change rate").value == pct(kpi["failed_rate"])
     assert f"{kpi['failed_count']:,} / {kpi['completed_count']:,} completed changes" in caps
-    assert metric(at, "Unsuccessful rate (ITIL)").value == pct(kpi["unsuccessful_rate"])
-    assert metric(at, "Incident-based fail rate").value == pct(kpi["incident_fail_rate"])
+    assert metric(at, "Unsuccessful (ITIL)").value == pct(kpi["unsuccessful_rate"])
+    assert metric(at, "Incident fail rate").value == pct(kpi["incident_fail_rate"])
     assert f"{kpi['incident_failed_count']:,} / {kpi['deployed_completed_count']:,} deployed changes" in caps
     assert metric(at, "Emergency ratio").value == pct(kpi["emergency_ratio"])
     assert f"{kpi['emergency_count']:,} / {kpi['changes_opened']:,} changes opened" in caps
     assert metric(at, "Unauthorized ratio").value == pct(kpi["unauthorized_ratio"])
     assert metric(at, "Changes opened").value == f"{kpi['changes_opened']:,}"
-    assert metric(at, "Incidents caused by changes").value == f"{kpi['change_caused_incident_count']:,}"
+    assert metric(at, "Caused incidents").value == f"{kpi['change_caused_incident_count']:,}"
     dora = one(
         warehouse, "select * from rpt_dora where period_grain = 'month' and period_start = ?", [latest]
     )
@@ -249,8 +249,9 @@ def test_changes_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnection) ->
         [latest],
     )
     assert metric(at, "Outside planned window").value == pct(kpi["outside_window_ratio"])
-    assert f"{kpi['outside_window_count']:,} / {kpi['window_checked_count']:,} changes with both windows" in captions(
-        at
+    assert (
+        f"{kpi['outside_window_count']:,} / {kpi['window_checked_count']:,} changes with both windows"
+        in captions(at)
     )
     assert metric(at, "Unsuccessful rate (ITIL)").value == pct(kpi["unsuccessful_rate"])
     disagree = one(
@@ -481,9 +482,9 @@ def test_tiles_read_label_unit_and_help_from_the_metric_definitions(
     """Every Overview tile is a declared metric: its label and help are rpt_metric_definitions' (the
     help is the dbt doc block of the value column), and no tile is left undeclared."""
     at = run_page("overview")
-    declared = {
+    declared = {  # five tiles to a row: the short labels
         r[0]: r[1]
-        for r in warehouse.execute("select label, description from rpt_metric_definitions").fetchall()
+        for r in warehouse.execute("select short_label, description from rpt_metric_definitions").fetchall()
     }
     shown = {m.label: m.help for m in at.metric}
     assert len(shown) == 15

@@ -3,7 +3,7 @@
     `metrics` list in this model's meta (rpt_metric_definitions.yml, shown by dbt docs); the help
     text is the description of the value column (its doc block in models/docs.md), read from the
     project's graph, so neither is written twice. The full definitions: docs/metrics.md. -#}
-{%- set fields = ['metric', 'label', 'unit', 'direction', 'model_name', 'value_column', 'numerator_column',
+{%- set fields = ['metric', 'label', 'short_label', 'unit', 'direction', 'model_name', 'value_column', 'numerator_column',
     'denominator_column', 'population', 'event_column', 'band_column', 'confidence_metric', 'description'] -%}
 {%- set rows = [] -%}
 {%- if execute -%}
@@ -19,7 +19,7 @@
             {{ exceptions.raise_compiler_error('rpt_metric_definitions: metric ' ~ item['metric'] ~ ' names ' ~ item['model'] ~ '.' ~ item['column'] ~ ', which has no documented column') }}
         {%- endif -%}
         {%- do rows.append([
-            item['metric'], item['label'], item['unit'], item['direction'], item['model'], item['column'],
+            item['metric'], item['label'], item.get('short', item['label']), item['unit'], item['direction'], item['model'], item['column'],
             item.get('numerator'), item.get('denominator'), item.get('population'), item.get('event'),
             item.get('band'), item.get('confidence'), column.description | trim
         ]) -%}
