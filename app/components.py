@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 
 import plotly.graph_objects as go
@@ -291,9 +292,108 @@ def get(row: dict[str, object] | None, key: str) -> object:
     return None if row is None else row.get(key)
 
 
-def missing_report(model: str, what: str) -> None:
-    """The empty state of a page section whose dbt model is not in the published version yet."""
-    empty_state(
-        f"This report is not built yet: the published warehouse has no `{model}` model.",
-        f"{what} It appears here after the next `changeboard build` that includes it.",
+# --- KPI tiles declared as data ----------------------------------------------------------------------------
+
+DIRECTIONS = {
+    "higher_is_better": "Higher is better.",
+    "lower_is_better": "Lower is better.",
+    "neutral": "",
+}
+
+Row = Mapping[str, object] | None
+NARROW_TILES = 5  # tiles to a row from which a label must be short to fit at 1440 px
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One row of rpt_metric_definitions: how a KPI reads and where its value and evidence are."""
+
+    metric: str
+    label: str
+    short_label: str
+    unit: str
+    direction: str
+    value_column: str
+    numerator_column: str | None
+    denominator_column: str | None
+    population: str | None
+    band_column: str | None
+    confidence_metric: str | None
+    description: str
+
+    @property
+    def help(self) -> str:
+        """The tile's help: the dbt doc block of the value column, then which way is better."""
+        return f"{self.description}\n\n{DIRECTIONS.get(self.direction, '')}".strip()
+
+
+def metrics() -> dict[str, Metric]:
+    """Every declared KPI by key (rpt_metric_definitions; the dbt project declares them once)."""
+    fields = Metric.__dataclass_fields__
+    return {
+        row["metric"]: Metric(**{k: row[k] for k in fields})
+        for row in app_data.metric_definitions().iter_rows(named=True)
+    }
+
+
+@dataclass(frozen=True)
+class Tile:
+    """A KPI tile as data: the declared metric it shows, plus, where the page says more than
+    "numerator / denominator population", an evidence line composed from the published row, or a
+    text standing for the value (e.g. "3 of 41")."""
+
+    metric: str
+    evidence: Callable[[Mapping[str, object]], str] | None = None
+    text: Callable[[Mapping[str, object]], str] | None = None
+    qualifier: str = ""  # "all time": the same metric over another scope, labelled "<label>, all time"
+
+
+def metric_tile(
+    tile: Tile,
+    row: Row,
+    previous: Row,
+    dq: pl.DataFrame,
+    definitions: Mapping[str, Metric],
+    *,
+    narrow: bool = False,
+) -> None:
+    """Render one declared tile from a published row (and the previous period's, when compared);
+    ``narrow`` tiles (five to a row) carry the metric's short label."""
+    m = definitions[tile.metric]
+    label = m.short_label if narrow else m.label
+
+    def col(r: Row, name: str | None) -> object:
+        return None if r is None or name is None else r.get(name)
+
+    has_row = row is not None
+    kpi_tile(
+        f"{label}, {tile.qualifier}" if tile.qualifier else label,
+        tile.text(row) if tile.text is not None and row is not None else col(row, m.value_column),
+        kind="text" if tile.text is not None and has_row else m.unit,
+        numerator=col(row, m.numerator_column),
+        denominator=col(row, m.denominator_column),
+        unit=m.population or "",
+        previous=col(previous, m.value_column),
+        evidence=tile.evidence(row) if tile.evidence is not None and row is not None else None,
+        help=m.help,
+        low_confidence=low_confidence_reason(dq, m.confidence_metric) if m.confidence_metric else None,
+        band=str(col(row, m.band_column)) if col(row, m.band_column) is not None else None,
     )
+
+
+def tile_row(
+    tiles: Sequence[Tile],
+    row: Row,
+    *,
+    previous: Row = None,
+    dq: pl.DataFrame | None = None,
+    columns: int | None = None,
+) -> None:
+    """Declared tiles side by side, each reading its value, evidence, band and confidence from ``row``
+    (five or more to a row are narrow: they carry the short labels)."""
+    definitions = metrics()
+    quality = dq if dq is not None else pl.DataFrame()
+    count = columns or len(tiles)
+    for place, tile in zip(st.columns(count, gap="small"), tiles, strict=False):
+        with place:
+            metric_tile(tile, row, previous, quality, definitions, narrow=count >= NARROW_TILES)

@@ -26,7 +26,7 @@ CHANGE_FILTER_COLUMNS = frozenset(
 )
 INCIDENT_FILTER_COLUMNS = frozenset({"service_name"})
 
-# Which timestamp assigns a change to a period (METRICS.md conventions).
+# Which timestamp assigns a change to a period (docs/metrics.md conventions).
 EVENT_COLUMNS = {
     "closed": "closed_at",  # outcome metrics
     "opened": "opened_at",  # intake metrics
@@ -38,8 +38,8 @@ EVENT_COLUMNS = {
 CHANGE_SUBSETS = {
     "all": "true",
     "completed": "is_completed",
-    "successful": "is_completed and outcome in ('successful', 'successful_with_issues')",
-    "unsuccessful": "is_completed and outcome = 'unsuccessful'",
+    "successful": "is_successful",  # fct_changes' flag: the success predicate is written once, in dbt
+    "unsuccessful": "is_completed and is_failed_itil",
     "failed": "is_completed and is_failed",
     "failed_incident": "is_completed and is_failed_incident",
     "disagreement": "is_completed and (is_failed_itil <> is_failed_incident)",
@@ -227,18 +227,15 @@ class Records:
 # --- the warehouse itself -------------------------------------------------------------------------
 
 
-def has_model(name: str) -> bool:
-    """True when the published version contains the model (a report another issue adds may be absent)."""
-    df = db.query(
-        "select count(*) as n from information_schema.tables where table_schema = 'main' and table_name = ?",
-        (name,),
-    )
-    return bool(df["n"][0])
-
-
 def warehouse_version() -> pl.DataFrame:
     """The version row the build wrote (version, built_at, ...)."""
     return db.query("select * from warehouse_version")
+
+
+def metric_definitions() -> pl.DataFrame:
+    """rpt_metric_definitions: every KPI's label, unit, direction, value / numerator / denominator
+    columns, population, band and confidence metric, and its help text (the dbt doc block)."""
+    return db.query("select * from rpt_metric_definitions order by display_order")
 
 
 # --- filter choices and periods ---------------------------------------------------------------------
@@ -493,70 +490,31 @@ def assignment_groups() -> pl.DataFrame:
     return db.query("select * from dim_assignment_groups order by change_success_score desc nulls last")
 
 
-# --- reports another issue adds (may be absent from the published version) ----------------------------
-
-
-def model_rows(name: str) -> pl.DataFrame:
-    """Every row of an optional report (fct_releases, rpt_backlog, ...), or an empty frame if absent.
-
-    ``name`` must be one of :data:`OPTIONAL_MODELS` (never user text).
-    """
-    if name not in OPTIONAL_MODELS:
-        raise ValueError(f"not an optional model: {name!r}")
-    if not has_model(name):
-        return pl.DataFrame()
-    return db.query(f"select * from {name}")
-
-
-OPTIONAL_MODELS = frozenset(
-    {
-        "fct_releases",
-        "fct_change_collisions",
-        "dim_ci_relationships",
-        "dim_change_windows",
-        "rpt_attribution_settings",
-        "rpt_backlog",
-        "rpt_change_success_score",
-        "rpt_cab_agenda",
-        "rpt_data_quality",
-        "rpt_ingest_runs",
-        "rpt_quarantine",
-        "rpt_state_durations",
-    }
-)
-
-
-def _optional(model: str, sql: str, params: tuple[object, ...] = ()) -> pl.DataFrame:
-    """Run ``sql`` (constant text over ``model``) when the published version has the model, else an
-    empty frame. ``model`` is one of :data:`OPTIONAL_MODELS`."""
-    if model not in OPTIONAL_MODELS:
-        raise ValueError(f"not an optional model: {model!r}")
-    if not has_model(model):
-        return pl.DataFrame()
-    return db.query(sql, params)
-
-
 # --- settings in force (rpt_attribution_settings) ------------------------------------------------------
 
 
 def settings() -> pl.DataFrame:
-    """rpt_attribution_settings: one row per dbt var in force for this build (empty when absent)."""
-    return _optional(
-        "rpt_attribution_settings",
+    """rpt_attribution_settings: one row per dbt var in force for this build."""
+    return db.query(
         "select setting, setting_group, value, numeric_value, description, effective_as_of "
         "from rpt_attribution_settings order by setting_group, setting",
     )
 
 
-def as_of() -> datetime | None:
-    """The build's "now" (every age, window and schedule is computed against it), or None."""
-    df = settings()
-    if not df.is_empty():
-        return df["effective_as_of"][0]
-    df = _optional(
-        "rpt_backlog", "select max(period_end_at) as as_of from rpt_backlog where is_current_period"
+def as_of() -> datetime:
+    """The build's "now" (every age, window and schedule is computed against it)."""
+    return db.query("select max(effective_as_of) as as_of from rpt_attribution_settings")["as_of"][0]
+
+
+def attribution_setting(name: str) -> float:
+    """A numeric setting in force for this build (rpt_attribution_settings)."""
+    df = db.query(
+        "select numeric_value from rpt_attribution_settings where setting = ? and numeric_value is not null",
+        (name,),
     )
-    return None if df.is_empty() else df["as_of"][0]
+    if df.is_empty():
+        raise LookupError(f"rpt_attribution_settings publishes no numeric setting {name!r}")
+    return float(df["numeric_value"][0])
 
 
 # --- data quality ------------------------------------------------------------------------------------------
@@ -564,8 +522,7 @@ def as_of() -> datetime | None:
 
 def data_quality(*, check_type: str) -> pl.DataFrame:
     """rpt_data_quality rows of one check type (coverage, metric_confidence, ...), by source and field."""
-    return _optional(
-        "rpt_data_quality",
+    return db.query(
         "select check_type, source_system, entity, metric, weakest_input, numerator, denominator, "
         "issue_count, coverage, threshold, is_low_confidence, reason from rpt_data_quality "
         "where check_type = ? order by source_system = 'all' desc, source_system, entity, metric",
@@ -576,13 +533,12 @@ def data_quality(*, check_type: str) -> pl.DataFrame:
 def metric_confidence() -> pl.DataFrame:
     """The per-metric confidence rows the KPI tiles read (metric named as the rpt_change_kpis column)."""
     df = data_quality(check_type="metric_confidence")
-    return df if df.is_empty() else df.filter(pl.col("source_system") == "all")
+    return df.filter(pl.col("source_system") == "all")
 
 
 def quarantine(*, limit: int = 500) -> pl.DataFrame:
     """rpt_quarantine: the rows the loader could not use (file, row, reason), newest first."""
-    return _optional(
-        "rpt_quarantine",
+    return db.query(
         "select file_name, source_row, reason, entity, record_key, source_system, reasons, quarantined_at, "
         "raw_record, ingest_run_id from rpt_quarantine "
         "order by quarantined_at desc, source_system, file_name, source_row limit ?",
@@ -591,14 +547,12 @@ def quarantine(*, limit: int = 500) -> pl.DataFrame:
 
 
 def quarantine_count() -> int:
-    df = _optional("rpt_quarantine", "select count(*) as n from rpt_quarantine")
-    return 0 if df.is_empty() else int(df["n"][0])
+    return int(db.query("select count(*) as n from rpt_quarantine")["n"][0])
 
 
 def ingest_runs(*, limit: int = 30) -> pl.DataFrame:
     """The last loader runs (rpt_ingest_runs), newest first."""
-    return _optional(
-        "rpt_ingest_runs",
+    return db.query(
         "select started_at, source_system, source_table, file_name, status, rows_read, inserted, updated, "
         "unchanged, superseded, quarantined, duration_seconds, warnings, error, is_latest_for_file, "
         "pipeline_run_id, ingest_run_id from rpt_ingest_runs "
@@ -610,12 +564,92 @@ def ingest_runs(*, limit: int = 30) -> pl.DataFrame:
 # --- releases ------------------------------------------------------------------------------------------------
 
 
-def releases() -> pl.DataFrame:
-    """fct_releases, most recently deployed (else planned) first."""
-    return _optional(
-        "fct_releases",
-        "select * from fct_releases order by coalesce(deployed_at, planned_end_at, planned_start_at) desc "
-        "nulls last, release_id",
+RELEASE_COLUMNS = (
+    "number",
+    "name",
+    "release_type",
+    "state",
+    "deployed_at",
+    "released_at",
+    "planned_start_at",
+    "planned_end_at",
+    "first_member_opened_at",
+    "release_lead_time_hours",
+    "member_change_count",
+    "completed_member_change_count",
+    "failed_member_change_count",
+    "caused_incident_count",
+    "caused_p1_count",
+    "caused_p2_count",
+    "caused_p3_count",
+    "caused_p1_p3_count",
+    "is_deployed",
+    "has_failed_member_change",
+    "is_failed",
+    "source_system",
+    "release_id",
+)
+
+
+def releases(*, failed_only: bool = False) -> pl.DataFrame:
+    """fct_releases (the deployed, failed ones only when asked), most recently deployed (else planned)
+    first."""
+    where = " where is_deployed and is_failed" if failed_only else ""
+    return db.query(
+        f"select {', '.join(RELEASE_COLUMNS)} from fct_releases{where} "
+        "order by coalesce(deployed_at, planned_end_at, planned_start_at) desc nulls last, release_id"
+    )
+
+
+def release_totals(*, start: date | None = None, end: date | None = None) -> dict[str, object]:
+    """Counts over fct_releases, named as the columns they count or sum (so the declared metrics read
+    them): is_failed / is_deployed (the release failure rate's numerator / denominator),
+    member_change_count, caused_incident_count, caused_p1_p3_count. With ``start`` / ``end``: the
+    releases deployed in [start, end); without: every release."""
+    where, params = "", ()
+    if start is not None and end is not None:
+        where, params = " where deployed_at >= ? and deployed_at < ?", (start, end)
+    return db.query(
+        "select count(*) filter (where is_failed) as is_failed, count(*) filter (where is_deployed) as is_deployed, "
+        "count(*) as release_count, coalesce(sum(member_change_count), 0) as member_change_count, "
+        "coalesce(sum(caused_incident_count), 0) as caused_incident_count, "
+        "coalesce(sum(caused_p1_count + caused_p2_count + caused_p3_count), 0) as caused_p1_p3_count "
+        f"from fct_releases{where}",
+        params,
+    ).row(0, named=True)
+
+
+def release_calendar() -> pl.DataFrame:
+    """One point per release with a deployment time or a planned end: ``when``, ``status`` (failed,
+    deployed, not deployed (planned end)), ``label`` and release_type ('(no type)' when absent)."""
+    return db.query(
+        'select coalesce(deployed_at, planned_end_at) as "when", '
+        "case when is_failed then 'failed' when is_deployed then 'deployed' "
+        "else 'not deployed (planned end)' end as status, "
+        "number || ' · ' || coalesce(name, '') as label, coalesce(release_type, '(no type)') as release_type, "
+        "number, name, release_id from fct_releases where coalesce(deployed_at, planned_end_at) is not null "
+        'order by status, "when", release_id'
+    )
+
+
+def release_lead_times() -> pl.DataFrame:
+    """Release lead time of every deployed release that has one, with its type ('(no type)' when absent)."""
+    return db.query(
+        "select coalesce(release_type, '(no type)') as release_type, release_lead_time_hours, number, release_id "
+        "from fct_releases where is_deployed and release_lead_time_hours is not null order by release_id"
+    )
+
+
+def releases_causing_incidents(*, limit: int = 12) -> pl.DataFrame:
+    """The releases with most caused incidents (at least one), by priority: caused_p1/p2/p3_count and
+    lower_priority (P4-P5), labelled 'number · name' (without a trailing ' release')."""
+    return db.query(
+        "select number || ' · ' || regexp_replace(coalesce(name, ''), ' release$', '') as label, "
+        "caused_p1_count, caused_p2_count, caused_p3_count, "
+        "caused_incident_count - caused_p1_p3_count as lower_priority, caused_incident_count, release_id "
+        "from fct_releases where caused_incident_count > 0 "
+        "order by caused_incident_count desc, release_id limit ?",
+        (int(limit),),
     )
 
 
@@ -629,7 +663,7 @@ def backlog(*, grain: str, start: date | None = None, end: date | None = None) -
     if start is not None and end is not None:
         sql += " and period_start >= ? and period_start < ?"
         params += [start, end]
-    return _optional("rpt_backlog", sql + " order by period_start", tuple(params))
+    return db.query(sql + " order by period_start", tuple(params))
 
 
 def overdue_changes(*, now: datetime, filters: Mapping[str, str] | None = None) -> Records:
@@ -655,14 +689,6 @@ def forward_schedule(*, start: datetime, end: datetime, filters: Mapping[str, st
     condition = (
         f"state_category in ('open', 'in_progress') and planned_start_at < ? and planned_end_at > ?{where}"
     )
-    if not has_model("fct_change_collisions"):
-        return Records.of_table(
-            f"{', '.join(CHANGE_COLUMNS)}, false as has_collision, '—' as collides_with",
-            "fct_changes",
-            condition,
-            (end, start, *params),
-            order="planned_start_at, number",
-        )
     return replace(
         Records.of_table(
             f"{', '.join(CHANGE_COLUMNS)}, change_id in (select change_id_a from fct_change_collisions "
@@ -687,10 +713,8 @@ def forward_schedule(*, start: datetime, end: datetime, filters: Mapping[str, st
     )
 
 
-def collisions() -> Records | None:
-    """fct_change_collisions, earliest overlap first (None when the model is not published)."""
-    if not has_model("fct_change_collisions"):
-        return None
+def collisions() -> Records:
+    """fct_change_collisions, earliest overlap first."""
     return Records(
         "select change_number_a, change_number_b, collision_kind, description, overlap_start_at, "
         "overlap_end_at, overlap_minutes, shared_ci_name, relationship_path, in_blackout_a, in_blackout_b, "
@@ -710,7 +734,7 @@ def change_windows(*, start: datetime, end: datetime, kind: str | None = None) -
     if kind is not None:
         sql += " and kind = ?"
         params.append(kind)
-    return _optional("dim_change_windows", sql + " order by start_at, name", tuple(params))
+    return db.query(sql + " order by start_at, name", tuple(params))
 
 
 # --- CMDB neighbours, success score, state durations ----------------------------------------------------------
@@ -718,8 +742,7 @@ def change_windows(*, start: datetime, end: datetime, kind: str | None = None) -
 
 def ci_neighbours(*, ci_id: str) -> pl.DataFrame:
     """A CI's CMDB neighbours within two relationships (dim_ci_relationships), nearest first."""
-    return _optional(
-        "dim_ci_relationships",
+    return db.query(
         "select r.neighbour_ci_name, r.distance, r.relationship_path, r.is_neighbour_service, "
         "n.ci_class as neighbour_class, n.change_count as neighbour_change_count, "
         "n.failed_change_count as neighbour_failed_change_count, r.neighbour_ci_id "
@@ -729,17 +752,24 @@ def ci_neighbours(*, ci_id: str) -> pl.DataFrame:
     )
 
 
+def ci_neighbour_counts(*, ci_id: str) -> dict[str, int]:
+    """How many CMDB neighbours the CI has one relationship away (``direct``) and two (``two_hop``)."""
+    return db.query(
+        "select count(*) filter (where distance = 1) as direct, count(*) filter (where distance = 2) as two_hop "
+        "from dim_ci_relationships where ci_id = ?",
+        (ci_id,),
+    ).row(0, named=True)
+
+
 def success_scores(*, period_start: date | None = None) -> pl.DataFrame:
     """rpt_change_success_score rows of every group: all time (``period_start`` None) or one month,
     best score first."""
     if period_start is None:
-        return _optional(
-            "rpt_change_success_score",
+        return db.query(
             "select * from rpt_change_success_score where period_grain = 'all' "
             "order by change_success_score desc, assignment_group",
         )
-    return _optional(
-        "rpt_change_success_score",
+    return db.query(
         "select * from rpt_change_success_score where period_grain = 'month' and period_start = ? "
         "order by change_success_score desc, assignment_group",
         (period_start,),
@@ -748,8 +778,7 @@ def success_scores(*, period_start: date | None = None) -> pl.DataFrame:
 
 def state_durations(*, record_type: str = "change") -> pl.DataFrame:
     """rpt_state_durations rows of one record type (every subtype), most time spent first."""
-    return _optional(
-        "rpt_state_durations",
+    return db.query(
         "select record_subtype, state, stay_count, record_count, median_hours, p90_hours, total_hours "
         "from rpt_state_durations where record_type = ? order by record_subtype, total_hours desc, state",
         (record_type,),

@@ -17,7 +17,21 @@ import streamlit as st
 from changeboard.paths import ENV_DATA_DIR, DataDir
 from changeboard.warehouse.versions import NoWarehouse, Published, WarehouseReader, read_pointer
 
-__all__ = ["NoWarehouse", "data_dir", "deferred", "published", "query", "reader"]
+__all__ = [
+    "CONTRACT_VERSION",
+    "NoWarehouse",
+    "contract_problem",
+    "data_dir",
+    "deferred",
+    "published",
+    "query",
+    "reader",
+]
+
+# The warehouse contract this app reads: the public models and columns it queries. The build publishes
+# its own in rpt_warehouse_contract (dbt/models/reports/rpt_warehouse_contract.sql); raise both together.
+# Checked once per served version at start-up, so no page probes for a model (DECISIONLOG D28).
+CONTRACT_VERSION = 1
 
 
 def data_dir() -> DataDir:
@@ -67,6 +81,44 @@ def _cached(version: str, sql: str, params: tuple[object, ...]) -> pl.DataFrame:
 def query(sql: str, params: tuple[object, ...] = ()) -> pl.DataFrame:
     """Run a query against the published version; results are cached per version."""
     return _cached(published().version, sql, params)
+
+
+def contract_problem() -> str | None:
+    """Why the app cannot read the version being served (its contract differs), or None when it can."""
+    return _contract_problem(str(data_dir().root), published().version)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _contract_problem(root: str, version: str) -> str | None:
+    """Checked once per (data directory, published version)."""
+    _pub, con = reader().current()
+    cur = con.cursor()
+    try:
+        tables = cur.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'main' and table_name = 'rpt_warehouse_contract'"
+        ).fetchall()
+        rows = (
+            cur.execute("select contract_version from rpt_warehouse_contract").fetchall()
+            if tables[0][0]
+            else []
+        )
+    finally:
+        cur.close()
+    published_contract = rows[0][0] if len(rows) == 1 else None
+    if published_contract == CONTRACT_VERSION:
+        return None
+    built = (
+        "publishes no warehouse contract version (it was built by an older changeboard)"
+        if published_contract is None
+        else f"was built for warehouse contract {published_contract}"
+    )
+    return (
+        f"The published warehouse (version {version}) {built}, but this app reads contract {CONTRACT_VERSION}. "
+        "Its models or columns may differ from what the pages ask for, so no page is shown. Run "
+        "`changeboard build` with this changeboard to publish a matching warehouse, or serve it with the "
+        "changeboard that built it."
+    )
 
 
 def deferred(

@@ -79,6 +79,11 @@ def main() -> None:
             f"{exc}. The dashboards appear as soon as the first build is published.",
         )
         return
+    problem = db.contract_problem()
+    if problem is not None:
+        st.title(pg.title)
+        st.error(problem, icon=":material/sync_problem:")
+        return
     if pg.title in filtered_titles():
         choices_df = data.dimension_values()
         choices = {

@@ -12,8 +12,6 @@ import pytest
 from changeboard.paths import ENV_DATA_DIR, DataDir
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
-DATASETS = SHARED / "datasets"
 OUTPUT = REPO / "test-output"
 AS_OF = datetime(2026, 11, 26, tzinfo=UTC)
 AS_OF_TEXT = "2026-11-26 00:00:00"

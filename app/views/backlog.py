@@ -10,9 +10,8 @@ from datetime import timedelta
 import polars as pl
 import streamlit as st
 from changeboard.app import charts, data, filters
-from changeboard.app.components import as_text, chart, drilldown, empty_state, kpi_tile, missing_report
+from changeboard.app.components import Tile, as_text, chart, drilldown, empty_state, tile_row
 
-DEFAULT_FORWARD_DAYS = 14.0
 AGE_BUCKETS = {
     "open_0_1_days_count": "0-1 days",
     "open_2_5_days_count": "2-5 days",
@@ -36,24 +35,13 @@ FLAG_SQL = (
 TIMELINE_ROWS = 150
 
 
-def setting(df: pl.DataFrame, name: str, default: float) -> float:
-    """A numeric setting of rpt_attribution_settings, else the default."""
-    if df.is_empty():
-        return default
-    rows = df.filter(pl.col("setting") == name)
-    if rows.is_empty() or rows["numeric_value"][0] is None:
-        return default
-    return float(rows["numeric_value"][0])
-
-
 f = filters.current()
 st.title("Backlog & schedule")
 rf = f.record_filters()
 now = data.as_of()
-published = data.settings()
-forward_days = setting(published, "forward_schedule_days", DEFAULT_FORWARD_DAYS)
+forward_days = data.attribution_setting("forward_schedule_days")
 st.caption(
-    f"Ages and schedules are measured at the build's “now”: {as_text(now) if now else 'unknown'}. "
+    f"Ages and schedules are measured at the build's “now”: {as_text(now)}. "
     + (
         f"The sidebar's {', '.join(filters.DIMENSIONS[n][2].lower() for n in f.dims)} filter applies to the "
         "change lists and the schedule, not to the published backlog counts."
@@ -67,78 +55,59 @@ st.subheader(
     "Backlog by age",
     help="rpt_backlog: changes open at each period end (the current period: now), by whole days since opened.",
 )
-if not data.has_model("rpt_backlog"):
-    missing_report(
-        "rpt_backlog", "Open changes by age bucket at each period end and overdue changes come from it."
-    )
+trend = data.backlog(grain=f.grain, start=f.trend_start, end=f.period_end) if f.period_start else None
+cur = None
+if trend is not None and not trend.is_empty():
+    match = trend.filter(pl.col("period_start") == f.period_start)
+    cur = match.row(0, named=True) if match.height else None
+if cur is None:
+    empty_state(f"No backlog published for {f.label}.", "Pick another period.")
 else:
-    trend = data.backlog(grain=f.grain, start=f.trend_start, end=f.period_end) if f.period_start else None
-    cur = None
-    if trend is not None and not trend.is_empty():
-        match = trend.filter(pl.col("period_start") == f.period_start)
-        cur = match.row(0, named=True) if match.height else None
-    if cur is None:
-        empty_state(f"No backlog published for {f.label}.", "Pick another period.")
-    else:
-        at_end = "now" if cur["is_current_period"] else f"at {as_text(cur['period_end_at'])}"
-        c = st.columns(4)
-        with c[0]:
-            kpi_tile(
-                "Open changes",
-                cur["open_count"],
-                kind="count",
-                evidence=f"{f.label}: open {at_end}",
-                help="Changes opened and not yet closed or canceled at the period end (rpt_backlog.open_count).",
-            )
-        with c[1]:
-            kpi_tile(
-                "Overdue",
-                cur["overdue_count"],
-                kind="count",
-                evidence=f"{cur['overdue_count']:,} / {cur['open_count']:,} open changes",
-                help="Open, planned start before the period end, not implementing by then.",
-            )
-        with c[2]:
-            kpi_tile(
-                "Open more than 90 days",
-                cur["open_over_90_days_count"],
-                kind="count",
-                evidence=f"{cur['open_31_90_days_count']:,} more are 31-90 days old",
-            )
-        with c[3]:
-            kpi_tile(
-                "Backlog growth",
-                cur["backlog_growth"],
-                kind="count",
-                evidence=f"{cur['opened_count']:,} opened − {cur['closed_count']:,} closed in the period",
-            )
-        chart(
-            charts.stacked_bars(
-                trend,
-                x="period_start",
-                series=AGE_BUCKETS,
-                colours=AGE_COLOURS,
-                line=("overdue_count", "overdue"),
-                title=f"Open changes by age at each {f.grain} end (the current {f.grain}: now)",
+    at_end = "now" if cur["is_current_period"] else f"at {as_text(cur['period_end_at'])}"
+    tile_row(
+        (
+            Tile("open_changes", evidence=lambda r: f"{f.label}: open {at_end}"),
+            Tile("overdue_changes"),
+            Tile(
+                "open_over_90_days",
+                evidence=lambda r: f"{r['open_31_90_days_count']:,} more are 31-90 days old",
             ),
-            key="bl_age",
-        )
-        drilldown(
-            trend.select(
-                "period_start",
-                "period_end_at",
-                "is_current_period",
-                "open_count",
-                *AGE_BUCKETS,
-                "overdue_count",
-                "opened_count",
-                "closed_count",
+            Tile(
                 "backlog_growth",
+                evidence=lambda r: (
+                    f"{r['opened_count']:,} opened − {r['closed_count']:,} closed in the period"
+                ),
             ),
-            title="Published backlog per period",
-            key="bl_rows",
-            filename=f"backlog_{f.grain}",
-        )
+        ),
+        cur,
+    )
+    chart(
+        charts.stacked_bars(
+            trend,
+            x="period_start",
+            series=AGE_BUCKETS,
+            colours=AGE_COLOURS,
+            line=("overdue_count", "overdue"),
+            title=f"Open changes by age at each {f.grain} end (the current {f.grain}: now)",
+        ),
+        key="bl_age",
+    )
+    drilldown(
+        trend.select(
+            "period_start",
+            "period_end_at",
+            "is_current_period",
+            "open_count",
+            *AGE_BUCKETS,
+            "overdue_count",
+            "opened_count",
+            "closed_count",
+            "backlog_growth",
+        ),
+        title="Published backlog per period",
+        key="bl_rows",
+        filename=f"backlog_{f.grain}",
+    )
 
 # --- overdue ----------------------------------------------------------------------------------------------
 st.subheader(
@@ -263,12 +232,7 @@ else:
         )
 
     st.markdown("**Collisions**")
-    if collisions is None:
-        missing_report(
-            "fct_change_collisions",
-            "Pairs of scheduled changes on the same or related CIs with overlapping windows.",
-        )
-    elif collisions.is_empty():
+    if collisions.is_empty():
         empty_state("No collisions: no two open changes on the same or related CIs overlap.")
     else:
         drilldown(
@@ -280,16 +244,13 @@ else:
             caption="same_ci: both change the CI; related_ci: one CMDB relationship apart; same_service: "
             "only the business service is shared.",
         )
-    if not data.has_model("dim_change_windows"):
-        missing_report("dim_change_windows", "Blackout and maintenance windows come from it.")
-    else:
-        drilldown(
-            data.change_windows(start=now, end=window_end),
-            title="Blackout and maintenance windows in the forward window",
-            key="bl_windows",
-            filename="change_windows",
-            empty_message="No blackout or maintenance window in the forward window.",
-        )
+    drilldown(
+        data.change_windows(start=now, end=window_end),
+        title="Blackout and maintenance windows in the forward window",
+        key="bl_windows",
+        filename="change_windows",
+        empty_message="No blackout or maintenance window in the forward window.",
+    )
 
 st.subheader("All open changes")
 open_changes = data.open_changes(filters=rf)

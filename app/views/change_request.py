@@ -264,38 +264,32 @@ def _preview(req: ChangeRequest, policy: Policy) -> None:
         st.caption(f"Checked {scope}.")
 
 
-def main() -> None:
-    components.page_header(
-        "Raise a change request",
-        "For anyone who needs a change: no ITSM tool to learn. The CAB sees your request after the next "
-        "pipeline run. All times are UTC.",
-    )
-    if identity.auth_configured():
-        user = identity.signed_in_user()
-        if user is None:
-            identity.sign_in_prompt("Sign in to raise a change request.", key=P + "auth")
-            st.stop()
-        identity.sign_out_control(user, key=P + "auth")
-    else:
-        user = None
+def _signed_in_user() -> identity.Identity | None:
+    """The verified user (the page stops at a sign-in prompt until there is one), or None in demo mode."""
+    if not identity.auth_configured():
         st.warning(identity.UNVERIFIED_NOTE, icon=":material/person_alert:")
+        return None
+    user = identity.signed_in_user()
+    if user is None:
+        identity.sign_in_prompt("Sign in to raise a change request.", key=P + "auth")
+        st.stop()
+    identity.sign_out_control(user, key=P + "auth")
+    return user
+
+
+def _policy_or_stop() -> Policy:
+    """The change policy in force; the form closes with the reason when it cannot be read."""
     try:
-        policy = requests_data.policy()
+        return requests_data.policy()
     except PolicyError as exc:
         st.error(f"The change policy cannot be read, so the form is closed: {exc}", icon=":material/policy:")
         st.stop()
-    _form_key(user)
-    reference = ss("reference")
-    if reference:
-        _confirmation(str(reference), ss("stored"))  # type: ignore[arg-type]
-        return
+        raise  # st.stop() raises; this keeps the type checker's flow honest
 
-    req = _request(user)
-    problems = _problems(req, policy)
-    found = by_field(problems)
-    attempted = bool(ss("attempted"))
 
-    st.subheader("1. What, where and when")
+def _change_type_and_template(
+    req: ChangeRequest, policy: Policy, found: dict[str, list[Problem]], attempted: bool
+) -> None:
     st.radio(
         "Change type",
         CHANGE_TYPES,
@@ -313,6 +307,9 @@ def main() -> None:
             placeholder="Search the pre-approved templates",
         )
         _show(found, "template", attempted or bool(req.template))
+
+
+def _service_and_cis(req: ChangeRequest, found: dict[str, list[Problem]], attempted: bool) -> None:
     services = requests_data.services()
     cis = requests_data.configuration_items()
     left, right = st.columns(2)
@@ -335,6 +332,9 @@ def main() -> None:
             max_selections=20,
         )
         _show(found, "cis", attempted or bool(req.cis))
+
+
+def _window(req: ChangeRequest, found: dict[str, list[Problem]], attempted: bool) -> None:
     c1, c2, c3, c4 = st.columns(4)
     c1.date_input("Window start date (UTC)", value=None, key=P + "start_date", format="YYYY-MM-DD")
     c2.time_input("Window start time (UTC)", value=None, key=P + "start_time", step=900)
@@ -342,48 +342,77 @@ def main() -> None:
     c4.time_input("Window end time (UTC)", value=None, key=P + "end_time", step=900)
     _show(found, "window_start", attempted or req.window_start is not None)
     _show(found, "window_end", attempted or req.window_end is not None)
+
+
+def _what_where_when(
+    req: ChangeRequest, policy: Policy, found: dict[str, list[Problem]], attempted: bool
+) -> None:
+    """Section 1, outside the form so that it reacts at once (type, template, service, CIs, window)."""
+    st.subheader("1. What, where and when")
+    _change_type_and_template(req, policy, found, attempted)
+    _service_and_cis(req, found, attempted)
+    _window(req, found, attempted)
     _preview(req, policy)
 
+
+def _description_fields(
+    user: identity.Identity | None, policy: Policy, found: dict[str, list[Problem]], attempted: bool
+) -> None:
+    if user is None:
+        st.text_input(
+            "Requester (your name)",
+            key=P + "requester",
+            max_chars=policy.max_length("requester"),
+            placeholder="Not verified in demo mode",
+        )
+        _show(found, "requester", attempted)
+    st.text_input(
+        "Title",
+        key=P + "title",
+        max_chars=policy.max_length("title"),
+        placeholder="What changes, on what",
+    )
+    _show(found, "title", attempted)
+    st.text_area("Description", key=P + "description", max_chars=policy.max_length("description"))
+    _show(found, "description", attempted)
+    st.text_area(
+        "Justification",
+        key=P + "justification",
+        max_chars=policy.max_length("justification"),
+        placeholder="Why this change; for an emergency change, why it cannot wait",
+    )
+    _show(found, "justification", attempted)
+
+
+def _assessment_and_plans(policy: Policy, found: dict[str, list[Problem]], attempted: bool) -> None:
+    i, r = st.columns(2)
+    with i:
+        st.selectbox("Impact", IMPACTS, index=None, key=P + "impact", placeholder="Your assessment")
+        _show(found, "impact", attempted)
+    with r:
+        st.selectbox("Risk", RISKS, index=None, key=P + "risk", placeholder="Your assessment")
+        _show(found, "risk", attempted)
+    for name in ("implementation_plan", "test_plan", "backout_plan"):
+        st.text_area(LABELS[name], key=P + name, max_chars=policy.max_length(name), height=100)
+        _show(found, name, attempted)
+
+
+def _describe_it(
+    req: ChangeRequest,
+    user: identity.Identity | None,
+    policy: Policy,
+    found: dict[str, list[Problem]],
+    attempted: bool,
+) -> None:
+    """Section 2, inside one st.form (typing does not rerun the page), ending in the submit button."""
     st.subheader("2. Describe it")
     required = [
         LABELS[f] for f in required_fields(req.change_type) if f not in LIVE_FIELDS and f != "change_type"
     ]
     st.caption(f"Required for a {req.change_type} change: {', '.join(required)}.")
     with st.form(P + "form", clear_on_submit=False, enter_to_submit=False, border=True):
-        if user is None:
-            st.text_input(
-                "Requester (your name)",
-                key=P + "requester",
-                max_chars=policy.max_length("requester"),
-                placeholder="Not verified in demo mode",
-            )
-            _show(found, "requester", attempted)
-        st.text_input(
-            "Title",
-            key=P + "title",
-            max_chars=policy.max_length("title"),
-            placeholder="What changes, on what",
-        )
-        _show(found, "title", attempted)
-        st.text_area("Description", key=P + "description", max_chars=policy.max_length("description"))
-        _show(found, "description", attempted)
-        st.text_area(
-            "Justification",
-            key=P + "justification",
-            max_chars=policy.max_length("justification"),
-            placeholder="Why this change; for an emergency change, why it cannot wait",
-        )
-        _show(found, "justification", attempted)
-        i, r = st.columns(2)
-        with i:
-            st.selectbox("Impact", IMPACTS, index=None, key=P + "impact", placeholder="Your assessment")
-            _show(found, "impact", attempted)
-        with r:
-            st.selectbox("Risk", RISKS, index=None, key=P + "risk", placeholder="Your assessment")
-            _show(found, "risk", attempted)
-        for name in ("implementation_plan", "test_plan", "backout_plan"):
-            st.text_area(LABELS[name], key=P + name, max_chars=policy.max_length(name), height=100)
-            _show(found, name, attempted)
+        _description_fields(user, policy, found, attempted)
+        _assessment_and_plans(policy, found, attempted)
         st.form_submit_button(
             "Submit request",
             type="primary",
@@ -392,6 +421,10 @@ def main() -> None:
             on_click=_submit,
             args=(user, policy),
         )
+
+
+def _outcome_of_submit(problems: list[Problem], attempted: bool) -> None:
+    """Why the last submit stored nothing, if it did not."""
     if ss("failure"):
         st.error(
             "The request could not be stored, and nothing was lost: your input is still here. "
@@ -404,6 +437,28 @@ def main() -> None:
             f"{n} problem{'s' if n != 1 else ''} to fix, shown next to the fields. Nothing has been stored yet.",
             icon=":material/error:",
         )
+
+
+def main() -> None:
+    components.page_header(
+        "Raise a change request",
+        "For anyone who needs a change: no ITSM tool to learn. The CAB sees your request after the next "
+        "pipeline run. All times are UTC.",
+    )
+    user = _signed_in_user()
+    policy = _policy_or_stop()
+    _form_key(user)
+    reference = ss("reference")
+    if reference:
+        _confirmation(str(reference), ss("stored"))  # type: ignore[arg-type]
+        return
+    req = _request(user)
+    problems = _problems(req, policy)
+    found = by_field(problems)
+    attempted = bool(ss("attempted"))
+    _what_where_when(req, policy, found, attempted)
+    _describe_it(req, user, policy, found, attempted)
+    _outcome_of_submit(problems, attempted)
 
 
 main()

@@ -7,14 +7,16 @@ import polars as pl
 import streamlit as st
 from changeboard.app import charts, data, filters
 from changeboard.app.components import (
+    Tile,
     chart,
     drilldown,
     empty_state,
-    get,
-    kpi_tile,
-    low_confidence_reason,
     scope_note,
+    tile_row,
 )
+
+# the three failure definitions side by side (declared in dbt: rpt_metric_definitions)
+FAILURE_DEFINITIONS = (Tile("failed_rate"), Tile("unsuccessful_rate"), Tile("incident_fail_rate"))
 
 f = filters.current()
 st.title("Changes")
@@ -113,37 +115,7 @@ st.subheader(
     help="ITIL counts unsuccessful outcomes; the incident-based rate counts changes that caused a P1-P3 incident.",
 )
 if cur is not None:
-    c = st.columns(3)
-    with c[0]:
-        kpi_tile(
-            "Failed-change rate (headline)",
-            cur["failed_rate"],
-            numerator=cur["failed_count"],
-            denominator=cur["completed_count"],
-            unit="completed",
-            previous=get(prev, "failed_rate"),
-            low_confidence=low_confidence_reason(dq, "failed_rate"),
-        )
-    with c[1]:
-        kpi_tile(
-            "Unsuccessful rate (ITIL)",
-            cur["unsuccessful_rate"],
-            numerator=cur["unsuccessful_count"],
-            denominator=cur["completed_count"],
-            unit="completed",
-            previous=get(prev, "unsuccessful_rate"),
-            low_confidence=low_confidence_reason(dq, "unsuccessful_rate"),
-        )
-    with c[2]:
-        kpi_tile(
-            "Incident-based fail rate",
-            cur["incident_fail_rate"],
-            numerator=cur["incident_failed_count"],
-            denominator=cur["deployed_completed_count"],
-            unit="deployed",
-            previous=get(prev, "incident_fail_rate"),
-            low_confidence=low_confidence_reason(dq, "incident_fail_rate"),
-        )
+    tile_row(FAILURE_DEFINITIONS, cur, previous=prev, dq=dq)
 disagree = data.changes(
     start=f.period_start, end=f.period_end, event="closed", subset="disagreement", filters=rf
 )
@@ -183,16 +155,7 @@ st.subheader(
 left, right = st.columns([1, 3])
 with left:
     if cur is not None:
-        kpi_tile(
-            "Outside planned window",
-            cur["outside_window_ratio"],
-            numerator=cur["outside_window_count"],
-            denominator=cur["window_checked_count"],
-            unit="with both windows",
-            previous=get(prev, "outside_window_ratio"),
-            low_confidence=low_confidence_reason(dq, "outside_window_ratio"),
-            help="Actual window leaves the planned window by more than the tolerance (15 min by default).",
-        )
+        tile_row((Tile("outside_window_ratio"),), cur, previous=prev, dq=dq)
 with right:
     variance = completed.where("start_variance_minutes is not null").select("start_variance_minutes").frame()
     if variance.is_empty():

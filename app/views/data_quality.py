@@ -6,7 +6,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 from changeboard.app import charts, data
-from changeboard.app.components import chart, drilldown, empty_state, kpi_tile, missing_report
+from changeboard.app.components import chart, drilldown, empty_state, kpi_tile
 
 st.title("Data quality")
 st.caption(
@@ -14,189 +14,177 @@ st.caption(
     "low-confidence on its KPI tile. All figures are for the whole warehouse (the sidebar filters do not apply)."
 )
 
-if not data.has_model("rpt_data_quality"):
-    missing_report(
-        "rpt_data_quality",
-        "Coverage per source and field and the low-confidence metrics come from it.",
+coverage = data.data_quality(check_type="coverage")
+confidence = data.metric_confidence()
+low = confidence.filter(pl.col("is_low_confidence")) if not confidence.is_empty() else confidence
+n_quarantined = data.quarantine_count()
+runs = data.ingest_runs(limit=50)
+c = st.columns(4)
+with c[0]:
+    low_fields = coverage.filter(pl.col("is_low_confidence")) if not coverage.is_empty() else coverage
+    kpi_tile(
+        "Fields below threshold",
+        low_fields.height,
+        kind="count",
+        evidence=f"of {coverage.height:,} coverage checks (per source)",
+    )
+with c[1]:
+    kpi_tile(
+        "Low-confidence metrics",
+        low.height,
+        kind="count",
+        evidence=f"of {confidence.height:,} metrics checked",
+    )
+with c[2]:
+    kpi_tile("Quarantined rows", n_quarantined, kind="count", evidence="latest ingest of each file")
+with c[3]:
+    if runs.is_empty():
+        kpi_tile("Last ingest", None, kind="text", evidence="no ingest runs recorded")
+    else:
+        last = runs.filter(pl.col("pipeline_run_id") == runs["pipeline_run_id"][0])
+        failed_runs = last.filter(pl.col("status") != "succeeded").height
+        kpi_tile(
+            "Last ingest",
+            f"{runs['started_at'][0]:%d %b %H:%M}",
+            kind="text",
+            evidence=f"{last.height:,} files · {failed_runs:,} not succeeded",
+            help=f"Pipeline run {runs['pipeline_run_id'][0]} (UTC).",
+        )
+
+st.subheader(
+    "Coverage per source and field",
+    help="Share of the records checked that carry the field (rpt_data_quality, check_type coverage).",
+)
+if coverage.is_empty():
+    empty_state("No coverage checks published.")
+else:
+    informational = coverage.filter(pl.col("threshold").is_null())
+    cells = coverage.filter(pl.col("threshold").is_not_null()).with_columns(
+        pl.when(pl.col("coverage").is_null())
+        .then(pl.lit("nothing to check"))
+        .otherwise(
+            pl.format(
+                "{} %  ({}/{})",
+                (pl.col("coverage") * 100).round(1),
+                pl.col("numerator"),
+                pl.col("denominator"),
+            )
+        )
+        .alias("label"),
+        pl.col("metric").alias("field"),
+    )
+    threshold = coverage["threshold"].drop_nulls()
+    chart(
+        charts.heat_table(
+            cells,
+            row="field",
+            column="source_system",
+            value="coverage",
+            text="label",
+            threshold=float(threshold[0]) if threshold.len() else None,
+            title="Coverage per field (rows) and source system (columns; all = every source)",
+        ),
+        key="dq_heat",
+    )
+    if informational.height:
+        st.caption(
+            "Informational, no threshold (not in the heat table): "
+            + "; ".join(informational.filter(pl.col("source_system") == "all")["reason"].to_list())
+            + "."
+        )
+    drilldown(
+        coverage.select(
+            "source_system",
+            "entity",
+            "metric",
+            "numerator",
+            "denominator",
+            "coverage",
+            "threshold",
+            "is_low_confidence",
+            "reason",
+        ),
+        title="Coverage checks",
+        key="dq_coverage",
+        filename="coverage",
+    )
+
+st.subheader("Low-confidence metrics", help="rpt_data_quality, check_type metric_confidence.")
+if confidence.is_empty():
+    empty_state("No metric-confidence checks published.")
+elif low.is_empty():
+    st.success(
+        f"Every one of the {confidence.height} metrics checked has inputs above the threshold.",
+        icon=":material/verified:",
     )
 else:
-    coverage = data.data_quality(check_type="coverage")
-    confidence = data.metric_confidence()
-    low = confidence.filter(pl.col("is_low_confidence")) if not confidence.is_empty() else confidence
-    n_quarantined = data.quarantine_count()
-    runs = data.ingest_runs(limit=50)
-    c = st.columns(4)
-    with c[0]:
-        low_fields = coverage.filter(pl.col("is_low_confidence")) if not coverage.is_empty() else coverage
-        kpi_tile(
-            "Fields below threshold",
-            low_fields.height,
-            kind="count",
-            evidence=f"of {coverage.height:,} coverage checks (per source)",
-        )
-    with c[1]:
-        kpi_tile(
-            "Low-confidence metrics",
-            low.height,
-            kind="count",
-            evidence=f"of {confidence.height:,} metrics checked",
-        )
-    with c[2]:
-        kpi_tile("Quarantined rows", n_quarantined, kind="count", evidence="latest ingest of each file")
-    with c[3]:
-        if runs.is_empty():
-            kpi_tile("Last ingest", None, kind="text", evidence="no ingest runs recorded")
-        else:
-            last = runs.filter(pl.col("pipeline_run_id") == runs["pipeline_run_id"][0])
-            failed_runs = last.filter(pl.col("status") != "succeeded").height
-            kpi_tile(
-                "Last ingest",
-                f"{runs['started_at'][0]:%d %b %H:%M}",
-                kind="text",
-                evidence=f"{last.height:,} files · {failed_runs:,} not succeeded",
-                help=f"Pipeline run {runs['pipeline_run_id'][0]} (UTC).",
-            )
-
-    st.subheader(
-        "Coverage per source and field",
-        help="Share of the records checked that carry the field (rpt_data_quality, check_type coverage).",
+    st.dataframe(
+        low.select("metric", "weakest_input", "coverage", "reason"),
+        hide_index=True,
+        key="dq_low_table",
+        column_config={
+            "coverage": st.column_config.NumberColumn(format="percent"),
+            "reason": st.column_config.TextColumn(width="large"),
+        },
     )
-    if coverage.is_empty():
-        empty_state("No coverage checks published.")
-    else:
-        informational = coverage.filter(pl.col("threshold").is_null())
-        cells = coverage.filter(pl.col("threshold").is_not_null()).with_columns(
-            pl.when(pl.col("coverage").is_null())
-            .then(pl.lit("nothing to check"))
-            .otherwise(
-                pl.format(
-                    "{} %  ({}/{})",
-                    (pl.col("coverage") * 100).round(1),
-                    pl.col("numerator"),
-                    pl.col("denominator"),
-                )
-            )
-            .alias("label"),
-            pl.col("metric").alias("field"),
-        )
-        threshold = coverage["threshold"].drop_nulls()
-        chart(
-            charts.heat_table(
-                cells,
-                row="field",
-                column="source_system",
-                value="coverage",
-                text="label",
-                threshold=float(threshold[0]) if threshold.len() else None,
-                title="Coverage per field (rows) and source system (columns; all = every source)",
-            ),
-            key="dq_heat",
-        )
-        if informational.height:
-            st.caption(
-                "Informational, no threshold (not in the heat table): "
-                + "; ".join(informational.filter(pl.col("source_system") == "all")["reason"].to_list())
-                + "."
-            )
-        drilldown(
-            coverage.select(
-                "source_system",
-                "entity",
-                "metric",
-                "numerator",
-                "denominator",
-                "coverage",
-                "threshold",
-                "is_low_confidence",
-                "reason",
-            ),
-            title="Coverage checks",
-            key="dq_coverage",
-            filename="coverage",
-        )
-
-    st.subheader("Low-confidence metrics", help="rpt_data_quality, check_type metric_confidence.")
-    if confidence.is_empty():
-        empty_state("No metric-confidence checks published.")
-    elif low.is_empty():
-        st.success(
-            f"Every one of the {confidence.height} metrics checked has inputs above the threshold.",
-            icon=":material/verified:",
-        )
-    else:
-        st.dataframe(
-            low.select("metric", "weakest_input", "coverage", "reason"),
-            hide_index=True,
-            key="dq_low_table",
-            column_config={
-                "coverage": st.column_config.NumberColumn(format="percent"),
-                "reason": st.column_config.TextColumn(width="large"),
-            },
-        )
-    if not confidence.is_empty():
-        drilldown(
-            confidence,
-            title="Every metric with its weakest input",
-            key="dq_confidence",
-            filename="metric_confidence",
-        )
-
-    other = pl.concat(
-        [data.data_quality(check_type=t) for t in ("negative_duration", "cmdb_alignment", "quarantine")],
-        how="diagonal_relaxed",
-    )
+if not confidence.is_empty():
     drilldown(
-        other,
-        title="Other checks: negative durations, CMDB alignment, rows loaded",
-        key="dq_other",
-        filename="data_quality_checks",
+        confidence,
+        title="Every metric with its weakest input",
+        key="dq_confidence",
+        filename="metric_confidence",
     )
+
+other = pl.concat(
+    [data.data_quality(check_type=t) for t in ("negative_duration", "cmdb_alignment", "quarantine")],
+    how="diagonal_relaxed",
+)
+drilldown(
+    other,
+    title="Other checks: negative durations, CMDB alignment, rows loaded",
+    key="dq_other",
+    filename="data_quality_checks",
+)
 
 st.subheader("Quarantined rows", help="Rows the loader could not use, from the latest ingest of each file.")
-if not data.has_model("rpt_quarantine"):
-    missing_report("rpt_quarantine", "The rows the loader could not use, with their reason, come from it.")
+quarantined = data.quarantine(limit=500)
+if quarantined.is_empty():
+    empty_state("No quarantined rows: every row of the latest ingest of each file was loaded.")
 else:
-    quarantined = data.quarantine(limit=500)
-    if quarantined.is_empty():
-        empty_state("No quarantined rows: every row of the latest ingest of each file was loaded.")
-    else:
-        drilldown(
-            quarantined,
-            title="Quarantined rows (file, row, reason)",
-            key="dq_quarantine",
-            filename="quarantine",
-            expanded=True,
-            caption="The newest 500; source_row is the row number in the delivered file.",
-        )
+    drilldown(
+        quarantined,
+        title="Quarantined rows (file, row, reason)",
+        key="dq_quarantine",
+        filename="quarantine",
+        expanded=True,
+        caption="The newest 500; source_row is the row number in the delivered file.",
+    )
 
 st.subheader("Last ingest runs", help="One row per loader run over one delivered file (rpt_ingest_runs).")
-if not data.has_model("rpt_ingest_runs"):
-    missing_report("rpt_ingest_runs", "What each loader run read, loaded and quarantined comes from it.")
+runs = data.ingest_runs(limit=50)
+if runs.is_empty():
+    empty_state("No ingest runs recorded.")
 else:
-    runs = data.ingest_runs(limit=50)
-    if runs.is_empty():
-        empty_state("No ingest runs recorded.")
-    else:
-        st.dataframe(
-            runs.select(
-                "started_at",
-                "source_system",
-                "file_name",
-                "status",
-                "rows_read",
-                "inserted",
-                "updated",
-                "unchanged",
-                "superseded",
-                "quarantined",
-                "duration_seconds",
-                "error",
-            ),
-            hide_index=True,
-            key="dq_runs_table",
-            column_config={"duration_seconds": st.column_config.NumberColumn("seconds", format="%.1f")},
-        )
-        drilldown(runs, title="Last ingest runs, every column", key="dq_runs", filename="ingest_runs")
+    st.dataframe(
+        runs.select(
+            "started_at",
+            "source_system",
+            "file_name",
+            "status",
+            "rows_read",
+            "inserted",
+            "updated",
+            "unchanged",
+            "superseded",
+            "quarantined",
+            "duration_seconds",
+            "error",
+        ),
+        hide_index=True,
+        key="dq_runs_table",
+        column_config={"duration_seconds": st.column_config.NumberColumn("seconds", format="%.1f")},
+    )
+    drilldown(runs, title="Last ingest runs, every column", key="dq_runs", filename="ingest_runs")
 
 st.subheader("Records with negative durations")
 neg = data.changes(subset="negative_duration")

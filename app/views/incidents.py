@@ -7,20 +7,15 @@ import polars as pl
 import streamlit as st
 from changeboard.app import charts, data, filters
 from changeboard.app.components import (
+    Tile,
     chart,
     drilldown,
     empty_state,
     fmt,
-    get,
-    kpi_tile,
-    low_confidence_reason,
     scope_note,
+    tile_row,
 )
 
-# Fallbacks only for a warehouse built before rpt_attribution_settings existed (METRICS.md defaults);
-# the page says so when it uses them.
-DEFAULT_WINDOW_HOURS = 72.0
-DEFAULT_THRESHOLD = 0.5
 BASE_PREFIX = "attribution_base_confidence."
 BASE_LABELS = {
     "inferred_same_ci": "same CI",
@@ -30,26 +25,16 @@ BASE_LABELS = {
 }
 
 
-def published_setting(df: pl.DataFrame, name: str) -> float | None:
-    rows = df.filter(pl.col("setting") == name) if not df.is_empty() else df
-    return None if rows.is_empty() else rows["numeric_value"][0]
-
-
 f = filters.current()
 st.title("Incidents & attribution")
 if f.period_start is None:
     empty_state("No changes in the warehouse yet.", "Ingest exports and run `changeboard build`.")
     st.stop()
 
-settings = data.settings()
-attribution = (
-    settings.filter(pl.col("setting_group") == "attribution") if not settings.is_empty() else settings
-)
-published_window = published_setting(attribution, "attribution_window_hours")
-published_threshold = published_setting(attribution, "attribution_confidence_threshold")
-settings_published = published_window is not None and published_threshold is not None
-PUBLISHED_WINDOW_HOURS = float(published_window if published_window is not None else DEFAULT_WINDOW_HOURS)
-PUBLISHED_THRESHOLD = float(published_threshold if published_threshold is not None else DEFAULT_THRESHOLD)
+# the settings this build used (rpt_attribution_settings): the page never assumes a default
+attribution = data.settings().filter(pl.col("setting_group") == "attribution")
+PUBLISHED_WINDOW_HOURS = data.attribution_setting("attribution_window_hours")
+PUBLISHED_THRESHOLD = data.attribution_setting("attribution_confidence_threshold")
 dq = data.metric_confidence()
 
 service = f.dims.get("service")
@@ -71,79 +56,57 @@ cur, prev = data.kpi_pair(
     period_start=f.period_start,
     previous_start=f.previous_start,
 )
-c = st.columns(3)
-with c[0]:
-    kpi_tile(
-        "Incidents caused by changes",
-        get(cur, "change_caused_incident_count"),
-        kind="count",
-        evidence=f"{fmt(get(cur, 'change_caused_p1_p3_incident_count'))} of them P1-P3",
-        previous=get(prev, "change_caused_incident_count"),
-        help="Incidents opened in the period whose primary, counted cause is a change.",
-        low_confidence=low_confidence_reason(dq, "change_caused_incidents"),
-    )
-with c[1]:
-    kpi_tile(
-        "Outage hours caused by changes",
-        get(cur, "change_caused_outage_hours"),
-        kind="decimal",
-        evidence="open → resolved hours of counted, attributed P1/P2 incidents",
-        previous=get(prev, "change_caused_outage_hours"),
-        low_confidence=low_confidence_reason(dq, "change_caused_outage_hours"),
-    )
-with c[2]:
-    kpi_tile(
-        "Incident-based fail rate",
-        get(cur, "incident_fail_rate"),
-        numerator=get(cur, "incident_failed_count"),
-        denominator=get(cur, "deployed_completed_count"),
-        unit="deployed changes",
-        previous=get(prev, "incident_fail_rate"),
-        low_confidence=low_confidence_reason(dq, "incident_fail_rate"),
-    )
+tile_row(
+    (
+        Tile(
+            "change_caused_incidents",
+            evidence=lambda r: f"{fmt(r['change_caused_p1_p3_incident_count'])} of them P1-P3",
+        ),
+        Tile(
+            "change_caused_outage_hours",
+            evidence=lambda r: "open → resolved hours of counted, attributed P1/P2 incidents",
+        ),
+        Tile("incident_fail_rate"),
+    ),
+    cur,
+    previous=prev,
+    dq=dq,
+)
 
 with st.expander(
     f"Attribution settings of this build: {PUBLISHED_WINDOW_HOURS:g} h window, "
     f"confidence threshold {PUBLISHED_THRESHOLD:g}",
     icon=":material/tune:",
 ):
-    if settings_published:
-        st.caption(
-            "Published by the build (rpt_attribution_settings). An inferred candidate counts when it falls within "
-            "the window and its confidence (base confidence by CMDB distance, less the time decay) reaches the "
-            "threshold; explicit links always count."
-        )
-        st.dataframe(
-            attribution.select("setting", "value", "description"),
-            hide_index=True,
-            key="inc_settings_table",
-            column_config={"description": st.column_config.TextColumn(width="large")},
-        )
-    else:
-        st.warning(
-            "This warehouse does not publish rpt_attribution_settings: the window and threshold shown are the "
-            "METRICS.md defaults, which may differ from the build's dbt vars.",
-            icon=":material/help:",
-        )
-if settings_published:
-    bases = attribution.filter(pl.col("setting").str.starts_with(BASE_PREFIX))
-    decay = published_setting(attribution, "attribution_time_decay")
     st.caption(
-        f"Published attribution: window {PUBLISHED_WINDOW_HOURS:g} h after a change ends, confidence threshold "
-        f"{PUBLISHED_THRESHOLD:g}; base confidence "
-        + ", ".join(
-            f"{BASE_LABELS.get(name.removeprefix(BASE_PREFIX), name.removeprefix(BASE_PREFIX))} {value}"
-            for name, value in sorted(
-                bases.select("setting", "value").iter_rows(),
-                key=lambda nv: (
-                    list(BASE_LABELS).index(nv[0].removeprefix(BASE_PREFIX))
-                    if nv[0].removeprefix(BASE_PREFIX) in BASE_LABELS
-                    else len(BASE_LABELS)
-                ),
-            )
-        )
-        + (f"; time decay {decay:g} at the window's far edge." if decay is not None else ".")
+        "Published by the build (rpt_attribution_settings). An inferred candidate counts when it falls within "
+        "the window and its confidence (base confidence by CMDB distance, less the time decay) reaches the "
+        "threshold; explicit links always count."
     )
+    st.dataframe(
+        attribution.select("setting", "value", "description"),
+        hide_index=True,
+        key="inc_settings_table",
+        column_config={"description": st.column_config.TextColumn(width="large")},
+    )
+bases = attribution.filter(pl.col("setting").str.starts_with(BASE_PREFIX))
+decay = data.attribution_setting("attribution_time_decay")
+st.caption(
+    f"Published attribution: window {PUBLISHED_WINDOW_HOURS:g} h after a change ends, confidence threshold "
+    f"{PUBLISHED_THRESHOLD:g}; base confidence "
+    + ", ".join(
+        f"{BASE_LABELS.get(name.removeprefix(BASE_PREFIX), name.removeprefix(BASE_PREFIX))} {value}"
+        for name, value in sorted(
+            bases.select("setting", "value").iter_rows(),
+            key=lambda nv: (
+                list(BASE_LABELS).index(nv[0].removeprefix(BASE_PREFIX))
+                if nv[0].removeprefix(BASE_PREFIX) in BASE_LABELS
+                else len(BASE_LABELS)
+            ),
+        )
+    )
+    + f"; time decay {decay:g} at the window's far edge."
+)
 
 caused = data.incidents(start=f.period_start, end=f.period_end, service=service, change_caused_only=True)
 st.subheader("Incidents caused by changes and releases")
@@ -230,7 +193,7 @@ with st.container(border=True):
         "Exploratory — not the published figure. These controls re-filter the published cause candidates "
         f"to show what another window or threshold would do. The published numbers above use a "
         f"{PUBLISHED_WINDOW_HOURS:g} h window and a {PUBLISHED_THRESHOLD:g} confidence threshold "
-        + ("(rpt_attribution_settings)." if settings_published else "(METRICS.md defaults; not published)."),
+        "(rpt_attribution_settings).",
         icon=":material/science:",
     )
     left, right = st.columns(2)

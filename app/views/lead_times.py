@@ -7,15 +7,30 @@ import polars as pl
 import streamlit as st
 from changeboard.app import charts, data, filters
 from changeboard.app.components import (
+    Tile,
     chart,
     drilldown,
     empty_state,
     fmt,
-    get,
-    kpi_tile,
-    low_confidence_reason,
-    missing_report,
     scope_note,
+    tile_row,
+)
+
+LEAD_TIMES = (
+    Tile(
+        "request_lead_time",
+        evidence=lambda r: (
+            f"p90 {fmt(r['request_lead_time_p90_hours'], 'hours')} · {fmt(r['request_lead_time_count'])} changes"
+        ),
+    ),
+    Tile(
+        "lead_time_to_production",
+        evidence=lambda r: (
+            f"p90 {fmt(r['lead_time_to_production_p90_hours'], 'hours')} · "
+            f"{fmt(r['lead_time_to_production_count'])} changes ending in the period"
+        ),
+    ),
+    Tile("completed_count", evidence=lambda r: "the population of the distributions below"),
 )
 
 f = filters.current()
@@ -42,38 +57,7 @@ cur, prev = data.kpi_pair(
     previous_start=f.previous_start,
 )
 if cur is not None:
-    c = st.columns(3)
-    with c[0]:
-        kpi_tile(
-            "Request lead time (median)",
-            cur["request_lead_time_median_hours"],
-            kind="hours",
-            evidence=f"p90 {fmt(cur['request_lead_time_p90_hours'], 'hours')} · {fmt(cur['request_lead_time_count'])} changes",
-            previous=get(prev, "request_lead_time_median_hours"),
-            help="Opened → closed, completed changes closed in the period.",
-            low_confidence=low_confidence_reason(dq, "request_lead_time"),
-        )
-    with c[1]:
-        kpi_tile(
-            "Lead time to production (median)",
-            cur["lead_time_to_production_median_hours"],
-            kind="hours",
-            evidence=(
-                f"p90 {fmt(cur['lead_time_to_production_p90_hours'], 'hours')} · "
-                f"{fmt(cur['lead_time_to_production_count'])} changes ending in the period"
-            ),
-            previous=get(prev, "lead_time_to_production_median_hours"),
-            help="Opened → actual end, completed changes whose work ended in the period.",
-            low_confidence=low_confidence_reason(dq, "lead_time_to_production"),
-        )
-    with c[2]:
-        kpi_tile(
-            "Completed changes",
-            cur["completed_count"],
-            kind="count",
-            evidence="the population of the distributions below",
-            previous=get(prev, "completed_count"),
-        )
+    tile_row(LEAD_TIMES, cur, previous=prev, dq=dq)
 
 points = data.durations(start=f.period_start, end=f.period_end, filters=rf)
 if points.is_empty():
@@ -163,44 +147,41 @@ st.subheader(
     "Time in each state",
     help="rpt_state_durations: finished stays in each state, from the state history (all time).",
 )
-if not data.has_model("rpt_state_durations"):
-    missing_report("rpt_state_durations", "Time in each state comes from it.")
+states = data.state_durations(record_type="change")
+change_type = f.dims.get("change_type")
+subtype = change_type if change_type else "all"
+shown = states.filter(pl.col("record_subtype") == subtype) if not states.is_empty() else states
+if states.is_empty():
+    empty_state(
+        "No state history in the exports, so there is no time in each state to show.",
+        "Time per state needs each change's state transitions: a ServiceNow audit-style export (one row "
+        "per update of a record, with sys_mod_count) or Jira issues fetched with expand=changelog. The "
+        "exports loaded carry only each record's current state and its milestone timestamps (opened, "
+        "approved, started, ended, closed), which the distributions above use.",
+    )
+elif shown.is_empty():
+    empty_state(f"No state history for {subtype} changes.")
 else:
-    states = data.state_durations(record_type="change")
-    change_type = f.dims.get("change_type")
-    subtype = change_type if change_type else "all"
-    shown = states.filter(pl.col("record_subtype") == subtype) if not states.is_empty() else states
-    if states.is_empty():
-        empty_state(
-            "No state history in the exports, so there is no time in each state to show.",
-            "Time per state needs each change's state transitions: a ServiceNow audit-style export (one row "
-            "per update of a record, with sys_mod_count) or Jira issues fetched with expand=changelog. The "
-            "exports loaded carry only each record's current state and its milestone timestamps (opened, "
-            "approved, started, ended, closed), which the distributions above use.",
-        )
-    elif shown.is_empty():
-        empty_state(f"No state history for {subtype} changes.")
-    else:
-        st.caption(
-            f"{'All changes' if subtype == 'all' else f'{subtype.capitalize()} changes'} with state history, all time "
-            "(the period does not apply). Median and p90 hours per stay; a stay still open is not counted."
-        )
-        chart(
-            charts.count_bars(
-                shown.sort("median_hours", descending=True),
-                category="state",
-                values={"median_hours": "Median hours", "p90_hours": "p90 hours"},
-                title="Time in each state (hours per stay)",
-                x_title="hours",
-            ),
-            key="lt_states",
-        )
-        drilldown(
-            states,
-            title="Time in each state by change type (published)",
-            key="lt_state_rows",
-            filename="state_durations",
-        )
+    st.caption(
+        f"{'All changes' if subtype == 'all' else f'{subtype.capitalize()} changes'} with state history, all time "
+        "(the period does not apply). Median and p90 hours per stay; a stay still open is not counted."
+    )
+    chart(
+        charts.count_bars(
+            shown.sort("median_hours", descending=True),
+            category="state",
+            values={"median_hours": "Median hours", "p90_hours": "p90 hours"},
+            title="Time in each state (hours per stay)",
+            x_title="hours",
+        ),
+        key="lt_states",
+    )
+    drilldown(
+        states,
+        title="Time in each state by change type (published)",
+        key="lt_state_rows",
+        filename="state_durations",
+    )
 
 drilldown(
     data.changes(

@@ -5,14 +5,63 @@ from __future__ import annotations
 import streamlit as st
 from changeboard.app import charts, data, filters
 from changeboard.app.components import (
+    Tile,
     chart,
     drilldown,
     empty_state,
     fmt,
-    get,
-    kpi_tile,
-    low_confidence_reason,
+    metrics,
     scope_note,
+    tile_row,
+)
+
+# The tiles, as data: each names a metric declared in dbt (rpt_metric_definitions: label, unit,
+# numerator / denominator, help, band, confidence); a tile only adds an evidence line where the page
+# says more than "numerator / denominator".
+OUTCOMES = (
+    Tile("change_success_rate"),
+    Tile("failed_rate"),
+    Tile("unsuccessful_rate"),
+    Tile("incident_fail_rate"),
+    Tile("backout_rate"),
+)
+INTAKE_POLICY_SPEED = (
+    Tile(
+        "changes_opened",
+        evidence=lambda r: f"{r['changes_closed']:,} closed · backlog growth {r['backlog_growth']:+,}",
+    ),
+    Tile("emergency_ratio"),
+    Tile("unauthorized_ratio"),
+    Tile(
+        "lead_time_to_production",
+        evidence=lambda r: (
+            f"median · p90 {fmt(r['lead_time_to_production_p90_hours'], 'hours')} · "
+            f"{fmt(r['lead_time_to_production_count'])} changes"
+        ),
+    ),
+    Tile(
+        "change_caused_incidents",
+        evidence=lambda r: (
+            f"{r['change_caused_p1_p3_incident_count']:,} of them P1-P3 · "
+            f"{fmt(r['change_caused_outage_hours'], 'decimal')} outage hours (P1/P2)"
+        ),
+    ),
+)
+DORA_KEYS = (
+    Tile(
+        "deployment_frequency",
+        evidence=lambda r: f"{fmt(r['deployment_count'])} deployments on {fmt(r['deployment_days'])} days",
+    ),
+    Tile(
+        "lead_time_for_changes",
+        evidence=lambda r: f"median of {fmt(r['lead_time_for_changes_count'])} deployed changes",
+    ),
+    Tile("change_fail_rate"),
+    Tile(
+        "failed_deployment_recovery_time",
+        evidence=lambda r: f"median of {fmt(r['recovered_failure_count'])} failed changes",
+    ),
+    Tile("rework_rate"),
 )
 
 f = filters.current()
@@ -34,130 +83,13 @@ cur, prev = data.kpi_pair(
 )
 dq = data.metric_confidence()
 
-
-def lc(metric: str) -> str | None:
-    return low_confidence_reason(dq, metric)
-
-
 if cur is None:
     empty_state(f"No changes in this period ({f.label}, {scope}).", "Pick another period or clear a filter.")
 else:
     st.subheader("Outcomes", help="Outcome metrics count completed changes by the day they closed.")
-    c = st.columns(5)
-    with c[0]:
-        kpi_tile(
-            "Change success rate",
-            cur["change_success_rate"],
-            numerator=cur["change_success_numerator"],
-            denominator=cur["completed_count"],
-            unit="completed changes",
-            previous=get(prev, "change_success_rate"),
-            help="(successful + successful with issues) / completed changes, by closed date.",
-            low_confidence=lc("change_success_rate"),
-        )
-    with c[1]:
-        kpi_tile(
-            "Failed-change rate",
-            cur["failed_rate"],
-            numerator=cur["failed_count"],
-            denominator=cur["completed_count"],
-            unit="completed changes",
-            previous=get(prev, "failed_rate"),
-            help="Headline: unsuccessful OR at least one counted, attributed P1-P3 incident / completed changes.",
-            low_confidence=lc("failed_rate"),
-        )
-    with c[2]:
-        kpi_tile(
-            "Unsuccessful (ITIL)",
-            cur["unsuccessful_rate"],
-            numerator=cur["unsuccessful_count"],
-            denominator=cur["completed_count"],
-            unit="completed changes",
-            previous=get(prev, "unsuccessful_rate"),
-            help="Unsuccessful rate (ITIL): unsuccessful (backed out included) / completed changes, by closed date.",
-            low_confidence=lc("unsuccessful_rate"),
-        )
-    with c[3]:
-        kpi_tile(
-            "Incident fail rate",
-            cur["incident_fail_rate"],
-            numerator=cur["incident_failed_count"],
-            denominator=cur["deployed_completed_count"],
-            unit="deployed changes",
-            previous=get(prev, "incident_fail_rate"),
-            help="Incident-based fail rate: completed changes with at least one counted P1-P3 incident / completed changes, by actual end.",
-            low_confidence=lc("incident_fail_rate"),
-        )
-    with c[4]:
-        kpi_tile(
-            "Backout rate",
-            cur["backout_rate"],
-            numerator=cur["backed_out_count"],
-            denominator=cur["completed_count"],
-            unit="completed changes",
-            previous=get(prev, "backout_rate"),
-            help="Backed-out changes / completed changes, by closed date.",
-            low_confidence=lc("backout_rate"),
-        )
-
+    tile_row(OUTCOMES, cur, previous=prev, dq=dq)
     st.subheader("Intake, policy and speed")
-    c = st.columns(5)
-    with c[0]:
-        kpi_tile(
-            "Changes opened",
-            cur["changes_opened"],
-            kind="count",
-            evidence=f"{cur['changes_closed']:,} closed · backlog growth {cur['backlog_growth']:+,}",
-            previous=get(prev, "changes_opened"),
-            help="Changes opened in the period (by opened date); closed includes canceled and unknown outcomes.",
-        )
-    with c[1]:
-        kpi_tile(
-            "Emergency ratio",
-            cur["emergency_ratio"],
-            numerator=cur["emergency_count"],
-            denominator=cur["changes_opened"],
-            unit="changes opened",
-            previous=get(prev, "emergency_ratio"),
-            help="Emergency change ratio: emergency changes / changes opened in the period.",
-        )
-    with c[2]:
-        kpi_tile(
-            "Unauthorized ratio",
-            cur["unauthorized_ratio"],
-            numerator=cur["unauthorized_count"],
-            denominator=cur["completed_count"],
-            unit="completed changes",
-            previous=get(prev, "unauthorized_ratio"),
-            help="Flagged unauthorized, implemented before approval, or without a required approval / completed.",
-            low_confidence=lc("unauthorized_ratio"),
-        )
-    with c[3]:
-        kpi_tile(
-            "Time to production",
-            cur["lead_time_to_production_median_hours"],
-            kind="hours",
-            evidence=(
-                f"median · p90 {fmt(cur['lead_time_to_production_p90_hours'], 'hours')} · "
-                f"{fmt(cur['lead_time_to_production_count'])} changes"
-            ),
-            previous=get(prev, "lead_time_to_production_median_hours"),
-            help="Lead time to production: opened → actual end of completed changes ending in the period (median; p90 below).",
-            low_confidence=lc("lead_time_to_production"),
-        )
-    with c[4]:
-        kpi_tile(
-            "Caused incidents",
-            cur["change_caused_incident_count"],
-            kind="count",
-            evidence=(
-                f"{cur['change_caused_p1_p3_incident_count']:,} of them P1-P3 · "
-                f"{fmt(cur['change_caused_outage_hours'], 'decimal')} outage hours (P1/P2)"
-            ),
-            previous=get(prev, "change_caused_incident_count"),
-            help="Change-caused incidents: incidents opened in the period whose primary, counted cause is a change.",
-            low_confidence=lc("change_caused_incidents"),
-        )
+    tile_row(INTAKE_POLICY_SPEED, cur, previous=prev, dq=dq)
 
 st.subheader(
     "DORA keys",
@@ -167,60 +99,7 @@ dcur, dprev = data.dora_pair(grain=f.grain, period_start=f.period_start, previou
 if dcur is None:
     empty_state(f"No deployments in this period ({f.label}).")
 else:
-    c = st.columns(5)
-    with c[0]:
-        kpi_tile(
-            "Deploy frequency",
-            dcur["deployments_per_day"],
-            kind="per_day",
-            evidence=f"{fmt(dcur['deployment_count'])} deployments on {fmt(dcur['deployment_days'])} days",
-            previous=get(dprev, "deployments_per_day"),
-            band=dcur["deployment_frequency_band"],
-            help="Deployment frequency: successful completed production changes by actual end, per day of the period.",
-        )
-    with c[1]:
-        kpi_tile(
-            "Lead time for changes",
-            dcur["lead_time_for_changes_median_hours"],
-            kind="hours",
-            evidence=f"median of {fmt(dcur['lead_time_for_changes_count'])} deployed changes",
-            previous=get(dprev, "lead_time_for_changes_median_hours"),
-            band=dcur["lead_time_for_changes_band"],
-            help="Median opened → actual end of deployed changes.",
-        )
-    with c[2]:
-        kpi_tile(
-            "Change fail rate",
-            dcur["change_fail_rate"],
-            numerator=dcur["change_fail_numerator"],
-            denominator=dcur["change_fail_denominator"],
-            unit="production changes",
-            previous=get(dprev, "change_fail_rate"),
-            band=dcur["change_fail_rate_band"],
-            help="Change fail rate (DORA): completed production changes with at least one counted P1-P3 incident / completed production changes.",
-            # incident-based, like the incident-based fail rate: the same inputs decide its confidence
-            low_confidence=lc("incident_based_fail_rate"),
-        )
-    with c[3]:
-        kpi_tile(
-            "Recovery time",
-            dcur["failed_deployment_recovery_median_hours"],
-            kind="hours",
-            evidence=f"median of {fmt(dcur['recovered_failure_count'])} failed changes",
-            previous=get(dprev, "failed_deployment_recovery_median_hours"),
-            band=dcur["failed_deployment_recovery_time_band"],
-            help="Failed change's actual end → resolution of the last incident it caused (or backout), median.",
-        )
-    with c[4]:
-        kpi_tile(
-            "Rework rate",
-            dcur["rework_rate"],
-            numerator=dcur["rework_numerator"],
-            denominator=dcur["rework_denominator"],
-            unit="production changes",
-            previous=get(dprev, "rework_rate"),
-            help="Changes raised to fix an incident another change caused / completed production changes.",
-        )
+    tile_row(DORA_KEYS, dcur, previous=dprev, dq=dq)
 
 st.subheader(f"Trends: last {f.trend_periods} {f.grain}s")
 trend = data.change_kpis(
@@ -229,6 +108,7 @@ trend = data.change_kpis(
 if trend.is_empty():
     empty_state(f"No changes in these {f.grain}s for {scope}.")
 else:
+    defs = metrics()  # chart series are named as the tiles (rpt_metric_definitions)
     left, right = st.columns(2)
     with left:
         chart(
@@ -245,7 +125,7 @@ else:
             charts.rate_trend(
                 trend,
                 x="period_start",
-                series={"change_success_rate": "Change success rate", "failed_rate": "Failed-change rate"},
+                series={m: defs[m].label for m in ("change_success_rate", "failed_rate")},
                 numerators={
                     "change_success_rate": ("change_success_numerator", "completed_count"),
                     "failed_rate": ("failed_count", "completed_count"),
@@ -273,7 +153,7 @@ else:
             charts.rate_trend(
                 trend,
                 x="period_start",
-                series={"emergency_ratio": "Emergency", "unauthorized_ratio": "Unauthorized"},
+                series={m: defs[m].label for m in ("emergency_ratio", "unauthorized_ratio")},
                 numerators={
                     "emergency_ratio": ("emergency_count", "changes_opened"),
                     "unauthorized_ratio": ("unauthorized_count", "completed_count"),

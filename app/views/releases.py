@@ -1,49 +1,24 @@
 """Releases: release calendar, release lead time, release-caused incidents and release failure rate.
 
-Everything comes from fct_releases (one row per release). The release failure rate is not published
-as a column: the page shows its numerator (is_failed) and denominator (is_deployed) as counted rows,
-"x of y releases", and never divides them itself.
+Everything comes from fct_releases (one row per release), counted by the query layer (data.py). The
+release failure rate is not published as a column: the tiles show its numerator (is_failed) and
+denominator (is_deployed) as counted rows, "x of y releases", and the page never divides them.
 """
 
 from __future__ import annotations
 
-import polars as pl
 import streamlit as st
 from changeboard.app import charts, data, filters
 from changeboard.app.components import (
+    Tile,
     chart,
     drilldown,
     empty_state,
-    kpi_tile,
     low_confidence_reason,
-    missing_report,
+    metric_tile,
+    metrics,
 )
 
-RELEASE_COLUMNS = (
-    "number",
-    "name",
-    "release_type",
-    "state",
-    "deployed_at",
-    "released_at",
-    "planned_start_at",
-    "planned_end_at",
-    "first_member_opened_at",
-    "release_lead_time_hours",
-    "member_change_count",
-    "completed_member_change_count",
-    "failed_member_change_count",
-    "caused_incident_count",
-    "caused_p1_count",
-    "caused_p2_count",
-    "caused_p3_count",
-    "caused_p1_p3_count",
-    "is_deployed",
-    "has_failed_member_change",
-    "is_failed",
-    "source_system",
-    "release_id",
-)
 STATUS_COLOURS = {
     "failed": charts.COLOURS["bad"],
     "deployed": charts.COLOURS["good"],
@@ -51,28 +26,13 @@ STATUS_COLOURS = {
 }
 
 
-def releases_of(df: pl.DataFrame, start: object, end: object) -> pl.DataFrame:
-    """Releases deployed in [start, end)."""
-    return df.filter(
-        pl.col("deployed_at").is_not_null()
-        & (pl.col("deployed_at") >= pl.lit(start).cast(pl.Datetime("us")))
-        & (pl.col("deployed_at") < pl.lit(end).cast(pl.Datetime("us")))
-    )
-
-
-def failure_tile(label: str, rows: pl.DataFrame, *, scope: str, low_confidence: str | None) -> None:
-    """'x of y releases' from the rows: x = is_failed, y = is_deployed (fct_releases' numerator and
-    denominator of the release failure rate)."""
-    failed = rows.filter(pl.col("is_failed")).height
-    deployed = rows.filter(pl.col("is_deployed")).height
-    kpi_tile(
-        label,
-        f"{failed:,} of {deployed:,}" if deployed else "no releases",
-        kind="text",
-        evidence=f"{failed:,} failed of {deployed:,} deployed releases ({scope})",
-        help="Failed: deployed with a failed member change or at least one release-caused P1-P3 incident "
-        "(fct_releases.is_failed). Deployed: the release has a deployment time (is_deployed).",
-        low_confidence=low_confidence,
+def failure_tile(scope: str, qualifier: str = "") -> Tile:
+    """'x of y' releases: x = is_failed, y = is_deployed (fct_releases' numerator and denominator)."""
+    return Tile(
+        "release_failure_rate",
+        text=lambda r: f"{r['is_failed']:,} of {r['is_deployed']:,}" if r["is_deployed"] else "no releases",
+        evidence=lambda r: f"{r['is_failed']:,} failed of {r['is_deployed']:,} deployed releases ({scope})",
+        qualifier=qualifier,
     )
 
 
@@ -86,76 +46,43 @@ st.caption(
 
 releases = data.releases()
 if releases.is_empty():
-    if not data.has_model("fct_releases"):
-        missing_report(
-            "fct_releases", "Release calendar, release lead time and release failure rate come from it."
-        )
-    else:
-        empty_state("No releases in the exports.", "Deliver rm_release (ServiceNow) or Jira versions.")
+    empty_state("No releases in the exports.", "Deliver rm_release (ServiceNow) or Jira versions.")
     st.stop()
 
-releases = releases.select([c for c in RELEASE_COLUMNS if c in releases.columns])
 dq = data.metric_confidence()
-deployed = releases.filter(pl.col("is_deployed"))
 
 # --- headline tiles ------------------------------------------------------------------------------------
-in_period = releases_of(releases, f.period_start, f.period_end) if f.period_start else releases.clear()
-c = st.columns(4)
-with c[0]:
-    failure_tile(
-        "Failed releases",
-        in_period,
-        scope=f"deployed in {f.label}",
-        low_confidence=low_confidence_reason(dq, "release_failure_rate"),
-    )
-with c[1]:
-    failure_tile(
-        "Failed releases, all time",
-        releases,
-        scope="all time",
-        low_confidence=low_confidence_reason(dq, "release_failure_rate"),
-    )
-with c[2]:
-    kpi_tile(
-        "Releases deployed",
-        in_period.height,
-        kind="count",
-        evidence=f"in {f.label} · {int(in_period['member_change_count'].sum()):,} member changes",
-        help="Releases whose deployment time falls in the period (rows of fct_releases).",
-    )
-with c[3]:
-    p1_p3 = int(
-        in_period.select(
-            pl.sum_horizontal("caused_p1_count", "caused_p2_count", "caused_p3_count").sum()
-        ).item()
-        or 0
-    )
-    kpi_tile(
-        "Incidents caused",
-        int(in_period["caused_incident_count"].sum()),
-        kind="count",
-        evidence=f"{p1_p3:,} of them P1-P3 · by releases deployed in {f.label}",
-        help="Sum of fct_releases.caused_incident_count (incidents whose primary cause is the release) "
-        "over the releases deployed in the period.",
-    )
+in_period = data.release_totals(start=f.period_start, end=f.period_end) if f.period_start else None
+all_time = data.release_totals()
+no_period = {"is_failed": 0, "is_deployed": 0, "member_change_count": 0, "caused_incident_count": 0}
+HEADLINE = (
+    (failure_tile(f"deployed in {f.label}"), in_period or no_period),
+    (failure_tile("all time", qualifier="all time"), all_time),
+    (
+        Tile(
+            "releases_deployed",
+            evidence=lambda r: f"in {f.label} · {r['member_change_count']:,} member changes",
+        ),
+        in_period or no_period,
+    ),
+    (
+        Tile(
+            "release_caused_incidents",
+            evidence=lambda r: (
+                f"{r['caused_p1_p3_count']:,} of them P1-P3 · by releases deployed in {f.label}"
+            ),
+        ),
+        in_period or {**no_period, "caused_p1_p3_count": 0},
+    ),
+)
+definitions = metrics()
+for place, (tile, row) in zip(st.columns(len(HEADLINE), gap="small"), HEADLINE, strict=True):
+    with place:
+        metric_tile(tile, row, None, dq, definitions)
 
 # --- calendar ---------------------------------------------------------------------------------------------
 st.subheader("Release calendar", help="One point per release, on its deployment time (else its planned end).")
-calendar = (
-    releases.with_columns(
-        pl.coalesce("deployed_at", "planned_end_at").alias("when"),
-        pl.when(pl.col("is_failed"))
-        .then(pl.lit("failed"))
-        .when(pl.col("is_deployed"))
-        .then(pl.lit("deployed"))
-        .otherwise(pl.lit("not deployed (planned end)"))
-        .alias("status"),
-        pl.format("{} · {}", pl.col("number"), pl.col("name").fill_null("")).alias("label"),
-        pl.col("release_type").fill_null("(no type)"),
-    )
-    .filter(pl.col("when").is_not_null())
-    .sort("status")
-)
+calendar = data.release_calendar()
 if calendar.is_empty():
     empty_state("No release has a deployment time or a planned end.")
 else:
@@ -174,9 +101,7 @@ else:
 
 left, right = st.columns(2)
 with left:
-    lead_all = deployed.filter(pl.col("release_lead_time_hours").is_not_null()).with_columns(
-        pl.col("release_type").fill_null("(no type)")
-    )
+    lead_all = data.release_lead_times()
     if lead_all.is_empty():
         empty_state("No deployed release has a usable lead time.")
     else:
@@ -194,21 +119,13 @@ with left:
     if reason:
         st.warning(f"Release lead time is low-confidence: {reason}", icon=":material/warning:")
 with right:
-    causing = releases.filter(pl.col("caused_incident_count") > 0).sort(
-        "caused_incident_count", descending=True
-    )
+    causing = data.releases_causing_incidents(limit=12)
     if causing.is_empty():
         empty_state("No incident is attributed to a release.")
     else:
-        top = causing.head(12).with_columns(
-            pl.format(
-                "{} · {}", pl.col("number"), pl.col("name").fill_null("").str.replace(r" release$", "")
-            ).alias("label"),
-            (pl.col("caused_incident_count") - pl.col("caused_p1_p3_count")).alias("lower_priority"),
-        )
         chart(
             charts.count_bars(
-                top,
+                causing,
                 category="label",
                 values={
                     "caused_p1_count": "P1",
@@ -230,7 +147,7 @@ drilldown(
     caption="is_failed / is_deployed are the numerator / denominator of the release failure rate.",
 )
 drilldown(
-    deployed.filter(pl.col("is_failed")),
+    data.releases(failed_only=True),
     title="Failed releases",
     key="rel_failed",
     filename="failed_releases",

@@ -3,10 +3,9 @@ change success score by assignment group, and one CI's history with its CMDB nei
 
 from __future__ import annotations
 
-import polars as pl
 import streamlit as st
 from changeboard.app import charts, data, filters
-from changeboard.app.components import chart, drilldown, empty_state, missing_report
+from changeboard.app.components import chart, drilldown, empty_state
 
 # CIs the history picker offers at once; a name search reaches the others.
 CI_CHOICES = 1000
@@ -74,58 +73,55 @@ else:
     drilldown(hot, title="Hot CIs", key="svc_hot_rows", filename=f"hot_cis_by_{order}")
 
 st.subheader("Change success score by assignment group")
-if not data.has_model("rpt_change_success_score"):
-    missing_report("rpt_change_success_score", "The change success score and its components come from it.")
+chosen_month = f.period_start if f.grain == "month" else None
+scope_options = ["all"] + ([chosen_month] if chosen_month else [])
+scope_pick = st.segmented_control(
+    "Score over",
+    scope_options,
+    default="all",
+    required=True,
+    key="svc_score_scope",
+    format_func=lambda v: "All time" if v == "all" else f"{v:%b %Y} (by closed date)",
+)
+scores = data.success_scores(period_start=None if scope_pick == "all" else scope_pick)
+scope_text = "all time" if scope_pick == "all" else f"{scope_pick:%b %Y}"
+if scores.is_empty():
+    empty_state(f"No assignment group has changes ({scope_text}).")
 else:
-    chosen_month = f.period_start if f.grain == "month" else None
-    scope_options = ["all"] + ([chosen_month] if chosen_month else [])
-    scope_pick = st.segmented_control(
-        "Score over",
-        scope_options,
-        default="all",
-        required=True,
-        key="svc_score_scope",
-        format_func=lambda v: "All time" if v == "all" else f"{v:%b %Y} (by closed date)",
+    st.caption(
+        "ServiceNow weights (seed change_success_score_weights): 3 × successful − 2 × successful with issues "
+        "− 5 × unsuccessful − 10 × P1 − 5 × P2 − 2 × P3 caused incidents (rpt_change_success_score)."
     )
-    scores = data.success_scores(period_start=None if scope_pick == "all" else scope_pick)
-    scope_text = "all time" if scope_pick == "all" else f"{scope_pick:%b %Y}"
-    if scores.is_empty():
-        empty_state(f"No assignment group has changes ({scope_text}).")
-    else:
-        st.caption(
-            "ServiceNow weights (seed change_success_score_weights): 3 × successful − 2 × successful with issues "
-            "− 5 × unsuccessful − 10 × P1 − 5 × P2 − 2 × P3 caused incidents (rpt_change_success_score)."
-        )
-        chart(
-            charts.score_bars(
-                scores,
-                category="assignment_group",
-                value="change_success_score",
-                title=f"Change success score per assignment group ({scope_text}; lowest at the bottom)",
-            ),
-            key="svc_score",
-        )
-        drilldown(
-            scores.select(
-                "assignment_group",
-                "change_success_score",
-                "change_count",
-                "completed_count",
-                "successful_count",
-                "successful_with_issues_count",
-                "unsuccessful_count",
-                "caused_p1_count",
-                "caused_p2_count",
-                "caused_p3_count",
-                "successful_points",
-                "successful_with_issues_points",
-                "unsuccessful_points",
-                "caused_incident_points",
-            ),
-            title="Change success score with its components",
-            key="svc_groups",
-            filename=f"change_success_score_{scope_pick}",
-        )
+    chart(
+        charts.score_bars(
+            scores,
+            category="assignment_group",
+            value="change_success_score",
+            title=f"Change success score per assignment group ({scope_text}; lowest at the bottom)",
+        ),
+        key="svc_score",
+    )
+    drilldown(
+        scores.select(
+            "assignment_group",
+            "change_success_score",
+            "change_count",
+            "completed_count",
+            "successful_count",
+            "successful_with_issues_count",
+            "unsuccessful_count",
+            "caused_p1_count",
+            "caused_p2_count",
+            "caused_p3_count",
+            "successful_points",
+            "successful_with_issues_points",
+            "unsuccessful_points",
+            "caused_incident_points",
+        ),
+        title="Change success score with its components",
+        key="svc_groups",
+        filename=f"change_success_score_{scope_pick}",
+    )
 
 st.subheader("A CI's history")
 search = st.text_input(
@@ -178,14 +174,12 @@ else:
             )
         st.markdown("**Its CMDB neighbours** (within two relationships, dim_ci_relationships)")
         cmdb = data.ci_neighbours(ci_id=ci_id)
-        if not data.has_model("dim_ci_relationships"):
-            missing_report("dim_ci_relationships", "A CI's neighbours in the CMDB come from it.")
-        elif cmdb.is_empty():
+        if cmdb.is_empty():
             empty_state("This CI has no relationship in the CMDB export.")
         else:
-            direct = cmdb.filter(pl.col("distance") == 1).height
+            hops = data.ci_neighbour_counts(ci_id=ci_id)
             st.caption(
-                f"{direct:,} directly related, {cmdb.height - direct:,} two relationships away "
+                f"{hops['direct']:,} directly related, {hops['two_hop']:,} two relationships away "
                 "(2-hop paths never pass through a business service or a hub CI)."
             )
             drilldown(

@@ -255,8 +255,9 @@ def test_changes_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnection) ->
         [latest],
     )
     assert metric(at, "Outside planned window").value == pct(kpi["outside_window_ratio"])
-    assert f"{kpi['outside_window_count']:,} / {kpi['window_checked_count']:,} with both windows" in captions(
-        at
+    assert (
+        f"{kpi['outside_window_count']:,} / {kpi['window_checked_count']:,} changes with both windows"
+        in captions(at)
     )
     assert metric(at, "Unsuccessful rate (ITIL)").value == pct(kpi["unsuccessful_rate"])
     disagree = one(
@@ -481,22 +482,73 @@ def test_a_cis_history_by_its_integer_key_is_its_history_by_id(
     assert related_seen > 0, "no CI of the sample has a neighbour's change among its incidents' candidates"
 
 
-@pytest.mark.parametrize(
-    ("page", "model"),
-    [("releases", "fct_releases"), ("backlog", "rpt_backlog"), ("data_quality", "rpt_data_quality")],
-)
-def test_pages_over_optional_reports(
-    app_env: DataDir, warehouse: duckdb.DuckDBPyConnection, page: str, model: str
+def test_tiles_read_label_unit_and_help_from_the_metric_definitions(
+    app_env: DataDir, warehouse: duckdb.DuckDBPyConnection
 ) -> None:
-    at = run_page(page)
-    present = one(
-        warehouse, "select count(*) as n from information_schema.tables where table_name = ?", [model]
-    )["n"]
-    missing = [i.value for i in at.info if "This report is not built yet" in i.value]
-    if present:
-        assert not [m for m in missing if model in m]
-    else:
-        assert any(model in m for m in missing), [i.value for i in at.info]
+    """Every Overview tile is a declared metric: its label and help are rpt_metric_definitions' (the
+    help is the dbt doc block of the value column), and no tile is left undeclared."""
+    at = run_page("overview")
+    declared = {  # five tiles to a row: the short labels
+        r[0]: r[1]
+        for r in warehouse.execute("select short_label, description from rpt_metric_definitions").fetchall()
+    }
+    shown = {m.label: m.help for m in at.metric}
+    assert len(shown) == 15
+    assert set(shown) <= set(declared), set(shown) - set(declared)
+    for label, help_text in shown.items():
+        assert help_text.startswith(declared[label].strip()), label
+    assert "Lower is better." in shown["Failed-change rate"]
+    assert "Higher is better." in shown["Change success rate"]
+
+
+def publish_contract(data: DataDir, contract: int | None) -> None:
+    """Publish a warehouse whose rpt_warehouse_contract holds ``contract`` (None: no such table)."""
+    from changeboard.warehouse.versions import publish
+
+    data.ensure()
+    building = data.root / "building.duckdb"
+    con = duckdb.connect(str(building))
+    try:
+        con.execute("create table warehouse_version as select 'v0' as version, now() as built_at")
+        if contract is not None:
+            con.execute(
+                f"create table rpt_warehouse_contract as select cast({contract} as integer) as contract_version"
+            )
+    finally:
+        con.close()
+    publish(data, building, "v0", {})
+
+
+@pytest.mark.parametrize(
+    ("contract", "says"), [(0, "was built for warehouse contract 0"), (None, "older changeboard")]
+)
+def test_a_warehouse_of_another_contract_is_refused_with_a_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, contract: int | None, says: str
+) -> None:
+    from changeboard.app import db
+
+    from changeboard.paths import ENV_DATA_DIR
+
+    data = DataDir(tmp_path / "old")
+    publish_contract(data, contract)
+    monkeypatch.setenv(ENV_DATA_DIR, str(data.root))
+    at = AppTest.from_file(str(ENTRY), default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1, errors
+    assert says in errors[0]
+    assert f"this app reads contract {db.CONTRACT_VERSION}" in errors[0]
+    assert "changeboard build" in errors[0]
+    assert not at.metric  # no page ran against it
+
+
+def test_the_sample_build_publishes_the_apps_contract(warehouse: duckdb.DuckDBPyConnection) -> None:
+    from changeboard.app import db
+
+    assert warehouse.execute("select contract_version from rpt_warehouse_contract").fetchall() == [
+        (db.CONTRACT_VERSION,)
+    ]
 
 
 def test_filters_persist_across_pages(app_env: DataDir) -> None:
@@ -531,7 +583,7 @@ def test_releases_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnection) -
         f"{period['failed']:,} of {period['deployed']:,}" if period["deployed"] else "no releases"
     )
     assert metric(at, "Releases deployed").value == f"{period['n']:,}"
-    assert metric(at, "Incidents caused").value == f"{int(period['caused']):,}"
+    assert metric(at, "Incidents caused by releases").value == f"{int(period['caused']):,}"
     titles = expanders(at)
     assert f"Releases — {total['n']:,} records" in titles
     assert f"Failed releases — {total['failed']:,} records" in titles

@@ -19,7 +19,7 @@ def test_every_dbt_unit_test_ran_and_passed_in_the_sample_build(built_data: Data
     results = json.loads((target / "run_results.json").read_text(encoding="utf-8"))["results"]
     declared = set(manifest["unit_tests"])
     ran = {r["unique_id"]: r["status"] for r in results if r["unique_id"].startswith("unit_test.")}
-    assert len(declared) >= 27  # every formula's edge cases (METRICS.md); a lost yml would shrink it
+    assert len(declared) >= 27  # every formula's edge cases (docs/metrics.md); a lost yml would shrink it
     assert set(ran) == declared
     assert {uid: status for uid, status in ran.items() if status != "pass"} == {}
     # and the build published the models those tests cover: the data tests ran in the same build

@@ -16,7 +16,6 @@ from changeboard.pipeline.run import IngestReport, ingest_paths
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures"
-DATASETS = REPO.parent / "shared" / "datasets"
 
 Ingest = Callable[..., IngestReport]
 Query = Callable[[str], list[tuple[object, ...]]]

@@ -1,14 +1,15 @@
-"""The connectors over real public exports in ../shared/datasets (read-only; gunzipped into tmp)."""
+"""The connectors over the shared real public exports (tests/datasets.py: CHANGEBOARD_SHARED_DATASETS, default
+../shared/datasets; read-only, gunzipped into tmp)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
+from tests.datasets import DATASETS, requires_datasets
 
-from .conftest import DATASETS, FIXTURES, Ingest, Query, copy_fixture
+from .conftest import FIXTURES, Ingest, Query, copy_fixture
 
-pytestmark = pytest.mark.skipif(not DATASETS.exists(), reason=f"{DATASETS} not present")
+pytestmark = requires_datasets
 
 
 def _balanced(report) -> None:  # type: ignore[no-untyped-def]

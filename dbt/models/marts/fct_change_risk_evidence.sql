@@ -102,7 +102,7 @@ ci_history as (
     select
         primary_ci_id,
         count(*) as completed_count,
-        count(*) filter (where outcome in ('successful', 'successful_with_issues')) as successful_count,
+        count(*) filter (where is_successful) as successful_count,
         count(*) filter (where is_failed) as failed_count,
         cast(coalesce(sum(caused_incident_count), 0) as bigint) as caused_incident_count
     from recent_completed
@@ -116,7 +116,7 @@ service_history as (
     select
         service_id,
         count(*) as completed_count,
-        count(*) filter (where outcome in ('successful', 'successful_with_issues')) as successful_count,
+        count(*) filter (where is_successful) as successful_count,
         count(*) filter (where is_failed) as failed_count,
         cast(coalesce(sum(caused_incident_count), 0) as bigint) as caused_incident_count
     from recent_completed
@@ -130,7 +130,7 @@ group_history as (
     select
         assignment_group,
         count(*) as completed_count,
-        count(*) filter (where outcome in ('successful', 'successful_with_issues')) as successful_count,
+        count(*) filter (where is_successful) as successful_count,
         count(*) filter (where is_failed) as failed_count,
         cast(coalesce(sum(caused_incident_count), 0) as bigint) as caused_incident_count
     from recent_completed

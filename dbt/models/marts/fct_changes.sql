@@ -195,6 +195,9 @@ flagged as (
             and coalesce(outcome in ('successful', 'successful_with_issues', 'unsuccessful'), false) as flag_completed,
         -- lead times need dates, not outcomes: every closed change that was not canceled
         state_category = 'closed' and coalesce(outcome, 'unknown') <> 'canceled' as flag_delivered,
+        -- the success predicate, spelled out here only: every rollup counts is_successful
+        state_category = 'closed'
+            and coalesce(outcome in ('successful', 'successful_with_issues'), false) as flag_successful,
         coalesce(change_type = 'emergency', false) as flag_emergency,
         coalesce(change_type = 'standard', false) as flag_standard,
         case
@@ -269,6 +272,7 @@ final as (
         caused_p2_count,
         caused_p3_count,
         flag_caused_incident as has_caused_incident,
+        flag_successful as is_successful,
         coalesce(outcome = 'unsuccessful', false) as is_failed_itil,
         flag_caused_incident as is_failed_incident,
         coalesce(outcome = 'unsuccessful', false) or flag_caused_incident as is_failed,

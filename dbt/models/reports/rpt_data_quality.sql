@@ -1,5 +1,5 @@
 {#- One row per data-quality check (check_type, source_system, entity, metric): the scorecard of
-    METRICS.md. check_type:
+    docs/metrics.md. check_type:
     - coverage: share of records carrying a field (changes with CI, planned window, actual
       window, close code, approval time; incidents with CI, with an explicit cause);
     - negative_duration: share of records whose durations are not negative;
@@ -50,7 +50,7 @@
 ] -%}
 {#- metric -> the fields it needs -#}
 {#- metric -> the fields it needs. Metric names are rpt_change_kpis' column names (what the app
-    looks up), plus the METRICS.md names where they differ (failed_change_rate, incident_based_fail_rate). -#}
+    looks up), plus the docs/metrics.md names where they differ (failed_change_rate, incident_based_fail_rate). -#}
 {%- set outcome_inputs = ['change_close_code'] -%}
 {%- set failure_inputs = ['change_close_code', 'change_ci', 'incident_ci'] -%}
 {%- set incident_failure_inputs = ['change_ci', 'change_actual_window', 'incident_ci'] -%}

@@ -186,10 +186,8 @@ period_metrics as (
     select
         change_periods.period_grain,
         change_periods.period_start,
-        count(*) filter (where outcome in ('successful', 'successful_with_issues')) as deployment_count,
-        count(distinct cast(actual_end_at as date)) filter (
-            where outcome in ('successful', 'successful_with_issues')
-        ) as deployment_days,
+        count(*) filter (where is_successful) as deployment_count,
+        count(distinct cast(actual_end_at as date)) filter (where is_successful) as deployment_days,
         {{ percentile('lead_time_to_production_hours', 0.5) }} as lead_time_for_changes_median_hours,
         count(lead_time_to_production_hours) as lead_time_for_changes_count,
         count(*) filter (where is_completed) as completed_count,

@@ -1,4 +1,4 @@
--- A returned row is an incident with more than one primary cause candidate (METRICS.md:
+-- A returned row is an incident with more than one primary cause candidate (docs/metrics.md:
 -- "each incident has at most one primary cause").
 select
     incident_id,
