@@ -3,7 +3,7 @@ releases of 100 repositories (gems-uff/release-mining) and the Apache Jira relea
 of BOOKKEEPER and OPENJPA (Andrea041/ISW2-Project), read from the shared data sets (never copied into
 the repository). Every expected figure is computed here from the raw files, with plain Python.
 
-The data sets folder is ``$CHANGEBOARD_DATASETS``, by default ``../shared/datasets`` next to the
+The data sets folder is ``$CHANGEBOARD_SHARED_DATASETS``, by default ``../shared/datasets`` next to the
 repository; the tests skip, saying so, when it is absent.
 """
 
@@ -23,11 +23,11 @@ import duckdb
 import pytest
 
 from changeboard.paths import DataDir
+from tests.datasets import DATASETS, ENV_SHARED_DATASETS
 from changeboard.pipeline import run as pipeline
 from changeboard.warehouse.versions import read_pointer
 
 REPO = Path(__file__).resolve().parents[2]
-DATASETS = Path(os.environ.get("CHANGEBOARD_DATASETS") or REPO.parent / "shared" / "datasets")
 GITHUB = DATASETS / "github_release_mining" / "releases.csv.gz"
 APACHE = DATASETS / "apache_jira_releases_isw2"
 APACHE_FILES = (
@@ -44,7 +44,7 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
         not (GITHUB.exists() and APACHE.exists()),
-        reason=f"the shared data sets are not at {DATASETS} (set CHANGEBOARD_DATASETS to their folder)",
+        reason=f"the shared data sets are not at {DATASETS} (set {ENV_SHARED_DATASETS} to their folder)",
     ),
 ]
 
