@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-import os
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -23,9 +22,9 @@ import duckdb
 import pytest
 
 from changeboard.paths import DataDir
-from tests.datasets import DATASETS, ENV_SHARED_DATASETS
 from changeboard.pipeline import run as pipeline
 from changeboard.warehouse.versions import read_pointer
+from tests.datasets import DATASETS, ENV_SHARED_DATASETS
 
 REPO = Path(__file__).resolve().parents[2]
 GITHUB = DATASETS / "github_release_mining" / "releases.csv.gz"
