@@ -78,7 +78,11 @@ def test_the_mirror_lays_out_the_installed_package(tmp_path: Path) -> None:
         back,
         mirror,
     )
-    assert out.splitlines() == ["ingest/load.py:3: error", "app/db.py:1: error", "changeboard/cli.py:2: error"]
+    assert out.splitlines() == [
+        "ingest/load.py:3: error",
+        "app/db.py:1: error",
+        "changeboard/cli.py:2: error",
+    ]
 
 
 def test_the_layers_contract_holds_and_catches_an_upward_import(tmp_path: Path) -> None:

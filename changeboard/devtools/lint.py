@@ -108,6 +108,19 @@ def count_type_ignores(root: Path, folders: Iterable[str] = TYPED_FOLDERS) -> di
     return counts
 
 
+def mypy_relaxations(pyproject: dict[str, object]) -> list[tuple[str, str]]:
+    """(module, error code) pairs that [[tool.mypy.overrides]] switch off, for the lint summary."""
+    tool = pyproject.get("tool")
+    assert isinstance(tool, dict)
+    pairs: set[tuple[str, str]] = set()
+    for override in tool.get("mypy", {}).get("overrides", []):
+        modules = override["module"]
+        for module in [modules] if isinstance(modules, str) else modules:
+            for code in override.get("disable_error_code", []):
+                pairs.add((module, code))
+    return sorted(pairs)
+
+
 def _run(argv: list[str], *, cwd: Path, env: dict[str, str] | None = None) -> tuple[int, str]:
     proc = subprocess.run(
         argv,
@@ -172,12 +185,20 @@ def main() -> int:
         def type_ignores() -> tuple[bool, str]:
             counts = count_type_ignores(ROOT)
             total = sum(counts.values())
-            lines = [f"  {n:3d}  {path}" for path, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+            lines = [
+                f"  {n:3d}  {path}" for path, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+            ]
             verdict = f"type: ignore suppressions: {total} (ceiling {ceiling}, [tool.changeboard.lint] in pyproject.toml)"
             if total > ceiling:
                 verdict += " -- above the ceiling: type the code instead of suppressing"
             elif total < ceiling:
                 verdict += f" -- below the ceiling: lower max_type_ignores to {total}"
+            relaxed = mypy_relaxations(pyproject)
+            modules = len({module for module, _ in relaxed})
+            lines.append(
+                f"mypy relaxations: {len(relaxed)} error codes off in {modules} modules "
+                "([[tool.mypy.overrides]] in pyproject.toml, each with its reason)"
+            )
             return total <= ceiling, "\n".join([verdict, *lines])
 
         def imports() -> tuple[bool, str]:
@@ -247,7 +268,9 @@ def main() -> int:
     for o in outcomes:
         print(f"  {'ok    ' if o.ok else 'FAILED'}  {o.seconds:6.1f} s  {o.name}")
     failed = [o.name for o in outcomes if not o.ok]
-    verdict = f"{len(failed)} of {len(outcomes)} checks FAILED" if failed else f"all {len(outcomes)} checks pass"
+    verdict = (
+        f"{len(failed)} of {len(outcomes)} checks FAILED" if failed else f"all {len(outcomes)} checks pass"
+    )
     print(f"lint: {verdict} ({total:.1f} s)")
     return 1 if failed else 0
 
@@ -270,7 +293,10 @@ def _strip_banner(out: str) -> str:
     """lint-imports opens with an ASCII-art banner; keep from its first report line on."""
     lines = out.splitlines()
     for i, line in enumerate(lines):
-        if line.startswith(("---", "Contracts", "Missing", "Error", "Analyzed")) or "contract" in line.lower():
+        if (
+            line.startswith(("---", "Contracts", "Missing", "Error", "Analyzed"))
+            or "contract" in line.lower()
+        ):
             return "\n".join(lines[i:])
     return out
 
