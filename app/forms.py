@@ -149,7 +149,7 @@ class ChangeRequest:
             v = values[f.name]
             if f.name == "cis":
                 seen: dict[str, None] = {}
-                for ci in v or ():  # type: ignore[union-attr]
+                for ci in v or ():  # type: ignore[attr-defined]
                     c = clean_line(ci)
                     if c:
                         seen.setdefault(c, None)
@@ -515,7 +515,7 @@ def policy_from_mapping(form: Mapping[str, object]) -> Policy:
         kwargs["max_lengths"] = lengths
     if "blackouts" in form:
         blackouts = []
-        for i, b in enumerate(form["blackouts"]):  # type: ignore[attr-defined]
+        for i, b in enumerate(form["blackouts"]):  # type: ignore[arg-type,var-annotated]
             key = f"blackouts[{i}]"
             if "start" not in b or "end" not in b:
                 raise PolicyError(f"{key}: needs start and end")

@@ -65,7 +65,7 @@ def cab_members() -> frozenset[str]:
         members = [m for m in raw.split(",") if m.strip()]
     if isinstance(members, str):
         members = [members]
-    return frozenset(str(m).strip().lower() for m in members if str(m).strip())  # type: ignore[union-attr]
+    return frozenset(str(m).strip().lower() for m in members if str(m).strip())  # type: ignore[attr-defined]
 
 
 def _provider() -> str | None:

@@ -792,7 +792,7 @@ class StreamLoad(EntityLoad):
             while (item := self.stream.get()) is not self._END:
                 if isinstance(item, BaseException):
                     raise item
-                yield from item.cast(schema).to_batches()  # type: ignore[union-attr]
+                yield from item.cast(schema).to_batches()  # type: ignore[attr-defined]
 
         chunk = pa.RecordBatchReader.from_batches(schema, batches())  # noqa: F841  (read by DuckDB by name)
         try:

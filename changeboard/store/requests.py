@@ -325,7 +325,7 @@ def match_request(request: Mapping[str, object], changes: Iterable[Mapping[str, 
     """
     reference = str(request["reference"])
     quoted = re.compile(rf"(?<![\w]){re.escape(reference)}(?![\w])", re.IGNORECASE)
-    cis = {str(c).casefold() for c in request.get("cis") or ()}  # type: ignore[union-attr]
+    cis = {str(c).casefold() for c in request.get("cis") or ()}  # type: ignore[attr-defined]
     start, end = _as_dt(request.get("window_start")), _as_dt(request.get("window_end"))
     best: Match | None = None
     for ch in changes:

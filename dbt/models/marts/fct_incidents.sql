@@ -129,7 +129,7 @@ fixing_changes_ranked as (
         changes.change_id as fixed_by_change_id,
         row_number() over (
             partition by fix_references.incident_id
-            order by fix_references.reference_rank, (changes.source_system = fix_references.source_system) desc, changes.change_id
+            order by fix_references.reference_rank asc, (changes.source_system = fix_references.source_system) desc, changes.change_id asc
         ) as fixing_change_rank
     from fix_references
     inner join changes

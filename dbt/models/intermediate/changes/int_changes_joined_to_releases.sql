@@ -80,9 +80,9 @@ ranked as (
             partition by resolved.change_id
             order by
                 resolved.is_same_source desc,
-                case resolved.membership_method when 'release_membership' then 0 else 1 end,
+                case resolved.membership_method when 'release_membership' then 0 else 1 end asc,
                 resolved.released_at desc nulls last,
-                resolved.release_id
+                resolved.release_id asc
         ) as release_rank
     from resolved
     inner join release_counts

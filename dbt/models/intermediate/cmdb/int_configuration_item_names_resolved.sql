@@ -18,7 +18,7 @@ ranked as (
         count(*) over (partition by name_key) as same_name_ci_count,
         row_number() over (
             partition by name_key
-            order by updated_at desc nulls last, ci_id
+            order by updated_at desc nulls last, ci_id asc
         ) as name_rank
     from configuration_items
     where name_key is not null and name_key <> ''
