@@ -69,6 +69,8 @@ def main() -> None:
             f"{exc}. The dashboards appear as soon as the first build is published.",
         )
         return
+    if pub.warning:  # a damaged version pointer: the published symlink is served, and said so
+        st.warning(pub.warning, icon=":material/warning:")
     choices_df = data.dimension_values()
     choices = {
         name: choices_df.filter(choices_df["dimension"] == dim)["dimension_value"].to_list()
