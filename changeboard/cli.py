@@ -711,7 +711,38 @@ def report_cab(
 
 
 def main() -> None:  # pragma: no cover
+    if len(sys.argv) > 1 and sys.argv[1] == "ingest" and "--dry-run" not in sys.argv:
+        _guarded_ingest(sys.argv[1:])
     app()
+
+
+def _guarded_ingest(args: list[str]) -> None:
+    """``changeboard ingest`` under the memory ceiling (changeboard/pipeline/memory.py): the ingest
+    runs in a watched child; this process reports how it ended. Returns only to run the ingest
+    here (no ceiling set, or this process is the child)."""
+    from changeboard.pipeline import memory
+
+    ceiling = memory.ceiling_mb()
+    if not ceiling or os.environ.get(memory.ENV_GUARDED) or any(a in ("--help", "-h") for a in args):
+        return
+    guarded = memory.run_guarded(args, ceiling)
+    if not guarded.stopped_at_ceiling:
+        raise SystemExit(guarded.returncode)
+    root = next(
+        (args[i + 1] for i, a in enumerate(args[:-1]) if a == "--data-dir"),
+        next((a.split("=", 1)[1] for a in args if a.startswith("--data-dir=")), None),
+    )
+    files = memory.mark_stopped(DataDir.resolve(root).root, guarded)
+    where = f" while reading {', '.join(files)}" if files else ""
+    err.print(
+        Text.assemble(
+            ("error:", "bold red"),
+            f" the ingest was stopped at the memory ceiling of {ceiling:,} MB ({memory.ENV_INGEST_MAX_MB}){where}; "
+            f"nothing of that file was loaded and its run is marked aborted (peak {guarded.peak_mb:,.0f} MB). "
+            f"Files loaded before it in this run are kept. Raise {memory.ENV_INGEST_MAX_MB} if the file is genuine.",
+        )
+    )
+    raise SystemExit(2)
 
 
 if __name__ == "__main__":  # pragma: no cover

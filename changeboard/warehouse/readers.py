@@ -6,7 +6,7 @@ DuckDB's read-only mode protects the database file, not the machine: a read-only
 settings of DuckDB's "Securing DuckDB" guide instead (duckdb-web
 ``docs/current/operations_manual/securing_duckdb/overview.md``):
 
-- ``autoinstall_known_extensions`` and ``autoload_known_extensions`` off (set when it opens);
+- ``autoinstall_known_extensions`` and ``autoload_known_extensions`` off;
 - ``allowed_paths`` = the database file itself, ``allowed_directories`` = a private scratch folder of
   this process (DuckDB's spill ``temp_directory``) plus the folders a caller opts in (``changeboard sql
   --allow-files DIR``, the output folder of ``changeboard export``); then ``enable_external_access =
@@ -15,7 +15,7 @@ settings of DuckDB's "Securing DuckDB" guide instead (duckdb-web
 - ``lock_configuration = true``: no SQL can undo any of it.
 
 DuckDB only accepts ``allowed_directories`` once the database runs (in the connect ``config`` it
-raises "Cannot change/set allowed_directories before the database is started"), so they are set
+raises "Cannot change/set allowed_directories before the database is started"), so everything is set
 right after connecting, before the connection is handed out. A second connection to the same file in
 the same process shares DuckDB's instance, which is already locked: it is checked, not set again.
 """
@@ -56,18 +56,17 @@ def connect_reader(path: Path, *, allow_files: Iterable[Path] = ()) -> duckdb.Du
         SandboxError: the connection shares an instance opened with other settings.
     """
     allowed = [str(scratch_dir()), *(str(Path(p).resolve()) for p in allow_files)]
-    con = duckdb.connect(
-        str(path),
-        read_only=True,
-        config={
-            "autoinstall_known_extensions": False,
-            "autoload_known_extensions": False,
-            "temp_directory": str(scratch_dir()),
-        },
-    )
+    # No connect-time config: DuckDB shares one instance per file within a process and refuses a
+    # second connection "with a different configuration"; with the defaults at connect, every
+    # connection to the file in this process shares the one instance, which the first reader
+    # locks down below (so a plain read-only connection made in the same process is sandboxed too).
+    con = duckdb.connect(str(path), read_only=True)
     try:
         locked = con.execute("select current_setting('lock_configuration')").fetchall()[0][0]
         if not locked:
+            con.execute("set autoinstall_known_extensions = false")
+            con.execute("set autoload_known_extensions = false")
+            con.execute("set temp_directory = ?", [str(scratch_dir())])
             con.execute("set allowed_paths = ?", [[str(Path(path).resolve())]])
             con.execute("set allowed_directories = ?", [allowed])
             con.execute("set enable_external_access = false")

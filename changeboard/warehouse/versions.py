@@ -69,7 +69,7 @@ def read_pointer(data: DataDir) -> Published:
     symlink, with :attr:`Published.warning` saying so, so that readers keep working and say why.
     """
     try:
-        text = data.current_pointer.read_text(encoding="utf-8")
+        text = data.current_pointer.read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
         raise NoWarehouse(
             f"no warehouse published under {data.root} yet: run `changeboard demo` or `changeboard ingest` + `changeboard build`"
@@ -92,7 +92,10 @@ def read_pointer(data: DataDir) -> Published:
 
 def _from_symlink(data: DataDir, problem: str) -> Published:
     """The version the ``warehouse.duckdb`` symlink names, when ``CURRENT.json`` is damaged."""
-    target = data.versions / os.readlink(data.warehouse_link) if data.warehouse_link.is_symlink() else None
+    target = None
+    if data.warehouse_link.is_symlink():
+        named = data.warehouse_link.parent / os.readlink(data.warehouse_link)  # versions/warehouse_<v>.duckdb
+        target = data.versions / named.name if named.parent.resolve() == data.versions.resolve() else None
     match = VERSION_RE.match(target.name) if target is not None else None
     if target is None or match is None or not target.exists():
         raise NoWarehouse(
