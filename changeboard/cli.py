@@ -727,6 +727,11 @@ def _guarded_ingest(args: list[str]) -> None:
         return
     guarded = memory.run_guarded(args, ceiling)
     if not guarded.stopped_at_ceiling:
+        if guarded.returncode < 0:  # killed by a signal: end the same way, so callers see it
+            import signal
+
+            signal.signal(-guarded.returncode, signal.SIG_DFL)
+            os.kill(os.getpid(), -guarded.returncode)
         raise SystemExit(guarded.returncode)
     root = next(
         (args[i + 1] for i, a in enumerate(args[:-1]) if a == "--data-dir"),

@@ -47,6 +47,17 @@ def note_reading(path: Path) -> None:
         Path(target).write_text(str(path), encoding="utf-8")
 
 
+def _die_with(parent: int) -> None:
+    """In the child: get SIGKILL when the command dies (a ``kill -9`` of ``changeboard ingest`` ends
+    the ingest too, as it did when the ingest ran in that process; Linux prctl PR_SET_PDEATHSIG)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
+        if os.getppid() != parent:  # the command died before the prctl
+            os._exit(1)
+
+
 def resident_bytes(pid: int) -> int:
     """The resident memory of a process now (``VmRSS``; 0 once it is gone)."""
     try:
@@ -79,7 +90,12 @@ def run_guarded(args: list[str], ceiling: int, *, env: dict[str, str] | None = N
     fd, note = tempfile.mkstemp(prefix="changeboard-reading-")
     os.close(fd)
     child_env = {**(env if env is not None else os.environ), ENV_GUARDED: "1", ENV_READING: note}
-    proc = subprocess.Popen([sys.executable, "-m", "changeboard.cli", *args], env=child_env)
+    parent = os.getpid()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "changeboard.cli", *args],
+        env=child_env,
+        preexec_fn=lambda: _die_with(parent),
+    )
     limit = ceiling * 1024 * 1024
     stopped = False
 
