@@ -55,7 +55,7 @@ def _sql(data: DataDir, *args: str) -> subprocess.CompletedProcess[str]:
 
 def _attacks(data: DataDir, outside: Path) -> dict[str, str]:
     return {
-        "attach the ingest db read-write": f"attach '{data.ingest_db}' as ing; delete from ing.meta.ingest_run",
+        "attach the ingest db read-write": f"attach '{data.ingest_db}' as ing (read_write); delete from ing.meta.ingest_run",
         "overwrite CURRENT.json": f"copy (select 1) to '{data.current_pointer}'",
         "read /etc/passwd": "select * from read_csv('/etc/passwd', sep = ':')",
         "read_text": "select * from read_text('/etc/hostname')",
