@@ -1009,6 +1009,7 @@ class FieldCounter:
         self.odd = False  # inside a quoted field where the next chunk starts
         self.fields = 1  # fields so far of the record being read
         self.record = 0  # its index (0: the header)
+        self.open = False  # whether bytes came after the last line break (a record without one)
         self.short: set[int] = set()
 
     def feed(self, data: bytes) -> None:
@@ -1022,6 +1023,7 @@ class FieldCounter:
         self.odd = bool((base + quotes.size) & 1)
         if not breaks.size:
             self.fields += delims.size
+            self.open = self.open or len(data) > 0
             return
         before = np.searchsorted(delims, breaks)  # delimiters before each record's line break
         counts = np.diff(before, prepend=0) + 1
@@ -1030,10 +1032,11 @@ class FieldCounter:
         self.short.update(int(r) + 1 for r in short if r > 0)
         self.record += breaks.size
         self.fields = delims.size - int(before[-1]) + 1
+        self.open = int(breaks[-1]) + 1 < len(data)
 
     def finish(self) -> set[int]:
         """The short records, the last one included when the text does not end with a line break."""
-        if self.fields < self.needed and self.record > 0:
+        if self.open and self.fields < self.needed and self.record > 0:
             self.short.add(self.record + 1)
         return self.short
 
