@@ -27,7 +27,18 @@ from changeboard.pipeline.lock import PipelineBusy, PipelineLock
 from changeboard.reports import cab as cab_defaults
 from changeboard.warehouse.versions import NoWarehouse, Published, connect_published, read_pointer
 
-app = typer.Typer(
+
+class _Command(typer.Typer):
+    """The ``changeboard`` command (the console script calls it): ``ingest`` runs under the memory
+    ceiling (:func:`_guarded_ingest`). Tests invoke the commands through ``CliRunner``, in-process."""
+
+    def __call__(self, *args: object, **kwargs: object) -> object:
+        if len(sys.argv) > 1 and sys.argv[1] == "ingest" and "--dry-run" not in sys.argv:
+            _guarded_ingest(sys.argv[1:])
+        return super().__call__(*args, **kwargs)
+
+
+app = _Command(
     help="changeboard: change & release analytics for IT service management.",
     no_args_is_help=True,
     add_completion=False,
@@ -711,8 +722,6 @@ def report_cab(
 
 
 def main() -> None:  # pragma: no cover
-    if len(sys.argv) > 1 and sys.argv[1] == "ingest" and "--dry-run" not in sys.argv:
-        _guarded_ingest(sys.argv[1:])
     app()
 
 
@@ -738,13 +747,17 @@ def _guarded_ingest(args: list[str]) -> None:
         next((a.split("=", 1)[1] for a in args if a.startswith("--data-dir=")), None),
     )
     files = memory.mark_stopped(DataDir.resolve(root).root, guarded)
-    where = f" while reading {', '.join(files)}" if files else ""
+    what = (
+        f"while reading {', '.join(files)}; nothing of that file was loaded and its run is marked aborted"
+        if files
+        else "before it read any file"
+    )
     err.print(
         Text.assemble(
             ("error:", "bold red"),
-            f" the ingest was stopped at the memory ceiling of {ceiling:,} MB ({memory.ENV_INGEST_MAX_MB}){where}; "
-            f"nothing of that file was loaded and its run is marked aborted (peak {guarded.peak_mb:,.0f} MB). "
-            f"Files loaded before it in this run are kept. Raise {memory.ENV_INGEST_MAX_MB} if the file is genuine.",
+            f" the ingest was stopped at the memory ceiling of {ceiling:,} MB ({memory.ENV_INGEST_MAX_MB}) {what} "
+            f"(peak {guarded.peak_mb:,.0f} MB). Files loaded before it in this run are kept. "
+            f"Raise {memory.ENV_INGEST_MAX_MB} if the file is genuine.",
         )
     )
     raise SystemExit(2)
