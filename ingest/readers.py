@@ -227,7 +227,6 @@ class _MixedDecoder:
         """One chunk (ending with a line break, or the end of the file) as UTF-8."""
         if self.line_no == 1 and data.startswith(BOM):
             self.utf8_text = True  # the BOM says UTF-8: lines that are not are pasted cp1252 lines
-        self.has_nul = self.has_nul or has_controls(data)
         arr = np.frombuffer(data, dtype=np.uint8)
         high = np.flatnonzero(arr >= 0x80)
         if not high.size:  # plain ASCII: nothing to decode
@@ -257,6 +256,8 @@ class _MixedDecoder:
             out = text.encode("utf-8")
         if not self.first_bad:
             self.line_no += data.count(b"\n")  # decoding keeps every line break: the bytes' count
+        # NUL or a control character in the decoded text (has_nul names the gate of both)
+        self.has_nul = self.has_nul or has_controls(out)
         return out
 
     def warning(self, encoding: str) -> str:
