@@ -31,7 +31,7 @@ class Figures:
             return []
         tried = sum(c["tried"] for c in self.counts.values())
         handled = sum(c["handled"] for c in self.counts.values())
-        out = [f"hostile inputs tried: {tried}, handled as specified: {handled}"]
+        out = [f"hostile inputs tried: {tried}, handled as specified: {handled}"] if self.counts else []
         for kind, c in sorted(self.counts.items()):
             out.append(
                 f"  {kind:5} tried {c['tried']:3}  handled {c['handled']:3}  "
