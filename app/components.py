@@ -17,6 +17,8 @@ import polars as pl
 import streamlit as st
 from changeboard.app import data as app_data
 
+from changeboard.store.export import FORMULA_REGEX, runs_as_formula
+
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 BAND_COLOURS = {"elite": "green", "high": "blue", "medium": "orange", "low": "red"}
 
@@ -58,8 +60,9 @@ def fraction(numerator: object, denominator: object, unit: str = "") -> str:
 
 
 def neutralise_cell(value: str | None) -> str | None:
-    """Prefix ``'`` to a text cell a spreadsheet would run as a formula (= + - @ tab CR)."""
-    if value is not None and value.startswith(FORMULA_PREFIXES):
+    """Prefix ``'`` to a text cell a spreadsheet would run as a formula (= + - @ tab CR, also after
+    leading spaces or as fullwidth lookalikes: see changeboard.store.export.runs_as_formula)."""
+    if value is not None and runs_as_formula(value):
         return "'" + value
     return value
 
@@ -70,7 +73,7 @@ def neutralise(df: pl.DataFrame) -> pl.DataFrame:
     if not text_cols:
         return df
     return df.with_columns(
-        pl.when(pl.col(c).cast(pl.String).str.contains(r"^[=+\-@\t\r]"))
+        pl.when(pl.col(c).cast(pl.String).str.contains(FORMULA_REGEX))
         .then(pl.lit("'") + pl.col(c).cast(pl.String))
         .otherwise(pl.col(c).cast(pl.String))
         .alias(c)

@@ -84,6 +84,8 @@ def main() -> None:
         st.title(pg.title)
         st.error(problem, icon=":material/sync_problem:")
         return
+    if pub.warning:  # a damaged version pointer: the published symlink is served, and said so
+        st.warning(pub.warning, icon=":material/warning:")
     if pg.title in filtered_titles():
         choices_df = data.dimension_values()
         choices = {

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -14,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from changeboard import resources
 from changeboard.ingest.readers import ReadError
@@ -22,9 +25,20 @@ from changeboard.paths import ENV_DATA_DIR, DataDir
 from changeboard.pipeline import run as pipeline
 from changeboard.pipeline.lock import PipelineBusy, PipelineLock
 from changeboard.reports import cab as cab_defaults
-from changeboard.warehouse.versions import NoWarehouse, connect_published, read_pointer
+from changeboard.warehouse.versions import NoWarehouse, Published, connect_published, read_pointer
 
-app = typer.Typer(
+
+class _Command(typer.Typer):
+    """The ``changeboard`` command (the console script calls it): ``ingest`` runs under the memory
+    ceiling (:func:`_guarded_ingest`). Tests invoke the commands through ``CliRunner``, in-process."""
+
+    def __call__(self, *args: object, **kwargs: object) -> object:
+        if len(sys.argv) > 1 and sys.argv[1] == "ingest" and "--dry-run" not in sys.argv:
+            _guarded_ingest(sys.argv[1:])
+        return super().__call__(*args, **kwargs)
+
+
+app = _Command(
     help="changeboard: change & release analytics for IT service management.",
     no_args_is_help=True,
     add_completion=False,
@@ -47,7 +61,8 @@ def _data(data_dir: Path | None) -> DataDir:
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    # the message is text (it may quote a file's content or a path with brackets), never markup
+    err.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False)
     return typer.Exit(code)
 
 
@@ -304,7 +319,17 @@ def serve(
         "--browser.gatherUsageStats",
         "false",
     ]
-    raise typer.Exit(subprocess.call(cmd, env=env, cwd=resources.app_dir()))
+    _exec_streamlit(cmd, env, resources.app_dir())
+
+
+def _exec_streamlit(cmd: list[str], env: dict[str, str], cwd: Path) -> None:
+    """Replace this process with Streamlit (same pid): a SIGTERM or SIGINT from a service manager, a
+    script or ``timeout`` reaches the server itself, which stops and frees its port. (A child
+    process would outlive a parent that was sent SIGTERM, holding the port.)"""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.chdir(cwd)  # so that app/.streamlit/config.toml applies
+    os.execve(cmd[0], cmd, env)
 
 
 @app.command()
@@ -336,11 +361,12 @@ def status(data_dir: DataDirOpt = None) -> None:
     data = _data(data_dir)
     try:
         pub = read_pointer(data)
+        _warn_pointer(pub)
         console.print(
             f"published warehouse: version [bold]{pub.version}[/] at {pub.published_at} ({data.warehouse_link})"
         )
     except NoWarehouse as exc:
-        console.print(f"[yellow]{exc}[/]")
+        console.print(Text(str(exc), style="yellow"))
     lock = PipelineLock(data.lock_file, run_id="status", command="status")
     try:
         lock.acquire()
@@ -405,25 +431,47 @@ def _print_status(con: duckdb.DuckDBPyConnection) -> None:
         console.print(qt)
 
 
+def _warn_pointer(pub: Published) -> None:
+    """Say so when the version pointer was damaged and the symlink was read instead."""
+    if pub.warning:
+        err.print(Text(f"warning: {pub.warning}", style="bold yellow"))
+
+
 @app.command()
 def sql(
     query: Annotated[
         str | None, typer.Argument(help="A query; without one, an interactive read-only shell.")
     ] = None,
     data_dir: DataDirOpt = None,
+    allow_files: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--allow-files",
+            help="A folder the queries may read and write files in (read_csv, COPY ... TO); repeatable. "
+            "Without it no file but the warehouse itself can be reached.",
+        ),
+    ] = None,
 ) -> None:
-    """Run a query against the published warehouse (read-only), or open a shell."""
+    """Run a query against the published warehouse (read-only, sandboxed), or open a shell."""
     data = _data(data_dir)
+    folders = tuple(allow_files or ())
+    for folder in folders:
+        if not folder.is_dir():
+            raise _fail(f"--allow-files {folder}: not a folder")
     try:
-        con, pub = connect_published(data)
+        con, pub = connect_published(data, allow_files=folders)
     except NoWarehouse as exc:
         raise _fail(str(exc)) from None
+    _warn_pointer(pub)
     try:
         if query is not None:
             _print_query(con, query)
             return
+        opened = f" (files: {', '.join(map(str, folders))})" if folders else ""
         console.print(
-            f"read-only shell on warehouse version {pub.version}; end with Ctrl+D. Public models: fct_*, dim_*, rpt_*"
+            f"read-only shell on warehouse version {pub.version}{opened}; end with Ctrl+D. Public models: fct_*, dim_*, rpt_*",
+            markup=False,
+            highlight=False,
         )
         buf = ""
         while True:
@@ -433,10 +481,24 @@ def sql(
                 break
             buf += line + "\n"
             if buf.strip().endswith(";") or (line.strip() == "" and buf.strip()):
-                _print_query(con, buf.strip().rstrip(";"))
+                with contextlib.suppress(typer.Exit):  # the error is printed; the shell goes on
+                    _print_query(con, buf.strip().rstrip(";"))
                 buf = ""
     finally:
         con.close()
+
+
+# What a terminal would act on rather than show: C0 controls (ESC starts escape sequences that can
+# retitle the window or rewrite the screen, BEL, CR), DEL, C1 controls (U+009B is CSI) and the
+# bidirectional embeddings, overrides and isolates. Printed escaped, as Python writes them.
+_TERMINAL_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(value: object) -> str:
+    """A value as text a terminal shows as it is: controls and bidirectional controls escaped
+    (``\\x1b``, ``\\u202e``); tab and line feed kept."""
+    text = "" if value is None else str(value)
+    return _TERMINAL_UNSAFE.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text)
 
 
 def _print_query(con: duckdb.DuckDBPyConnection, query: str) -> None:
@@ -446,12 +508,13 @@ def _print_query(con: duckdb.DuckDBPyConnection, query: str) -> None:
         cols = [d[0] for d in res.description] if res.description else []
         rows = res.fetchmany(200)
     except duckdb.Error as exc:
-        raise _fail(f"query failed: {exc}") from None
+        err.print(Text(f"error: query failed: {printable(exc)}", style="bold red"))
+        raise typer.Exit(1) from None
     t = Table()
     for c in cols:
-        t.add_column(c)
+        t.add_column(Text(printable(c)))
     for row in rows:
-        t.add_row(*("" if v is None else str(v) for v in row))
+        t.add_row(*(Text(printable(v)) for v in row))
     console.print(t)
 
 
@@ -472,6 +535,7 @@ def export(
         con, pub = connect_published(data)
     except NoWarehouse as exc:
         raise _fail(str(exc)) from None
+    _warn_pointer(pub)
     out.mkdir(parents=True, exist_ok=True)
     try:
         models = [
@@ -484,8 +548,12 @@ def export(
         for name in models:
             target = out / f"{name}.{fmt}"
             part = out / f".{name}.{fmt}.part"
-            options = "format parquet, compression zstd" if fmt == "parquet" else "format csv, header true"
-            con.execute(f"copy (select * from main.{name}) to '{part}' ({options})")
+            # written by polars: the reader connection has no file access (see warehouse/readers.py)
+            frame = con.sql(f"select * from main.{name}").pl()
+            if fmt == "parquet":
+                frame.write_parquet(part, compression="zstd")
+            else:
+                frame.write_csv(part)
             part.replace(target)
     finally:
         con.close()
@@ -570,8 +638,19 @@ def requests_export(
     if fmt not in export_requests.FORMATS:
         raise _fail(f"unknown format {fmt!r}; choose one of {', '.join(export_requests.FORMATS)}")
     data = _data(data_dir)
-    n = export_requests.export(data.ops_db, fmt, out, statuses=statuses, excel_safe=excel_safe)
-    console.print(f"wrote {n} request(s) ({', '.join(statuses)}) to {out} as {fmt}")
+    risky: list[tuple[int, str]] = []
+    n = export_requests.export(data.ops_db, fmt, out, statuses=statuses, excel_safe=excel_safe, risky=risky)
+    console.print(f"wrote {n} request(s) ({', '.join(statuses)}) to {out} as {fmt}", markup=False)
+    if risky:
+        cells = ", ".join(f"row {r} {c}" for r, c in risky[:5]) + (" ..." if len(risky) > 5 else "")
+        err.print(
+            Text(
+                f"warning: {len(risky)} cell(s) start like a spreadsheet formula ({cells}) and were written as typed: "
+                "a spreadsheet opening this file would run them. Pass --excel-safe when the file will be opened in "
+                "one before it is imported.",
+                style="bold yellow",
+            )
+        )
 
 
 @app.command()
@@ -658,6 +737,7 @@ def report_cab(
         con, pub = connect_published(data)
     except NoWarehouse as exc:
         raise _fail(str(exc)) from None
+    _warn_pointer(pub)
     try:
         pack = cab.cab_pack(con, meeting, previous_meeting_at=prev, warehouse_version=pub.version)
     except (cab.CabPackError, ValueError) as exc:
@@ -683,6 +763,44 @@ def report_cab(
 
 def main() -> None:  # pragma: no cover
     app()
+
+
+def _guarded_ingest(args: list[str]) -> None:
+    """``changeboard ingest`` under the memory ceiling (changeboard/pipeline/memory.py): the ingest
+    runs in a watched child; this process reports how it ended. Returns only to run the ingest
+    here (no ceiling set, or this process is the child)."""
+    from changeboard.pipeline import memory
+
+    ceiling = memory.ceiling_mb()
+    if not ceiling or os.environ.get(memory.ENV_GUARDED) or any(a in ("--help", "-h") for a in args):
+        return
+    guarded = memory.run_guarded(args, ceiling)
+    if not guarded.stopped_at_ceiling:
+        if guarded.returncode < 0:  # killed by a signal: end the same way, so callers see it
+            import signal
+
+            signal.signal(-guarded.returncode, signal.SIG_DFL)
+            os.kill(os.getpid(), -guarded.returncode)
+        raise SystemExit(guarded.returncode)
+    root = next(
+        (args[i + 1] for i, a in enumerate(args[:-1]) if a == "--data-dir"),
+        next((a.split("=", 1)[1] for a in args if a.startswith("--data-dir=")), None),
+    )
+    files = memory.mark_stopped(DataDir.resolve(root).root, guarded)
+    what = (
+        f"while reading {', '.join(files)}; nothing of that file was loaded and its run is marked aborted"
+        if files
+        else "before it read any file"
+    )
+    err.print(
+        Text.assemble(
+            ("error:", "bold red"),
+            f" the ingest was stopped at the memory ceiling of {ceiling:,} MB ({memory.ENV_INGEST_MAX_MB}) {what} "
+            f"(peak {guarded.peak_mb:,.0f} MB). Files loaded before it in this run are kept. "
+            f"Raise {memory.ENV_INGEST_MAX_MB} if the file is genuine.",
+        )
+    )
+    raise SystemExit(2)
 
 
 if __name__ == "__main__":  # pragma: no cover

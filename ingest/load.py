@@ -164,12 +164,14 @@ def connect_ingest(path: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def mark_aborted(con: duckdb.DuckDBPyConnection) -> int:
+def mark_aborted(
+    con: duckdb.DuckDBPyConnection, reason: str = "the process died before the run committed"
+) -> int:
     """Runs left ``running`` by a crash become ``aborted`` (their data was never committed)."""
     rows = con.execute(
-        "update meta.ingest_run set status = 'aborted', finished_at = ?, error = 'the process died before the run committed' "
+        "update meta.ingest_run set status = 'aborted', finished_at = ?, error = ? "
         "where status = 'running' returning run_id",
-        [now_utc()],
+        [now_utc(), reason],
     ).fetchall()
     return len(rows)
 

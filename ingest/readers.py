@@ -52,6 +52,18 @@ ENV_XLSX_MAX_CELLS = "CHANGEBOARD_XLSX_MAX_CELLS"
 DEFAULT_XLSX_MAX_MB = 256
 DEFAULT_XLSX_MAX_CELLS = 20_000_000
 _CONTROL = bytes(b for b in range(32) if b not in (9, 10, 13)) + b"\x7f"
+# Characters no export means to hold, replaced by U+FFFD at ingest (with a warning counting the rows):
+# C0 controls but tab, LF and CR (ESC and BEL drive a terminal), DEL, C1 controls (U+0080-U+009F;
+# U+009B is a terminal's CSI) and the bidirectional embeddings, overrides and isolates
+# (U+202A-U+202E, U+2066-U+2069: "Trojan Source" reordering). NUL has its own warning (below).
+# The marks U+200E/U+200F/U+061C stay: right-to-left text uses them and they reorder nothing.
+CONTROL_PATTERN = r"[\x01-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\x{202A}-\x{202E}\x{2066}-\x{2069}]"
+_BIDI_UTF8 = tuple(chr(c).encode() for c in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+# JSON and XML nesting and size (see check_document_bounds).
+ENV_DOCUMENT_MAX_DEPTH = "CHANGEBOARD_JSON_XML_MAX_DEPTH"
+ENV_DOCUMENT_MAX_MB = "CHANGEBOARD_JSON_XML_MAX_MB"
+DEFAULT_DOCUMENT_MAX_DEPTH = 64
+DEFAULT_DOCUMENT_MAX_MB = 4096
 
 
 class ReadError(Exception):
@@ -67,6 +79,24 @@ class TextTable:
     encoding: str
     delimiter: str = ","
     warnings: list[str] = field(default_factory=list)
+
+
+def has_controls(data: bytes, start: int = 0, end: int | None = None) -> bool:
+    """Whether UTF-8 bytes (``data[start:end]``) hold a NUL or a character of :data:`CONTROL_PATTERN`:
+    a cheap gate, the text of a file without any is never searched. A 256-entry table for the C0
+    bytes and DEL, then byte searches for the C1 controls (C2 80-9F) and the bidirectional controls."""
+    raw = data if start == 0 and end is None else data[start:end]
+    arr = np.frombuffer(raw, dtype=np.uint8)
+    below_space = np.count_nonzero(arr < 0x20) + np.count_nonzero(arr == 0x7F)
+    if below_space > raw.count(b"\n") + raw.count(b"\r") + raw.count(b"\t"):
+        return True
+    if b"\xc2" in raw:
+        follow = arr[np.flatnonzero(arr[:-1] == 0xC2) + 1]
+        if ((follow >= 0x80) & (follow < 0xA0)).any():
+            return True
+    if b"\xe2\x80" in raw or b"\xe2\x81" in raw:
+        return any(b in raw for b in _BIDI_UTF8)
+    return False
 
 
 def sha256_file(path: Path) -> str:
@@ -122,8 +152,8 @@ def _scan(path: Path, *, stop_if_not_utf8: bool = False) -> tuple[str, bool | No
     has_nul: bool | None = False
     with path.open("rb") as f:
         while chunk := f.read(CHUNK):
-            has_nul = has_nul or b"\x00" in chunk
-            if utf8 and not bom:
+            has_nul = has_nul or has_controls(chunk)
+            if utf8:
                 try:
                     decoder.decode(chunk)
                 except UnicodeDecodeError:
@@ -131,12 +161,14 @@ def _scan(path: Path, *, stop_if_not_utf8: bool = False) -> tuple[str, bool | No
                     if stop_if_not_utf8:
                         has_nul = None
                         break
-        if utf8 and not bom:
+        if utf8:
             try:
                 decoder.decode(b"", final=True)
             except UnicodeDecodeError:
                 utf8 = False
-    encoding = "utf-8-sig" if bom else ("utf-8" if utf8 else "cp1252")
+    # A BOM says UTF-8, but the lines after it are checked all the same: a Windows-1252 line pasted
+    # into a UTF-8 file with a BOM is read as the mixed file it is (see _MixedDecoder).
+    encoding = ("utf-8-sig" if bom else "utf-8") if utf8 else "cp1252"
     return encoding, has_nul, last in (b"\n", b"\r")
 
 
@@ -193,7 +225,8 @@ class _MixedDecoder:
 
     def decode(self, data: bytes) -> bytes:
         """One chunk (ending with a line break, or the end of the file) as UTF-8."""
-        self.has_nul = self.has_nul or b"\x00" in data
+        if self.line_no == 1 and data.startswith(BOM):
+            self.utf8_text = True  # the BOM says UTF-8: lines that are not are pasted cp1252 lines
         arr = np.frombuffer(data, dtype=np.uint8)
         high = np.flatnonzero(arr >= 0x80)
         if not high.size:  # plain ASCII: nothing to decode
@@ -223,6 +256,8 @@ class _MixedDecoder:
             out = text.encode("utf-8")
         if not self.first_bad:
             self.line_no += data.count(b"\n")  # decoding keeps every line break: the bytes' count
+        # NUL or a control character in the decoded text (has_nul names the gate of both)
+        self.has_nul = self.has_nul or has_controls(out)
         return out
 
     def warning(self, encoding: str) -> str:
@@ -235,13 +270,15 @@ class _MixedDecoder:
         return f"decoded as {encoding} (not UTF-8)"
 
 
-def _line_chunks(path: Path) -> Iterator[bytes]:
+def _line_chunks(path: Path, cr_only: bool = False) -> Iterator[bytes]:
     """The file in chunks of about :data:`CHUNK` bytes, each ending with a line break (the last one
-    at the end of the file, possibly empty)."""
+    at the end of the file, possibly empty); with ``cr_only`` every CR becomes a LF."""
     with path.open("rb") as src:
         rest = b""
         while True:
             chunk = src.read(CHUNK)
+            if cr_only:
+                chunk = chunk.replace(b"\r", b"\n")
             if not chunk:
                 yield rest
                 break
@@ -255,13 +292,16 @@ def _line_chunks(path: Path) -> Iterator[bytes]:
             yield data
 
 
-def _declared_chunks(path: Path, encoding: str) -> Iterator[bytes]:
+def _declared_chunks(path: Path, encoding: str, cr_only: bool = False) -> Iterator[bytes]:
     """A file in a declared encoding as UTF-8 (undecodable bytes become U+FFFD), in chunks of about
-    :data:`CHUNK` characters, each ending with a line break (the last one at the end of the file)."""
+    :data:`CHUNK` characters, each ending with a line break (the last one at the end of the file);
+    with ``cr_only`` every CR becomes a LF."""
     with path.open("r", encoding=encoding, errors="replace", newline="") as src:
         rest = ""
         while True:
             chunk = src.read(CHUNK)
+            if cr_only:
+                chunk = chunk.replace("\r", "\n")
             text = rest + chunk
             if chunk:
                 cut = text.rfind("\n") + 1
@@ -274,15 +314,29 @@ def _declared_chunks(path: Path, encoding: str) -> Iterator[bytes]:
                 break
 
 
-def _utf8_chunks(path: Path, declared: str | None, decoder: _MixedDecoder | None = None) -> Iterator[bytes]:
-    """A file that is not UTF-8 as UTF-8 chunks ending with line breaks: decoded as the declared
-    encoding, or line by line as UTF-8 or cp1252 (``decoder`` keeps what it saw)."""
+def _utf8_chunks(
+    path: Path, declared: str | None, decoder: _MixedDecoder | None = None, cr_only: bool = False
+) -> Iterator[bytes]:
+    """A file that is not UTF-8 (or has CR-only line breaks) as UTF-8 chunks ending with line breaks:
+    decoded as the declared encoding, or line by line as UTF-8 or cp1252 (``decoder`` keeps what it
+    saw)."""
     if declared:
-        yield from _declared_chunks(path, declared)
+        yield from _declared_chunks(path, declared, cr_only)
         return
     decoder = decoder or _MixedDecoder()
-    for data in _line_chunks(path):
+    for data in _line_chunks(path, cr_only):
         yield decoder.decode(data)
+
+
+def _is_cr_only(path: Path) -> bool:
+    """Whether a file's line breaks are bare CRs (classic Mac OS; polars reads LF and CRLF only):
+    CRs and no LF in its first :data:`CHUNK` bytes."""
+    with path.open("rb") as f:
+        head = f.read(CHUNK)
+    return b"\r" in head and b"\n" not in head
+
+
+CR_ONLY_WARNING = "line breaks are CR only (classic Mac OS): each CR was read as a line break"
 
 
 def _transcode_mixed(path: Path, tmpdir: Path) -> tuple[Path, int, int, bool, bool]:
@@ -347,9 +401,10 @@ class _SegmentWriter:
     early or failed).
     """
 
-    def __init__(self, path: Path, declared: str | None, tmpdir: Path) -> None:
+    def __init__(self, path: Path, declared: str | None, tmpdir: Path, cr_only: bool = False) -> None:
         self.path = path
         self.declared = declared
+        self.cr_only = cr_only
         self.tmpdir = tmpdir
         self.decoder = _MixedDecoder()
         self._queue: queue.SimpleQueue[_Segment | BaseException] = queue.SimpleQueue()
@@ -366,10 +421,13 @@ class _SegmentWriter:
 
     def chunks(self) -> Iterator[bytes]:
         """The file as UTF-8 again, from its start, with a decoder of its own (an error report)."""
-        return _utf8_chunks(self.path, self.declared)
+        return _utf8_chunks(self.path, self.declared, cr_only=self.cr_only)
 
     def warning(self) -> str:
-        """The encoding warning of the reading (once the last segment was received)."""
+        """The encoding warning of the reading (once the last segment was received); empty for a
+        UTF-8 file copied only for its CR line breaks."""
+        if self.cr_only and not self.declared and not self.decoder.fallback:
+            return ""
         return self.decoder.warning(self.declared or "cp1252")
 
     def segments(self) -> Iterator[_Segment]:
@@ -423,7 +481,7 @@ class _SegmentWriter:
         odd_quotes = False
         splittable: bool | None = None
         try:
-            for out in _utf8_chunks(self.path, self.declared, self.decoder):
+            for out in _utf8_chunks(self.path, self.declared, self.decoder, self.cr_only):
                 if self._stop.is_set():
                     return
                 if not out:
@@ -437,7 +495,7 @@ class _SegmentWriter:
                     if start or not odd_quotes:
                         current[1].write(out[:start])
                         current[1].close()
-                        done = _Segment(current[0], has_nul or out.find(b"\x00", 0, start) >= 0, last=False)
+                        done = _Segment(current[0], has_nul or has_controls(out, 0, start), last=False)
                         current = None
                 if start < len(out):
                     if current is None:
@@ -452,7 +510,7 @@ class _SegmentWriter:
                         has_nul = False
                     current[1].write(out[start:] if start else out)
                     size += len(out) - start
-                    has_nul = has_nul or out.find(b"\x00", start) >= 0
+                    has_nul = has_nul or has_controls(out, start)
                 odd_quotes ^= chunk_odd
             if current is not None:
                 current[1].close()
@@ -594,10 +652,13 @@ def csv_batches(
         segments: Iterator[_Segment] = iter(())
         first_segment: _Segment | None = None
         source = path
-        if encoding not in ("utf-8", "utf-8-sig", "utf8"):
-            if declared:
+        cr_only = _is_cr_only(path)
+        if cr_only:
+            warnings.append(CR_ONLY_WARNING)
+        if encoding not in ("utf-8", "utf-8-sig", "utf8") or cr_only:
+            if declared and encoding not in ("utf-8", "utf-8-sig", "utf8"):
                 warnings.append(f"decoded as {encoding} (not UTF-8)")
-            writer = stack.enter_context(_SegmentWriter(path, declared, Path(tmp)))
+            writer = stack.enter_context(_SegmentWriter(path, declared, Path(tmp), cr_only))
             segments = writer.segments()
             first_segment = next(segments)
             source = first_segment.path
@@ -654,6 +715,9 @@ def csv_batches(
             null_values=null_values or [],
             warnings=warnings,
             look_ahead=not ends_with_eol,
+            count_fields=_count_fields(
+                (lambda: _file_chunks(path)) if writer is None else writer.chunks, delimiter
+            ),
         )
         yield TextBatches(
             headers=shape.raw_headers,
@@ -724,8 +788,8 @@ def _segment_batches(
             if segment.last:
                 if not parse.ends_with_eol:
                     facts.cut_fields = _last_line_fields(segment.path, parse.delimiter)
-                if not parse.declared:
-                    parse.warnings.insert(0, writer.warning())
+                if not parse.declared and (encoding_warning := writer.warning()):
+                    parse.warnings.insert(0, encoding_warning)
             # A later segment may start with a record longer than the header: the columns polars
             # takes from its first line beyond the schema are cut as a ragged line's are.
             extra = {"extra_columns": "ignore"} if number and "schema" in parse.options else {}
@@ -786,6 +850,13 @@ class _BatchReader:
     long_rows: int = 0
     first_long: int | None = None
     nul_rows: list[int] = field(default_factory=list)
+    control_rows: list[int] = field(default_factory=list)
+    short_rows: int = 0
+    first_short: int | None = None
+    # counts the fields of every record of the UTF-8 text (the file, or its transcoding again) and
+    # returns the _source_row of those with fewer than the fields asked for (None: not counted)
+    count_fields: Callable[[int], set[int]] | None = None
+    short_records: set[int] | None = None
     # Whether a batch is the last one must be known when it is given (a file that ends without a
     # line break: its last line may be cut): each batch then waits for the next one to be read.
     look_ahead: bool = True
@@ -844,9 +915,12 @@ class _BatchReader:
         data_cols = [c for c in frame.columns if c not in ("_source_row", READ_ERROR)]
         if data_cols and (blank := _blank_rows(frame, data_cols)) is not None:
             frame = frame.filter(~blank)
+        frame = self._short_rows(frame)
         if self.facts.has_nul and data_cols:
             frame, nul_rows = _replace_nul(frame, data_cols)
             self.nul_rows.extend(nul_rows)
+            frame, control_rows = replace_controls(frame, data_cols)
+            self.control_rows.extend(control_rows)
         width = len(shape.raw_headers)
         cut_fields = self.facts.cut_fields
         if last and cut_fields is not None and cut_fields < width and frame.height:
@@ -864,9 +938,54 @@ class _BatchReader:
                 .alias(READ_ERROR)
             )
             self.warnings.append(f"WARNING: {message}; that row is quarantined")
+            if self.short_records is not None and last_row in self.short_records:
+                self.short_rows -= 1  # told once, as the cut last line
         return normalise_nulls(frame, self.null_values)
 
+    def _short_rows(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """Records with fewer fields than the header up to its last named column get a read error:
+        quarantined like a record with too many fields. polars fills an absent field like an empty
+        one, so a row whose last named field is empty is only a candidate; the fields of every
+        record are then counted once (:class:`FieldCounter`) and the candidates checked."""
+        named = [h for h, raw in zip(self.shape.headers, self.shape.raw_headers, strict=True) if raw.strip()]
+        if self.count_fields is None or not named or named[-1] not in frame.columns or not frame.height:
+            return frame
+        needed = self.shape.headers.index(named[-1]) + 1
+        candidates = frame[named[-1]].is_null()
+        if READ_ERROR in frame.columns:
+            candidates = candidates & frame[READ_ERROR].is_null()
+        if not candidates.any():
+            return frame
+        if self.short_records is None:
+            self.short_records = self.count_fields(needed)
+        short = candidates & frame["_source_row"].is_in(list(self.short_records))
+        if not short.any():
+            return frame
+        message = pl.format(
+            "row {}: fewer fields than the header's {} (a record cut short, or a line break in an unquoted "
+            "value?); the record is not loaded",
+            pl.col("_source_row"),
+            pl.lit(len(self.shape.raw_headers)),
+        )
+        frame = frame.with_columns(
+            pl.when(short)
+            .then(message)
+            .otherwise(pl.col(READ_ERROR) if READ_ERROR in frame.columns else pl.lit(None, dtype=pl.String))
+            .alias(READ_ERROR)
+        )
+        self.short_rows += int(short.sum())
+        if self.first_short is None:
+            self.first_short = int(frame.filter(short)["_source_row"][0])
+        return frame
+
     def _close(self) -> None:
+        if self.short_rows:
+            self.warnings.append(
+                f"WARNING: {self.short_rows:,} row(s) have fewer fields than the header's {len(self.shape.raw_headers)} "
+                f"(the first is row {self.first_short}); they are quarantined"
+            )
+        if self.control_rows:
+            self.warnings.append(control_warning(self.control_rows))
         if self.long_rows:
             self.warnings.append(
                 f"WARNING: {self.long_rows:,} row(s) have more fields than the header's {len(self.shape.raw_headers)} "
@@ -878,6 +997,65 @@ class _BatchReader:
                 f"NUL bytes in {len(rows):,} row(s) (row {', '.join(map(str, rows[:5]))}"
                 f"{'...' if len(rows) > 5 else ''}) were replaced by U+FFFD"
             )
+
+
+class FieldCounter:
+    """Counts the fields of each record of CSV text fed in chunks (RFC 4180: a delimiter or a line
+    break between an odd number of quotes is inside a quoted field; escaped quotes come in pairs) and
+    keeps the records with fewer than ``needed`` fields, as ``_source_row`` numbers (record + 1)."""
+
+    def __init__(self, delimiter: str, needed: int) -> None:
+        self.delimiter = ord(delimiter)
+        self.needed = needed
+        self.odd = False  # inside a quoted field where the next chunk starts
+        self.fields = 1  # fields so far of the record being read
+        self.record = 0  # its index (0: the header)
+        self.open = False  # whether bytes came after the last line break (a record without one)
+        self.short: set[int] = set()
+
+    def feed(self, data: bytes) -> None:
+        arr = np.frombuffer(data, dtype=np.uint8)
+        quotes = np.flatnonzero(arr == 0x22)
+        base = int(self.odd)
+        breaks = np.flatnonzero(arr == 0x0A)
+        breaks = breaks[((np.searchsorted(quotes, breaks) + base) & 1) == 0]
+        delims = np.flatnonzero(arr == self.delimiter)
+        delims = delims[((np.searchsorted(quotes, delims) + base) & 1) == 0]
+        self.odd = bool((base + quotes.size) & 1)
+        if not breaks.size:
+            self.fields += delims.size
+            self.open = self.open or len(data) > 0
+            return
+        before = np.searchsorted(delims, breaks)  # delimiters before each record's line break
+        counts = np.diff(before, prepend=0) + 1
+        counts[0] += self.fields - 1
+        short = np.flatnonzero(counts < self.needed) + self.record
+        self.short.update(int(r) + 1 for r in short if r > 0)
+        self.record += breaks.size
+        self.fields = delims.size - int(before[-1]) + 1
+        self.open = int(breaks[-1]) + 1 < len(data)
+
+    def finish(self) -> set[int]:
+        """The short records, the last one included when the text does not end with a line break."""
+        if self.open and self.fields < self.needed and self.record > 0:
+            self.short.add(self.record + 1)
+        return self.short
+
+
+def _count_fields(chunks: Callable[[], Iterator[bytes]], delimiter: str) -> Callable[[int], set[int]]:
+    def count(needed: int) -> set[int]:
+        counter = FieldCounter(delimiter, needed)
+        for chunk in chunks():
+            counter.feed(chunk)
+        return counter.finish()
+
+    return count
+
+
+def _file_chunks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as f:
+        while chunk := f.read(CHUNK):
+            yield chunk
 
 
 def _blank_rows(frame: pl.DataFrame, cols: list[str]) -> pl.Series | None:
@@ -917,6 +1095,31 @@ def _last_line_fields(source: Path, delimiter: str) -> int | None:
     except (csv.Error, StopIteration):
         return None
     return len(fields)
+
+
+def replace_controls(frame: pl.DataFrame, cols: list[str] | None = None) -> tuple[pl.DataFrame, list[int]]:
+    """Replace the characters of :data:`CONTROL_PATTERN` in the text columns by U+FFFD; returns the
+    frame and the ``_source_row`` of the rows that held any (every reader calls it: CSV, XLSX, JSON,
+    XML)."""
+    cols = cols or [
+        c for c, t in frame.schema.items() if t == pl.String and c not in ("_source_row", READ_ERROR)
+    ]
+    if not cols or not frame.height:
+        return frame, []
+    has = pl.any_horizontal([pl.col(c).str.contains(CONTROL_PATTERN).fill_null(False) for c in cols])
+    rows = frame.filter(has)["_source_row"].to_list() if "_source_row" in frame.columns else []
+    if not rows:
+        return frame, []
+    frame = frame.with_columns(pl.col(c).str.replace_all(CONTROL_PATTERN, "\ufffd") for c in cols)
+    return frame, [int(r) for r in rows]
+
+
+def control_warning(rows: list[int]) -> str:
+    """The warning of a reading whose rows held control characters (see :func:`replace_controls`)."""
+    return (
+        f"control characters (C0/C1 controls such as ESC or BEL, or bidirectional overrides) in {len(rows):,} "
+        f"row(s) (row {', '.join(map(str, rows[:5]))}{'...' if len(rows) > 5 else ''}) were replaced by U+FFFD"
+    )
 
 
 def _replace_nul(frame: pl.DataFrame, cols: list[str]) -> tuple[pl.DataFrame, list[int]]:
@@ -959,51 +1162,168 @@ def _parse_error(path: Path, open_text: Callable[[], IO[str]], delimiter: str, e
     )
 
 
-def check_xlsx_bounds(path: Path) -> None:
-    """Refuse a workbook whose sheets expand beyond the configured size or cell count, before any
-    XLSX library opens it (a few MB of zip can expand to GBs of XML, and one cell at XFD1048576 makes
-    a 17-billion-cell range).
+def document_limits() -> tuple[int, int]:
+    """(nesting depth, bytes) a JSON or XML export may have (the settings, or their defaults)."""
+    depth = int(os.environ.get(ENV_DOCUMENT_MAX_DEPTH, DEFAULT_DOCUMENT_MAX_DEPTH))
+    size = int(float(os.environ.get(ENV_DOCUMENT_MAX_MB, DEFAULT_DOCUMENT_MAX_MB)) * 1024 * 1024)
+    return depth, size
+
+
+def check_document_bounds(path: Path, kind: str) -> None:
+    """Refuse a JSON or XML export beyond the size limit, and a JSON export nested deeper than the
+    depth limit, before any parser sees it (XML depth is bounded while it is parsed: see
+    :func:`ingest.sources.servicenow_files.iter_xml_records`).
+
+    ijson (like every JSON parser that gives the path of each value) keeps the path to the current
+    value: its memory grows with the square of the nesting (20,000 levels took 1 GB, 200,000 levels,
+    a 396 KB file, went past 16 GB). Exports nest a few levels (ServiceNow 3, Jira's changelog 7).
+    The depth is found by a streamed scan of the brackets outside JSON strings (:class:`JsonDepth`),
+    about 1/20 of the parsing time.
 
     Raises:
-        ReadError: not a zip, or over ``CHANGEBOARD_XLSX_MAX_MB`` of sheet XML or
-            ``CHANGEBOARD_XLSX_MAX_CELLS`` cells in a sheet's used range.
+        ReadError: over ``CHANGEBOARD_JSON_XML_MAX_MB`` or ``CHANGEBOARD_JSON_XML_MAX_DEPTH``.
+    """
+    if kind not in ("json", "xml"):
+        return
+    max_depth, max_bytes = document_limits()
+    advice = f"raise {ENV_DOCUMENT_MAX_MB} / {ENV_DOCUMENT_MAX_DEPTH} if the export is genuine"
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise ReadError(
+            f"{path}: the {kind.upper()} export is {size / 2**20:,.0f} MB; the limit is {max_bytes / 2**20:,.0f} MB: "
+            f"nothing was loaded (expected a smaller export: split it by date range, or {advice})"
+        )
+    if kind != "json":
+        return
+    scan = JsonDepth(max_depth)
+    with path.open("rb") as f:
+        while chunk := f.read(JSON_SCAN_CHUNK):
+            if scan.feed(chunk):
+                raise ReadError(
+                    f"{path}: the JSON document nests deeper than {max_depth} levels (at byte {scan.where:,}); "
+                    f"the limit is {max_depth}: nothing was loaded (expected an export nested a few levels: "
+                    f"records in a list; {advice})"
+                )
+
+
+JSON_SCAN_CHUNK = 4 * 1024 * 1024
+
+
+class JsonDepth:
+    """The nesting depth of JSON text fed in chunks: ``[`` and ``{`` outside strings open a level,
+    ``]`` and ``}`` close one. A ``"`` preceded by an odd run of backslashes is escaped (inside a
+    string). Not a validator: the parser finds malformed JSON afterwards."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.depth = 0
+        self.in_string = False
+        self.tail_backslashes = 0  # backslashes at the end of the previous chunk
+        self.offset = 0
+        self.where = 0
+
+    def feed(self, data: bytes) -> bool:
+        """Read one more chunk; True once the depth went beyond the limit (``where``: its offset)."""
+        arr = np.frombuffer(data, dtype=np.uint8)
+        quotes = np.flatnonzero(arr == 0x22)
+        if quotes.size and (self.tail_backslashes or (arr[quotes[quotes > 0] - 1] == 0x5C).any()):
+            quotes = quotes[~self._escaped(arr, quotes)]
+        brackets = np.flatnonzero((arr == 0x5B) | (arr == 0x7B) | (arr == 0x5D) | (arr == 0x7D))
+        if brackets.size:
+            outside = ((np.searchsorted(quotes, brackets) + int(self.in_string)) & 1) == 0
+            brackets = brackets[outside]
+        if brackets.size:
+            steps = np.where((arr[brackets] == 0x5B) | (arr[brackets] == 0x7B), 1, -1)
+            depths = self.depth + np.cumsum(steps)
+            over = np.flatnonzero(depths > self.limit)
+            if over.size:
+                self.where = self.offset + int(brackets[over[0]])
+                return True
+            self.depth = int(depths[-1])
+        self.in_string = bool((int(self.in_string) + quotes.size) & 1)
+        run = len(data) - len(data.rstrip(b"\\"))
+        self.tail_backslashes = run + (self.tail_backslashes if run == len(data) else 0)
+        self.offset += len(data)
+        return False
+
+    def _escaped(self, arr: np.ndarray, quotes: np.ndarray) -> np.ndarray:
+        """Which quotes follow an odd run of backslashes (the run may start in the previous chunk)."""
+        run = np.zeros(quotes.size, dtype=np.int64)
+        active = np.ones(quotes.size, dtype=bool)
+        k = 1
+        while active.any():
+            pos = quotes - k
+            at_start = active & (pos < 0)
+            run[at_start] += self.tail_backslashes
+            active &= pos >= 0
+            hit = np.zeros(quotes.size, dtype=bool)
+            hit[active] = arr[pos[active]] == 0x5C
+            run[hit] += 1
+            active &= hit
+            k += 1
+        return (run & 1) == 1
+
+
+def check_xlsx_bounds(path: Path) -> None:
+    """Refuse a workbook whose parts expand beyond the configured size or whose sheets span more than
+    the configured cell count, before any XLSX library opens it (a few MB of zip can expand to GBs of
+    XML: a sheet, the shared strings, or any other part such as ``xl/styles.xml``, which the XLSX
+    library parses whole; and one cell at XFD1048576 makes a 17-billion-cell range).
+
+    Every zip member counts: its declared size first (the zip directory), then the bytes it really
+    inflates to, streamed and stopped at the limit (a directory can lie).
+
+    Raises:
+        ReadError: not a zip, or over ``CHANGEBOARD_XLSX_MAX_MB`` of XML in all its parts together
+            (the error names the part that crossed it) or ``CHANGEBOARD_XLSX_MAX_CELLS`` cells in a
+            sheet's used range.
     """
     max_bytes = int(float(os.environ.get(ENV_XLSX_MAX_MB, DEFAULT_XLSX_MAX_MB)) * 1024 * 1024)
     max_cells = int(os.environ.get(ENV_XLSX_MAX_CELLS, DEFAULT_XLSX_MAX_CELLS))
     advice = f"export it as CSV, or raise {ENV_XLSX_MAX_MB} / {ENV_XLSX_MAX_CELLS} if it is genuine"
+    on_disk = path.stat().st_size / 2**20
     try:
         with zipfile.ZipFile(path) as z:
-            parts = [
-                i
-                for i in z.infolist()
-                if (i.filename.startswith("xl/worksheets/") and i.filename.endswith(".xml"))
-                or i.filename == "xl/sharedStrings.xml"
-            ]
+            parts = [i for i in z.infolist() if not i.is_dir()]
             declared = sum(i.file_size for i in parts)
             if declared > max_bytes:
+                biggest = max(parts, key=lambda i: i.file_size)
                 raise ReadError(
-                    f"{path}: the XLSX workbook expands to {declared / 2**20:,.0f} MB of sheet XML "
-                    f"({path.stat().st_size / 2**20:,.1f} MB on disk); the limit is {max_bytes / 2**20:,.0f} MB: "
-                    f"nothing was loaded ({advice})"
+                    f"{path}: the XLSX workbook expands to {declared / 2**20:,.0f} MB ({on_disk:,.1f} MB on disk; "
+                    f"the largest part, {biggest.filename}, {biggest.file_size / 2**20:,.0f} MB); the limit is "
+                    f"{max_bytes / 2**20:,.0f} MB: nothing was loaded ({advice})"
                 )
             total = 0
             for info in parts:
-                if not info.filename.startswith("xl/worksheets/"):
-                    continue
-                rows, cols, read = _sheet_extent(z, info, max_bytes - total)
+                if info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml"):
+                    rows, cols, read = _sheet_extent(z, info, max_bytes - total)
+                    if rows * cols > max_cells:
+                        raise ReadError(
+                            f"{path}: sheet {info.filename.rsplit('/', 1)[-1]} spans {rows:,} rows x {cols:,} columns "
+                            f"({rows * cols:,} cells; the limit is {max_cells:,}): nothing was loaded ({advice})"
+                        )
+                else:
+                    read = _inflated_size(z, info, max_bytes - total)
                 total += read
                 if total > max_bytes:
                     raise ReadError(
-                        f"{path}: the XLSX workbook expands beyond {max_bytes / 2**20:,.0f} MB of sheet XML "
-                        f"(its zip directory claims {declared / 2**20:,.1f} MB): nothing was loaded ({advice})"
-                    )
-                if rows * cols > max_cells:
-                    raise ReadError(
-                        f"{path}: sheet {info.filename.rsplit('/', 1)[-1]} spans {rows:,} rows x {cols:,} columns "
-                        f"({rows * cols:,} cells; the limit is {max_cells:,}): nothing was loaded ({advice})"
+                        f"{path}: the XLSX workbook expands beyond {max_bytes / 2**20:,.0f} MB (part {info.filename} "
+                        f"crossed it; its zip directory claims {declared / 2**20:,.1f} MB in all): nothing was "
+                        f"loaded ({advice})"
                     )
     except zipfile.BadZipFile as exc:
         raise ReadError(f"{path}: not a readable XLSX workbook (BadZipFile: {exc})") from exc
+
+
+def _inflated_size(z: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int) -> int:
+    """The bytes a zip member inflates to, streamed; stops once past ``budget``."""
+    read = 0
+    with z.open(info) as f:
+        while chunk := f.read(CHUNK):
+            read += len(chunk)
+            if read > budget:
+                break
+    return read
 
 
 _ROW_REF = re.compile(rb"<row\b[^>]*?\br=\"(\d+)\"")

@@ -14,7 +14,14 @@ from pathlib import Path
 
 import polars as pl
 from changeboard.ingest.mapping import MappedFrame, TableMapping, apply_mapping
-from changeboard.ingest.readers import ReadError, TextTable, csv_batches, read_csv_text, sniff_kind
+from changeboard.ingest.readers import (
+    ReadError,
+    TextTable,
+    check_document_bounds,
+    csv_batches,
+    read_csv_text,
+    sniff_kind,
+)
 from changeboard.ingest.sources import delivery, jira, mapped, native, servicenow, servicenow_files
 from changeboard.ingest.sources.common import concat_mapped
 
@@ -226,6 +233,7 @@ def open_file(path: Path, override: ExportSettings | None = None) -> Reading:
     may come as they are read (see :class:`Reading`). The caller closes the reading."""
     settings = ExportSettings.for_file(path, override)
     kind = sniff_kind(path)
+    check_document_bounds(path, kind)  # JSON / XML size and nesting, before any parser
     system = settings.system
     how = "declared"
     if system is None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from changeboard.paths import ENV_DATA_DIR, DataDir
+from tests.hostile.figures import pytest_terminal_summary  # noqa: F401  (prints the hostile/crash figures)
 
 REPO = Path(__file__).resolve().parent.parent
 OUTPUT = REPO / "test-output"

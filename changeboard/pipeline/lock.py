@@ -13,9 +13,18 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
+
+# While a run waits for the lock (``--wait``), how often it says it is still waiting.
+REPORT_EVERY_SECONDS = 5.0
+
+
+def report_to_stderr(message: str) -> None:
+    """The default way a waiting run tells what it waits for (one line each time)."""
+    print(message, file=sys.stderr, flush=True)
 
 
 class PipelineBusy(RuntimeError):
@@ -25,12 +34,29 @@ class PipelineBusy(RuntimeError):
 class PipelineLock:
     """An exclusive advisory lock held for the whole pipeline run."""
 
-    def __init__(self, path: Path, *, run_id: str, command: str, wait_seconds: float = 0.0) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        run_id: str,
+        command: str,
+        wait_seconds: float = 0.0,
+        report: Callable[[str], None] | None = report_to_stderr,
+    ) -> None:
         self.path = path
         self.run_id = run_id
         self.command = command
         self.wait_seconds = wait_seconds
+        self.report = report
         self._fd: int | None = None
+
+    def describe_holder(self) -> str:
+        """The run holding the lock, in words (from what it wrote into the lock file)."""
+        h = self.holder()
+        return (
+            f"run {h.get('run_id', '?')} ({h.get('command', '?')}, pid {h.get('pid', '?')} on {h.get('host', '?')}, "
+            f"started {h.get('started_at', '?')})"
+        )
 
     def holder(self) -> dict[str, object]:
         """What the current holder wrote into the lock file (may be stale if nobody holds it)."""
@@ -42,21 +68,35 @@ class PipelineLock:
     def acquire(self) -> PipelineLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        deadline = time.monotonic() + self.wait_seconds
+        started = time.monotonic()
+        deadline = started + self.wait_seconds
+        next_report = started
+        waited = False
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
-                if time.monotonic() >= deadline:
+                now = time.monotonic()
+                if now >= deadline:
                     os.close(fd)
-                    h = self.holder()
+                    after = f" after waiting {now - started:.0f} s" if waited else ""
                     raise PipelineBusy(
-                        f"another pipeline run holds {self.path}: run {h.get('run_id', '?')} "
-                        f"({h.get('command', '?')}, pid {h.get('pid', '?')} on {h.get('host', '?')}, "
-                        f"started {h.get('started_at', '?')}). Wait for it to finish, or pass --wait SECONDS."
+                        f"another pipeline run holds {self.path}{after}: {self.describe_holder()}. "
+                        "Wait for it to finish, or pass --wait SECONDS."
                     ) from None
+                if self.report is not None and now >= next_report:
+                    self.report(
+                        f"{self.command}: waiting for the pipeline lock {self.path}, held by {self.describe_holder()}: "
+                        f"{now - started:.0f} s of up to {self.wait_seconds:.0f} s"
+                    )
+                    next_report = now + REPORT_EVERY_SECONDS
+                waited = True
                 time.sleep(0.2)
+        if waited and self.report is not None:
+            self.report(
+                f"{self.command}: got the pipeline lock after {time.monotonic() - started:.1f} s of waiting"
+            )
         info = {
             "run_id": self.run_id,
             "command": self.command,

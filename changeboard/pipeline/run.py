@@ -31,6 +31,7 @@ from changeboard.ingest.registry import ExportSettings, Reading, expand_paths, o
 from changeboard.ingest.sources import forms
 from changeboard.paths import DataDir
 from changeboard.pipeline import dbt_log
+from changeboard.pipeline.memory import note_reading
 from changeboard.warehouse.versions import Published, collect_garbage, new_version_id, publish
 
 # A streamed reading of at least this many bytes puts its new rows into one insert statement fed as it
@@ -296,6 +297,7 @@ def ingest_paths(
             part.unlink()  # a landing copy cut by a crash (one pipeline run at a time holds the lock)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-io") as pool:
             for path in files:
+                note_reading(path)  # a guarded ingest's parent names it if it stops this process
                 if on_start:
                     on_start(path)
                 result = _ingest_one(

@@ -15,7 +15,8 @@ Two formats (``changeboard requests export --format ...``):
 
 Times are UTC, ``YYYY-MM-DD HH:MM:SS`` (run the import as a user whose time zone is UTC). Text is
 exported as typed; ``excel_safe=True`` prefixes ``'`` to cells a spreadsheet would run as a formula,
-for files that will be opened in a spreadsheet before they are imported.
+for files that will be opened in a spreadsheet before they are imported. Without it the cells are
+written as typed and counted (:func:`export`'s ``risky``), so that the command can warn.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import io
 import json
 import os
 import sqlite3
+import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +37,20 @@ FORMATS = ("servicenow-csv", "servicenow-json")
 DEFAULT_STATUSES = ("submitted", "approved")
 CORRELATION_DISPLAY = "changeboard"
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# Characters a spreadsheet may read as the start of a formula once it folds lookalikes (fullwidth
+# U+FF1D U+FF0B U+FF0D U+FF20, small U+FE66 U+FE62 U+FE63, the minus sign U+2212) and skips leading spaces: found after NFKC compatibility folding
+# (unicodedata), which maps every fullwidth and small form to its ASCII character.
+_FORMULA_START = frozenset("=+-@\u2212")
+_LEADING_SPACE = " \u00a0\u3000"
+# Every character that folds (NFKC) to one of them, as a regex class for frame-wide checks.
+FORMULA_LOOKALIKES = "".join(
+    ch for ch in map(chr, range(0x80, 0x10000)) if unicodedata.normalize("NFKC", ch) in _FORMULA_START
+)
+FORMULA_REGEX = (
+    "^(?:[\\t\\r]|[ \\u00a0\\u3000]*[=+\\-@"
+    + "".join(f"\\u{{{ord(c):04x}}}" for c in FORMULA_LOOKALIKES + "\u2212")
+    + "])"
+)
 CHG_MODEL = {"standard": "Standard", "normal": "Normal", "emergency": "Emergency"}
 
 # import-set column -> the change_request field its transform-map entry targets ('' = no direct target)
@@ -195,16 +211,38 @@ def table_api_payloads(requests: Iterable[dict[str, object]]) -> list[dict[str, 
     return out
 
 
-def _neutralise(value: str) -> str:
-    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+def runs_as_formula(value: str | None) -> bool:
+    """Whether a spreadsheet opening the cell could run it as a formula: it starts with ``= + - @``,
+    a tab or a CR (OWASP "CSV Injection"), or does so after leading spaces or once its first
+    characters are folded to ASCII (fullwidth U+FF1D, small U+FE66, the minus sign U+2212...)."""
+    if not value:
+        return False
+    if value.startswith(FORMULA_PREFIXES):
+        return True
+    head = unicodedata.normalize("NFKC", value[:16]).lstrip(_LEADING_SPACE)
+    return head[:1] in _FORMULA_START or head.startswith(("\t", "\r"))
 
 
-def to_csv(rows: Sequence[dict[str, str]], *, excel_safe: bool = False) -> str:
+def neutralise(value: str) -> str:
+    """``'`` before a cell that :func:`runs_as_formula` (the text after it is kept as typed)."""
+    return "'" + value if runs_as_formula(value) else value
+
+
+def to_csv(
+    rows: Sequence[dict[str, str]], *, excel_safe: bool = False, risky: list[tuple[int, str]] | None = None
+) -> str:
+    """The import-set CSV; ``risky`` collects (row, column) of the cells a spreadsheet would run
+    that are written as typed (without ``excel_safe``)."""
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(CSV_COLUMNS), quoting=csv.QUOTE_ALL, lineterminator="\r\n")
     writer.writeheader()
-    for row in rows:
-        writer.writerow({k: _neutralise(v) if excel_safe else v for k, v in row.items()})
+    for n, row in enumerate(rows, start=2):
+        if excel_safe:
+            writer.writerow({k: neutralise(v) for k, v in row.items()})
+            continue
+        if risky is not None:
+            risky.extend((n, k) for k, v in row.items() if runs_as_formula(v))
+        writer.writerow(row)
     return buf.getvalue()
 
 
@@ -240,14 +278,22 @@ def write_atomic(out: Path, text: str, *, encoding: str = "utf-8") -> None:
 
 
 def export(
-    ops_db: Path, fmt: str, out: Path, *, statuses: Iterable[str] = DEFAULT_STATUSES, excel_safe: bool = False
+    ops_db: Path,
+    fmt: str,
+    out: Path,
+    *,
+    statuses: Iterable[str] = DEFAULT_STATUSES,
+    excel_safe: bool = False,
+    risky: list[tuple[int, str]] | None = None,
 ) -> int:
-    """Write the export file; returns the number of requests in it."""
+    """Write the export file; returns the number of requests in it. For a CSV without
+    ``excel_safe``, ``risky`` collects the (row, column) of cells a spreadsheet would run."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     requests = read_requests(ops_db, statuses)
     if fmt == "servicenow-csv":
-        write_atomic(out, to_csv(import_set_rows(requests), excel_safe=excel_safe), encoding="utf-8-sig")
+        text = to_csv(import_set_rows(requests), excel_safe=excel_safe, risky=risky)
+        write_atomic(out, text, encoding="utf-8-sig")
     else:
         write_atomic(out, to_json(table_api_payloads(requests)))
     return len(requests)

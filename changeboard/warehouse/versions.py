@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import re
 import time
@@ -23,9 +24,12 @@ import duckdb
 
 from changeboard.faults import fault
 from changeboard.paths import DataDir
+from changeboard.warehouse.readers import connect_reader
 
 if TYPE_CHECKING:
     import polars as pl
+
+log = logging.getLogger(__name__)
 
 PUBLISHED_LOG = "published.txt"
 VERSION_RE = re.compile(r"^warehouse_(\d{8}T\d{6}Z_\d{4})\.duckdb$")
@@ -44,6 +48,7 @@ class Published:
     published_at: str
     built_from_runs: int
     meta: dict[str, object]
+    warning: str | None = None  # set when the pointer was damaged and the symlink was used
 
 
 def new_version_id(versions_dir: Path) -> str:
@@ -57,20 +62,59 @@ def new_version_id(versions_dir: Path) -> str:
 
 
 def read_pointer(data: DataDir) -> Published:
-    """The currently published version (raises :class:`NoWarehouse` before the first publish)."""
+    """The currently published version (raises :class:`NoWarehouse` before the first publish).
+
+    ``CURRENT.json`` is the pointer; the ``warehouse.duckdb`` symlink is replaced right after it with
+    the same version. A pointer that cannot be read (cut, edited, overwritten) falls back to the
+    symlink, with :attr:`Published.warning` saying so, so that readers keep working and say why.
+    """
     try:
-        raw = json.loads(data.current_pointer.read_text(encoding="utf-8"))
+        text = data.current_pointer.read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
         raise NoWarehouse(
             f"no warehouse published under {data.root} yet: run `changeboard demo` or `changeboard ingest` + `changeboard build`"
         ) from None
-    path = data.versions / raw["file"]
+    try:
+        raw = json.loads(text)
+        path = data.versions / str(raw["file"])
+        if not VERSION_RE.match(path.name) or not path.exists():
+            raise ValueError(f"it names {raw['file']!r}, which is not a published version file")
+        return Published(
+            version=str(raw["version"]),
+            path=path,
+            published_at=str(raw["published_at"]),
+            built_from_runs=int(raw.get("ingest_runs", 0)),
+            meta=raw,
+        )
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        return _from_symlink(data, f"{type(exc).__name__}: {str(exc)[:200]}")
+
+
+def _from_symlink(data: DataDir, problem: str) -> Published:
+    """The version the ``warehouse.duckdb`` symlink names, when ``CURRENT.json`` is damaged."""
+    target = None
+    if data.warehouse_link.is_symlink():
+        named = data.warehouse_link.parent / os.readlink(data.warehouse_link)  # versions/warehouse_<v>.duckdb
+        target = data.versions / named.name if named.parent.resolve() == data.versions.resolve() else None
+    match = VERSION_RE.match(target.name) if target is not None else None
+    if target is None or match is None or not target.exists():
+        raise NoWarehouse(
+            f"{data.current_pointer} is damaged ({problem}) and {data.warehouse_link} does not point to a "
+            "published version: run `changeboard build` to publish one again"
+        )
+    warning = (
+        f"{data.current_pointer} is damaged ({problem}); reading the version {data.warehouse_link.name} "
+        f"points to ({target.name}); the next `changeboard build` writes the pointer again"
+    )
+    log.warning(warning)
+    published = datetime.fromtimestamp(target.stat().st_mtime, UTC).isoformat(timespec="seconds")
     return Published(
-        version=raw["version"],
-        path=path,
-        published_at=raw["published_at"],
-        built_from_runs=int(raw.get("ingest_runs", 0)),
-        meta=raw,
+        version=match.group(1),
+        path=target,
+        published_at=published,
+        built_from_runs=0,
+        meta={},
+        warning=warning,
     )
 
 
@@ -166,10 +210,13 @@ def collect_garbage(data: DataDir, *, keep: int = 3, min_age_seconds: float = 60
     return removed
 
 
-def connect_published(data: DataDir) -> tuple[duckdb.DuckDBPyConnection, Published]:
-    """A read-only connection to the published version (the caller closes it)."""
+def connect_published(
+    data: DataDir, *, allow_files: tuple[Path, ...] = ()
+) -> tuple[duckdb.DuckDBPyConnection, Published]:
+    """A read-only, sandboxed connection to the published version (the caller closes it): no file
+    outside the version and ``allow_files`` can be read or written (see :mod:`.readers`)."""
     pub = read_pointer(data)
-    con = duckdb.connect(str(pub.path), read_only=True)
+    con = connect_reader(pub.path, allow_files=allow_files)
     return con, pub
 
 
@@ -196,7 +243,7 @@ class WarehouseReader:
         pub = read_pointer(self.data)
         with self._lock:
             if self._current is None or self._current[0].version != pub.version:
-                con = duckdb.connect(str(pub.path), read_only=True)
+                con = connect_reader(pub.path)
                 if self._current is not None:
                     self._retired.append((time.monotonic(), *self._current))
                 self._current = (pub, con)
@@ -231,7 +278,7 @@ class WarehouseReader:
                 cur.close()
         if not pub.path.exists():
             raise NoWarehouse(f"warehouse version {pub.version} is no longer kept: reload the page")
-        with duckdb.connect(str(pub.path), read_only=True) as own:
+        with connect_reader(pub.path) as own:
             return own.sql(sql, params=params or []).pl()
 
     def query(

@@ -25,6 +25,7 @@ the superseded rows; the latest event's value stays the incident's own field.
 from __future__ import annotations
 
 import itertools
+import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -39,7 +40,10 @@ from changeboard.ingest.readers import (
     ReadError,
     TextBatches,
     check_xlsx_bounds,
+    control_warning,
+    document_limits,
     normalise_nulls,
+    replace_controls,
     unique_headers,
 )
 from changeboard.ingest.sources import servicenow
@@ -443,7 +447,10 @@ def xlsx_text(
     text = pl.concat(frames, how="diagonal_relaxed")
     data_cols = [c for c in text.columns if c != "_source_row"]
     blank = pl.all_horizontal([pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "") for c in data_cols])
-    text = normalise_nulls(text.filter(~blank), nulls)
+    text, controlled = replace_controls(text.filter(~blank))
+    if controlled:
+        warnings.append(control_warning(controlled))
+    text = normalise_nulls(text, nulls)
     return text, headers, warnings
 
 
@@ -509,16 +516,41 @@ def flatten_record(record: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+_repeated = threading.local()
+
+
+class _Object(dict):  # type: ignore[type-arg]
+    """A JSON object that notes a key it is given twice (ijson builds objects with ``map_type``;
+    a plain dict keeps the last value without a trace). The keys repeated in the record being
+    built are in :func:`repeated_keys` until it is taken."""
+
+    __slots__ = ()
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if key in self:
+            keys = getattr(_repeated, "keys", None)
+            if keys is None:
+                keys = _repeated.keys = []
+            keys.append(key)
+        dict.__setitem__(self, key, value)
+
+
+def repeated_keys() -> list[str]:
+    """The keys repeated in the objects built since the last call (this thread), and forget them."""
+    keys = getattr(_repeated, "keys", None) or []
+    _repeated.keys = None
+    return keys
+
+
 def iter_json_records(path: Path, shape: JsonShape) -> Iterator[dict[str, Any]]:
-    """The records of a JSON export, one by one (ijson, constant memory)."""
+    """The records of a JSON export, one by one (ijson, constant memory). A record holding a key
+    twice (at any level) is marked: :func:`repeated_keys` right after it is given."""
     import ijson
 
     with path.open("rb") as f:
         try:
-            if shape.single:
-                yield from ijson.items(f, shape.prefix, use_float=True)
-            else:
-                yield from ijson.items(f, shape.prefix, use_float=True)
+            repeated_keys()
+            yield from ijson.items(f, shape.prefix, use_float=True, map_type=_Object)
         except ijson.JSONError as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ReadError(
@@ -527,25 +559,68 @@ def iter_json_records(path: Path, shape: JsonShape) -> Iterator[dict[str, Any]]:
             ) from exc
 
 
+def _with_repeats(records: Iterator[Any]) -> Iterator[tuple[Any, list[str]]]:
+    """Each record with the keys it repeats (see :class:`_Object`)."""
+    for record in records:
+        yield record, repeated_keys()
+
+
+def _record_problem(number: int, record: Any, repeats: list[str], keys: set[str]) -> str | None:
+    """Why a JSON record cannot be loaded as it is (None: it can)."""
+    if not isinstance(record, dict):
+        return (
+            f"record {number} is a JSON {type(record).__name__}, not an object "
+            '(expected {"result": [{...}, ...]})'
+        )
+    if repeats:
+        names = ", ".join(repr(k) for k in dict.fromkeys(repeats))
+        return (
+            f"record {number} holds the key {names} more than once (JSON parsers keep only the last value); "
+            "the record is not loaded (expected each key once)"
+        )
+    for key in keys:
+        value = record.get(key)
+        if isinstance(value, dict) and ("value" in value or "display_value" in value):
+            value = value.get("value")
+        if isinstance(value, dict | list):
+            return (
+                f"record {number}: {key} is a JSON {'object' if isinstance(value, dict) else 'array'}, not a value "
+                "(expected a string or number identifying the record); the record is not loaded"
+            )
+    return None
+
+
 def _text_batches(
-    records: Iterator[dict[str, Any]], nulls: list[str], columns: set[str] | None
+    records: Iterator[Any],
+    nulls: list[str],
+    columns: set[str] | None,
+    keys: set[str] = frozenset(),  # type: ignore[assignment]
+    warnings: list[str] | None = None,
 ) -> Iterator[pl.DataFrame]:
+    """Text batches of records; a record that is not an object, repeats a key or has an object or
+    array for a key field (``keys``) gets a read error (quarantined). Control characters are
+    replaced (:func:`ingest.readers.replace_controls`), told once in ``warnings`` at the end."""
     first_row = 1
-    for batch in batched(records):
-        flat = [
-            flatten_record(r)
-            if isinstance(r, dict)
-            else {
-                READ_ERROR: f"record {first_row + i} is a JSON {type(r).__name__}, not an object "
-                '(expected {"result": [{...}, ...]})'
-            }
-            for i, r in enumerate(batch)
-        ]
+    controlled: list[int] = []
+    for batch in batched(_with_repeats(records)):
+        flat = []
+        for i, (r, repeats) in enumerate(batch):
+            problem = _record_problem(first_row + i, r, repeats, keys)
+            flat.append(flatten_record(r) if problem is None else {READ_ERROR: problem})
         if columns is not None:
             flat = [{k: v for k, v in r.items() if k in columns or k == READ_ERROR} for r in flat]
         frame = text_frame(flat, first_row=first_row)
+        frame, rows = replace_controls(frame)
+        controlled.extend(rows)
         first_row += len(batch)
         yield normalise_nulls(frame, nulls)
+    if controlled and warnings is not None:
+        warnings.append(control_warning(controlled))
+
+
+def _key_fields(mapping: TableMapping) -> set[str]:
+    """The fields a record's identity is read from (its id and number)."""
+    return {*mapping.columns.get("source_id", ()), *mapping.columns.get("number", ())}
 
 
 def _needed_columns(mapping: TableMapping) -> set[str]:
@@ -574,12 +649,19 @@ def read_json(path: Path, settings: ExportSettings) -> Reading:
     if has_display:
         mapping = display_first(mapping)
     nulls = null_values(settings)
-    batches = _text_batches(iter_json_records(path, shape), nulls, _needed_columns(mapping))
+    warnings: list[str] = []
+    batches = _text_batches(
+        iter_json_records(path, shape),
+        nulls,
+        _needed_columns(mapping),
+        _key_fields(servicenow.TABLES[table]),
+        warnings,
+    )
     kind = {"result": "Table API JSON", "records": "list JSON (JSONv2)", "": "JSON array"}.get(
         shape.container, "JSON"
     )
     how = f"{kind}{' with display values' if has_display else ''}, {how}"
-    return finish_reading(path, table, mapping, batches, how=how, warnings=[])
+    return finish_reading(path, table, mapping, batches, how=how, warnings=warnings)
 
 
 def _take(items: Iterator[Any], n: int) -> list[Any]:
@@ -596,12 +678,20 @@ def _take(items: Iterator[Any], n: int) -> list[Any]:
 
 def iter_xml_records(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     """(table, fields) of each record of an ``<unload>`` file; ``display_value`` attributes become
-    ``dv_<field>``. Streamed: each record element is cleared once read."""
+    ``dv_<field>``. Streamed: each record element is cleared once read. An element nested deeper
+    than ``CHANGEBOARD_JSON_XML_MAX_DEPTH`` ends the reading (an unload file nests 3 levels)."""
     depth = 0
+    max_depth = document_limits()[0]
     try:
         for event, elem in ET.iterparse(path, events=("start", "end")):
             if event == "start":
                 depth += 1
+                if depth > max_depth:
+                    raise ReadError(
+                        f"{path}: the XML document nests deeper than {max_depth} levels (element <{elem.tag}>); "
+                        f"the limit is {max_depth}: nothing was loaded (expected a ServiceNow <unload> export, "
+                        "3 levels deep; raise CHANGEBOARD_JSON_XML_MAX_DEPTH if the export is genuine)"
+                    )
                 continue
             depth -= 1
             if depth == 1:  # a record: a child of the root
@@ -642,8 +732,9 @@ def read_xml(path: Path, settings: ExportSettings) -> Reading:
     mapping = with_settings(servicenow.TABLES[table], settings, timezone="UTC")
     if has_display:
         mapping = display_first(mapping)
-    batches = _text_batches(chain(), null_values(settings), None)
-    return finish_reading(path, table, mapping, batches, how=f"XML unload, {how}", warnings=[])
+    warnings: list[str] = []
+    batches = _text_batches(chain(), null_values(settings), None, warnings=warnings)
+    return finish_reading(path, table, mapping, batches, how=f"XML unload, {how}", warnings=warnings)
 
 
 __all__ = ["json_shape", "read_csv_batches", "read_json", "read_xlsx", "read_xml", "state_history"]

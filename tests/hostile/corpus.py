@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import random
+import re
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ class Item:
     verbatim: list[str] = field(default_factory=list)  # titles that must be stored as written
     error_words: tuple[str, ...] = ()  # words the error must contain when it fails (besides the file)
     note: str = ""
+    warning_words: tuple[str, ...] = ()  # words the reading's warnings must contain when it succeeds
 
 
 def row(i: int, title: str | None = None, *, updated: str = UPDATED, state: str = "New") -> list[str]:
@@ -379,6 +381,179 @@ def empty_file(root: Path) -> Item:
     return Item("empty", p, None, (FAILED,), error_words=("empty",))
 
 
+# --- issue #20: inputs that got past the readers before ------------------------------------------------
+
+
+def deep_json(root: Path, depth: int = 200_000) -> Item:
+    """A 400 KB Table API document nested 200,000 deep: ijson's memory grows with the square of the
+    nesting (20,000 levels took 1 GB); the depth is refused before any parser sees it."""
+    p = _file(root, "deep_json", "json")
+    p.write_bytes(b'{"result": [' + b"[" * depth + b"]" * depth + b"]}")
+    return Item(
+        "deep_json",
+        p,
+        None,
+        (FAILED,),
+        error_words=("JSON", "deeper than 64"),
+        note=f"{depth:,} levels",
+    )
+
+
+def deep_xml(root: Path, depth: int = 100_000) -> Item:
+    p = _file(root, "deep_xml", "xml")
+    p.write_bytes(b"<unload>" + b"<a>" * depth + b"</a>" * depth + b"</unload>")
+    return Item(
+        "deep_xml",
+        p,
+        None,
+        (FAILED,),
+        error_words=("XML", "deeper than 64"),
+        note=f"{depth:,} levels",
+    )
+
+
+def styles_bomb_xlsx(root: Path, inflated_mb: int = 300) -> Item:
+    """A valid workbook whose ``xl/styles.xml`` inflates to ``inflated_mb`` MB (a few hundred KB of zip):
+    a part other than the sheets, which the old bound did not count."""
+    p = _file(root, "styles_bomb", "xlsx")
+    write_styles_bomb(p, inflated_mb)
+    return Item(
+        "styles_bomb",
+        p,
+        None,
+        (FAILED,),
+        error_words=("XLSX", "xl/styles.xml", "MB"),
+        note=f"xl/styles.xml inflates to {inflated_mb} MB; {p.stat().st_size:,} B on disk",
+    )
+
+
+def write_styles_bomb(p: Path, inflated_mb: int) -> None:
+    """A small xlsxwriter workbook whose ``xl/styles.xml`` holds a number format ``inflated_mb`` MB
+    long (an attribute the XLSX library reads into memory whole; measured: a 200 MB one took the
+    reading from ~100 MB to 427 MB)."""
+    import xlsxwriter
+
+    plain = p.with_name(p.name + ".plain.xlsx")
+    wb = xlsxwriter.Workbook(str(plain))
+    ws = wb.add_worksheet("Page 1")
+    for c, h in enumerate(HEADERS):
+        ws.write_string(0, c, h)
+    for r in range(3):
+        for c, v in enumerate(row(r)):
+            ws.write_string(r + 1, c, v)
+    wb.close()
+    block = b"0" * (1024 * 1024)
+    with zipfile.ZipFile(plain) as src, zipfile.ZipFile(p, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename != "xl/styles.xml":
+                dst.writestr(info.filename, data)
+                continue
+            head, tail = data.split(b"<fonts", 1)
+            with dst.open("xl/styles.xml", "w", force_zip64=True) as f:
+                f.write(head + b'<numFmts count="1"><numFmt numFmtId="164" formatCode="')
+                for _ in range(inflated_mb):
+                    f.write(block)
+                f.write(b'"/></numFmts><fonts' + tail)
+    plain.unlink()
+
+
+def bom_with_cp1252_lines(root: Path) -> Item:
+    """A UTF-8 file with a BOM and two pasted Windows-1252 lines: read as mixed, not as U+FFFD."""
+    rows = [
+        row(i, t) for i, t in enumerate(["Café déploiement", "Überwachung", "Ordinary", "Größe", "naïve"])
+    ]
+    lines = csv_text(rows).splitlines(keepends=True)
+    body = b"".join(
+        line.encode("cp1252") if i in (2, 4) else line.encode("utf-8") for i, line in enumerate(lines)
+    )
+    p = _file(root, "bom_mixed")
+    p.write_bytes(b"\xef\xbb\xbf" + body)
+    return Item(
+        "bom_mixed",
+        p,
+        5,
+        (SUCCEEDED,),
+        quarantined=0,
+        verbatim=[r[2] for r in rows],
+        warning_words=("mixed encodings", "line 3"),
+        note="BOM + UTF-8 + cp1252 lines",
+    )
+
+
+def short_row(root: Path) -> Item:
+    """A record with fewer fields than the header in the middle: quarantined like a long one."""
+    rows = [row(i) for i in range(5)]
+    rows[2] = rows[2][:3]
+    p = _file(root, "short_row")
+    p.write_text(csv_text(rows), encoding="utf-8")
+    return Item(
+        "short_row",
+        p,
+        5,
+        (SUCCEEDED,),
+        quarantined=1,
+        warning_words=("fewer fields", "row 4"),
+        note="3 fields under a 6-field header",
+    )
+
+
+CONTROL_TITLES = ["retitle \x1b]0;pwned\x07 me", "bell\x07", "rlo \u202egnp.exe", "c1 \x9b31m red", "del\x7f"]
+
+
+def control_characters(root: Path) -> Item:
+    """ESC/BEL terminal sequences, a right-to-left override, a C1 CSI and DEL: replaced by U+FFFD at
+    ingest (RLM/LRM marks, tab and line breaks are kept)."""
+    titles = [*CONTROL_TITLES, "kept \u200f mark\tand tab"]
+    p = _file(root, "control_chars")
+    p.write_text(csv_text([row(i, t) for i, t in enumerate(titles)]), encoding="utf-8")
+    stored = [
+        re.sub("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", "\ufffd", t) for t in titles
+    ]
+    return Item(
+        "control_chars",
+        p,
+        len(titles),
+        (SUCCEEDED,),
+        quarantined=0,
+        verbatim=stored,
+        warning_words=("control characters", "5 row(s)", "U+FFFD"),
+        note="ESC, BEL, RLO, CSI, DEL",
+    )
+
+
+def cr_only(root: Path) -> Item:
+    p = _file(root, "cr_only")
+    p.write_bytes(csv_text([row(i) for i in range(4)], eol="\r").encode())
+    return Item(
+        "cr_only",
+        p,
+        4,
+        (SUCCEEDED,),
+        quarantined=0,
+        warning_words=("CR only",),
+        note="classic Mac line breaks",
+    )
+
+
+def json_object_as_key(root: Path) -> Item:
+    """A JSON object where sys_id is: the record is refused, not keyed by the object's text."""
+    good = [json.loads(_json_record(i)) for i in range(3)]
+    good[1]["sys_id"] = {"a": 1}
+    p = _file(root, "object_key", "json")
+    p.write_text(json.dumps({"result": good}), encoding="utf-8")
+    return Item("json_object_key", p, 3, (SUCCEEDED,), quarantined=1, note="sys_id is {'a': 1}")
+
+
+def json_duplicate_keys(root: Path) -> Item:
+    """A record holding a key twice: parsers keep the last value silently; it is quarantined."""
+    records = [_json_record(i) for i in range(3)]
+    records[1] = records[1][:-1] + ', "short_description": "the second value"}'
+    p = _file(root, "duplicate_keys", "json")
+    p.write_text('{"result": [' + ",".join(records) + "]}", encoding="utf-8")
+    return Item("json_duplicate_keys", p, 3, (SUCCEEDED,), quarantined=1, note="short_description twice")
+
+
 BUILDERS: list[Callable[[Path], Item]] = [
     truncated_mid_quoted_field,
     truncated_mid_row,
@@ -406,6 +581,15 @@ BUILDERS: list[Callable[[Path], Item]] = [
     json_records_not_objects,
     json_empty_records,
     empty_file,
+    deep_json,
+    deep_xml,
+    styles_bomb_xlsx,
+    bom_with_cp1252_lines,
+    short_row,
+    control_characters,
+    cr_only,
+    json_object_as_key,
+    json_duplicate_keys,
 ]
 
 

@@ -19,6 +19,7 @@ import pytest
 from changeboard.paths import DataDir
 from changeboard.pipeline.run import ingest_paths
 from tests.hostile import corpus
+from tests.hostile.figures import FIGURES
 
 MAX_RSS_MB = 1536
 
@@ -54,6 +55,7 @@ def test_hostile_export(build: Callable[[Path], corpus.Item], tmp_path: Path) ->
         f" | {(result.error or '; '.join(result.warnings[1:]) or item.note)[:160]!r}"
     )
     assert result.status in item.expect, (result.status, result.error, result.warnings)
+    FIGURES.tried(item.path.suffix.lstrip("."), result.status)
 
     # The other file of the same run still loads, whole.
     assert good_result.status == "succeeded", good_result.error
@@ -85,6 +87,7 @@ def test_hostile_export(build: Callable[[Path], corpus.Item], tmp_path: Path) ->
         assert in_raw == 0, "a failed file left partial rows in the raw tables"
         assert in_quarantine == 0, "a failed file left rows in the quarantine"
         assert ledger[0][7] == result.error
+        FIGURES.handled(item.path.suffix.lstrip("."), result.status)
         return
 
     # Succeeded: nothing silently missing.
@@ -111,6 +114,10 @@ def test_hostile_export(build: Callable[[Path], corpus.Item], tmp_path: Path) ->
             [item.path.name, title],
         )[0][0]
         assert found >= 1, f"title {title[:60]!r} was not stored verbatim"
+    said = " ".join(result.warnings)
+    for word in item.warning_words:
+        assert word in said, (word, result.warnings)
+    FIGURES.handled(item.path.suffix.lstrip("."), result.status)
 
 
 def test_sql_fragments_are_data(tmp_path: Path) -> None:

@@ -25,11 +25,15 @@ from tests.hostile.corpus import FORMULA_START
 
 DELIMITERS = (",", ";", "\t", "|")
 
-# Any character but surrogates, NUL and the other C0/C1 controls (a text export has none; a NUL is
-# replaced by U+FFFD by design, tested in test_hostile_inputs) - CR, LF and tab are allowed.
+# Any character but surrogates, NUL and the other C0/C1 controls and the bidirectional embeddings,
+# overrides and isolates (a text export has none; they are replaced by U+FFFD by design, tested in
+# test_hostile_inputs) - CR, LF and tab are allowed.
 cell = st.text(
     alphabet=st.one_of(
-        st.characters(blacklist_categories=("Cs", "Cc")),
+        st.characters(
+            blacklist_categories=("Cs", "Cc"),
+            blacklist_characters="\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069",
+        ),
         st.sampled_from(['"', "'", ",", ";", "\t", "|", "\n", "\r", "\ufeff", " ", "=", "😀"]),
     ),
     max_size=16,

@@ -58,18 +58,17 @@ def test_serve_binds_localhost_by_default(monkeypatch: pytest.MonkeyPatch, tmp_p
     from changeboard import cli
 
     assert inspect.signature(cli.serve).parameters["address"].default in LOCALHOST
-    calls: list[tuple[list[str], dict[str, object]]] = []
+    calls: list[tuple[list[str], dict[str, str], Path]] = []
 
-    def fake_call(cmd: list[str], **kw: object) -> int:
-        calls.append((cmd, kw))
-        return 0
+    def fake_exec(cmd: list[str], env: dict[str, str], cwd: Path) -> None:
+        calls.append((cmd, env, cwd))  # the real one replaces the process with Streamlit
 
-    monkeypatch.setattr(cli.subprocess, "call", fake_call)
+    monkeypatch.setattr(cli, "_exec_streamlit", fake_exec)
     result = CliRunner().invoke(cli.app, ["serve", "--data-dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    cmd, kw = calls[0]
+    cmd, _env, cwd = calls[0]
     assert cmd[cmd.index("--server.address") + 1] in LOCALHOST
-    assert Path(str(kw["cwd"])) == APP  # so that app/.streamlit/config.toml applies
+    assert Path(cwd) == APP  # so that app/.streamlit/config.toml applies
     joined = " ".join(cmd)
     for weakening in ("enableXsrfProtection", "enableCORS", "showErrorDetails", "disableDataExport"):
         assert weakening not in joined

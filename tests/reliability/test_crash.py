@@ -24,6 +24,7 @@ from changeboard.faults import ENV as FAULT_ENV
 from changeboard.paths import ENV_DATA_DIR, DataDir
 from changeboard.pipeline import run as pipeline
 from changeboard.warehouse.versions import read_pointer
+from tests.hostile.figures import FIGURES
 from tests.reliability.workers import reexport
 
 REPO = Path(__file__).resolve().parents[2]
@@ -170,5 +171,9 @@ def test_kill_9_anywhere_loses_nothing(tmp_path: Path) -> None:
     finally:
         con.close()
     print(f"\ntrials={len(plan)} kills={kills} aborted_runs_recovered={aborted}")
+    FIGURES.note(
+        f"crash trials (kill -9 at a random moment of ingest/build): {len(plan)} run, {kills} killed, "
+        f"{aborted} aborted ingest runs recovered, {running} left running"
+    )
     assert running == 0
     assert kills >= len(plan) - 1  # a random kill may come after its run ended
