@@ -606,7 +606,7 @@ def release_totals(*, start: date | None = None, end: date | None = None) -> dic
     them): is_failed / is_deployed (the release failure rate's numerator / denominator),
     member_change_count, caused_incident_count, caused_p1_p3_count. With ``start`` / ``end``: the
     releases deployed in [start, end); without: every release."""
-    where, params = "", ()
+    where, params = "", tuple[date, ...]()
     if start is not None and end is not None:
         where, params = " where deployed_at >= ? and deployed_at < ?", (start, end)
     return db.query(

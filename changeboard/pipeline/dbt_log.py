@@ -62,5 +62,5 @@ def message(line: str) -> str:
         return line.rstrip("\n")
     info = event.get("info")
     if isinstance(info, dict) and isinstance(info.get("msg"), str):
-        return info["msg"]
+        return str(info["msg"])
     return line.rstrip("\n")
