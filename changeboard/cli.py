@@ -16,8 +16,10 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from changeboard import resources
+from changeboard.ingest.base import MAPPED_SYSTEM, ExportSettings
+from changeboard.ingest.dry_run import dry_run_report
 from changeboard.ingest.readers import ReadError
-from changeboard.ingest.registry import ExportSettings
+from changeboard.ingest.registry import expand_paths
 from changeboard.paths import ENV_DATA_DIR, DataDir
 from changeboard.pipeline import run as pipeline
 from changeboard.pipeline.lock import PipelineBusy, PipelineLock
@@ -85,8 +87,6 @@ def _results_table(report: pipeline.IngestReport) -> Table:
 def _run_ingest(
     data: DataDir, paths: list[Path], settings: ExportSettings | None, force: bool, run_id: str
 ) -> pipeline.IngestReport:
-    from changeboard.ingest.registry import expand_paths
-
     files = expand_paths(paths)
     with Progress(
         TextColumn("[bold]ingest[/]"),
@@ -174,11 +174,9 @@ def ingest(
     """Load exports into the ingest database (idempotent; bad rows are quarantined)."""
     extra: dict[str, object] = {"mapping": str(mapping.resolve())} if mapping else {}
     settings = ExportSettings(
-        system=source or ("mapped" if mapping else None), table=table, timezone=timezone, extra=extra
+        system=source or (MAPPED_SYSTEM if mapping else None), table=table, timezone=timezone, extra=extra
     )
     if dry_run:
-        from changeboard.ingest.sources.mapped import dry_run_report
-
         try:
             text, ok = dry_run_report(paths, settings)
         except ReadError as exc:

@@ -20,7 +20,9 @@ def dbt_project_dir() -> Path:
     for candidate in (_HERE / "dbt", _HERE.parent / "dbt"):  # installed wheel, then a checkout
         if (candidate / "dbt_project.yml").is_file():
             return candidate
-    raise FileNotFoundError(f"the dbt project is missing: no dbt_project.yml in {_HERE / 'dbt'} or {_HERE.parent / 'dbt'}")
+    raise FileNotFoundError(
+        f"the dbt project is missing: no dbt_project.yml in {_HERE / 'dbt'} or {_HERE.parent / 'dbt'}"
+    )
 
 
 def app_dir() -> Path:

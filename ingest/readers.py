@@ -1077,13 +1077,60 @@ def read_text_bytes(data: bytes, name: str = "<memory>") -> TextTable:
         return read_csv_text(p)
 
 
+@dataclass
+class JsonShape:
+    """Where the records of a JSON export are and what the first one holds."""
+
+    prefix: str  # ijson prefix of the records: "result.item", "records.item", "item"
+    container: str  # "result", "records", "" (top-level array), or another key
+    first_keys: list[str]
+    single: bool = False  # {"result": {...}}: one record
+
+
+def json_shape(path: Path, max_events: int = 200_000) -> JsonShape | None:
+    """The location of the record array in a JSON file and the keys of its first record (streamed)."""
+    import ijson  # loaded when a JSON export is read
+
+    keys: list[str] = []
+    with path.open("rb") as f:
+        try:
+            events = ijson.parse(f)
+            container: str | None = None
+            item_prefix: str | None = None
+            single = False
+            for n, (prefix, event, value) in enumerate(events):
+                if n > max_events:
+                    break
+                if container is None:
+                    if prefix == "" and event == "start_array":
+                        container, item_prefix = "", "item"
+                    elif event == "start_array" and "." not in prefix and prefix:
+                        container, item_prefix = prefix, f"{prefix}.item"
+                    elif event == "start_map" and prefix == "result":
+                        container, item_prefix, single = "result", "result", True
+                    continue
+                if prefix == item_prefix and event == "map_key":
+                    keys.append(str(value))
+                elif (prefix == item_prefix and event == "end_map") or (
+                    prefix == (container or "") and event == "end_array"
+                ):
+                    break
+        except ijson.JSONError as exc:
+            raise ReadError(f"{path}: not valid JSON ({exc})") from exc
+    if container is None or item_prefix is None:
+        return None
+    return JsonShape(prefix=item_prefix, container=container, first_keys=keys, single=single)
+
+
 __all__ = [
     "READ_ERROR",
+    "JsonShape",
     "ReadError",
     "TextTable",
     "check_xlsx_bounds",
     "detect_encoding",
     "io",
+    "json_shape",
     "normalise_nulls",
     "read_csv_text",
     "read_text_bytes",

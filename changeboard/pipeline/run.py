@@ -23,12 +23,14 @@ import duckdb
 from changeboard import resources
 from changeboard.faults import fault
 from changeboard.ingest import load
+from changeboard.ingest.base import ExportSettings, Reading
 from changeboard.ingest.load import FileResult
 from changeboard.ingest.mapping import MappedFrame
 from changeboard.ingest.readers import ReadError, sha256_file
-from changeboard.ingest.registry import ExportSettings, Reading, expand_paths, open_file
+from changeboard.ingest.registry import expand_paths, open_file
 from changeboard.ingest.sources import forms
 from changeboard.paths import DataDir
+from changeboard.timing import phase
 from changeboard.warehouse.versions import Published, collect_garbage, new_version_id, publish
 
 # A streamed reading of at least this many bytes puts its new rows into one insert statement fed as it
@@ -144,13 +146,14 @@ def _ingest_one(
     hashed: Future[str]
     if hash_first:
         hashed = Future()
-        hashed.set_result(sha256_file(path))
+        hashed.set_result(_checksum(path))
         if (skipped := _skip_duplicate(con, path, hashed.result(), run_id, started)) is not None:
             return skipped
     else:
-        hashed = pool.submit(sha256_file, path)
+        hashed = pool.submit(_checksum, path)
     try:
-        reading = open_file(path, settings)
+        with phase("ingest.open"):
+            reading = open_file(path, settings)
     except Exception as exc:
         # A reader's unexpected error fails this file only, never the whole run.
         result = FileResult(
@@ -180,6 +183,11 @@ def _ingest_one(
     finally:
         ahead.close()
         reading.close()
+
+
+def _checksum(path: Path) -> str:
+    with phase("ingest.hash"):
+        return sha256_file(path)
 
 
 def _read_error(path: Path, exc: BaseException) -> str:

@@ -24,26 +24,29 @@ from __future__ import annotations
 import itertools
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import polars as pl
+from changeboard.ingest.base import ExportSettings, Reading, Recognised, Sample, Source
 from changeboard.ingest.canonical import TS
 from changeboard.ingest.mapping import MappedFrame, TableMapping, apply_mapping
 from changeboard.ingest.readers import (
     READ_ERROR,
+    JsonShape,
     ReadError,
     TextBatches,
     check_xlsx_bounds,
+    csv_batches,
+    json_shape,
     normalise_nulls,
     unique_headers,
 )
 from changeboard.ingest.sources import servicenow
 from changeboard.ingest.sources.common import batched, concat_mapped, empty_mapped, text_frame, typed_frame
 
-if TYPE_CHECKING:
-    from changeboard.ingest.registry import ExportSettings, Reading
 TRUNCATION_SENTINEL = "Export stopped due to excessive size"
 DV_PREFIX = "dv_"
 # Entities whose records have a state worth a history when an export repeats them (audit logs).
@@ -234,8 +237,6 @@ def finish_reading(
     its history and version order need every row) and an export keyed by another column (its
     repeats warning counts the whole file) come whole, once every batch is mapped.
     """
-    from changeboard.ingest.registry import Reading
-
     batches = iter(batches)
     first = next(batches, None)
     columns = [] if first is None else [c for c in first.columns if c not in ("_source_row", READ_ERROR)]
@@ -303,7 +304,7 @@ def finish_reading(
 
 
 def read_csv_batches(path: Path, settings: ExportSettings, text: TextBatches) -> Reading:
-    """A ServiceNow CSV being read in batches (called by the registry's CSV reader): the table is
+    """A ServiceNow CSV being read in batches (called by :func:`read_csv`): the table is
     told from the headers and the first record, then every batch is mapped as it comes."""
     batches = iter(text.batches)
     head: list[pl.DataFrame] = []
@@ -317,6 +318,34 @@ def read_csv_batches(path: Path, settings: ExportSettings, text: TextBatches) ->
     return finish_reading(
         path, table, mapping, itertools.chain(head, batches), how=how, warnings=text.warnings
     )
+
+
+# Rows of a ServiceNow CSV read, mapped and loaded at a time (D22): a large export is never held whole,
+# and a batch loads while the next is read. Two DuckDB row groups: fewer rows per batch make more,
+# slower insert statements; more rows make the first load start later.
+CSV_BATCH_ROWS = 245_760
+
+
+def read_csv(path: Path, settings: ExportSettings) -> Reading:
+    """A ServiceNow list CSV export of any supported table (audit logs give state history too);
+    its batches are read as the reading's frames are asked for."""
+    resources = ExitStack()
+    try:
+        text = resources.enter_context(
+            csv_batches(
+                path,
+                encoding=settings.encoding,
+                delimiter=settings.delimiter,
+                null_values=null_values(settings),
+                batch_rows=CSV_BATCH_ROWS,
+            )
+        )
+        reading = read_csv_batches(path, settings, text)
+    except BaseException:
+        resources.close()
+        raise
+    reading.resources = resources
+    return reading
 
 
 # ---------------------------------------------------------------------------------------------- XLSX
@@ -338,7 +367,7 @@ def xlsx_text(
     ``_source_row`` counts data rows across sheets (a warning tells which rows are which sheet). A
     cell starting with ``sentinel`` (ServiceNow's truncation message) makes the file an error.
     """
-    import fastexcel
+    import fastexcel  # loaded when a workbook is read: a compiled extension the other paths never need
 
     check_xlsx_bounds(path)
     try:
@@ -386,51 +415,6 @@ def xlsx_text(
 
 
 # ---------------------------------------------------------------------------------------------- JSON
-
-
-@dataclass
-class JsonShape:
-    """Where the records of a JSON export are and what the first one holds."""
-
-    prefix: str  # ijson prefix of the records: "result.item", "records.item", "item"
-    container: str  # "result", "records", "" (top-level array), or another key
-    first_keys: list[str]
-    single: bool = False  # {"result": {...}}: one record
-
-
-def json_shape(path: Path, max_events: int = 200_000) -> JsonShape | None:
-    """The location of the record array in a JSON file and the keys of its first record (streamed)."""
-    import ijson
-
-    keys: list[str] = []
-    with path.open("rb") as f:
-        try:
-            events = ijson.parse(f)
-            container: str | None = None
-            item_prefix: str | None = None
-            single = False
-            for n, (prefix, event, value) in enumerate(events):
-                if n > max_events:
-                    break
-                if container is None:
-                    if prefix == "" and event == "start_array":
-                        container, item_prefix = "", "item"
-                    elif event == "start_array" and "." not in prefix and prefix:
-                        container, item_prefix = prefix, f"{prefix}.item"
-                    elif event == "start_map" and prefix == "result":
-                        container, item_prefix, single = "result", "result", True
-                    continue
-                if prefix == item_prefix and event == "map_key":
-                    keys.append(str(value))
-                elif (prefix == item_prefix and event == "end_map") or (
-                    prefix == (container or "") and event == "end_array"
-                ):
-                    break
-        except ijson.JSONError as exc:
-            raise ReadError(f"{path}: not valid JSON ({exc})") from exc
-    if container is None or item_prefix is None:
-        return None
-    return JsonShape(prefix=item_prefix, container=container, first_keys=keys, single=single)
 
 
 def flatten_record(record: dict[str, Any]) -> dict[str, Any]:
@@ -584,4 +568,41 @@ def read_xml(path: Path, settings: ExportSettings) -> Reading:
     return finish_reading(path, table, mapping, batches, how=f"XML unload, {how}", warnings=[])
 
 
-__all__ = ["json_shape", "read_csv_batches", "read_json", "read_xlsx", "read_xml", "state_history"]
+# Field names only a ServiceNow export has, and the labels of its tables' signature fields.
+_FIELD_NAMES = frozenset({"number", "sys_id", "short_description", "sys_updated_on", "sys_class_name"})
+_LABELS = frozenset(h.lower() for sig in servicenow.SIGNATURES.values() for h in sig if h[:1].isupper())
+
+
+def recognise(sample: Sample) -> Recognised | None:
+    """A ServiceNow export: Table API / list JSON by its container; CSV headers, workbooks and XML
+    unloads generically (any other source that knows the file by its own signature comes first)."""
+    if sample.kind == "csv":
+        if sample.headers & _FIELD_NAMES:
+            return Recognised("ServiceNow field-name headers", generic=True)
+        if sample.headers & _LABELS:  # "number" is a field name too: caught above
+            return Recognised("ServiceNow label headers", generic=True)
+    if sample.kind == "xlsx":
+        return Recognised("XLSX workbook (ServiceNow Excel export)", generic=True)
+    if sample.kind == "xml":
+        return Recognised("XML document (ServiceNow unload)", generic=True)
+    if sample.kind == "json" and sample.json is not None and sample.json.container in ("result", "records"):
+        return Recognised(f'ServiceNow JSON ({{"{sample.json.container}": [...]}})')
+    return None
+
+
+SOURCE = Source(
+    system=servicenow.SYSTEM,
+    readers={"csv": read_csv, "xlsx": read_xlsx, "json": read_json, "xml": read_xml},
+    recognise=recognise,
+)
+
+__all__ = [
+    "CSV_BATCH_ROWS",
+    "SOURCE",
+    "read_csv",
+    "read_csv_batches",
+    "read_json",
+    "read_xlsx",
+    "read_xml",
+    "state_history",
+]

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from changeboard.ingest import load, registry
+from changeboard.ingest import load
+from changeboard.ingest.sources import servicenow_files
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -60,7 +61,7 @@ def _state(data: DataDir) -> dict[str, list[tuple[object, ...]]]:
 def _load(
     root: Path, files: list[Path], batch_rows: int, stage_rows: int | None, monkeypatch: pytest.MonkeyPatch
 ) -> dict:
-    monkeypatch.setattr(registry, "CSV_BATCH_ROWS", batch_rows)
+    monkeypatch.setattr(servicenow_files, "CSV_BATCH_ROWS", batch_rows)
     monkeypatch.setattr(load, "STAGE_ROWS", stage_rows)
     data = DataDir(root).ensure()
     for f in files:
@@ -108,9 +109,8 @@ def test_a_read_error_in_the_middle_of_a_streamed_file_loads_nothing_of_it(
     """The file's new rows stream into one insert statement while it is read: an error of the reading
     at its third batch stops that statement and rolls the file back; the next file loads."""
     from changeboard.ingest.readers import ReadError
-    from changeboard.ingest.sources import servicenow_files
 
-    monkeypatch.setattr(registry, "CSV_BATCH_ROWS", 2)
+    monkeypatch.setattr(servicenow_files, "CSV_BATCH_ROWS", 2)
     monkeypatch.setattr(pipeline, "STREAM_MIN_BYTES", 0)
     started = []
     monkeypatch.setattr(load.StreamLoad, "_insert", _spy(load.StreamLoad._insert, started))
