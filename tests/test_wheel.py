@@ -29,8 +29,13 @@ NOT_SOURCES = shutil.ignore_patterns(
 pytestmark = pytest.mark.slow
 
 
+STEPS: list[tuple[str, float]] = []  # what each step took, printed with the test's output (-rA, -s)
+
+
 def _run(cmd: list[str], *, cwd: Path, env: dict[str, str], timeout: float = 600) -> str:
+    started = time.monotonic()
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    STEPS.append((" ".join(Path(c).name if "/" in c else c for c in cmd[:4]), time.monotonic() - started))
     assert proc.returncode == 0, (
         f"{' '.join(cmd)} exited {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     )
@@ -89,7 +94,7 @@ def test_the_wheel_installs_and_runs_the_demo_report_and_server_from_anywhere(tm
     env = {
         k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "CHANGEBOARD_DATA_DIR")
     }
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # the fresh venv compiles its imports once, not per process
     wheel = _build_wheel(tmp_path, env)
     _check_contents(wheel)
 
@@ -125,6 +130,7 @@ def test_the_wheel_installs_and_runs_the_demo_report_and_server_from_anywhere(tm
     assert "<html" in pack.read_text(encoding="utf-8").lower()
 
     port = _free_port()
+    started = time.monotonic()
     server = subprocess.Popen(
         [changeboard, "serve", "--data-dir", str(data), "--port", str(port)],
         cwd=elsewhere,
@@ -144,6 +150,7 @@ def test_the_wheel_installs_and_runs_the_demo_report_and_server_from_anywhere(tm
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 time.sleep(0.5)
         assert answer == (200, "ok"), f"no health answer: {answer}; server exit {server.poll()}"
+        STEPS.append(("changeboard serve: health answered", time.monotonic() - started))
         # the app itself is served (not just the health route): the page shell answers too
         with urllib.request.urlopen(f"http://localhost:{port}/", timeout=10) as r:
             assert r.status == 200
@@ -156,3 +163,4 @@ def test_the_wheel_installs_and_runs_the_demo_report_and_server_from_anywhere(tm
             server.wait(timeout=20)
         if server.stdout is not None:
             server.stdout.close()
+        print("\n".join(f"{seconds:6.1f} s  {step}" for step, seconds in STEPS))
