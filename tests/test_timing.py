@@ -14,7 +14,7 @@ import pytest
 
 from changeboard import timing
 from changeboard.paths import DataDir
-from changeboard.pipeline import run as pipeline
+from changeboard.pipeline import ingest_run
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -66,7 +66,7 @@ def test_ingesting_a_file_marks_hash_open_land_and_load(tmp_path: Path) -> None:
 
     data = DataDir(tmp_path / "data").ensure()
     with timing.listening(listener):
-        report = pipeline.ingest_paths(data, [FIXTURES / "delivery" / "deployments.csv"])
+        report = ingest_run.ingest_paths(data, [FIXTURES / "delivery" / "deployments.csv"])
     assert not report.failed, [(r.path, r.error) for r in report.failed]
     assert sorted(heard) == ["ingest.hash", "ingest.land", "ingest.load", "ingest.open"]
 

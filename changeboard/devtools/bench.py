@@ -3,13 +3,13 @@
 For each scale (default 10k, 100k and the requested number of changes) the sample generator writes
 the exports once, and on those same files the benchmark measures:
 
-1. **ingest** -- per file, changeboard's connector path (``pipeline.ingest_paths`` on that one file
+1. **ingest** -- per file, changeboard's connector path (``ingest_run.ingest_paths`` on that one file
    into a fresh data dir) beside the floor: DuckDB's own ``read_csv`` of the same file with an
    explicit all-VARCHAR schema into a table of a new database file. ServiceNow exports are
    Windows-1252, which DuckDB does not read, so the floor first transcodes them to UTF-8 (streamed
    in Python, timed separately); ``floor / connector`` uses the ``read_csv`` time alone. Then the
    whole folder is ingested in one run into the data dir the build uses.
-2. **build** -- ``pipeline.build`` (dbt build with its tests, then publish) beside the same models'
+2. **build** -- ``build_run.build`` (dbt build with its tests, then publish) beside the same models'
    compiled SQL (``target/run/**.sql``, the ``create table ... as`` statements dbt ran) executed
    directly in DuckDB in DAG order against a fresh file with the ingest db attached read-only and
    the seeds loaded from ``dbt/seeds/*.csv``; dbt's overhead is
@@ -239,7 +239,7 @@ def _generate_child(out: str, changes: int, incidents: int, cis: int, as_of: str
 
 def _ingest_child(files: list[str], data_root: str) -> dict[str, Any]:
     from changeboard.paths import DataDir
-    from changeboard.pipeline import run as pipeline
+    from changeboard.pipeline import ingest_run
 
     # Where the connector's time goes: the phases the code marks (changeboard.timing), summed. Hashing
     # and the landing copy run on threads of their own: the sums are updated under a lock.
@@ -253,7 +253,7 @@ def _ingest_child(files: list[str], data_root: str) -> dict[str, Any]:
     data = DataDir(Path(data_root)).ensure()
     started = time.perf_counter()
     with timing.listening(heard):
-        report = pipeline.ingest_paths(data, [Path(f) for f in files], force=True)
+        report = ingest_run.ingest_paths(data, [Path(f) for f in files], force=True)
     seconds = time.perf_counter() - started
     waited = sum(r.timings.get("waited_for_read", 0.0) for r in report.results)
     # On the file's own path: open (detect, first batch; a whole reader reads everything here),
@@ -398,14 +398,14 @@ def _floor_ingest_child(path: str, encoding: str, workdir: str) -> dict[str, Any
 
 def _build_child(data_root: str, as_of: str, run_id: str) -> dict[str, Any]:
     from changeboard.paths import DataDir
-    from changeboard.pipeline import run as pipeline
+    from changeboard.pipeline import build_run, ingest_run
 
     data = DataDir(Path(data_root)).ensure()
     started = time.perf_counter()
-    pipeline.sync_forms(data, run_id=run_id)
+    ingest_run.sync_forms(data, run_id=run_id)
     forms_s = time.perf_counter() - started
     started = time.perf_counter()
-    pub = pipeline.build(data, run_id=run_id, as_of=as_of)
+    pub = build_run.build(data, run_id=run_id, as_of=as_of)
     seconds = time.perf_counter() - started
     return {
         "seconds": seconds,
@@ -421,18 +421,18 @@ def _serial_run_child(data_root: str, as_of: str, scratch: str) -> dict[str, Any
     without other models running beside it, to set against the same SQL run directly. (The build's
     per-model times run several models at once on the machine's cores: their sum is not comparable.)"""
     from changeboard.paths import DataDir
-    from changeboard.pipeline import run as pipeline
+    from changeboard.pipeline import build_run
 
     data = DataDir(Path(data_root))
     out = Path(scratch)
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    env = pipeline.dbt_env(data, out / "serial.duckdb", out)
-    args = [*pipeline.dbt_project_args(), "--threads", "1", "--vars", f"{{as_of: '{as_of}'}}"]
+    env = build_run.dbt_env(data, out / "serial.duckdb", out)
+    args = [*build_run.dbt_project_args(), "--threads", "1", "--vars", f"{{as_of: '{as_of}'}}"]
 
     def node_times(command: str) -> dict[str, float]:
         proc = subprocess.run(
-            pipeline.dbt_command([command, *args]), env=env, capture_output=True, text=True, check=False
+            build_run.dbt_command([command, *args]), env=env, capture_output=True, text=True, check=False
         )
         if proc.returncode != 0:
             raise RuntimeError(
@@ -467,7 +467,7 @@ def _floor_build_child(data_root: str, dbt_dir: str, floor_dir: str) -> dict[str
     import duckdb
 
     from changeboard.paths import DataDir
-    from changeboard.pipeline import run as pipeline
+    from changeboard.pipeline import build_run
 
     data = DataDir(Path(data_root))
     target = data.root / "dbt" / "target"
@@ -493,7 +493,7 @@ def _floor_build_child(data_root: str, dbt_dir: str, floor_dir: str) -> dict[str
     con = duckdb.connect(str(db_file))
     timings: dict[str, float] = {}
     try:
-        con.execute(f"set memory_limit = '{pipeline.build_memory_limit()}'")
+        con.execute(f"set memory_limit = '{build_run.build_memory_limit()}'")
         con.execute("attach ? as ingest (read_only)", [str(data.ingest_db)])
         con.execute("attach ? as published (read_only)", [published])
         for schema in sorted({n["schema"] for n in nodes.values()}):
@@ -1129,7 +1129,7 @@ def _scaling(scales: dict[str, dict[str, Any]]) -> dict[str, Any]:
             add("ingest (all files, one run)", s, ingest["all_files"]["seconds"])
         build = res.get("build") or {}
         if build.get("status") == "ok":
-            add("build (pipeline.build)", s, build["seconds"])
+            add("build (build_run.build)", s, build["seconds"])
             add("dbt model + seed nodes", s, build.get("dbt_model_seconds"))
             add("dbt tests", s, build["dbt_nodes"]["test_seconds"])
             add("direct SQL", s, build.get("direct_sql_seconds"))
@@ -1461,7 +1461,7 @@ def print_report(result: dict[str, Any], console: Console) -> None:
             )
         console.print(t)
 
-    t = Table(title="build: pipeline.build (dbt build + publish) vs the compiled model SQL run directly")
+    t = Table(title="build: build_run.build (dbt build + publish) vs the compiled model SQL run directly")
     for col in (
         "changes",
         "build s",
@@ -1702,7 +1702,7 @@ def markdown_report(result: dict[str, Any]) -> str:
         table(list(PHASE_COLUMNS), rows)
 
     lines.append(
-        "**Build** (`pipeline.build`: dbt build with tests + publish, vs the compiled model SQL run directly):"
+        "**Build** (`build_run.build`: dbt build with tests + publish, vs the compiled model SQL run directly):"
     )
     lines.append("")
     rows = []

@@ -10,7 +10,7 @@ import pytest
 from changeboard.ingest.sources import servicenow_files
 
 from changeboard.paths import DataDir
-from changeboard.pipeline.run import ingest_paths
+from changeboard.pipeline.ingest_run import ingest_paths
 
 from .conftest import FIXTURES, copy_fixture
 
