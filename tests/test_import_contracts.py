@@ -16,6 +16,8 @@ import sys
 import tomllib
 from pathlib import Path
 
+from changeboard.ingest import sources
+
 import changeboard
 
 REPO = Path(__file__).resolve().parent.parent
@@ -26,6 +28,12 @@ SOURCES_CONTRACT = "sources import only the base"
 
 def _toml(value: object) -> str:
     return json.dumps(value)  # strings, lists of strings and booleans read the same in TOML
+
+
+def test_every_source_module_is_in_the_independence_contract() -> None:
+    (contract,) = [c for c in CONTRACTS if c["name"] == "sources are independent of each other"]
+    modules = {f"changeboard.ingest.sources.{m.name}" for m in pkgutil.iter_modules(sources.__path__)}
+    assert set(contract["modules"]) == modules - {"changeboard.ingest.sources.common"}
 
 
 def test_the_sources_contract_forbids_all_of_changeboard_outside_ingest() -> None:
@@ -74,5 +82,6 @@ def test_every_import_contract_is_kept(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert f"{SOURCES_CONTRACT} KEPT" in proc.stdout
+    assert "sources are independent of each other KEPT" in proc.stdout
     analyzed = next(line for line in proc.stdout.splitlines() if line.startswith("Analyzed"))
     assert int(analyzed.split()[1]) > 50, analyzed  # the whole package, ingest and app included

@@ -60,9 +60,15 @@ import polars as pl
 from changeboard.ingest.base import MAPPED_SYSTEM, ExportSettings, Reading, Source
 from changeboard.ingest.canonical import DBL, ENTITIES, INT
 from changeboard.ingest.mapping import DEFAULT_DATE_FORMATS, MappedFrame, TableMapping, apply_mapping
-from changeboard.ingest.readers import ReadError, json_shape, normalise_nulls, read_csv_text, sniff_kind
+from changeboard.ingest.readers import (
+    ReadError,
+    json_shape,
+    normalise_nulls,
+    read_csv_text,
+    sniff_kind,
+    xlsx_text,
+)
 from changeboard.ingest.sources.common import batched, text_frame, typed_frame
-from changeboard.ingest.sources.servicenow_files import xlsx_text
 
 SYSTEM = MAPPED_SYSTEM
 ROLES = ("primary", "affected", "impacted")

@@ -38,11 +38,10 @@ from changeboard.ingest.readers import (
     JsonShape,
     ReadError,
     TextBatches,
-    check_xlsx_bounds,
     csv_batches,
     json_shape,
     normalise_nulls,
-    unique_headers,
+    xlsx_text,
 )
 from changeboard.ingest.sources import servicenow
 from changeboard.ingest.sources.common import batched, concat_mapped, empty_mapped, text_frame, typed_frame
@@ -357,61 +356,6 @@ def read_xlsx(path: Path, settings: ExportSettings) -> Reading:
     table, how = _detect(path, settings, headers, _first_number(text), None)
     mapping = with_settings(servicenow.TABLES[table], settings)
     return finish_reading(path, table, mapping, iter([text]), how=f"XLSX, {how}", warnings=warnings)
-
-
-def xlsx_text(
-    path: Path, nulls: list[str], *, sentinel: str | None = None, sheets: list[str] | None = None
-) -> tuple[pl.DataFrame, list[str], list[str]]:
-    """Every sheet (or the named ones) of a workbook as one all-text frame with unique headers.
-
-    ``_source_row`` counts data rows across sheets (a warning tells which rows are which sheet). A
-    cell starting with ``sentinel`` (ServiceNow's truncation message) makes the file an error.
-    """
-    import fastexcel  # loaded when a workbook is read: a compiled extension the other paths never need
-
-    check_xlsx_bounds(path)
-    try:
-        reader = fastexcel.read_excel(path)
-    except Exception as exc:
-        raise ReadError(f"{path}: not a readable XLSX workbook ({type(exc).__name__}: {exc})") from exc
-    frames: list[pl.DataFrame] = []
-    warnings: list[str] = []
-    offset = 0
-    headers: list[str] = []
-    names = sheets or list(reader.sheet_names)
-    for name in names:
-        if name not in reader.sheet_names:
-            raise ReadError(f"{path}: no sheet {name!r} (sheets: {', '.join(reader.sheet_names)})")
-        raw = reader.load_sheet(name, header_row=None, dtypes="string").to_polars()
-        if raw.height == 0:
-            continue
-        sheet_headers = unique_headers([("" if v is None else str(v)) for v in raw.row(0)])
-        body = raw.slice(1).rename(dict(zip(raw.columns, sheet_headers, strict=True)))
-        if sentinel:
-            for col in body.columns:
-                hits = body.with_row_index("_i").filter(pl.col(col).str.starts_with(sentinel))
-                if hits.height:
-                    row = int(hits["_i"][0]) + 2
-                    raise ReadError(
-                        f"{path}: sheet {name!r} row {row}, column {col!r}: '{sentinel}...': the tool cut this "
-                        "XLSX export (ServiceNow's 500,000-cell limit); nothing was loaded from it. Export as CSV instead."
-                    )
-        if not headers:
-            headers = sheet_headers
-        body = body.with_columns(
-            pl.int_range(offset + 2, offset + 2 + body.height, dtype=pl.Int64).alias("_source_row")
-        )
-        if len(names) > 1:
-            warnings.append(f"sheet {name!r}: rows {offset + 2}-{offset + 1 + body.height} of this file")
-        offset += body.height
-        frames.append(body)
-    if not frames:
-        raise ReadError(f"{path}: the workbook has no rows (expected an export with a header row)")
-    text = pl.concat(frames, how="diagonal_relaxed")
-    data_cols = [c for c in text.columns if c != "_source_row"]
-    blank = pl.all_horizontal([pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "") for c in data_cols])
-    text = normalise_nulls(text.filter(~blank), nulls)
-    return text, headers, warnings
 
 
 # ---------------------------------------------------------------------------------------------- JSON
