@@ -15,6 +15,7 @@ import polars as pl
 import streamlit as st
 
 from changeboard.paths import ENV_DATA_DIR, DataDir
+from changeboard.timing import phase
 from changeboard.warehouse.versions import NoWarehouse, Published, WarehouseReader, read_pointer
 
 __all__ = [
@@ -79,8 +80,10 @@ def _cached(version: str, sql: str, params: tuple[object, ...]) -> pl.DataFrame:
 
 
 def query(sql: str, params: tuple[object, ...] = ()) -> pl.DataFrame:
-    """Run a query against the published version; results are cached per version."""
-    return _cached(published().version, sql, params)
+    """Run a query against the published version; results are cached per version (timed as the
+    phase ``app.query``)."""
+    with phase("app.query", sql=sql, params=params):
+        return _cached(published().version, sql, params)
 
 
 def contract_problem() -> str | None:

@@ -22,7 +22,7 @@ CHILD = r"""
 import sys, time, resource
 from pathlib import Path
 from changeboard.paths import DataDir
-from changeboard.pipeline.run import ingest_paths
+from changeboard.pipeline.ingest_run import ingest_paths
 t = time.perf_counter()
 report = ingest_paths(DataDir(Path(sys.argv[2])).ensure(), [Path(sys.argv[1])], force=True)
 secs = time.perf_counter() - t

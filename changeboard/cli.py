@@ -19,10 +19,12 @@ from rich.table import Table
 from rich.text import Text
 
 from changeboard import resources
+from changeboard.ingest.base import MAPPED_SYSTEM, ExportSettings
+from changeboard.ingest.dry_run import dry_run_report
 from changeboard.ingest.readers import ReadError
-from changeboard.ingest.registry import ExportSettings
+from changeboard.ingest.registry import expand_paths
 from changeboard.paths import ENV_DATA_DIR, DataDir
-from changeboard.pipeline import run as pipeline
+from changeboard.pipeline import build_run, ingest_run
 from changeboard.pipeline.lock import PipelineBusy, PipelineLock
 from changeboard.reports import cab as cab_defaults
 from changeboard.warehouse.versions import NoWarehouse, Published, connect_published, read_pointer
@@ -66,7 +68,7 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _results_table(report: pipeline.IngestReport) -> Table:
+def _results_table(report: ingest_run.IngestReport) -> Table:
     t = Table(title="ingest summary", show_lines=False)
     for col in (
         "file",
@@ -99,9 +101,7 @@ def _results_table(report: pipeline.IngestReport) -> Table:
 
 def _run_ingest(
     data: DataDir, paths: list[Path], settings: ExportSettings | None, force: bool, run_id: str
-) -> pipeline.IngestReport:
-    from changeboard.ingest.registry import expand_paths
-
+) -> ingest_run.IngestReport:
     files = expand_paths(paths)
     with Progress(
         TextColumn("[bold]ingest[/]"),
@@ -113,7 +113,7 @@ def _run_ingest(
         transient=True,
     ) as bar:
         task = bar.add_task("", total=len(files))
-        report = pipeline.ingest_paths(
+        report = ingest_run.ingest_paths(
             data,
             paths,
             settings=settings,
@@ -189,11 +189,9 @@ def ingest(
     """Load exports into the ingest database (idempotent; bad rows are quarantined)."""
     extra: dict[str, object] = {"mapping": str(mapping.resolve())} if mapping else {}
     settings = ExportSettings(
-        system=source or ("mapped" if mapping else None), table=table, timezone=timezone, extra=extra
+        system=source or (MAPPED_SYSTEM if mapping else None), table=table, timezone=timezone, extra=extra
     )
     if dry_run:
-        from changeboard.ingest.sources.mapped import dry_run_report
-
         try:
             text, ok = dry_run_report(paths, settings)
         except ReadError as exc:
@@ -201,7 +199,7 @@ def ingest(
         console.print(text, highlight=False, markup=False)
         raise typer.Exit(0 if ok else 2)
     data = _data(None if data_dir is None else data_dir)
-    run_id = pipeline.new_run_id()
+    run_id = ingest_run.new_run_id()
     try:
         with PipelineLock(data.lock_file, run_id=run_id, command="ingest", wait_seconds=wait):
             report = _run_ingest(data, paths, settings, force, run_id)
@@ -231,7 +229,7 @@ def build(
 ) -> None:
     """Run dbt build (models and data tests) into a new warehouse version and publish it atomically."""
     data = _data(data_dir)
-    run_id = pipeline.new_run_id()
+    run_id = ingest_run.new_run_id()
     try:
         with PipelineLock(data.lock_file, run_id=run_id, command="build", wait_seconds=wait):
             _build(data, run_id, as_of, keep, unit_tests=unit_tests)
@@ -240,16 +238,16 @@ def build(
 
 
 def _build(data: DataDir, run_id: str, as_of: str | None, keep: int, *, unit_tests: bool = False) -> None:
-    form = pipeline.sync_forms(data, run_id=run_id)
+    form = ingest_run.sync_forms(data, run_id=run_id)
     if form:
         c = form.counts
         console.print(f"form requests: {c.rows_read:,} read, {c.inserted:,} new, {c.updated:,} updated")
     try:
         with _BuildProgress() as progress:
-            pub = pipeline.build(
+            pub = build_run.build(
                 data, run_id=run_id, as_of=as_of, keep=keep, unit_tests=unit_tests, on_node=progress.node_done
             )
-    except pipeline.BuildFailed as exc:
+    except build_run.BuildFailed as exc:
         raise _fail(str(exc)) from None
     console.print(f"[green]published[/] warehouse version [bold]{pub.version}[/] → {data.warehouse_link}")
 
@@ -283,7 +281,7 @@ class _BuildProgress:
         if self._live:
             self._progress.stop()
 
-    def node_done(self, done: pipeline.NodeDone) -> None:
+    def node_done(self, done: build_run.NodeDone) -> None:
         failed = done.status.lower() in ("error", "fail")
         description = f"{'[red]' if failed else ''}{done.name} {done.status}"
         self._progress.update(self._task, total=done.total, completed=done.index, description=description)
@@ -344,7 +342,7 @@ def demo(
     samples = data.samples
     if not any(samples.rglob("*.csv")) if samples.exists() else True:
         generate(out=samples, changes=changes, seed=7, incidents=None, cis=None, as_of=None)
-    run_id = pipeline.new_run_id()
+    run_id = ingest_run.new_run_id()
     try:
         with PipelineLock(data.lock_file, run_id=run_id, command="demo"):
             _run_ingest(data, [samples], None, False, run_id)
@@ -581,11 +579,11 @@ def docs(
             # dbt opens its database read-write: give it a private copy of the (immutable) version
             copy = Path(tmp) / "warehouse.duckdb"
             shutil.copyfile(pub.path, copy)
-            env = pipeline.dbt_env(data, copy, Path(tmp))
-            args = ["docs", "generate", *pipeline.dbt_project_args(), "--target-path", str(site)]
+            env = build_run.dbt_env(data, copy, Path(tmp))
+            args = ["docs", "generate", *build_run.dbt_project_args(), "--target-path", str(site)]
             with console.status("dbt docs generate..."):
                 proc = subprocess.run(
-                    pipeline.dbt_command(args), env=env, capture_output=True, text=True, check=False
+                    build_run.dbt_command(args), env=env, capture_output=True, text=True, check=False
                 )
             if proc.returncode != 0:
                 shutil.rmtree(site, ignore_errors=True)

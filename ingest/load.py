@@ -31,6 +31,7 @@ from changeboard.ingest.canonical import ENTITIES, Entity, create_raw_schema
 from changeboard.ingest.mapping import MappedFrame
 
 from changeboard.faults import fault
+from changeboard.timing import phase
 
 META_DDL = """
 create schema if not exists meta;
@@ -202,16 +203,17 @@ def landing_path(path: Path, landing: Path, system: str, sha: str) -> Path:
 
 def land(path: Path, landing: Path, system: str, sha: str) -> Path:
     """Copy an export into ``landing/<system>/<sha256><suffix>`` once (atomic rename, fsync)."""
-    target = landing_path(path, landing, system, sha)
-    if target.exists():
+    with phase("ingest.land"):
+        target = landing_path(path, landing, system, sha)
+        if target.exists():
+            return target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        part = target.with_name(target.name + ".part")
+        shutil.copyfile(path, part)
+        with part.open("rb") as f:
+            os.fsync(f.fileno())
+        part.replace(target)
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    part = target.with_name(target.name + ".part")
-    shutil.copyfile(path, part)
-    with part.open("rb") as f:
-        os.fsync(f.fileno())
-    part.replace(target)
-    return target
 
 
 def start_run(
@@ -867,6 +869,23 @@ def load_frame(
 
 
 def commit_file(
+    con: duckdb.DuckDBPyConnection,
+    result: FileResult,
+    frames: Iterable[MappedFrame],
+    *,
+    started: float,
+    before_commit: Callable[[], object] | None = None,
+    streamed: str | None = None,
+) -> FileResult:
+    """Load every frame of one file and record the run, all in one transaction (timed as the phase
+    ``ingest.load``; see :func:`_commit_file`)."""
+    with phase("ingest.load"):
+        return _commit_file(
+            con, result, frames, started=started, before_commit=before_commit, streamed=streamed
+        )
+
+
+def _commit_file(
     con: duckdb.DuckDBPyConnection,
     result: FileResult,
     frames: Iterable[MappedFrame],

@@ -1397,17 +1397,123 @@ def read_text_bytes(data: bytes, name: str = "<memory>") -> TextTable:
         return read_csv_text(p)
 
 
+def xlsx_text(
+    path: Path, nulls: list[str], *, sentinel: str | None = None, sheets: list[str] | None = None
+) -> tuple[pl.DataFrame, list[str], list[str]]:
+    """Every sheet (or the named ones) of a workbook as one all-text frame with unique headers.
+
+    ``_source_row`` counts data rows across sheets (a warning tells which rows are which sheet). A
+    cell starting with ``sentinel`` (ServiceNow's truncation message) makes the file an error.
+    """
+    import fastexcel  # loaded when a workbook is read: a compiled extension the other paths never need
+
+    check_xlsx_bounds(path)
+    try:
+        reader = fastexcel.read_excel(path)
+    except Exception as exc:
+        raise ReadError(f"{path}: not a readable XLSX workbook ({type(exc).__name__}: {exc})") from exc
+    frames: list[pl.DataFrame] = []
+    warnings: list[str] = []
+    offset = 0
+    headers: list[str] = []
+    names = sheets or list(reader.sheet_names)
+    for name in names:
+        if name not in reader.sheet_names:
+            raise ReadError(f"{path}: no sheet {name!r} (sheets: {', '.join(reader.sheet_names)})")
+        raw = reader.load_sheet(name, header_row=None, dtypes="string").to_polars()
+        if raw.height == 0:
+            continue
+        sheet_headers = unique_headers([("" if v is None else str(v)) for v in raw.row(0)])
+        body = raw.slice(1).rename(dict(zip(raw.columns, sheet_headers, strict=True)))
+        if sentinel:
+            for col in body.columns:
+                hits = body.with_row_index("_i").filter(pl.col(col).str.starts_with(sentinel))
+                if hits.height:
+                    row = int(hits["_i"][0]) + 2
+                    raise ReadError(
+                        f"{path}: sheet {name!r} row {row}, column {col!r}: '{sentinel}...': the tool cut this "
+                        "XLSX export (ServiceNow's 500,000-cell limit); nothing was loaded from it. Export as CSV instead."
+                    )
+        if not headers:
+            headers = sheet_headers
+        body = body.with_columns(
+            pl.int_range(offset + 2, offset + 2 + body.height, dtype=pl.Int64).alias("_source_row")
+        )
+        if len(names) > 1:
+            warnings.append(f"sheet {name!r}: rows {offset + 2}-{offset + 1 + body.height} of this file")
+        offset += body.height
+        frames.append(body)
+    if not frames:
+        raise ReadError(f"{path}: the workbook has no rows (expected an export with a header row)")
+    text = pl.concat(frames, how="diagonal_relaxed")
+    data_cols = [c for c in text.columns if c != "_source_row"]
+    blank = pl.all_horizontal([pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "") for c in data_cols])
+    text, controlled = replace_controls(text.filter(~blank))
+    if controlled:
+        warnings.append(control_warning(controlled))
+    text = normalise_nulls(text, nulls)
+    return text, headers, warnings
+
+
+@dataclass
+class JsonShape:
+    """Where the records of a JSON export are and what the first one holds."""
+
+    prefix: str  # ijson prefix of the records: "result.item", "records.item", "item"
+    container: str  # "result", "records", "" (top-level array), or another key
+    first_keys: list[str]
+    single: bool = False  # {"result": {...}}: one record
+
+
+def json_shape(path: Path, max_events: int = 200_000) -> JsonShape | None:
+    """The location of the record array in a JSON file and the keys of its first record (streamed)."""
+    import ijson  # loaded when a JSON export is read
+
+    keys: list[str] = []
+    with path.open("rb") as f:
+        try:
+            events = ijson.parse(f)
+            container: str | None = None
+            item_prefix: str | None = None
+            single = False
+            for n, (prefix, event, value) in enumerate(events):
+                if n > max_events:
+                    break
+                if container is None:
+                    if prefix == "" and event == "start_array":
+                        container, item_prefix = "", "item"
+                    elif event == "start_array" and "." not in prefix and prefix:
+                        container, item_prefix = prefix, f"{prefix}.item"
+                    elif event == "start_map" and prefix == "result":
+                        container, item_prefix, single = "result", "result", True
+                    continue
+                if prefix == item_prefix and event == "map_key":
+                    keys.append(str(value))
+                elif (prefix == item_prefix and event == "end_map") or (
+                    prefix == (container or "") and event == "end_array"
+                ):
+                    break
+        except ijson.JSONError as exc:
+            raise ReadError(f"{path}: not valid JSON ({exc})") from exc
+    if container is None or item_prefix is None:
+        return None
+    return JsonShape(prefix=item_prefix, container=container, first_keys=keys, single=single)
+
+
 __all__ = [
     "READ_ERROR",
+    "JsonShape",
     "ReadError",
     "TextTable",
     "check_xlsx_bounds",
     "detect_encoding",
     "io",
+    "json_shape",
     "normalise_nulls",
     "read_csv_text",
     "read_text_bytes",
     "sha256_file",
     "sniff_kind",
     "unique_headers",
+    "xlsx_text",
 ]

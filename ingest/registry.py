@@ -1,182 +1,36 @@
 """Which connector reads a file: explicit choice, the folder's ``_export.toml``, or the content.
 
-A source system is a module in ``ingest/sources/`` that declares its tables as mappings; this
-registry is the explicit list of them (a missing source is a visible diff, not a discovery bug).
+A source system is a module in ``ingest/sources/`` that declares a :class:`~changeboard.ingest.base.Source`
+against :mod:`changeboard.ingest.base`; this registry is the explicit list of those declarations (a
+missing source is a visible diff, not a discovery bug) and dispatches to them. Sources never import it.
 """
 
 from __future__ import annotations
 
-import tomllib
-from collections.abc import Callable, Iterable
-from contextlib import ExitStack
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import polars as pl
-from changeboard.ingest.mapping import MappedFrame, TableMapping, apply_mapping
-from changeboard.ingest.readers import (
-    ReadError,
-    TextTable,
-    check_document_bounds,
-    csv_batches,
-    read_csv_text,
-    sniff_kind,
-)
-from changeboard.ingest.sources import delivery, jira, mapped, native, servicenow, servicenow_files
+from changeboard.ingest.base import MANIFEST, ExportSettings, Reader, Reading, Sample, Source
+from changeboard.ingest.mapping import MappedFrame
+from changeboard.ingest.readers import ReadError, check_document_bounds, csv_batches, json_shape, sniff_kind
+from changeboard.ingest.sources import delivery, jira, mapped, native, servicenow_files
 from changeboard.ingest.sources.common import concat_mapped
 
-MANIFEST = "_export.toml"
 # Files the directory walker never treats as exports.
 IGNORED_SUFFIXES = {".toml", ".md", ".txt", ".part", ".lock"}
 
-
-@dataclass
-class ExportSettings:
-    """What a source declares about its exports (``_export.toml`` or command-line options)."""
-
-    system: str | None = None
-    table: str | None = None
-    timezone: str | None = None
-    date_format: str | None = None
-    encoding: str | None = None
-    delimiter: str | None = None
-    extra: dict[str, object] = field(default_factory=dict)
-
-    @classmethod
-    def for_file(cls, path: Path, override: ExportSettings | None = None) -> ExportSettings:
-        """Settings from the file's folder manifest, overridden by explicit options."""
-        base = cls()
-        manifest = path.parent / MANIFEST
-        if manifest.exists():
-            try:
-                data = tomllib.loads(manifest.read_text(encoding="utf-8"))
-            except tomllib.TOMLDecodeError as exc:
-                raise ReadError(f"{manifest}: not valid TOML: {exc}") from exc
-            known = {
-                k: data.pop(k)
-                for k in ("system", "table", "timezone", "date_format", "encoding", "delimiter")
-                if k in data
-            }
-            base = cls(**known, extra=data)
-        if override:
-            for k in ("system", "table", "timezone", "date_format", "encoding", "delimiter"):
-                if getattr(override, k) is not None:
-                    setattr(base, k, getattr(override, k))
-            base.extra = {**base.extra, **override.extra}
-        if base.system is None and base.extra.get("mapping"):
-            base.system = mapped.SYSTEM
-            mapping_file = Path(str(base.extra["mapping"]))
-            if (
-                not mapping_file.is_absolute()
-                and manifest.exists()
-                and not (override and override.extra.get("mapping"))
-            ):
-                base.extra["mapping"] = str(manifest.parent / mapping_file)
-        return base
-
-
-@dataclass
-class Reading:
-    """A file opened by a connector: what was detected, the canonical frames and warnings.
-
-    ``frames`` may be produced as they are asked for (a large export, batch by batch: several frames
-    of one entity, one after another); ``warnings`` is complete once they all were. :meth:`close`
-    releases what the reading holds (temporary files, a transcoding thread) whether or not every
-    frame was taken.
-    """
-
-    system: str
-    table: str
-    frames: Iterable[MappedFrame]
-    warnings: list[str]
-    detected_by: str
-    resources: ExitStack = field(default_factory=ExitStack)
-    # The one entity of a reading whose frames are batches of a single entity, as they are read:
-    # the loader streams its new rows into one insert statement (see load.StreamLoad).
-    stream_entity: str | None = None
-
-    def close(self) -> None:
-        closer = getattr(self.frames, "close", None)  # a generator: its own finally blocks run now
-        if closer is not None:
-            closer()
-        self.resources.close()
-
-
-Reader = Callable[[Path, ExportSettings], Reading]
-
-
-def _first_number(text: TextTable) -> str | None:
-    for col in ("number", "Number"):
-        if col in text.frame.columns and text.frame.height:
-            v = text.frame[col].drop_nulls().head(1).to_list()
-            return str(v[0]) if v else None
-    return None
-
-
-def _with_settings(mapping: TableMapping, settings: ExportSettings) -> TableMapping:
-    changes: dict[str, object] = {}
-    if settings.timezone:
-        changes["timezone"] = settings.timezone
-    if settings.date_format:
-        changes["date_formats"] = (settings.date_format, *mapping.date_formats)
-    return replace(mapping, **changes) if changes else mapping  # type: ignore[arg-type]
-
-
-def read_servicenow_csv(path: Path, settings: ExportSettings) -> Reading:
-    """A ServiceNow list CSV export of any supported table (audit logs give state history too);
-    its batches are read as the reading's frames are asked for."""
-    resources = ExitStack()
-    try:
-        text = resources.enter_context(
-            csv_batches(
-                path,
-                encoding=settings.encoding,
-                delimiter=settings.delimiter,
-                null_values=servicenow_files.null_values(settings),
-                batch_rows=CSV_BATCH_ROWS,
-            )
-        )
-        reading = servicenow_files.read_csv_batches(path, settings, text)
-    except BaseException:
-        resources.close()
-        raise
-    reading.resources = resources
-    return reading
-
-
-def read_native_csv(path: Path, settings: ExportSettings) -> Reading:
-    """changeboard's own CSV formats (blackout / maintenance windows)."""
-    text = read_csv_text(path, encoding=settings.encoding, delimiter=settings.delimiter)
-    mapping = _with_settings(native.TABLES["change_windows"], settings)
-    mapped = apply_mapping(text.frame, mapping, file_label=str(path))
-    return Reading(
-        system=native.SYSTEM,
-        table="change_windows",
-        frames=[mapped],
-        warnings=text.warnings,
-        detected_by="headers",
-    )
-
-
-# Rows of a ServiceNow CSV read, mapped and loaded at a time (D22): a large export is never held whole,
-# and a batch loads while the next is read. Two DuckDB row groups: fewer rows per batch make more,
-# slower insert statements; more rows make the first load start later.
-CSV_BATCH_ROWS = 245_760
-
-# system -> container kind -> reader. Other sources register here.
-READERS: dict[str, dict[str, Reader]] = {
-    servicenow.SYSTEM: {
-        "csv": read_servicenow_csv,
-        "xlsx": servicenow_files.read_xlsx,
-        "json": servicenow_files.read_json,
-        "xml": servicenow_files.read_xml,
-    },
-    native.SYSTEM: {"csv": read_native_csv},
-    jira.SYSTEM: {"csv": jira.read_csv, "json": jira.read_json},
-    delivery.GITHUB: {"json": delivery.read_github_json, "csv": delivery.read_release_mining_csv},
-    delivery.DELIVERY: {"csv": delivery.read_deployments_csv},
-    mapped.SYSTEM: {"csv": mapped.read_mapped, "xlsx": mapped.read_mapped, "json": mapped.read_mapped},
-}
+# Every source system, in the order detection asks them (see detect_system). A source's module
+# declares it; a new one is added here.
+SOURCES: tuple[Source, ...] = (
+    servicenow_files.SOURCE,
+    jira.SOURCE,
+    native.SOURCE,
+    delivery.DEPLOYMENTS_SOURCE,
+    delivery.GITHUB_SOURCE,
+    mapped.SOURCE,
+)
+BY_SYSTEM: dict[str, Source] = {source.system: source for source in SOURCES}
+# system -> container kind -> reader.
+READERS: dict[str, dict[str, Reader]] = {source.system: dict(source.readers) for source in SOURCES}
 
 
 def _headers_of(path: Path) -> list[str]:
@@ -185,43 +39,33 @@ def _headers_of(path: Path) -> list[str]:
         return text.headers
 
 
+def sample_of(path: Path, kind: str) -> Sample:
+    """What the sources' recognisers look at: a CSV's headers, a JSON document's record shape."""
+    if kind == "csv":
+        return Sample(path, kind, headers=frozenset(h.strip().lower() for h in _headers_of(path)))
+    if kind == "json":
+        return Sample(path, kind, json=json_shape(path))
+    return Sample(path, kind)
+
+
 def detect_system(path: Path, kind: str) -> tuple[str, str]:
     """The source system of a file without a manifest, from its headers or JSON shape; and how it
-    was told (reported with every reading)."""
-    if kind == "csv":
-        raw_headers = _headers_of(path)
-        headers = {h.strip().lower() for h in raw_headers}
-        if {"issue key", "summary"} <= headers:
-            return jira.SYSTEM, "Jira CSV headers (Issue key, Summary)"
-        if {"version id", "version name"} <= headers or ({"key", "fixed version"} <= headers):
-            return jira.SYSTEM, "Jira version / ticket list headers"
-        if {"kind", "start_at", "end_at"} <= headers:
-            return native.SYSTEM, "changeboard window headers"
-        if set(delivery.DEPLOYMENT_HEADERS) <= headers:
-            return delivery.DELIVERY, "deployments CSV headers (deploy_id, environment, status)"
-        if set(delivery.RELEASE_MINING_HEADERS) <= headers:
-            return delivery.GITHUB, "release-mining CSV headers (project, name, head, time)"
-        if headers & {"number", "sys_id", "short_description", "sys_updated_on", "sys_class_name"}:
-            return servicenow.SYSTEM, "ServiceNow field-name headers"
-        labels = {h.lower() for sig in servicenow.SIGNATURES.values() for h in sig if h[:1].isupper()}
-        if "number" in headers or headers & labels:
-            return servicenow.SYSTEM, "ServiceNow label headers"
-    if kind == "xlsx":
-        return servicenow.SYSTEM, "XLSX workbook (ServiceNow Excel export)"
-    if kind == "xml":
-        return servicenow.SYSTEM, "XML document (ServiceNow unload)"
-    if kind == "json":
-        shape = servicenow_files.json_shape(path)
-        if shape is not None:
-            keys = set(shape.first_keys)
-            if shape.container in ("result", "records"):
-                return servicenow.SYSTEM, f'ServiceNow JSON ({{"{shape.container}": [...]}})'
-            if shape.container == "issues" or {"key", "fields"} <= keys:
-                return jira.SYSTEM, 'Jira REST search JSON ({"issues": [...]})'
-            if "tag_name" in keys or ({"sha", "environment"} <= keys):
-                return delivery.GITHUB, "GitHub releases / deployments JSON"
-            if {"id", "name"} <= keys and keys & {"released", "releaseDate", "archived", "projectId"}:
-                return jira.SYSTEM, "Jira project versions JSON"
+    was told (reported with every reading).
+
+    The first source (in :data:`SOURCES` order) that recognises the file by its own signature wins;
+    failing that, the first generic match (ServiceNow's label headers, any workbook).
+    """
+    sample = sample_of(path, kind)
+    generic: tuple[str, str] | None = None
+    for source in SOURCES:
+        found = source.recognise(sample) if source.recognise else None
+        if found is None:
+            continue
+        if not found.generic:
+            return source.system, found.how
+        generic = generic or (source.system, found.how)
+    if generic is not None:
+        return generic
     raise ReadError(
         f"{path}: cannot tell which tool wrote this {kind} file (expected a ServiceNow or Jira export, GitHub releases, "
         "a deployments CSV, a changeboard window file, or a folder with an _export.toml / a --mapping file)"
@@ -238,9 +82,10 @@ def open_file(path: Path, override: ExportSettings | None = None) -> Reading:
     how = "declared"
     if system is None:
         system, how = detect_system(path, kind)
-    readers = READERS.get(system)
-    if readers is None:
-        raise ReadError(f"{path}: unknown source system {system!r} (known: {', '.join(sorted(READERS))})")
+    source = BY_SYSTEM.get(system)
+    if source is None:
+        raise ReadError(f"{path}: unknown source system {system!r} (known: {', '.join(sorted(BY_SYSTEM))})")
+    readers = source.readers
     reader = readers.get(kind)
     if reader is None:
         raise ReadError(
@@ -258,8 +103,8 @@ def read_file(path: Path, override: ExportSettings | None = None) -> Reading:
         if isinstance(reading.frames, list):
             return reading
         parts: dict[str, list[MappedFrame]] = {}
-        for mapped in reading.frames:
-            parts.setdefault(mapped.entity, []).append(mapped)
+        for frame in reading.frames:
+            parts.setdefault(frame.entity, []).append(frame)
     finally:
         reading.close()
     reading.frames = [p[0] if len(p) == 1 else concat_mapped(p, entity) for entity, p in parts.items()]
@@ -287,4 +132,14 @@ def expand_paths(paths: list[Path]) -> list[Path]:
     return out
 
 
-__all__ = ["READERS", "ExportSettings", "Reading", "expand_paths", "open_file", "pl", "read_file"]
+__all__ = [
+    "MANIFEST",
+    "READERS",
+    "SOURCES",
+    "ExportSettings",
+    "Reading",
+    "detect_system",
+    "expand_paths",
+    "open_file",
+    "read_file",
+]

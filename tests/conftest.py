@@ -30,15 +30,15 @@ def output_dir() -> Path:
 def built_data(tmp_path_factory: pytest.TempPathFactory) -> DataDir:
     """A data directory with a generated sample ingested and a published warehouse (as_of pinned)."""
     from changeboard.devtools.generate import generate
-    from changeboard.pipeline import run as pipeline
+    from changeboard.pipeline import build_run, ingest_run
 
     data = DataDir(tmp_path_factory.mktemp("cbdata")).ensure()
     generate(data.samples, seed=7, changes=SAMPLE_CHANGES, as_of=AS_OF)
-    run_id = pipeline.new_run_id()
-    report = pipeline.ingest_paths(data, [data.samples], run_id=run_id)
+    run_id = ingest_run.new_run_id()
+    report = ingest_run.ingest_paths(data, [data.samples], run_id=run_id)
     assert not report.failed, [(r.path, r.error) for r in report.failed]
     # the suite's one build with the dbt unit tests (production builds leave them out: D23)
-    pipeline.build(data, run_id=run_id, as_of=AS_OF_TEXT, unit_tests=True)
+    build_run.build(data, run_id=run_id, as_of=AS_OF_TEXT, unit_tests=True)
     return data
 
 

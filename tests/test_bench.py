@@ -88,6 +88,9 @@ def test_ingest_every_file_beside_its_floor(result: tuple[dict[str, Any], Path])
         assert conn["canonical_rows"] >= row["rows"], row["file"]
         if row["encoding"] == "cp1252":
             assert positive(floor["transcode_seconds"])
+        # where the connector's time went, heard through the code's timing hooks (changeboard.timing)
+        for phase in ("open", "load", "hash", "land"):
+            assert positive(conn["phases"][phase]), (row["file"], phase, conn["phases"])
     assert ingest["all_files"]["status"] == "ok"
     assert positive(ingest["all_files"]["rows_per_s"])
     # the changes again as one Table API JSON export: every record read, its peak judged
@@ -126,6 +129,9 @@ def test_serving_every_page(result: tuple[dict[str, Any], Path]) -> None:
     for title, page in pages.items():
         assert not page["errors"], (title, page["errors"])
         assert positive(page["queries_per_run"]), title
+        # each query labelled by who asked (the page line or the sidebar), found on the stack by the
+        # listener of the app.query phase
+        assert all("@" in label or label.startswith("sidebar:") for label in page["queries"]), page["queries"]
         assert positive(page["total_p50_ms"]), title
         assert positive(page["total_p95_ms"]), title
         for label, q in page["queries"].items():

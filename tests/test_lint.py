@@ -92,10 +92,10 @@ def test_the_layers_contract_holds_and_catches_an_upward_import(tmp_path: Path) 
     assert "1 kept, 0 broken" in kept.stdout
     # ingest importing the pipeline (a layer above it) breaks the contract
     canonical = mirror / "changeboard" / "ingest" / "canonical.py"
-    canonical.write_text(canonical.read_text(encoding="utf-8") + "\nimport changeboard.pipeline.run\n")
+    canonical.write_text(canonical.read_text(encoding="utf-8") + "\nimport changeboard.pipeline.build_run\n")
     broken = _lint_imports(mirror)
     assert broken.returncode != 0
-    assert "changeboard.ingest.canonical -> changeboard.pipeline.run" in broken.stdout
+    assert "changeboard.ingest.canonical -> changeboard.pipeline.build_run" in broken.stdout
 
 
 def test_type_ignores_are_counted_per_file(tmp_path: Path) -> None:

@@ -3,13 +3,13 @@
 For each scale (default 10k, 100k and the requested number of changes) the sample generator writes
 the exports once, and on those same files the benchmark measures:
 
-1. **ingest** -- per file, changeboard's connector path (``pipeline.ingest_paths`` on that one file
+1. **ingest** -- per file, changeboard's connector path (``ingest_run.ingest_paths`` on that one file
    into a fresh data dir) beside the floor: DuckDB's own ``read_csv`` of the same file with an
    explicit all-VARCHAR schema into a table of a new database file. ServiceNow exports are
    Windows-1252, which DuckDB does not read, so the floor first transcodes them to UTF-8 (streamed
    in Python, timed separately); ``floor / connector`` uses the ``read_csv`` time alone. Then the
    whole folder is ingested in one run into the data dir the build uses.
-2. **build** -- ``pipeline.build`` (dbt build with its tests, then publish) beside the same models'
+2. **build** -- ``build_run.build`` (dbt build with its tests, then publish) beside the same models'
    compiled SQL (``target/run/**.sql``, the ``create table ... as`` statements dbt ran) executed
    directly in DuckDB in DAG order against a fresh file with the ingest db attached read-only and
    the seeds loaded from ``dbt/seeds/*.csv``; dbt's overhead is
@@ -50,9 +50,10 @@ import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -60,7 +61,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from changeboard import resources
+from changeboard import resources, timing
 
 DEFAULT_CHANGES = 1_000_000
 DEFAULT_INCIDENTS = 5_000_000
@@ -237,43 +238,34 @@ def _generate_child(out: str, changes: int, incidents: int, cis: int, as_of: str
 
 
 def _ingest_child(files: list[str], data_root: str) -> dict[str, Any]:
-    from changeboard.ingest import load
     from changeboard.paths import DataDir
-    from changeboard.pipeline import run as pipeline
+    from changeboard.pipeline import ingest_run
 
-    # Where the connector's time goes: wrap its steps (module attributes the pipeline calls through).
+    # Where the connector's time goes: the phases the code marks (changeboard.timing), summed. Hashing
+    # and the landing copy run on threads of their own: the sums are updated under a lock.
     spent: dict[str, float] = {}
+    lock = threading.Lock()
 
-    def timed(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                spent[name] = spent.get(name, 0.0) + time.perf_counter() - started
-
-        return wrapper
-
-    pipeline.sha256_file = timed("hash", pipeline.sha256_file)  # type: ignore[assignment]
-    pipeline.open_file = timed("open", pipeline.open_file)  # type: ignore[assignment]
-    load.land = timed("land", load.land)  # type: ignore[assignment]
-    load.commit_file = timed("load", load.commit_file)  # type: ignore[assignment]
+    def heard(name: str, seconds: float, _details: Mapping[str, object]) -> None:
+        with lock:
+            spent[name] = spent.get(name, 0.0) + seconds
 
     data = DataDir(Path(data_root)).ensure()
     started = time.perf_counter()
-    report = pipeline.ingest_paths(data, [Path(f) for f in files], force=True)
+    with timing.listening(heard):
+        report = ingest_run.ingest_paths(data, [Path(f) for f in files], force=True)
     seconds = time.perf_counter() - started
     waited = sum(r.timings.get("waited_for_read", 0.0) for r in report.results)
     # On the file's own path: open (detect, first batch; a whole reader reads everything here),
     # load (the loader's own work) and the loader waiting for the next batch. Beside it, on threads
     # of their own: hashing, the landing copy, and reading + mapping the batches after the first.
     phases = {
-        "open": spent.get("open", 0.0),
-        "load": spent.get("load", 0.0) - waited,
+        "open": spent.get("ingest.open", 0.0),
+        "load": spent.get("ingest.load", 0.0) - waited,
         "waiting": waited,
         "read_map": sum(r.timings.get("read_map", 0.0) for r in report.results),
-        "hash": spent.get("hash", 0.0),
-        "land": spent.get("land", 0.0),
+        "hash": spent.get("ingest.hash", 0.0),
+        "land": spent.get("ingest.land", 0.0),
     }
     phases["other"] = max(0.0, seconds - phases["open"] - phases["load"] - phases["waiting"])
     results = [
@@ -406,14 +398,14 @@ def _floor_ingest_child(path: str, encoding: str, workdir: str) -> dict[str, Any
 
 def _build_child(data_root: str, as_of: str, run_id: str) -> dict[str, Any]:
     from changeboard.paths import DataDir
-    from changeboard.pipeline import run as pipeline
+    from changeboard.pipeline import build_run, ingest_run
 
     data = DataDir(Path(data_root)).ensure()
     started = time.perf_counter()
-    pipeline.sync_forms(data, run_id=run_id)
+    ingest_run.sync_forms(data, run_id=run_id)
     forms_s = time.perf_counter() - started
     started = time.perf_counter()
-    pub = pipeline.build(data, run_id=run_id, as_of=as_of)
+    pub = build_run.build(data, run_id=run_id, as_of=as_of)
     seconds = time.perf_counter() - started
     return {
         "seconds": seconds,
@@ -429,18 +421,18 @@ def _serial_run_child(data_root: str, as_of: str, scratch: str) -> dict[str, Any
     without other models running beside it, to set against the same SQL run directly. (The build's
     per-model times run several models at once on the machine's cores: their sum is not comparable.)"""
     from changeboard.paths import DataDir
-    from changeboard.pipeline import run as pipeline
+    from changeboard.pipeline import build_run
 
     data = DataDir(Path(data_root))
     out = Path(scratch)
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    env = pipeline.dbt_env(data, out / "serial.duckdb", out)
-    args = [*pipeline.dbt_project_args(), "--threads", "1", "--vars", f"{{as_of: '{as_of}'}}"]
+    env = build_run.dbt_env(data, out / "serial.duckdb", out)
+    args = [*build_run.dbt_project_args(), "--threads", "1", "--vars", f"{{as_of: '{as_of}'}}"]
 
     def node_times(command: str) -> dict[str, float]:
         proc = subprocess.run(
-            pipeline.dbt_command([command, *args]), env=env, capture_output=True, text=True, check=False
+            build_run.dbt_command([command, *args]), env=env, capture_output=True, text=True, check=False
         )
         if proc.returncode != 0:
             raise RuntimeError(
@@ -475,7 +467,7 @@ def _floor_build_child(data_root: str, dbt_dir: str, floor_dir: str) -> dict[str
     import duckdb
 
     from changeboard.paths import DataDir
-    from changeboard.pipeline import run as pipeline
+    from changeboard.pipeline import build_run
 
     data = DataDir(Path(data_root))
     target = data.root / "dbt" / "target"
@@ -501,7 +493,7 @@ def _floor_build_child(data_root: str, dbt_dir: str, floor_dir: str) -> dict[str
     con = duckdb.connect(str(db_file))
     timings: dict[str, float] = {}
     try:
-        con.execute(f"set memory_limit = '{pipeline.build_memory_limit()}'")
+        con.execute(f"set memory_limit = '{build_run.build_memory_limit()}'")
         con.execute("attach ? as ingest (read_only)", [str(data.ingest_db)])
         con.execute("attach ? as published (read_only)", [published])
         for schema in sorted({n["schema"] for n in nodes.values()}):
@@ -575,24 +567,23 @@ def _percentile(values: list[float], q: float) -> float:
 
 def _serve_child(data_root: str, runs: int, timeout: float) -> dict[str, Any]:
     """Every page with AppTest, ``runs`` times each with a cold query cache, every query timed."""
-    import threading
-
     from changeboard.paths import ENV_DATA_DIR
 
     os.environ[ENV_DATA_DIR] = data_root
-    import streamlit as st
-    from streamlit.testing.v1 import AppTest
-
     import changeboard.app.db as appdb
-    from changeboard.warehouse import versions as warehouse
 
-    local = threading.local()
-    calls: list[tuple[str, str, float]] = []  # (function, query key, seconds)
+    calls: list[tuple[str, str, float]] = []  # (asking function, query key, seconds)
     views = str(resources.app_dir() / "views")
 
     def context() -> str:
-        """The asking function (a data function, or a Records count / page) and the page line that asked."""
-        frame = sys._getframe(2)
+        """The asking function (a data function, or a Records count / page) and the page line that asked:
+        the caller of ``app.db.query``, whose frame is still on the stack when its phase ends."""
+        frame = sys._getframe(1)
+        while frame is not None and frame.f_code is not appdb.query.__code__:
+            frame = frame.f_back  # type: ignore[assignment]
+        if frame is None or frame.f_back is None:
+            return "?"
+        frame = frame.f_back
         name = frame.f_code.co_name
         while frame is not None:
             file = frame.f_code.co_filename
@@ -603,77 +594,71 @@ def _serve_child(data_root: str, runs: int, timeout: float) -> dict[str, Any]:
             frame = frame.f_back  # type: ignore[assignment]
         return name
 
-    def timed(fn: Callable[..., Any]) -> Callable[..., Any]:
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if getattr(local, "depth", 0):
-                return fn(*args, **kwargs)
-            label = context()
-            local.depth = 1
-            started = time.perf_counter()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                elapsed = time.perf_counter() - started
-                local.depth = 0
-                sql_args = [a for a in args if not isinstance(a, warehouse.WarehouseReader)]
-                calls.append((label, repr(sql_args)[:2000], elapsed))
-
-        return wrapper
-
-    # The app's one door to the warehouse is app.db.query (cached per version); WarehouseReader.query
-    # is wrapped too, for code that goes to the reader directly. Nested calls are counted once.
-    appdb.query = timed(appdb.query)  # type: ignore[method-assign]
-    warehouse.WarehouseReader.query = timed(warehouse.WarehouseReader.query)  # type: ignore[method-assign]
+    def heard(name: str, seconds: float, details: Mapping[str, object]) -> None:
+        # The app's one door to the warehouse is app.db.query (cached per version): its phase.
+        if name == "app.query":
+            calls.append((context(), repr([details.get("sql"), details.get("params")])[:2000], seconds))
 
     pages: dict[str, Any] = {}
-    for page, title in _pages():
-        at = AppTest.from_file(str(APP_ENTRY), default_timeout=timeout)
-        at.run()  # the default page; opens the reader
-        at.switch_page(page)
-        at.run()  # warm-up on this page (imports, first render)
-        per_query: dict[str, list[float]] = {}
-        totals: list[float] = []
-        walls: list[float] = []
-        errors: list[str] = []
-        counts: list[int] = []
-        for _ in range(runs):
-            st.cache_data.clear()
-            appdb._cached.clear()  # the query cache (a shared resource cache, not cache_data)
-            calls.clear()
-            started = time.perf_counter()
-            at.run()
-            walls.append(time.perf_counter() - started)
-            errors.extend(str(e.value)[:500] for e in at.exception)
-            seen: dict[str, str] = {}
-            per_fn: dict[str, int] = {}
-            for label, key, seconds in calls:
-                if key not in seen:
-                    per_fn[label] = per_fn.get(label, 0) + 1
-                    seen[key] = label if per_fn[label] == 1 else f"{label}#{per_fn[label]}"
-                per_query.setdefault(seen[key], []).append(seconds)
-            totals.append(sum(s for _l, _k, s in calls))
-            counts.append(len(calls))
-        queries = {
-            label: {
-                "calls": len(v),
-                "p50_ms": _percentile(v, 50) * 1000,
-                "p95_ms": _percentile(v, 95) * 1000,
-                "max_ms": max(v) * 1000,
-            }
-            for label, v in per_query.items()
-        }
-        pages[title] = {
-            "page": page,
-            "runs": runs,
-            "queries_per_run": round(statistics.mean(counts), 1) if counts else 0,
-            "total_p50_ms": _percentile(totals, 50) * 1000,
-            "total_p95_ms": _percentile(totals, 95) * 1000,
-            "script_p50_ms": _percentile(walls, 50) * 1000,
-            "script_p95_ms": _percentile(walls, 95) * 1000,
-            "queries": queries,
-            "errors": sorted(set(errors)),
-        }
+    with timing.listening(heard):
+        for page, title in _pages():
+            pages[title] = _serve_page(page, runs, timeout, calls)
     return {"pages": pages}
+
+
+def _serve_page(page: str, runs: int, timeout: float, calls: list[tuple[str, str, float]]) -> dict[str, Any]:
+    """One page ``runs`` times with a cold query cache; ``calls`` fills with its queries as they end."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    import changeboard.app.db as appdb
+
+    at = AppTest.from_file(str(APP_ENTRY), default_timeout=timeout)
+    at.run()  # the default page; opens the reader
+    at.switch_page(page)
+    at.run()  # warm-up on this page (imports, first render)
+    per_query: dict[str, list[float]] = {}
+    totals: list[float] = []
+    walls: list[float] = []
+    errors: list[str] = []
+    counts: list[int] = []
+    for _ in range(runs):
+        st.cache_data.clear()
+        appdb._cached.clear()  # the query cache (a shared resource cache, not cache_data)
+        calls.clear()
+        started = time.perf_counter()
+        at.run()
+        walls.append(time.perf_counter() - started)
+        errors.extend(str(e.value)[:500] for e in at.exception)
+        seen: dict[str, str] = {}
+        per_fn: dict[str, int] = {}
+        for label, key, seconds in calls:
+            if key not in seen:
+                per_fn[label] = per_fn.get(label, 0) + 1
+                seen[key] = label if per_fn[label] == 1 else f"{label}#{per_fn[label]}"
+            per_query.setdefault(seen[key], []).append(seconds)
+        totals.append(sum(s for _l, _k, s in calls))
+        counts.append(len(calls))
+    queries = {
+        label: {
+            "calls": len(v),
+            "p50_ms": _percentile(v, 50) * 1000,
+            "p95_ms": _percentile(v, 95) * 1000,
+            "max_ms": max(v) * 1000,
+        }
+        for label, v in per_query.items()
+    }
+    return {
+        "page": page,
+        "runs": runs,
+        "queries_per_run": round(statistics.mean(counts), 1) if counts else 0,
+        "total_p50_ms": _percentile(totals, 50) * 1000,
+        "total_p95_ms": _percentile(totals, 95) * 1000,
+        "script_p50_ms": _percentile(walls, 50) * 1000,
+        "script_p95_ms": _percentile(walls, 95) * 1000,
+        "queries": queries,
+        "errors": sorted(set(errors)),
+    }
 
 
 # ------------------------------------------------------------------------------------------------
@@ -1144,7 +1129,7 @@ def _scaling(scales: dict[str, dict[str, Any]]) -> dict[str, Any]:
             add("ingest (all files, one run)", s, ingest["all_files"]["seconds"])
         build = res.get("build") or {}
         if build.get("status") == "ok":
-            add("build (pipeline.build)", s, build["seconds"])
+            add("build (build_run.build)", s, build["seconds"])
             add("dbt model + seed nodes", s, build.get("dbt_model_seconds"))
             add("dbt tests", s, build["dbt_nodes"]["test_seconds"])
             add("direct SQL", s, build.get("direct_sql_seconds"))
@@ -1476,7 +1461,7 @@ def print_report(result: dict[str, Any], console: Console) -> None:
             )
         console.print(t)
 
-    t = Table(title="build: pipeline.build (dbt build + publish) vs the compiled model SQL run directly")
+    t = Table(title="build: build_run.build (dbt build + publish) vs the compiled model SQL run directly")
     for col in (
         "changes",
         "build s",
@@ -1717,7 +1702,7 @@ def markdown_report(result: dict[str, Any]) -> str:
         table(list(PHASE_COLUMNS), rows)
 
     lines.append(
-        "**Build** (`pipeline.build`: dbt build with tests + publish, vs the compiled model SQL run directly):"
+        "**Build** (`build_run.build`: dbt build with tests + publish, vs the compiled model SQL run directly):"
     )
     lines.append("")
     rows = []

@@ -17,16 +17,16 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import polars as pl
+from changeboard.ingest.base import ExportSettings, Reading, Recognised, Sample, Source
 from changeboard.ingest.mapping import MappedFrame, TableMapping, apply_mapping
 from changeboard.ingest.readers import ReadError, read_csv_text
 from changeboard.ingest.sources.common import identity_mapping, iso_utc, text_frame, typed_frame
 
-if TYPE_CHECKING:
-    from changeboard.ingest.registry import ExportSettings, Reading
 GITHUB = "github"
 DELIVERY = "delivery"
 DATE_FORMATS = (
@@ -90,8 +90,6 @@ def _repo_of(item: dict[str, Any], settings: ExportSettings, path: Path) -> str:
 
 def read_github_json(path: Path, settings: ExportSettings) -> Reading:
     """GitHub releases (list of release objects) or deployments (objects with sha/environment)."""
-    from changeboard.ingest.registry import Reading
-
     try:
         data = json.loads(path.read_text(encoding="utf-8-sig"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -182,8 +180,6 @@ def _github_deployments(path: Path, data: list[dict[str, Any]], settings: Export
 
 def read_release_mining_csv(path: Path, settings: ExportSettings) -> Reading:
     """The gems-uff/release-mining ``releases.csv``: one release (+ its deployment) per row."""
-    from changeboard.ingest.registry import Reading
-
     text = read_csv_text(path, encoding=settings.encoding, delimiter=settings.delimiter)
     frame = text.frame.with_columns((pl.col("project") + pl.lit("@") + pl.col("name")).alias("_number"))
     mapping = TableMapping(
@@ -242,10 +238,6 @@ DEPLOYMENTS = TableMapping(
 
 def read_deployments_csv(path: Path, settings: ExportSettings) -> Reading:
     """The plain deployments CSV contract (``deploy_id, service, environment, status, ...``)."""
-    from dataclasses import replace
-
-    from changeboard.ingest.registry import Reading
-
     text = read_csv_text(path, encoding=settings.encoding, delimiter=settings.delimiter)
     mapping = DEPLOYMENTS
     if settings.timezone:
@@ -272,4 +264,39 @@ def read_deployments_csv(path: Path, settings: ExportSettings) -> Reading:
     )
 
 
-__all__ = ["DELIVERY", "GITHUB", "read_deployments_csv", "read_github_json", "read_release_mining_csv"]
+def recognise_github(sample: Sample) -> Recognised | None:
+    if sample.kind == "csv" and set(RELEASE_MINING_HEADERS) <= sample.headers:
+        return Recognised("release-mining CSV headers (project, name, head, time)")
+    if sample.kind == "json" and sample.json is not None:
+        keys = set(sample.json.first_keys)
+        if "tag_name" in keys or {"sha", "environment"} <= keys:
+            return Recognised("GitHub releases / deployments JSON")
+    return None
+
+
+def recognise_deployments(sample: Sample) -> Recognised | None:
+    if sample.kind == "csv" and set(DEPLOYMENT_HEADERS) <= sample.headers:
+        return Recognised("deployments CSV headers (deploy_id, environment, status)")
+    return None
+
+
+# Two systems: GitHub's releases / deployments (and release-mining CSVs), and the plain deployments CSV.
+GITHUB_SOURCE = Source(
+    system=GITHUB,
+    readers={"json": read_github_json, "csv": read_release_mining_csv},
+    recognise=recognise_github,
+)
+DEPLOYMENTS_SOURCE = Source(
+    system=DELIVERY, readers={"csv": read_deployments_csv}, recognise=recognise_deployments
+)
+
+
+__all__ = [
+    "DELIVERY",
+    "DEPLOYMENTS_SOURCE",
+    "GITHUB",
+    "GITHUB_SOURCE",
+    "read_deployments_csv",
+    "read_github_json",
+    "read_release_mining_csv",
+]

@@ -38,9 +38,10 @@ import json
 import re
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import polars as pl
+from changeboard.ingest.base import ExportSettings, Reading, Recognised, Sample, Source
 from changeboard.ingest.canonical import TS
 from changeboard.ingest.mapping import QUARANTINE_SCHEMA, MappedFrame, TableMapping, apply_mapping
 from changeboard.ingest.readers import READ_ERROR, ReadError, read_csv_text
@@ -48,13 +49,12 @@ from changeboard.ingest.sources.common import (
     empty_mapped,
     english_months,
     has_locale_months,
+    identity_mapping,
     iso_utc,
     text_frame,
     typed_frame,
 )
 
-if TYPE_CHECKING:
-    from changeboard.ingest.registry import ExportSettings, Reading
 SYSTEM = "jira"
 DATE_FORMATS = (
     "%d/%b/%y %I:%M %p",
@@ -414,8 +414,6 @@ def issues_to_frames(
 
 def read_csv(path: Path, settings: ExportSettings) -> Reading:
     """A Jira CSV export (or the Apache version / ticket list CSVs)."""
-    from changeboard.ingest.registry import Reading
-
     text = read_csv_text(
         path, encoding=settings.encoding, delimiter=settings.delimiter, null_values=_nulls(settings)
     )
@@ -618,8 +616,6 @@ def _issue_links(issue: dict[str, Any], is_incident: bool) -> list[dict[str, Any
 
 def read_json(path: Path, settings: ExportSettings) -> Reading:
     """Jira REST JSON: search results with issues (and changelog), or project versions."""
-    from changeboard.ingest.registry import Reading
-
     try:
         data = json.loads(path.read_text(encoding="utf-8-sig"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -675,14 +671,10 @@ def _versions(
 
 
 def _identity(entity: str) -> TableMapping:
-    from changeboard.ingest.sources.common import identity_mapping
-
     return identity_mapping(entity, constants={"source_system": SYSTEM})
 
 
 def _read_issues(path: Path, data: dict[str, Any], settings: ExportSettings) -> Reading:
-    from changeboard.ingest.registry import Reading
-
     names = {
         **(data.get("names") or {}),
         **{str(k): str(v) for k, v in (settings.extra.get("custom_fields") or {}).items()},
@@ -802,4 +794,23 @@ def _merge_links(frames: list[MappedFrame], links: pl.DataFrame) -> list[MappedF
     return [*rest, typed_frame("incident_link", base)]
 
 
-__all__ = ["SYSTEM", "issues_to_frames", "read_csv", "read_json"]
+def recognise(sample: Sample) -> Recognised | None:
+    """Jira issue / version / ticket-list CSVs, REST search JSON and project versions JSON."""
+    if sample.kind == "csv":
+        if {"issue key", "summary"} <= sample.headers:
+            return Recognised("Jira CSV headers (Issue key, Summary)")
+        if {"version id", "version name"} <= sample.headers or {"key", "fixed version"} <= sample.headers:
+            return Recognised("Jira version / ticket list headers")
+    if sample.kind == "json" and sample.json is not None:
+        keys = set(sample.json.first_keys)
+        if sample.json.container == "issues" or {"key", "fields"} <= keys:
+            return Recognised('Jira REST search JSON ({"issues": [...]})')
+        if {"id", "name"} <= keys and keys & {"released", "releaseDate", "archived", "projectId"}:
+            return Recognised("Jira project versions JSON")
+    return None
+
+
+SOURCE = Source(system=SYSTEM, readers={"csv": read_csv, "json": read_json}, recognise=recognise)
+
+
+__all__ = ["SOURCE", "SYSTEM", "issues_to_frames", "read_csv", "read_json"]

@@ -54,17 +54,23 @@ import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import polars as pl
+from changeboard.ingest.base import MAPPED_SYSTEM, ExportSettings, Reading, Source
 from changeboard.ingest.canonical import DBL, ENTITIES, INT
 from changeboard.ingest.mapping import DEFAULT_DATE_FORMATS, MappedFrame, TableMapping, apply_mapping
-from changeboard.ingest.readers import ReadError, normalise_nulls, read_csv_text, sniff_kind
+from changeboard.ingest.readers import (
+    ReadError,
+    json_shape,
+    normalise_nulls,
+    read_csv_text,
+    sniff_kind,
+    xlsx_text,
+)
 from changeboard.ingest.sources.common import batched, text_frame, typed_frame
 
-if TYPE_CHECKING:
-    from changeboard.ingest.registry import ExportSettings, Reading
-SYSTEM = "mapped"
+SYSTEM = MAPPED_SYSTEM
 ROLES = ("primary", "affected", "impacted")
 
 
@@ -215,8 +221,7 @@ def _flatten(record: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def _json_records(path: Path, records: str | None) -> Iterator[dict[str, Any]]:
-    import ijson
-    from changeboard.ingest.sources.servicenow_files import json_shape
+    import ijson  # loaded when a JSON export is read
 
     if records is None:
         shape = json_shape(path)
@@ -246,8 +251,6 @@ def read_text(path: Path, spec: MappingSpec, settings: ExportSettings) -> tuple[
         )
         return text.frame, list(text.warnings)
     if kind == "xlsx":
-        from changeboard.ingest.sources.servicenow_files import xlsx_text
-
         frame, _headers, warnings = xlsx_text(path, nulls, sheets=[spec.sheet] if spec.sheet else None)
         return frame, warnings
     if kind == "json":
@@ -359,8 +362,6 @@ def _split_ci(
 
 def read_mapped(path: Path, settings: ExportSettings) -> Reading:
     """Read an export through the mapping file named in ``settings.extra['mapping']``."""
-    from changeboard.ingest.registry import Reading
-
     mapping_file = settings.extra.get("mapping")
     if not mapping_file:
         raise ReadError(
@@ -378,57 +379,16 @@ def read_mapped(path: Path, settings: ExportSettings) -> Reading:
     )
 
 
-# --------------------------------------------------------------------------------------- dry run
-
-
-def dry_run_report(
-    paths: list[Path], settings: ExportSettings | None, *, sample_rows: int = 5, max_problems: int = 200
-) -> tuple[str, bool]:
-    """What ingesting ``paths`` would produce, and every problem, without loading anything.
-
-    Returns the report text and whether every file could be read.
-    """
-    from changeboard.ingest.registry import expand_paths, read_file
-
-    lines: list[str] = []
-    ok = True
-    for path in expand_paths(paths):
-        try:
-            reading = read_file(path, settings)
-        except ReadError as exc:
-            ok = False
-            lines.append(f"✗ {path}: cannot be read: {exc}")
-            continue
-        lines.append(f"● {path}: {reading.system} {reading.table} ({reading.detected_by})")
-        for w in reading.warnings:
-            lines.append(f"    {w}")
-        for f in reading.frames:
-            lines.append(f"    → {f.entity}: {f.frame.height:,} row(s), {f.quarantine.height:,} quarantined")
-            if f.frame.height:
-                cols = [
-                    c
-                    for c in f.frame.columns
-                    if c != "_source_row" and f.frame[c].null_count() < f.frame.height
-                ]
-                with pl.Config(tbl_rows=sample_rows, tbl_cols=12, fmt_str_lengths=30, tbl_width_chars=160):
-                    lines.extend(
-                        "      " + line
-                        for line in str(f.frame.select(["_source_row", *cols]).head(sample_rows)).splitlines()
-                    )
-            for row in f.quarantine.head(max_problems).iter_rows(named=True):
-                lines.append(f"      ✗ row {row['_source_row']}: {'; '.join(row['reasons'])}")
-            if f.quarantine.height > max_problems:
-                lines.append(f"      ... and {f.quarantine.height - max_problems:,} more quarantined rows")
-    lines.append("dry run: nothing was loaded")
-    return "\n".join(lines), ok
+# Only ever declared: a mapping file (``--mapping`` or the manifest's ``mapping = "..."``) names it.
+SOURCE = Source(system=SYSTEM, readers={"csv": read_mapped, "xlsx": read_mapped, "json": read_mapped})
 
 
 __all__ = [
+    "SOURCE",
     "SYSTEM",
     "MappingFileError",
     "MappingSpec",
     "apply_spec",
-    "dry_run_report",
     "load_spec",
     "read_mapped",
 ]

@@ -28,20 +28,25 @@ import itertools
 import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import polars as pl
+from changeboard.ingest.base import ExportSettings, Reading, Recognised, Sample, Source
 from changeboard.ingest.canonical import TS
 from changeboard.ingest.mapping import MappedFrame, TableMapping, apply_mapping
 from changeboard.ingest.readers import (
     READ_ERROR,
+    JsonShape,
     ReadError,
     TextBatches,
     check_xlsx_bounds,
     control_warning,
+    csv_batches,
     document_limits,
+    json_shape,
     normalise_nulls,
     replace_controls,
     unique_headers,
@@ -49,8 +54,6 @@ from changeboard.ingest.readers import (
 from changeboard.ingest.sources import servicenow
 from changeboard.ingest.sources.common import batched, concat_mapped, empty_mapped, text_frame, typed_frame
 
-if TYPE_CHECKING:
-    from changeboard.ingest.registry import ExportSettings, Reading
 TRUNCATION_SENTINEL = "Export stopped due to excessive size"
 DV_PREFIX = "dv_"
 # Incident references an audit log's earlier events may carry: (canonical column, incident_link kind).
@@ -300,8 +303,6 @@ def finish_reading(
     its history and version order need every row) and an export keyed by another column (its
     repeats warning counts the whole file) come whole, once every batch is mapped.
     """
-    from changeboard.ingest.registry import Reading
-
     batches = iter(batches)
     first = next(batches, None)
     columns = [] if first is None else [c for c in first.columns if c not in ("_source_row", READ_ERROR)]
@@ -369,7 +370,7 @@ def finish_reading(
 
 
 def read_csv_batches(path: Path, settings: ExportSettings, text: TextBatches) -> Reading:
-    """A ServiceNow CSV being read in batches (called by the registry's CSV reader): the table is
+    """A ServiceNow CSV being read in batches (called by :func:`read_csv`): the table is
     told from the headers and the first record, then every batch is mapped as it comes."""
     batches = iter(text.batches)
     head: list[pl.DataFrame] = []
@@ -385,6 +386,34 @@ def read_csv_batches(path: Path, settings: ExportSettings, text: TextBatches) ->
     )
 
 
+# Rows of a ServiceNow CSV read, mapped and loaded at a time (D22): a large export is never held whole,
+# and a batch loads while the next is read. Two DuckDB row groups: fewer rows per batch make more,
+# slower insert statements; more rows make the first load start later.
+CSV_BATCH_ROWS = 245_760
+
+
+def read_csv(path: Path, settings: ExportSettings) -> Reading:
+    """A ServiceNow list CSV export of any supported table (audit logs give state history too);
+    its batches are read as the reading's frames are asked for."""
+    resources = ExitStack()
+    try:
+        text = resources.enter_context(
+            csv_batches(
+                path,
+                encoding=settings.encoding,
+                delimiter=settings.delimiter,
+                null_values=null_values(settings),
+                batch_rows=CSV_BATCH_ROWS,
+            )
+        )
+        reading = read_csv_batches(path, settings, text)
+    except BaseException:
+        resources.close()
+        raise
+    reading.resources = resources
+    return reading
+
+
 # ---------------------------------------------------------------------------------------------- XLSX
 
 
@@ -396,110 +425,7 @@ def read_xlsx(path: Path, settings: ExportSettings) -> Reading:
     return finish_reading(path, table, mapping, iter([text]), how=f"XLSX, {how}", warnings=warnings)
 
 
-def xlsx_text(
-    path: Path, nulls: list[str], *, sentinel: str | None = None, sheets: list[str] | None = None
-) -> tuple[pl.DataFrame, list[str], list[str]]:
-    """Every sheet (or the named ones) of a workbook as one all-text frame with unique headers.
-
-    ``_source_row`` counts data rows across sheets (a warning tells which rows are which sheet). A
-    cell starting with ``sentinel`` (ServiceNow's truncation message) makes the file an error.
-    """
-    import fastexcel
-
-    check_xlsx_bounds(path)
-    try:
-        reader = fastexcel.read_excel(path)
-    except Exception as exc:
-        raise ReadError(f"{path}: not a readable XLSX workbook ({type(exc).__name__}: {exc})") from exc
-    frames: list[pl.DataFrame] = []
-    warnings: list[str] = []
-    offset = 0
-    headers: list[str] = []
-    names = sheets or list(reader.sheet_names)
-    for name in names:
-        if name not in reader.sheet_names:
-            raise ReadError(f"{path}: no sheet {name!r} (sheets: {', '.join(reader.sheet_names)})")
-        raw = reader.load_sheet(name, header_row=None, dtypes="string").to_polars()
-        if raw.height == 0:
-            continue
-        sheet_headers = unique_headers([("" if v is None else str(v)) for v in raw.row(0)])
-        body = raw.slice(1).rename(dict(zip(raw.columns, sheet_headers, strict=True)))
-        if sentinel:
-            for col in body.columns:
-                hits = body.with_row_index("_i").filter(pl.col(col).str.starts_with(sentinel))
-                if hits.height:
-                    row = int(hits["_i"][0]) + 2
-                    raise ReadError(
-                        f"{path}: sheet {name!r} row {row}, column {col!r}: '{sentinel}...': the tool cut this "
-                        "XLSX export (ServiceNow's 500,000-cell limit); nothing was loaded from it. Export as CSV instead."
-                    )
-        if not headers:
-            headers = sheet_headers
-        body = body.with_columns(
-            pl.int_range(offset + 2, offset + 2 + body.height, dtype=pl.Int64).alias("_source_row")
-        )
-        if len(names) > 1:
-            warnings.append(f"sheet {name!r}: rows {offset + 2}-{offset + 1 + body.height} of this file")
-        offset += body.height
-        frames.append(body)
-    if not frames:
-        raise ReadError(f"{path}: the workbook has no rows (expected an export with a header row)")
-    text = pl.concat(frames, how="diagonal_relaxed")
-    data_cols = [c for c in text.columns if c != "_source_row"]
-    blank = pl.all_horizontal([pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "") for c in data_cols])
-    text, controlled = replace_controls(text.filter(~blank))
-    if controlled:
-        warnings.append(control_warning(controlled))
-    text = normalise_nulls(text, nulls)
-    return text, headers, warnings
-
-
 # ---------------------------------------------------------------------------------------------- JSON
-
-
-@dataclass
-class JsonShape:
-    """Where the records of a JSON export are and what the first one holds."""
-
-    prefix: str  # ijson prefix of the records: "result.item", "records.item", "item"
-    container: str  # "result", "records", "" (top-level array), or another key
-    first_keys: list[str]
-    single: bool = False  # {"result": {...}}: one record
-
-
-def json_shape(path: Path, max_events: int = 200_000) -> JsonShape | None:
-    """The location of the record array in a JSON file and the keys of its first record (streamed)."""
-    import ijson
-
-    keys: list[str] = []
-    with path.open("rb") as f:
-        try:
-            events = ijson.parse(f)
-            container: str | None = None
-            item_prefix: str | None = None
-            single = False
-            for n, (prefix, event, value) in enumerate(events):
-                if n > max_events:
-                    break
-                if container is None:
-                    if prefix == "" and event == "start_array":
-                        container, item_prefix = "", "item"
-                    elif event == "start_array" and "." not in prefix and prefix:
-                        container, item_prefix = prefix, f"{prefix}.item"
-                    elif event == "start_map" and prefix == "result":
-                        container, item_prefix, single = "result", "result", True
-                    continue
-                if prefix == item_prefix and event == "map_key":
-                    keys.append(str(value))
-                elif (prefix == item_prefix and event == "end_map") or (
-                    prefix == (container or "") and event == "end_array"
-                ):
-                    break
-        except ijson.JSONError as exc:
-            raise ReadError(f"{path}: not valid JSON ({exc})") from exc
-    if container is None or item_prefix is None:
-        return None
-    return JsonShape(prefix=item_prefix, container=container, first_keys=keys, single=single)
 
 
 def flatten_record(record: dict[str, Any]) -> dict[str, Any]:
@@ -737,4 +663,41 @@ def read_xml(path: Path, settings: ExportSettings) -> Reading:
     return finish_reading(path, table, mapping, batches, how=f"XML unload, {how}", warnings=warnings)
 
 
-__all__ = ["json_shape", "read_csv_batches", "read_json", "read_xlsx", "read_xml", "state_history"]
+# Field names only a ServiceNow export has, and the labels of its tables' signature fields.
+_FIELD_NAMES = frozenset({"number", "sys_id", "short_description", "sys_updated_on", "sys_class_name"})
+_LABELS = frozenset(h.lower() for sig in servicenow.SIGNATURES.values() for h in sig if h[:1].isupper())
+
+
+def recognise(sample: Sample) -> Recognised | None:
+    """A ServiceNow export: Table API / list JSON by its container; CSV headers, workbooks and XML
+    unloads generically (any other source that knows the file by its own signature comes first)."""
+    if sample.kind == "csv":
+        if sample.headers & _FIELD_NAMES:
+            return Recognised("ServiceNow field-name headers", generic=True)
+        if sample.headers & _LABELS:  # "number" is a field name too: caught above
+            return Recognised("ServiceNow label headers", generic=True)
+    if sample.kind == "xlsx":
+        return Recognised("XLSX workbook (ServiceNow Excel export)", generic=True)
+    if sample.kind == "xml":
+        return Recognised("XML document (ServiceNow unload)", generic=True)
+    if sample.kind == "json" and sample.json is not None and sample.json.container in ("result", "records"):
+        return Recognised(f'ServiceNow JSON ({{"{sample.json.container}": [...]}})')
+    return None
+
+
+SOURCE = Source(
+    system=servicenow.SYSTEM,
+    readers={"csv": read_csv, "xlsx": read_xlsx, "json": read_json, "xml": read_xml},
+    recognise=recognise,
+)
+
+__all__ = [
+    "CSV_BATCH_ROWS",
+    "SOURCE",
+    "read_csv",
+    "read_csv_batches",
+    "read_json",
+    "read_xlsx",
+    "read_xml",
+    "state_history",
+]

@@ -19,7 +19,7 @@ import pytest
 
 from changeboard.devtools.generate import generate
 from changeboard.paths import DataDir
-from changeboard.pipeline import run as pipeline
+from changeboard.pipeline import build_run, ingest_run
 from changeboard.store import requests as ops
 from changeboard.warehouse.versions import read_pointer
 from tests.app.streamlit_server import streamlit_server
@@ -49,10 +49,10 @@ def form_data(tmp_path_factory: pytest.TempPathFactory) -> DataDir:
     root = tmp_path_factory.mktemp("formdata")
     data = DataDir(root / "data").ensure()
     generate(root / "exports", seed=5, changes=400, as_of=AS_OF)
-    run = pipeline.new_run_id()
-    report = pipeline.ingest_paths(data, [root / "exports"], run_id=run)
+    run = ingest_run.new_run_id()
+    report = ingest_run.ingest_paths(data, [root / "exports"], run_id=run)
     assert not report.failed, [(r.path, r.error) for r in report.failed]
-    pipeline.build(data, run_id=run, as_of=AS_OF_TEXT)
+    build_run.build(data, run_id=run, as_of=AS_OF_TEXT)
     return data
 
 
@@ -255,9 +255,9 @@ def test_form_in_a_real_browser(browser, server: str, form_data: DataDir, output
     page.close()
 
     # 5. the next pipeline run puts both requests on the CAB agenda, marked as raised through the form
-    run = pipeline.new_run_id()
-    pipeline.sync_forms(form_data, run_id=run)
-    pipeline.build(form_data, run_id=run, as_of=AS_OF_TEXT)
+    run = ingest_run.new_run_id()
+    ingest_run.sync_forms(form_data, run_id=run)
+    build_run.build(form_data, run_id=run, as_of=AS_OF_TEXT)
     con = duckdb.connect(str(read_pointer(form_data).path), read_only=True)
     try:
         tables = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}

@@ -29,7 +29,7 @@ from changeboard.ingest import load
 
 from changeboard import resources
 from changeboard.paths import DataDir
-from changeboard.pipeline import run as pipeline
+from changeboard.pipeline import build_run
 from changeboard.warehouse.versions import read_pointer
 
 pytestmark = pytest.mark.slow
@@ -103,7 +103,7 @@ def _default_macros() -> set[str]:
 
 
 def _dbt(args: list[str], env: dict[str, str]) -> None:
-    proc = subprocess.run(pipeline.dbt_command(args), env=env, capture_output=True, text=True, check=False)
+    proc = subprocess.run(build_run.dbt_command(args), env=env, capture_output=True, text=True, check=False)
     lines = (proc.stdout + proc.stderr).strip().splitlines()
     errors = [line for line in lines if re.search(r"Failure in|Error in|error:|ERROR", line)]
     assert proc.returncode == 0, f"dbt {args[0]} failed:\n" + "\n".join([*errors[:20], "...", *lines[-15:]])
@@ -162,10 +162,10 @@ def test_fallback_build_equals_the_normal_build(built_data: DataDir, tmp_path: P
             "select value from rpt_attribution_settings where setting = 'as_of'"
         ).fetchone()
     built = tmp_path / "fallbacks.duckdb"
-    env = pipeline.dbt_env(built_data, built, tmp_path / "dbt")
+    env = build_run.dbt_env(built_data, built, tmp_path / "dbt")
     variables = {"as_of": as_of, "portable_fallbacks": fallbacks}
-    threads = str(pipeline.default_threads())
-    _dbt(["build", *pipeline.dbt_project_args(), "--threads", threads, "--vars", json.dumps(variables)], env)
+    threads = str(build_run.default_threads())
+    _dbt(["build", *build_run.dbt_project_args(), "--threads", threads, "--vars", json.dumps(variables)], env)
 
     # The fallbacks were compiled in: none of DuckDB's own implementations is left in the models.
     compiled = tmp_path / "dbt" / "target" / "compiled" / "changeboard" / "models"
@@ -233,7 +233,7 @@ def test_compiled_models_hold_no_duckdb_only_construct(tmp_path: Path) -> None:
     (project / "dbt_project.yml").write_text(yaml.safe_dump(config, sort_keys=False))
     data = DataDir(tmp_path / "data").ensure()
     load.connect_ingest(data.ingest_db).close()
-    env = pipeline.dbt_env(data, tmp_path / "compile.duckdb", tmp_path / "dbt")
+    env = build_run.dbt_env(data, tmp_path / "compile.duckdb", tmp_path / "dbt")
     variables = {"as_of": "2026-11-26 00:00:00", "portable_fallbacks": True}
     args = ["--project-dir", str(project), "--profiles-dir", str(project)]
     _dbt(["compile", *args, "--select", "resource_type:model", "--vars", json.dumps(variables)], env)

@@ -22,7 +22,7 @@ import duckdb
 import pytest
 
 from changeboard.paths import DataDir
-from changeboard.pipeline import run as pipeline
+from changeboard.pipeline import build_run, ingest_run
 from changeboard.warehouse.versions import read_pointer
 from tests.datasets import DATASETS, ENV_SHARED_DATASETS
 
@@ -69,10 +69,10 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyC
     for name in APACHE_FILES:
         _gunzip(APACHE / f"{name}.csv.gz", root / "apache" / f"{name}.csv")
     data = DataDir(tmp_path_factory.mktemp("cbdata")).ensure()
-    run_id = pipeline.new_run_id()
-    report = pipeline.ingest_paths(data, [root], run_id=run_id)
+    run_id = ingest_run.new_run_id()
+    report = ingest_run.ingest_paths(data, [root], run_id=run_id)
     assert not report.failed, [(r.path, r.error) for r in report.failed]
-    pipeline.build(data, run_id=run_id, as_of="2021-01-04 12:00:00")
+    build_run.build(data, run_id=run_id, as_of="2021-01-04 12:00:00")
     con = duckdb.connect(str(read_pointer(data).path), read_only=True)
     yield con
     con.close()

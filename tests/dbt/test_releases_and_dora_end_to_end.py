@@ -21,7 +21,7 @@ import duckdb
 import pytest
 
 from changeboard.paths import DataDir
-from changeboard.pipeline import run as pipeline
+from changeboard.pipeline import build_run, ingest_run
 from changeboard.warehouse.versions import read_pointer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -72,10 +72,10 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyC
     _write(root / "servicenow", {"_export.toml": SN_MANIFEST, "change_request.csv": SN_CHANGES})
     _write(root / "audit", {"_export.toml": SN_MANIFEST, "incident.csv": SN_INCIDENT_LOG})
     data = DataDir(tmp_path_factory.mktemp("cbdata")).ensure()
-    run_id = pipeline.new_run_id()
-    report = pipeline.ingest_paths(data, [root], run_id=run_id)
+    run_id = ingest_run.new_run_id()
+    report = ingest_run.ingest_paths(data, [root], run_id=run_id)
     assert not report.failed, [(r.path, r.error) for r in report.failed]
-    pipeline.build(data, run_id=run_id, as_of=AS_OF)
+    build_run.build(data, run_id=run_id, as_of=AS_OF)
     con = duckdb.connect(str(read_pointer(data).path), read_only=True)
     yield con
     con.close()

@@ -44,14 +44,14 @@ def _hostile_copy(src: Path, dest: Path) -> int:
 @pytest.fixture(scope="session")
 def hostile_data(tmp_path_factory: pytest.TempPathFactory) -> DataDir:
     from changeboard.devtools.generate import generate
-    from changeboard.pipeline import run as pipeline
+    from changeboard.pipeline import build_run, ingest_run
 
     data = DataDir(tmp_path_factory.mktemp("hostile_wh")).ensure()
     generate(data.samples, seed=11, changes=200, as_of=AS_OF)
     sn = data.samples / "servicenow"
     n = _hostile_copy(sn / "change_request.csv", sn / "change_request_hostile.csv")
-    run_id = pipeline.new_run_id()
-    report = pipeline.ingest_paths(data, [data.samples], run_id=run_id)
+    run_id = ingest_run.new_run_id()
+    report = ingest_run.ingest_paths(data, [data.samples], run_id=run_id)
     assert not report.failed, [(r.path, r.error) for r in report.failed]
     hostile = next(r for r in report.results if r.path.name == "change_request_hostile.csv")
     original = next(r for r in report.results if r.path.name == "change_request.csv")
@@ -59,5 +59,5 @@ def hostile_data(tmp_path_factory: pytest.TempPathFactory) -> DataDir:
     assert hostile.counts.rows_read == n
     assert hostile.counts.updated == original.counts.inserted, hostile.counts
     assert hostile.counts.quarantined == original.counts.quarantined, hostile.counts
-    pipeline.build(data, run_id=run_id, as_of=AS_OF_TEXT)
+    build_run.build(data, run_id=run_id, as_of=AS_OF_TEXT)
     return data

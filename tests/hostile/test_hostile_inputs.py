@@ -17,7 +17,7 @@ import duckdb
 import pytest
 
 from changeboard.paths import DataDir
-from changeboard.pipeline.run import ingest_paths
+from changeboard.pipeline.ingest_run import ingest_paths
 from tests.hostile import corpus
 from tests.hostile.figures import FIGURES
 

@@ -25,7 +25,7 @@ CORE = REPO / "changeboard"
 CONFIG = APP / ".streamlit" / "config.toml"
 # The pipeline owns the read-write connections (ingest db, the .building file); the benchmark writes
 # its own scratch databases. Nothing else may open DuckDB read-write.
-READ_WRITE_ALLOWED = {"changeboard/pipeline/run.py", "ingest/load.py", "changeboard/devtools/bench.py"}
+READ_WRITE_ALLOWED = {"changeboard/pipeline/build_run.py", "ingest/load.py", "changeboard/devtools/bench.py"}
 LOCALHOST = {"localhost", "127.0.0.1", "::1"}
 
 

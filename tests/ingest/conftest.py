@@ -12,7 +12,7 @@ import pytest
 from changeboard.ingest.registry import ExportSettings
 
 from changeboard.paths import DataDir
-from changeboard.pipeline.run import IngestReport, ingest_paths
+from changeboard.pipeline.ingest_run import IngestReport, ingest_paths
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures"

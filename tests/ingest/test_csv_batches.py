@@ -7,10 +7,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from changeboard.ingest import registry
+from changeboard.ingest.sources import servicenow_files
 
 from changeboard.paths import DataDir
-from changeboard.pipeline.run import ingest_paths
+from changeboard.pipeline.ingest_run import ingest_paths
 
 from .conftest import FIXTURES, copy_fixture
 
@@ -63,6 +63,6 @@ def test_batches_read_what_a_whole_read_gives(
     assert any("export was cut" in r for r in reasons), reasons
     assert any("more fields than the header" in r for r in reasons), reasons
     assert whole["raw.state_history"], "the audit log gives state history"
-    monkeypatch.setattr(registry, "CSV_BATCH_ROWS", batch_rows)
+    monkeypatch.setattr(servicenow_files, "CSV_BATCH_ROWS", batch_rows)
     batched = _load(tmp_path / f"batched{batch_rows}", [export])
     assert batched == whole

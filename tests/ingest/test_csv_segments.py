@@ -18,6 +18,7 @@ import pytest
 from changeboard.ingest import readers, registry
 from changeboard.ingest.readers import ReadError
 from changeboard.ingest.registry import read_file
+from changeboard.ingest.sources import servicenow_files
 
 HEADER = [
     "sys_id",
@@ -82,7 +83,7 @@ def _write(folder: Path, text: str | bytes, *, manifest: str = 'system = "servic
 def small(monkeypatch: pytest.MonkeyPatch) -> Callable[[int | None], None]:
     """Small chunks, so that chunk ends fall inside quoted fields; ``segments(n)`` sets the size."""
     monkeypatch.setattr(readers, "CHUNK", 1024)
-    monkeypatch.setattr(registry, "CSV_BATCH_ROWS", 7)
+    monkeypatch.setattr(servicenow_files, "CSV_BATCH_ROWS", 7)
 
     def segments(size: int | None) -> None:
         monkeypatch.setattr(readers, "SEGMENT_BYTES", size)

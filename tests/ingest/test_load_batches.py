@@ -9,13 +9,14 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from changeboard.ingest import load, registry
+from changeboard.ingest import load
+from changeboard.ingest.sources import servicenow_files
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from changeboard.paths import DataDir
-from changeboard.pipeline import run as pipeline
-from changeboard.pipeline.run import ingest_paths
+from changeboard.pipeline import ingest_run
+from changeboard.pipeline.ingest_run import ingest_paths
 
 STREAM_LOAD = load.StreamLoad
 HEADER = "sys_id,number,short_description,state,sys_updated_on\n"
@@ -60,7 +61,7 @@ def _state(data: DataDir) -> dict[str, list[tuple[object, ...]]]:
 def _load(
     root: Path, files: list[Path], batch_rows: int, stage_rows: int | None, monkeypatch: pytest.MonkeyPatch
 ) -> dict:
-    monkeypatch.setattr(registry, "CSV_BATCH_ROWS", batch_rows)
+    monkeypatch.setattr(servicenow_files, "CSV_BATCH_ROWS", batch_rows)
     monkeypatch.setattr(load, "STAGE_ROWS", stage_rows)
     data = DataDir(root).ensure()
     for f in files:
@@ -89,7 +90,7 @@ def test_batches_load_what_the_whole_file_loads(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(load, "StreamLoad", STREAM_LOAD if streamed else load.EntityLoad)
-    monkeypatch.setattr(pipeline, "STREAM_MIN_BYTES", 0)  # small files stream too
+    monkeypatch.setattr(ingest_run, "STREAM_MIN_BYTES", 0)  # small files stream too
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         files = [_write(root / "base", loaded)] if loaded else []
@@ -108,10 +109,9 @@ def test_a_read_error_in_the_middle_of_a_streamed_file_loads_nothing_of_it(
     """The file's new rows stream into one insert statement while it is read: an error of the reading
     at its third batch stops that statement and rolls the file back; the next file loads."""
     from changeboard.ingest.readers import ReadError
-    from changeboard.ingest.sources import servicenow_files
 
-    monkeypatch.setattr(registry, "CSV_BATCH_ROWS", 2)
-    monkeypatch.setattr(pipeline, "STREAM_MIN_BYTES", 0)
+    monkeypatch.setattr(servicenow_files, "CSV_BATCH_ROWS", 2)
+    monkeypatch.setattr(ingest_run, "STREAM_MIN_BYTES", 0)
     started = []
     monkeypatch.setattr(load.StreamLoad, "_insert", _spy(load.StreamLoad._insert, started))
     rows = [(f"k{i}", "Patch", "New", "2026-01-01 10:00:00") for i in range(9)]

@@ -7,7 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from changeboard.ingest import load, registry
+from changeboard.ingest import load
+from changeboard.ingest.sources import servicenow_files
 
 from .conftest import Ingest, Query
 
@@ -117,7 +118,7 @@ def stage_rows(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
     stage, batch = request.param
     monkeypatch.setattr(load, "STAGE_ROWS", stage)
     if batch is not None:
-        monkeypatch.setattr(registry, "CSV_BATCH_ROWS", batch)
+        monkeypatch.setattr(servicenow_files, "CSV_BATCH_ROWS", batch)
     return int(stage)
 
 

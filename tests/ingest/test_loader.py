@@ -44,13 +44,13 @@ def test_duplicates_are_told_whether_hashed_before_or_while_reading(
 ) -> None:
     """A file of a size loaded before is hashed first; any other is hashed while it is read. Either
     way the same content is skipped and other content of the same size loads."""
-    from changeboard.pipeline import run as pipeline
+    from changeboard.pipeline import ingest_run
 
     f = _write(tmp_path / "a", "change_request.csv", ["a1,CHG1,Patch,New,normal,2026-01-01 10:00:00"])
     assert ingest([f]).results[0].counts.inserted == 1
     reads: list[Path] = []
-    open_file = pipeline.open_file
-    monkeypatch.setattr(pipeline, "open_file", lambda p, s=None: reads.append(p) or open_file(p, s))
+    open_file = ingest_run.open_file
+    monkeypatch.setattr(ingest_run, "open_file", lambda p, s=None: reads.append(p) or open_file(p, s))
     # Same size and content: hashed first, skipped unread.
     assert ingest([f]).results[0].status == "skipped_duplicate"
     assert reads == []

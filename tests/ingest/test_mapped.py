@@ -6,8 +6,9 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from changeboard.ingest.dry_run import dry_run_report
 from changeboard.ingest.registry import ExportSettings
-from changeboard.ingest.sources.mapped import MappingFileError, dry_run_report, load_spec
+from changeboard.ingest.sources.mapped import MappingFileError, load_spec
 from typer.testing import CliRunner
 
 from changeboard.cli import app

@@ -23,7 +23,7 @@ from changeboard.ingest.sources import forms
 from changeboard.devtools.generate import generate
 from changeboard.faults import ENV as FAULT_ENV
 from changeboard.paths import DataDir
-from changeboard.pipeline import run as pipeline
+from changeboard.pipeline import build_run, ingest_run
 from changeboard.store import export as export_requests
 from changeboard.store import requests as ops
 from changeboard.store.requests import Match, connect_ops, decide, derive_status, match_request, submit
@@ -293,9 +293,9 @@ PER_SUBMITTER = 30
 def test_concurrent_submitters_while_the_pipeline_publishes(tmp_path: Path) -> None:
     data = DataDir(tmp_path / "data").ensure()
     generate(tmp_path / "exports", seed=3, changes=150, as_of=datetime(2026, 11, 26, tzinfo=UTC))
-    run = pipeline.new_run_id()
-    pipeline.ingest_paths(data, [tmp_path / "exports"], run_id=run)
-    pipeline.build(data, run_id=run, as_of=AS_OF)
+    run = ingest_run.new_run_id()
+    ingest_run.ingest_paths(data, [tmp_path / "exports"], run_id=run)
+    build_run.build(data, run_id=run, as_of=AS_OF)
     connect_ops(data.ops_db).close()
 
     procs = []
@@ -308,9 +308,9 @@ def test_concurrent_submitters_while_the_pipeline_publishes(tmp_path: Path) -> N
         procs.append((out, p))
     versions = []
     while any(p.poll() is None for _, p in procs) or len(versions) < 2:
-        run = pipeline.new_run_id()
-        pipeline.sync_forms(data, run_id=run)  # reads the store while the submitters write
-        versions.append(pipeline.build(data, run_id=run, as_of=AS_OF).version)
+        run = ingest_run.new_run_id()
+        ingest_run.sync_forms(data, run_id=run)  # reads the store while the submitters write
+        versions.append(build_run.build(data, run_id=run, as_of=AS_OF).version)
         if len(versions) >= 6:
             break
     for _, p in procs:
@@ -320,9 +320,9 @@ def test_concurrent_submitters_while_the_pipeline_publishes(tmp_path: Path) -> N
     acked = {ref for r in reports for _key, ref in r["acked"]}
     assert len(acked) == 4 * PER_SUBMITTER
 
-    run = pipeline.new_run_id()
-    pipeline.sync_forms(data, run_id=run)
-    pipeline.build(data, run_id=run, as_of=AS_OF)
+    run = ingest_run.new_run_id()
+    ingest_run.sync_forms(data, run_id=run)
+    build_run.build(data, run_id=run, as_of=AS_OF)
     c = connect_ops(data.ops_db)
     try:
         stored = {r[0] for r in c.execute("select reference from change_request")}

@@ -16,7 +16,7 @@ import pytest
 
 from changeboard.devtools.generate import generate
 from changeboard.paths import DataDir
-from changeboard.pipeline import run as pipeline
+from changeboard.pipeline import build_run, ingest_run
 from changeboard.warehouse.versions import read_pointer
 from tests.reliability.workers import reexport
 
@@ -32,9 +32,9 @@ def test_readers_and_submitters_see_no_error_while_pipeline_publishes(tmp_path: 
     data = DataDir(tmp_path / "data").ensure()
     as_of = datetime(2026, 11, 26, tzinfo=UTC)
     generate(tmp_path / "exports", seed=11, changes=300, as_of=as_of)
-    run_id = pipeline.new_run_id()
-    pipeline.ingest_paths(data, [tmp_path / "exports"], run_id=run_id)
-    pipeline.build(data, run_id=run_id, as_of="2026-11-26 00:00:00")
+    run_id = ingest_run.new_run_id()
+    ingest_run.ingest_paths(data, [tmp_path / "exports"], run_id=run_id)
+    build_run.build(data, run_id=run_id, as_of="2026-11-26 00:00:00")
 
     seconds = 900  # safety limit: readers stop when the test tells them to
     procs = []
@@ -80,20 +80,20 @@ def test_readers_and_submitters_see_no_error_while_pipeline_publishes(tmp_path: 
     published = []
     for n in range(PUBLISHES):
         newer = reexport(tmp_path / "exports" / "servicenow" / "change_request.csv", tmp_path / f"more{n}", n)
-        run = pipeline.new_run_id()
-        report = pipeline.ingest_paths(data, [newer], run_id=run)
+        run = ingest_run.new_run_id()
+        report = ingest_run.ingest_paths(data, [newer], run_id=run)
         assert not report.failed
         assert report.results[0].counts.updated > 0
-        pipeline.sync_forms(data, run_id=run)
-        published.append(pipeline.build(data, run_id=run, as_of="2026-11-26 00:00:00").version)
+        ingest_run.sync_forms(data, run_id=run)
+        published.append(build_run.build(data, run_id=run, as_of="2026-11-26 00:00:00").version)
     for i in range(READERS):
         (tmp_path / f"reader{i}.json.stop").touch()
     for _, p in procs:
         assert p.wait(timeout=300) == 0
     # one last run picks up every submission acknowledged after the previous build
-    run = pipeline.new_run_id()
-    pipeline.sync_forms(data, run_id=run)
-    final = pipeline.build(data, run_id=run, as_of="2026-11-26 00:00:00")
+    run = ingest_run.new_run_id()
+    ingest_run.sync_forms(data, run_id=run)
+    final = build_run.build(data, run_id=run, as_of="2026-11-26 00:00:00")
 
     reports = [json.loads(out.read_text()) for out, _ in procs]
     reader_reports = reports[:READERS]

@@ -22,7 +22,7 @@ import pytest
 from changeboard.devtools.generate import generate
 from changeboard.faults import ENV as FAULT_ENV
 from changeboard.paths import ENV_DATA_DIR, DataDir
-from changeboard.pipeline import run as pipeline
+from changeboard.pipeline import build_run, ingest_run
 from changeboard.warehouse.versions import read_pointer
 from tests.hostile.figures import FIGURES
 from tests.reliability.workers import reexport
@@ -92,9 +92,9 @@ def test_kill_9_anywhere_loses_nothing(tmp_path: Path) -> None:
     data = DataDir(tmp_path / "data").ensure()
     exports = tmp_path / "exports"
     generate(exports, seed=5, changes=300, as_of=datetime(2026, 11, 26, tzinfo=UTC))
-    run = pipeline.new_run_id()
-    pipeline.ingest_paths(data, [exports], run_id=run)
-    pipeline.build(data, run_id=run, as_of=AS_OF)
+    run = ingest_run.new_run_id()
+    ingest_run.ingest_paths(data, [exports], run_id=run)
+    build_run.build(data, run_id=run, as_of=AS_OF)
     # A random kill must land inside the run: time one clean ingest of the same kind first (with
     # compiled bytecode a small ingest takes about a second, so fixed delays would miss it).
     started = time.monotonic()

@@ -1,0 +1,205 @@
+"""The build run: dbt builds a new warehouse version from the ingest database, then it is published
+atomically (the previous version keeps serving until then; a failed build publishes nothing).
+
+Only the pipeline writes a ``.building`` file that no reader knows about; everything runs under
+:class:`~changeboard.pipeline.lock.PipelineLock`. The ingest run before it is :mod:`.ingest_run`.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+
+from changeboard import resources
+from changeboard.faults import fault
+from changeboard.ingest import load
+from changeboard.paths import DataDir
+from changeboard.pipeline import dbt_log
+from changeboard.warehouse.versions import Published, collect_garbage, new_version_id, publish
+
+# The pipeline refuses to start a build with less free disk than this many times the last version.
+FREE_SPACE_FACTOR = 3
+
+Progress = Callable[[str], None]
+NodeDone = dbt_log.NodeDone
+NodeProgress = Callable[[NodeDone], None]
+
+
+class BuildFailed(RuntimeError):
+    """dbt build failed: nothing was published, the previous version keeps serving."""
+
+
+def _check_free_space(data: DataDir) -> None:
+    versions = sorted(data.versions.glob("warehouse_*.duckdb"))
+    need = (versions[-1].stat().st_size if versions else 0) * FREE_SPACE_FACTOR
+    need = max(need, 64 * 1024 * 1024)
+    free = os.statvfs(data.versions).f_bavail * os.statvfs(data.versions).f_frsize
+    if free < need:
+        raise BuildFailed(
+            f"only {free // 2**20} MiB free under {data.versions}; a build needs about {need // 2**20} MiB. "
+            "Free some space; the published version keeps serving."
+        )
+
+
+def _die_with_parent() -> None:
+    """In the dbt child: get SIGKILL when the pipeline process dies, so a killed run never leaves a
+    dbt process writing behind the back of the next run (Linux prctl PR_SET_PDEATHSIG)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
+
+
+def dbt_command(args: list[str]) -> list[str]:
+    """The dbt CLI in this interpreter's environment."""
+    return [sys.executable, "-c", "import sys; from dbt.cli.main import cli; sys.exit(cli())", *args]
+
+
+# DuckDB's memory limit in a build (profiles.yml; ``CHANGEBOARD_DUCKDB_MEMORY`` overrides it), also
+# the bench's direct run of the same SQL. It covers DuckDB's buffers only: with 3GB the 1M-change build
+# peaks at 3.4 GiB with dbt's process (4.3 GiB with 4GB), within the 4 GB goal (DECISIONLOG D23).
+ENV_BUILD_MEMORY = "CHANGEBOARD_DUCKDB_MEMORY"
+DEFAULT_BUILD_MEMORY = "3GB"
+
+
+def build_memory_limit() -> str:
+    """DuckDB's memory limit for a build and for the bench's direct run of the same SQL."""
+    return os.environ.get(ENV_BUILD_MEMORY) or DEFAULT_BUILD_MEMORY
+
+
+def dbt_env(data: DataDir, build_path: Path, work_dir: Path) -> dict[str, str]:
+    """The environment of a dbt run: the file it builds, the ingest database it reads, DuckDB's
+    memory limit (profiles.yml), and its target / log folders under ``work_dir``."""
+    return {
+        **os.environ,
+        ENV_BUILD_MEMORY: build_memory_limit(),
+        "CHANGEBOARD_BUILD_PATH": str(build_path),
+        "CHANGEBOARD_INGEST_DB": str(data.ingest_db),
+        "DBT_TARGET_PATH": str(work_dir / "target"),
+        "DBT_LOG_PATH": str(work_dir / "logs"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DBT_PARTIAL_PARSE": "true",
+    }
+
+
+def dbt_project_args() -> list[str]:
+    return [
+        "--project-dir",
+        str(resources.dbt_project_dir()),
+        "--profiles-dir",
+        str(resources.dbt_project_dir()),
+    ]
+
+
+def default_threads() -> int:
+    """dbt threads for a build: the machine's cores, at most 4. Every DuckDB query already uses all
+    cores, and the models share one memory limit: more models at once than cores only made them wait
+    and spill (DECISIONLOG D16)."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def build(
+    data: DataDir,
+    *,
+    run_id: str,
+    as_of: str | None = None,
+    threads: int | None = None,
+    keep: int = 3,
+    progress: Progress | None = None,
+    unit_tests: bool = False,
+    on_node: NodeProgress | None = None,
+) -> Published:
+    """Build a new warehouse version with dbt and publish it atomically (caller holds the lock).
+
+    Every data test runs (a failing one publishes nothing). The dbt unit tests check the models' SQL
+    on fixed inputs, not the data: they run where the SQL changes (``unit_tests=True``, ``changeboard
+    build --unit-tests``, the test suite), not in every production build (DECISIONLOG D23).
+    ``on_node`` is called as each dbt node (model, test, seed) finishes, with its position."""
+    data.ensure()
+    if not data.ingest_db.exists():
+        load.connect_ingest(data.ingest_db).close()
+    collect_garbage(data, keep=keep)
+    _check_free_space(data)
+    version = new_version_id(data.versions)
+    # One fixed build path per data directory: dbt's profile (and so its partial-parse cache) stays
+    # the same from build to build; the file is renamed to its version at publish.
+    building = data.versions / "next.duckdb.building"
+    building.unlink(missing_ok=True)
+    building.with_name(building.name + ".wal").unlink(missing_ok=True)
+    env = dbt_env(data, building, data.root / "dbt")
+    args = ["--log-format", "json", "build", *dbt_project_args(), "--threads", str(threads or default_threads())]
+    if not unit_tests:
+        args += ["--exclude-resource-type", "unit_test"]
+    if as_of:
+        args += ["--vars", f"{{as_of: '{as_of}'}}"]
+    if progress:
+        progress(f"dbt build → {building.name}")
+    started = time.perf_counter()
+    returncode, tail = _run_dbt(args, env, on_node)
+    dbt_seconds = time.perf_counter() - started
+    if returncode != 0:
+        raise BuildFailed(f"dbt build failed (exit {returncode}); nothing was published.\n" + "\n".join(tail))
+    fault("build:after_dbt")
+    ingest_runs = _ingest_run_count(data)
+    con = duckdb.connect(str(building))
+    try:
+        con.execute(
+            "create or replace table main.warehouse_version as select ?::varchar as version, ?::varchar as pipeline_run_id, "
+            "now()::timestamp as built_at, ?::bigint as ingest_runs, ?::double as dbt_seconds",
+            [version, run_id, ingest_runs, dbt_seconds],
+        )
+        con.execute("checkpoint")
+    finally:
+        con.close()
+    wal = building.with_name(building.name + ".wal")
+    if wal.exists():
+        raise BuildFailed(f"{wal} still exists after checkpoint; not publishing a file that needs its WAL")
+    published = publish(
+        data,
+        building,
+        version,
+        {"pipeline_run_id": run_id, "ingest_runs": ingest_runs, "dbt_seconds": round(dbt_seconds, 2)},
+    )
+    collect_garbage(data, keep=keep)
+    return published
+
+
+def _run_dbt(args: list[str], env: dict[str, str], on_node: NodeProgress | None) -> tuple[int, list[str]]:
+    """Run dbt, reporting each finished node as its log line arrives; its exit code and the last 40
+    lines of its log as text (the error tail of a failed build)."""
+    tail: collections.deque[str] = collections.deque(maxlen=40)
+    with subprocess.Popen(
+        dbt_command(args),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=_die_with_parent,
+    ) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            text = dbt_log.message(line)
+            if text.strip():
+                tail.append(text)
+            if on_node is not None:
+                done = dbt_log.node_done(line)
+                if done is not None:
+                    on_node(done)
+        returncode = proc.wait()
+    return returncode, list(tail)
+
+
+def _ingest_run_count(data: DataDir) -> int:
+    con = duckdb.connect(str(data.ingest_db), read_only=True)
+    try:
+        return int(con.execute("select count(*) from meta.ingest_run").fetchall()[0][0])
+    finally:
+        con.close()
