@@ -135,7 +135,14 @@ def build(
     building.unlink(missing_ok=True)
     building.with_name(building.name + ".wal").unlink(missing_ok=True)
     env = dbt_env(data, building, data.root / "dbt")
-    args = ["--log-format", "json", "build", *dbt_project_args(), "--threads", str(threads or default_threads())]
+    args = [
+        "--log-format",
+        "json",
+        "build",
+        *dbt_project_args(),
+        "--threads",
+        str(threads or default_threads()),
+    ]
     if not unit_tests:
         args += ["--exclude-resource-type", "unit_test"]
     if as_of:

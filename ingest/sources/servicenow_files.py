@@ -42,14 +42,13 @@ from changeboard.ingest.readers import (
     JsonShape,
     ReadError,
     TextBatches,
-    check_xlsx_bounds,
     control_warning,
     csv_batches,
     document_limits,
     json_shape,
     normalise_nulls,
     replace_controls,
-    unique_headers,
+    xlsx_text,
 )
 from changeboard.ingest.sources import servicenow
 from changeboard.ingest.sources.common import batched, concat_mapped, empty_mapped, text_frame, typed_frame
