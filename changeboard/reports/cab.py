@@ -167,7 +167,8 @@ def cab_pack(
     if p >= t:
         raise ValueError(f"the previous meeting ({p}) must be before the meeting ({t})")
 
-    agenda = _query(con, AGENDA_SQL, [t, p, f])
+    past = evidence_as_of is not None and t < evidence_as_of
+    agenda = _query(con, AGENDA_SQL, [t, p, f, past])
     updates = _query(con, UPDATES_SQL, [agenda["change_id"].unique().to_list()])
     agenda = flag_replan(agenda, updates, stale_days)
     collisions = _query(con, COLLISIONS_SQL, [agenda["change_id"].unique().to_list()])
@@ -194,6 +195,15 @@ def cab_pack(
     kpis, kpi_source = _kpi_strip(con, tables, t)
     forward = _forward_schedule(agenda, collisions, t, f)
     notes: list[str] = []
+    if past:
+        notes.append(
+            f"This meeting is before the warehouse's evidence time ({fmt_ts(evidence_as_of)} UTC). The agenda is "
+            "rebuilt from the changes' timestamps as they stood at the meeting (raised before it; awaiting = not "
+            "yet approved, started or closed then; scheduled = approved or standard, planned in the forward "
+            "schedule). The risk indicator, its evidence and the collisions are as of the evidence time, not as "
+            f"of the meeting: for those as they stood then, build with `changeboard build --as-of "
+            f"'{t:%Y-%m-%d %H:%M:%S}'`."
+        )
     if evidence_as_of is not None and t > evidence_as_of + timedelta(days=forward_days):
         notes.append(
             f"The meeting is more than {forward_days} days after the warehouse's evidence time "
@@ -220,38 +230,61 @@ def cab_pack(
 
 # The selection rules of fct_change_risk_evidence's documentation, for any T ($1), P ($2), F ($3).
 # "raised before T" only matters for a meeting in the past: for the default T it holds for every row.
+# $4 (a meeting before the evidence time, "past"): the first two sections as they stood at T, from the
+# changes' timestamps: awaiting = raised before T, not standard, neither closed nor started before T,
+# and approved at or after T (or still awaiting now); scheduled = raised before T, not closed before T,
+# approved before T (or standard), planned to start in [T, F).
 AGENDA_SQL = """
 with bounds as (
     select cast($1 as timestamp) as cab_meeting_at,
         cast($2 as timestamp) as previous_meeting_at,
-        cast($3 as timestamp) as forward_schedule_end_at
+        cast($3 as timestamp) as forward_schedule_end_at,
+        cast($4 as boolean) as is_past
 ),
 evidence as (
-    select evidence.*, bounds.*
+    select evidence.*, bounds.*,
+        coalesce(evidence.opened_at < bounds.cab_meeting_at, true) as raised_before,
+        coalesce(evidence.closed_at >= bounds.cab_meeting_at, true) as open_at_meeting
     from fct_change_risk_evidence as evidence
     cross join bounds
 ),
+staged as (
+    select *,
+        case when is_past then
+            raised_before and open_at_meeting
+            and coalesce(change_type, '') <> 'standard'
+            and coalesce(actual_start_at >= cab_meeting_at, true)
+            and (approved_at >= cab_meeting_at or (approved_at is null and is_awaiting_decision))
+        else is_awaiting_decision and raised_before
+        end as awaiting_at_meeting
+    from evidence
+),
 sectioned as (
-    select 'awaiting_decision' as agenda_section, 1 as section_order, * from evidence
-    where is_awaiting_decision and (opened_at is null or opened_at < cab_meeting_at)
+    select 'awaiting_decision' as agenda_section, 1 as section_order, * from staged
+    where awaiting_at_meeting
     union all by name
-    select 'scheduled' as agenda_section, 2 as section_order, * from evidence
-    where not is_awaiting_decision
-        and state_category in ('open', 'in_progress')
+    select 'scheduled' as agenda_section, 2 as section_order, * from staged
+    where not awaiting_at_meeting
         and planned_start_at >= cab_meeting_at
         and planned_start_at < forward_schedule_end_at
-        and (opened_at is null or opened_at < cab_meeting_at)
+        and raised_before
+        and case when is_past then
+                open_at_meeting and (change_type = 'standard' or approved_at < cab_meeting_at)
+            else state_category in ('open', 'in_progress')
+            end
     union all by name
-    select 'emergency_retrospective' as agenda_section, 3 as section_order, * from evidence
+    select 'emergency_retrospective' as agenda_section, 3 as section_order, * from staged
     where is_emergency and retrospective_at >= previous_meeting_at and retrospective_at < cab_meeting_at
     union all by name
-    select 'post_implementation_review' as agenda_section, 4 as section_order, * from evidence
+    select 'post_implementation_review' as agenda_section, 4 as section_order, * from staged
     where is_failed and review_at >= previous_meeting_at and review_at < cab_meeting_at
 )
-select agenda_section || '|' || change_id as agenda_item_id, *
+select agenda_section || '|' || change_id as agenda_item_id,
+    * exclude (is_past, raised_before, open_at_meeting, awaiting_at_meeting)
 from sectioned
 order by section_order, risk_score desc nulls last, planned_start_at nulls last, number
 """
+
 
 # The agenda's changes' last update (fct_changes.updated_at): the same semi-join as the collisions.
 UPDATES_SQL = """
@@ -640,12 +673,12 @@ def kpi_periods(pack: CabPack) -> str:
 # The executive summary and the one-line agenda (``--detail summary``): how many lines each list shows
 # before it says how many more there are (the appendix, ``--detail full``, and the app list them all).
 SUMMARY_LIMITS = {
-    "decisions": 15,
+    "decisions": 12,
     "attention": 12,
-    "awaiting": 40,
-    "standard_low": 80,
-    "scheduled": 40,
-    "reviews": 30,
+    "awaiting": 30,
+    "standard_low": 60,
+    "scheduled": 30,
+    "reviews": 20,
 }
 
 

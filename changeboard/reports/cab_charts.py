@@ -24,12 +24,16 @@ RISK_COLOURS = {"low": "#4c9a5b", "medium": "#e0a526", "high": "#c8423b"}
 BLACKOUT = "#6b6b6b"
 COLLISION = "#b0122b"
 MIN_FONT = 7.0  # points: the smallest text a timeline draws (a printed page is read at arm's length)
-LANE_INCHES = 0.26  # one lane's height
+LANE_INCHES = 0.26  # one lane's height on screen
+PRINT_LANE_INCHES = 0.14  # the least lane height on a printed page (10 points around a 7-point label)
 MIN_BAR = timedelta(hours=3)  # a 30-minute window is invisible on a 14-day axis
-LABEL_ROOM = timedelta(hours=14)  # room for the change number written after a bar
+LABEL_ROOM = timedelta(hours=14)  # room for the change number written after a bar (a 14-day axis)
+LABEL_INCHES = 0.6  # a change number at MIN_FONT points is about half an inch wide
 
 
-def _lanes(pack: CabPack, by: str) -> tuple[list[dict[str, Any]], list[str], list[str]]:
+def _lanes(
+    pack: CabPack, by: str, label_room: timedelta = LABEL_ROOM
+) -> tuple[list[dict[str, Any]], list[str], list[str]]:
     """Bars packed into lanes: one group per service (or primary CI), a new lane inside the group only
     when bars would overlap. Returns (bars with their lane index, lane labels, lane groups)."""
     col = "service_name" if by == "service" else "primary_ci_name"
@@ -50,7 +54,7 @@ def _lanes(pack: CabPack, by: str) -> tuple[list[dict[str, Any]], list[str], lis
         for r in part.iter_rows(named=True):
             start = r["planned_start_at"]
             end = max(r["planned_end_at"] or start + timedelta(hours=1), start + MIN_BAR)
-            shown_end = end + LABEL_ROOM
+            shown_end = end + label_room
             for k, busy_until in enumerate(lane_ends):
                 if busy_until <= start:
                     lane_ends[k] = shown_end
@@ -93,16 +97,18 @@ def timeline_figure(
     ``window``: the time axis (default the forward schedule); ``lanes``: only the lanes [lo, hi) of
     :func:`_lanes` (one page of a long schedule); ``height``: a fixed figure height (inches) instead
     of one growing with the lanes. Every text is at least :data:`MIN_FONT` points at the figure's size."""
-    bars, labels, groups = _lanes(pack, by)
+    x_start, x_end = window or (pack.meeting_at, pack.forward_end_at)
+    # room after a bar for its number: the axis' time per inch times the label's width
+    room = max((x_end - x_start) * (LABEL_INCHES / width), timedelta(hours=1))
+    bars, labels, groups = _lanes(pack, by, room)
     if lanes is not None:
         lo, hi = lanes
         bars = [{**x, "lane": x["lane"] - lo} for x in bars if lo <= x["lane"] < hi]
         labels, groups = labels[lo:hi], groups[lo:hi]
         if labels and not labels[0]:
             labels[0] = f"{groups[0]} (cont.)"
-    x_start, x_end = window or (pack.meeting_at, pack.forward_end_at)
     n = len(labels)
-    height = height or max(2.8, 1.6 + 0.26 * n)
+    height = height or max(2.8, 1.6 + LANE_INCHES * n)
     fig = Figure(figsize=(width, height), dpi=100)
     ax = fig.add_subplot(1, 1, 1)
     # blackouts: on the lanes of the service / CI they apply to, across all lanes when unscoped
@@ -224,7 +230,7 @@ def timeline_pages(
 
     out: list[tuple[str, Figure]] = []
     fs = pack.forward_schedule
-    per_page = max(int((height_in - 1.6) / LANE_INCHES), 4)
+    per_page = max(int((height_in - 1.2) / PRINT_LANE_INCHES), 4)
     start = pack.meeting_at
     week = 1
     while start < pack.forward_end_at:
@@ -233,7 +239,9 @@ def timeline_pages(
         blackouts = pack.blackouts.filter((pl.col("start_at") < end) & (pl.col("end_at") > start))
         if part.height or blackouts.height:
             sub = replace(pack, forward_schedule=part, blackouts=blackouts)
-            _bars, labels, _groups = _lanes(sub, by)
+            _bars, labels, _groups = _lanes(
+                sub, by, max((end - start) * (LABEL_INCHES / width_in), timedelta(hours=1))
+            )
             total = max(len(labels), 1)
             pages = (total + per_page - 1) // per_page
             for k in range(pages):
@@ -250,7 +258,7 @@ def timeline_pages(
                     window=(start, end),
                     lanes=(lo, hi),
                     height=height_in,
-                    title=title,
+                    title="by service" if by == "service" else "by primary CI",
                 )
                 out.append((title, fig))
         start, week = end, week + 1

@@ -375,7 +375,7 @@ def _one_line_table(
         ]
     else:
         header = ["Change", "Risk", "Main reason", "Title", "Window (UTC)", "Flags, collisions"]
-        fractions = [0.1, 0.08, 0.29, 0.25, 0.13, 0.15]
+        fractions = [0.09, 0.075, 0.29, 0.25, 0.125, 0.17]
         rows = []
         for i in listing["items"]:
             colour = RISK.get(i["risk_level"], "#333333")
@@ -386,10 +386,10 @@ def _one_line_table(
                 [
                     i["number"],
                     _Cell(f"<font color='{colour}'><b>{esc(i['risk'])}</b></font>", styles["cell"]),
-                    _clip(i["reason"], 110),
-                    _clip(i["title"], 80),
+                    _clip(i["reason"], 75),
+                    _clip(i["title"], 58),
                     i["window"],
-                    _clip(notes or "—", 90),
+                    _clip(notes or "—", 60),
                 ]
             )
     out.append(_table(header, rows, [f * avail for f in fractions], styles))
@@ -537,6 +537,20 @@ def render(pack: CabPack, ctx: dict[str, Any], *, paper: str = "a4", detail: str
         styles,
         more,
     )
+    if ctx["blackouts"]:
+        story.append(
+            KeepTogether(
+                [
+                    Spacer(1, 3 * mm),
+                    _table(
+                        ["Blackout window in the forward schedule", "Scope", "Window (UTC)"],
+                        [[b["name"], b["scope_ci_name"] or "all CIs", b["window"]] for b in ctx["blackouts"]],
+                        [avail * f for f in (0.4, 0.3, 0.3)],
+                        styles,
+                    ),
+                ]
+            )
+        )
     # --- the timeline: one landscape page per week (and per group of lanes), labels at 7 pt or more
     shown = ctx["timeline_pack"]
     pages = cab_charts.timeline_pages(shown, width_in=avail / inch, height_in=(avail_h - 14 * mm) / inch)
@@ -547,31 +561,6 @@ def render(pack: CabPack, ctx: dict[str, Any], *, paper: str = "a4", detail: str
     if not pages:
         story.append(Paragraph("Forward schedule timeline", styles["h2"]))
         story.append(Paragraph("No change planned in the forward schedule.", styles["body"]))
-    if pages:
-        story.append(
-            Paragraph(
-                esc(
-                    "Bars are planned windows (widened to stay visible), coloured by the risk indicator; hatched red "
-                    "outlines collide, x marks where an overlap starts; grey bands are blackout windows; dashed bars "
-                    "await a CAB decision."
-                ),
-                styles["meta"],
-            )
-        )
-    if ctx["blackouts"]:
-        story.append(
-            KeepTogether(
-                [
-                    Spacer(1, 3 * mm),
-                    _table(
-                        ["Blackout window", "Scope", "Window (UTC)"],
-                        [[b["name"], b["scope_ci_name"] or "all CIs", b["window"]] for b in ctx["blackouts"]],
-                        [avail * f for f in (0.4, 0.3, 0.3)],
-                        styles,
-                    ),
-                ]
-            )
-        )
     if detail == "full":
         story += _appendix(pack, ctx, avail, avail_h, styles)
 
