@@ -135,12 +135,8 @@ def _evidence(item: dict[str, Any]) -> None:
             st.text(f"• {line}")
     else:
         st.caption("No collisions.")
-    st.dataframe(
-        {"Evidence (last 90 days)": [a for a, _ in item["evidence"]], "": [b for _, b in item["evidence"]]},
-        hide_index=True,
-        key=f"cabd_ev_{item['change_id']}",
-    )
-
+    st.caption("Evidence (last 90 days)")
+    st.text("\n".join(f"{label}: {text}" for label, text in item["evidence"]))
 
 def _card(
     item: dict[str, Any], meeting_at: datetime, user: identity.Identity, allowed: bool, key: str

@@ -169,7 +169,11 @@ def cab_pack(
 
     past = evidence_as_of is not None and t < evidence_as_of
     agenda = _query(con, AGENDA_SQL, [t, p, f, past])
-    updates = _query(con, UPDATES_SQL, [agenda["change_id"].unique().to_list()])
+    updates = (
+        _query(con, UPDATES_SQL, [agenda["change_id"].unique().to_list()])
+        if "fct_changes" in tables
+        else pl.DataFrame(schema={"change_id": pl.String, "updated_at": pl.Datetime("us")})
+    )
     agenda = flag_replan(agenda, updates, stale_days)
     collisions = _query(con, COLLISIONS_SQL, [agenda["change_id"].unique().to_list()])
     failed = agenda.filter(pl.col("agenda_section") == "post_implementation_review")

@@ -119,7 +119,7 @@ def test_cab_page_decides_itsm_changes_and_form_requests(
     assert risky["risk_score"] == awaiting["risk_score"].max()
     first = cards[0]
     # risk and its reasons first, as the pack's row
-    assert f"Risk {risky['risk_level']} ({risky['risk_score']})" in [m.value for m in first.markdown]
+    assert f"**Risk {risky['risk_level']} ({risky['risk_score']})**" in [m.value for m in first.markdown]
     itsm = awaiting.filter(pl.col("source_system") != "form")["number"].to_list()[:3]
     blackout = awaiting.filter(pl.col("in_blackout") & (pl.col("source_system") != "form"))
     plans = [

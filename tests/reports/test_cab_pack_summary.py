@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -216,12 +216,15 @@ def test_cli_cab_minutes(built_data: DataDir, tmp_path: Path) -> None:
 
 
 def test_a_past_meeting_is_rebuilt_as_it_stood_then(warehouse: duckdb.DuckDBPyConnection) -> None:
-    """A meeting three weeks before the evidence time lists the changes that were awaiting a decision or
+    """A meeting two days before the evidence time lists the changes that were awaiting a decision or
     scheduled then (from their timestamps), not today's states, and says what is still as of the build."""
     import polars as pl
 
-    t = datetime(2026, 11, 6, 10, 0)
-    f = t + (cab.cab_pack(warehouse, None).forward_end_at - cab.cab_pack(warehouse, None).meeting_at)
+    default = cab.cab_pack(warehouse, None)
+    assert default.evidence_as_of is not None
+    # two days before the evidence time (the sample raises its changes days before their windows)
+    t = (default.evidence_as_of - timedelta(days=2)).replace(hour=10, minute=0, second=0, microsecond=0)
+    f = t + (default.forward_end_at - default.meeting_at)
     past = cab.cab_pack(warehouse, t)
     ev = pl.DataFrame(warehouse.sql("select * from fct_change_risk_evidence"))
     raised = pl.col("opened_at").is_null() | (pl.col("opened_at") < t)
@@ -242,7 +245,7 @@ def test_a_past_meeting_is_rebuilt_as_it_stood_then(warehouse: duckdb.DuckDBPyCo
         & ((pl.col("change_type") == "standard") | (pl.col("approved_at") < t))
     )
     assert awaiting.height > 0, (
-        "the sample has changes that were awaiting a decision three weeks before as_of"
+        "the sample has changes that were awaiting a decision two days before as_of"
     )
     assert set(past.section("awaiting_decision")["change_id"]) == set(awaiting["change_id"])
     assert set(past.section("scheduled")["change_id"]) == set(scheduled["change_id"])
@@ -251,5 +254,5 @@ def test_a_past_meeting_is_rebuilt_as_it_stood_then(warehouse: duckdb.DuckDBPyCo
     still = ev.filter(pl.col("is_awaiting_decision") & raised)
     assert awaiting.height > still.height
     (note,) = [n for n in past.notes if "before the warehouse's evidence time" in n]
-    assert "changeboard build --as-of '2026-11-06 10:00:00'" in note
+    assert f"changeboard build --as-of '{t:%Y-%m-%d %H:%M:%S}'" in note
     assert note in " ".join(pdf_pages(cab.render(past, "pdf")))
