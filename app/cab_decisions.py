@@ -53,6 +53,13 @@ def _decide(row: dict[str, Any], meeting_at: datetime, user: identity.Identity, 
     decision = ss.get(f"{k}_decision")
     note = clean_text(ss.get(f"{k}_note", ""))[:MAX_NOTE]
     defer = ss.get(f"{k}_defer")
+    if decision == "approved" and note:
+        ss[f"{key}_msg"] = (
+            "error",
+            f"{number}: not recorded: a plain approval records no text. Choose Approved with conditions to keep "
+            "the text as its conditions, or clear it.",
+        )
+        return
     try:
         with requests_data.ops() as con:
             result = cd.record_decision(
@@ -62,7 +69,7 @@ def _decide(row: dict[str, Any], meeting_at: datetime, user: identity.Identity, 
                 decided_by=user.key,
                 identity_verified=user.verified,
                 meeting_at=meeting_at,
-                reason=note if decision == "rejected" else None,
+                reason=note if decision in ("rejected", "deferred") else None,
                 conditions=note if decision == "approved_with_conditions" else None,
                 deferred_to=defer if decision == "deferred" else None,
                 blackout_confirmed=bool(ss.get(f"{k}_blackout_ok")),
@@ -174,7 +181,7 @@ def _card(
                 key=f"{k}_decision",
             )
             st.text_area(
-                "Reason (to reject) or conditions (to approve with conditions)",
+                "Reason (to reject or defer) or conditions (to approve with conditions)",
                 key=f"{k}_note",
                 max_chars=MAX_NOTE,
                 height=68,

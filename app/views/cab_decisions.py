@@ -25,7 +25,11 @@ components.page_header(
     "risk evidence. Decisions are stored with who and when, and reach the warehouse (fct_cab_decisions) at "
     "the next build. Pick another meeting on the CAB meeting pack page.",
 )
-pack = _pack(db.published().version)
+try:
+    pack = _pack(db.published().version)
+except cab.CabPackError as exc:
+    st.error(f"The CAB agenda cannot be built from the published warehouse: {exc}.")
+    st.stop()
 st.caption(
     f"Meeting {cab.fmt_ts(pack.meeting_at)} UTC · evidence as of {cab.fmt_ts(pack.evidence_as_of)} UTC"
 )

@@ -101,7 +101,7 @@ def _decide(page, number: str, label: str, note: str) -> None:  # type: ignore[n
     card.scroll_into_view_if_needed()
     card.get_by_text(label, exact=True).click()
     if note:
-        card.get_by_label(re.compile("Reason .to reject. or conditions")).fill(note)
+        card.get_by_label(re.compile("Reason .to reject or defer. or conditions")).fill(note)
     card.get_by_role("button", name=re.compile("Record decision")).click()
     _settle(page)
     ok = page.locator('[data-testid="stAlertContentSuccess"]', has_text=number)
