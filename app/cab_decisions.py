@@ -145,11 +145,11 @@ def _evidence(item: dict[str, Any]) -> None:
     st.caption("Evidence (last 90 days)")
     st.text("\n".join(f"{label}: {text}" for label, text in item["evidence"]))
 
+
 def _card(
     item: dict[str, Any], meeting_at: datetime, user: identity.Identity, allowed: bool, key: str
 ) -> None:
     number = str(item["number"])
-    k = f"{key}_{number}"
     with st.container(border=True, key=f"{key}_item_{number}"):
         kind = (
             "form request" if item.get("source_system") == "form" else f"{item.get('source_system')} change"
@@ -164,41 +164,53 @@ def _card(
             f"CIs {as_text(item.get('ci_names') or item.get('primary_ci_name') or '—')} · "
             f"service {as_text(item.get('service_name') or '—')}"
         )
-        _evidence(item)
-        decided = item.get("decision")
-        if decided:
-            note = f": {item['decision_note']}" if item.get("decision_note") else ""
-            text = f"{cd.LABELS[decided]}{note} — by {item['decided_by']} at {item['decided_at']}"
-            (st.info if decided == "deferred" else st.success)(text, icon=":material/gavel:")
-        if not allowed or (decided and decided != "deferred"):
-            return
-        with st.form(key=f"{k}_form", border=False):
-            st.radio(
-                "Decision",
-                CHOICES,
-                format_func=lambda c: cd.LABELS[c],
-                horizontal=True,
-                key=f"{k}_decision",
+        left, right = st.columns([3, 2], gap="medium")
+        with left:
+            _evidence(item)
+        with right:
+            _decision_controls(item, meeting_at, user, allowed, key)
+
+
+def _decision_controls(
+    item: dict[str, Any], meeting_at: datetime, user: identity.Identity, allowed: bool, key: str
+) -> None:
+    """The decision already recorded, and the form to record one (unless a final decision stands)."""
+    number = str(item["number"])
+    k = f"{key}_{number}"
+    decided = item.get("decision")
+    if decided:
+        note = f": {item['decision_note']}" if item.get("decision_note") else ""
+        text = f"{cd.LABELS[decided]}{note} — by {item['decided_by']} at {item['decided_at']}"
+        (st.info if decided == "deferred" else st.success)(text, icon=":material/gavel:")
+    if not allowed or (decided and decided != "deferred"):
+        return
+    with st.form(key=f"{k}_form", border=False):
+        st.radio(
+            "Decision",
+            CHOICES,
+            format_func=lambda c: cd.LABELS[c],
+            horizontal=True,
+            key=f"{k}_decision",
+        )
+        st.text_area(
+            "Reason (to reject or defer) or conditions (to approve with conditions)",
+            key=f"{k}_note",
+            max_chars=MAX_NOTE,
+            height=68,
+        )
+        st.date_input("Defer to", value=meeting_at.date() + timedelta(days=7), key=f"{k}_defer")
+        if item.get("in_blackout"):
+            st.checkbox(
+                f"I confirm approving {number} inside blackout {item.get('blackout_window_name') or ''}",
+                key=f"{k}_blackout_ok",
             )
-            st.text_area(
-                "Reason (to reject or defer) or conditions (to approve with conditions)",
-                key=f"{k}_note",
-                max_chars=MAX_NOTE,
-                height=68,
-            )
-            st.date_input("Defer to", value=meeting_at.date() + timedelta(days=7), key=f"{k}_defer")
-            if item.get("in_blackout"):
-                st.checkbox(
-                    f"I confirm approving {number} inside blackout {item.get('blackout_window_name') or ''}",
-                    key=f"{k}_blackout_ok",
-                )
-            st.form_submit_button(
-                "Record decision",
-                type="primary",
-                icon=":material/gavel:",
-                on_click=_decide,
-                args=(item, meeting_at, user, key),
-            )
+        st.form_submit_button(
+            "Record decision",
+            type="primary",
+            icon=":material/gavel:",
+            on_click=_decide,
+            args=(item, meeting_at, user, key),
+        )
 
 
 def render_cab_decisions(pack: cab.CabPack, *, key: str = "cabd") -> None:

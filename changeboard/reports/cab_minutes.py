@@ -83,7 +83,8 @@ def _detail(d: dict[str, Any]) -> str:
     if d["decision"] == "rejected":
         return f"Reason: {d['reason']}"
     if d["decision"] == "deferred":
-        return f"Back to the CAB on {d['deferred_to']}"
+        why = f" ({d['reason']})" if d.get("reason") else ""
+        return f"Back to the CAB on {d['deferred_to']}{why}"
     return ""
 
 

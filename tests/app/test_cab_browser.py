@@ -124,9 +124,10 @@ def test_a_whole_cab_meeting_in_a_real_browser(
     assert len(forms) == 3
     page = browser.new_page(viewport={"width": 1440, "height": 900})
     page.goto(f"{server}/cab")
-    _settle(page)
     main = page.locator('[data-testid="stMain"]')
-    assert "Items to decide" in main.inner_text()
+    # the page draws the pack first and the decisions last: wait for them, then for the run to end
+    main.get_by_text("Items to decide").first.wait_for(timeout=180_000)
+    _settle(page)
     # the first card is the highest-risk item, its risk and reasons first
     first = cab_meeting.items_to_decide(pack).row(0, named=True)
     first_card = page.locator(f".st-key-cab_page_item_{first['number']}")
