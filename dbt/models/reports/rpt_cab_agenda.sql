@@ -178,9 +178,9 @@ final as (
         coalesce(is_window_passed or is_stale, false) as is_replan,
         case
             when is_window_passed and is_stale
-                then 'planned window already passed; no update for ' || {{ stale_days }} || ' days or more'
+                then 'planned window already passed; no update for {{ stale_days }} days or more'
             when is_window_passed then 'planned window already passed'
-            when is_stale then 'no update for ' || {{ stale_days }} || ' days or more'
+            when is_stale then 'no update for {{ stale_days }} days or more'
         end as replan_reason,
         cast({{ stale_days }} as integer) as replan_stale_days
     from flagged

@@ -2,7 +2,7 @@
 -- every decided change has exactly one latest decision.
 select
     change_id,
-    count(*) filter (where is_latest) as latest_count
+    sum(case when is_latest then 1 else 0 end) as latest_count
 from {{ ref('fct_cab_decisions') }}
 group by 1
-having count(*) filter (where is_latest) <> 1
+having sum(case when is_latest then 1 else 0 end) <> 1
