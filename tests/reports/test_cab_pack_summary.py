@@ -244,9 +244,7 @@ def test_a_past_meeting_is_rebuilt_as_it_stood_then(warehouse: duckdb.DuckDBPyCo
         & (pl.col("planned_start_at") < f)
         & ((pl.col("change_type") == "standard") | (pl.col("approved_at") < t))
     )
-    assert awaiting.height > 0, (
-        "the sample has changes that were awaiting a decision two days before as_of"
-    )
+    assert awaiting.height > 0, "the sample has changes that were awaiting a decision two days before as_of"
     assert set(past.section("awaiting_decision")["change_id"]) == set(awaiting["change_id"])
     assert set(past.section("scheduled")["change_id"]) == set(scheduled["change_id"])
     assert scheduled.height > 0
@@ -256,3 +254,22 @@ def test_a_past_meeting_is_rebuilt_as_it_stood_then(warehouse: duckdb.DuckDBPyCo
     (note,) = [n for n in past.notes if "before the warehouse's evidence time" in n]
     assert f"changeboard build --as-of '{t:%Y-%m-%d %H:%M:%S}'" in note
     assert note in " ".join(pdf_pages(cab.render(past, "pdf")))
+
+
+def test_items_to_decide_follow_the_chairs_order_then_risk(pack: cab.CabPack) -> None:
+    from changeboard.reports import cab_meeting
+
+    default = cab_meeting.items_to_decide(pack)
+    awaiting = pack.section("awaiting_decision")
+    assert default.height == awaiting.height
+    scores = default["risk_score"].to_list()
+    assert scores == sorted(scores, reverse=True)
+    assert default["position"].to_list() == list(range(1, default.height + 1))
+    last, second_last = default["change_id"][-1], default["change_id"][-2]
+    pending = [{"reference": "CR9999999", "title": "Late", "change_type": "normal", "cis": ["db-1"]}]
+    ordered = cab_meeting.items_to_decide(pack, {last: (1, 15), second_last: (2, None)}, pending)
+    assert ordered["change_id"].to_list()[:2] == [last, second_last]
+    assert ordered["timebox_minutes"].to_list()[:2] == [15, None]
+    assert ordered.row(-1, named=True)["change_id"] == "form:CR9999999"
+    assert ordered.row(-1, named=True)["in_warehouse"] is False
+    assert ordered.height == awaiting.height + 1
