@@ -19,10 +19,10 @@ from typing import Any
 import polars as pl
 import streamlit as st
 from changeboard.app import identity, requests_data
-from changeboard.app.components import as_text
 from changeboard.app.forms import clean_line, clean_text
 
 from changeboard.reports import cab, cab_meeting, cab_minutes
+from changeboard.reports.cab import md_escape as md
 from changeboard.store import cab_decisions as cd
 from changeboard.store import requests as ops
 
@@ -75,7 +75,7 @@ def _decide(row: dict[str, Any], meeting_at: datetime, user: identity.Identity, 
                 blackout_confirmed=bool(ss.get(f"{k}_blackout_ok")),
             )
     except (cd.DecisionRefused, ValueError) as exc:
-        ss[f"{key}_msg"] = ("error", f"{number}: not recorded: {exc}.")
+        ss[f"{key}_msg"] = ("error", md(f"{number}: not recorded: {exc}."))
         return
     label = cd.LABELS[result.decision]
     extra = (
@@ -86,7 +86,7 @@ def _decide(row: dict[str, Any], meeting_at: datetime, user: identity.Identity, 
     again = " (already recorded)" if result.repeated else ""
     ss[f"{key}_msg"] = (
         "success",
-        f"{number} {label.lower()}{extra} by {result.decided_by} at {result.decided_at}{again}.",
+        md(f"{number} {label.lower()}{extra} by {result.decided_by} at {result.decided_at}{again}."),
     )
 
 
@@ -123,15 +123,17 @@ def _evidence(item: dict[str, Any]) -> None:
             icon=":material/schedule:",
         )
         return
-    st.markdown(f"**Risk {as_text(item['risk_level'])} ({item['risk_score']})**")
+    st.markdown(f"**Risk {md(item['risk_level'])} ({md(item['risk_score'])})**")
     for reason in item["reason_list"]:
         st.text(f"• {reason}")
     if item.get("is_replan"):
-        st.warning(f"REPLAN: {item.get('replan_reason')}", icon=":material/event_busy:")
+        st.warning(md(f"REPLAN: {item.get('replan_reason')}"), icon=":material/event_busy:")
     if item.get("in_blackout"):
         st.error(
-            f"Inside blackout window {item.get('blackout_window_name') or ''}: approving needs an explicit "
-            "confirmation.",
+            md(
+                f"Inside blackout window {item.get('blackout_window_name') or ''}: approving needs an explicit "
+                "confirmation."
+            ),
             icon=":material/block:",
         )
     if item.get("is_outside_maintenance_window"):
@@ -157,12 +159,14 @@ def _card(
         box = f" · {item['timebox_minutes']} min" if item.get("timebox_minutes") else ""
         head = st.columns([1, 5])
         head[0].markdown(f"**{item['position']}. {number}**")
-        head[1].text(f"{item.get('title') or ''}  ({kind}{box})")
+        head[1].text(str(item.get("title") or ""))
         st.caption(
-            f"{as_text(item.get('change_type') or '?')} / {as_text(item.get('risk') or 'risk not stated')} · "
-            f"planned {cab.fmt_window(item.get('planned_start_at'), item.get('planned_end_at'))} · "
-            f"CIs {as_text(item.get('ci_names') or item.get('primary_ci_name') or '—')} · "
-            f"service {as_text(item.get('service_name') or '—')}"
+            md(
+                f"{kind}{box} · {item.get('change_type') or '?'} / {item.get('risk') or 'risk not stated'} · "
+                f"planned {cab.fmt_window(item.get('planned_start_at'), item.get('planned_end_at'))} · "
+                f"CIs {item.get('ci_names') or item.get('primary_ci_name') or '—'} · "
+                f"service {item.get('service_name') or '—'}"
+            )
         )
         left, right = st.columns([3, 2], gap="medium")
         with left:
@@ -181,7 +185,7 @@ def _decision_controls(
     if decided:
         note = f": {item['decision_note']}" if item.get("decision_note") else ""
         text = f"{cd.LABELS[decided]}{note} — by {item['decided_by']} at {item['decided_at']}"
-        (st.info if decided == "deferred" else st.success)(text, icon=":material/gavel:")
+        (st.info if decided == "deferred" else st.success)(md(text), icon=":material/gavel:")
     if not allowed or (decided and decided != "deferred"):
         return
     with st.form(key=f"{k}_form", border=False):
@@ -349,7 +353,7 @@ def _attendees(meeting_at: datetime, user: identity.Identity, allowed: bool, key
     with requests_data.ops() as con:
         present = cd.attendees(con, meeting_at)
     names = ", ".join(a["name"] + (f" ({a['role']})" if a.get("role") else "") for a in present)
-    st.caption(f"Attendees ({len(present)}): {names or 'none recorded yet'}")
+    st.caption(md(f"Attendees ({len(present)}): {names or 'none recorded yet'}"))
     if allowed:
         a1, a2, a3 = st.columns([3, 2, 1], vertical_alignment="bottom")
         a1.text_input("Attendee", key=f"{key}_attendee", placeholder="Name")
