@@ -651,6 +651,54 @@ def requests_export(
         )
 
 
+cab_app = typer.Typer(help="The CAB meeting: decisions recorded in changeboard.", no_args_is_help=True)
+app.add_typer(cab_app, name="cab")
+cab_decisions_app = typer.Typer(
+    help="CAB decisions (form requests and ITSM changes): export them for the system of record.",
+    no_args_is_help=True,
+)
+cab_app.add_typer(cab_decisions_app, name="decisions")
+
+
+@cab_decisions_app.command("export")
+def cab_decisions_export(
+    out: Annotated[Path, typer.Option("--out", help="File to write (replaced atomically).")],
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="servicenow-csv (import set keyed by number / sys_id), json (ServiceNow Table API calls) "
+            "or jira-csv (Jira CSV import keyed by Issue Key).",
+        ),
+    ] = "servicenow-csv",
+    at: Annotated[
+        str | None,
+        typer.Option("--at", help="Only the decisions of this meeting (ISO date or date-time, UTC)."),
+    ] = None,
+    excel_safe: Annotated[
+        bool, typer.Option("--excel-safe", help="Prefix ' to CSV cells a spreadsheet would run as a formula.")
+    ] = False,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Export each change's CAB decision in force (approved, with conditions, rejected, deferred)."""
+    from changeboard.reports import cab
+    from changeboard.store import cab_export
+
+    if fmt not in cab_export.FORMATS:
+        raise _fail(f"unknown format {fmt!r}; choose one of {', '.join(cab_export.FORMATS)}")
+    try:
+        meeting = cab.parse_meeting_time(at) if at else None
+    except ValueError as exc:
+        raise _fail(f"--at: {exc}") from exc
+    data = _data(data_dir)
+    result = cab_export.export(data.ops_db, fmt, out, meeting_at=meeting, excel_safe=excel_safe)
+    scope = f" of the meeting {meeting:%Y-%m-%d %H:%M} UTC" if meeting else ""
+    console.print(f"wrote {result.written} CAB decision(s){scope} to {out} as {fmt}")
+    for system, n in sorted(result.left_out.items()):
+        other = "jira-csv" if system == "jira" else "servicenow-csv or json"
+        console.print(f"left out {n} decision(s) on {system} changes: export them with --format {other}")
+
+
 @app.command()
 def bench(
     changes: Annotated[int, typer.Option(help="Changes at the largest scale.")] = 1_000_000,
@@ -711,6 +759,14 @@ def report_cab(
             help="Changes listed per agenda section, the highest-risk first (0: all); the rest are counted.",
         ),
     ] = cab_defaults.DEFAULT_SECTION_LIMIT,
+    detail: Annotated[
+        str,
+        typer.Option(
+            "--detail",
+            help="summary: the executive summary and one line per change (PDF, Markdown); full: the detail "
+            "(every listed change's evidence, the collisions) follows as an appendix.",
+        ),
+    ] = "summary",
     data_dir: DataDirOpt = None,
 ) -> None:
     """The CAB meeting pack: agenda with risk evidence, reviews, KPI strip and forward schedule."""
@@ -724,6 +780,8 @@ def report_cab(
         raise _fail(f"unknown format {fmt!r}; choose one of {', '.join(cab.FORMATS)}")
     if paper not in cab.PAPERS:
         raise _fail(f"unknown paper {paper!r}; choose one of {', '.join(cab.PAPERS)}")
+    if detail not in cab.DETAILS:
+        raise _fail(f"unknown detail {detail!r}; choose one of {', '.join(cab.DETAILS)}")
     try:
         meeting = cab.parse_meeting_time(at) if at else None
         prev = cab.parse_meeting_time(previous) if previous else None
@@ -744,7 +802,7 @@ def report_cab(
         con.close()
     if limit < 0:
         raise _fail("--limit must be 0 (all) or more")
-    payload = cab.render(pack, fmt, paper=paper, limit=limit or None)
+    payload = cab.render(pack, fmt, paper=paper, limit=limit or None, detail=detail)
     target = out or Path(f"cab-{pack.meeting_at:%Y-%m-%d}.{fmt}")
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + ".tmp")
@@ -755,6 +813,57 @@ def report_cab(
         f"wrote {target} ({fmt}, {len(payload):,} bytes) for the meeting at {pack.meeting_at:%Y-%m-%d %H:%M} UTC: "
         f"{'nothing to review' if pack.is_empty else counts}; warehouse {pack.warehouse_version}; "
         f"{time.perf_counter() - started:.1f} s",
+        highlight=False,
+    )
+
+
+@report_app.command("cab-minutes")
+def report_cab_minutes(
+    at: Annotated[
+        str,
+        typer.Option(
+            "--at",
+            help="The meeting, ISO date or date-time (naive = UTC; a date alone = 10:00).",
+            show_default=False,
+        ),
+    ],
+    fmt: Annotated[
+        str, typer.Option("--format", help="html, pdf, md, or ics (the deferred items on their new date).")
+    ] = "html",
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="File to write (default: cab-minutes-<meeting date>.<format>)."),
+    ] = None,
+    paper: Annotated[str, typer.Option("--paper", help="PDF paper: a4 or letter (landscape).")] = "a4",
+    data_dir: DataDirOpt = None,
+) -> None:
+    """The minutes of a CAB meeting: attendees and decisions (conditions, reasons, deferrals, who, when)."""
+    from changeboard.reports import cab, cab_minutes
+
+    if fmt == "markdown":
+        fmt = "md"
+    if fmt not in cab_minutes.FORMATS:
+        raise _fail(f"unknown format {fmt!r}; choose one of {', '.join(cab_minutes.FORMATS)}")
+    if paper not in cab.PAPERS:
+        raise _fail(f"unknown paper {paper!r}; choose one of {', '.join(cab.PAPERS)}")
+    try:
+        meeting = cab.parse_meeting_time(at)
+    except ValueError as exc:
+        raise _fail(f"cannot read the meeting time: {exc}") from None
+    data = DataDir.resolve(data_dir)
+    m = cab_minutes.read_minutes(data.ops_db, meeting)
+    payload = cab_minutes.render(m, fmt, paper=paper)
+    target = out or Path(f"cab-minutes-{meeting:%Y-%m-%d}.{fmt}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_bytes(payload)
+    tmp.replace(target)
+    what = "no decision recorded" if m.is_empty else cab_minutes.counts(m)
+    if fmt == "ics":
+        what = f"{len(m.deferred)} deferred item(s)"
+    console.print(
+        f"wrote {target} ({fmt}) for the meeting at {meeting:%Y-%m-%d %H:%M} UTC: {what}; "
+        f"{len(m.attendees)} attendee(s)",
         highlight=False,
     )
 

@@ -356,6 +356,39 @@ CHANGE_WINDOW = Entity(
     ),
 )
 
+CAB_DECISION = Entity(
+    name="cab_decision",
+    key=("source_system", "source_id"),
+    required=("source_system", "source_id", "change_ref", "decision_raw", "decided_at"),
+    description=(
+        "One CAB decision recorded in changeboard on an agenda item (a form request or an ITSM change): "
+        "approved, approved with conditions, rejected or deferred, with who and when."
+    ),
+    columns=_cols(
+        *_RECORD,
+        ("change_ref", TXT),
+        ("change_source_system", TXT),
+        ("change_number", TXT),
+        ("change_source_id", TXT),
+        ("title", TXT),
+        ("meeting_at", TS),
+        ("decision_raw", TXT),
+        ("reason", TXT),
+        ("conditions", TXT),
+        ("deferred_to", TS),
+        ("decided_by", TXT),
+        ("identity_verified", BOOL),
+        ("decided_at", TS),
+        ("blackout_confirmed", BOOL),
+        ("risk_level", TXT),
+        ("risk_score", INT),
+        ("in_blackout", BOOL),
+        ("blackout_window_name", TXT),
+        ("collision_count", INT),
+        ("updated_at", TS),
+    ),
+)
+
 ENTITIES: dict[str, Entity] = {
     e.name: e
     for e in (
@@ -373,6 +406,7 @@ ENTITIES: dict[str, Entity] = {
         APPROVAL,
         STATE_HISTORY,
         CHANGE_WINDOW,
+        CAB_DECISION,
     )
 }
 

@@ -11,6 +11,7 @@ from typing import Any
 import polars as pl
 import streamlit as st
 from changeboard.app import components, db
+from changeboard.app.cab_decisions import render_cab_decisions
 
 from changeboard.reports import cab, cab_charts
 
@@ -51,6 +52,9 @@ def _section_frame(
         rows.append(
             {
                 "change": i["number"],
+                "risk indicator": f"{i['risk_level']} ({i['risk_score']})",
+                "why": "; ".join(i["reason_list"]),
+                "flags": ", ".join(i["flags"]),
                 "title": i["title"],
                 "form": bool(i["is_from_form"]),
                 "type / risk": i["type_risk"],
@@ -58,10 +62,7 @@ def _section_frame(
                 "planned (UTC)": i["window"],
                 "CIs": i["ci_names"] or i["primary_ci_name"],
                 "service": i["service_name"],
-                "flags": ", ".join(i["flags"]),
                 "collisions": "; ".join(i["collision_list"]),
-                "risk indicator": f"{i['risk_level']} ({i['risk_score']})",
-                "why": "; ".join(i["reason_list"]),
                 "CI evidence": f"{keys[0]}: {evidence[keys[0]]}",
                 "service evidence": f"{keys[1]}: {evidence[keys[1]]}",
                 "group evidence": f"{keys[2]}: {evidence[keys[2]]}",
@@ -228,11 +229,6 @@ if shown.forward_schedule.height or shown.blackouts.height:
 if pack.blackouts.height:
     st.dataframe(pack.blackouts, hide_index=True, width="stretch", key="cab_blackouts")
 
-try:
-    from changeboard.app.cab_decisions import render_cab_decisions
-except ImportError:  # the decisions component is optional
-    render_cab_decisions = None
-if render_cab_decisions is not None:
-    st.divider()
-    st.subheader("Decisions on form requests")
-    render_cab_decisions(key="cab_page")
+st.divider()
+st.header("Decisions")
+render_cab_decisions(pack, key="cab_page")

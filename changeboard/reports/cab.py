@@ -30,7 +30,7 @@ import html
 import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,120 +38,23 @@ from typing import Any
 import duckdb
 import polars as pl
 
-FORMATS = ("html", "pdf", "md", "ics")
-MEDIA_TYPES = {
-    "html": "text/html",
-    "pdf": "application/pdf",
-    "md": "text/markdown",
-    "ics": "text/calendar",
-}
-PAPERS = ("a4", "letter")
-
-# Defaults of the dbt vars (dbt_project.yml); read from rpt_cab_agenda when it has rows.
-DEFAULT_MEETING_HOUR = 10
-DEFAULT_PREVIOUS_MEETING_DAYS = 7
-DEFAULT_FORWARD_SCHEDULE_DAYS = 14
-# Agenda items a printed / exported pack lists per section: a CAB reads the highest-risk ones; a longer
-# section says how many more there are (the app's CAB page lists all). Collisions listed: at most
-# this factor times the limit.
-DEFAULT_SECTION_LIMIT = 100
-COLLISION_LIMIT_FACTOR = 4
-
-SECTIONS: dict[str, tuple[int, str, str]] = {
-    "awaiting_decision": (1, "Awaiting a CAB decision", "Changes waiting for the CAB to approve or reject."),
-    "scheduled": (
-        2,
-        "Forward schedule",
-        "Approved or pre-approved changes planned to start in the next days.",
-    ),
-    "emergency_retrospective": (
-        3,
-        "Emergency changes since the previous meeting",
-        "For retrospective review.",
-    ),
-    "post_implementation_review": (
-        4,
-        "Failed changes since the previous meeting",
-        "Post-implementation review, with the incidents they caused.",
-    ),
-}
-
-COLLISION_KINDS = {
-    "same_ci": "same CI",
-    "related_ci": "related CIs",
-    "same_service": "same service",
-}
-
-KPI_COLUMNS = (
-    "kpi",
-    "kpi_label",
-    "kpi_order",
-    "unit",
-    "better_direction",
-    "current_period_start",
-    "current_period_end",
-    "previous_period_start",
-    "previous_period_end",
-    "current_numerator",
-    "current_denominator",
-    "current_value",
-    "previous_numerator",
-    "previous_denominator",
-    "previous_value",
-    "value_change",
+from changeboard.reports.cab_model import (  # noqa: F401  (the model, re-exported for callers)
+    COLLISION_KINDS,
+    COLLISION_LIMIT_FACTOR,
+    DEFAULT_FORWARD_SCHEDULE_DAYS,
+    DEFAULT_MEETING_HOUR,
+    DEFAULT_PREVIOUS_MEETING_DAYS,
+    DEFAULT_SECTION_LIMIT,
+    DEFAULT_STALE_AFTER_DAYS,
+    FORMATS,
+    KPI_COLUMNS,
+    MEDIA_TYPES,
+    PAPERS,
+    SECTIONS,
+    CabPack,
+    CabPackError,
+    fmt_ts,
 )
-
-
-class CabPackError(RuntimeError):
-    """The warehouse lacks a model the pack needs."""
-
-
-@dataclass(frozen=True)
-class CabPack:
-    """Everything a CAB pack shows for one meeting; every renderer reads only this.
-
-    Frames:
-        agenda: one row per (agenda_section, change) with rpt_cab_agenda's columns (type, risk,
-            window, CIs, service, blackout / maintenance flags, collisions, risk evidence, risk
-            indicator and reasons), ordered by section, planned start, number.
-        collisions: fct_change_collisions rows that involve a change on the agenda.
-        caused_incidents: fct_incidents caused (primary, counted) by the changes under
-            post-implementation review, with the change's number.
-        forward_schedule: the changes planned to start in [T, F) from the first two sections
-            (one calendar event each that the pack lists), with their collisions as text.
-        blackouts: dim_change_windows blackout windows overlapping [T, F).
-        kpi_strip: the KPI strip (rpt_cab_kpi_strip's columns).
-    """
-
-    meeting_at: datetime
-    previous_meeting_at: datetime
-    forward_end_at: datetime
-    evidence_as_of: datetime | None
-    warehouse_version: str
-    built_at: datetime | None
-    generated_at: datetime
-    agenda: pl.DataFrame
-    collisions: pl.DataFrame
-    caused_incidents: pl.DataFrame
-    forward_schedule: pl.DataFrame
-    blackouts: pl.DataFrame
-    kpi_strip: pl.DataFrame
-    kpi_source: str
-    notes: tuple[str, ...] = field(default_factory=tuple)
-
-    def section(self, name: str) -> pl.DataFrame:
-        """The agenda rows of one section."""
-        return self.agenda.filter(pl.col("agenda_section") == name)
-
-    @property
-    def is_empty(self) -> bool:
-        """True when the meeting has nothing to review (no agenda row at all)."""
-        return self.agenda.height == 0
-
-    @property
-    def title(self) -> str:
-        return f"CAB meeting pack — {fmt_ts(self.meeting_at)} UTC"
-
 
 # --- the feed ---------------------------------------------------------------------------------------
 
@@ -240,6 +143,7 @@ def cab_pack(
         DEFAULT_FORWARD_SCHEDULE_DAYS,
         None,
     )
+    stale_days = DEFAULT_STALE_AFTER_DAYS
     if "rpt_cab_agenda" in tables:
         found = con.sql(
             "select cab_meeting_at, previous_meeting_at, forward_schedule_end_at from rpt_cab_agenda limit 1"
@@ -249,6 +153,10 @@ def cab_pack(
             default_at = bounds[0]
             previous_days = (bounds[0] - bounds[1]).days
             forward_days = (bounds[2] - bounds[0]).days
+        columns = {c[0] for c in con.sql("select * from rpt_cab_agenda limit 0").description}
+        if "replan_stale_days" in columns:
+            stale = con.sql("select replan_stale_days from rpt_cab_agenda limit 1").fetchall()
+            stale_days = int(stale[0][0]) if stale else stale_days
 
     if meeting_at is None:
         now = evidence_as_of or built_at or datetime.now(UTC).replace(tzinfo=None)
@@ -259,7 +167,14 @@ def cab_pack(
     if p >= t:
         raise ValueError(f"the previous meeting ({p}) must be before the meeting ({t})")
 
-    agenda = _query(con, AGENDA_SQL, [t, p, f])
+    past = evidence_as_of is not None and t < evidence_as_of
+    agenda = _query(con, AGENDA_SQL, [t, p, f, past])
+    updates = (
+        _query(con, UPDATES_SQL, [agenda["change_id"].unique().to_list()])
+        if "fct_changes" in tables
+        else pl.DataFrame(schema={"change_id": pl.String, "updated_at": pl.Datetime("us")})
+    )
+    agenda = flag_replan(agenda, updates, stale_days)
     collisions = _query(con, COLLISIONS_SQL, [agenda["change_id"].unique().to_list()])
     failed = agenda.filter(pl.col("agenda_section") == "post_implementation_review")
     caused = _query(con, CAUSED_INCIDENTS_SQL, [failed["change_id"].unique().to_list()])
@@ -284,6 +199,15 @@ def cab_pack(
     kpis, kpi_source = _kpi_strip(con, tables, t)
     forward = _forward_schedule(agenda, collisions, t, f)
     notes: list[str] = []
+    if past:
+        notes.append(
+            f"This meeting is before the warehouse's evidence time ({fmt_ts(evidence_as_of)} UTC). The agenda is "
+            "rebuilt from the changes' timestamps as they stood at the meeting (raised before it; awaiting = not "
+            "yet approved, started or closed then; scheduled = approved or standard, planned in the forward "
+            "schedule). The risk indicator, its evidence and the collisions are as of the evidence time, not as "
+            f"of the meeting: for those as they stood then, build with `changeboard build --as-of "
+            f"'{t:%Y-%m-%d %H:%M:%S}'`."
+        )
     if evidence_as_of is not None and t > evidence_as_of + timedelta(days=forward_days):
         notes.append(
             f"The meeting is more than {forward_days} days after the warehouse's evidence time "
@@ -310,38 +234,101 @@ def cab_pack(
 
 # The selection rules of fct_change_risk_evidence's documentation, for any T ($1), P ($2), F ($3).
 # "raised before T" only matters for a meeting in the past: for the default T it holds for every row.
+# $4 (a meeting before the evidence time, "past"): the first two sections as they stood at T, from the
+# changes' timestamps: awaiting = raised before T, not standard, neither closed nor started before T,
+# and approved at or after T (or still awaiting now); scheduled = raised before T, not closed before T,
+# approved before T (or standard), planned to start in [T, F).
 AGENDA_SQL = """
 with bounds as (
     select cast($1 as timestamp) as cab_meeting_at,
         cast($2 as timestamp) as previous_meeting_at,
-        cast($3 as timestamp) as forward_schedule_end_at
+        cast($3 as timestamp) as forward_schedule_end_at,
+        cast($4 as boolean) as is_past
 ),
 evidence as (
-    select evidence.*, bounds.*
+    select evidence.*, bounds.*,
+        coalesce(evidence.opened_at < bounds.cab_meeting_at, true) as raised_before,
+        coalesce(evidence.closed_at >= bounds.cab_meeting_at, true) as open_at_meeting
     from fct_change_risk_evidence as evidence
     cross join bounds
 ),
+staged as (
+    select *,
+        case when is_past then
+            raised_before and open_at_meeting
+            and coalesce(change_type, '') <> 'standard'
+            and coalesce(actual_start_at >= cab_meeting_at, true)
+            and (approved_at >= cab_meeting_at or (approved_at is null and is_awaiting_decision))
+        else is_awaiting_decision and raised_before
+        end as awaiting_at_meeting
+    from evidence
+),
 sectioned as (
-    select 'awaiting_decision' as agenda_section, 1 as section_order, * from evidence
-    where is_awaiting_decision and (opened_at is null or opened_at < cab_meeting_at)
+    select 'awaiting_decision' as agenda_section, 1 as section_order, * from staged
+    where awaiting_at_meeting
     union all by name
-    select 'scheduled' as agenda_section, 2 as section_order, * from evidence
-    where not is_awaiting_decision
-        and state_category in ('open', 'in_progress')
+    select 'scheduled' as agenda_section, 2 as section_order, * from staged
+    where not awaiting_at_meeting
         and planned_start_at >= cab_meeting_at
         and planned_start_at < forward_schedule_end_at
-        and (opened_at is null or opened_at < cab_meeting_at)
+        and raised_before
+        and case when is_past then
+                open_at_meeting and (change_type = 'standard' or approved_at < cab_meeting_at)
+            else state_category in ('open', 'in_progress')
+            end
     union all by name
-    select 'emergency_retrospective' as agenda_section, 3 as section_order, * from evidence
+    select 'emergency_retrospective' as agenda_section, 3 as section_order, * from staged
     where is_emergency and retrospective_at >= previous_meeting_at and retrospective_at < cab_meeting_at
     union all by name
-    select 'post_implementation_review' as agenda_section, 4 as section_order, * from evidence
+    select 'post_implementation_review' as agenda_section, 4 as section_order, * from staged
     where is_failed and review_at >= previous_meeting_at and review_at < cab_meeting_at
 )
-select agenda_section || '|' || change_id as agenda_item_id, *
+select agenda_section || '|' || change_id as agenda_item_id,
+    * exclude (is_past, raised_before, open_at_meeting, awaiting_at_meeting)
 from sectioned
-order by section_order, planned_start_at nulls last, number
+order by section_order, risk_score desc nulls last, planned_start_at nulls last, number
 """
+
+
+# The agenda's changes' last update (fct_changes.updated_at): the same semi-join as the collisions.
+UPDATES_SQL = """
+with agenda_changes as (
+    select distinct unnest(cast($1 as varchar[])) as change_id
+)
+select changes.change_id, changes.updated_at
+from fct_changes as changes
+where changes.change_id in (select change_id from agenda_changes)
+"""
+
+
+def flag_replan(agenda: pl.DataFrame, updates: pl.DataFrame, stale_days: int) -> pl.DataFrame:
+    """rpt_cab_agenda's replan rule for any T: an item awaiting a decision or scheduled whose planned
+    window has passed at T (planned end, else start, before T) or whose record has had no update for
+    ``stale_days`` days before T. Adds ``updated_at``, ``is_replan``, ``replan_reason``,
+    ``replan_stale_days``."""
+    if "updated_at" in agenda.columns:
+        agenda = agenda.drop("updated_at")
+    joined = agenda.join(updates, on="change_id", how="left", maintain_order="left")
+    deciding = pl.col("agenda_section").is_in(["awaiting_decision", "scheduled"])
+    passed = deciding & (
+        pl.coalesce("planned_end_at", "planned_start_at") < pl.col("cab_meeting_at")
+    ).fill_null(False)
+    stale = deciding & (
+        pl.col("updated_at") < pl.col("cab_meeting_at") - pl.duration(days=stale_days)
+    ).fill_null(False)
+    tail = f"no update for {stale_days} days or more"
+    return joined.with_columns(
+        (passed | stale).alias("is_replan"),
+        pl.when(passed & stale)
+        .then(pl.lit(f"planned window already passed; {tail}"))
+        .when(passed)
+        .then(pl.lit("planned window already passed"))
+        .when(stale)
+        .then(pl.lit(tail))
+        .otherwise(pl.lit(None, dtype=pl.String))
+        .alias("replan_reason"),
+        pl.lit(stale_days, dtype=pl.Int32).alias("replan_stale_days"),
+    )
 
 
 # The agenda's change ids are bound as one list ($1) and unnested into a relation that the pairs and
@@ -417,14 +404,6 @@ def _forward_schedule(
 
 
 # --- shared, pure presentation helpers ----------------------------------------------------------------
-
-
-def fmt_ts(value: object, *, date_only: bool = False) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d" if date_only else "%Y-%m-%d %H:%M")
-    return str(value)
 
 
 def fmt_window(start: object, end: object) -> str:
@@ -537,6 +516,8 @@ def collision_lines(collisions: pl.DataFrame, change_id: str) -> list[str]:
 def flags(row: dict[str, Any]) -> list[str]:
     """Blackout / maintenance-window / form flags of an agenda row."""
     out = []
+    if row.get("is_replan"):
+        out.append(f"REPLAN: {row.get('replan_reason') or 'needs replanning'}")
     if row.get("in_blackout"):
         out.append(f"BLACKOUT: {row.get('blackout_window_name') or 'blackout window'}")
     if row.get("is_outside_maintenance_window"):
@@ -693,6 +674,97 @@ def kpi_periods(pack: CabPack) -> str:
     )
 
 
+# The executive summary and the one-line agenda (``--detail summary``): how many lines each list shows
+# before it says how many more there are (the appendix, ``--detail full``, and the app list them all).
+SUMMARY_LIMITS = {
+    "decisions": 12,
+    "attention": 12,
+    "awaiting": 30,
+    "standard_low": 60,
+    "scheduled": 30,
+    "reviews": 20,
+}
+
+
+def _line(row: dict[str, Any]) -> dict[str, Any]:
+    """One agenda row as the one-line texts the summary shows: risk and its main reason first."""
+    reason_list = reasons(row)
+    return {
+        "number": row["number"] + (" (form)" if row.get("is_from_form") else ""),
+        "title": row.get("title") or "(no title)",
+        "risk": f"{row.get('risk_level')} ({row.get('risk_score')})",
+        "risk_level": row.get("risk_level"),
+        "reason": reason_list[0] + (f" (+{len(reason_list) - 1} more)" if len(reason_list) > 1 else ""),
+        "type_risk": f"{row.get('change_type') or '?'} / {row.get('risk') or 'not stated'}",
+        "window": fmt_window(row.get("planned_start_at"), row.get("planned_end_at")),
+        "ci": row.get("primary_ci_name") or row.get("ci_names") or "—",
+        "service": row.get("service_name") or "—",
+        "flags": ", ".join(f for f in flags(row) if f != "raised through the form"),
+        "collisions": int(row.get("collision_count") or 0),
+        "outcome": row.get("outcome") or row.get("state") or "",
+        "caused": int(row.get("caused_incident_count") or 0),
+    }
+
+
+def _by_risk(rows: pl.DataFrame) -> pl.DataFrame:
+    return rows.sort(
+        ["risk_score", "planned_start_at", "number"], descending=[True, False, False], nulls_last=True
+    )
+
+
+def summary(pack: CabPack) -> dict[str, Any]:
+    """The executive summary and the one-line agenda of a pack (pure, from every agenda row):
+
+    - ``decisions``: the items awaiting a decision, highest risk first;
+    - ``attention``: awaiting or scheduled changes that are high risk, collide or fall in a blackout;
+    - ``awaiting``: one line per item awaiting a decision; ``standard_low``: one line per low-risk
+      standard change in the forward schedule; ``scheduled``: one line per other scheduled change;
+      ``reviews``: one line per emergency or failed change under review.
+
+    Each list is ``{"items": [...], "total": n, "hidden": n - shown}``."""
+
+    def listed(rows: pl.DataFrame, name: str) -> dict[str, Any]:
+        cap = SUMMARY_LIMITS[name]
+        return {
+            "items": [_line(r) for r in rows.head(cap).iter_rows(named=True)],
+            "total": rows.height,
+            "hidden": max(rows.height - cap, 0),
+        }
+
+    awaiting = _by_risk(pack.section("awaiting_decision"))
+    scheduled = pack.section("scheduled")
+    deciding = pack.agenda.filter(pl.col("agenda_section").is_in(["awaiting_decision", "scheduled"]))
+    attention = _by_risk(
+        deciding.filter(
+            (pl.col("risk_level") == "high")
+            | (pl.col("collision_count").fill_null(0) > 0)
+            | pl.col("in_blackout").fill_null(False)
+        )
+    )
+    is_low_standard = (pl.col("change_type") == "standard") & (pl.col("risk_level") == "low")
+    standard_low = scheduled.filter(is_low_standard.fill_null(False)).sort(
+        "planned_start_at", "number", nulls_last=True
+    )
+    others = _by_risk(scheduled.filter(~is_low_standard.fill_null(False)))
+    reviews = pack.agenda.filter(
+        pl.col("agenda_section").is_in(["emergency_retrospective", "post_implementation_review"])
+    ).unique("change_id", keep="first", maintain_order=True)
+    return {
+        "decisions": listed(awaiting, "decisions"),
+        "attention": listed(attention, "attention"),
+        "awaiting": listed(awaiting, "awaiting"),
+        "standard_low": listed(standard_low, "standard_low"),
+        "scheduled": listed(others, "scheduled"),
+        "reviews": listed(_by_risk(reviews), "reviews"),
+        "replan": int(deciding["is_replan"].fill_null(False).sum()) if "is_replan" in deciding.columns else 0,
+        "blackout": int(deciding["in_blackout"].fill_null(False).sum()),
+        "high": int((deciding["risk_level"] == "high").fill_null(False).sum()),
+    }
+
+
+DETAILS = ("summary", "full")
+
+
 def context(pack: CabPack, *, limit: int | None = DEFAULT_SECTION_LIMIT) -> dict[str, Any]:
     """Everything the templates show, built once from the pack (pure).
 
@@ -768,6 +840,7 @@ def context(pack: CabPack, *, limit: int | None = DEFAULT_SECTION_LIMIT) -> dict
         "empty": pack.is_empty,
         "notes": list(pack.notes),
         "counts": totals,
+        "summary": summary(pack),
     }
 
 
@@ -817,8 +890,65 @@ def _md_table(headers: list[str], rows: Iterable[list[object]]) -> list[str]:
     return out
 
 
-def render_markdown(pack: CabPack, *, limit: int | None = DEFAULT_SECTION_LIMIT) -> str:
-    """The pack as Markdown (GitHub / wiki flavour) for pasting into a wiki page or an email."""
+def _md_summary(ctx: dict[str, Any]) -> list[str]:
+    """The executive summary and the one-line agenda as Markdown."""
+    summ = ctx["summary"]
+    tiles = [f"{s['label']}: **{s['total']}**" for s in ctx["sections"]]
+    tiles += [
+        f"Collisions: **{len(ctx['collisions']) + ctx['collisions_hidden']}**",
+        f"High risk: **{summ['high']}**",
+        f"In a blackout: **{summ['blackout']}**",
+        f"To replan: **{summ['replan']}**",
+    ]
+    lines = ["## Executive summary", "", " · ".join(tiles), ""]
+
+    def listing(title: str, part: dict[str, Any], kind: str) -> list[str]:
+        out = [f"### {md_escape(title)} ({part['total']})", ""]
+        if not part["items"]:
+            return [*out, "None.", ""]
+        if kind == "standard":
+            out += _md_table(
+                ["Change", "Window (UTC)", "Title", "CI", "Service"],
+                [[i["number"], i["window"], i["title"], i["ci"], i["service"]] for i in part["items"]],
+            )
+        else:
+            out += _md_table(
+                ["Change", "Risk", "Main reason", "Title", "Window (UTC)", "Flags", "Collisions"],
+                [
+                    [
+                        i["number"],
+                        i["risk"],
+                        i["reason"],
+                        i["title"],
+                        i["window"],
+                        i["flags"] or "—",
+                        i["collisions"],
+                    ]
+                    for i in part["items"]
+                ],
+            )
+        if part["hidden"]:
+            out += [
+                "",
+                f"… and {part['hidden']} more (`--detail full`, the CAB page and its CSV list every one).",
+            ]
+        return [*out, ""]
+
+    lines += listing("Decisions needed, highest risk first", summ["decisions"], "line")
+    lines += listing("High-risk, colliding or in a blackout", summ["attention"], "line")
+    lines += ["## The agenda, one line per change", ""]
+    lines += listing("1. Awaiting a CAB decision", summ["awaiting"], "line")
+    lines += listing(
+        "2. Forward schedule: normal, emergency and higher-risk changes", summ["scheduled"], "line"
+    )
+    lines += listing("2. Forward schedule: low-risk standard changes", summ["standard_low"], "standard")
+    lines += listing("3-4. Emergency and failed changes since the previous meeting", summ["reviews"], "line")
+    return lines
+
+
+def render_markdown(pack: CabPack, *, limit: int | None = DEFAULT_SECTION_LIMIT, detail: str = "full") -> str:
+    """The pack as Markdown (GitHub / wiki flavour) for pasting into a wiki page or an email: the executive
+    summary and one line per change; with ``detail="full"`` the detail follows as an appendix."""
     ctx = context(pack, limit=limit)
     lines = [
         f"# {md_escape(ctx['title'])}",
@@ -829,17 +959,22 @@ def render_markdown(pack: CabPack, *, limit: int | None = DEFAULT_SECTION_LIMIT)
         "",
     ]
     lines += [f"> {md_escape(n)}" for n in ctx["notes"]]
-    if ctx["limited"]:
-        lines += [f"> {md_escape(ctx['limit_note'])}", ""]
     if ctx["empty"]:
         lines += [
+            "",
             "## Nothing to review",
             "",
             "No change awaits a decision, none is scheduled in the forward "
             "schedule and none needs a retrospective or a post-implementation review.",
             "",
         ]
-    for sec in ctx["sections"]:
+    lines += ["", *_md_summary(ctx)]
+    full = detail == "full"
+    if full:
+        lines += ["# Appendix: the detail", ""]
+        if ctx["limited"]:
+            lines += [f"> {md_escape(ctx['limit_note'])}", ""]
+    for sec in ctx["sections"] if full else []:
         lines += [
             f"## {sec['order']}. {md_escape(sec['label'])} ({sec['total']})",
             "",
@@ -917,9 +1052,11 @@ def render_markdown(pack: CabPack, *, limit: int | None = DEFAULT_SECTION_LIMIT)
     )
     lines += ["", f"Source: {md_escape(ctx['kpi_source'])}.", ""]
     lines += [f"## Collisions ({len(ctx['collisions']) + ctx['collisions_hidden']})", ""]
-    if ctx["collisions_hidden"]:
+    if not full:
+        lines += ["Listed with `--detail full`.", ""]
+    elif ctx["collisions_hidden"]:
         lines += [f"The first {len(ctx['collisions'])} (and {ctx['collisions_hidden']} more).", ""]
-    if ctx["collisions"]:
+    if ctx["collisions"] and full:
         lines += _md_table(
             ["Change", "With", "Kind", "Shared CI / service / path", "Overlap (UTC)"],
             [
@@ -927,7 +1064,7 @@ def render_markdown(pack: CabPack, *, limit: int | None = DEFAULT_SECTION_LIMIT)
                 for c in ctx["collisions"]
             ],
         )
-    else:
+    elif full:
         lines.append("No collisions.")
     lines += ["", f"## Blackout windows in the forward schedule ({len(ctx['blackouts'])})", ""]
     if ctx["blackouts"]:
@@ -1020,11 +1157,14 @@ def render_ics(pack: CabPack, *, limit: int | None = DEFAULT_SECTION_LIMIT) -> b
 # --- PDF --------------------------------------------------------------------------------------------
 
 
-def render_pdf(pack: CabPack, *, paper: str = "a4", limit: int | None = DEFAULT_SECTION_LIMIT) -> bytes:
-    """A printable PDF (landscape A4 or Letter) with page numbers, version and generated-at in the footer."""
+def render_pdf(
+    pack: CabPack, *, paper: str = "a4", limit: int | None = DEFAULT_SECTION_LIMIT, detail: str = "summary"
+) -> bytes:
+    """A printable PDF (landscape A4 or Letter) with page numbers, version and generated-at in the footer:
+    the executive summary and one line per change; ``detail="full"`` adds the detail as an appendix."""
     from changeboard.reports import cab_pdf
 
-    return cab_pdf.render(pack, context(pack, limit=limit), paper=paper)
+    return cab_pdf.render(pack, context(pack, limit=limit), paper=paper, detail=detail)
 
 
 RENDERERS: dict[str, Callable[..., str | bytes]] = {
@@ -1035,7 +1175,14 @@ RENDERERS: dict[str, Callable[..., str | bytes]] = {
 }
 
 
-def render(pack: CabPack, fmt: str, *, paper: str = "a4", limit: int | None = DEFAULT_SECTION_LIMIT) -> bytes:
+def render(
+    pack: CabPack,
+    fmt: str,
+    *,
+    paper: str = "a4",
+    limit: int | None = DEFAULT_SECTION_LIMIT,
+    detail: str = "summary",
+) -> bytes:
     """The pack in one of :data:`FORMATS`, as bytes (``limit``: agenda items listed per section, see
     :func:`context`; the ICS calendar holds the forward schedule's listed changes, see
     :func:`render_ics`)."""
@@ -1043,9 +1190,13 @@ def render(pack: CabPack, fmt: str, *, paper: str = "a4", limit: int | None = DE
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if paper not in PAPERS:
         raise ValueError(f"unknown paper {paper!r}; choose one of {', '.join(PAPERS)}")
+    if detail not in DETAILS:
+        raise ValueError(f"unknown detail {detail!r}; choose one of {', '.join(DETAILS)}")
     with _without_cyclic_gc():
         if fmt == "pdf":
-            out: str | bytes = render_pdf(pack, paper=paper, limit=limit)
+            out: str | bytes = render_pdf(pack, paper=paper, limit=limit, detail=detail)
+        elif fmt == "md":
+            out = render_markdown(pack, limit=limit, detail=detail)
         else:
             out = RENDERERS[fmt](pack, limit=limit)
     return out.encode("utf-8") if isinstance(out, str) else out

@@ -19,15 +19,21 @@ from matplotlib.patches import Patch, Rectangle
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
 
-    from changeboard.reports.cab import CabPack
+    from changeboard.reports.cab_model import CabPack
 RISK_COLOURS = {"low": "#4c9a5b", "medium": "#e0a526", "high": "#c8423b"}
 BLACKOUT = "#6b6b6b"
 COLLISION = "#b0122b"
+MIN_FONT = 7.0  # points: the smallest text a timeline draws (a printed page is read at arm's length)
+LANE_INCHES = 0.26  # one lane's height on screen
+PRINT_LANE_INCHES = 0.14  # the least lane height on a printed page (10 points around a 7-point label)
 MIN_BAR = timedelta(hours=3)  # a 30-minute window is invisible on a 14-day axis
-LABEL_ROOM = timedelta(hours=14)  # room for the change number written after a bar
+LABEL_ROOM = timedelta(hours=14)  # room for the change number written after a bar (a 14-day axis)
+LABEL_INCHES = 0.6  # a change number at MIN_FONT points is about half an inch wide
 
 
-def _lanes(pack: CabPack, by: str) -> tuple[list[dict[str, Any]], list[str], list[str]]:
+def _lanes(
+    pack: CabPack, by: str, label_room: timedelta = LABEL_ROOM
+) -> tuple[list[dict[str, Any]], list[str], list[str]]:
     """Bars packed into lanes: one group per service (or primary CI), a new lane inside the group only
     when bars would overlap. Returns (bars with their lane index, lane labels, lane groups)."""
     col = "service_name" if by == "service" else "primary_ci_name"
@@ -48,7 +54,7 @@ def _lanes(pack: CabPack, by: str) -> tuple[list[dict[str, Any]], list[str], lis
         for r in part.iter_rows(named=True):
             start = r["planned_start_at"]
             end = max(r["planned_end_at"] or start + timedelta(hours=1), start + MIN_BAR)
-            shown_end = end + LABEL_ROOM
+            shown_end = end + label_room
             for k, busy_until in enumerate(lane_ends):
                 if busy_until <= start:
                     lane_ends[k] = shown_end
@@ -74,18 +80,42 @@ def _tight_once(fig: Figure, rect: tuple[float, float, float, float] | None = No
         fig.set_layout_engine(None)
 
 
-def timeline_figure(pack: CabPack, *, by: str = "service", width: float = 11.0) -> Figure:
+def timeline_figure(
+    pack: CabPack,
+    *,
+    by: str = "service",
+    width: float = 11.0,
+    window: tuple[datetime, datetime] | None = None,
+    lanes: tuple[int, int] | None = None,
+    height: float | None = None,
+    title: str | None = None,
+) -> Figure:
     """The forward schedule by service (or primary CI): one bar per change, labelled with its number and
     coloured by the published risk indicator; colliding changes outlined and hatched, overlap starts
-    marked x; blackout windows shaded on the rows they apply to; dashed outlines await a decision."""
-    bars, labels, groups = _lanes(pack, by)
+    marked x; blackout windows shaded on the rows they apply to; dashed outlines await a decision.
+
+    ``window``: the time axis (default the forward schedule); ``lanes``: only the lanes [lo, hi) of
+    :func:`_lanes` (one page of a long schedule); ``height``: a fixed figure height (inches) instead
+    of one growing with the lanes. Every text is at least :data:`MIN_FONT` points at the figure's size."""
+    x_start, x_end = window or (pack.meeting_at, pack.forward_end_at)
+    # room after a bar for its number: the axis' time per inch times the label's width
+    room = max((x_end - x_start) * (LABEL_INCHES / width), timedelta(hours=1))
+    bars, labels, groups = _lanes(pack, by, room)
+    if lanes is not None:
+        lo, hi = lanes
+        bars = [{**x, "lane": x["lane"] - lo} for x in bars if lo <= x["lane"] < hi]
+        labels, groups = labels[lo:hi], groups[lo:hi]
+        if labels and not labels[0]:
+            labels[0] = f"{groups[0]} (cont.)"
     n = len(labels)
-    height = max(2.8, 1.6 + 0.26 * n)
+    height = height or max(2.8, 1.6 + LANE_INCHES * n)
     fig = Figure(figsize=(width, height), dpi=100)
     ax = fig.add_subplot(1, 1, 1)
     # blackouts: on the lanes of the service / CI they apply to, across all lanes when unscoped
     for b in pack.blackouts.iter_rows(named=True):
-        start, end = max(b["start_at"], pack.meeting_at), min(b["end_at"], pack.forward_end_at)
+        start, end = max(b["start_at"], x_start), min(b["end_at"], x_end)
+        if start >= end:
+            continue
         scope = b["scope_ci_name"]
         if b["scope_kind"] == "all" or not n:
             rows = list(range(n)) or [0]
@@ -106,7 +136,7 @@ def timeline_figure(pack: CabPack, *, by: str = "service", width: float = 11.0) 
                 start,
                 rows[0] - 0.45,
                 f" blackout: {b['name']} ({scope or 'all CIs'})",
-                fontsize=6,
+                fontsize=MIN_FONT,
                 va="top",
                 color="#333333",
                 zorder=1,
@@ -133,7 +163,7 @@ def timeline_figure(pack: CabPack, *, by: str = "service", width: float = 11.0) 
             x["bar_end"],
             x["lane"],
             " " + x["number"],
-            fontsize=5.5,
+            fontsize=MIN_FONT,
             va="center",
             ha="left",
             zorder=3,
@@ -160,7 +190,7 @@ def timeline_figure(pack: CabPack, *, by: str = "service", width: float = 11.0) 
     ax.set_yticks(range(n), labels=labels, fontsize=7)
     ax.tick_params(axis="y", length=0)
     ax.set_ylim(n - 0.5 if n else 0.5, -0.5)
-    ax.set_xlim(pack.meeting_at, pack.forward_end_at)
+    ax.set_xlim(x_start, x_end)
     ax.xaxis.set_major_locator(DayLocator())
     ax.xaxis.set_major_formatter(DateFormatter("%a\n%d %b"))
     ax.tick_params(axis="x", labelsize=7)
@@ -177,14 +207,62 @@ def timeline_figure(pack: CabPack, *, by: str = "service", width: float = 11.0) 
         Patch(color=BLACKOUT, alpha=0.3, label="blackout window"),
     ]
     fig.legend(handles=handles, loc="lower center", ncol=7, fontsize=7, frameon=False)
-    title = "by service" if by == "service" else "by primary CI"
+    by_text = "by service" if by == "service" else "by primary CI"
     ax.set_title(
-        f"Forward schedule {pack.meeting_at:%d %b %H:%M} – {pack.forward_end_at:%d %b %Y %H:%M} (UTC), {title}",
+        title_text
+        if (title_text := title)
+        else f"Forward schedule {x_start:%d %b %H:%M} – {x_end:%d %b %Y %H:%M} (UTC), {by_text}",
         fontsize=9,
         loc="left",
     )
     _tight_once(fig, rect=(0, 0.45 / height, 1, 1))
     return fig
+
+
+def timeline_pages(
+    pack: CabPack, *, by: str = "service", width_in: float = 10.7, height_in: float = 6.6
+) -> list[tuple[str, Figure]]:
+    """The forward schedule for print: one figure per week of [T, F) (and, when a week has more lanes than
+    a page holds, one per group of lanes), each sized to the page (``width_in`` x ``height_in``) so the
+    labels print at :data:`MIN_FONT` points or more. Weeks with nothing planned and no blackout are left
+    out. Returns (title, figure) pairs."""
+    from dataclasses import replace
+
+    out: list[tuple[str, Figure]] = []
+    fs = pack.forward_schedule
+    per_page = max(int((height_in - 1.2) / PRINT_LANE_INCHES), 4)
+    start = pack.meeting_at
+    week = 1
+    while start < pack.forward_end_at:
+        end = min(start + timedelta(days=7), pack.forward_end_at)
+        part = fs.filter((pl.col("planned_start_at") >= start) & (pl.col("planned_start_at") < end))
+        blackouts = pack.blackouts.filter((pl.col("start_at") < end) & (pl.col("end_at") > start))
+        if part.height or blackouts.height:
+            sub = replace(pack, forward_schedule=part, blackouts=blackouts)
+            _bars, labels, _groups = _lanes(
+                sub, by, max((end - start) * (LABEL_INCHES / width_in), timedelta(hours=1))
+            )
+            total = max(len(labels), 1)
+            pages = (total + per_page - 1) // per_page
+            for k in range(pages):
+                lo, hi = k * per_page, min((k + 1) * per_page, total)
+                suffix = f", lanes {lo + 1}-{hi} of {total}" if pages > 1 else ""
+                title = (
+                    f"Forward schedule, week {week}: {start:%a %d %b %H:%M} – {end:%a %d %b %Y %H:%M} UTC "
+                    f"({part.height} changes{suffix})"
+                )
+                fig = timeline_figure(
+                    sub,
+                    by=by,
+                    width=width_in,
+                    window=(start, end),
+                    lanes=(lo, hi),
+                    height=height_in,
+                    title="by service" if by == "service" else "by primary CI",
+                )
+                out.append((title, fig))
+        start, week = end, week + 1
+    return out
 
 
 def kpi_figure(pack: CabPack, *, width: float = 10.5) -> Figure:

@@ -13,7 +13,7 @@ from reportlab.lib import colors
 from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import A4, LETTER, landscape
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
-from reportlab.lib.units import mm
+from reportlab.lib.units import inch, mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas as rl_canvas
@@ -32,7 +32,7 @@ from reportlab.platypus.paragraph import cleanBlockQuotedText
 from reportlab.platypus.paraparser import ParaParser, known_entities
 
 from changeboard.reports import cab_charts
-from changeboard.reports.cab import CabPack
+from changeboard.reports.cab_model import CabPack
 
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
@@ -197,6 +197,12 @@ def _styles() -> dict[str, ParagraphStyle]:
         "cellb": ParagraphStyle("cellb", parent=body, fontName=bold, fontSize=7.2, leading=8.8),
         "num": ParagraphStyle("num", parent=body, fontSize=7.2, leading=8.8, alignment=TA_RIGHT),
         "big": ParagraphStyle("big", parent=body, fontName=bold, fontSize=11, leading=14),
+        "h3": ParagraphStyle(
+            "h3", parent=body, fontName=bold, fontSize=9.5, leading=12, spaceBefore=5, spaceAfter=2
+        ),
+        "note": ParagraphStyle(
+            "note", parent=body, textColor=colors.HexColor("#8a1c14"), fontSize=8.5, leading=11
+        ),
     }
 
 
@@ -339,8 +345,84 @@ def _agenda_table(section: dict[str, Any], avail: float, styles: dict[str, Parag
     return _table(header, rows, [f * avail for f in fractions], styles, extra=extra)
 
 
-def render(pack: CabPack, ctx: dict[str, Any], *, paper: str = "a4") -> bytes:
-    """The PDF bytes of the pack (``ctx`` is :func:`ingest.reports.cab.context` of the same pack)."""
+def _one_line_table(
+    title: str, listing: dict[str, Any], kind: str, avail: float, styles: dict[str, ParagraphStyle], more: str
+) -> list[Any]:
+    """A heading and one line per change (risk and its main reason first), with how many more there are."""
+    out: list[Any] = [Paragraph(esc(f"{title} ({listing['total']})"), styles["h3"])]
+    if not listing["items"]:
+        out.append(Paragraph("None.", styles["body"]))
+        return out
+    if kind == "standard":
+        header = ["Change", "Window (UTC)", "Title", "CI", "Service"]
+        fractions = [0.11, 0.17, 0.38, 0.17, 0.17]
+        rows = [
+            [i["number"], i["window"], _clip(i["title"], 90), i["ci"], i["service"]] for i in listing["items"]
+        ]
+    elif kind == "review":
+        header = ["Change", "Risk", "Title", "Outcome / state", "Caused incidents", "Main reason"]
+        fractions = [0.11, 0.09, 0.33, 0.12, 0.1, 0.25]
+        rows = [
+            [
+                i["number"],
+                i["risk"],
+                _clip(i["title"], 90),
+                i["outcome"],
+                str(i["caused"]),
+                _clip(i["reason"], 110),
+            ]
+            for i in listing["items"]
+        ]
+    else:
+        header = ["Change", "Risk", "Main reason", "Title", "Window (UTC)", "Flags, collisions"]
+        fractions = [0.09, 0.075, 0.29, 0.25, 0.125, 0.17]
+        rows = []
+        for i in listing["items"]:
+            colour = RISK.get(i["risk_level"], "#333333")
+            notes = ", ".join(
+                x for x in (i["flags"], f"{i['collisions']} collision(s)" if i["collisions"] else "") if x
+            )
+            rows.append(
+                [
+                    i["number"],
+                    _Cell(f"<font color='{colour}'><b>{esc(i['risk'])}</b></font>", styles["cell"]),
+                    _clip(i["reason"], 75),
+                    _clip(i["title"], 58),
+                    i["window"],
+                    _clip(notes or "—", 60),
+                ]
+            )
+    out.append(_table(header, rows, [f * avail for f in fractions], styles))
+    if listing["hidden"]:
+        out.append(Paragraph(esc(f"… and {listing['hidden']} more {more}"), styles["meta"]))
+    return out
+
+
+def _kpi_table(ctx: dict[str, Any], avail: float, styles: dict[str, ParagraphStyle]) -> Flowable:
+    return _table(
+        ["KPI", "Last 4 weeks", "Num. / denom.", "4 weeks before", "Num. / denom.", "Change"],
+        [
+            [
+                k["kpi_label"],
+                k["current_text"],
+                k["current_fraction"],
+                k["previous_text"],
+                k["previous_fraction"],
+                k["change_text"],
+            ]
+            for k in ctx["kpis"]
+        ],
+        [avail * f for f in (0.3, 0.12, 0.14, 0.12, 0.14, 0.18)],
+        styles,
+    )
+
+
+def render(pack: CabPack, ctx: dict[str, Any], *, paper: str = "a4", detail: str = "summary") -> bytes:
+    """The PDF bytes of the pack (``ctx`` is :func:`changeboard.reports.cab.context` of the same pack).
+
+    ``detail="summary"``: the executive summary (KPI strip, decisions needed, high-risk and colliding
+    changes) first, then one line per change, the timeline one landscape page per week; ``"full"`` adds
+    the detail (every listed change's evidence, the KPI chart, the collisions) as an appendix."""
     size = landscape(PAGES[paper])
     styles = _styles()
     buf = io.BytesIO()
@@ -357,6 +439,7 @@ def render(pack: CabPack, ctx: dict[str, Any], *, paper: str = "a4") -> bytes:
     )
     avail = size[0] - 2 * MARGIN
     avail_h = size[1] - 2 * MARGIN - 4 * mm
+    summ = ctx["summary"]
     story: list[Any] = [
         Paragraph(esc(ctx["title"]), styles["title"]),
         Paragraph(
@@ -367,10 +450,10 @@ def render(pack: CabPack, ctx: dict[str, Any], *, paper: str = "a4") -> bytes:
             ),
             styles["meta"],
         ),
-        Spacer(1, 4 * mm),
+        Spacer(1, 2 * mm),
     ]
-    for note in [*ctx["notes"], *([ctx["limit_note"]] if ctx["limited"] else [])]:
-        story.append(Paragraph(esc(note), styles["meta"]))
+    for note in ctx["notes"]:
+        story.append(Paragraph(esc(note), styles["note"]))
     if ctx["empty"]:
         story += [
             Paragraph("Nothing to review", styles["h2"]),
@@ -383,16 +466,22 @@ def render(pack: CabPack, ctx: dict[str, Any], *, paper: str = "a4") -> bytes:
             ),
             Spacer(1, 3 * mm),
         ]
-    # agenda summary + KPI strip on page 1
-    summary = [
-        [Paragraph(f"{s['total']}", styles["big"]) for s in ctx["sections"]]
-        + [Paragraph(str(len(ctx["collisions"]) + ctx["collisions_hidden"]), styles["big"])]
+    # --- executive summary: tiles, KPI strip, decisions needed, high-risk and colliding changes
+    story.append(Paragraph("Executive summary", styles["h2"]))
+    tiles = [(str(s["total"]), s["label"]) for s in ctx["sections"]]
+    tiles += [
+        (str(len(ctx["collisions"]) + ctx["collisions_hidden"]), "Collisions"),
+        (str(summ["high"]), "High risk (awaiting or scheduled)"),
+        (str(summ["blackout"]), "In a blackout window"),
+        (str(summ["replan"]), "To replan"),
     ]
-    summary.append(
-        [Paragraph(esc(s["label"]), styles["cell"]) for s in ctx["sections"]]
-        + [Paragraph("Collisions", styles["cell"])]
+    t = LongTable(
+        [
+            [Paragraph(esc(v), styles["big"]) for v, _ in tiles],
+            [Paragraph(esc(label), styles["cell"]) for _, label in tiles],
+        ],
+        colWidths=[avail / len(tiles)] * len(tiles),
     )
-    t = LongTable(summary, colWidths=[avail / 5] * 5)
     t.setStyle(
         TableStyle(
             [
@@ -402,31 +491,99 @@ def render(pack: CabPack, ctx: dict[str, Any], *, paper: str = "a4") -> bytes:
             ]
         )
     )
-    story += [t, Spacer(1, 3 * mm)]
-    story.append(Paragraph("KPI strip", styles["h2"]))
-    story.append(Paragraph(esc(f"{ctx['kpi_periods']}. Source: {ctx['kpi_source']}."), styles["meta"]))
+    story += [t, Spacer(1, 2 * mm)]
+    story.append(
+        Paragraph(esc(f"KPI strip: {ctx['kpi_periods']}. Source: {ctx['kpi_source']}."), styles["meta"])
+    )
     if ctx["kpis"]:
+        story.append(_kpi_table(ctx, avail, styles))
+    more = "(the appendix of `--detail full`, the CAB page and its CSV list every one)"
+    story += _one_line_table(
+        "Decisions needed, highest risk first", summ["decisions"], "line", avail, styles, more
+    )
+    story += _one_line_table(
+        "High-risk, colliding or in a blackout", summ["attention"], "line", avail, styles, more
+    )
+    # --- the agenda, one line per change
+    story.append(PageBreak())
+    story.append(Paragraph("The agenda, one line per change", styles["h2"]))
+    for note in [ctx["limit_note"]] if ctx["limited"] and detail == "full" else []:
+        story.append(Paragraph(esc(note), styles["meta"]))
+    story += _one_line_table("1. Awaiting a CAB decision", summ["awaiting"], "line", avail, styles, more)
+    story.append(CondPageBreak(30 * mm))
+    story += _one_line_table(
+        "2. Forward schedule: normal, emergency and higher-risk changes",
+        summ["scheduled"],
+        "line",
+        avail,
+        styles,
+        more,
+    )
+    story.append(CondPageBreak(30 * mm))
+    story += _one_line_table(
+        "2. Forward schedule: low-risk standard changes",
+        summ["standard_low"],
+        "standard",
+        avail,
+        styles,
+        more,
+    )
+    story.append(CondPageBreak(30 * mm))
+    story += _one_line_table(
+        "3-4. Emergency and failed changes since the previous meeting",
+        summ["reviews"],
+        "review",
+        avail,
+        styles,
+        more,
+    )
+    if ctx["blackouts"]:
         story.append(
-            _table(
-                ["KPI", "Last 4 weeks", "Num. / denom.", "4 weeks before", "Num. / denom.", "Change"],
+            KeepTogether(
                 [
-                    [
-                        k["kpi_label"],
-                        k["current_text"],
-                        k["current_fraction"],
-                        k["previous_text"],
-                        k["previous_fraction"],
-                        k["change_text"],
-                    ]
-                    for k in ctx["kpis"]
-                ],
-                [avail * f for f in (0.3, 0.12, 0.14, 0.12, 0.14, 0.18)],
-                styles,
+                    Spacer(1, 3 * mm),
+                    _table(
+                        ["Blackout window in the forward schedule", "Scope", "Window (UTC)"],
+                        [[b["name"], b["scope_ci_name"] or "all CIs", b["window"]] for b in ctx["blackouts"]],
+                        [avail * f for f in (0.4, 0.3, 0.3)],
+                        styles,
+                    ),
+                ]
             )
         )
-        if pack.kpi_strip.filter(pack.kpi_strip["unit"] == "rate").height:
-            story.append(_image(cab_charts.kpi_rgb(pack, width=10.5), avail, avail_h * 0.42))
-    # the agenda sections
+    # --- the timeline: one landscape page per week (and per group of lanes), labels at 7 pt or more
+    shown = ctx["timeline_pack"]
+    pages = cab_charts.timeline_pages(shown, width_in=avail / inch, height_in=(avail_h - 14 * mm) / inch)
+    for title, fig in pages:
+        story.append(PageBreak())
+        story.append(Paragraph(esc(title), styles["h2"]))
+        story.append(_image(cab_charts.to_rgb(fig, dpi=110), avail, avail_h - 14 * mm))
+    if not pages:
+        story.append(Paragraph("Forward schedule timeline", styles["h2"]))
+        story.append(Paragraph("No change planned in the forward schedule.", styles["body"]))
+    if detail == "full":
+        story += _appendix(pack, ctx, avail, avail_h, styles)
+
+    regular, _bold = fonts()
+
+    class Canvas(_NumberedCanvas):
+        footer_text = (
+            f"changeboard CAB pack · meeting {ctx['meeting']} UTC · warehouse version {ctx['version']} · "
+            f"generated {ctx['generated_at']} UTC"
+        )
+        font = regular
+
+    doc.build(story, canvasmaker=Canvas)
+    return buf.getvalue()
+
+
+def _appendix(
+    pack: CabPack, ctx: dict[str, Any], avail: float, avail_h: float, styles: dict[str, ParagraphStyle]
+) -> list[Any]:
+    """The detail: every listed change with its evidence, the KPI chart and the collisions."""
+    story: list[Any] = [PageBreak(), Paragraph("Appendix: the detail", styles["h2"])]
+    if ctx["limited"]:
+        story.append(Paragraph(esc(ctx["limit_note"]), styles["meta"]))
     for sec in ctx["sections"]:
         story.append(CondPageBreak(40 * mm))
         story.append(Paragraph(esc(f"{sec['order']}. {sec['label']} ({sec['total']})"), styles["h2"]))
@@ -439,7 +596,10 @@ def render(pack: CabPack, ctx: dict[str, Any], *, paper: str = "a4") -> bytes:
             story.append(_agenda_table(sec, avail, styles))
         else:
             story.append(Paragraph("Nothing to review.", styles["body"]))
-    # collisions and the timeline
+    if ctx["kpis"] and pack.kpi_strip.filter(pack.kpi_strip["unit"] == "rate").height:
+        story.append(CondPageBreak(60 * mm))
+        story.append(Paragraph("KPI strip: rates", styles["h2"]))
+        story.append(_image(cab_charts.kpi_rgb(pack, width=10.5), avail, avail_h * 0.42))
     story.append(CondPageBreak(40 * mm))
     story.append(
         Paragraph(esc(f"Collisions ({len(ctx['collisions']) + ctx['collisions_hidden']})"), styles["h2"])
@@ -461,49 +621,7 @@ def render(pack: CabPack, ctx: dict[str, Any], *, paper: str = "a4") -> bytes:
         )
     else:
         story.append(Paragraph("No collisions.", styles["body"]))
-    story.append(PageBreak())
-    story.append(Paragraph(esc(f"Forward schedule timeline ({ctx['forward_count']} changes)"), styles["h2"]))
-    shown = ctx["timeline_pack"]
-    if shown.forward_schedule.height or shown.blackouts.height:
-        story.append(_image(cab_charts.timeline_rgb(shown, width=11.0), avail, avail_h - 30 * mm))
-        story.append(
-            Paragraph(
-                esc(
-                    "Bars are planned windows (widened to at least 3 hours to stay visible), coloured by the risk "
-                    "indicator; hatched red outlines collide, x marks where an overlap starts; grey bands are "
-                    "blackout windows; dashed bars await a CAB decision."
-                ),
-                styles["meta"],
-            )
-        )
-    else:
-        story.append(Paragraph("No change planned in the forward schedule.", styles["body"]))
-    if ctx["blackouts"]:
-        story.append(
-            KeepTogether(
-                [
-                    Spacer(1, 3 * mm),
-                    _table(
-                        ["Blackout window", "Scope", "Window (UTC)"],
-                        [[b["name"], b["scope_ci_name"] or "all CIs", b["window"]] for b in ctx["blackouts"]],
-                        [avail * f for f in (0.4, 0.3, 0.3)],
-                        styles,
-                    ),
-                ]
-            )
-        )
-
-    regular, _bold = fonts()
-
-    class Canvas(_NumberedCanvas):
-        footer_text = (
-            f"changeboard CAB pack · meeting {ctx['meeting']} UTC · warehouse version {ctx['version']} · "
-            f"generated {ctx['generated_at']} UTC"
-        )
-        font = regular
-
-    doc.build(story, canvasmaker=Canvas)
-    return buf.getvalue()
+    return story
 
 
 class _Raster(Flowable):

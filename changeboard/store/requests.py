@@ -52,6 +52,49 @@ create table if not exists decision (
     decided_by text not null,
     decided_at text not null
 );
+create table if not exists cab_decision (
+    cab_decision_id integer primary key autoincrement,
+    idempotency_key text not null unique,
+    change_id text not null,
+    source_system text not null,
+    number text not null,
+    source_id text,
+    title text,
+    meeting_at text,
+    decision text not null
+        check (decision in ('approved', 'approved_with_conditions', 'rejected', 'deferred')),
+    reason text,
+    conditions text,
+    deferred_to text,
+    decided_by text not null,
+    identity_verified integer not null default 0,
+    decided_at text not null,
+    blackout_confirmed integer not null default 0,
+    risk_level text,
+    risk_score integer,
+    in_blackout integer,
+    blackout_window_name text,
+    collision_count integer
+);
+create table if not exists cab_meeting_item (
+    meeting_at text not null,
+    change_id text not null,
+    position integer not null,
+    timebox_minutes integer,
+    updated_by text,
+    updated_at text not null,
+    primary key (meeting_at, change_id)
+);
+create table if not exists cab_attendee (
+    meeting_at text not null,
+    name text not null,
+    role text,
+    added_by text,
+    added_at text not null,
+    primary key (meeting_at, name)
+);
+create index if not exists cab_decision_change on cab_decision (change_id);
+create index if not exists cab_decision_meeting on cab_decision (meeting_at);
 create index if not exists change_request_created_by on change_request (created_by);
 create index if not exists change_request_status on change_request (status);
 create index if not exists decision_request on decision (request_id);

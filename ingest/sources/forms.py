@@ -1,7 +1,9 @@
 """The change-request form's store (``data/ops/ops.sqlite``) read as a source like any other.
 
 Requests become canonical changes with ``source_system = 'form'`` and ``origin = 'form'``; their CIs
-become ``change_ci`` rows and CAB decisions become ``approval`` rows.
+become ``change_ci`` rows and their CAB decisions ``approval`` rows; every CAB decision recorded at a
+meeting (on a form request or an ITSM change, :mod:`changeboard.store.cab_decisions`) becomes a
+``cab_decision`` row.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ def read_form_store(path: Path) -> list[MappedFrame]:
         ).fetchone()[0]
         requests: list[dict[str, object]] = []
         decisions: list[dict[str, object]] = []
+        cab: list[dict[str, object]] = []
         if created == 2:  # else the app is creating the store this instant: no request yet
             requests = [dict(r) for r in con.execute("select * from change_request order by request_id")]
             decisions = [
@@ -55,6 +58,11 @@ def read_form_store(path: Path) -> list[MappedFrame]:
                     "order by decision_id"
                 )
             ]
+        has_cab = con.execute(
+            "select count(*) from sqlite_master where type = 'table' and name = 'cab_decision'"
+        ).fetchone()[0]
+        if has_cab:  # a store created before CAB decisions on every agenda item has none
+            cab = [dict(r) for r in con.execute("select * from cab_decision order by cab_decision_id")]
         con.execute("commit")
     finally:
         con.close()
@@ -110,4 +118,36 @@ def read_form_store(path: Path) -> list[MappedFrame]:
                 "updated_at": _ts(d["decided_at"]),
             }
         )
-    return [_frame("change", changes), _frame("change_ci", links), _frame("approval", approvals)]
+    cab_rows = [
+        {
+            "source_system": SYSTEM,
+            "source_id": f"CAB{d['cab_decision_id']}",
+            "change_ref": d["change_id"],
+            "change_source_system": d["source_system"],
+            "change_number": d["number"],
+            "change_source_id": d["source_id"],
+            "title": d["title"],
+            "meeting_at": _ts(d["meeting_at"]),
+            "decision_raw": d["decision"],
+            "reason": d["reason"],
+            "conditions": d["conditions"],
+            "deferred_to": _ts(d["deferred_to"]),
+            "decided_by": d["decided_by"],
+            "identity_verified": bool(d["identity_verified"]),
+            "decided_at": _ts(d["decided_at"]),
+            "blackout_confirmed": bool(d["blackout_confirmed"]),
+            "risk_level": d["risk_level"],
+            "risk_score": d["risk_score"],
+            "in_blackout": None if d["in_blackout"] is None else bool(d["in_blackout"]),
+            "blackout_window_name": d["blackout_window_name"],
+            "collision_count": d["collision_count"],
+            "updated_at": _ts(d["decided_at"]),
+        }
+        for d in cab
+    ]
+    return [
+        _frame("change", changes),
+        _frame("change_ci", links),
+        _frame("approval", approvals),
+        _frame("cab_decision", cab_rows),
+    ]

@@ -301,16 +301,23 @@ def test_cab_member_approves_and_rejects_with_a_comment(form_data: DataDir) -> N
     assert any("identities are not verified" in w.value for w in at.warning)
     at.text_input(key="cabd_name").input("Carol (CAB)")
     at.run()
-    at.text_area(key=f"cabd_comment_{a}").input("Approved for the Tuesday window")
-    at.button(key=f"cabd_approve_{a}").click()
+    # both requests were submitted after the last build: they are on the meeting's agenda all the same
+    at.radio(key=f"cabd_{a}_decision").set_value("approved_with_conditions")
+    at.text_area(key=f"cabd_{a}_note").input("Approved for the Tuesday window")
+    at.button(key=f"FormSubmitter:cabd_{a}_form-Record decision").click()
     at.run()
-    assert any(f"{a} approved by Carol (CAB)" in s.value for s in at.success)
-    # a rejection needs a comment
-    at.button(key=f"cabd_reject_{b}").click()
+    shown = [re.sub(r"\\(.)", r"\1", x.value) for x in at.success]  # as a person reads them
+    assert any(
+        f"{a} approved with conditions (Approved for the Tuesday window) by Carol (CAB)" in x for x in shown
+    )
+    # a rejection needs a reason
+    at.radio(key=f"cabd_{b}_decision").set_value("rejected")
+    at.button(key=f"FormSubmitter:cabd_{b}_form-Record decision").click()
     at.run()
-    assert "A rejection needs a comment saying why." in errors_text(at)
-    at.text_area(key=f"cabd_comment_{b}").input("Collides with the payments freeze")
-    at.button(key=f"cabd_reject_{b}").click()
+    assert any("a rejection needs a reason" in e for e in errors_text(at)), errors_text(at)
+    at.radio(key=f"cabd_{b}_decision").set_value("rejected")
+    at.text_area(key=f"cabd_{b}_note").input("Collides with the payments freeze")
+    at.button(key=f"FormSubmitter:cabd_{b}_form-Record decision").click()
     at.run()
     con = ops.connect_ops(form_data.ops_db)
     try:
@@ -320,12 +327,12 @@ def test_cab_member_approves_and_rejects_with_a_comment(form_data: DataDir) -> N
     finally:
         con.close()
     assert [(d["decision"], d["decided_by"], d["comment"]) for d in da] == [
-        ("approved", "Carol (CAB)", "Approved for the Tuesday window")
+        ("approved", "Carol (CAB)", "Conditions: Approved for the Tuesday window")
     ]
     assert [(d["decision"], d["comment"]) for d in db_] == [("rejected", "Collides with the payments freeze")]
     assert datetime.fromisoformat(str(da[0]["decided_at"])) <= datetime.now(UTC)
     decided = table(at, "decision")
-    assert sorted(decided["decision"].to_list()) == ["approved", "rejected"]
+    assert sorted(decided["decision"].to_list()) == ["Approved with conditions", "Rejected"]
 
 
 AUTH = {

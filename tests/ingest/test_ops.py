@@ -382,7 +382,12 @@ def test_a_store_caught_while_it_is_being_created_reads_as_empty(tmp_path: Path)
     raw = sqlite3.connect(path, isolation_level=None)
     raw.execute("pragma journal_mode=wal")  # the file exists, no table yet: the moment the reader hit
     frames = forms.read_form_store(path)
-    assert {f.entity: f.frame.height for f in frames} == {"change": 0, "change_ci": 0, "approval": 0}
+    assert {f.entity: f.frame.height for f in frames} == {
+        "change": 0,
+        "change_ci": 0,
+        "approval": 0,
+        "cab_decision": 0,
+    }
     raw.execute("begin immediate")  # a creator holding its schema transaction: readers see no table
     store = threading.Thread(target=lambda: connect_ops(path).close())
     store.start()

@@ -51,6 +51,9 @@ MODEL_COLUMNS = (
     "in_blackout",
     "blackout_window_name",
     "is_outside_maintenance_window",
+    "is_replan",
+    "replan_reason",
+    "updated_at",
     "collision_count",
     "collision_descriptions",
     "caused_incidents",
@@ -228,7 +231,7 @@ def test_a_change_with_hundreds_of_collisions_still_prints(pack: cab.CabPack) ->
         schema=pack.collisions.schema,
     )
     crowded = dataclasses.replace(pack, collisions=pl.concat([pack.collisions, many]))
-    pages = PdfReader(io.BytesIO(cab.render_pdf(crowded))).pages
+    pages = PdfReader(io.BytesIO(cab.render_pdf(crowded, detail="full"))).pages
     text = " ".join(" ".join(p.extract_text().split()) for p in pages)
     assert (
         f"and {300 + len(cab.collision_lines(pack.collisions, first['change_id'])) - 8} more (see Collisions)"
@@ -257,7 +260,8 @@ def test_a_long_section_lists_its_highest_risk_changes_and_counts_the_rest(pack:
     assert f'data-hidden="{rows.height - 5}"' in html
     assert "highest-risk" in cab.render_markdown(pack, limit=5)
     text = " ".join(
-        " ".join(p.extract_text().split()) for p in PdfReader(io.BytesIO(cab.render_pdf(pack, limit=5))).pages
+        " ".join(p.extract_text().split())
+        for p in PdfReader(io.BytesIO(cab.render_pdf(pack, limit=5, detail="full"))).pages
     )
     assert f"The 5 highest-risk of {rows.height} changes (and {rows.height - 5} more)" in text
     # without a limit every change is listed
@@ -280,7 +284,7 @@ def test_every_format_from_the_sample(pack: cab.CabPack, cab_out: Path) -> None:
     timings = {}
     for fmt in cab.FORMATS:
         started = time.perf_counter()
-        payload = cab.render(pack, fmt)
+        payload = cab.render(pack, fmt, detail="full")
         timings[fmt] = round(time.perf_counter() - started, 3)
         assert payload
         (cab_out / f"cab.{fmt}").write_bytes(payload)
@@ -328,14 +332,14 @@ def test_pdf_renders_with_visible_charts(
         assert f"Page {i} of {len(texts)}" in text
         assert pack.warehouse_version in text
         assert "generated" in text
-    assert any("Forward schedule timeline" in t for t in texts)
+    assert any("Forward schedule, week" in t for t in texts)
     (tmp_path / "pack.pdf").write_bytes(pdf)
     subprocess.run(
         ["pdftoppm", "-r", "60", "-png", str(tmp_path / "pack.pdf"), str(tmp_path / "p")], check=True
     )
     pages = sorted(tmp_path.glob("p-*.png"))
     assert len(pages) == len(texts)
-    chart_pages = [i for i, t in enumerate(texts) if "Forward schedule timeline" in t or "KPI strip" in t]
+    chart_pages = [i for i, t in enumerate(texts) if "Forward schedule, week" in t or "KPI strip" in t]
     for i in chart_pages:
         with Image.open(pages[i]) as img:
             stat = ImageStat.Stat(img.convert("L"))
@@ -623,14 +627,15 @@ def test_hostile_title_is_text_in_every_format(hostile: duckdb.DuckDBPyConnectio
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
     assert "raised through the form" in html  # form requests are marked as such
     (cab_out / "hostile.html").write_text(html)
-    md = cab.render_markdown(p)
+    md = cab.render_markdown(p, detail="full")
     assert "<script" not in md
-    line = next(x for x in md.splitlines() if x.startswith(f"| {row['number']}"))
+    # the last table row of the change: the appendix's detail (9 columns)
+    line = [x for x in md.splitlines() if x.startswith(f"| {row['number']}")][-1]
     assert line.count(" | ") == 8  # the pipe in the title did not add a column
     assert "\\|" in line
     assert "\\*\\*bold\\*\\*" in line
     assert "\\[link\\]" in line
-    pdf = cab.render_pdf(p)
+    pdf = cab.render_pdf(p, detail="full")
     assert any(
         '<script>alert("x")</script>' in page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages
     )

@@ -6,9 +6,13 @@
     (emergency changes whose retrospective_at falls in [previous meeting, T)),
     post_implementation_review (failed changes whose review_at falls in [previous meeting, T)).
     A change is listed once in the first two sections together; a failed emergency change can be
-    in both review sections. The evidence comes from fct_change_risk_evidence (as of the build). -#}
+    in both review sections. The evidence comes from fct_change_risk_evidence (as of the build).
+    An item of the first two sections is flagged for replanning (is_replan) when its planned window
+    has already passed at T (planned end, else planned start, before T) or its record has had no
+    update for var('cab_stale_after_days') (30) days before T (fct_changes.updated_at). -#}
 {%- set forward_days = var('forward_schedule_days') -%}
 {%- set previous_days = var('cab_previous_meeting_days', 7) -%}
+{%- set stale_days = var('cab_stale_after_days', 30) -%}
 with
 
 evidence as (
@@ -89,6 +93,30 @@ sectioned as (
 
 ),
 
+updates as (
+
+    select change_id, updated_at
+    from {{ ref('fct_changes') }}
+    where change_id in (select change_id from sectioned)
+
+),
+
+flagged as (
+
+    select
+        sectioned.*,
+        updates.updated_at,
+        sectioned.agenda_section in ('awaiting_decision', 'scheduled')
+            and coalesce(sectioned.planned_end_at, sectioned.planned_start_at) < sectioned.cab_meeting_at
+            as is_window_passed,
+        sectioned.agenda_section in ('awaiting_decision', 'scheduled')
+            and updates.updated_at < {{ dbt.dateadd('day', -1 * stale_days, 'sectioned.cab_meeting_at') }}
+            as is_stale
+    from sectioned
+    left join updates on updates.change_id = sectioned.change_id
+
+),
+
 final as (
 
     select
@@ -145,8 +173,17 @@ final as (
         last_failure_caused_incidents,
         risk_score,
         risk_level,
-        risk_reasons
-    from sectioned
+        risk_reasons,
+        updated_at,
+        coalesce(is_window_passed or is_stale, false) as is_replan,
+        case
+            when is_window_passed and is_stale
+                then 'planned window already passed; no update for {{ stale_days }} days or more'
+            when is_window_passed then 'planned window already passed'
+            when is_stale then 'no update for {{ stale_days }} days or more'
+        end as replan_reason,
+        cast({{ stale_days }} as integer) as replan_stale_days
+    from flagged
 
 )
 
