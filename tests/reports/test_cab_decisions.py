@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 from changeboard.paths import DataDir
-from changeboard.pipeline import run as pipeline
+from changeboard.pipeline import build_run, ingest_run
 from changeboard.store import cab_decisions as cd
 from changeboard.store import requests as ops
 from changeboard.store.requests import DecisionRefused, connect_ops, submit
@@ -217,9 +217,9 @@ def decided_build(
             decided[item.change_id] = kind
     finally:
         con.close()
-    run = pipeline.new_run_id()
-    pipeline.sync_forms(data, run_id=run)
-    pipeline.build(data, run_id=run, as_of="2026-11-26 00:00:00")
+    run = ingest_run.new_run_id()
+    ingest_run.sync_forms(data, run_id=run)
+    build_run.build(data, run_id=run, as_of="2026-11-26 00:00:00")
     return data, decided
 
 
@@ -247,8 +247,8 @@ def test_decisions_are_published_as_fct_cab_decisions(decided_build) -> None:  #
 
 def test_sync_is_idempotent(decided_build) -> None:  # type: ignore[no-untyped-def]
     data, decided = decided_build
-    run = pipeline.new_run_id()
-    pipeline.sync_forms(data, run_id=run)
+    run = ingest_run.new_run_id()
+    ingest_run.sync_forms(data, run_id=run)
     con = duckdb.connect(str(data.ingest_db), read_only=True)
     try:
         n = con.execute("select count(distinct source_id), count(*) from raw.cab_decision").fetchall()[0]
