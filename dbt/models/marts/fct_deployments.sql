@@ -40,10 +40,10 @@ release_matches as (
         row_number() over (
             partition by deployments.deployment_id
             order by
-                case when lower(releases.number) = lower(deployments.release_ref) then 0 else 1 end,
+                case when lower(releases.number) = lower(deployments.release_ref) then 0 else 1 end asc,
                 (releases.source_system = deployments.source_system) desc,
                 releases.released_at desc nulls last,
-                releases.release_id
+                releases.release_id asc
         ) as release_rank
     from deployments
     inner join releases
@@ -126,7 +126,7 @@ counted as (
                 commit_sha || '|' || coalesce(environment, '') || '|' || cast(cast(deployed_at as date) as {{ dbt.type_string() }}),
                 deployment_id
             )
-            order by is_successful desc, deployed_at nulls last, deployment_id
+            order by is_successful desc, deployed_at asc nulls last, deployment_id asc
         ) = 1 as is_first_record_of_deployment
     from joined
 

@@ -15,13 +15,20 @@ definitions as (
 
 named as (
 
-    select metric, model_name, 'value' as role, value_column as column_name from definitions
+    select metric, model_name, 'value' as role, value_column as column_name
+    from definitions
     union all
-    select metric, model_name, 'numerator', numerator_column from definitions where numerator_column is not null
+    select metric, model_name, 'numerator' as role, numerator_column as column_name
+    from definitions
+    where numerator_column is not null
     union all
-    select metric, model_name, 'denominator', denominator_column from definitions where denominator_column is not null
+    select metric, model_name, 'denominator' as role, denominator_column as column_name
+    from definitions
+    where denominator_column is not null
     union all
-    select metric, model_name, 'band', band_column from definitions where band_column is not null
+    select metric, model_name, 'band' as role, band_column as column_name
+    from definitions
+    where band_column is not null
 
 ),
 
