@@ -12,6 +12,7 @@ from typing import Annotated
 import duckdb
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -52,12 +53,20 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def _results_table(report: pipeline.IngestReport) -> Table:
-    t = Table(title="ingest summary", show_lines=False)
+    t = Table(
+        title="ingest summary",
+        caption="file rows: the export's data rows (of which quarantined); records: what they became "
+        "(one row may give several: a state change, a CI link); records = inserted + updated + "
+        "unchanged + superseded + quarantined",
+        show_lines=False,
+    )
     for col in (
         "file",
         "source",
         "status",
-        "read",
+        "file rows",
+        "rows quarantined",
+        "records",
         "inserted",
         "updated",
         "unchanged",
@@ -68,11 +77,13 @@ def _results_table(report: pipeline.IngestReport) -> Table:
         t.add_column(col, justify="right" if col not in ("file", "source", "status") else "left")
     for r in report.results:
         c = r.counts
-        style = {"failed": "red", "skipped_duplicate": "dim"}.get(r.status, "")
+        style = {"failed": "red", "rejected": "bold red", "skipped_duplicate": "dim"}.get(r.status, "")
         t.add_row(
             r.path.name,
             f"{r.source_system or '-'} {r.source_table or ''}",
             f"[{style}]{r.status}[/]" if style else r.status,
+            "-" if r.file_rows is None else f"{r.file_rows:,}",
+            "-" if r.file_rows_quarantined is None else f"{r.file_rows_quarantined:,}",
             *(
                 f"{v:,}"
                 for v in (c.rows_read, c.inserted, c.updated, c.unchanged, c.superseded, c.quarantined)
@@ -115,7 +126,10 @@ def _run_ingest(
             else:
                 console.print(f"[dim]{r.path.name}: {w}[/]")
         if r.error:
-            err.print(f"[red]{r.path.name}: {r.error}[/]")
+            if r.status == "rejected":
+                err.print(f"[bold red]refused:[/] {escape(r.error)}", highlight=False)
+            else:
+                err.print(f"[red]{escape(f'{r.path.name}: {r.error}')}[/]")
     if report.aborted_runs:
         err.print(
             f"[yellow]{report.aborted_runs} earlier run(s) had died mid-file and were marked aborted (nothing partial was kept)[/]"
@@ -169,10 +183,33 @@ def ingest(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print what would be loaded and every problem; load nothing.")
     ] = False,
+    null_values: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--null-values",
+            metavar="TOKEN",
+            help="A placeholder the export writes for 'no value' (?, N/A, -, #N/B...): read as empty. "
+            "Repeat for several (added to null_values in _export.toml).",
+        ),
+    ] = None,
+    max_quarantine: Annotated[
+        float | None,
+        typer.Option(
+            "--max-quarantine",
+            metavar="PERCENT",
+            help="Refuse a file (load nothing of it, exit 3) when more than this share of its rows is "
+            "quarantined; default 1, or max_quarantine in _export.toml.",
+        ),
+    ] = None,
     wait: WaitOpt = 0.0,
 ) -> None:
-    """Load exports into the ingest database (idempotent; bad rows are quarantined)."""
+    """Load exports into the ingest database (idempotent; bad rows are quarantined, and a file with
+    more than --max-quarantine % of its rows quarantined is refused with the fix)."""
     extra: dict[str, object] = {"mapping": str(mapping.resolve())} if mapping else {}
+    if null_values:
+        extra["null_values"] = [v for token in null_values for v in ([token] if token else [])]
+    if max_quarantine is not None:
+        extra["max_quarantine"] = max_quarantine
     settings = ExportSettings(
         system=source or ("mapped" if mapping else None), table=table, timezone=timezone, extra=extra
     )
@@ -194,8 +231,10 @@ def ingest(
         raise _fail(str(exc), 75) from None
     except ReadError as exc:
         raise _fail(str(exc)) from None
-    if report.failed:
+    if any(r.status == "failed" for r in report.results):
         raise typer.Exit(2)
+    if any(r.status == "rejected" for r in report.results):
+        raise typer.Exit(3)
 
 
 @app.command()

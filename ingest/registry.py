@@ -6,6 +6,7 @@ registry is the explicit list of them (a missing source is a visible diff, not a
 
 from __future__ import annotations
 
+import tempfile
 import tomllib
 from collections.abc import Callable, Iterable
 from contextlib import ExitStack
@@ -14,7 +15,15 @@ from pathlib import Path
 
 import polars as pl
 from changeboard.ingest.mapping import MappedFrame, TableMapping, apply_mapping
-from changeboard.ingest.readers import ReadError, TextTable, csv_batches, read_csv_text, sniff_kind
+from changeboard.ingest.readers import (
+    ReadError,
+    TextTable,
+    csv_batches,
+    gunzip_to,
+    is_gzip,
+    read_csv_text,
+    sniff_kind,
+)
 from changeboard.ingest.sources import delivery, jira, mapped, native, servicenow, servicenow_files
 from changeboard.ingest.sources.common import concat_mapped
 
@@ -39,6 +48,7 @@ class ExportSettings:
     def for_file(cls, path: Path, override: ExportSettings | None = None) -> ExportSettings:
         """Settings from the file's folder manifest, overridden by explicit options."""
         base = cls()
+        data: dict[str, object] = {}
         manifest = path.parent / MANIFEST
         if manifest.exists():
             try:
@@ -56,6 +66,11 @@ class ExportSettings:
                 if getattr(override, k) is not None:
                     setattr(base, k, getattr(override, k))
             base.extra = {**base.extra, **override.extra}
+            if "null_values" in override.extra and manifest.exists():
+                # the command line's placeholders add to the manifest's, they do not replace them
+                base.extra["null_values"] = list(
+                    dict.fromkeys([*_as_list(data.get("null_values")), *_as_list(override.extra["null_values"])])
+                )
         if base.system is None and base.extra.get("mapping"):
             base.system = mapped.SYSTEM
             mapping_file = Path(str(base.extra["mapping"]))
@@ -66,6 +81,12 @@ class ExportSettings:
             ):
                 base.extra["mapping"] = str(manifest.parent / mapping_file)
         return base
+
+
+def _as_list(value: object) -> list[str]:
+    if value is None:
+        return []
+    return [str(value)] if isinstance(value, str) else [str(v) for v in value]  # type: ignore[union-attr]
 
 
 @dataclass
@@ -225,6 +246,19 @@ def open_file(path: Path, override: ExportSettings | None = None) -> Reading:
     """Open one export with the right connector: its source and table are told at once, its frames
     may come as they are read (see :class:`Reading`). The caller closes the reading."""
     settings = ExportSettings.for_file(path, override)
+    export = path
+    with ExitStack() as unpacked:
+        if is_gzip(path):  # a compressed export: read its decompressed copy (the manifest is the export's)
+            tmp = Path(unpacked.enter_context(tempfile.TemporaryDirectory(prefix="changeboard-gz-")))
+            path = gunzip_to(path, tmp)
+        reading = _open_plain(path, settings)
+        if path.parent != export.parent:
+            reading.detected_by += "; gzip-compressed"
+        reading.resources.push(unpacked.pop_all())
+        return reading
+
+
+def _open_plain(path: Path, settings: ExportSettings) -> Reading:
     kind = sniff_kind(path)
     system = settings.system
     how = "declared"

@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -357,6 +357,16 @@ def _split_ci(
     return [change, typed_frame("change_ci", links)], warnings
 
 
+def with_null_values(spec: MappingSpec, settings: ExportSettings) -> MappingSpec:
+    """The mapping with the placeholders of ``--null-values`` / the folder's ``null_values`` added."""
+    extra = settings.extra.get("null_values") or []
+    given = [str(extra)] if isinstance(extra, str) else [str(v) for v in extra]  # type: ignore[union-attr]
+    if not given:
+        return spec
+    nulls = tuple(dict.fromkeys([*spec.mapping.null_values, *given]))
+    return replace(spec, mapping=replace(spec.mapping, null_values=nulls))
+
+
 def read_mapped(path: Path, settings: ExportSettings) -> Reading:
     """Read an export through the mapping file named in ``settings.extra['mapping']``."""
     from changeboard.ingest.registry import Reading
@@ -366,7 +376,7 @@ def read_mapped(path: Path, settings: ExportSettings) -> Reading:
         raise ReadError(
             f'{path}: no mapping file given (use --mapping FILE or mapping = "..." in _export.toml)'
         )
-    spec = load_spec(Path(str(mapping_file)))
+    spec = with_null_values(load_spec(Path(str(mapping_file))), settings)
     text, warnings = read_text(path, spec, settings)
     frames, more = apply_spec(path, text, spec)
     return Reading(
