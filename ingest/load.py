@@ -943,12 +943,15 @@ def commit_file(
     con.execute("begin transaction")
     loads: dict[str, EntityLoad] = {}
     rows = FileRows()
+    nulled: dict[str, int] = {}
     try:
         replaced = _delete_replaced(con, list(replaces), result)
         for mapped in frames:
             # a streamed entity's insert statement holds the connection: nothing else loads meanwhile
             assert streamed is None or mapped.entity == streamed, (streamed, mapped.entity)
             rows.add(mapped)
+            for where, n in mapped.nulled_refs.items():
+                nulled[where] = nulled.get(where, 0) + n
             entity_load = loads.get(mapped.entity)
             if entity_load is None:
                 kind = StreamLoad if mapped.entity == streamed else EntityLoad
@@ -971,6 +974,10 @@ def commit_file(
         result.counts = total
         result.file_rows, result.file_rows_quarantined = rows.rows, rows.quarantined
         result.warnings.extend(notes)
+        for where, n in nulled.items():
+            result.warnings.append(
+                f"WARNING: {n:,} value(s) of {where} hold no letter or digit (like '?' or '-'): read as no reference"
+            )
         if (
             max_quarantine_share is not None
             and rows.rows

@@ -83,9 +83,10 @@ class QuarantineDiagnosis:
         top = self.failures[0]
         if top.what.startswith("not a date"):
             return (
-                f"column {top.column} holds dates in a format not declared: add "
-                'date_format = "..." (strftime, e.g. "%d.%m.%Y %H:%M") to the folder\'s _export.toml '
-                "or the mapping's [source]"
+                f"column {top.column} holds dates that cannot be read (like {top.value!r}): when they "
+                'are in a format not declared, add date_format = "..." (strftime, e.g. "%d.%m.%Y %H:%M") '
+                "to the folder's _export.toml or the mapping's [source]; when the date itself is "
+                "impossible, correct it in the source"
             )
         if top.what == "outside":
             return f"column {top.column} holds dates outside 1990-2100: check the column's date format"

@@ -183,18 +183,21 @@ def test_cli_ingest_mapping_and_dry_run(tmp_path: Path) -> None:
     assert dry.exit_code == 0, dry.output
     assert "nothing was loaded" in dry.output
     assert not (data_dir / "ingest" / "ingest.duckdb").exists()
-    real = runner.invoke(
-        app,
-        [
-            "ingest",
-            str(MAPPED / "itop_changes.csv"),
-            "--mapping",
-            str(MAPPED / "itop_changes.toml"),
-            "--data-dir",
-            str(data_dir),
-        ],
-    )
-    assert real.exit_code == 0, real.output
+    real_args = [
+        "ingest",
+        str(MAPPED / "itop_changes.csv"),
+        "--mapping",
+        str(MAPPED / "itop_changes.toml"),
+        "--data-dir",
+        str(data_dir),
+    ]
+    real = runner.invoke(app, real_args)
+    # One of its 6 rows cannot be typed (a 31st of February): more than the 1 % a file may lose, so
+    # the file is refused with the column, the value and the fix, and nothing is loaded.
+    assert real.exit_code == 3, real.output
+    assert "refused" in real.output and "'31.02.2026 01:00'" in real.output and "fix:" in real.output
+    accepted = runner.invoke(app, [*real_args, "--max-quarantine", "20"])
+    assert accepted.exit_code == 0, accepted.output
     assert (data_dir / "ingest" / "ingest.duckdb").exists()
     bad = tmp_path / "garbage.csv"
     bad.write_bytes(b"\x00\x01" * 100)
