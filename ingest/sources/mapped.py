@@ -58,7 +58,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 from changeboard.ingest.canonical import DBL, ENTITIES, INT
-from changeboard.ingest.mapping import DEFAULT_DATE_FORMATS, MappedFrame, TableMapping, apply_mapping
+from changeboard.ingest.mapping import DEFAULT_DATE_FORMATS, NO_WORD, MappedFrame, TableMapping, apply_mapping
 from changeboard.ingest.readers import ReadError, normalise_nulls, read_csv_text, sniff_kind
 from changeboard.ingest.sources.common import batched, text_frame, typed_frame
 
@@ -309,30 +309,38 @@ def apply_spec(path: Path, text: pl.DataFrame, spec: MappingSpec) -> tuple[list[
 def _split_ci(
     mapped: MappedFrame, text: pl.DataFrame, spec: MappingSpec
 ) -> tuple[list[MappedFrame], list[str]]:
-    """One change per key plus one change_ci link per row; warn when the repeats disagree."""
+    """Every row as a version of its change plus one change_ci link per row: the loader keeps the
+    version with the latest updated_at, as for any export (ties: the last row; D30). Warn when the
+    repeats of a change disagree."""
     warnings: list[str] = []
     frame = mapped.frame
     key = ["source_system", "source_id"]
     attrs = [c for c in ENTITIES["change"].columns if c not in key]
+    ci_text = pl.col(spec.ci_column).str.strip_chars()
     ci = text.select(
-        pl.col("_source_row").cast(pl.Int64), pl.col(spec.ci_column).str.strip_chars().alias("ci_ref")
+        pl.col("_source_row").cast(pl.Int64),
+        pl.when(ci_text.str.contains(NO_WORD)).then(ci_text).otherwise(None).alias("ci_ref"),
     )
     links = frame.select(
         "_source_row", "source_system", pl.col("number").alias("change_ref"), "updated_at"
     ).join(ci, on="_source_row", how="inner")
     links = links.filter(pl.col("ci_ref").is_not_null()).with_columns(pl.lit(spec.ci_role).alias("role"))
     n_links = links.height
-    links = links.unique(subset=["change_ref", "ci_ref"], keep="first", maintain_order=True)
+    links = links.sort("_source_row").unique(subset=["change_ref", "ci_ref"], keep="last", maintain_order=True)
     if links.height < n_links:
         warnings.append(
             f"{n_links - links.height} row(s) repeat a change and CI already listed: one link kept each"
         )
-    first = frame.sort("_source_row").unique(subset=key, keep="first", maintain_order=True)
+    n_changes = frame.select(pl.struct(key).n_unique()).item() if frame.height else 0
     disagree = (
         frame.group_by(key)
         .agg(
             [pl.col(c).n_unique().alias(c) for c in attrs]
-            + [pl.col("_source_row").sort().alias("_rows"), pl.col("number").first().alias("_number")]
+            + [
+                pl.col("_source_row").sort().alias("_rows"),
+                pl.col("number").first().alias("_number"),
+                pl.col("_source_row").sort_by(["updated_at", "_source_row"], nulls_last=False).last().alias("_kept"),
+            ]
         )
         .with_columns(
             pl.concat_list([pl.when(pl.col(c) > 1).then(pl.lit(c)) for c in attrs])
@@ -340,19 +348,25 @@ def _split_ci(
             .alias("_cols")
         )
         .filter(pl.col("_cols").list.len() > 0)
+        .sort("_number")
     )
     for row in disagree.head(20).iter_rows(named=True):
         warnings.append(
             f"WARNING: change {row['_number'] or row['source_id']}: rows {', '.join(map(str, row['_rows'][:8]))} repeat it with "
-            f"different {', '.join(row['_cols'])}; the first row was kept"
+            f"different {', '.join(row['_cols'])}; the row with the latest updated_at is kept (row {row['_kept']})"
         )
     if disagree.height > 20:
         warnings.append(f"WARNING: ... and {disagree.height - 20} more changes whose repeated rows disagree")
     warnings.append(
-        f"one row per change x CI: {frame.height:,} rows -> {first.height:,} changes + {links.height:,} change_ci links"
+        f"one row per change x CI: {frame.height:,} rows -> {n_changes:,} changes (latest updated_at "
+        f"wins) + {links.height:,} change_ci links"
     )
     change = MappedFrame(
-        entity="change", frame=first, quarantine=mapped.quarantine, missing_columns=mapped.missing_columns
+        entity="change",
+        frame=frame,
+        quarantine=mapped.quarantine,
+        missing_columns=mapped.missing_columns,
+        nulled_refs=mapped.nulled_refs,
     )
     return [change, typed_frame("change_ci", links)], warnings
 
@@ -412,8 +426,23 @@ def dry_run_report(
         lines.append(f"● {path}: {reading.system} {reading.table} ({reading.detected_by})")
         for w in reading.warnings:
             lines.append(f"    {w}")
+        reasons: dict[str, int] = {}
         for f in reading.frames:
-            lines.append(f"    → {f.entity}: {f.frame.height:,} row(s), {f.quarantine.height:,} quarantined")
+            key = list(ENTITIES[f.entity].key)
+            distinct = f.frame.select(pl.struct(key).n_unique()).item() if f.frame.height else 0
+            versions = (
+                f" ({distinct:,} distinct record(s): the latest updated_at of each is loaded)"
+                if distinct < f.frame.height
+                else ""
+            )
+            lines.append(
+                f"    → {f.entity}: {f.frame.height:,} row(s){versions}, {f.quarantine.height:,} quarantined"
+            )
+            for rs in f.quarantine.get_column("reasons").to_list():
+                for reason in rs:
+                    reasons[reason] = reasons.get(reason, 0) + 1
+            for where, n in f.nulled_refs.items():
+                lines.append(f"      ! {n:,} value(s) of {where} hold no letter or digit: read as no reference")
             if f.frame.height:
                 cols = [
                     c
@@ -429,6 +458,18 @@ def dry_run_report(
                 lines.append(f"      ✗ row {row['_source_row']}: {'; '.join(row['reasons'])}")
             if f.quarantine.height > max_problems:
                 lines.append(f"      ... and {f.quarantine.height - max_problems:,} more quarantined rows")
+        if reasons:
+            from changeboard.ingest.quarantine import describe, diagnose
+
+            diagnosis = diagnose(reasons.items())
+            lines.append("    what the quarantined rows have in common:")
+            lines.extend(f"      {line}" for line in describe(diagnosis))
+            if diagnosis.placeholders:
+                lines.append(
+                    "    proposed: " + ", ".join(repr(p) for p in diagnosis.placeholders) + " fail(s) typed "
+                    "columns across the file: a placeholder for 'no value'?"
+                )
+            lines.append(f"    fix: {diagnosis.fix()}")
     lines.append("dry run: nothing was loaded")
     return "\n".join(lines), ok
 
