@@ -369,28 +369,39 @@ def _print_status(con: duckdb.DuckDBPyConnection) -> None:
         n = con.execute(f"select count(*) from raw.{name}").fetchall()[0][0]
         counts.add_row(name, f"{n:,}")
     console.print(counts)
-    runs = Table(title="last ingest runs")
-    cols = [
-        "run_id",
-        "file_name",
-        "source_system",
-        "source_table",
-        "status",
-        "rows_read",
-        "inserted",
-        "updated",
-        "unchanged",
-        "superseded",
-        "quarantined",
-        "started_at",
-    ]
-    for c in cols:
-        runs.add_column(c, no_wrap=c in ("file_name", "started_at"))
+    runs = Table(
+        title="last ingest runs",
+        caption="file rows: the export's data rows (of which quarantined); records: what they became "
+        "(one row may give several); records = inserted + updated + unchanged + superseded + quarantined",
+    )
+    cols = {
+        "run_id": "run",
+        "file_name": "file",
+        "source_system || ' ' || coalesce(source_table, '')": "source",
+        "status || case when replaced_by_run is not null then ' (replaced by ' || replaced_by_run || ')' else '' end": "status",
+        "file_rows": "file rows",
+        "file_rows_quarantined": "rows quarantined",
+        "rows_read": "records",
+        "inserted": "inserted",
+        "updated": "updated",
+        "unchanged": "unchanged",
+        "superseded": "superseded",
+        "quarantined": "quarantined",
+        "started_at": "started",
+    }
+    for label in cols.values():
+        runs.add_column(label, no_wrap=label in ("file", "started"))
     for row in con.execute(
         f"select {', '.join(cols)} from meta.ingest_run order by run_id desc limit 15"
     ).fetchall():
-        runs.add_row(*("" if v is None else str(v) for v in row))
+        runs.add_row(*("" if v is None else f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v) for v in row))
     console.print(runs)
+    for run_id, file_name, error in con.execute(
+        "select run_id, file_name, error from meta.ingest_run where status = 'rejected' "
+        "and run_id = (select max(run_id) from meta.ingest_run r where r.file_sha256 = ingest_run.file_sha256) "
+        "order by run_id desc limit 5"
+    ).fetchall():
+        err.print(f"[bold red]run {run_id} refused {escape(file_name)}:[/] {escape(error or '')}", highlight=False)
     q = con.execute("select count(*) from meta.quarantine").fetchall()[0][0]
     console.print(f"quarantined rows: [bold]{q:,}[/]")
     if q:

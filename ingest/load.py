@@ -199,6 +199,7 @@ class FileResult:
     counts: EntityCounts = field(default_factory=EntityCounts)
     file_rows: int | None = None  # the file's physical data rows (counts are of records)
     file_rows_quarantined: int | None = None
+    replaced_note: str | None = None  # what the run replaced of earlier readings of the file
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
     duration_seconds: float = 0.0
@@ -974,6 +975,8 @@ def commit_file(
         result.counts = total
         result.file_rows, result.file_rows_quarantined = rows.rows, rows.quarantined
         result.warnings.extend(notes)
+        if result.replaced_note:
+            result.warnings.append(result.replaced_note)
         for where, n in nulled.items():
             result.warnings.append(
                 f"WARNING: {n:,} value(s) of {where} hold no letter or digit (like '?' or '-'): read as no reference"
@@ -1019,7 +1022,7 @@ def _delete_replaced(con: duckdb.DuckDBPyConnection, runs: list[int], result: Fi
             f"delete from {entity.table} where _ingest_run_id in (select unnest(?)) returning 1", [runs]
         ).fetchall()
         total += len(n)
-    result.warnings.append(
+    result.replaced_note = (
         f"re-read with another mapping or settings: the {total:,} record(s) that ingest run(s) "
         f"{', '.join(map(str, runs))} loaded from this file were replaced by this run's"
     )
