@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +17,9 @@ from changeboard.pipeline.run import IngestReport, ingest_paths
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures"
-DATASETS = REPO.parent / "shared" / "datasets"
+# The real public exports (never copied into the repo): ../shared/datasets beside the checkout, or
+# where CHANGEBOARD_DATASETS points (a worktree elsewhere).
+DATASETS = Path(os.environ.get("CHANGEBOARD_DATASETS") or REPO.parent / "shared" / "datasets")
 
 Ingest = Callable[..., IngestReport]
 Query = Callable[[str], list[tuple[object, ...]]]
