@@ -51,13 +51,14 @@ and every problem without loading anything.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
-from changeboard.ingest.canonical import DBL, ENTITIES, INT
+from changeboard.ingest.canonical import DBL, ENTITIES, INT, RECOGNISED_VALUES, accepted_values
 from changeboard.ingest.mapping import DEFAULT_DATE_FORMATS, NO_WORD, MappedFrame, TableMapping, apply_mapping
 from changeboard.ingest.readers import ReadError, normalise_nulls, read_csv_text, sniff_kind
 from changeboard.ingest.sources.common import batched, text_frame, typed_frame
@@ -89,6 +90,37 @@ class MappingSpec:
     ci_column: str | None = None
     ci_role: str = "affected"
     value_map_sources: dict[str, str] = field(default_factory=dict)  # target -> canonical source column
+    derived: tuple[Derived, ...] = ()  # fields computed from source columns, in order
+    ci_class: Derived | None = None  # [ci_links] class: the CIs' class (configuration_item rows)
+    ci_service_column: str | None = None  # [ci_links] service: the CIs' service
+    create_services: bool = False  # [services] create: a service CI per distinct service_ref
+    # canonical column -> its source headers as [columns] gives them (a value map may read one)
+    source_columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+DERIVED = "[{}]"  # the text column a derived field is computed into (named in quarantine reasons)
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A field computed from source columns before it is typed: the first present value of several
+    columns (``coalesce``), their concatenation (``concat``), or a value map (``map``: exact values,
+    then prefixes, then regular expressions, then the default)."""
+
+    target: str
+    kind: str  # coalesce | concat | map
+    sources: tuple[str, ...]  # source headers, or canonical columns of this mapping ([columns])
+    separator: str = " "
+    values: Mapping[str, str] = field(default_factory=dict)
+    prefixes: tuple[tuple[str, str], ...] = ()
+    patterns: tuple[tuple[str, str], ...] = ()
+    default: str | None = None
+    keep_unknown: bool = False  # a map onto its own column keeps what it does not know
+    where: str = ""  # the mapping file and line, for messages
+
+    @property
+    def column(self) -> str:
+        return DERIVED.format(self.target)
 
 
 def _as_tuple(value: Any, where: str) -> tuple[str, ...]:
@@ -99,10 +131,92 @@ def _as_tuple(value: Any, where: str) -> tuple[str, ...]:
     raise MappingFileError(f"{where}: expected a string or a list of strings, got {value!r}")
 
 
+def _line_of(text: str, section: str | None, key: str | None = None) -> int | None:
+    """The line of ``key`` in ``[section]`` of a TOML text (or of the section header), 1-based."""
+    current: str | None = None
+    header_line = None
+    for n, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if m := re.match(r"^\[\[?\s*([^\]]+?)\s*\]\]?", stripped):
+            current = m.group(1).replace('"', "")
+            if current == section:
+                header_line = n
+            continue
+        if current == section and key is not None:
+            if re.match(rf'^"?{re.escape(key)}"?\s*=', stripped):
+                return n
+    if key is not None and section is None:
+        return _line_of(text, None, None)
+    return header_line
+
+
+def _where(path: Path, text: str, section: str | None, key: str | None = None) -> str:
+    line = _line_of(text, section, key)
+    label = f"[{section}]" + (f" {key}" if key else "") if section else (key or "")
+    return f"{path}{f' line {line}' if line else ''}: {label}"
+
+
+def _check_value(where: str, entity: str, column: str, value: str, what: str) -> None:
+    """A value a mapping writes into an enumerated canonical column must be one it accepts."""
+    accepted = accepted_values(entity, column)
+    if accepted is not None and value.strip().lower() not in accepted:
+        raise MappingFileError(
+            f"{where}: {what} {value!r} is not a value {entity}.{column} accepts "
+            f"({', '.join(accepted)}); see `changeboard mapping columns {entity}`"
+        )
+
+
+def _map_spec(
+    spec: Any,
+    target: str,
+    source: str,
+    where: str,
+    entity: str,
+    *,
+    keep_unknown: bool,
+    where_key: Callable[[str], str] | None = None,
+) -> Derived:
+    """A value map's table: values / prefixes / patterns / default, every output checked."""
+    if not isinstance(spec, dict) or not any(k in spec for k in ("values", "prefixes", "patterns", "default")):
+        raise MappingFileError(
+            f'{where}: needs values = {{ "raw" = "normalised", ... }} (and/or prefixes, patterns, default)'
+        )
+    tables: dict[str, dict[str, str]] = {}
+    for key in ("values", "prefixes", "patterns"):
+        table = spec.get(key, {})
+        if not isinstance(table, dict):
+            raise MappingFileError(f'{where}: {key} must be a table {{ "raw" = "normalised", ... }}')
+        tables[key] = {str(k): str(v) for k, v in table.items()}
+        for raw, out in tables[key].items():
+            _check_value(where_key(key) if where_key else where, entity, target, out, f"{key} maps {raw!r} to")
+    for pattern in tables["patterns"]:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise MappingFileError(f"{where}: patterns: {pattern!r} is not a regular expression: {exc}") from None
+    default = spec.get("default")
+    if default is not None:
+        default = str(default)
+        _check_value(where_key("default") if where_key else where, entity, target, default, "default")
+    return Derived(
+        target=target,
+        kind="map",
+        sources=(source,),
+        values=tables["values"],
+        prefixes=tuple(tables["prefixes"].items()),
+        patterns=tuple(tables["patterns"].items()),
+        default=default,
+        keep_unknown=keep_unknown and default is None,
+        where=where,
+    )
+
+
 def load_spec(path: Path) -> MappingSpec:
-    """Read and validate a mapping file."""
+    """Read and validate a mapping file: its columns, and every value it writes into a column with
+    accepted values (the error names the line)."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw_text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(raw_text)
     except FileNotFoundError as exc:
         raise MappingFileError(f"{path}: mapping file not found") from exc
     except tomllib.TOMLDecodeError as exc:
@@ -123,14 +237,34 @@ def load_spec(path: Path) -> MappingSpec:
     columns: dict[str, tuple[str, ...]] = {}
     column_formats: dict[str, tuple[str, ...]] = {}
     column_tz: dict[str, str] = {}
+    derived: list[Derived] = []
     for canonical, spec in (data.get("columns") or {}).items():
-        where = f"{path}: [columns] {canonical}"
+        where = _where(path, raw_text, "columns", canonical)
         if canonical not in ent.columns:
-            raise MappingFileError(f"{where}: not a column of {entity} (columns: {', '.join(ent.columns)})")
+            raise MappingFileError(
+                f"{where}: not a column of {entity} (columns: {', '.join(ent.columns)}; "
+                f"see `changeboard mapping columns {entity}`)"
+            )
         if isinstance(spec, dict):
-            if "column" not in spec:
-                raise MappingFileError(f'{where}: a table needs column = "..."')
-            columns[canonical] = _as_tuple(spec["column"], where)
+            several = [k for k in ("column", "coalesce", "concat") if k in spec]
+            if len(several) != 1:
+                raise MappingFileError(
+                    f'{where}: a table needs one of column = "...", coalesce = [...] (first value present) '
+                    'or concat = [...] (joined, separator = " ")'
+                )
+            if "column" in spec:
+                columns[canonical] = _as_tuple(spec["column"], where)
+            else:
+                kind = several[0]
+                d = Derived(
+                    target=canonical,
+                    kind=kind,
+                    sources=_as_tuple(spec[kind], where),
+                    separator=str(spec.get("separator", " ")),
+                    where=where,
+                )
+                derived.append(d)
+                columns[canonical] = (d.column,)
             if "date_format" in spec:
                 column_formats[canonical] = _as_tuple(spec["date_format"], f"{where}.date_format")
             if "timezone" in spec:
@@ -139,24 +273,34 @@ def load_spec(path: Path) -> MappingSpec:
             columns[canonical] = _as_tuple(spec, where)
     constants = {"source_system": system}
     for canonical, value in (data.get("constants") or {}).items():
+        where = _where(path, raw_text, "constants", canonical)
         if canonical not in ent.columns:
-            raise MappingFileError(f"{path}: [constants] {canonical}: not a column of {entity}")
+            raise MappingFileError(f"{where}: not a column of {entity}")
+        _check_value(where, entity, canonical, str(value), "the constant")
         constants[canonical] = str(value)
-    value_maps: dict[str, dict[str, str]] = {}
-    targets: dict[str, str] = {}
     sources: dict[str, str] = {}
+    mapped_before = dict(columns)  # a map onto a mapped column reads that column's source
     for target, spec in (data.get("value_maps") or {}).items():
-        where = f"{path}: [value_maps.{target}]"
+        where = _where(path, raw_text, f"value_maps.{target}")
         if target not in ent.columns:
             raise MappingFileError(f"{where}: not a column of {entity}")
-        if not isinstance(spec, dict) or not isinstance(spec.get("values"), dict):
+        if not isinstance(spec, dict):
             raise MappingFileError(f'{where}: needs values = {{ "raw" = "normalised", ... }}')
         src = str(spec.get("from", target))
-        if src not in columns:
-            raise MappingFileError(f"{where}: from = {src!r} is not mapped in [columns]")
-        value_maps[src] = {str(k): str(v) for k, v in spec["values"].items()}
-        if src != target:
-            targets[src] = target
+        section = f"value_maps.{target}"
+        d = _map_spec(
+            spec,
+            target,
+            src,
+            where,
+            entity,
+            keep_unknown=src == target,
+            where_key=lambda key, section=section: _where(path, raw_text, section, key),  # type: ignore[misc]
+        )
+        if src == target and target not in mapped_before:
+            raise MappingFileError(f"{where}: from = ... is needed ({target} is not mapped in [columns])")
+        derived.append(d)
+        columns[target] = (d.column,)
         sources[target] = src
     missing = [c for c in ent.required if c not in columns and c not in constants]
     if missing:
@@ -166,12 +310,27 @@ def load_spec(path: Path) -> MappingSpec:
         raise MappingFileError(f"{path}: [ci_links] only applies to entity = 'change'")
     role = str(ci.get("role", "affected"))
     if role not in ROLES:
-        raise MappingFileError(f"{path}: [ci_links] role = {role!r} (expected one of {', '.join(ROLES)})")
+        raise MappingFileError(
+            f"{_where(path, raw_text, 'ci_links', 'role')}: role = {role!r} (expected one of {', '.join(ROLES)})"
+        )
+    ci_class: Derived | None = None
+    if ci.get("class"):
+        where = _where(path, raw_text, "ci_links", "class")
+        class_map = ci.get("class_map")
+        if class_map is not None:
+            ci_class = _map_spec(
+                class_map, "ci_class_raw", str(ci["class"]), where, "configuration_item", keep_unknown=True
+            )
+        else:
+            ci_class = Derived(target="ci_class_raw", kind="coalesce", sources=(str(ci["class"]),), where=where)
+        if not ci.get("column"):
+            raise MappingFileError(f'{where}: needs column = "..." (the CI of each row)')
     nulls = (
         _as_tuple(source.get("null_values", []), f"{path}: [source] null_values")
         if source.get("null_values")
         else ()
     )
+    services = data.get("services") or {}
     mapping = TableMapping(
         entity=entity,
         columns=columns,
@@ -181,8 +340,6 @@ def load_spec(path: Path) -> MappingSpec:
         timezone=str(source.get("timezone", "UTC")),
         column_timezones=column_tz,
         null_values=nulls,
-        value_maps=value_maps,
-        value_map_targets=targets,
     )
     return MappingSpec(
         path=path,
@@ -198,6 +355,11 @@ def load_spec(path: Path) -> MappingSpec:
         ci_column=ci.get("column"),
         ci_role=role,
         value_map_sources=sources,
+        derived=tuple(derived),
+        ci_class=ci_class,
+        ci_service_column=str(ci["service"]) if ci.get("service") else None,
+        create_services=bool(services.get("create", False)),
+        source_columns=mapped_before,
     )
 
 
@@ -271,38 +433,105 @@ def _decimal_comma(frame: pl.DataFrame, spec: MappingSpec) -> pl.DataFrame:
     )
 
 
+def _source(text: pl.DataFrame, spec: MappingSpec, name: str) -> str | None:
+    """The text column a derived field reads for ``name``: a canonical column's header as [columns]
+    maps it (or the field derived for it), else a source header (case-insensitive)."""
+    lookup = {c.lower(): c for c in text.columns}
+    for cand in spec.source_columns.get(name, ()):
+        if cand.lower() in lookup:
+            return lookup[cand.lower()]
+    return lookup.get(name.lower())
+
+
+def _derive(text: pl.DataFrame, spec: MappingSpec, d: Derived, path: Path) -> tuple[pl.DataFrame, list[str]]:
+    """Compute one derived field into its text column; warnings (a value map's unknown values)."""
+    found = [_source(text, spec, name) for name in d.sources]
+    missing = [name for name, col in zip(d.sources, found, strict=True) if col is None]
+    cols = [col for col in found if col is not None]
+    headers = ", ".join(c for c in text.columns if c != "_source_row")[:300]
+    if missing and (d.kind == "map" or not cols):
+        msg = f"{d.where}: column {' / '.join(missing)!r} is not in the file (headers: {headers})"
+        if d.target in ENTITIES[spec.entity].required or d.kind != "map":
+            raise ReadError(f"{path}: {msg}")
+        return text.with_columns(pl.lit(None, dtype=pl.String).alias(d.column)), [f"WARNING: {msg}"]
+    warnings: list[str] = []
+    if d.kind == "coalesce":
+        expr = pl.coalesce([pl.col(c) for c in cols])
+    elif d.kind == "concat":
+        joined = pl.concat_str([pl.col(c).str.strip_chars() for c in cols], separator=d.separator, ignore_nulls=True)
+        expr = pl.when(joined == "").then(None).otherwise(joined)
+    else:
+        raw = pl.col(cols[0]).str.strip_chars()
+        out = raw.replace_strict(dict(d.values), default=None, return_dtype=pl.String) if d.values else pl.lit(None, dtype=pl.String)
+        for prefix, value in d.prefixes:
+            out = pl.when(out.is_null() & raw.str.starts_with(prefix)).then(pl.lit(value)).otherwise(out)
+        for pattern, value in d.patterns:
+            out = pl.when(out.is_null() & raw.str.contains(pattern)).then(pl.lit(value)).otherwise(out)
+        known = out.is_not_null()
+        if d.default is not None:
+            out = pl.when(out.is_null() & raw.is_not_null()).then(pl.lit(d.default)).otherwise(out)
+        elif d.keep_unknown:
+            out = pl.when(out.is_null()).then(raw).otherwise(out)
+        unknown = (
+            text.select(raw.filter(raw.is_not_null() & ~known).unique().sort()).to_series().to_list()
+            if d.default is None
+            else []
+        )
+        if unknown:
+            shown = ", ".join(repr(u) for u in unknown[:10]) + (" ..." if len(unknown) > 10 else "")
+            fate = "they are kept as written" if d.keep_unknown else "they become null"
+            warnings.append(
+                f"WARNING: value map {d.target} (from column {cols[0]!r}) does not know {len(unknown)} value(s): "
+                f"{shown}; {fate} (add them, or a default, to the mapping)"
+            )
+        expr = out
+    return text.with_columns(expr.alias(d.column)), warnings
+
+
 def apply_spec(path: Path, text: pl.DataFrame, spec: MappingSpec) -> tuple[list[MappedFrame], list[str]]:
-    """Apply a mapping to a text frame: the entity's frame, CI links, and every warning."""
+    """Apply a mapping to a text frame: the entity's frame, CI links (and the CIs' and services'
+    records when the mapping asks for them), and every warning."""
     warnings: list[str] = []
     headers = [c for c in text.columns if c != "_source_row"]
-    resolved = spec.mapping.resolve_columns(headers)
+    if spec.decimal_comma:
+        text = _decimal_comma(text, spec)
+    for d in spec.derived:
+        text, more = _derive(text, spec, d, path)
+        warnings.extend(more)
+    resolved = spec.mapping.resolve_columns(text.columns)
     for canonical, candidates in spec.mapping.columns.items():
         if canonical not in resolved:
             msg = f"mapping {spec.path.name}: column {' / '.join(candidates)!r} (for {canonical}) is not in the file (headers: {', '.join(headers[:12])})"
             if canonical in ENTITIES[spec.entity].required:
                 raise ReadError(f"{path}: {msg}")
             warnings.append(f"WARNING: {msg}")
-    if spec.decimal_comma:
-        text = _decimal_comma(text, spec)
     mapped = apply_mapping(text, spec.mapping, file_label=str(path))
-    for target, src in spec.value_map_sources.items():
-        if src in resolved:
-            vmap = spec.mapping.value_maps[src]
-            values = text.get_column(resolved[src]).drop_nulls().str.strip_chars()
-            unknown = sorted(set(values.unique().to_list()) - set(vmap))
-            if unknown:
-                shown = ", ".join(repr(u) for u in unknown[:10]) + (" ..." if len(unknown) > 10 else "")
-                warnings.append(
-                    f"WARNING: value map {target} (from column {resolved[src]!r}) does not know {len(unknown)} value(s): {shown}; they become null"
-                )
     frames = [mapped]
     if spec.ci_column:
         if spec.ci_column not in text.columns:
             raise ReadError(
                 f"{path}: [ci_links] column {spec.ci_column!r} is not in the file (headers: {', '.join(headers[:12])})"
             )
+        if spec.ci_class is not None:
+            text, more = _derive(text, spec, spec.ci_class, path)
+            warnings.extend(more)
         frames, split_warnings = _split_ci(mapped, text, spec)
         warnings.extend(split_warnings)
+    if spec.create_services and "service_ref" in mapped.frame.columns:
+        services = (
+            mapped.frame.select("_source_row", "source_system", pl.col("service_ref"), "updated_at")
+            .filter(pl.col("service_ref").is_not_null())
+            .with_columns(
+                pl.col("service_ref").alias("source_id"),
+                pl.col("service_ref").alias("name"),
+                pl.lit("Service").alias("ci_class_raw"),
+            )
+            .drop("service_ref")
+        )
+        if services.height:
+            n = services.select(pl.col("source_id").n_unique()).item()
+            warnings.append(f"[services] create: {n:,} service(s) named by service_ref loaded as configuration items")
+            frames.append(typed_frame("configuration_item", services))
     return frames, warnings
 
 
@@ -368,7 +597,24 @@ def _split_ci(
         missing_columns=mapped.missing_columns,
         nulled_refs=mapped.nulled_refs,
     )
-    return [change, typed_frame("change_ci", links)], warnings
+    out = [change, typed_frame("change_ci", links)]
+    if spec.ci_class is not None or spec.ci_service_column:
+        # the CIs' own attributes, carried on the same rows: one configuration item per CI, the
+        # version of its latest row (the loader ranks them as any record's versions)
+        attrs = [pl.col("_source_row").cast(pl.Int64)]
+        if spec.ci_class is not None:
+            attrs.append(pl.col(spec.ci_class.column).alias("ci_class_raw"))
+        if spec.ci_service_column:
+            service = _source(text, spec, spec.ci_service_column)
+            if service is None:
+                raise ReadError(f"[ci_links] service = {spec.ci_service_column!r} is not a column of the file")
+            attrs.append(pl.col(service).str.strip_chars().alias("service_ref"))
+        cis = links.select("_source_row", "source_system", pl.col("ci_ref").alias("source_id"), "updated_at").join(
+            text.select(attrs), on="_source_row", how="left"
+        ).with_columns(pl.col("source_id").alias("name"))
+        warnings.append(f"[ci_links] CI attributes: {cis.select(pl.col('source_id').n_unique()).item():,} configuration item(s)")
+        out.append(typed_frame("configuration_item", cis))
+    return out, warnings
 
 
 def with_null_values(spec: MappingSpec, settings: ExportSettings) -> MappingSpec:

@@ -34,7 +34,7 @@ def test_mapping_file_loads_changes_and_splits_ci_rows(ingest: Ingest, query: Qu
             "successful",
             datetime(2026, 2, 3, 21),
             datetime(2026, 2, 3, 23, 30),
-            "itop",
+            "itsm",
         ),
         (
             "C-000124",
@@ -43,7 +43,7 @@ def test_mapping_file_loads_changes_and_splits_ci_rows(ingest: Ingest, query: Qu
             None,
             datetime(2026, 2, 5, 0),
             datetime(2026, 2, 5, 2),
-            "itop",
+            "itsm",
         ),  # cp1252
         (
             "C-000126",
@@ -52,7 +52,7 @@ def test_mapping_file_loads_changes_and_splits_ci_rows(ingest: Ingest, query: Qu
             "successful",
             datetime(2026, 2, 7, 0),
             datetime(2026, 2, 7, 2),
-            "itop",
+            "itsm",
         ),
     ]
     assert query("select change_ref, ci_ref, role from raw.change_ci order by 1, 2") == [
@@ -126,10 +126,22 @@ def test_mapping_json_and_xlsx(tmp_path: Path, ingest: Ingest, query: Query) -> 
             'entity = "change"\n[source]\nsystem = "x"\n[columns]\nsource_id = "a"\nnumber = "a"\ntitel = "t"\n',
             "titel: not a column",
         ),
-        (
-            'entity = "change"\n[source]\nsystem = "x"\n[columns]\nsource_id = "a"\nnumber = "a"\n[value_maps.outcome]\nfrom = "close_code_raw"\nvalues = {}\n',
-            "not mapped",
-        ),
+            (  # issue 17 point 4: a value the build would refuse is refused here, naming the line
+                'entity = "change"\n[source]\nsystem = "x"\n[columns]\nsource_id = "a"\nnumber = "a"\n'
+                '[value_maps.outcome]\nfrom = "close"\nvalues = { "Done" = "succesful" }\n',
+                r"bad.toml line 9: \[value_maps.outcome\] values: values maps 'Done' to 'succesful' is not a value "
+                r"change.outcome accepts \(successful, successful_with_issues",
+            ),
+            (
+                'entity = "change"\n[source]\nsystem = "x"\n[columns]\nsource_id = "a"\nnumber = "a"\n'
+                '[constants]\norigin = "itop"\n',
+                r"bad.toml line 8: \[constants\] origin: the constant 'itop' is not a value change.origin accepts \(form, itsm\)",
+            ),
+            (
+                'entity = "change"\n[source]\nsystem = "x"\n[columns]\nsource_id = "a"\nnumber = "a"\n'
+                '[value_maps.change_type]\nfrom = "t"\nprefixes = { "Std" = "standard" }\ndefault = "regular"\n',
+                "default 'regular' is not a value change.change_type accepts",
+            ),
         ("entity = \n", "not valid TOML"),
     ],
 )
