@@ -609,6 +609,51 @@ def bench(
     run_bench(changes, incidents, cis, out, chosen, workdir, page_runs=runs, console=console)
 
 
+mapping_app = typer.Typer(help="Mapping files for other tools' exports (ingest --mapping FILE).", no_args_is_help=True)
+app.add_typer(mapping_app, name="mapping")
+
+
+@mapping_app.command("columns")
+def mapping_columns(
+    entity: Annotated[
+        str | None, typer.Argument(help="A canonical entity (change, incident, configuration_item...); default: all.")
+    ] = None,
+) -> None:
+    """Every canonical column a mapping can fill: its type, the values it accepts and what it means
+    (read from the canonical declaration, ingest/canonical.py)."""
+    from changeboard.ingest import canonical
+
+    if entity is not None and entity not in canonical.ENTITIES:
+        raise _fail(f"unknown entity {entity!r}; choose from {', '.join(canonical.ENTITIES)}")
+    for ent in canonical.ENTITIES.values():
+        if entity is not None and ent.name != entity:
+            continue
+        t = Table(
+            title=f"{ent.name}: {ent.description}",
+            caption=f"key: {', '.join(ent.key)}; required: {', '.join(ent.required) or '-'}"
+            + (f"; the latest {ent.version_column} of a key wins" if ent.version_column else ""),
+            title_justify="left",
+        )
+        for col in ("column", "type", "accepted values", "meaning"):
+            t.add_column(col, overflow="fold")
+        for col, typ in ent.columns.items():
+            accepted = canonical.accepted_values(ent.name, col)
+            recognised = canonical.RECOGNISED_VALUES.get(ent.name, {}).get(col)
+            values = (
+                ", ".join(accepted)
+                if accepted
+                else ("recognised: " + ", ".join(recognised) + " (else other)" if recognised else "any")
+            )
+            name = f"{col} *" if col in ent.required else col
+            t.add_row(name, typ.lower(), escape(values), escape(canonical.column_meaning(ent.name, col)))
+        console.print(t)
+    console.print(
+        escape("* required. Write them in a mapping's [columns], [constants] or [value_maps]; ")
+        + "see README 'Loading your own exports'.",
+        style="dim",
+    )
+
+
 report_app = typer.Typer(help="Reports generated from the published warehouse.", no_args_is_help=True)
 app.add_typer(report_app, name="report")
 

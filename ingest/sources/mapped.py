@@ -294,10 +294,10 @@ def load_spec(path: Path) -> MappingSpec:
             src,
             where,
             entity,
-            keep_unknown=src == target,
+            keep_unknown=src == target and target in mapped_before,
             where_key=lambda key, section=section: _where(path, raw_text, section, key),  # type: ignore[misc]
         )
-        if src == target and target not in mapped_before:
+        if "from" not in spec and target not in mapped_before:
             raise MappingFileError(f"{where}: from = ... is needed ({target} is not mapped in [columns])")
         derived.append(d)
         columns[target] = (d.column,)
@@ -477,6 +477,8 @@ def _derive(text: pl.DataFrame, spec: MappingSpec, d: Derived, path: Path) -> tu
             if d.default is None
             else []
         )
+        recognised = {v.lower() for v in RECOGNISED_VALUES.get("configuration_item", {}).get(d.target, ())}
+        unknown = [u for u in unknown if u.lower() not in recognised]  # kept as written, and recognised
         if unknown:
             shown = ", ".join(repr(u) for u in unknown[:10]) + (" ..." if len(unknown) > 10 else "")
             fate = "they are kept as written" if d.keep_unknown else "they become null"
