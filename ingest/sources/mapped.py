@@ -1,51 +1,29 @@
 """Any other tool's export, described by a declarative mapping file (TOML) the user writes.
 
-``changeboard ingest --mapping itop-changes.toml exports/itop/`` (or ``mapping = "..."`` in the
-folder's ``_export.toml``). A complete example::
+``changeboard ingest --mapping itop.toml exports/itop/`` (or ``mapping = "..."`` in the folder's
+``_export.toml``). The complete, tested example is ``docs/examples/itop.toml`` with its export
+``docs/examples/itop_changes.csv`` (tests/ingest/test_example_mapping.py loads it and builds the
+warehouse from it); ``changeboard mapping columns [ENTITY]`` lists every canonical column, its type,
+the values it accepts and its meaning. A mapping has:
 
-    entity = "change"                  # the canonical entity every row becomes
+- ``entity``: the canonical entity every row becomes;
+- ``[source]``: ``system`` (required), ``format``, ``delimiter``, ``encoding``, ``decimal_comma``,
+  ``null_values``, ``timezone``, ``date_format``, ``sheet`` (XLSX), ``records`` (JSON path);
+- ``[columns]``: canonical column = source header (a list: the first present header), or a table:
+  ``{ column = "...", date_format = "...", timezone = "..." }``, ``{ coalesce = [...] }`` (the first
+  column with a value, row by row), ``{ concat = [...], separator = " " }``;
+- ``[constants]``: canonical column = fixed value;
+- ``[value_maps.COLUMN]``: ``from`` (any source header, or a canonical column of [columns]),
+  ``values`` (exact), ``prefixes``, ``patterns`` (regular expressions), ``default``: tried in that
+  order; a value none matches becomes the default, else null (a map onto its own column keeps it);
+- ``[ci_links]``: one row per change x CI: ``column``, ``role``, and the CIs' ``class`` (with a
+  ``[ci_links.class_map]`` value map) and ``service``, loaded as configuration items;
+- ``[services] create = true``: a service configuration item for every ``service_ref`` named.
 
-    [source]
-    system = "itop"                    # source_system of the rows (required)
-    format = "csv"                     # csv | xlsx | json (default: from the file's content)
-    delimiter = ";"                    # CSV only (default: sniffed)
-    encoding = "cp1252"                # default: UTF-8 (with or without BOM), else Windows-1252
-    decimal_comma = true               # numbers written 1.234,5
-    null_values = ["?", "#N/B", "#MULTIVALUE"]
-    timezone = "Europe/Berlin"         # of every date/time column (default UTC)
-    date_format = "%d.%m.%Y %H:%M"     # or a list of formats, tried in order
-    sheet = "Changes"                  # XLSX: one sheet (default: every sheet)
-    records = "data.items"             # JSON: dotted path to the record array (default: the first array)
-
-    [columns]                          # canonical column = source column (or a list: first present wins)
-    source_id = "ref"
-    number = "ref"
-    title = "title"
-    change_type_raw = "finalclass"
-    close_code_raw = "close_code"
-    risk_raw = "risk"
-    planned_start_at = "start_date"
-    actual_end_at = { column = "close_date", date_format = "%d/%m/%Y", timezone = "UTC" }
-    updated_at = ["last_update", "creation_date"]
-
-    [constants]                        # canonical column = fixed value
-    origin = "itop"
-
-    [value_maps.outcome]               # normalised column = map of the values of another column
-    from = "close_code_raw"
-    values = { "Completed" = "successful", "Rolled back" = "unsuccessful" }
-
-    [value_maps.change_type]
-    from = "change_type_raw"
-    values = { "RoutineChange" = "standard", "NormalChange" = "normal", "EmergencyChange" = "emergency" }
-
-    [ci_links]                         # one row per change x affected CI: split into links
-    column = "ci_name"
-    role = "affected"                  # primary | affected | impacted
-
-Rows that cannot be typed are quarantined (file, row, column, value); a value a value map does not
-know becomes null and is reported. ``changeboard ingest --dry-run`` prints what a mapping produces
-and every problem without loading anything.
+Every value a mapping writes into a column with accepted values (constants, value maps) is checked
+when it is read (``--dry-run`` too), and an error names the mapping's line. Rows that cannot be
+typed are quarantined (file, row, column, value). ``changeboard ingest --dry-run`` prints what a
+mapping produces and every problem without loading anything.
 """
 
 from __future__ import annotations
