@@ -39,3 +39,23 @@ def test_every_passed_through_dbt_enumeration_is_declared() -> None:
         for column in _accepted(model):
             if column in ENTITIES[entity].columns:
                 assert column in ACCEPTED_VALUES.get(entity, {}), (entity, column)
+
+
+def test_mapping_columns_prints_every_column_type_values_and_meaning() -> None:
+    from typer.testing import CliRunner
+
+    from changeboard.cli import app
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["mapping", "columns", "change"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    for column in ENTITIES["change"].columns:
+        assert column in result.output, column
+    assert "successful, successful_with_issues, unsuccessful, canceled, unknown" in result.output
+    assert "form, itsm" in result.output
+    assert "[source] system" in result.output  # the meaning, not eaten as markup
+    every = runner.invoke(app, ["mapping", "columns"], env={"COLUMNS": "250"})
+    assert all(f"{name}:" in every.output for name in ENTITIES)
+    assert "recognised: Business Service" in every.output  # ci_class_raw's seed labels
+    unknown = runner.invoke(app, ["mapping", "columns", "chnage"])
+    assert unknown.exit_code == 1 and "unknown entity 'chnage'" in unknown.output
