@@ -394,14 +394,21 @@ def _print_status(con: duckdb.DuckDBPyConnection) -> None:
     for row in con.execute(
         f"select {', '.join(cols)} from meta.ingest_run order by run_id desc limit 15"
     ).fetchall():
-        runs.add_row(*("" if v is None else f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v) for v in row))
+        runs.add_row(
+            *(
+                "" if v is None else f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v)
+                for v in row
+            )
+        )
     console.print(runs)
     for run_id, file_name, error in con.execute(
         "select run_id, file_name, error from meta.ingest_run where status = 'rejected' "
         "and run_id = (select max(run_id) from meta.ingest_run r where r.file_sha256 = ingest_run.file_sha256) "
         "order by run_id desc limit 5"
     ).fetchall():
-        err.print(f"[bold red]run {run_id} refused {escape(file_name)}:[/] {escape(error or '')}", highlight=False)
+        err.print(
+            f"[bold red]run {run_id} refused {escape(file_name)}:[/] {escape(error or '')}", highlight=False
+        )
     q = con.execute("select count(*) from meta.quarantine").fetchall()[0][0]
     console.print(f"quarantined rows: [bold]{q:,}[/]")
     if q:
@@ -609,14 +616,17 @@ def bench(
     run_bench(changes, incidents, cis, out, chosen, workdir, page_runs=runs, console=console)
 
 
-mapping_app = typer.Typer(help="Mapping files for other tools' exports (ingest --mapping FILE).", no_args_is_help=True)
+mapping_app = typer.Typer(
+    help="Mapping files for other tools' exports (ingest --mapping FILE).", no_args_is_help=True
+)
 app.add_typer(mapping_app, name="mapping")
 
 
 @mapping_app.command("columns")
 def mapping_columns(
     entity: Annotated[
-        str | None, typer.Argument(help="A canonical entity (change, incident, configuration_item...); default: all.")
+        str | None,
+        typer.Argument(help="A canonical entity (change, incident, configuration_item...); default: all."),
     ] = None,
 ) -> None:
     """Every canonical column a mapping can fill: its type, the values it accepts and what it means

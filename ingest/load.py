@@ -1029,9 +1029,7 @@ def _delete_replaced(con: duckdb.DuckDBPyConnection, runs: list[int], result: Fi
     return total
 
 
-def quarantine_report(
-    con: duckdb.DuckDBPyConnection, run_id: int, rows: FileRows, max_share: float
-) -> str:
+def quarantine_report(con: duckdb.DuckDBPyConnection, run_id: int, rows: FileRows, max_share: float) -> str:
     """Why a file is refused: how much was quarantined, the column and value that cost the most
     rows, and the fix (see :mod:`ingest.quarantine`)."""
     from changeboard.ingest.quarantine import describe, diagnose

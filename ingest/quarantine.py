@@ -140,7 +140,9 @@ def describe(diagnosis: QuarantineDiagnosis, *, limit: int = 5) -> list[str]:
     if len(diagnosis.failures) > limit:
         lines.append(f"... and {len(diagnosis.failures) - limit} other column/value failure(s)")
     if diagnosis.other:
-        lines.append(f"{diagnosis.other:,} row(s) for other reasons (unreadable records, see meta.quarantine)")
+        lines.append(
+            f"{diagnosis.other:,} row(s) for other reasons (unreadable records, see meta.quarantine)"
+        )
     return lines
 
 

@@ -1092,8 +1092,10 @@ def gunzip_to(path: Path, tmpdir: Path, *, max_bytes: int | None = None) -> Path
     import gzip
     import zlib
 
-    limit = max_bytes if max_bytes is not None else int(
-        float(os.environ.get(ENV_GZIP_MAX_MB, DEFAULT_GZIP_MAX_MB)) * 2**20
+    limit = (
+        max_bytes
+        if max_bytes is not None
+        else int(float(os.environ.get(ENV_GZIP_MAX_MB, DEFAULT_GZIP_MAX_MB)) * 2**20)
     )
     name = path.name[: -len(".gz")] if path.name.lower().endswith(".gz") else path.name + ".out"
     out = tmpdir / (name or "export")
@@ -1132,8 +1134,8 @@ __all__ = [
     "check_xlsx_bounds",
     "detect_encoding",
     "gunzip_to",
-    "is_gzip",
     "io",
+    "is_gzip",
     "normalise_nulls",
     "read_csv_text",
     "read_text_bytes",

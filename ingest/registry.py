@@ -69,7 +69,9 @@ class ExportSettings:
             if "null_values" in override.extra and manifest.exists():
                 # the command line's placeholders add to the manifest's, they do not replace them
                 base.extra["null_values"] = list(
-                    dict.fromkeys([*_as_list(data.get("null_values")), *_as_list(override.extra["null_values"])])
+                    dict.fromkeys(
+                        [*_as_list(data.get("null_values")), *_as_list(override.extra["null_values"])]
+                    )
                 )
         if base.system is None and base.extra.get("mapping"):
             base.system = mapped.SYSTEM

@@ -137,7 +137,7 @@ def max_quarantine_share(settings: ExportSettings) -> float:
     try:
         percent = float(text)
     except ValueError:
-        raise ReadError(f"max_quarantine = {value!r}: expected a percentage such as 1 or \"2.5%\"") from None
+        raise ReadError(f'max_quarantine = {value!r}: expected a percentage such as 1 or "2.5%"') from None
     if not 0 <= percent <= 100:
         raise ReadError(f"max_quarantine = {value!r}: expected a percentage between 0 and 100")
     return percent / 100
@@ -185,7 +185,9 @@ def reading_identity(path: Path, override: ExportSettings | None) -> ReadingIden
     described.update(extra)
     text = json.dumps(described, sort_keys=True, default=str)
     shown = ", ".join(
-        f"{k}={v}" if k != "mapping" else f"mapping {Path(str(settings.extra['mapping'])).name} ({str(v)[:12]})"
+        f"{k}={v}"
+        if k != "mapping"
+        else f"mapping {Path(str(settings.extra['mapping'])).name} ({str(v)[:12]})"
         for k, v in sorted(described.items())
     )
     return ReadingIdentity(slot, hashlib.sha256(text.encode()).hexdigest()[:16], shown or "defaults")

@@ -28,8 +28,8 @@ mapping produces and every problem without loading anything.
 
 from __future__ import annotations
 
-import tomllib
 import re
+import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -120,11 +120,8 @@ def _line_of(text: str, section: str | None, key: str | None = None) -> int | No
             if current == section:
                 header_line = n
             continue
-        if current == section and key is not None:
-            if re.match(rf'^"?{re.escape(key)}"?\s*=', stripped):
-                return n
-    if key is not None and section is None:
-        return _line_of(text, None, None)
+        if current == section and key is not None and re.match(rf'^"?{re.escape(key)}"?\s*=', stripped):
+            return n
     return header_line
 
 
@@ -155,7 +152,9 @@ def _map_spec(
     where_key: Callable[[str], str] | None = None,
 ) -> Derived:
     """A value map's table: values / prefixes / patterns / default, every output checked."""
-    if not isinstance(spec, dict) or not any(k in spec for k in ("values", "prefixes", "patterns", "default")):
+    if not isinstance(spec, dict) or not any(
+        k in spec for k in ("values", "prefixes", "patterns", "default")
+    ):
         raise MappingFileError(
             f'{where}: needs values = {{ "raw" = "normalised", ... }} (and/or prefixes, patterns, default)'
         )
@@ -166,12 +165,16 @@ def _map_spec(
             raise MappingFileError(f'{where}: {key} must be a table {{ "raw" = "normalised", ... }}')
         tables[key] = {str(k): str(v) for k, v in table.items()}
         for raw, out in tables[key].items():
-            _check_value(where_key(key) if where_key else where, entity, target, out, f"{key} maps {raw!r} to")
+            _check_value(
+                where_key(key) if where_key else where, entity, target, out, f"{key} maps {raw!r} to"
+            )
     for pattern in tables["patterns"]:
         try:
             re.compile(pattern)
         except re.error as exc:
-            raise MappingFileError(f"{where}: patterns: {pattern!r} is not a regular expression: {exc}") from None
+            raise MappingFileError(
+                f"{where}: patterns: {pattern!r} is not a regular expression: {exc}"
+            ) from None
     default = spec.get("default")
     if default is not None:
         default = str(default)
@@ -300,7 +303,9 @@ def load_spec(path: Path) -> MappingSpec:
                 class_map, "ci_class_raw", str(ci["class"]), where, "configuration_item", keep_unknown=True
             )
         else:
-            ci_class = Derived(target="ci_class_raw", kind="coalesce", sources=(str(ci["class"]),), where=where)
+            ci_class = Derived(
+                target="ci_class_raw", kind="coalesce", sources=(str(ci["class"]),), where=where
+            )
         if not ci.get("column"):
             raise MappingFileError(f'{where}: needs column = "..." (the CI of each row)')
     nulls = (
@@ -436,11 +441,17 @@ def _derive(text: pl.DataFrame, spec: MappingSpec, d: Derived, path: Path) -> tu
     if d.kind == "coalesce":
         expr = pl.coalesce([pl.col(c) for c in cols])
     elif d.kind == "concat":
-        joined = pl.concat_str([pl.col(c).str.strip_chars() for c in cols], separator=d.separator, ignore_nulls=True)
+        joined = pl.concat_str(
+            [pl.col(c).str.strip_chars() for c in cols], separator=d.separator, ignore_nulls=True
+        )
         expr = pl.when(joined == "").then(None).otherwise(joined)
     else:
         raw = pl.col(cols[0]).str.strip_chars()
-        out = raw.replace_strict(dict(d.values), default=None, return_dtype=pl.String) if d.values else pl.lit(None, dtype=pl.String)
+        out = (
+            raw.replace_strict(dict(d.values), default=None, return_dtype=pl.String)
+            if d.values
+            else pl.lit(None, dtype=pl.String)
+        )
         for prefix, value in d.prefixes:
             out = pl.when(out.is_null() & raw.str.starts_with(prefix)).then(pl.lit(value)).otherwise(out)
         for pattern, value in d.patterns:
@@ -510,7 +521,9 @@ def apply_spec(path: Path, text: pl.DataFrame, spec: MappingSpec) -> tuple[list[
         )
         if services.height:
             n = services.select(pl.col("source_id").n_unique()).item()
-            warnings.append(f"[services] create: {n:,} service(s) named by service_ref loaded as configuration items")
+            warnings.append(
+                f"[services] create: {n:,} service(s) named by service_ref loaded as configuration items"
+            )
             frames.append(typed_frame("configuration_item", services))
     return frames, warnings
 
@@ -535,7 +548,9 @@ def _split_ci(
     ).join(ci, on="_source_row", how="inner")
     links = links.filter(pl.col("ci_ref").is_not_null()).with_columns(pl.lit(spec.ci_role).alias("role"))
     n_links = links.height
-    links = links.sort("_source_row").unique(subset=["change_ref", "ci_ref"], keep="last", maintain_order=True)
+    links = links.sort("_source_row").unique(
+        subset=["change_ref", "ci_ref"], keep="last", maintain_order=True
+    )
     if links.height < n_links:
         warnings.append(
             f"{n_links - links.height} row(s) repeat a change and CI already listed: one link kept each"
@@ -548,7 +563,10 @@ def _split_ci(
             + [
                 pl.col("_source_row").sort().alias("_rows"),
                 pl.col("number").first().alias("_number"),
-                pl.col("_source_row").sort_by(["updated_at", "_source_row"], nulls_last=False).last().alias("_kept"),
+                pl.col("_source_row")
+                .sort_by(["updated_at", "_source_row"], nulls_last=False)
+                .last()
+                .alias("_kept"),
             ]
         )
         .with_columns(
@@ -587,12 +605,18 @@ def _split_ci(
         if spec.ci_service_column:
             service = _source(text, spec, spec.ci_service_column)
             if service is None:
-                raise ReadError(f"[ci_links] service = {spec.ci_service_column!r} is not a column of the file")
+                raise ReadError(
+                    f"[ci_links] service = {spec.ci_service_column!r} is not a column of the file"
+                )
             attrs.append(pl.col(service).str.strip_chars().alias("service_ref"))
-        cis = links.select("_source_row", "source_system", pl.col("ci_ref").alias("source_id"), "updated_at").join(
-            text.select(attrs), on="_source_row", how="left"
-        ).with_columns(pl.col("source_id").alias("name"))
-        warnings.append(f"[ci_links] CI attributes: {cis.select(pl.col('source_id').n_unique()).item():,} configuration item(s)")
+        cis = (
+            links.select("_source_row", "source_system", pl.col("ci_ref").alias("source_id"), "updated_at")
+            .join(text.select(attrs), on="_source_row", how="left")
+            .with_columns(pl.col("source_id").alias("name"))
+        )
+        warnings.append(
+            f"[ci_links] CI attributes: {cis.select(pl.col('source_id').n_unique()).item():,} configuration item(s)"
+        )
         out.append(typed_frame("configuration_item", cis))
     return out, warnings
 
@@ -668,7 +692,9 @@ def dry_run_report(
                 for reason in rs:
                     reasons[reason] = reasons.get(reason, 0) + 1
             for where, n in f.nulled_refs.items():
-                lines.append(f"      ! {n:,} value(s) of {where} hold no letter or digit: read as no reference")
+                lines.append(
+                    f"      ! {n:,} value(s) of {where} hold no letter or digit: read as no reference"
+                )
             if f.frame.height:
                 cols = [
                     c

@@ -58,4 +58,5 @@ def test_mapping_columns_prints_every_column_type_values_and_meaning() -> None:
     assert all(f"{name}:" in every.output for name in ENTITIES)
     assert "recognised: Business Service" in every.output  # ci_class_raw's seed labels
     unknown = runner.invoke(app, ["mapping", "columns", "chnage"])
-    assert unknown.exit_code == 1 and "unknown entity 'chnage'" in unknown.output
+    assert unknown.exit_code == 1
+    assert "unknown entity 'chnage'" in unknown.output

@@ -27,7 +27,8 @@ def test_example_mapping_dry_run_is_clean() -> None:
         ["ingest", "--mapping", str(EXAMPLES / "itop.toml"), str(EXAMPLES / "itop_changes.csv"), "--dry-run"],
     )
     assert result.exit_code == 0, result.output
-    assert "0 quarantined" in result.output and "✗" not in result.output
+    assert "0 quarantined" in result.output
+    assert "✗" not in result.output
     assert "WARNING: value map" not in result.output
 
 
@@ -55,6 +56,6 @@ def test_example_mapping_loads_and_builds(tmp_path: Path) -> None:
         ("C-000125", "emergency", "unsuccessful", "high"),  # Critical by pattern
         ("C-000126", "other", "successful", "moderate"),  # ObsoleteChange: the default
     ]
-    assert cis["lnx-gw-01"] == "server" and cis["win-dns-01"] == "server" and cis["vpn-01"] == "server"
-    assert cis["portal-db"] == "database" and cis["sw-core-01"] == "network_gear"
+    assert [cis[n] for n in ("lnx-gw-01", "win-dns-01", "vpn-01")] == ["server"] * 3  # by prefix
+    assert (cis["portal-db"], cis["sw-core-01"]) == ("database", "network_gear")
     assert {"Corporate Network", "Customer Portal"} <= services

@@ -148,7 +148,8 @@ def test_mixed_file_counts_and_table(tmp_path: Path, ingest: Ingest, query: Quer
     ]
     # The ties are named in a warning, with the rule that settled them.
     ties = [w for w in result.warnings if "same updated_at and different content" in w]
-    assert ties and "CHG23" not in ties[0] and "r3" in ties[0] and "row 13 kept" in ties[0], result.warnings
+    assert len(ties) == 1, result.warnings
+    assert "r3 (rows 12, 13: row 13 kept)" in ties[0], ties
     assert any("a4" in w and "the later load wins" in w for w in result.warnings), result.warnings
 
 

@@ -167,7 +167,8 @@ def test_same_version_with_different_content_keeps_the_last_row_and_warns(
     ]
     assert query("select count(*) from meta.quarantine") == [(0,)]
     tie = [w for w in report.results[0].warnings if "same updated_at and different content" in w]
-    assert len(tie) == 1 and "a1" in tie[0] and "rows 2, 3: row 3 kept" in tie[0], report.results[0].warnings
+    assert len(tie) == 1, report.results[0].warnings
+    assert "a1 (rows 2, 3: row 3 kept)" in tie[0], tie
     # Against the loaded table: same version, other content -> the later load replaces it, and warns.
     g = _write(
         tmp_path / "in2", "change_request.csv", ["a2,CHG2,Changed title,New,normal,2026-01-01 10:00:00"]

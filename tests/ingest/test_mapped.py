@@ -126,22 +126,22 @@ def test_mapping_json_and_xlsx(tmp_path: Path, ingest: Ingest, query: Query) -> 
             'entity = "change"\n[source]\nsystem = "x"\n[columns]\nsource_id = "a"\nnumber = "a"\ntitel = "t"\n',
             "titel: not a column",
         ),
-            (  # issue 17 point 4: a value the build would refuse is refused here, naming the line
-                'entity = "change"\n[source]\nsystem = "x"\n[columns]\nsource_id = "a"\nnumber = "a"\n'
-                '[value_maps.outcome]\nfrom = "close"\nvalues = { "Done" = "succesful" }\n',
-                r"bad.toml line 9: \[value_maps.outcome\] values: values maps 'Done' to 'succesful' is not a value "
-                r"change.outcome accepts \(successful, successful_with_issues",
-            ),
-            (
-                'entity = "change"\n[source]\nsystem = "x"\n[columns]\nsource_id = "a"\nnumber = "a"\n'
-                '[constants]\norigin = "itop"\n',
-                r"bad.toml line 8: \[constants\] origin: the constant 'itop' is not a value change.origin accepts \(form, itsm\)",
-            ),
-            (
-                'entity = "change"\n[source]\nsystem = "x"\n[columns]\nsource_id = "a"\nnumber = "a"\n'
-                '[value_maps.change_type]\nfrom = "t"\nprefixes = { "Std" = "standard" }\ndefault = "regular"\n',
-                "default 'regular' is not a value change.change_type accepts",
-            ),
+        (  # issue 17 point 4: a value the build would refuse is refused here, naming the line
+            'entity = "change"\n[source]\nsystem = "x"\n[columns]\nsource_id = "a"\nnumber = "a"\n'
+            '[value_maps.outcome]\nfrom = "close"\nvalues = { "Done" = "succesful" }\n',
+            r"bad.toml line 9: \[value_maps.outcome\] values: values maps 'Done' to 'succesful' is not a value "
+            r"change.outcome accepts \(successful, successful_with_issues",
+        ),
+        (
+            'entity = "change"\n[source]\nsystem = "x"\n[columns]\nsource_id = "a"\nnumber = "a"\n'
+            '[constants]\norigin = "itop"\n',
+            r"bad.toml line 8: \[constants\] origin: the constant 'itop' is not a value change.origin accepts \(form, itsm\)",
+        ),
+        (
+            'entity = "change"\n[source]\nsystem = "x"\n[columns]\nsource_id = "a"\nnumber = "a"\n'
+            '[value_maps.change_type]\nfrom = "t"\nprefixes = { "Std" = "standard" }\ndefault = "regular"\n',
+            "default 'regular' is not a value change.change_type accepts",
+        ),
         ("entity = \n", "not valid TOML"),
     ],
 )
@@ -171,7 +171,10 @@ def test_dry_run_reports_and_loads_nothing(tmp_path: Path) -> None:
     text, ok = dry_run_report([MAPPED / "itop_changes.csv"], SETTINGS)
     assert ok
     assert "itop change (declared; mapping file itop_changes.toml)" in text
-    assert "→ change: 5 row(s) (3 distinct record(s): the latest updated_at of each is loaded), 1 quarantined" in text
+    assert (
+        "→ change: 5 row(s) (3 distinct record(s): the latest updated_at of each is loaded), 1 quarantined"
+        in text
+    )
     assert "→ change_ci: 5 row(s)" in text
     assert "✗ row 6: column start: '31.02.2026 01:00'" in text
     assert "nothing was loaded" in text
@@ -207,7 +210,8 @@ def test_cli_ingest_mapping_and_dry_run(tmp_path: Path) -> None:
     # One of its 6 rows cannot be typed (a 31st of February): more than the 1 % a file may lose, so
     # the file is refused with the column, the value and the fix, and nothing is loaded.
     assert real.exit_code == 3, real.output
-    assert "refused" in real.output and "'31.02.2026 01:00'" in real.output and "fix:" in real.output
+    for words in ("refused", "'31.02.2026 01:00'", "fix:"):
+        assert words in real.output, real.output
     accepted = runner.invoke(app, [*real_args, "--max-quarantine", "20"])
     assert accepted.exit_code == 0, accepted.output
     assert (data_dir / "ingest" / "ingest.duckdb").exists()
@@ -249,7 +253,9 @@ def test_ci_split_keeps_the_latest_row_of_a_change(tmp_path: Path, ingest: Inges
     # the file's 4 rows: 2 changes kept, 2 older versions superseded; 4 links
     c = r.counts
     assert (r.file_rows, c.rows_read, c.inserted, c.superseded, c.quarantined) == (4, 8, 6, 2, 0)
-    assert any("C-1: rows 2, 3, 4 repeat it with different actual_end_at" in w and "(row 3)" in w for w in r.warnings)
+    assert any(
+        "C-1: rows 2, 3, 4 repeat it with different actual_end_at" in w and "(row 3)" in w for w in r.warnings
+    )
     # The same file without [ci_links] keeps the same row: latest wins everywhere.
     plain = tmp_path / "plain.toml"
     plain.write_text(mapping.read_text(encoding="utf-8").split("[ci_links]")[0], encoding="utf-8")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from changeboard.ingest.registry import ExportSettings
 
 from .conftest import DATASETS, FIXTURES, Ingest, Query, copy_fixture
