@@ -14,6 +14,7 @@ from typing import Annotated
 import duckdb
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
@@ -69,12 +70,20 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def _results_table(report: ingest_run.IngestReport) -> Table:
-    t = Table(title="ingest summary", show_lines=False)
+    t = Table(
+        title="ingest summary",
+        caption="file rows: the export's data rows (of which quarantined); records: what they became "
+        "(one row may give several: a state change, a CI link); records = inserted + updated + "
+        "unchanged + superseded + quarantined",
+        show_lines=False,
+    )
     for col in (
         "file",
         "source",
         "status",
-        "read",
+        "file rows",
+        "rows quarantined",
+        "records",
         "inserted",
         "updated",
         "unchanged",
@@ -85,11 +94,13 @@ def _results_table(report: ingest_run.IngestReport) -> Table:
         t.add_column(col, justify="right" if col not in ("file", "source", "status") else "left")
     for r in report.results:
         c = r.counts
-        style = {"failed": "red", "skipped_duplicate": "dim"}.get(r.status, "")
+        style = {"failed": "red", "rejected": "bold red", "skipped_duplicate": "dim"}.get(r.status, "")
         t.add_row(
             r.path.name,
             f"{r.source_system or '-'} {r.source_table or ''}",
             f"[{style}]{r.status}[/]" if style else r.status,
+            "-" if r.file_rows is None else f"{r.file_rows:,}",
+            "-" if r.file_rows_quarantined is None else f"{r.file_rows_quarantined:,}",
             *(
                 f"{v:,}"
                 for v in (c.rows_read, c.inserted, c.updated, c.unchanged, c.superseded, c.quarantined)
@@ -130,7 +141,10 @@ def _run_ingest(
             else:
                 console.print(f"[dim]{r.path.name}: {w}[/]")
         if r.error:
-            err.print(f"[red]{r.path.name}: {r.error}[/]")
+            if r.status == "rejected":
+                err.print(f"[bold red]refused:[/] {escape(r.error)}", highlight=False)
+            else:
+                err.print(f"[red]{escape(f'{r.path.name}: {r.error}')}[/]")
     if report.aborted_runs:
         err.print(
             f"[yellow]{report.aborted_runs} earlier run(s) had died mid-file and were marked aborted (nothing partial was kept)[/]"
@@ -184,10 +198,33 @@ def ingest(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print what would be loaded and every problem; load nothing.")
     ] = False,
+    null_values: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--null-values",
+            metavar="TOKEN",
+            help="A placeholder the export writes for 'no value' (?, N/A, -, #N/B...): read as empty. "
+            "Repeat for several (added to null_values in _export.toml).",
+        ),
+    ] = None,
+    max_quarantine: Annotated[
+        float | None,
+        typer.Option(
+            "--max-quarantine",
+            metavar="PERCENT",
+            help="Refuse a file (load nothing of it, exit 3) when more than this share of its rows is "
+            "quarantined; default 1, or max_quarantine in _export.toml.",
+        ),
+    ] = None,
     wait: WaitOpt = 0.0,
 ) -> None:
-    """Load exports into the ingest database (idempotent; bad rows are quarantined)."""
+    """Load exports into the ingest database (idempotent; bad rows are quarantined, and a file with
+    more than --max-quarantine % of its rows quarantined is refused with the fix)."""
     extra: dict[str, object] = {"mapping": str(mapping.resolve())} if mapping else {}
+    if null_values:
+        extra["null_values"] = [v for token in null_values for v in ([token] if token else [])]
+    if max_quarantine is not None:
+        extra["max_quarantine"] = max_quarantine
     settings = ExportSettings(
         system=source or (MAPPED_SYSTEM if mapping else None), table=table, timezone=timezone, extra=extra
     )
@@ -207,8 +244,10 @@ def ingest(
         raise _fail(str(exc), 75) from None
     except ReadError as exc:
         raise _fail(str(exc)) from None
-    if report.failed:
+    if any(r.status == "failed" for r in report.results):
         raise typer.Exit(2)
+    if any(r.status == "rejected" for r in report.results):
+        raise typer.Exit(3)
 
 
 @app.command()
@@ -394,28 +433,46 @@ def _print_status(con: duckdb.DuckDBPyConnection) -> None:
         n = con.execute(f"select count(*) from raw.{name}").fetchall()[0][0]
         counts.add_row(name, f"{n:,}")
     console.print(counts)
-    runs = Table(title="last ingest runs")
-    cols = [
-        "run_id",
-        "file_name",
-        "source_system",
-        "source_table",
-        "status",
-        "rows_read",
-        "inserted",
-        "updated",
-        "unchanged",
-        "superseded",
-        "quarantined",
-        "started_at",
-    ]
-    for c in cols:
-        runs.add_column(c, no_wrap=c in ("file_name", "started_at"))
+    runs = Table(
+        title="last ingest runs",
+        caption="file rows: the export's data rows (of which quarantined); records: what they became "
+        "(one row may give several); records = inserted + updated + unchanged + superseded + quarantined",
+    )
+    cols = {
+        "run_id": "run",
+        "file_name": "file",
+        "source_system || ' ' || coalesce(source_table, '')": "source",
+        "status || case when replaced_by_run is not null then ' (replaced by ' || replaced_by_run || ')' else '' end": "status",
+        "file_rows": "file rows",
+        "file_rows_quarantined": "rows quarantined",
+        "rows_read": "records",
+        "inserted": "inserted",
+        "updated": "updated",
+        "unchanged": "unchanged",
+        "superseded": "superseded",
+        "quarantined": "quarantined",
+        "started_at": "started",
+    }
+    for label in cols.values():
+        runs.add_column(label, no_wrap=label in ("file", "started"))
     for row in con.execute(
         f"select {', '.join(cols)} from meta.ingest_run order by run_id desc limit 15"
     ).fetchall():
-        runs.add_row(*("" if v is None else str(v) for v in row))
+        runs.add_row(
+            *(
+                "" if v is None else f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v)
+                for v in row
+            )
+        )
     console.print(runs)
+    for run_id, file_name, error in con.execute(
+        "select run_id, file_name, error from meta.ingest_run where status = 'rejected' "
+        "and run_id = (select max(run_id) from meta.ingest_run r where r.file_sha256 = ingest_run.file_sha256) "
+        "order by run_id desc limit 5"
+    ).fetchall():
+        err.print(
+            f"[bold red]run {run_id} refused {escape(file_name)}:[/] {escape(error or '')}", highlight=False
+        )
     q = con.execute("select count(*) from meta.quarantine").fetchall()[0][0]
     console.print(f"quarantined rows: [bold]{q:,}[/]")
     if q:
@@ -722,6 +779,54 @@ def bench(
 
     chosen = [int(s.replace("_", "")) for s in scales.split(",") if s.strip()] if scales else None
     run_bench(changes, incidents, cis, out, chosen, workdir, page_runs=runs, console=console)
+
+
+mapping_app = typer.Typer(
+    help="Mapping files for other tools' exports (ingest --mapping FILE).", no_args_is_help=True
+)
+app.add_typer(mapping_app, name="mapping")
+
+
+@mapping_app.command("columns")
+def mapping_columns(
+    entity: Annotated[
+        str | None,
+        typer.Argument(help="A canonical entity (change, incident, configuration_item...); default: all."),
+    ] = None,
+) -> None:
+    """Every canonical column a mapping can fill: its type, the values it accepts and what it means
+    (read from the canonical declaration, ingest/canonical.py)."""
+    from changeboard.ingest import canonical
+
+    if entity is not None and entity not in canonical.ENTITIES:
+        raise _fail(f"unknown entity {entity!r}; choose from {', '.join(canonical.ENTITIES)}")
+    for ent in canonical.ENTITIES.values():
+        if entity is not None and ent.name != entity:
+            continue
+        t = Table(
+            title=f"{ent.name}: {ent.description}",
+            caption=f"key: {', '.join(ent.key)}; required: {', '.join(ent.required) or '-'}"
+            + (f"; the latest {ent.version_column} of a key wins" if ent.version_column else ""),
+            title_justify="left",
+        )
+        for col in ("column", "type", "accepted values", "meaning"):
+            t.add_column(col, overflow="fold")
+        for col, typ in ent.columns.items():
+            accepted = canonical.accepted_values(ent.name, col)
+            recognised = canonical.RECOGNISED_VALUES.get(ent.name, {}).get(col)
+            values = (
+                ", ".join(accepted)
+                if accepted
+                else ("recognised: " + ", ".join(recognised) + " (else other)" if recognised else "any")
+            )
+            name = f"{col} *" if col in ent.required else col
+            t.add_row(name, typ.lower(), escape(values), escape(canonical.column_meaning(ent.name, col)))
+        console.print(t)
+    console.print(
+        escape("* required. Write them in a mapping's [columns], [constants] or [value_maps]; ")
+        + "see README 'Loading your own exports'.",
+        style="dim",
+    )
 
 
 report_app = typer.Typer(help="Reports generated from the published warehouse.", no_args_is_help=True)

@@ -41,6 +41,7 @@ class ExportSettings:
     def for_file(cls, path: Path, override: ExportSettings | None = None) -> ExportSettings:
         """Settings from the file's folder manifest, overridden by explicit options."""
         base = cls()
+        data: dict[str, object] = {}
         manifest = path.parent / MANIFEST
         if manifest.exists():
             try:
@@ -54,6 +55,13 @@ class ExportSettings:
                 if getattr(override, k) is not None:
                     setattr(base, k, getattr(override, k))
             base.extra = {**base.extra, **override.extra}
+            if "null_values" in override.extra and manifest.exists():
+                # the command line's placeholders add to the manifest's, they do not replace them
+                base.extra["null_values"] = list(
+                    dict.fromkeys(
+                        [*_as_list(data.get("null_values")), *_as_list(override.extra["null_values"])]
+                    )
+                )
         if base.system is None and base.extra.get("mapping"):
             base.system = MAPPED_SYSTEM
             mapping_file = Path(str(base.extra["mapping"]))
@@ -64,6 +72,12 @@ class ExportSettings:
             ):
                 base.extra["mapping"] = str(manifest.parent / mapping_file)
         return base
+
+
+def _as_list(value: object) -> list[str]:
+    if value is None:
+        return []
+    return [str(value)] if isinstance(value, str) else [str(v) for v in value]  # type: ignore[attr-defined]
 
 
 @dataclass

@@ -2,7 +2,8 @@
 
 Every connector maps its exports onto these tables in the ingest database (schema ``raw``).
 dbt reads them as sources (``dbt/models/staging/canonical/_canonical__sources.yml`` is checked
-against this module by ``tests/ingest/test_canonical_matches_dbt.py``).
+against this module by ``tests/dbt/test_sources_match_canonical.py``, the staging models'
+accepted values by ``tests/ingest/test_accepted_values.py``).
 
 Conventions:
 - ``source_system`` + ``source_id`` is the natural key of every record entity.
@@ -409,6 +410,86 @@ ENTITIES: dict[str, Entity] = {
         CAB_DECISION,
     )
 }
+
+
+# ----------------------------------------------------------------------- accepted values, meanings
+# The values a canonical column accepts, declared once. Mapping validation (``--dry-run``) checks a
+# mapping's constants and value maps against them, ``changeboard mapping columns`` prints them, and
+# the dbt ``accepted_values`` tests of the staging models must equal them
+# (tests/ingest/test_accepted_values.py): a value a mapping may write is never one the build refuses.
+ACCEPTED_VALUES: dict[str, dict[str, tuple[str, ...]]] = {
+    "change": {
+        "change_type": ("standard", "normal", "emergency", "other"),
+        "outcome": ("successful", "successful_with_issues", "unsuccessful", "canceled", "unknown"),
+        "risk": ("very_high", "high", "moderate", "low"),
+        "origin": ("form", "itsm"),
+    },
+    "change_ci": {"role": ("primary", "affected", "impacted")},
+    "incident_link": {"target_type": ("change", "release"), "kind": ("caused_by", "fixed_by")},
+    "change_window": {"kind": ("blackout", "maintenance")},
+}
+# The staging model whose accepted_values tests read each entity's columns.
+STAGING_MODELS: dict[str, str] = {
+    "change": "stg_canonical__changes",
+    "change_ci": "stg_canonical__change_cis",
+    "incident_link": "stg_canonical__incident_links",
+    "change_window": "stg_canonical__change_windows",
+}
+# Raw values dbt recognises through a seed (anything else still loads: it becomes ``other``). A
+# mapping's value map may turn an export's own labels into these.
+RECOGNISED_VALUES: dict[str, dict[str, tuple[str, ...]]] = {
+    "configuration_item": {
+        "ci_class_raw": (
+            "Business Service",
+            "Service",
+            "Application",
+            "Server",
+            "Database",
+            "Load Balancer",
+            "Network Gear",
+        )
+    },
+}
+
+# What a column means, where its name does not say it (see :func:`column_meaning`).
+COLUMN_MEANINGS: dict[str, str] = {
+    "source_system": "the tool the record comes from (servicenow, jira, itop...): set by [source] system",
+    "source_id": "the record's id in that tool (sys_id, issue id, ref): with source_system, the record's key",
+    "number": "the number people use (CHG0001234, ABC-12, C-000123)",
+    "title": "short description",
+    "change_type": "the normalised change type (else derived from change_type_raw by the seed)",
+    "outcome": "the normalised outcome of a closed change (else derived from close_code_raw by the seed)",
+    "risk": "the normalised risk (else derived from risk_raw by the seed)",
+    "origin": "where the change was raised: itsm (an ITSM tool's export) or form (changeboard's form)",
+    "role": "what the CI is to the change: primary, affected or impacted",
+    "kind": "the link's or window's kind",
+    "target_type": "what the link points to: a change or a release",
+    "updated_at": "when the record last changed in the source: the latest version of a record wins",
+    "ci_class_raw": "the CI's class as written (Server, Linux Server...); the seed ci_class_mapping "
+    "turns the recognised labels into classes, anything else becomes 'other'",
+    "service_ref": "the business service it belongs to (sys_id, number or name)",
+    "unauthorized_raw": "whether the change was implemented without approval (true/false as written)",
+    "cab_required_raw": "whether the change needs the CAB (true/false as written)",
+}
+
+
+def column_meaning(entity: str, column: str) -> str:
+    """What a canonical column means (declared above, or told by its name's convention)."""
+    if column in COLUMN_MEANINGS:
+        return COLUMN_MEANINGS[column]
+    words = column.replace("_", " ")
+    if column.endswith("_raw"):
+        return f"{words.removesuffix(' raw')} as the export writes it (dbt normalises it through a seed)"
+    if column.endswith("_ref"):
+        return f"reference to the {words.removesuffix(' ref')} record as the export shows it (id, number or name)"
+    if column.endswith("_at"):
+        return f"{words.removesuffix(' at')} date/time (converted to UTC)"
+    return words
+
+
+def accepted_values(entity: str, column: str) -> tuple[str, ...] | None:
+    """The values a canonical column accepts; None when it takes any value."""
+    return ACCEPTED_VALUES.get(entity, {}).get(column)
 
 
 def create_table_sql(entity: Entity, *, schema: str = "raw", if_not_exists: bool = True) -> str:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import polars as pl
 from changeboard.ingest.base import ExportSettings
+from changeboard.ingest.canonical import ENTITIES
+from changeboard.ingest.quarantine import describe, diagnose
 from changeboard.ingest.readers import ReadError
 from changeboard.ingest.registry import expand_paths, read_file
 
@@ -32,8 +34,25 @@ def dry_run_report(
         lines.append(f"● {path}: {reading.system} {reading.table} ({reading.detected_by})")
         for w in reading.warnings:
             lines.append(f"    {w}")
+        reasons: dict[str, int] = {}
         for f in reading.frames:
-            lines.append(f"    → {f.entity}: {f.frame.height:,} row(s), {f.quarantine.height:,} quarantined")
+            key = list(ENTITIES[f.entity].key)
+            distinct = f.frame.select(pl.struct(key).n_unique()).item() if f.frame.height else 0
+            versions = (
+                f" ({distinct:,} distinct record(s): the latest updated_at of each is loaded)"
+                if distinct < f.frame.height
+                else ""
+            )
+            lines.append(
+                f"    → {f.entity}: {f.frame.height:,} row(s){versions}, {f.quarantine.height:,} quarantined"
+            )
+            for rs in f.quarantine.get_column("reasons").to_list():
+                for reason in rs:
+                    reasons[reason] = reasons.get(reason, 0) + 1
+            for where, n in f.nulled_refs.items():
+                lines.append(
+                    f"      ! {n:,} value(s) of {where} hold no letter or digit: read as no reference"
+                )
             if f.frame.height:
                 cols = [
                     c
@@ -49,6 +68,16 @@ def dry_run_report(
                 lines.append(f"      ✗ row {row['_source_row']}: {'; '.join(row['reasons'])}")
             if f.quarantine.height > max_problems:
                 lines.append(f"      ... and {f.quarantine.height - max_problems:,} more quarantined rows")
+        if reasons:
+            diagnosis = diagnose(reasons.items())
+            lines.append("    what the quarantined rows have in common:")
+            lines.extend(f"      {line}" for line in describe(diagnosis))
+            if diagnosis.placeholders:
+                lines.append(
+                    "    proposed: " + ", ".join(repr(p) for p in diagnosis.placeholders) + " fail(s) typed "
+                    "columns across the file: a placeholder for 'no value'?"
+                )
+            lines.append(f"    fix: {diagnosis.fix()}")
     lines.append("dry run: nothing was loaded")
     return "\n".join(lines), ok
 

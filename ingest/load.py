@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import polars as pl
 import pyarrow as pa
 from changeboard.ingest.canonical import ENTITIES, Entity, create_raw_schema
@@ -72,6 +73,14 @@ create table if not exists meta.quarantine (
 );
 -- added after the first release: the size tells a likely re-run of a loaded file (hashed first)
 alter table meta.ingest_run add column if not exists file_bytes bigint;
+-- issue 17: the file's physical data rows beside the records derived from them (rows_read), and
+-- the reading's identity (the mapping and settings it was read with; see pipeline.run.fingerprint)
+alter table meta.ingest_run add column if not exists file_rows bigint;
+alter table meta.ingest_run add column if not exists file_rows_quarantined bigint;
+alter table meta.ingest_run add column if not exists reading_fingerprint varchar;
+alter table meta.ingest_run add column if not exists reading_description varchar;
+alter table meta.ingest_run add column if not exists replaced_by_run bigint;
+alter table meta.ingest_run add column if not exists records_replaced bigint;
 create table if not exists meta.form_sync (
     synced_at timestamp,
     requests bigint,
@@ -132,6 +141,54 @@ class EntityCounts:
 
 
 @dataclass
+class FileRows:
+    """The file's physical data rows (header and blank lines aside) that reached the loader, and
+    those of them with a quarantined record: ``file rows = rows loaded + rows quarantined``. Rows are
+    told by their ``_source_row`` (the line or record number), whatever records each one became."""
+
+    seen: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    bad: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+
+    def _mark(self, which: str, rows: pl.Series) -> None:
+        if rows.len() == 0:
+            return
+        values = rows.drop_nulls().cast(pl.Int64).to_numpy()
+        if values.size == 0:
+            return
+        top = int(values.max()) + 1
+        arr = getattr(self, which)
+        if arr.size < top:
+            grown = np.zeros(max(top, arr.size * 2), dtype=bool)
+            grown[: arr.size] = arr
+            arr = grown
+            setattr(self, which, arr)
+        arr[values] = True
+
+    def add(self, mapped: MappedFrame) -> None:
+        self._mark("seen", mapped.frame.get_column("_source_row"))
+        self._mark("seen", mapped.quarantine.get_column("_source_row"))
+        self._mark("bad", mapped.quarantine.get_column("_source_row"))
+
+    @property
+    def rows(self) -> int:
+        return int(self.seen.sum())
+
+    @property
+    def quarantined(self) -> int:
+        return int(self.bad.sum())
+
+
+class QuarantineLimit(Exception):
+    """More of a file's rows were quarantined than its threshold allows: nothing of it is committed."""
+
+    def __init__(self, summary: str, counts: EntityCounts, file_rows: FileRows) -> None:
+        super().__init__(summary)
+        self.summary = summary
+        self.counts = counts
+        self.file_rows = file_rows
+
+
+@dataclass
 class FileResult:
     """The outcome of ingesting one file, as recorded in the ledger."""
 
@@ -141,6 +198,9 @@ class FileResult:
     status: str
     run_id: int | None = None
     counts: EntityCounts = field(default_factory=EntityCounts)
+    file_rows: int | None = None  # the file's physical data rows (counts are of records)
+    file_rows_quarantined: int | None = None
+    replaced_note: str | None = None  # what the run replaced of earlier readings of the file
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
     duration_seconds: float = 0.0
@@ -256,11 +316,14 @@ def finish_run(con: duckdb.DuckDBPyConnection, result: FileResult, started: floa
     c = result.counts
     result.duration_seconds = time.perf_counter() - started
     con.execute(
-        "update meta.ingest_run set status = ?, rows_read = ?, inserted = ?, updated = ?, unchanged = ?, "
+        "update meta.ingest_run set status = ?, file_rows = ?, file_rows_quarantined = ?, rows_read = ?, "
+        "inserted = ?, updated = ?, unchanged = ?, "
         "superseded = ?, quarantined = ?, warnings = ?, error = ?, finished_at = ?, duration_seconds = ?, "
         "source_system = coalesce(?, source_system), source_table = coalesce(?, source_table) where run_id = ?",
         [
             result.status,
+            result.file_rows,
+            result.file_rows_quarantined,
             c.rows_read,
             c.inserted,
             c.updated,
@@ -317,49 +380,47 @@ def _key_text(entity: Entity, alias: str) -> str:
     return "concat_ws('|', " + ", ".join(f'cast({alias}."{k}" as varchar)' for k in entity.key) + ")"
 
 
-def _rank_versions(
-    con: duckdb.DuckDBPyConnection,
-    entity: Entity,
-    tables: _Temp,
-    *,
-    run_id: int,
-    file_name: str,
-    source_system: str | None,
-    loaded_at: datetime,
-) -> int:
-    """Add each key's top version of the staged rows to the chosen ones; quarantine ties with
-    different content and return how many rows that was."""
+# Same key, same version (updated_at, and sequence where the export has one), different content: the
+# LAST such row in the file is kept and the others count as superseded (D30); a warning names the keys.
+# A row of a later file with the same version as the loaded record and different content replaces it.
+TIE_RULE = "the last of them in the file was kept"
+TIE_EXAMPLES = 5
+
+
+def _rank_versions(con: duckdb.DuckDBPyConnection, entity: Entity, tables: _Temp) -> list[str]:
+    """Add each key's top version of the staged rows to the chosen ones: the latest version, then the
+    highest sequence, then the last row in the file (see :data:`TIE_RULE`). Returns the warnings
+    about ties whose rows differ in content."""
     keys = ", ".join(f'"{k}"' for k in entity.key)
     con.execute(f"drop table if exists {tables.ranked}")
     con.execute(
         f"""create temp table {tables.ranked} as
-        with by_v as (select *, max(_v) over (partition by {keys}) as _top_v from {tables.stage}),
-        versions as (
-            select * exclude (_seq),
-                _v = _top_v and _seq = max(_seq) over (partition by {keys}, _v) as _is_top
-            from by_v
-        ),
-        tops as (select {keys}, count(distinct _row_hash) as _n_top from versions where _is_top group by all)
-        select versions.*, tops._n_top from versions inner join tops using ({keys})"""
+        select *,
+            row_number() over (partition by {keys} order by _v desc, _seq desc, _source_row desc) as _rn,
+            _v = max(_v) over (partition by {keys}) and _seq = max(_seq) over (partition by {keys}, _v) as _is_top
+        from {tables.stage}"""
     )
-    conflict = con.execute(
-        f"""insert into meta.quarantine
-        select ?, ?, ?, ?, _source_row, {_key_text(entity, "r")},
-            'conflicting duplicate: ' || _n_top || ' rows for key ' || {_key_text(entity, "r")} ||
-                ' have the same {entity.version_column or "version"} and different content; none was loaded',
-            ['conflicting duplicate with identical {entity.version_column or "version"}'],
-            to_json(struct_pack({", ".join(f'"{c}" := r."{c}"' for c in entity.columns)}))::varchar, ?
-        from {tables.ranked} r where _n_top > 1 and _is_top returning 1""",
-        [run_id, file_name, source_system, entity.name, loaded_at],
+    ties = con.execute(
+        f"""select {_key_text(entity, "r")} as k, list(_source_row order by _source_row) as rows_,
+            max(_source_row) as kept
+        from {tables.ranked} r where _is_top
+        group by all having count(distinct _row_hash) > 1 order by min(_source_row)"""
     ).fetchall()
     con.execute(
         f"""insert into {tables.chosen} by name
-        select * exclude (_rn, _top_v, _is_top, _n_top) from (
-            select *, row_number() over (partition by {keys} order by _source_row) as _rn
-            from {tables.ranked} where _n_top <= 1 and _is_top
-        ) where _rn = 1"""
+        select * exclude (_rn, _is_top) from {tables.ranked} where _rn = 1"""
     )
-    return len(conflict)
+    if not ties:
+        return []
+    shown = "; ".join(
+        f"{k} (rows {', '.join(map(str, rows[:6]))}{' ...' if len(rows) > 6 else ''}: row {kept} kept)"
+        for k, rows, kept in ties[:TIE_EXAMPLES]
+    )
+    more = f"; and {len(ties) - TIE_EXAMPLES:,} more" if len(ties) > TIE_EXAMPLES else ""
+    return [
+        f"WARNING: {entity.name}: {len(ties):,} key(s) have rows with the same "
+        f"{entity.version_column or 'version'} and different content; {TIE_RULE}: {shown}{more}"
+    ]
 
 
 # How a row is routed: its key is once in the file so far and not loaded before (FRESH: inserted
@@ -431,6 +492,7 @@ class EntityLoad:
         self.loaded_at = now_utc()
         self.temp = _Temp.of(entity)
         self.counts = EntityCounts()
+        self.notes: list[str] = []  # warnings of the load (ties settled by TIE_RULE)
         self.rows = 0  # rows of the frames (quarantined reading rows aside)
         self.fresh = 0  # rows inserted straight, or waiting to be
         self.waiting: list[pl.DataFrame] = []  # FRESH rows not inserted yet (less than a row group)
@@ -628,21 +690,11 @@ class EntityLoad:
         if not self.created:
             return counts
         # Within the file: the top version per repeated key (ties on the version broken by the
-        # optional sequence column); a tie with different content is a conflict.
-        n_conflicts = 0
+        # optional sequence column, then by the row's place in the file: see TIE_RULE).
         if self.staged:
-            n_conflicts = _rank_versions(
-                con,
-                entity,
-                temp,
-                run_id=self.run_id,
-                file_name=self.file_name,
-                source_system=self.source_system,
-                loaded_at=self.loaded_at,
-            )
-        counts.quarantined += n_conflicts
+            self.notes.extend(_rank_versions(con, entity, temp))
         n_chosen = con.execute(f"select count(*) from {temp.chosen}").fetchall()[0][0]
-        counts.superseded += self.rows - self.fresh - n_chosen - n_conflicts
+        counts.superseded += self.rows - self.fresh - n_chosen
 
         keys, table, version = self.keys, entity.table, self.version
         classify = f"""
@@ -651,7 +703,7 @@ class EntityLoad:
                     when t._row_hash is null then 'insert'
                     when t._row_hash = c._row_hash then 'unchanged'
                     when {"false" if entity.version_column is None else "t._v_old is not null and c._v < t._v_old"} then 'older'
-                    when {"false" if entity.version_column is None else "t._v_old is not null and c._v = t._v_old"} then 'conflict'
+                    when {"false" if entity.version_column is None else "t._v_old is not null and c._v = t._v_old"} then 'tie'
                     else 'update'
                 end as _action
             from {temp.chosen} c
@@ -660,21 +712,24 @@ class EntityLoad:
         con.execute(f"create temp table {temp.classified} as {classify}")
         tally = dict(con.execute(f"select _action, count(*) from {temp.classified} group by 1").fetchall())
         counts.inserted += tally.get("insert", 0)
-        counts.updated += tally.get("update", 0)
+        counts.updated += tally.get("update", 0) + tally.get("tie", 0)
         counts.unchanged += tally.get("unchanged", 0)
         counts.superseded += tally.get("older", 0)
-        if tally.get("conflict"):
-            con.execute(
-                f"""insert into meta.quarantine
-                select ?, ?, ?, ?, _source_row, {_key_text(entity, "c")},
-                    'conflicts with the loaded record ' || {_key_text(entity, "c")} ||
-                        ': same {entity.version_column} and different content; the loaded record was kept',
-                    ['conflict with loaded record at identical {entity.version_column}'],
-                    to_json(struct_pack({", ".join(f'"{c}" := c."{c}"' for c in entity.columns)}))::varchar, ?
-                from {temp.classified} c where _action = 'conflict'""",
-                [self.run_id, self.file_name, self.source_system, entity.name, self.loaded_at],
+        if tally.get("tie"):
+            examples = [
+                r[0]
+                for r in con.execute(
+                    f"select {_key_text(entity, 'c')} from {temp.classified} c where _action = 'tie' "
+                    f"order by _source_row limit {TIE_EXAMPLES}"
+                ).fetchall()
+            ]
+            self.notes.append(
+                f"WARNING: {entity.name}: {tally['tie']:,} record(s) of this file have the same "
+                f"{entity.version_column} as the loaded record and different content; this file's row "
+                f"replaced it (the later load wins): {', '.join(examples)}"
+                + (" ..." if tally["tie"] > TIE_EXAMPLES else "")
             )
-            counts.quarantined += tally["conflict"]
+            con.execute(f"update {temp.classified} set _action = 'update' where _action = 'tie'")
         con.execute(
             f"delete from {table} t using {temp.classified} c "
             f"where c._action = 'update' and {_key_match(entity, 't', 'c')}"
@@ -876,12 +931,21 @@ def commit_file(
     started: float,
     before_commit: Callable[[], object] | None = None,
     streamed: str | None = None,
+    max_quarantine_share: float | None = None,
+    replaces: Iterable[int] = (),
 ) -> FileResult:
     """Load every frame of one file and record the run, all in one transaction (timed as the phase
     ``ingest.load``; see :func:`_commit_file`)."""
     with phase("ingest.load"):
         return _commit_file(
-            con, result, frames, started=started, before_commit=before_commit, streamed=streamed
+            con,
+            result,
+            frames,
+            started=started,
+            before_commit=before_commit,
+            streamed=streamed,
+            max_quarantine_share=max_quarantine_share,
+            replaces=replaces,
         )
 
 
@@ -893,21 +957,32 @@ def _commit_file(
     started: float,
     before_commit: Callable[[], object] | None = None,
     streamed: str | None = None,
+    max_quarantine_share: float | None = None,
+    replaces: Iterable[int] = (),
 ) -> FileResult:
     """Load every frame of one file and record the run, all in one transaction.
 
     ``frames`` may be batches (several frames of one entity, e.g. a large export read while it
     loads): each entity's rows are loaded as they come and settled once the last frame was given.
     ``before_commit`` runs last inside the transaction (the landing copy being finished): when it
-    raises, nothing of the file is committed.
+    raises, nothing of the file is committed. ``replaces``: earlier runs of the same file read with
+    another mapping or settings; what they loaded is deleted first, in the same transaction (D31).
+    When more than ``max_quarantine_share`` of the file's rows are quarantined, :class:`QuarantineLimit`
+    is raised and nothing is committed.
     """
     assert result.run_id is not None
     con.execute("begin transaction")
     loads: dict[str, EntityLoad] = {}
+    rows = FileRows()
+    nulled: dict[str, int] = {}
     try:
+        replaced = _delete_replaced(con, list(replaces), result)
         for mapped in frames:
             # a streamed entity's insert statement holds the connection: nothing else loads meanwhile
             assert streamed is None or mapped.entity == streamed, (streamed, mapped.entity)
+            rows.add(mapped)
+            for where, n in mapped.nulled_refs.items():
+                nulled[where] = nulled.get(where, 0) + n
             entity_load = loads.get(mapped.entity)
             if entity_load is None:
                 kind = StreamLoad if mapped.entity == streamed else EntityLoad
@@ -920,12 +995,38 @@ def _commit_file(
                 )
             entity_load.add(mapped)
         total = EntityCounts()
+        notes: list[str] = []
         for name, entity_load in loads.items():
             counts = entity_load.finish()
             if not counts.balanced:
                 raise BalanceError(f"{result.path}: {name} counts do not balance: {counts}")
             total.add(counts)
+            notes.extend(entity_load.notes)
         result.counts = total
+        result.file_rows, result.file_rows_quarantined = rows.rows, rows.quarantined
+        result.warnings.extend(notes)
+        if result.replaced_note:
+            result.warnings.append(result.replaced_note)
+        for where, n in nulled.items():
+            result.warnings.append(
+                f"WARNING: {n:,} value(s) of {where} hold no letter or digit (like '?' or '-'): read as no reference"
+            )
+        if (
+            max_quarantine_share is not None
+            and rows.rows
+            and rows.quarantined / rows.rows > max_quarantine_share
+        ):
+            raise QuarantineLimit(
+                quarantine_report(con, result.run_id, rows, max_quarantine_share), total, rows
+            )
+        if replaced:
+            con.execute(
+                "update meta.ingest_run set replaced_by_run = ? where run_id in (select unnest(?))",
+                [result.run_id, list(replaces)],
+            )
+            con.execute(
+                "update meta.ingest_run set records_replaced = ? where run_id = ?", [replaced, result.run_id]
+            )
         if before_commit is not None:
             before_commit()
         result.status = "succeeded"
@@ -939,6 +1040,43 @@ def _commit_file(
         con.execute("rollback")
         raise
     return result
+
+
+def _delete_replaced(con: duckdb.DuckDBPyConnection, runs: list[int], result: FileResult) -> int:
+    """Delete what ``runs`` loaded (every raw table), inside the open transaction; how many records."""
+    if not runs:
+        return 0
+    total = 0
+    for entity in ENTITIES.values():
+        n = con.execute(
+            f"delete from {entity.table} where _ingest_run_id in (select unnest(?)) returning 1", [runs]
+        ).fetchall()
+        total += len(n)
+    result.replaced_note = (
+        f"re-read with another mapping or settings: the {total:,} record(s) that ingest run(s) "
+        f"{', '.join(map(str, runs))} loaded from this file were replaced by this run's"
+    )
+    return total
+
+
+def quarantine_report(con: duckdb.DuckDBPyConnection, run_id: int, rows: FileRows, max_share: float) -> str:
+    """Why a file is refused: how much was quarantined, the column and value that cost the most
+    rows, and the fix (see :mod:`ingest.quarantine`)."""
+    from changeboard.ingest.quarantine import describe, diagnose
+
+    reasons = con.execute(
+        "select r, count(*) from (select unnest(reasons) as r from meta.quarantine where run_id = ?) group by r",
+        [run_id],
+    ).fetchall()
+    diagnosis = diagnose(reasons)
+    lines = [
+        f"{rows.quarantined:,} of the file's {rows.rows:,} rows ({rows.quarantined / rows.rows:.1%}) could not "
+        f"be loaded, more than the {max_share:.1%} allowed (max_quarantine); nothing of the file was loaded",
+        *("  " + line for line in describe(diagnosis)),
+        f"fix: {diagnosis.fix()}",
+        "or accept the loss: --max-quarantine PERCENT (or max_quarantine = PERCENT in _export.toml)",
+    ]
+    return "\n".join(lines)
 
 
 def quarantine_summary(con: duckdb.DuckDBPyConnection, limit: int = 20) -> list[tuple[object, ...]]:

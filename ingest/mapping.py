@@ -12,13 +12,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import polars as pl
-from changeboard.ingest.canonical import BOOL, DBL, ENTITIES, INT, TS, Entity
+from changeboard.ingest.canonical import BOOL, DBL, ENTITIES, INT, TS, TXT, Entity
 from changeboard.ingest.readers import READ_ERROR
 
 # Plausible range for any timestamp in an ITSM export; outside it a value is a typo or a sentinel.
 MIN_YEAR = 1990
 MAX_YEAR = 2100
 FORMULA_ESCAPE = r"^'([=+\-@])"
+# A value with a letter or a digit; a reference (``*_ref``) without one (``?``, ``-``, ``--``) names
+# nothing and is read as no reference, whatever the export's declared placeholders.
+NO_WORD = r"[\p{L}\p{N}]"
 
 DEFAULT_DATE_FORMATS = (
     "%Y-%m-%d %H:%M:%S",
@@ -98,6 +101,9 @@ class MappedFrame:
     # A column of ``frame`` (not a canonical one) that orders versions with the same ``updated_at``
     # (ServiceNow ``sys_mod_count`` in audit-style exports); None: ties with different content conflict.
     sequence_column: str | None = None
+    # "source column -> canonical reference column" -> values read as no reference because they hold
+    # no letter or digit (``?``, ``-``): a reference that names nothing (see NO_WORD)
+    nulled_refs: dict[str, int] = field(default_factory=dict)
 
 
 _STAGE = "\x00typed:"  # staging column prefix (cannot clash with a header)
@@ -178,6 +184,7 @@ def apply_mapping(text: pl.DataFrame, mapping: TableMapping, *, file_label: str)
     typed: dict[str, pl.Expr] = {}  # staging column -> typed expression over the text columns
     out: dict[str, pl.Expr] = {}  # canonical column -> its value in the output frame
     checks: list[tuple[pl.Expr, pl.Expr]] = []  # (row is bad, reason sentence), over the staged frame
+    nulled_refs: dict[str, int] = {}
     if READ_ERROR in text.columns:  # a record the reader could not read whole (see ingest.readers)
         checks.append((pl.col(READ_ERROR).is_not_null(), pl.col(READ_ERROR)))
     for col, duck_type in entity.columns.items():
@@ -223,6 +230,11 @@ def apply_mapping(text: pl.DataFrame, mapping: TableMapping, *, file_label: str)
             )
             out[col] = pl.when(implausible).then(None).otherwise(pl.col(stage)).alias(col)
         else:
+            if duck_type == TXT and col.endswith("_ref"):
+                wordless = text[src].is_not_null() & ~text[src].str.contains(NO_WORD)
+                if n_wordless := int(wordless.sum()):
+                    nulled_refs[f"{src} -> {col}"] = n_wordless
+                    raw = pl.when(raw.str.contains(NO_WORD)).then(raw).otherwise(None)
             typed[stage] = _cast(raw, duck_type)
             if duck_type != "VARCHAR":
                 checks.append(
@@ -270,6 +282,7 @@ def apply_mapping(text: pl.DataFrame, mapping: TableMapping, *, file_label: str)
         frame=good,
         quarantine=quarantine.select(list(QUARANTINE_SCHEMA)),
         missing_columns=missing,
+        nulled_refs=nulled_refs,
     )
 
 

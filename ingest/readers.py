@@ -1389,6 +1389,56 @@ def normalise_nulls(frame: pl.DataFrame, null_values: list[str]) -> pl.DataFrame
     )
 
 
+# Gzip-compressed exports (``.csv.gz``, ``.json.gz``...) are decompressed, streamed, into a temporary
+# file beside which nothing else changes; the decompressed size is bounded (a decompression bomb: a
+# few KB that expand to terabytes) by CHANGEBOARD_GZIP_MAX_MB.
+ENV_GZIP_MAX_MB = "CHANGEBOARD_GZIP_MAX_MB"
+DEFAULT_GZIP_MAX_MB = 20 * 1024
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def is_gzip(path: Path) -> bool:
+    """Whether a file is gzip-compressed (by its first bytes, whatever its name)."""
+    try:
+        with path.open("rb") as f:
+            return f.read(2) == GZIP_MAGIC
+    except OSError:
+        return False
+
+
+def gunzip_to(path: Path, tmpdir: Path, *, max_bytes: int | None = None) -> Path:
+    """Decompress a gzip export into ``tmpdir`` (streamed, in chunks), named as the export without
+    its ``.gz``; a ReadError when it is not valid gzip or expands beyond ``max_bytes``."""
+    import gzip
+    import zlib
+
+    limit = (
+        max_bytes
+        if max_bytes is not None
+        else int(float(os.environ.get(ENV_GZIP_MAX_MB, DEFAULT_GZIP_MAX_MB)) * 2**20)
+    )
+    name = path.name[: -len(".gz")] if path.name.lower().endswith(".gz") else path.name + ".out"
+    out = tmpdir / (name or "export")
+    written = 0
+    try:
+        with gzip.open(path, "rb") as src, out.open("wb") as dst:
+            while chunk := src.read(CHUNK):
+                written += len(chunk)
+                if written > limit:
+                    raise ReadError(
+                        f"{path}: decompresses to more than {limit / 2**20:,.0f} MB (a decompression bomb, "
+                        f"or an export larger than {ENV_GZIP_MAX_MB} allows); nothing was read"
+                    )
+                dst.write(chunk)
+    except (OSError, EOFError, zlib.error) as exc:
+        out.unlink(missing_ok=True)
+        raise ReadError(f"{path}: not a valid gzip file ({exc}); expected a gzip-compressed export") from exc
+    except ReadError:
+        out.unlink(missing_ok=True)
+        raise
+    return out
+
+
 def read_text_bytes(data: bytes, name: str = "<memory>") -> TextTable:
     """Read CSV text from bytes (tests and in-memory callers)."""
     with tempfile.TemporaryDirectory(prefix="changeboard-") as tmp:
@@ -1507,7 +1557,9 @@ __all__ = [
     "TextTable",
     "check_xlsx_bounds",
     "detect_encoding",
+    "gunzip_to",
     "io",
+    "is_gzip",
     "json_shape",
     "normalise_nulls",
     "read_csv_text",

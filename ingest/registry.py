@@ -7,11 +7,21 @@ missing source is a visible diff, not a discovery bug) and dispatches to them. S
 
 from __future__ import annotations
 
+import tempfile
+from contextlib import ExitStack
 from pathlib import Path
 
 from changeboard.ingest.base import MANIFEST, ExportSettings, Reader, Reading, Sample, Source
 from changeboard.ingest.mapping import MappedFrame
-from changeboard.ingest.readers import ReadError, check_document_bounds, csv_batches, json_shape, sniff_kind
+from changeboard.ingest.readers import (
+    ReadError,
+    check_document_bounds,
+    csv_batches,
+    gunzip_to,
+    is_gzip,
+    json_shape,
+    sniff_kind,
+)
 from changeboard.ingest.sources import delivery, jira, mapped, native, servicenow_files
 from changeboard.ingest.sources.common import concat_mapped
 
@@ -76,6 +86,19 @@ def open_file(path: Path, override: ExportSettings | None = None) -> Reading:
     """Open one export with the right connector: its source and table are told at once, its frames
     may come as they are read (see :class:`Reading`). The caller closes the reading."""
     settings = ExportSettings.for_file(path, override)
+    export = path
+    with ExitStack() as unpacked:
+        if is_gzip(path):  # a compressed export: read its decompressed copy (the manifest is the export's)
+            tmp = Path(unpacked.enter_context(tempfile.TemporaryDirectory(prefix="changeboard-gz-")))
+            path = gunzip_to(path, tmp)
+        reading = _open_plain(path, settings)
+        if path.parent != export.parent:
+            reading.detected_by += "; gzip-compressed"
+        reading.resources.push(unpacked.pop_all())
+        return reading
+
+
+def _open_plain(path: Path, settings: ExportSettings) -> Reading:
     kind = sniff_kind(path)
     check_document_bounds(path, kind)  # JSON / XML size and nesting, before any parser
     system = settings.system

@@ -50,7 +50,8 @@ class IngestReport:
 
     @property
     def failed(self) -> list[FileResult]:
-        return [r for r in self.results if r.status == "failed"]
+        """Files not loaded: unreadable, or refused for quarantining too much (``rejected``)."""
+        return [r for r in self.results if r.status in ("failed", "rejected")]
 
 
 class ReadAhead:
@@ -113,6 +114,76 @@ class ReadAhead:
         self._thread.join()
 
 
+# The share of a file's rows that may be quarantined before the file is refused (issue 17: no silent
+# loss); ``max_quarantine`` in _export.toml or ``--max-quarantine`` overrides it (a percentage).
+DEFAULT_MAX_QUARANTINE_PERCENT = 1.0
+# Settings that do not change what a file's rows become (not part of the reading's identity).
+_NOT_IDENTITY = {"max_quarantine"}
+
+
+def max_quarantine_share(settings: ExportSettings) -> float:
+    """The threshold a file's quarantined share must not exceed, as a fraction (1 % -> 0.01)."""
+    value = settings.extra.get("max_quarantine", DEFAULT_MAX_QUARANTINE_PERCENT)
+    text = str(value).strip().removesuffix("%").strip()
+    try:
+        percent = float(text)
+    except ValueError:
+        raise ReadError(f'max_quarantine = {value!r}: expected a percentage such as 1 or "2.5%"') from None
+    if not 0 <= percent <= 100:
+        raise ReadError(f"max_quarantine = {value!r}: expected a percentage between 0 and 100")
+    return percent / 100
+
+
+@dataclass(frozen=True)
+class ReadingIdentity:
+    """What a file is read WITH, beside its content (D31): its slot (the mapping file's name, or the
+    built-in connector) and a hash of the mapping's text and every setting that shapes the rows.
+    The same content read the same way again is a duplicate; the same slot read another way
+    replaces what the earlier reading loaded; another mapping (another slot) loads beside it."""
+
+    slot: str
+    digest: str
+    description: str
+
+    @property
+    def fingerprint(self) -> str:
+        return f"{self.slot}#{self.digest}"
+
+
+def reading_identity(path: Path, override: ExportSettings | None) -> ReadingIdentity:
+    """The identity of reading ``path`` with these settings (its folder's _export.toml included)."""
+    import hashlib
+    import json
+
+    try:
+        settings = ExportSettings.for_file(path, override)
+    except ReadError:
+        return ReadingIdentity("connector", "unreadable-manifest", "unreadable _export.toml")
+    described: dict[str, object] = {
+        k: getattr(settings, k)
+        for k in ("system", "table", "timezone", "date_format", "encoding", "delimiter")
+        if getattr(settings, k) is not None
+    }
+    extra = {k: v for k, v in settings.extra.items() if k not in _NOT_IDENTITY}
+    slot = "connector"
+    if extra.get("mapping"):
+        mapping = Path(str(extra["mapping"]))
+        slot = f"mapping {mapping.name}"
+        try:
+            extra["mapping"] = hashlib.sha256(mapping.read_bytes()).hexdigest()
+        except OSError:
+            extra["mapping"] = f"missing:{mapping}"
+    described.update(extra)
+    text = json.dumps(described, sort_keys=True, default=str)
+    shown = ", ".join(
+        f"{k}={v}"
+        if k != "mapping"
+        else f"mapping {Path(str(settings.extra['mapping'])).name} ({str(v)[:12]})"
+        for k, v in sorted(described.items())
+    )
+    return ReadingIdentity(slot, hashlib.sha256(text.encode()).hexdigest()[:16], shown or "defaults")
+
+
 def _ingest_one(
     con: duckdb.DuckDBPyConnection,
     data: DataDir,
@@ -124,6 +195,7 @@ def _ingest_one(
     pool: ThreadPoolExecutor,
 ) -> FileResult:
     started = time.perf_counter()
+    identity = reading_identity(path, settings)
     # A file of a size loaded before is probably a re-run: its checksum comes first, so that a
     # duplicate is skipped without being read. Any other file is hashed on a second thread while it
     # is read (hashing and copying release the GIL; 1M changes: 1.9 s of 22 s off the critical path).
@@ -136,7 +208,7 @@ def _ingest_one(
     if hash_first:
         hashed = Future()
         hashed.set_result(_checksum(path))
-        if (skipped := _skip_duplicate(con, path, hashed.result(), run_id, started)) is not None:
+        if (skipped := _skip_duplicate(con, path, hashed.result(), identity, run_id, started)) is not None:
             return skipped
     else:
         hashed = pool.submit(_checksum, path)
@@ -151,6 +223,7 @@ def _ingest_one(
         result.run_id = load.start_run(
             con, pipeline_run_id=run_id, path=path, sha=hashed.result(), landed=None, system=None, table=None
         )
+        _record_identity(con, result.run_id, identity)
         load.finish_run(con, result, started)
         return result
     # Reading and mapping start at once, also while the checksum is still being computed.
@@ -168,6 +241,8 @@ def _ingest_one(
             run_id=run_id,
             pool=pool,
             started=started,
+            identity=identity,
+            max_share=max_quarantine_share(ExportSettings.for_file(path, settings)),
         )
     finally:
         ahead.close()
@@ -196,10 +271,13 @@ def _load_reading(
     run_id: str,
     pool: ThreadPoolExecutor,
     started: float,
+    identity: ReadingIdentity,
+    max_share: float | None,
 ) -> FileResult:
     sha = hashed.result()
-    if not (force or hash_first) and (skipped := _skip_duplicate(con, path, sha, run_id, started)):
+    if not (force or hash_first) and (skipped := _skip_duplicate(con, path, sha, identity, run_id, started)):
         return skipped
+    replaces = _replaced_runs(con, sha, identity)
     size = path.stat().st_size
     # The landing copy is written while the rows load; the transaction commits only once it is whole.
     landing = pool.submit(load.land, path, data.landing, reading.system, sha)
@@ -216,6 +294,7 @@ def _load_reading(
             system=reading.system,
             table=reading.table,
         )
+        _record_identity(con, result.run_id, identity)
         fault("ingest:after_run_row")
 
         def frames() -> Iterator[MappedFrame]:
@@ -230,7 +309,19 @@ def _load_reading(
                 started=started,
                 before_commit=landing.result,
                 streamed=reading.stream_entity if size >= STREAM_MIN_BYTES else None,
+                max_quarantine_share=max_share,
+                replaces=replaces,
             )
+        except load.QuarantineLimit as refused:
+            # nothing of the file was committed: the ledger says why, and how to load it
+            result.status = "rejected"
+            result.error = f"{path.name}: {refused.summary}"
+            result.counts = load.EntityCounts(
+                rows_read=refused.counts.rows_read, quarantined=refused.counts.quarantined
+            )
+            result.file_rows = refused.file_rows.rows
+            result.file_rows_quarantined = refused.file_rows.quarantined
+            load.finish_run(con, result, started)
         except Exception as exc:
             result.status = "failed"
             result.error = (
@@ -245,12 +336,32 @@ def _load_reading(
     return result
 
 
+def _record_identity(con: duckdb.DuckDBPyConnection, run_id: int, identity: ReadingIdentity) -> None:
+    con.execute(
+        "update meta.ingest_run set reading_fingerprint = ?, reading_description = ? where run_id = ?",
+        [identity.fingerprint, identity.description, run_id],
+    )
+
+
 def _skip_duplicate(
-    con: duckdb.DuckDBPyConnection, path: Path, sha: str, run_id: str, started: float
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    sha: str,
+    identity: ReadingIdentity,
+    run_id: str,
+    started: float,
 ) -> FileResult | None:
-    """The ledger row of a file whose content was loaded before (None: not loaded yet)."""
-    if (prior := load.already_loaded(con, sha)) is None:
+    """The ledger row of a file whose content was loaded before, read the same way (None: not
+    loaded yet, or read another way; a run from before the reading was recorded counts as the same)."""
+    row = con.execute(
+        "select run_id from meta.ingest_run where file_sha256 = ? and status = 'succeeded' "
+        "and replaced_by_run is null and (reading_fingerprint = ? or reading_fingerprint is null) "
+        "order by run_id limit 1",
+        [sha, identity.fingerprint],
+    ).fetchall()
+    if not row:
         return None
+    prior = row[0][0]
     result = FileResult(path=path, source_system=None, source_table=None, status="skipped_duplicate")
     result.run_id = load.start_run(
         con,
@@ -262,9 +373,25 @@ def _skip_duplicate(
         table=None,
         status="skipped_duplicate",
     )
-    result.warnings.append(f"same content already loaded by ingest run {prior}; use --force to reprocess")
+    _record_identity(con, result.run_id, identity)
+    result.warnings.append(
+        f"same content, read the same way ({identity.description}), already loaded by ingest run {prior}; "
+        "use --force to reprocess"
+    )
     load.finish_run(con, result, started)
     return result
+
+
+def _replaced_runs(con: duckdb.DuckDBPyConnection, sha: str, identity: ReadingIdentity) -> list[int]:
+    """Earlier loads of the same content in the same slot, read another way: the new reading
+    replaces what they loaded (a corrected mapping, a null placeholder declared)."""
+    rows = con.execute(
+        "select run_id from meta.ingest_run where file_sha256 = ? and status = 'succeeded' "
+        "and replaced_by_run is null and starts_with(reading_fingerprint, ?) and reading_fingerprint <> ? "
+        "order by run_id",
+        [sha, identity.slot + "#", identity.fingerprint],
+    ).fetchall()
+    return [int(r[0]) for r in rows]
 
 
 def ingest_paths(

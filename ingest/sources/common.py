@@ -159,6 +159,7 @@ def concat_mapped(parts: list[MappedFrame], entity: str) -> MappedFrame:
         missing_columns=parts[0].missing_columns,
         # an empty batch (a header-only first chunk) has no sequence column even when the others do
         sequence_column=next((p.sequence_column for p in parts if p.sequence_column), None),
+        nulled_refs={k: sum(p.nulled_refs.get(k, 0) for p in parts) for p in parts for k in p.nulled_refs},
     )
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from changeboard.ingest.registry import ExportSettings
 from changeboard.ingest.sources import servicenow_files
 
 from changeboard.paths import DataDir
@@ -19,7 +20,8 @@ TABLES = ("raw.incident", "raw.state_history", "meta.quarantine")
 
 def _load(root: Path, files: list[Path]) -> dict[str, list[tuple[object, ...]]]:
     data = DataDir(root).ensure()
-    report = ingest_paths(data, files)
+    # the awkward rows are far above the 1 % a file may lose: the threshold is lifted (D30)
+    report = ingest_paths(data, files, settings=ExportSettings(extra={"max_quarantine": 100}))
     assert all(r.status == "succeeded" for r in report.results), [r.error for r in report.results]
     con = duckdb.connect(str(data.ingest_db), read_only=True)
     try:

@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from changeboard.ingest import load
+from changeboard.ingest.registry import ExportSettings
 from changeboard.ingest.sources import servicenow_files
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -65,7 +66,8 @@ def _load(
     monkeypatch.setattr(load, "STAGE_ROWS", stage_rows)
     data = DataDir(root).ensure()
     for f in files:
-        report = ingest_paths(data, [f], force=True)
+        # the bad rows drawn here are far above the 1 % a file may lose: the threshold is lifted
+        report = ingest_paths(data, [f], force=True, settings=ExportSettings(extra={"max_quarantine": 100}))
         assert not report.failed, report.failed[0].error
     return _state(data)
 

@@ -33,52 +33,49 @@ MIXED = [
     "r1,CHG21,Repeat,New,normal,2026-01-01 10:00:00",  # 4: r1's older copy -> superseded
     "a2,CHG2,Patch,New,normal,2026-01-04 10:00:00",  # 5: loaded, older -> superseded
     "a3,CHG3,Patch,New,normal,2026-01-01 10:00:00",  # 6: loaded, identical -> unchanged
-    "a4,CHG4,Patch edited,New,normal,2026-01-01 10:00:00",  # 7: loaded, same version, other content -> quarantined
+    "a4,CHG4,Patch edited,New,normal,2026-01-01 10:00:00",  # 7: loaded, same version, other content -> updated (the later load wins)
     "r1,CHG21,Repeat,Closed,normal,2026-01-03 10:00:00",  # 8: r1's newest -> inserted
-    "r2,CHG22,Dup,New,normal,2026-01-01 10:00:00",  # 9: exact duplicate, first -> inserted
-    "r2,CHG22,Dup,New,normal,2026-01-01 10:00:00",  # 10: exact duplicate, second -> superseded
+    "r2,CHG22,Dup,New,normal,2026-01-01 10:00:00",  # 9: exact duplicate, first -> superseded
+    "r2,CHG22,Dup,New,normal,2026-01-01 10:00:00",  # 10: exact duplicate, last -> inserted
     "r3,CHG23,Tie,New,normal,2025-12-31 10:00:00",  # 11: r3's older copy -> superseded
-    "r3,CHG23,Tie A,New,normal,2026-01-01 10:00:00",  # 12: tie, other content -> quarantined
-    "r3,CHG23,Tie B,New,normal,2026-01-01 10:00:00",  # 13: tie, other content -> quarantined
+    "r3,CHG23,Tie A,New,normal,2026-01-01 10:00:00",  # 12: tie, other content, not last -> superseded
+    "r3,CHG23,Tie B,New,normal,2026-01-01 10:00:00",  # 13: tie, other content, last in file -> inserted
     "a5,CHG5,Patch,Assess,normal,2026-01-02 10:00:00",  # 14: a5 repeated, older copy -> superseded
     "a5,CHG5,Patch,Closed,normal,2026-01-03 10:00:00",  # 15: a5's newest, newer than loaded -> updated
     "a6,CHG6,Patch,New,normal,2026-01-02 10:00:00",  # 16: a6 repeated, older copy -> superseded
     "a6,CHG6,Patch,Assess,normal,2026-01-03 10:00:00",  # 17: a6's newest, older than loaded -> superseded
     "u2,CHG12,Bad date,New,normal,not a date",  # 18: cannot be typed -> quarantined
     "u3,CHG13,Fresh two,New,normal,2026-01-01 10:00:00",  # 19: new, once -> inserted
-    "a7,CHG7,Patch,New,normal,2026-01-01 10:00:00",  # 20: a7 twice, identical to loaded -> unchanged
-    "a7,CHG7,Patch,New,normal,2026-01-01 10:00:00",  # 21: a7's second copy -> superseded
-    "a8,CHG8,Other,New,normal,2026-01-01 10:00:00",  # 22: a8 twice, same version as loaded, other content -> quarantined
-    "a8,CHG8,Other,New,normal,2026-01-01 10:00:00",  # 23: a8's second copy -> superseded
+    "a7,CHG7,Patch,New,normal,2026-01-01 10:00:00",  # 20: a7 twice: first copy -> superseded
+    "a7,CHG7,Patch,New,normal,2026-01-01 10:00:00",  # 21: a7's last copy, identical to loaded -> unchanged
+    "a8,CHG8,Other,New,normal,2026-01-01 10:00:00",  # 22: a8 twice: first copy -> superseded
+    "a8,CHG8,Other,New,normal,2026-01-01 10:00:00",  # 23: a8's last copy, same version as loaded, other content -> updated
 ]
 
 # (rows_read, inserted, updated, unchanged, superseded, quarantined)
-MIXED_COUNTS = (22, 4, 2, 2, 9, 5)
-MIXED_AGAIN_COUNTS = (22, 0, 0, 8, 9, 5)
+# Ties (same key and updated_at, other content) keep the last row of the file, and a file's row
+# replaces a loaded record of the same updated_at (D30): nothing is quarantined for a tie.
+MIXED_COUNTS = (22, 5, 4, 2, 10, 1)
+MIXED_AGAIN_COUNTS = (22, 0, 0, 11, 10, 1)
 
 # key -> (title, state, file the row came from, its source row)
 TABLE_AFTER_MIXED = [
     ("a1", "Patch", "Closed", "mixed", 3),
     ("a2", "Patch", "Closed", "base", 3),
     ("a3", "Patch", "New", "base", 4),
-    ("a4", "Patch", "New", "base", 5),
+    ("a4", "Patch edited", "New", "mixed", 7),
     ("a5", "Patch", "Closed", "mixed", 15),
     ("a6", "Patch", "Closed", "base", 7),
     ("a7", "Patch", "New", "base", 8),
-    ("a8", "Patch", "New", "base", 9),
+    ("a8", "Other", "New", "mixed", 23),
     ("r1", "Repeat", "Closed", "mixed", 8),
-    ("r2", "Dup", "New", "mixed", 9),
+    ("r2", "Dup", "New", "mixed", 10),
+    ("r3", "Tie B", "New", "mixed", 13),
     ("u1", "Fresh one", "New", "mixed", 2),
     ("u3", "Fresh two", "New", "mixed", 19),
 ]
 
-QUARANTINED_MIXED = [
-    (7, "conflicts with the loaded record"),
-    (12, "conflicting duplicate"),
-    (13, "conflicting duplicate"),
-    (18, "sys_updated_on"),
-    (22, "conflicts with the loaded record"),
-]
+QUARANTINED_MIXED = [(18, "sys_updated_on")]
 
 
 def _write(folder: Path, rows: list[str], name: str = "change_request.csv") -> Path:
@@ -148,8 +145,13 @@ def test_mixed_file_counts_and_table(tmp_path: Path, ingest: Ingest, query: Quer
         assert expected in reason
     # Every loaded row carries the hash of its content, and no key is loaded twice.
     assert query("select count(*), count(distinct source_id), count(_row_hash) from raw.change") == [
-        (12, 12, 12)
+        (13, 13, 13)
     ]
+    # The ties are named in a warning, with the rule that settled them.
+    ties = [w for w in result.warnings if "same updated_at and different content" in w]
+    assert len(ties) == 1, result.warnings
+    assert "r3 (rows 12, 13: row 13 kept)" in ties[0], ties
+    assert any("a4" in w and "the later load wins" in w for w in result.warnings), result.warnings
 
 
 def test_identical_reingest_changes_nothing(
@@ -177,18 +179,18 @@ def test_unique_keys_partly_loaded(tmp_path: Path, ingest: Ingest, query: Query,
             "a1,CHG1,Patch,Closed,normal,2026-01-02 10:00:00",  # 3: newer -> updated
             "a2,CHG2,Patch,Closed,normal,2026-01-05 10:00:00",  # 4: identical -> unchanged
             "a3,CHG3,Patch,New,normal,2025-12-01 10:00:00",  # 5: older -> superseded
-            "a4,CHG4,Patch edited,New,normal,2026-01-01 10:00:00",  # 6: same version, other content -> quarantined
+            "a4,CHG4,Patch edited,New,normal,2026-01-01 10:00:00",  # 6: same version, other content -> updated
             "n2,CHG32,New two,New,normal,2026-01-01 10:00:00",  # 7: new -> inserted
         ],
     )
     result = ingest([f]).results[0]
     assert result.status == "succeeded", result.error
-    assert _counts(result) == (6, 2, 1, 1, 1, 1)
+    assert _counts(result) == (6, 2, 2, 1, 1, 0)
     assert query("select source_id, title, state_raw, _source_row from raw.change order by source_id") == [
         ("a1", "Patch", "Closed", 3),
         ("a2", "Patch", "Closed", 3),
         ("a3", "Patch", "New", 4),
-        ("a4", "Patch", "New", 5),
+        ("a4", "Patch edited", "New", 6),
         ("a5", "Patch", "New", 6),
         ("a6", "Patch", "Closed", 7),
         ("a7", "Patch", "New", 8),

@@ -143,9 +143,11 @@ def test_newer_export_updates_and_older_is_superseded(tmp_path: Path, ingest: In
     assert query("select state_raw from raw.change") == [("Closed",)]
 
 
-def test_same_version_with_different_content_is_quarantined(
+def test_same_version_with_different_content_keeps_the_last_row_and_warns(
     tmp_path: Path, ingest: Ingest, query: Query
 ) -> None:
+    """Issue 17 point 2 (D30): a tie on the version with other content keeps exactly one row, the
+    last in the file, and says so; before, both rows were quarantined and the record vanished."""
     f = _write(
         tmp_path / "in",
         "change_request.csv",
@@ -155,21 +157,26 @@ def test_same_version_with_different_content_is_quarantined(
             "a2,CHG2,Other,New,normal,2026-01-01 10:00:00",
         ],
     )
-    report = ingest([f])
+    report = ingest([f], strict=True)
     _balanced(report)
     c = report.results[0].counts
-    assert (c.rows_read, c.inserted, c.quarantined) == (3, 1, 2)
-    assert query("select number from raw.change") == [("CHG2",)]
-    reasons = query("select source_row, reason from meta.quarantine order by source_row")
-    assert [r[0] for r in reasons] == [2, 3]
-    assert all("conflicting duplicate" in r[1] for r in reasons)
-    # Against the loaded table: same version, other content -> quarantined, loaded row kept.
+    assert (c.rows_read, c.inserted, c.superseded, c.quarantined) == (3, 2, 1, 0)
+    assert query("select number, state_raw, _source_row from raw.change order by 1") == [
+        ("CHG1", "Closed", 3),
+        ("CHG2", "New", 4),
+    ]
+    assert query("select count(*) from meta.quarantine") == [(0,)]
+    tie = [w for w in report.results[0].warnings if "same updated_at and different content" in w]
+    assert len(tie) == 1, report.results[0].warnings
+    assert "a1 (rows 2, 3: row 3 kept)" in tie[0], tie
+    # Against the loaded table: same version, other content -> the later load replaces it, and warns.
     g = _write(
         tmp_path / "in2", "change_request.csv", ["a2,CHG2,Changed title,New,normal,2026-01-01 10:00:00"]
     )
-    r = ingest([g]).results[0]
-    assert r.counts.quarantined == 1
-    assert query("select title from raw.change") == [("Other",)]
+    r = ingest([g], strict=True).results[0]
+    assert (r.counts.updated, r.counts.quarantined) == (1, 0)
+    assert query("select title from raw.change where number = 'CHG2'") == [("Changed title",)]
+    assert any("the later load wins" in w for w in r.warnings), r.warnings
 
 
 def test_balance_holds_with_bad_rows(tmp_path: Path, ingest: Ingest, query: Query) -> None:

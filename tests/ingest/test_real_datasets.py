@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from changeboard.ingest.registry import ExportSettings
+
 from tests.datasets import DATASETS, requires_datasets
 
 from .conftest import FIXTURES, Ingest, Query, copy_fixture
@@ -97,3 +99,36 @@ def test_apache_jira_releases_and_bugs(tmp_path: Path, ingest: Ingest, query: Qu
         "and not exists (select 1 from raw.release r where r.number = l.target_ref)"
     )[0][0]
     assert unknown < 0.05 * (306 + 717)
+
+
+def test_uci_log_loads_every_incident_with_the_one_option_the_refusal_names(
+    tmp_path: Path, ingest: Ingest, query: Query
+) -> None:
+    """Issue 17 point 1 on the real log, as a new user meets it: the compressed file as published,
+    no manifest. A plain ingest refuses it and names the fix; that one option loads every incident
+    (counted from the raw file here), and '?' is no CI and no change reference."""
+    import csv
+    import gzip
+    import re
+
+    src = DATASETS / "uci_incident_event_log" / "incident_event_log.csv.gz"
+    with gzip.open(src, "rt", encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    incidents = len({r["number"] for r in rows})
+    refused = ingest([src], strict=True).results[0]
+    assert refused.status == "rejected"
+    assert refused.file_rows == len(rows)
+    assert query("select count(*) from raw.incident") == [(0,)]
+    suggested = re.search(r"ingest again with (--null-values '(.+?)')", refused.error or "")
+    assert suggested, refused.error
+    token = suggested.group(2)
+    report = ingest([src], ExportSettings(extra={"null_values": [token]}), strict=True)
+    _balanced(report)
+    r = report.results[0]
+    assert (r.file_rows, r.file_rows_quarantined) == (len(rows), 0)
+    assert query("select count(distinct number) from raw.incident") == [(incidents,)]
+    assert query(
+        "select count(*) from raw.incident where '?' in (ci_ref, caused_by_change_ref, fixed_by_change_ref, problem_ref)"
+    ) == [(0,)]
+    with_ci = len({r["number"] for r in rows if r["cmdb_ci"] != "?"})
+    assert 0 < query("select count(*) from raw.incident where ci_ref is not null")[0][0] <= with_ci
