@@ -13,6 +13,7 @@ a typed name recorded as unverified. Everything a requester typed is shown as te
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -352,7 +353,7 @@ def _attendees(meeting_at: datetime, user: identity.Identity, allowed: bool, key
     """Who attends (stored with the meeting) and the minutes: decisions, conditions, attendees."""
     with requests_data.ops() as con:
         present = cd.attendees(con, meeting_at)
-    names = ", ".join(a["name"] + (f" ({a['role']})" if a.get("role") else "") for a in present)
+    names = ", ".join(str(a["name"]) + (f" ({a['role']})" if a.get("role") else "") for a in present)
     st.caption(md(f"Attendees ({len(present)}): {names or 'none recorded yet'}"))
     if allowed:
         a1, a2, a3 = st.columns([3, 2, 1], vertical_alignment="bottom")
@@ -372,7 +373,7 @@ def _attendees(meeting_at: datetime, user: identity.Identity, allowed: bool, key
     ):
         col.download_button(
             label,
-            data=lambda fmt=fmt: _minutes_payload(meeting_at, fmt),
+            data=functools.partial(_minutes_payload, meeting_at, fmt),
             file_name=f"cab-minutes-{meeting_at:%Y-%m-%d}.{fmt}",
             mime=cab_minutes.MEDIA_TYPES[fmt],
             key=f"{key}_minutes_{fmt}",
@@ -391,7 +392,7 @@ def _attendees(meeting_at: datetime, user: identity.Identity, allowed: bool, key
     ):
         col.download_button(
             label,
-            data=lambda fmt=fmt: _export_payload(fmt),
+            data=functools.partial(_export_payload, fmt),
             file_name=f"cab-decisions-{fmt}.{'json' if fmt == 'json' else 'csv'}",
             mime="application/json" if fmt == "json" else "text/csv",
             key=f"{key}_export_{fmt}",

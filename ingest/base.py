@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from changeboard.ingest.mapping import MappedFrame
 from changeboard.ingest.readers import JsonShape, ReadError
@@ -48,7 +49,7 @@ class ExportSettings:
                 data = tomllib.loads(manifest.read_text(encoding="utf-8"))
             except tomllib.TOMLDecodeError as exc:
                 raise ReadError(f"{manifest}: not valid TOML: {exc}") from exc
-            known = {k: data.pop(k) for k in _DECLARED if k in data}
+            known: dict[str, Any] = {k: data.pop(k) for k in _DECLARED if k in data}
             base = cls(**known, extra=data)
         if override:
             for k in _DECLARED:
@@ -59,7 +60,7 @@ class ExportSettings:
                 # the command line's placeholders add to the manifest's, they do not replace them
                 base.extra["null_values"] = list(
                     dict.fromkeys(
-                        [*_as_list(data.get("null_values")), *_as_list(override.extra["null_values"])]
+                        [*text_list(data.get("null_values")), *text_list(override.extra["null_values"])]
                     )
                 )
         if base.system is None and base.extra.get("mapping"):
@@ -74,10 +75,15 @@ class ExportSettings:
         return base
 
 
-def _as_list(value: object) -> list[str]:
+def text_list(value: object) -> list[str]:
+    """A setting that may be one text or a list of them (``null_values = "?"`` or ``["?", "-"]``)."""
     if value is None:
         return []
-    return [str(value)] if isinstance(value, str) else [str(v) for v in value]  # type: ignore[attr-defined]
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list | tuple | set):
+        return [str(v) for v in value]
+    return [str(value)]
 
 
 @dataclass

@@ -1261,7 +1261,8 @@ class JsonDepth:
             run[hit] += 1
             active &= hit
             k += 1
-        return (run & 1) == 1
+        odd: np.ndarray = (run & 1) == 1
+        return odd
 
 
 def check_xlsx_bounds(path: Path) -> None:

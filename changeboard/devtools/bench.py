@@ -53,6 +53,7 @@ import sys
 import threading
 import time
 import traceback
+import types
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -578,9 +579,9 @@ def _serve_child(data_root: str, runs: int, timeout: float) -> dict[str, Any]:
     def context() -> str:
         """The asking function (a data function, or a Records count / page) and the page line that asked:
         the caller of ``app.db.query``, whose frame is still on the stack when its phase ends."""
-        frame = sys._getframe(1)
+        frame: types.FrameType | None = sys._getframe(1)
         while frame is not None and frame.f_code is not appdb.query.__code__:
-            frame = frame.f_back  # type: ignore[assignment]
+            frame = frame.f_back
         if frame is None or frame.f_back is None:
             return "?"
         frame = frame.f_back

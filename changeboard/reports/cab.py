@@ -38,22 +38,50 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from changeboard.reports.cab_model import (  # noqa: F401  (the model, re-exported for callers)
-    COLLISION_KINDS,
-    COLLISION_LIMIT_FACTOR,
-    DEFAULT_FORWARD_SCHEDULE_DAYS,
-    DEFAULT_MEETING_HOUR,
-    DEFAULT_PREVIOUS_MEETING_DAYS,
-    DEFAULT_SECTION_LIMIT,
-    DEFAULT_STALE_AFTER_DAYS,
-    FORMATS,
-    KPI_COLUMNS,
-    MEDIA_TYPES,
-    PAPERS,
-    SECTIONS,
-    CabPack,
-    CabPackError,
-    fmt_ts,
+from changeboard.reports.cab_model import (  # the model, re-exported for callers (explicitly: `X as X`)
+    COLLISION_KINDS as COLLISION_KINDS,
+)
+from changeboard.reports.cab_model import (
+    COLLISION_LIMIT_FACTOR as COLLISION_LIMIT_FACTOR,
+)
+from changeboard.reports.cab_model import (
+    DEFAULT_FORWARD_SCHEDULE_DAYS as DEFAULT_FORWARD_SCHEDULE_DAYS,
+)
+from changeboard.reports.cab_model import (
+    DEFAULT_MEETING_HOUR as DEFAULT_MEETING_HOUR,
+)
+from changeboard.reports.cab_model import (
+    DEFAULT_PREVIOUS_MEETING_DAYS as DEFAULT_PREVIOUS_MEETING_DAYS,
+)
+from changeboard.reports.cab_model import (
+    DEFAULT_SECTION_LIMIT as DEFAULT_SECTION_LIMIT,
+)
+from changeboard.reports.cab_model import (
+    DEFAULT_STALE_AFTER_DAYS as DEFAULT_STALE_AFTER_DAYS,
+)
+from changeboard.reports.cab_model import (
+    FORMATS as FORMATS,
+)
+from changeboard.reports.cab_model import (
+    KPI_COLUMNS as KPI_COLUMNS,
+)
+from changeboard.reports.cab_model import (
+    MEDIA_TYPES as MEDIA_TYPES,
+)
+from changeboard.reports.cab_model import (
+    PAPERS as PAPERS,
+)
+from changeboard.reports.cab_model import (
+    SECTIONS as SECTIONS,
+)
+from changeboard.reports.cab_model import (
+    CabPack as CabPack,
+)
+from changeboard.reports.cab_model import (
+    CabPackError as CabPackError,
+)
+from changeboard.reports.cab_model import (
+    fmt_ts as fmt_ts,
 )
 
 # --- the feed ---------------------------------------------------------------------------------------

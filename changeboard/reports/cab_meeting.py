@@ -51,7 +51,7 @@ def items_to_decide(
             "risk": r.get("risk"),
             "is_from_form": True,
             "service_name": r.get("service"),
-            "ci_names": ", ".join(r.get("cis") or []),  # type: ignore[arg-type]
+            "ci_names": ", ".join(str(c) for c in cis) if isinstance(cis := r.get("cis"), list) else "",
             "in_warehouse": False,
         }
         for r in pending_requests

@@ -203,12 +203,13 @@ def render_markdown(m: Minutes) -> str:
 
 
 def render_pdf(m: Minutes, *, paper: str = "a4") -> bytes:
+    from reportlab.lib.pagesizes import landscape
     from reportlab.lib.units import mm
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
 
     from changeboard.reports import cab_pdf
 
-    size = cab_pdf.landscape(cab_pdf.PAGES[paper])
+    size = landscape(cab_pdf.PAGES[paper])
     styles = cab_pdf._styles()
     buf = io.BytesIO()
     doc = SimpleDocTemplate(
@@ -306,7 +307,7 @@ def render_ics(m: Minutes, *, hour: int = DEFAULT_MEETING_HOUR) -> bytes:
         )
         ev.add("categories", ["CAB", "deferred"])
         cal.add_component(ev)
-    return cal.to_ical()
+    return bytes(cal.to_ical())
 
 
 def render(m: Minutes, fmt: str, *, paper: str = "a4") -> bytes:

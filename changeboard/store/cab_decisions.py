@@ -30,8 +30,10 @@ import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import cast
 
-from changeboard.store.requests import DecisionRefused, _rows
+from changeboard.store.requests import DecisionRefused as DecisionRefused  # re-exported: the page catches it
+from changeboard.store.requests import _rows
 
 CAB_DECISIONS = ("approved", "approved_with_conditions", "rejected", "deferred")
 FINAL = ("approved", "approved_with_conditions", "rejected")
@@ -74,12 +76,12 @@ class AgendaItem:
             title=None if row.get("title") is None else str(row["title"]),
             source_id=None if row.get("source_id") is None else str(row["source_id"]),
             risk_level=None if row.get("risk_level") is None else str(row["risk_level"]),
-            risk_score=None if score is None else int(score),  # type: ignore[call-overload]
+            risk_score=None if score is None else int(cast(float, score)),
             in_blackout=bool(row.get("in_blackout")),
             blackout_window_name=None
             if row.get("blackout_window_name") is None
             else str(row["blackout_window_name"]),
-            collision_count=None if collisions is None else int(collisions),  # type: ignore[call-overload]
+            collision_count=None if collisions is None else int(cast(int, collisions)),
         )
 
 
@@ -296,17 +298,21 @@ def _latest(con: sqlite3.Connection, change_id: str) -> dict[str, object] | None
     return rows[0] if rows else None
 
 
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
 def _result(row: Mapping[str, object], *, repeated: bool = False) -> CabDecision:
     return CabDecision(
-        int(row["cab_decision_id"]),  # type: ignore[call-overload]
+        int(cast(int, row["cab_decision_id"])),
         str(row["change_id"]),
         str(row["number"]),
         str(row["decision"]),
         str(row["decided_by"]),
         str(row["decided_at"]),
-        row.get("reason"),  # type: ignore[arg-type]
-        row.get("conditions"),  # type: ignore[arg-type]
-        row.get("deferred_to"),  # type: ignore[arg-type]
+        _text(row.get("reason")),
+        _text(row.get("conditions")),
+        _text(row.get("deferred_to")),
         repeated=repeated,
     )
 
@@ -335,7 +341,8 @@ def list_decisions(
     latest_only: bool = False,
 ) -> list[dict[str, object]]:
     """Decisions oldest first: of one meeting, of some kinds, or only each change's latest."""
-    where, params = [], []  # type: ignore[var-annotated]
+    where: list[str] = []
+    params: list[object] = []
     if meeting_at is not None:
         where.append("meeting_at = ?")
         params.append(meeting_key(meeting_at))

@@ -119,7 +119,7 @@ def servicenow_rows(decisions: Iterable[dict[str, object]]) -> list[dict[str, st
 
 
 def table_api_calls(decisions: Iterable[dict[str, object]]) -> list[dict[str, object]]:
-    out = []
+    out: list[dict[str, object]] = []
     for d in decisions:
         form = d["source_system"] == cd.FORM_SYSTEM
         body = {
@@ -214,7 +214,8 @@ def render(decisions: Sequence[dict[str, object]], fmt: str, *, excel_safe: bool
 
 def split(decisions: Iterable[dict[str, object]], fmt: str) -> tuple[list[dict[str, object]], dict[str, int]]:
     """The decisions this format carries, and how many of each other system it leaves out."""
-    keep, left = [], {}  # type: ignore[var-annotated]
+    keep: list[dict[str, object]] = []
+    left: dict[str, int] = {}
     for d in decisions:
         system = str(d["source_system"])
         if system in SYSTEMS[fmt]:

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from changeboard.ingest.base import MAPPED_SYSTEM, ExportSettings, Reading, Source
+from changeboard.ingest.base import MAPPED_SYSTEM, ExportSettings, Reading, Source, text_list
 from changeboard.ingest.canonical import DBL, ENTITIES, INT, RECOGNISED_VALUES, accepted_values
 from changeboard.ingest.mapping import DEFAULT_DATE_FORMATS, NO_WORD, MappedFrame, TableMapping, apply_mapping
 from changeboard.ingest.readers import (
@@ -602,19 +602,19 @@ def _split_ci(
     if spec.ci_class is not None or spec.ci_service_column:
         # the CIs' own attributes, carried on the same rows: one configuration item per CI, the
         # version of its latest row (the loader ranks them as any record's versions)
-        attrs = [pl.col("_source_row").cast(pl.Int64)]
+        ci_attrs: list[pl.Expr] = [pl.col("_source_row").cast(pl.Int64)]
         if spec.ci_class is not None:
-            attrs.append(pl.col(spec.ci_class.column).alias("ci_class_raw"))
+            ci_attrs.append(pl.col(spec.ci_class.column).alias("ci_class_raw"))
         if spec.ci_service_column:
             service = _source(text, spec, spec.ci_service_column)
             if service is None:
                 raise ReadError(
                     f"[ci_links] service = {spec.ci_service_column!r} is not a column of the file"
                 )
-            attrs.append(pl.col(service).str.strip_chars().alias("service_ref"))
+            ci_attrs.append(pl.col(service).str.strip_chars().alias("service_ref"))
         cis = (
             links.select("_source_row", "source_system", pl.col("ci_ref").alias("source_id"), "updated_at")
-            .join(text.select(attrs), on="_source_row", how="left")
+            .join(text.select(ci_attrs), on="_source_row", how="left")
             .with_columns(pl.col("source_id").alias("name"))
         )
         warnings.append(
@@ -626,8 +626,7 @@ def _split_ci(
 
 def with_null_values(spec: MappingSpec, settings: ExportSettings) -> MappingSpec:
     """The mapping with the placeholders of ``--null-values`` / the folder's ``null_values`` added."""
-    extra = settings.extra.get("null_values") or []
-    given = [str(extra)] if isinstance(extra, str) else [str(v) for v in extra]  # type: ignore[union-attr]
+    given = text_list(settings.extra.get("null_values"))
     if not given:
         return spec
     nulls = tuple(dict.fromkeys([*spec.mapping.null_values, *given]))

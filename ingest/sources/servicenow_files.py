@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from changeboard.ingest.base import ExportSettings, Reading, Recognised, Sample, Source
+from changeboard.ingest.base import ExportSettings, Reading, Recognised, Sample, Source, text_list
 from changeboard.ingest.canonical import TS
 from changeboard.ingest.mapping import MappedFrame, TableMapping, apply_mapping
 from changeboard.ingest.readers import (
@@ -69,10 +69,7 @@ SEQUENCE_FIELDS = ("sys_mod_count", "Updates")
 
 def null_values(settings: ExportSettings) -> list[str]:
     """ServiceNow's null spellings plus the placeholders a manifest declares (``null_values``)."""
-    extra = settings.extra.get("null_values", [])
-    if isinstance(extra, str):
-        extra = [extra]
-    return [*servicenow.NULLS, *(str(v) for v in extra)]  # type: ignore[union-attr]
+    return [*servicenow.NULLS, *text_list(settings.extra.get("null_values"))]
 
 
 def with_settings(
