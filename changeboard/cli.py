@@ -572,10 +572,14 @@ def parquet_export(
 def parquet_publish(
     models_dir: Annotated[
         Path,
-        typer.Argument(help="The engine's output: one folder of Parquet files per model (Spark: <warehouse>/main.db)."),
+        typer.Argument(
+            help="The engine's output: one folder of Parquet files per model (Spark: <warehouse>/main.db)."
+        ),
     ],
     data_dir: DataDirOpt = None,
-    engine: Annotated[str, typer.Option(help="Engine that built the models (recorded with the version).")] = "spark",
+    engine: Annotated[
+        str, typer.Option(help="Engine that built the models (recorded with the version).")
+    ] = "spark",
     keep: Annotated[int, typer.Option(help="Published versions to keep.")] = 3,
     wait: WaitOpt = 0.0,
 ) -> None:
@@ -591,7 +595,9 @@ def parquet_publish(
         raise _fail(str(exc), 75) from None
     except parquet.ParquetError as exc:
         raise _fail(str(exc)) from None
-    console.print(f"[green]published[/] warehouse version [bold]{pub.version}[/] ({engine}) → {data.warehouse_link}")
+    console.print(
+        f"[green]published[/] warehouse version [bold]{pub.version}[/] ({engine}) → {data.warehouse_link}"
+    )
 
 
 @app.command()

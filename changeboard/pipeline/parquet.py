@@ -60,7 +60,10 @@ def export_raw(data: DataDir, out_dir: Path) -> list[ExportedTable]:
         raise ParquetError(f"no ingest database at {data.ingest_db}: run `changeboard ingest` first")
     out_dir.mkdir(parents=True, exist_ok=True)
     exported: list[ExportedTable] = []
-    manifest: dict[str, object] = {"exported_at": datetime.now(UTC).isoformat(timespec="seconds"), "tables": {}}
+    manifest: dict[str, object] = {
+        "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "tables": {},
+    }
     with duckdb.connect(str(data.ingest_db), read_only=True) as con:
         tables = con.execute(
             "select table_schema, table_name from information_schema.tables"
@@ -100,6 +103,17 @@ def _table_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("*.parquet") if not p.name.startswith((".", "_")))
 
 
+def _published_column(name: str, kind: str) -> str:
+    """A column as the version holds it. Spark writes its timestamps (instants, shown in the session
+    time zone, UTC) as Parquet timestamps adjusted to UTC, which DuckDB reads as TIMESTAMP WITH TIME
+    ZONE; the warehouse's timestamps are plain UTC timestamps (DECISIONLOG D35), so they become the
+    same UTC wall time without a zone. Every other column is kept as it is."""
+    quoted = '"' + name.replace('"', '""') + '"'
+    if kind == "TIMESTAMP WITH TIME ZONE":
+        return f"timezone('UTC', {quoted}) as {quoted}"
+    return quoted
+
+
 def publish_from_parquet(
     data: DataDir, models_dir: Path, *, run_id: str, engine: str = "spark", keep: int = 3
 ) -> Published:
@@ -122,7 +136,11 @@ def publish_from_parquet(
     try:
         for name in names:
             files = "[" + ", ".join(_quote(p) for p in _table_files(models_dir / name)) + "]"
-            con.execute(f'create table main."{name}" as select * from read_parquet({files})')
+            columns = con.execute(f"describe select * from read_parquet({files})").fetchall()
+            con.execute(
+                f'create table main."{name}" as select {", ".join(_published_column(c[0], c[1]) for c in columns)}'
+                f" from read_parquet({files})"
+            )
         con.execute(
             "create or replace table main.warehouse_version as select ?::varchar as version,"
             " ?::varchar as pipeline_run_id, now()::timestamp as built_at, ?::bigint as ingest_runs,"
@@ -137,7 +155,12 @@ def publish_from_parquet(
         data,
         building,
         version,
-        {"pipeline_run_id": run_id, "engine": engine, "source": str(models_dir), "copy_seconds": round(seconds, 2)},
+        {
+            "pipeline_run_id": run_id,
+            "engine": engine,
+            "source": str(models_dir),
+            "copy_seconds": round(seconds, 2),
+        },
     )
     collect_garbage(data, keep=keep)
     return published

@@ -120,7 +120,10 @@ def _dbt(args: list[str], work: Path) -> None:
     """dbt in this process (so on the running SparkSession), against the project's spark target."""
     from dbt.cli.main import dbtRunner
 
-    old = {key: os.environ.get(key) for key in ("DBT_TARGET_PATH", "DBT_LOG_PATH", "DBT_SEND_ANONYMOUS_USAGE_STATS")}
+    old = {
+        key: os.environ.get(key)
+        for key in ("DBT_TARGET_PATH", "DBT_LOG_PATH", "DBT_SEND_ANONYMOUS_USAGE_STATS")
+    }
     os.environ.update(
         {
             "DBT_TARGET_PATH": str(work / "target"),
@@ -148,15 +151,29 @@ def _dbt(args: list[str], work: Path) -> None:
 
 
 @pytest.fixture(scope="module")
+def spark_work(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """dbt's target and log folders of the Spark build, and the exported raw Parquet."""
+    return tmp_path_factory.mktemp("spark-dbt")
+
+
+@pytest.fixture(scope="module")
 def spark_published(
-    duckdb_built: DataDir, spark_session: object, tmp_path_factory: pytest.TempPathFactory
+    duckdb_built: DataDir, spark_session: object, spark_work: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> DataDir:
     """The same raw tables, exported as Parquet, built on Spark and published as a version."""
-    work = tmp_path_factory.mktemp("spark-dbt")
+    work = spark_work
     exported = parquet.export_raw(duckdb_built, work / "raw-parquet")
     assert any(t.name == "change" and t.rows > 0 for t in exported), exported
     started = time.perf_counter()
-    _dbt(["run-operation", "register_parquet_sources", "--args", json.dumps({"root": str(work / "raw-parquet")})], work)
+    _dbt(
+        [
+            "run-operation",
+            "register_parquet_sources",
+            "--args",
+            json.dumps({"root": str(work / "raw-parquet")}),
+        ],
+        work,
+    )
     _dbt(
         [
             "build",
@@ -176,14 +193,15 @@ def spark_published(
     return published
 
 
-def test_every_model_seed_and_data_test_ran_on_spark(spark_published: DataDir, tmp_path_factory: pytest.TempPathFactory) -> None:
-    work = next(p for p in tmp_path_factory.getbasetemp().iterdir() if p.name.startswith("spark-dbt"))
+def test_every_model_seed_and_data_test_ran_on_spark(spark_published: DataDir, spark_work: Path) -> None:
+    work = spark_work
     results = json.loads((work / "target" / "run_results.json").read_text(encoding="utf-8"))["results"]
     manifest = json.loads((work / "target" / "manifest.json").read_text(encoding="utf-8"))
     declared = {
         uid
         for uid, node in manifest["nodes"].items()
-        if node["resource_type"] in ("model", "seed", "snapshot", "test") and node["config"].get("enabled", True)
+        if node["resource_type"] in ("model", "seed", "snapshot", "test")
+        and node["config"].get("enabled", True)
     }
     ran = {r["unique_id"]: r["status"] for r in results}
     assert declared - set(ran) == set(), "not run on Spark"
