@@ -286,3 +286,34 @@ def test_the_spark_version_serves_the_cli(spark_published: DataDir) -> None:
     pointer = json.loads(spark_published.current_pointer.read_text(encoding="utf-8"))
     assert pointer["engine"] == "spark"
     assert resources.dbt_project_dir().exists()
+
+
+def test_the_comparison_names_the_first_differing_row() -> None:
+    """The comparison itself (no Spark needed): equal tables pass, floats within the tolerance are
+    equal, and a difference names the row and column."""
+    con = duckdb.connect()
+    for side in ("duck", "spark"):
+        con.execute(f"attach ':memory:' as {side}")
+        con.execute(f"create table {side}.main.t (id varchar, n bigint, rate double, seen_at timestamp)")
+    con.execute(
+        "insert into duck.main.t values ('a', 1, 0.1, '2026-01-01 10:00:00'), ('b', 2, 1e6, null), ('c', 3, null, null)"
+    )
+    con.execute(
+        "insert into spark.main.t values ('c', 3, null, null), ('a', 1, 0.1 + 1e-12, '2026-01-01 10:00:00'),"
+        " ('b', 2, 1e6 * (1 + 1e-12), null)"
+    )
+    columns = _columns(con, "duck", "t")
+    assert _first_difference(con, "t", columns) is None
+    con.execute("update spark.main.t set seen_at = '2026-01-01 10:00:01' where id = 'a'")
+    difference = _first_difference(con, "t", columns)
+    assert difference is not None
+    assert "row 1" in difference
+    assert "column seen_at" in difference
+    assert "'a'" in difference
+    con.execute("update spark.main.t set seen_at = '2026-01-01 10:00:00' where id = 'a'")
+    con.execute("update spark.main.t set rate = 1e6 * (1 + 1e-6) where id = 'b'")
+    difference = _first_difference(con, "t", columns)
+    assert difference is not None
+    assert "column rate" in difference
+    con.execute("delete from spark.main.t where id = 'c'")
+    assert _first_difference(con, "t", columns) == "3 rows on DuckDB, 2 on Spark"
