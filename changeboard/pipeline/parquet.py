@@ -132,6 +132,11 @@ def publish_from_parquet(
     building = data.versions / "next.duckdb.building"
     building.unlink(missing_ok=True)
     started = time.perf_counter()
+    # the ingest runs the raw tables came from, where this data directory holds the ingest database
+    ingest_runs = 0
+    if data.ingest_db.exists():
+        with duckdb.connect(str(data.ingest_db), read_only=True) as ingest:
+            (ingest_runs,) = ingest.execute("select count(*) from meta.ingest_run").fetchone()
     con = duckdb.connect(str(building))
     try:
         for name in names:
@@ -145,7 +150,7 @@ def publish_from_parquet(
             "create or replace table main.warehouse_version as select ?::varchar as version,"
             " ?::varchar as pipeline_run_id, now()::timestamp as built_at, ?::bigint as ingest_runs,"
             " ?::double as dbt_seconds",
-            [version, run_id, 0, None],
+            [version, run_id, ingest_runs, None],
         )
         con.execute("checkpoint")
     finally:
@@ -157,6 +162,7 @@ def publish_from_parquet(
         version,
         {
             "pipeline_run_id": run_id,
+            "ingest_runs": int(ingest_runs),
             "engine": engine,
             "source": str(models_dir),
             "copy_seconds": round(seconds, 2),

@@ -317,3 +317,39 @@ def test_the_comparison_names_the_first_differing_row() -> None:
     assert "column rate" in difference
     con.execute("delete from spark.main.t where id = 'c'")
     assert _first_difference(con, "t", columns) == "3 rows on DuckDB, 2 on Spark"
+
+
+def test_the_cab_pack_from_the_spark_version_equals_duckdbs(
+    duckdb_built: DataDir, spark_published: DataDir, tmp_path: Path
+) -> None:
+    """The CAB pack reads the Spark version unchanged: the same Markdown pack as from DuckDB's, but
+    for the version id and the time it was generated."""
+    import re
+
+    from typer.testing import CliRunner
+
+    from changeboard.cli import app
+
+    packs = {}
+    for side, data in (("duckdb", duckdb_built), ("spark", spark_published)):
+        out = tmp_path / f"cab-{side}.md"
+        result = CliRunner().invoke(
+            app,
+            [
+                "report",
+                "cab",
+                "--format",
+                "md",
+                "--at",
+                "2026-11-27",
+                "--out",
+                str(out),
+                "--data-dir",
+                str(data.root),
+            ],
+        )
+        assert result.exit_code == 0, result.output
+        text = out.read_text(encoding="utf-8")
+        packs[side] = re.sub(r"warehouse \S+ · generated [^\n]*", "warehouse V · generated T", text)
+    assert packs["duckdb"].count("\n") > 50
+    assert packs["spark"] == packs["duckdb"]
