@@ -203,7 +203,8 @@ def test_every_model_seed_and_data_test_ran_on_spark(spark_published: DataDir, s
         if node["resource_type"] in ("model", "seed", "snapshot", "test")
         and node["config"].get("enabled", True)
     }
-    ran = {r["unique_id"]: r["status"] for r in results}
+    # exposures (the app's pages) are only declared: dbt reports them as no-op
+    ran = {r["unique_id"]: r["status"] for r in results if not r["unique_id"].startswith("exposure.")}
     assert declared - set(ran) == set(), "not run on Spark"
     assert {uid: status for uid, status in ran.items() if status not in ("success", "pass")} == {}
     assert sum(uid.startswith("test.") for uid in ran) > 300
