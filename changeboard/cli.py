@@ -756,6 +756,72 @@ def cab_decisions_export(
         console.print(f"left out {n} decision(s) on {system} changes: export them with --format {other}")
 
 
+parquet_app = typer.Typer(
+    help="Beyond one machine: the raw tables out as Parquet for Spark / Databricks, and the models they "
+    "build back as a published warehouse version (README 'Beyond one machine').",
+    no_args_is_help=True,
+)
+app.add_typer(parquet_app, name="parquet")
+
+
+@parquet_app.command("export")
+def parquet_export(
+    out: Annotated[Path, typer.Argument(help="Folder to write DIR/raw/<table>/ and DIR/meta/<table>/ into.")],
+    data_dir: DataDirOpt = None,
+    wait: WaitOpt = 0.0,
+) -> None:
+    """Write the ingest database's raw canonical tables and ledger as a Parquet dataset."""
+    from changeboard.pipeline import parquet
+
+    data = _data(data_dir)
+    run_id = pipeline.new_run_id()
+    try:
+        with PipelineLock(data.lock_file, run_id=run_id, command="parquet export", wait_seconds=wait):
+            tables = parquet.export_raw(data, out)
+    except PipelineBusy as exc:
+        raise _fail(str(exc), 75) from None
+    except parquet.ParquetError as exc:
+        raise _fail(str(exc)) from None
+    rows = sum(t.rows for t in tables)
+    console.print(f"wrote {len(tables)} tables ({rows:,} rows) as Parquet to {out}")
+    console.print(
+        "next, on Spark: dbt run-operation register_parquet_sources --target spark "
+        f"--args '{{root: {out.resolve()}}}', then dbt build --target spark"
+    )
+
+
+@parquet_app.command("publish")
+def parquet_publish(
+    models_dir: Annotated[
+        Path,
+        typer.Argument(
+            help="The engine's output: one folder of Parquet files per model (Spark: <warehouse>/main.db)."
+        ),
+    ],
+    data_dir: DataDirOpt = None,
+    engine: Annotated[
+        str, typer.Option(help="Engine that built the models (recorded with the version).")
+    ] = "spark",
+    keep: Annotated[int, typer.Option(help="Published versions to keep.")] = 3,
+    wait: WaitOpt = 0.0,
+) -> None:
+    """Publish the public models an engine built (Parquet) as a new warehouse version."""
+    from changeboard.pipeline import parquet
+
+    data = _data(data_dir)
+    run_id = pipeline.new_run_id()
+    try:
+        with PipelineLock(data.lock_file, run_id=run_id, command="parquet publish", wait_seconds=wait):
+            pub = parquet.publish_from_parquet(data, models_dir, run_id=run_id, engine=engine, keep=keep)
+    except PipelineBusy as exc:
+        raise _fail(str(exc), 75) from None
+    except parquet.ParquetError as exc:
+        raise _fail(str(exc)) from None
+    console.print(
+        f"[green]published[/] warehouse version [bold]{pub.version}[/] ({engine}) → {data.warehouse_link}"
+    )
+
+
 @app.command()
 def bench(
     changes: Annotated[int, typer.Option(help="Changes at the largest scale.")] = 1_000_000,

@@ -25,7 +25,13 @@ CORE = REPO / "changeboard"
 CONFIG = APP / ".streamlit" / "config.toml"
 # The pipeline owns the read-write connections (ingest db, the .building file); the benchmark writes
 # its own scratch databases. Nothing else may open DuckDB read-write.
-READ_WRITE_ALLOWED = {"changeboard/pipeline/build_run.py", "ingest/load.py", "changeboard/devtools/bench.py"}
+# pipeline/parquet.py: a .building file of a version published from an engine's Parquet (D34)
+READ_WRITE_ALLOWED = {
+    "changeboard/pipeline/build_run.py",
+    "changeboard/pipeline/parquet.py",
+    "ingest/load.py",
+    "changeboard/devtools/bench.py",
+}
 LOCALHOST = {"localhost", "127.0.0.1", "::1"}
 
 

@@ -287,7 +287,9 @@ joined as (
         coalesce(ci_lists.ci_count, 0) as ci_count,
         coalesce(window_checks.in_blackout, false) as cab_in_blackout,
         window_checks.blackout_window_name,
-        coalesce(window_checks.is_outside_maintenance_window, false) as is_outside_maintenance_window,
+        -- not is_outside_maintenance_window: candidates.* holds fct_changes' column of that name (null
+        -- unless scheduled); two columns of one name are ambiguous (Spark refuses; DuckDB took the first)
+        coalesce(window_checks.is_outside_maintenance_window, false) as checked_outside_maintenance_window,
         coalesce(collision_lists.collision_count, 0) as collision_count,
         collision_lists.collision_descriptions,
         coalesce(ci_history.completed_count, 0) as ci_completed_count,
@@ -377,7 +379,7 @@ points as (
         least(open_incident_on_ci_cap, open_incident_on_ci_weight * open_incident_count) as open_incident_points,
         least(collision_cap, collision_weight * collision_count) as collision_points,
         case when cab_in_blackout then blackout_weight else 0 end as blackout_points,
-        case when is_outside_maintenance_window then outside_maintenance_window_weight else 0 end as maintenance_points
+        case when checked_outside_maintenance_window then outside_maintenance_window_weight else 0 end as maintenance_points
     from joined
 
 ),
@@ -432,7 +434,7 @@ final as (
         coalesce(actual_end_at, closed_at) as review_at,
         cab_in_blackout as in_blackout,
         blackout_window_name,
-        is_outside_maintenance_window,
+        checked_outside_maintenance_window as is_outside_maintenance_window,
         collision_count,
         collision_descriptions,
         caused_incident_count,
