@@ -774,7 +774,7 @@ def parquet_export(
     from changeboard.pipeline import parquet
 
     data = _data(data_dir)
-    run_id = pipeline.new_run_id()
+    run_id = ingest_run.new_run_id()
     try:
         with PipelineLock(data.lock_file, run_id=run_id, command="parquet export", wait_seconds=wait):
             tables = parquet.export_raw(data, out)
@@ -809,7 +809,7 @@ def parquet_publish(
     from changeboard.pipeline import parquet
 
     data = _data(data_dir)
-    run_id = pipeline.new_run_id()
+    run_id = ingest_run.new_run_id()
     try:
         with PipelineLock(data.lock_file, run_id=run_id, command="parquet publish", wait_seconds=wait):
             pub = parquet.publish_from_parquet(data, models_dir, run_id=run_id, engine=engine, keep=keep)

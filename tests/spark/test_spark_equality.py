@@ -32,8 +32,7 @@ import pytest
 
 from changeboard import resources
 from changeboard.paths import DataDir
-from changeboard.pipeline import parquet
-from changeboard.pipeline import run as pipeline
+from changeboard.pipeline import build_run, ingest_run, parquet
 from changeboard.warehouse.versions import read_pointer
 
 pytestmark = [
@@ -78,10 +77,10 @@ def duckdb_built(tmp_path_factory: pytest.TempPathFactory) -> DataDir:
 
     data = DataDir(tmp_path_factory.mktemp("duckdb-data")).ensure()
     generate(data.samples, seed=7, changes=SAMPLE_CHANGES, as_of=AS_OF)
-    run_id = pipeline.new_run_id()
-    report = pipeline.ingest_paths(data, [data.samples], run_id=run_id)
+    run_id = ingest_run.new_run_id()
+    report = ingest_run.ingest_paths(data, [data.samples], run_id=run_id)
     assert not report.failed, [(r.path, r.error) for r in report.failed]
-    pipeline.build(data, run_id=run_id, as_of=AS_OF_TEXT)
+    build_run.build(data, run_id=run_id, as_of=AS_OF_TEXT)
     return data
 
 
@@ -132,7 +131,7 @@ def _dbt(args: list[str], work: Path) -> None:
         }
     )
     try:
-        result = dbtRunner().invoke([*args, *pipeline.dbt_project_args(), "--target", "spark"])
+        result = dbtRunner().invoke([*args, *build_run.dbt_project_args(), "--target", "spark"])
     finally:
         for key, value in old.items():
             if value is None:
