@@ -79,7 +79,7 @@ def export_raw(data: DataDir, out_dir: Path) -> list[ExportedTable]:
                 f'copy (select * from "{schema}"."{name}") to {_quote(part / "data.parquet")}'
                 " (format parquet, compression zstd)"
             )
-            (rows,) = con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()
+            rows = _count(con, f'select count(*) from "{schema}"."{name}"')
             columns = con.execute(
                 "select column_name, data_type from information_schema.columns"
                 " where table_schema = ? and table_name = ? order by ordinal_position",
@@ -136,7 +136,7 @@ def publish_from_parquet(
     ingest_runs = 0
     if data.ingest_db.exists():
         with duckdb.connect(str(data.ingest_db), read_only=True) as ingest:
-            (ingest_runs,) = ingest.execute("select count(*) from meta.ingest_run").fetchone()
+            ingest_runs = _count(ingest, "select count(*) from meta.ingest_run")
     con = duckdb.connect(str(building))
     try:
         for name in names:
@@ -170,3 +170,9 @@ def publish_from_parquet(
     )
     collect_garbage(data, keep=keep)
     return published
+
+
+def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    """The one number a count query returns."""
+    row = con.execute(sql).fetchone()
+    return int(row[0]) if row is not None else 0
