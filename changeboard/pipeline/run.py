@@ -6,6 +6,7 @@ file that no reader knows about; everything runs under :class:`~ingest.lock.Pipe
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import subprocess
@@ -29,6 +30,7 @@ from changeboard.ingest.readers import ReadError, sha256_file
 from changeboard.ingest.registry import ExportSettings, Reading, expand_paths, open_file
 from changeboard.ingest.sources import forms
 from changeboard.paths import DataDir
+from changeboard.pipeline.settings import SettingsError, read_targets
 from changeboard.warehouse.versions import Published, collect_garbage, new_version_id, publish
 
 # A streamed reading of at least this many bytes puts its new rows into one insert statement fed as it
@@ -417,6 +419,10 @@ def build(
     on fixed inputs, not the data: they run where the SQL changes (``unit_tests=True``, ``changeboard
     build --unit-tests``, the test suite), not in every production build (DECISIONLOG D23)."""
     data.ensure()
+    try:
+        targets = read_targets(data.config_file)  # a bad changeboard.toml stops the build here
+    except SettingsError as exc:
+        raise BuildFailed(f"{exc}; nothing was built.") from exc
     if not data.ingest_db.exists():
         load.connect_ingest(data.ingest_db).close()
     collect_garbage(data, keep=keep)
@@ -431,8 +437,10 @@ def build(
     args = ["build", *dbt_project_args(), "--threads", str(threads or default_threads())]
     if not unit_tests:
         args += ["--exclude-resource-type", "unit_test"]
+    build_vars: dict[str, object] = {"targets": targets}
     if as_of:
-        args += ["--vars", f"{{as_of: '{as_of}'}}"]
+        build_vars["as_of"] = as_of
+    args += ["--vars", json.dumps(build_vars)]  # JSON is YAML: dbt reads it as the vars mapping
     if progress:
         progress(f"dbt build → {building.name}")
     started = time.perf_counter()
