@@ -26,7 +26,6 @@ OUTCOME_COLOURS = {
     "unsuccessful": COLOURS["bad"],
 }
 SERIES = ["#1f6feb", "#cf222e", "#8250df", "#bf8700", "#1a7f37", "#0550ae", "#6e7781", "#e16f24"]
-SUCCESS_RATE_TARGET = 0.95  # the success-rate SLO line drawn on success-rate charts
 FONT = "Source Sans Pro, -apple-system, Segoe UI, sans-serif"
 TALL = 480  # px: taller charts put their legend at the top
 
@@ -89,8 +88,11 @@ def rate_trend(
     numerators: dict[str, tuple[str, str]] | None = None,
     target: float | None = None,
     full_scale: bool = False,
+    targets: dict[str, float | None] | None = None,
 ) -> go.Figure:
-    """Lines of published rates (0..1) per period; hover shows numerator / denominator columns."""
+    """Lines of published rates (0..1) per period; hover shows numerator / denominator columns.
+    ``targets``: a series' published target (rpt_metric_definitions.target_value), drawn as a dotted
+    line in the series' colour; ``target``: one neutral target line for the whole chart."""
     fig = go.Figure()
     for i, (column, label) in enumerate(series.items()):
         custom = None
@@ -116,6 +118,20 @@ def rate_trend(
             line_color=COLOURS["neutral"],
             annotation_text=f"target {target:.0%}",
             annotation_position="bottom right",
+        )
+    for i, (column, label) in enumerate(series.items()):
+        goal = (targets or {}).get(column)
+        if goal is None:
+            continue
+        fig.add_hline(
+            y=goal,
+            line_dash="dot",
+            line_width=1.5,
+            line_color=SERIES[i % len(SERIES)],
+            annotation_text=f"{label} target {goal:.0%}",
+            annotation_font_color=SERIES[i % len(SERIES)],
+            annotation_position="top left" if i % 2 == 0 else "bottom right",
+            name=f"{label} target",
         )
     return _pct_axis(_layout(fig, title), full=full_scale)
 

@@ -524,7 +524,7 @@ def data_quality(*, check_type: str) -> pl.DataFrame:
     """rpt_data_quality rows of one check type (coverage, metric_confidence, ...), by source and field."""
     return db.query(
         "select check_type, source_system, entity, metric, weakest_input, numerator, denominator, "
-        "issue_count, coverage, threshold, is_low_confidence, reason from rpt_data_quality "
+        "issue_count, coverage, threshold, is_low_confidence, reason, how_to_fix from rpt_data_quality "
         "where check_type = ? order by source_system = 'all' desc, source_system, entity, metric",
         (check_type,),
     )

@@ -80,6 +80,7 @@ else:
             ),
         ),
         cur,
+        trend=trend,
     )
     chart(
         charts.stacked_bars(

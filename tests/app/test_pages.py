@@ -9,6 +9,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from streamlit.proto.Metric_pb2 import Metric as MetricProto
 from streamlit.testing.v1 import AppTest
 
 from changeboard.paths import DataDir
@@ -64,6 +65,17 @@ def metric(at: AppTest, label: str) -> object:
     return found[0]
 
 
+def colour(m: object) -> str:
+    """The colour st.metric gave the tile's delta (GREEN, RED or GRAY)."""
+    return MetricProto.MetricColor.Name(m.proto.color)  # type: ignore[attr-defined]
+
+
+def better_worse(diff: float, *, higher_is_better: bool) -> str:
+    if diff == 0:
+        return "GRAY"
+    return "GREEN" if (diff > 0) == higher_is_better else "RED"
+
+
 def captions(at: AppTest) -> list[str]:
     return [c.value for c in at.caption]
 
@@ -97,7 +109,7 @@ OVERVIEW_CONFIDENCE = (
 def badges(at: AppTest) -> int:
     """Low-confidence badges on the page (st.badge renders as markdown)."""
     return sum(
-        1 for m in at.markdown if m.value.startswith(":orange-badge[:material/warning: low confidence")
+        1 for m in at.markdown if m.value.startswith(":violet-badge[:material/warning: low confidence")
     )
 
 
@@ -153,7 +165,24 @@ def test_overview_kpis_equal_the_dbt_models(app_env: DataDir, warehouse: duckdb.
     )
     m = metric(at, "Change success rate")
     assert m.value == pct(kpi["change_success_rate"])
-    assert m.delta == f"previous: {pct(prev['change_success_rate'])}"
+    # the delta is the change in percentage points, green when better (higher is better here)
+    diff = round((kpi["change_success_rate"] - prev["change_success_rate"]) * 100, 1)
+    if diff != 0:
+        assert m.delta == f"{diff:+.1f} pp"
+    assert m.proto.delta_description == f"vs {pct(prev['change_success_rate'])} before"
+    assert colour(m) == better_worse(diff, higher_is_better=True)
+    # lower is better: a rise is red, a fall green; a volume has no better side (grey)
+    fdiff = round((kpi["failed_rate"] - prev["failed_rate"]) * 100, 1)
+    assert colour(metric(at, "Failed-change rate")) == better_worse(fdiff, higher_is_better=False)
+    assert colour(metric(at, "Changes opened")) == "GRAY"
+    # the target status beside the tile (change success: default target 95 %, amber 90 %)
+    rate = kpi["change_success_rate"]
+    status = "on target" if rate >= 0.95 else "near target" if rate >= 0.90 else "off target"
+    assert any(
+        b.value.startswith(f":{c}-badge[{status}]") for b in at.markdown for c in ("green", "orange", "red")
+    )
+    # a sparkline from the trend periods' published values
+    assert len(m.proto.chart_data) >= 2
     caps = captions(at)
     assert f"{kpi['change_success_numerator']:,} / {kpi['completed_count']:,} completed changes" in caps
     assert metric(at, "Failed-change rate").value == pct(kpi["failed_rate"])

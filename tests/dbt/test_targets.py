@@ -12,8 +12,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from changeboard.ingest import load
+
 from changeboard.paths import DataDir
 from changeboard.pipeline.run import dbt_command, dbt_env, dbt_project_args
 from changeboard.pipeline.settings import SettingsError, read_targets
@@ -24,7 +24,16 @@ def _build_definitions(tmp_path: Path, toml: str) -> tuple[subprocess.CompletedP
     data.config_file.write_text(toml, encoding="utf-8")
     load.connect_ingest(data.ingest_db).close()  # the profile attaches it (empty here)
     out = data.versions / "defs.duckdb"
-    args = ["build", *dbt_project_args(), "--select", "rpt_metric_definitions", "--exclude", "test_type:singular", "--threads", "1"]
+    args = [
+        "build",
+        *dbt_project_args(),
+        "--select",
+        "rpt_metric_definitions",
+        "--exclude",
+        "test_type:singular",
+        "--threads",
+        "1",
+    ]
     args += ["--vars", json.dumps({"targets": read_targets(data.config_file)})]
     env = dbt_env(data, out, tmp_path / "dbt")
     env["DBT_PARTIAL_PARSE"] = "false"
@@ -40,7 +49,9 @@ def _definitions(path: Path) -> dict[str, dict[str, object]]:
         ).fetchall()
     finally:
         con.close()
-    return {r[0]: {"direction": r[1], "unit": r[2], "target": r[3], "amber": r[4], "source": r[5]} for r in rows}
+    return {
+        r[0]: {"direction": r[1], "unit": r[2], "target": r[3], "amber": r[4], "source": r[5]} for r in rows
+    }
 
 
 def test_targets_from_changeboard_toml_override_the_declared_defaults(tmp_path: Path) -> None:
@@ -51,17 +62,24 @@ def test_targets_from_changeboard_toml_override_the_declared_defaults(tmp_path: 
     assert proc.returncode == 0, proc.stdout[-3000:]
     defs = _definitions(out)
     assert defs["change_success_rate"] == {
-        "direction": "higher_is_better", "unit": "pct", "target": 0.97, "amber": 0.93, "source": "changeboard.toml"
+        "direction": "higher_is_better",
+        "unit": "pct",
+        "target": 0.97,
+        "amber": 0.93,
+        "source": "changeboard.toml",
     }
     # a bare number is the target with no amber band
     assert (defs["emergency_ratio"]["target"], defs["emergency_ratio"]["amber"]) == (0.2, 0.2)
     # the rest keep their declared defaults from common practice
     assert (defs["failed_rate"]["target"], defs["failed_rate"]["amber"], defs["failed_rate"]["source"]) == (
-        0.05, 0.10, "default"
+        0.05,
+        0.10,
+        "default",
     )
     assert (defs["unauthorized_ratio"]["target"], defs["unauthorized_ratio"]["source"]) == (0.0, "default")
     # volumes have no target; every target sits on the right side of its amber threshold
-    assert defs["changes_opened"]["target"] is None and defs["changes_opened"]["source"] is None
+    assert defs["changes_opened"]["target"] is None
+    assert defs["changes_opened"]["source"] is None
     for metric, d in defs.items():
         if d["target"] is None:
             continue
@@ -81,7 +99,8 @@ def test_an_unknown_metric_in_targets_fails_the_build_naming_it(tmp_path: Path) 
 def test_an_amber_on_the_better_side_of_the_target_fails_a_data_test(tmp_path: Path) -> None:
     proc, _ = _build_definitions(tmp_path, "[targets]\nfailed_rate = { target = 0.05, amber = 0.01 }\n")
     assert proc.returncode != 0
-    assert "expression_is_true" in proc.stdout and "FAIL" in proc.stdout
+    assert "expression_is_true" in proc.stdout
+    assert "FAIL" in proc.stdout
 
 
 def test_read_targets_checks_the_file_shape(tmp_path: Path) -> None:
