@@ -684,7 +684,8 @@ def overdue_changes(*, now: datetime, filters: Mapping[str, str] | None = None) 
 def forward_schedule(*, start: datetime, end: datetime, filters: Mapping[str, str] | None = None) -> Records:
     """Open and in-progress changes whose planned window overlaps [start, end), earliest first, with
     ``has_collision`` and, on the rows a page or download holds, ``collides_with``: the changes each
-    collides with (fct_change_collisions), '—' for none."""
+    collides with (fct_change_collisions), '—' for none, and ``risk_level``: the published risk
+    indicator (fct_change_risk_evidence: low / medium / high)."""
     where, params = _where(filters, CHANGE_FILTER_COLUMNS)
     condition = (
         f"state_category in ('open', 'in_progress') and planned_start_at < ? and planned_end_at > ?{where}"
@@ -700,7 +701,8 @@ def forward_schedule(*, start: datetime, end: datetime, filters: Mapping[str, st
         ),
         # partners of the rows shown only: ordering every scheduled change's partners cost ~100 ms at 1M
         decorate=(
-            "select shown.*, coalesce(listed.partners, '—') as collides_with from shown left join ("
+            "select shown.*, coalesce(listed.partners, '—') as collides_with, evidence.risk_level "
+            "from shown left join ("
             "select change_id, string_agg(partner, ', ' order by overlap_start_at, collision_id) as partners from ("
             "select change_id_a as change_id, change_number_b || ' (' || collision_kind || ')' as partner, "
             "overlap_start_at, collision_id from fct_change_collisions "
@@ -708,7 +710,10 @@ def forward_schedule(*, start: datetime, end: datetime, filters: Mapping[str, st
             "union all "
             "select change_id_b, change_number_a || ' (' || collision_kind || ')', overlap_start_at, collision_id "
             "from fct_change_collisions where change_id_b in (select change_id from shown)) "
-            "group by change_id) as listed on listed.change_id = shown.change_id"
+            "group by change_id) as listed on listed.change_id = shown.change_id "
+            # the published risk indicator, the colour every schedule shares (changeboard.reports.palette)
+            "left join (select change_id, risk_level from fct_change_risk_evidence "
+            "where change_id in (select change_id from shown)) as evidence on evidence.change_id = shown.change_id"
         ),
     )
 

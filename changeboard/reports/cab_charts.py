@@ -16,13 +16,13 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
+# the schedule colours every page shares (risk indicator, collision, blackout)
+from changeboard.reports.palette import BLACKOUT, COLLISION, RISK_COLOURS, RISK_UNKNOWN
+
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
 
     from changeboard.reports.cab import CabPack
-RISK_COLOURS = {"low": "#4c9a5b", "medium": "#e0a526", "high": "#c8423b"}
-BLACKOUT = "#6b6b6b"
-COLLISION = "#b0122b"
 MIN_BAR = timedelta(hours=3)  # a 30-minute window is invisible on a 14-day axis
 LABEL_ROOM = timedelta(hours=14)  # room for the change number written after a bar
 
@@ -121,7 +121,7 @@ def timeline_figure(pack: CabPack, *, by: str = "service", width: float = 11.0) 
             [x["bar_end"] - x["planned_start_at"] for x in part],
             left=[x["planned_start_at"] for x in part],
             height=0.66,
-            color=[RISK_COLOURS.get(x["risk_level"], "#8888aa") for x in part],
+            color=[RISK_COLOURS.get(x["risk_level"], RISK_UNKNOWN) for x in part],
             edgecolor=COLLISION if colliding else "#222222",
             linewidth=1.3 if colliding else (0.8 if awaiting else 0),
             hatch="////" if colliding else None,
