@@ -13,6 +13,7 @@ from streamlit.proto.Metric_pb2 import Metric as MetricProto
 from streamlit.testing.v1 import AppTest
 
 from changeboard.paths import DataDir
+from changeboard.reports import palette
 
 APP = Path(__file__).resolve().parents[2] / "app"
 ENTRY = APP / "streamlit_app.py"
@@ -209,6 +210,11 @@ def test_overview_kpis_equal_the_dbt_models(app_env: DataDir, warehouse: duckdb.
     dq = confidence_rows(warehouse)
     assert set(OVERVIEW_CONFIDENCE) <= set(dq), set(OVERVIEW_CONFIDENCE) - set(dq)
     assert badges(at) == sum(dq[m] for m in OVERVIEW_CONFIDENCE)
+    # each badge says what to fix in the export (rpt_data_quality.how_to_fix of the weakest input)
+    for help_text in (
+        m.proto.help for m in at.markdown if m.value.startswith(":violet-badge[:material/warning: low confidence")
+    ):
+        assert ". To fix: " in help_text
     titles = expanders(at)
     assert f"Completed changes closed in the period — {kpi['completed_count']:,} records" in titles
     assert f"Changes opened in the period — {kpi['changes_opened']:,} records" in titles
@@ -671,9 +677,49 @@ def test_backlog_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnection) ->
         [end, now],
     )["n"]
     assert len(timeline["layout"].get("shapes", [])) == blackouts  # one span per blackout, scopes merged
-    flags = {t["name"] for t in timeline["data"]}
-    if n_collisions:
-        assert "collides with another change" in flags
+    # the interactive schedule: zoom (range slider), the time axis above and below, time-ordered rows
+    # grouped by service, the 40 earliest planned starts by default
+    assert timeline["layout"]["xaxis"]["rangeslider"]["visible"] is True
+    assert timeline["layout"]["xaxis2"]["side"] == "top"
+    bars = timeline["data"][0]
+    earliest = warehouse.execute(
+        "select c.number, coalesce(c.service_name, '(no service)'), c.primary_ci_name, e.risk_level, c.planned_start_at, "
+        "c.change_id in (select change_id_a from fct_change_collisions union all "
+        "select change_id_b from fct_change_collisions) "
+        "from fct_changes c left join fct_change_risk_evidence e using (change_id) "
+        "where c.state_category in ('open', 'in_progress') and c.planned_start_at < ? and c.planned_end_at > ? "
+        "order by c.planned_start_at, c.number limit 40",
+        [end, now],
+    ).fetchall()
+    by_number = {r[0]: r for r in earliest}
+    groups, numbers = bars["y"]
+    assert sorted(numbers) == sorted(by_number)
+    for group, number, colour, outline in zip(
+        groups, numbers, bars["marker"]["color"], bars["marker"]["line"]["color"], strict=True
+    ):
+        _, service, _, risk, _, collides = by_number[number]
+        assert group == service, number
+        assert colour == palette.RISK_COLOURS.get(risk, palette.RISK_UNKNOWN), number
+        assert (outline == palette.COLLISION) == collides, number
+    for group in set(groups):  # within a group, by planned start
+        starts = [by_number[n][4] for g, n in zip(groups, numbers, strict=True) if g == group]
+        assert starts == sorted(starts), group
+    if in_window > 40:
+        assert [t.label for t in at.toggle if t.key == "bl_show_all"]
+        at.toggle(key="bl_show_all").set_value(True).run()
+        shown = json.loads(at.get("plotly_chart")[1].proto.spec)["data"][0]["y"][1]
+        assert len(shown) == min(in_window, 500)
+    # grouped by configuration item instead
+    at.radio(key="bl_group_by").set_value("Configuration item").run()
+    regrouped = json.loads(at.get("plotly_chart")[1].proto.spec)["data"][0]["y"]
+    ci_of = dict(
+        warehouse.execute(
+            "select number, coalesce(primary_ci_name, '(no CI)') from fct_changes where number in "
+            f"({', '.join('?' * len(regrouped[1]))})",
+            list(regrouped[1]),
+        ).fetchall()
+    )
+    assert list(regrouped[0]) == [ci_of[n] for n in regrouped[1]]
     # each listed change names its collision partners (both sides of fct_change_collisions, by overlap)
     listed = [d.value for d in at.dataframe if {"flag", "collides_with"} <= set(d.value.columns)]
     assert listed
