@@ -245,3 +245,61 @@ def test_browser_a_lazy_list_reads_its_rows_when_clicked(server: str, built_data
             _no_errors(page)
         finally:
             browser.close()
+
+
+SCHEDULE_JS = "() => [...document.querySelectorAll('.js-plotly-plot')].find(g => g.layout && g.layout.xaxis2)"
+
+
+def test_browser_the_forward_schedule_zooms_hovers_and_keeps_its_time_axis(server: str) -> None:
+    """Backlog & schedule: the schedule answers the mouse (hover names the change, a drag zooms the
+    time axis), draws its time axis above and below the bars, and regroups by CI."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+            page.goto(f"{server}/backlog")
+            _settle(page)
+            page.wait_for_function(f"() => !!({SCHEDULE_JS})()", timeout=30_000)
+            plot = page.locator(".js-plotly-plot", has=page.locator(".rangeslider-container")).first
+            plot.scroll_into_view_if_needed()
+            # the time axis above and below the bars, and the range slider under them
+            assert plot.locator(".xaxislayer-above .x2tick").count() > 0
+            assert plot.locator(".xaxislayer-above .xtick").count() > 0
+            assert plot.locator(".rangeslider-container").count() == 1
+            # hover a bar: the tooltip names the change and its planned window
+            bar = plot.locator(".barlayer .trace").first.locator(".point path").first
+            box = bar.bounding_box()
+            assert box is not None
+            page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+            tip = plot.locator(".hoverlayer .hovertext")
+            tip.first.wait_for(timeout=10_000)
+            text = tip.first.inner_text()
+            assert "Change: " in text
+            assert "Planned start: " in text
+            assert "Risk indicator: " in text
+            # drag across the plot: the time axis zooms in (a narrower range than the forward window)
+            before = page.evaluate(f"() => ({SCHEDULE_JS})()._fullLayout.xaxis.range.map(d => Date.parse(d))")
+            area = plot.locator(".nsewdrag").first.bounding_box()
+            assert area is not None
+            y = area["y"] + area["height"] / 2
+            page.mouse.move(area["x"] + area["width"] * 0.3, y)
+            page.mouse.down()
+            page.mouse.move(area["x"] + area["width"] * 0.5, y, steps=8)
+            page.mouse.up()
+            page.wait_for_timeout(800)
+            after = page.evaluate(f"() => ({SCHEDULE_JS})()._fullLayout.xaxis.range.map(d => Date.parse(d))")
+            assert after[1] - after[0] < 0.5 * (before[1] - before[0])
+            # the top axis follows the bottom one
+            top = page.evaluate(f"() => ({SCHEDULE_JS})()._fullLayout.xaxis2.range.map(d => Date.parse(d))")
+            assert top == after
+            # regroup by configuration item
+            page.locator('[data-testid="stMain"]').get_by_text("Configuration item", exact=True).click()
+            _settle(page)
+            page.wait_for_function(
+                f"() => ({SCHEDULE_JS})().layout.title.text.includes('by configuration item')", timeout=30_000
+            )
+            _no_errors(page)
+        finally:
+            browser.close()
