@@ -398,7 +398,14 @@ def schedule(
     fig = _layout(fig, title, height=max(320, 190 + SCHEDULE_ROW_PX * rows))
     fig.update_layout(
         barmode="overlay",
-        legend={"orientation": "h", "yref": "container", "yanchor": "bottom", "y": 0, "x": 0, "xanchor": "left"},
+        legend={
+            "orientation": "h",
+            "yref": "container",
+            "yanchor": "bottom",
+            "y": 0,
+            "x": 0,
+            "xanchor": "left",
+        },
         margin={"t": 84, "b": 44},
         hovermode="closest",
         xaxis={
@@ -566,7 +573,7 @@ def category_histogram(
     return _layout(fig, title, height=max(220, 80 + 34 * df[column].n_unique()))
 
 
-def score_bars(df: pl.DataFrame, *, category: str, value: str, title: str) -> go.Figure:
+def score_bars(df: pl.DataFrame, *, category: str, value: str, title: str, decimals: int = 0) -> go.Figure:
     """Horizontal bars of a published score, green above zero and red below."""
     values = df[value].to_list()
     fig = go.Figure(
@@ -575,9 +582,9 @@ def score_bars(df: pl.DataFrame, *, category: str, value: str, title: str) -> go
             x=values,
             orientation="h",
             marker_color=[COLOURS["good"] if (v or 0) >= 0 else COLOURS["bad"] for v in values],
-            text=[f"{v:,.0f}" if v is not None else "—" for v in values],
+            text=[f"{v:,.{decimals}f}" if v is not None else "—" for v in values],
             textposition="outside",
-            hovertemplate="%{y}: %{x:,.0f}<extra></extra>",
+            hovertemplate=f"%{{y}}: %{{x:,.{decimals}f}}<extra></extra>",
         )
     )
     fig.update_yaxes(autorange="reversed", automargin=True)

@@ -768,16 +768,40 @@ def ci_neighbour_counts(*, ci_id: str) -> dict[str, int]:
 
 def success_scores(*, period_start: date | None = None) -> pl.DataFrame:
     """rpt_change_success_score rows of every group: all time (``period_start`` None) or one month,
-    best score first."""
+    best score first, with ``score_per_change``: the score divided by the group's completed changes,
+    so that a group's volume does not decide its rank (+3 when every change succeeded cleanly)."""
+    per_change = (
+        "select *, change_success_score / nullif(completed_count, 0) as score_per_change "
+        "from rpt_change_success_score where "
+    )
     if period_start is None:
         return db.query(
-            "select * from rpt_change_success_score where period_grain = 'all' "
-            "order by change_success_score desc, assignment_group",
+            per_change + "period_grain = 'all' order by change_success_score desc, assignment_group",
         )
     return db.query(
-        "select * from rpt_change_success_score where period_grain = 'month' and period_start = ? "
+        per_change + "period_grain = 'month' and period_start = ? "
         "order by change_success_score desc, assignment_group",
         (period_start,),
+    )
+
+
+def rates_by(
+    *, grain: str, dimension: str, period_start: date, min_volume: int
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The published rates (rpt_change_kpis) of every value of ``dimension`` in one period, split by
+    the minimum-volume rule: (values with at least ``min_volume`` completed changes, worst failed-change
+    rate first; values with fewer, busiest first), so that one failure in two changes does not top a
+    league table of rates."""
+    rows = db.query(
+        "select dimension_value, completed_count, failed_count, failed_rate, change_success_numerator, "
+        "change_success_rate, change_caused_incident_count from rpt_change_kpis "
+        "where period_grain = ? and dimension = ? and period_start = ? and completed_count > 0 "
+        "order by failed_rate desc, completed_count desc, dimension_value",
+        (grain, dimension, period_start),
+    )
+    enough = pl.col("completed_count") >= min_volume
+    return rows.filter(enough), rows.filter(~enough).sort(
+        ["completed_count", "dimension_value"], descending=[True, False]
     )
 
 

@@ -212,7 +212,9 @@ def test_overview_kpis_equal_the_dbt_models(app_env: DataDir, warehouse: duckdb.
     assert badges(at) == sum(dq[m] for m in OVERVIEW_CONFIDENCE)
     # each badge says what to fix in the export (rpt_data_quality.how_to_fix of the weakest input)
     for help_text in (
-        m.proto.help for m in at.markdown if m.value.startswith(":violet-badge[:material/warning: low confidence")
+        m.proto.help
+        for m in at.markdown
+        if m.value.startswith(":violet-badge[:material/warning: low confidence")
     ):
         assert ". To fix: " in help_text
     titles = expanders(at)
@@ -393,12 +395,47 @@ def test_services_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnection) -
     assert scores, "no change success score table"
     best = one(
         warehouse,
-        "select assignment_group, change_success_score from rpt_change_success_score where period_grain = 'all' "
-        "order by change_success_score desc, assignment_group limit 1",
+        "select assignment_group, change_success_score, completed_count from rpt_change_success_score "
+        "where period_grain = 'all' order by change_success_score desc, assignment_group limit 1",
     )
     assert scores[0].iloc[0]["assignment_group"] == best["assignment_group"]
     assert scores[0].iloc[0]["change_success_score"] == best["change_success_score"]
+    assert scores[0].iloc[0]["score_per_change"] == pytest.approx(
+        best["change_success_score"] / best["completed_count"]
+    )
     assert charts_on(at) == 3
+    import json
+
+    # the score is compared per completed change, groups under the minimum volume left out
+    score_chart = json.loads(at.get("plotly_chart")[2].proto.spec)["data"][0]
+    per_change = dict(
+        warehouse.execute(
+            "select assignment_group, change_success_score / completed_count from rpt_change_success_score "
+            "where period_grain = 'all' and completed_count >= 10"
+        ).fetchall()
+    )
+    assert set(score_chart["y"]) <= set(per_change)
+    for group, value in zip(score_chart["y"], score_chart["x"], strict=True):
+        assert value == pytest.approx(per_change[group]), group
+    assert max(score_chart["x"]) <= 3
+    # services compared by failed-change rate in the sidebar's period, with the minimum-volume rule
+    latest = latest_month(warehouse)
+    ranked = warehouse.execute(
+        "select dimension_value, failed_rate from rpt_change_kpis where period_grain = 'month' "
+        "and dimension = 'service' and period_start = ? and completed_count >= 10 "
+        "order by failed_rate desc, completed_count desc, dimension_value",
+        [latest],
+    ).fetchall()
+    if ranked:
+        rates = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]
+        assert list(rates["y"]) == [r[0] for r in ranked[:15]]
+        assert list(rates["x"]) == pytest.approx([r[1] for r in ranked[:15]])
+        if len(ranked) > 15:
+            at.toggle(key="svc_compare_all").set_value(True).run()
+            rates = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]
+            assert len(rates["y"]) == len(ranked)
+    else:
+        assert any("so none is ranked by rate" in i.value for i in at.info)
     ci = at.selectbox(key="svc_ci")
     ci_id = ci.value
     n_changes = one(warehouse, "select count(*) as n from fct_changes where primary_ci_id = ?", [ci_id])["n"]
