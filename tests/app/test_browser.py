@@ -264,9 +264,24 @@ def test_browser_the_forward_schedule_zooms_hovers_and_keeps_its_time_axis(serve
             page.wait_for_function(f"() => !!({SCHEDULE_JS})()", timeout=30_000)
             plot = page.locator(".js-plotly-plot", has=page.locator(".rangeslider-container")).first
             plot.scroll_into_view_if_needed()
-            # the time axis above and below the bars, and the range slider under them
-            assert plot.locator(".xaxislayer-above .x2tick").count() > 0
-            assert plot.locator(".xaxislayer-above .xtick").count() > 0
+            # the time axis above and below the bars (tick labels above the first bar and below the
+            # last), and the range slider under them
+            top_ticks = page.evaluate(
+                f"() => [...({SCHEDULE_JS})().querySelectorAll('.x2tick text')]"
+                ".filter(t => t.textContent).map(t => t.getBoundingClientRect().bottom)"
+            )
+            bottom_ticks = page.evaluate(
+                f"() => [...({SCHEDULE_JS})().querySelectorAll('.xtick text')]"
+                ".filter(t => t.textContent).map(t => t.getBoundingClientRect().top)"
+            )
+            bars_y = page.evaluate(
+                f"() => [...({SCHEDULE_JS})().querySelectorAll('.barlayer .point path')]"
+                ".map(p => p.getBoundingClientRect()).filter(r => r.height > 0).map(r => [r.top, r.bottom])"
+            )
+            assert top_ticks, "no tick labels on the top time axis"
+            assert bottom_ticks, "no tick labels on the bottom time axis"
+            assert max(top_ticks) <= min(b[0] for b in bars_y)
+            assert min(bottom_ticks) >= max(b[1] for b in bars_y) - 1
             assert plot.locator(".rangeslider-container").count() == 1
             # hover a bar: the tooltip names the change and its planned window
             bar = plot.locator(".barlayer .trace").first.locator(".point path").first
