@@ -276,6 +276,7 @@ def test_browser_the_forward_schedule_zooms_hovers_and_keeps_its_time_axis(serve
             )
             bars_y = page.evaluate(
                 f"() => [...({SCHEDULE_JS})().querySelectorAll('.barlayer .point path')]"
+                ".filter(p => !p.closest('.rangeslider-container'))"  # not the slider's miniature
                 ".map(p => p.getBoundingClientRect()).filter(r => r.height > 0).map(r => [r.top, r.bottom])"
             )
             assert top_ticks, "no tick labels on the top time axis"
