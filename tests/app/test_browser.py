@@ -258,7 +258,7 @@ def test_browser_the_forward_schedule_zooms_hovers_and_keeps_its_time_axis(serve
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            page = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+            page = browser.new_context(viewport={"width": 1440, "height": 1600}).new_page()
             page.goto(f"{server}/backlog")
             _settle(page)
             page.wait_for_function(f"() => !!({SCHEDULE_JS})()", timeout=30_000)
@@ -285,10 +285,25 @@ def test_browser_the_forward_schedule_zooms_hovers_and_keeps_its_time_axis(serve
             assert min(bottom_ticks) >= max(b[1] for b in bars_y) - 1
             assert plot.locator(".rangeslider-container").count() == 1
             # hover a bar: the tooltip names the change and its planned window
-            bar = plot.locator(".barlayer .trace").first.locator(".point path").first
-            box = bar.bounding_box()
-            assert box is not None
-            page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+            # the widest bar inside the plot area and the viewport (a window that began before "now"
+            # is clipped at the axis' left edge)
+            box = page.evaluate(
+                f"""() => {{
+                    const g = ({SCHEDULE_JS})();
+                    const area = g.querySelector('.nsewdrag').getBoundingClientRect();
+                    const inside = r => r.width > 0 && r.left >= area.left && r.right <= area.right
+                        && r.top >= Math.max(area.top, 0) && r.bottom <= Math.min(area.bottom, window.innerHeight);
+                    const rects = [...g.querySelectorAll('.barlayer .point path')]
+                        .filter(p => !p.closest('.rangeslider-container'))
+                        .map(p => p.getBoundingClientRect()).filter(inside);
+                    rects.sort((a, b) => b.width - a.width);
+                    return rects.length ? {{x: rects[0].left, y: rects[0].top, width: rects[0].width,
+                                             height: rects[0].height}} : null;
+                }}"""
+            )
+            assert box is not None, "no bar inside the plot area"
+            page.mouse.move(box["x"] + box["width"] / 2 - 1, box["y"] + box["height"] / 2)
+            page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, steps=2)
             tip = plot.locator(".hoverlayer .hovertext")
             tip.first.wait_for(timeout=10_000)
             text = tip.first.inner_text()
