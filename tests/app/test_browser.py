@@ -306,7 +306,7 @@ def test_browser_the_forward_schedule_zooms_hovers_and_keeps_its_time_axis(serve
             page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, steps=2)
             tip = plot.locator(".hoverlayer .hovertext")
             tip.first.wait_for(timeout=10_000)
-            text = tip.first.inner_text()
+            text = tip.first.text_content() or ""
             assert "Change: " in text
             assert "Planned start: " in text
             assert "Risk indicator: " in text
