@@ -395,7 +395,8 @@ def schedule(
             showlegend=False,
         )
     rows = frame.height
-    fig = _layout(fig, title, height=max(320, 190 + SCHEDULE_ROW_PX * rows))
+    fig = _layout(fig, title, height=max(360, 250 + SCHEDULE_ROW_PX * rows))
+    fig.update_layout(title={"yref": "container", "y": 1, "yanchor": "top", "pad": {"t": 10}})
     fig.update_layout(
         barmode="overlay",
         legend={
@@ -406,7 +407,8 @@ def schedule(
             "x": 0,
             "xanchor": "left",
         },
-        margin={"t": 84, "b": 44},
+        # room above for the title over the top time axis, below for the range slider and the legend
+        margin={"t": 118, "b": 96},
         hovermode="closest",
         xaxis={
             "type": "date",

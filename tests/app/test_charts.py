@@ -180,4 +180,4 @@ def test_schedule_is_time_ordered_grouped_and_coloured_like_the_cab_timeline() -
     assert any(t.xaxis == "x2" for t in fig.data)
     assert fig.layout.shapes[0].fillcolor == palette.BLACKOUT
     # bounded by rows: a taller schedule for more changes
-    assert fig.layout.height == max(320, 190 + charts.SCHEDULE_ROW_PX * 4)
+    assert fig.layout.height == max(360, 250 + charts.SCHEDULE_ROW_PX * 4)
