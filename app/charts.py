@@ -11,6 +11,8 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 import polars as pl
 
+from changeboard.reports import palette
+
 COLOURS = {
     "primary": "#1f6feb",
     "secondary": "#8250df",
@@ -26,7 +28,6 @@ OUTCOME_COLOURS = {
     "unsuccessful": COLOURS["bad"],
 }
 SERIES = ["#1f6feb", "#cf222e", "#8250df", "#bf8700", "#1a7f37", "#0550ae", "#6e7781", "#e16f24"]
-SUCCESS_RATE_TARGET = 0.95  # the success-rate SLO line drawn on success-rate charts
 FONT = "Source Sans Pro, -apple-system, Segoe UI, sans-serif"
 TALL = 480  # px: taller charts put their legend at the top
 
@@ -89,8 +90,11 @@ def rate_trend(
     numerators: dict[str, tuple[str, str]] | None = None,
     target: float | None = None,
     full_scale: bool = False,
+    targets: dict[str, float | None] | None = None,
 ) -> go.Figure:
-    """Lines of published rates (0..1) per period; hover shows numerator / denominator columns."""
+    """Lines of published rates (0..1) per period; hover shows numerator / denominator columns.
+    ``targets``: a series' published target (rpt_metric_definitions.target_value), drawn as a dotted
+    line in the series' colour; ``target``: one neutral target line for the whole chart."""
     fig = go.Figure()
     for i, (column, label) in enumerate(series.items()):
         custom = None
@@ -116,6 +120,20 @@ def rate_trend(
             line_color=COLOURS["neutral"],
             annotation_text=f"target {target:.0%}",
             annotation_position="bottom right",
+        )
+    for i, (column, label) in enumerate(series.items()):
+        goal = (targets or {}).get(column)
+        if goal is None:
+            continue
+        fig.add_hline(
+            y=goal,
+            line_dash="dot",
+            line_width=1.5,
+            line_color=SERIES[i % len(SERIES)],
+            annotation_text=f"{label} target {goal:.0%}",
+            annotation_font_color=SERIES[i % len(SERIES)],
+            annotation_position="top left" if i % 2 == 0 else "bottom right",
+            name=f"{label} target",
         )
     return _pct_axis(_layout(fig, title), full=full_scale)
 
@@ -271,67 +289,145 @@ def histogram(df: pl.DataFrame, *, value: str, title: str, x_title: str, nbins: 
     return _layout(fig, title, y_title="changes")
 
 
-def timeline(
+SCHEDULE_ROW_PX = 24  # px per change row of the schedule
+UNGROUPED = "(none)"
+
+
+def schedule(
     df: pl.DataFrame,
     *,
-    start: str,
-    end: str,
-    row: str,
-    colour: str,
+    group: str,
     title: str,
-    hover: Sequence[str] = (),
-    colours: dict[str, str] | None = None,
+    hover: Sequence[tuple[str, str]] = (),
     bands: Sequence[tuple[object, object, str]] = (),
     x_range: tuple[object, object] | None = None,
 ) -> go.Figure:
-    """Gantt-style timeline: one bar per record from ``start`` to ``end`` on ``row``, coloured by
-    ``colour`` (e.g. the forward schedule with blackout and collision flags). ``bands`` are shaded
-    spans (start, end, label) such as blackout windows; ``x_range`` pins the time axis."""
+    """The interactive forward schedule: one bar per change from ``planned_start_at`` to
+    ``planned_end_at``, on a two-level axis (``group``, e.g. the service or CI, then the change
+    number): groups ordered by their first planned start, the changes in each by planned start.
+
+    One colour meaning with the CAB page and pack (changeboard.reports.palette): the bar's colour is
+    the published risk indicator (``risk_level``), a colliding change (``has_collision``) is outlined
+    and hatched in the collision colour, blackout windows (``bands``: start, end, label) are shaded.
+    Zoom with the range slider under the chart (or by dragging); the time axis is drawn above and
+    below the bars; ``hover`` (column, label) pairs make the tooltip."""
+    frame = df.with_columns(
+        pl.col(group).cast(pl.String).fill_null(UNGROUPED).alias("_group"),
+        pl.col("has_collision").fill_null(False).alias("_collides"),
+    )
+    first = frame.group_by("_group").agg(pl.col("planned_start_at").min().alias("_first"))
+    frame = frame.join(first, on="_group").sort(["_first", "_group", "planned_start_at", "number"])
     fig = go.Figure()
     for b_start, b_end, label in bands:
         fig.add_vrect(
             x0=b_start,
             x1=b_end,
-            fillcolor=COLOURS["bad"],
-            opacity=0.10,
+            fillcolor=palette.BLACKOUT,
+            opacity=0.16,
             line_width=0,
             layer="below",
             annotation_text=label,
             annotation_position="top left",
             annotation_font_size=10,
-            annotation_font_color=COLOURS["bad"],
+            annotation_font_color=palette.BLACKOUT,
         )
-    palette = colours or {}
-    for i, key in enumerate(df[colour].unique(maintain_order=True).to_list()):
-        part = df.filter(pl.col(colour) == key) if key is not None else df.filter(pl.col(colour).is_null())
-        starts = part[start].to_list()
-        ends = part[end].to_list()
-        widths = [(e - s).total_seconds() * 1000 if s and e else 0 for s, e in zip(starts, ends, strict=True)]
-        custom = part.select(hover).rows() if hover else None
-        tmpl = "<br>".join(f"{h}: %{{customdata[{j}]}}" for j, h in enumerate(hover))
+    starts = frame["planned_start_at"].to_list()
+    ends = frame["planned_end_at"].to_list()
+    widths = [(e - s).total_seconds() * 1000 if s and e else 0 for s, e in zip(starts, ends, strict=True)]
+    collides = frame["_collides"].to_list()
+    risk = frame["risk_level"].to_list() if "risk_level" in frame.columns else [None] * frame.height
+    fig.add_bar(
+        base=starts,
+        x=widths,
+        y=[frame["_group"].to_list(), frame["number"].to_list()],
+        orientation="h",
+        name="changes",
+        showlegend=False,
+        marker={
+            "color": [palette.RISK_COLOURS.get(str(r), palette.RISK_UNKNOWN) for r in risk],
+            "line": {
+                "color": [palette.COLLISION if c else "rgba(0,0,0,0)" for c in collides],
+                "width": [2.5 if c else 0 for c in collides],
+            },
+            "pattern": {
+                "shape": ["/" if c else "" for c in collides],
+                "fgcolor": palette.COLLISION,
+                "size": 6,
+            },
+        },
+        customdata=frame.select([c for c, _ in hover]).rows() if hover else None,
+        hovertemplate="<br>".join(f"{label}: %{{customdata[{j}]}}" for j, (_, label) in enumerate(hover))
+        + "<extra></extra>",
+    )
+    # the legend: what a colour and an outline mean (the same as the CAB timeline's)
+    for level, colour in palette.RISK_COLOURS.items():
         fig.add_bar(
-            base=starts,
-            x=widths,
-            y=part[row].to_list(),
-            orientation="h",
-            name=str(key),
-            marker_color=palette.get(str(key), SERIES[i % len(SERIES)]),
-            customdata=custom,
-            hovertemplate=(tmpl or "%{y}") + "<extra></extra>",
+            x=[None], y=[[None], [None]], orientation="h", name=f"risk indicator {level}", marker_color=colour
         )
-    fig.update_layout(barmode="overlay")
-    fig = _layout(fig, title, height=max(260, 100 + 20 * df[row].n_unique()))
-    fig.update_xaxes(
-        type="date", range=list(x_range) if x_range else None, showgrid=True, gridcolor="#eaeef2"
+    fig.add_bar(
+        x=[None],
+        y=[[None], [None]],
+        orientation="h",
+        name="collides",
+        marker={
+            "color": "white",
+            "line": {"color": palette.COLLISION, "width": 2},
+            "pattern": {"shape": "/"},
+        },
     )
-    # rows in the frame's order (e.g. by planned start), not grouped by colour
-    fig.update_yaxes(
-        autorange="reversed",
-        automargin=True,
-        type="category",
-        categoryorder="array",
-        categoryarray=df[row].unique(maintain_order=True).to_list(),
+    if bands:
+        fig.add_bar(
+            x=[None],
+            y=[[None], [None]],
+            orientation="h",
+            name="blackout window",
+            marker={"color": palette.BLACKOUT, "opacity": 0.3},
+        )
+    # a second, top time axis matching the bottom one: the axis stays in view on a long schedule
+    if starts:
+        fig.add_scatter(
+            x=[min(s for s in starts if s), max(e for e in ends if e)],
+            y=[[frame["_group"][0]] * 2, [frame["number"][0]] * 2],
+            xaxis="x2",
+            mode="markers",
+            marker={"opacity": 0},
+            hoverinfo="skip",
+            showlegend=False,
+        )
+    rows = frame.height
+    fig = _layout(fig, title, height=max(360, 250 + SCHEDULE_ROW_PX * rows))
+    fig.update_layout(title={"yref": "container", "y": 1, "yanchor": "top", "pad": {"t": 10}})
+    fig.update_layout(
+        barmode="overlay",
+        legend={
+            "orientation": "h",
+            "yref": "container",
+            "yanchor": "bottom",
+            "y": 0,
+            "x": 0,
+            "xanchor": "left",
+        },
+        # room above for the title over the top time axis, below for the range slider and the legend
+        margin={"t": 118, "b": 96},
+        hovermode="closest",
+        xaxis={
+            "type": "date",
+            "range": list(x_range) if x_range else None,
+            "showgrid": True,
+            "gridcolor": "#eaeef2",
+            "rangeslider": {"visible": True, "thickness": 0.06},
+            "tickformat": "%a %d %b\n%H:%M",
+        },
+        xaxis2={
+            "type": "date",
+            "overlaying": "x",
+            "matches": "x",
+            "side": "top",
+            "showgrid": False,
+            "tickformat": "%a %d %b\n%H:%M",
+        },
     )
+    fig.update_yaxes(autorange="reversed", automargin=True, type="multicategory", dividercolor="#d0d7de")
     return fig
 
 
@@ -479,7 +575,7 @@ def category_histogram(
     return _layout(fig, title, height=max(220, 80 + 34 * df[column].n_unique()))
 
 
-def score_bars(df: pl.DataFrame, *, category: str, value: str, title: str) -> go.Figure:
+def score_bars(df: pl.DataFrame, *, category: str, value: str, title: str, decimals: int = 0) -> go.Figure:
     """Horizontal bars of a published score, green above zero and red below."""
     values = df[value].to_list()
     fig = go.Figure(
@@ -488,9 +584,9 @@ def score_bars(df: pl.DataFrame, *, category: str, value: str, title: str) -> go
             x=values,
             orientation="h",
             marker_color=[COLOURS["good"] if (v or 0) >= 0 else COLOURS["bad"] for v in values],
-            text=[f"{v:,.0f}" if v is not None else "—" for v in values],
+            text=[f"{v:,.{decimals}f}" if v is not None else "—" for v in values],
             textposition="outside",
-            hovertemplate="%{y}: %{x:,.0f}<extra></extra>",
+            hovertemplate=f"%{{y}}: %{{x:,.{decimals}f}}<extra></extra>",
         )
     )
     fig.update_yaxes(autorange="reversed", automargin=True)

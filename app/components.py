@@ -48,6 +48,64 @@ def fmt(value: object, kind: str = "count") -> str:
     return f"{value}"
 
 
+DELTA_UNITS = {"pct": " pp", "hours": " h", "count": "", "decimal": "", "per_day": " / day"}
+
+
+def delta(value: object, previous: object, kind: str) -> float | str | None:
+    """The change from the previous period as st.metric's delta: a signed text in the value's unit
+    (percentage points for a rate), the number 0 when unchanged (grey, no arrow), None when either
+    side is missing or the value is not a number."""
+    if is_missing(value) or is_missing(previous) or kind not in DELTA_UNITS:
+        return None
+    try:
+        diff = float(value) - float(previous)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    if kind == "pct":
+        diff *= 100
+    shown = {"pct": f"{diff:+.1f}", "hours": f"{diff:+.1f}", "count": f"{diff:+,.0f}"}.get(
+        kind, f"{diff:+,.2f}"
+    )
+    if float(shown.replace(",", "")) == 0:
+        return 0
+    return shown + DELTA_UNITS[kind]
+
+
+# which way st.metric colours a rise: green for better, red for worse, grey when direction is neutral
+DELTA_COLOURS = {"higher_is_better": "normal", "lower_is_better": "inverse", "neutral": "off"}
+STATUS = {  # target status -> (badge text, colour)
+    "green": ("on target", "green"),
+    "amber": ("near target", "orange"),
+    "red": ("off target", "red"),
+}
+
+
+def target_status(value: object, target: object, amber: object, direction: str) -> str | None:
+    """green when ``value`` meets the target in the metric's direction, amber when it meets the amber
+    threshold, else red; None without a value, a target or a direction."""
+    if is_missing(value) or is_missing(target) or direction not in ("higher_is_better", "lower_is_better"):
+        return None
+    v, t = float(value), float(target)  # type: ignore[arg-type]
+    a = t if is_missing(amber) else float(amber)  # type: ignore[arg-type]
+    better = (lambda x, y: x >= y) if direction == "higher_is_better" else (lambda x, y: x <= y)
+    if better(v, t):
+        return "green"
+    return "amber" if better(v, a) else "red"
+
+
+def target_text(target: object, amber: object, direction: str, kind: str, source: str | None = None) -> str:
+    """'Target ≥ 95.0 %, amber ≥ 90.0 % (default; set in changeboard.toml [targets])'."""
+    sign = "≥" if direction == "higher_is_better" else "≤"
+    text = f"Target {sign} {fmt(target, kind)}"
+    if not is_missing(amber) and amber != target:
+        text += f", amber {sign} {fmt(amber, kind)}"
+    if source == "default":
+        text += " (common-practice default; set yours in the [targets] table of changeboard.toml)"
+    elif source:
+        text += f" (from {source})"
+    return text
+
+
 def fraction(numerator: object, denominator: object, unit: str = "") -> str:
     """'122 / 130 completed changes' (the evidence line under a rate)."""
     if is_missing(numerator) or is_missing(denominator):
@@ -128,28 +186,40 @@ def kpi_tile(
     help: str | None = None,
     low_confidence: str | None = None,
     band: str | None = None,
+    direction: str = "neutral",
+    status: str | None = None,
+    status_help: str | None = None,
+    trend: Sequence[float] | None = None,
 ) -> None:
-    """A KPI with its evidence: value, numerator / denominator (or ``evidence``), the previous period's
-    published value, a DORA band and a low-confidence badge when the data-quality model flags it."""
+    """A KPI with its evidence: value, the change from the previous period's published value (green
+    when better, red when worse, by ``direction``), a sparkline of ``trend`` (the published values of
+    the trend periods, oldest first), numerator / denominator (or ``evidence``), the target status
+    (red / amber / green), a DORA band and a low-confidence badge when the data-quality model flags it."""
+    change = delta(value, previous, kind)
     with st.container(border=True):
         st.metric(
             label,
             fmt(value, kind),
-            delta=None if previous is None else f"previous: {fmt(previous, kind)}",
-            delta_color="off",
-            delta_arrow="off",
+            delta=change,
+            delta_color=DELTA_COLOURS.get(direction, "off"),  # type: ignore[arg-type]
+            delta_description=None if previous is None else f"vs {fmt(previous, kind)} before",
             help=help,
+            chart_data=list(trend) if trend is not None and len(trend) >= 2 else None,
+            chart_type="line",
         )
         if evidence is not None:
             st.caption(evidence)
         elif numerator is not None or denominator is not None:
             st.caption(fraction(numerator, denominator, unit))
-        if band or low_confidence:
+        if band or low_confidence or status:
             with st.container(horizontal=True, gap="small"):
+                if status in STATUS:
+                    text, colour = STATUS[status]
+                    st.badge(text, color=colour, help=status_help)
                 if band:
                     st.badge(f"DORA {band}", color=BAND_COLOURS.get(str(band), "gray"))
                 if low_confidence:
-                    st.badge("low confidence", icon=":material/warning:", color="orange", help=low_confidence)
+                    st.badge("low confidence", icon=":material/warning:", color="violet", help=low_confidence)
 
 
 def kpi_row(count: int) -> Sequence[st.delta_generator.DeltaGenerator]:
@@ -239,7 +309,8 @@ def low_confidence_reason(dq: pl.DataFrame, metric: str) -> str | None:
     is named as the rpt_change_kpis column a tile shows). Coverage rows can carry the same name for
     a field (``release_lead_time``), so when the frame has ``check_type`` / ``source_system`` only
     the metric-confidence rows of all sources are read. Needs a ``metric`` column and an
-    ``is_low_confidence`` flag (plus optional ``coverage`` / ``threshold`` / ``reason``).
+    ``is_low_confidence`` flag (plus optional ``coverage`` / ``threshold`` / ``reason``, and
+    ``how_to_fix``: what to change in the export, appended as "To fix: ...").
     """
     if dq.is_empty() or not {"metric", "is_low_confidence"} <= set(dq.columns):
         return None
@@ -252,10 +323,13 @@ def low_confidence_reason(dq: pl.DataFrame, metric: str) -> str | None:
         return None
     row = rows.row(0, named=True)
     if row.get("reason"):
-        return str(row["reason"])
-    if row.get("coverage") is not None and row.get("threshold") is not None:
-        return f"input coverage {fmt(row['coverage'], 'pct')} is below the {fmt(row['threshold'], 'pct')} threshold"
-    return "the data-quality scorecard marks this metric's inputs as incomplete"
+        reason = str(row["reason"])
+    elif row.get("coverage") is not None and row.get("threshold") is not None:
+        reason = f"input coverage {fmt(row['coverage'], 'pct')} is below the {fmt(row['threshold'], 'pct')} threshold"
+    else:
+        reason = "the data-quality scorecard marks this metric's inputs as incomplete"
+    fix = row.get("how_to_fix")
+    return f"{reason}. To fix: {fix}" if fix else reason
 
 
 def as_text(value: object) -> str:
@@ -323,11 +397,25 @@ class Metric:
     band_column: str | None
     confidence_metric: str | None
     description: str
+    target_value: float | None = None
+    amber_value: float | None = None
+    target_source: str | None = None
 
     @property
     def help(self) -> str:
-        """The tile's help: the dbt doc block of the value column, then which way is better."""
-        return f"{self.description}\n\n{DIRECTIONS.get(self.direction, '')}".strip()
+        """The tile's help: the dbt doc block of the value column, then which way is better, then its target."""
+        parts = [self.description, DIRECTIONS.get(self.direction, "")]
+        if self.target_value is not None:
+            parts.append(self.target_text)
+        return "\n\n".join(p for p in parts if p).strip()
+
+    @property
+    def target_text(self) -> str:
+        return target_text(self.target_value, self.amber_value, self.direction, self.unit, self.target_source)
+
+    def status(self, value: object) -> str | None:
+        """red / amber / green of a published value against this metric's target (None: no target)."""
+        return target_status(value, self.target_value, self.amber_value, self.direction)
 
 
 def metrics() -> dict[str, Metric]:
@@ -359,9 +447,11 @@ def metric_tile(
     definitions: Mapping[str, Metric],
     *,
     narrow: bool = False,
+    trend: pl.DataFrame | None = None,
 ) -> None:
     """Render one declared tile from a published row (and the previous period's, when compared);
-    ``narrow`` tiles (five to a row) carry the metric's short label."""
+    ``narrow`` tiles (five to a row) carry the metric's short label; ``trend`` (the same published
+    rows over the trend periods, oldest first) draws the tile's sparkline when it has the column."""
     m = definitions[tile.metric]
     label = m.short_label if narrow else m.label
 
@@ -369,9 +459,14 @@ def metric_tile(
         return None if r is None or name is None else r.get(name)
 
     has_row = row is not None
+    value = col(row, m.value_column)
+    series = None
+    if trend is not None and m.value_column in trend.columns and tile.text is None and not tile.qualifier:
+        series = [float(v) for v in trend[m.value_column].to_list() if not is_missing(v)]
+    status = m.status(value) if tile.text is None and not tile.qualifier else None
     kpi_tile(
         f"{label}, {tile.qualifier}" if tile.qualifier else label,
-        tile.text(row) if tile.text is not None and row is not None else col(row, m.value_column),
+        tile.text(row) if tile.text is not None and row is not None else value,
         kind="text" if tile.text is not None and has_row else m.unit,
         numerator=col(row, m.numerator_column),
         denominator=col(row, m.denominator_column),
@@ -381,6 +476,10 @@ def metric_tile(
         help=m.help,
         low_confidence=low_confidence_reason(dq, m.confidence_metric) if m.confidence_metric else None,
         band=str(col(row, m.band_column)) if col(row, m.band_column) is not None else None,
+        direction=m.direction,
+        status=status,
+        status_help=m.target_text if status else None,
+        trend=series,
     )
 
 
@@ -391,12 +490,14 @@ def tile_row(
     previous: Row = None,
     dq: pl.DataFrame | None = None,
     columns: int | None = None,
+    trend: pl.DataFrame | None = None,
 ) -> None:
-    """Declared tiles side by side, each reading its value, evidence, band and confidence from ``row``
-    (five or more to a row are narrow: they carry the short labels)."""
+    """Declared tiles side by side, each reading its value, evidence, band, target status and
+    confidence from ``row`` (five or more to a row are narrow: they carry the short labels), with a
+    sparkline from ``trend`` (the published rows of the trend periods) where it has the metric."""
     definitions = metrics()
     quality = dq if dq is not None else pl.DataFrame()
     count = columns or len(tiles)
     for place, tile in zip(st.columns(count, gap="small"), tiles, strict=False):
         with place:
-            metric_tile(tile, row, previous, quality, definitions, narrow=count >= NARROW_TILES)
+            metric_tile(tile, row, previous, quality, definitions, narrow=count >= NARROW_TILES, trend=trend)

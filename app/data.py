@@ -524,7 +524,7 @@ def data_quality(*, check_type: str) -> pl.DataFrame:
     """rpt_data_quality rows of one check type (coverage, metric_confidence, ...), by source and field."""
     return db.query(
         "select check_type, source_system, entity, metric, weakest_input, numerator, denominator, "
-        "issue_count, coverage, threshold, is_low_confidence, reason from rpt_data_quality "
+        "issue_count, coverage, threshold, is_low_confidence, reason, how_to_fix from rpt_data_quality "
         "where check_type = ? order by source_system = 'all' desc, source_system, entity, metric",
         (check_type,),
     )
@@ -684,7 +684,8 @@ def overdue_changes(*, now: datetime, filters: Mapping[str, str] | None = None) 
 def forward_schedule(*, start: datetime, end: datetime, filters: Mapping[str, str] | None = None) -> Records:
     """Open and in-progress changes whose planned window overlaps [start, end), earliest first, with
     ``has_collision`` and, on the rows a page or download holds, ``collides_with``: the changes each
-    collides with (fct_change_collisions), '—' for none."""
+    collides with (fct_change_collisions), '—' for none, and ``risk_level``: the published risk
+    indicator (fct_change_risk_evidence: low / medium / high)."""
     where, params = _where(filters, CHANGE_FILTER_COLUMNS)
     condition = (
         f"state_category in ('open', 'in_progress') and planned_start_at < ? and planned_end_at > ?{where}"
@@ -700,7 +701,8 @@ def forward_schedule(*, start: datetime, end: datetime, filters: Mapping[str, st
         ),
         # partners of the rows shown only: ordering every scheduled change's partners cost ~100 ms at 1M
         decorate=(
-            "select shown.*, coalesce(listed.partners, '—') as collides_with from shown left join ("
+            "select shown.*, coalesce(listed.partners, '—') as collides_with, evidence.risk_level "
+            "from shown left join ("
             "select change_id, string_agg(partner, ', ' order by overlap_start_at, collision_id) as partners from ("
             "select change_id_a as change_id, change_number_b || ' (' || collision_kind || ')' as partner, "
             "overlap_start_at, collision_id from fct_change_collisions "
@@ -708,7 +710,10 @@ def forward_schedule(*, start: datetime, end: datetime, filters: Mapping[str, st
             "union all "
             "select change_id_b, change_number_a || ' (' || collision_kind || ')', overlap_start_at, collision_id "
             "from fct_change_collisions where change_id_b in (select change_id from shown)) "
-            "group by change_id) as listed on listed.change_id = shown.change_id"
+            "group by change_id) as listed on listed.change_id = shown.change_id "
+            # the published risk indicator, the colour every schedule shares (changeboard.reports.palette)
+            "left join (select change_id, risk_level from fct_change_risk_evidence "
+            "where change_id in (select change_id from shown)) as evidence on evidence.change_id = shown.change_id"
         ),
     )
 
@@ -763,16 +768,40 @@ def ci_neighbour_counts(*, ci_id: str) -> dict[str, int]:
 
 def success_scores(*, period_start: date | None = None) -> pl.DataFrame:
     """rpt_change_success_score rows of every group: all time (``period_start`` None) or one month,
-    best score first."""
+    best score first, with ``score_per_change``: the score divided by the group's completed changes,
+    so that a group's volume does not decide its rank (+3 when every change succeeded cleanly)."""
+    per_change = (
+        "select *, change_success_score / nullif(completed_count, 0) as score_per_change "
+        "from rpt_change_success_score where "
+    )
     if period_start is None:
         return db.query(
-            "select * from rpt_change_success_score where period_grain = 'all' "
-            "order by change_success_score desc, assignment_group",
+            per_change + "period_grain = 'all' order by change_success_score desc, assignment_group",
         )
     return db.query(
-        "select * from rpt_change_success_score where period_grain = 'month' and period_start = ? "
+        per_change + "period_grain = 'month' and period_start = ? "
         "order by change_success_score desc, assignment_group",
         (period_start,),
+    )
+
+
+def rates_by(
+    *, grain: str, dimension: str, period_start: date, min_volume: int
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The published rates (rpt_change_kpis) of every value of ``dimension`` in one period, split by
+    the minimum-volume rule: (values with at least ``min_volume`` completed changes, worst failed-change
+    rate first; values with fewer, busiest first), so that one failure in two changes does not top a
+    league table of rates."""
+    rows = db.query(
+        "select dimension_value, completed_count, failed_count, failed_rate, change_success_numerator, "
+        "change_success_rate, change_caused_incident_count from rpt_change_kpis "
+        "where period_grain = ? and dimension = ? and period_start = ? and completed_count > 0 "
+        "order by failed_rate desc, completed_count desc, dimension_value",
+        (grain, dimension, period_start),
+    )
+    enough = pl.col("completed_count") >= min_volume
+    return rows.filter(enough), rows.filter(~enough).sort(
+        ["completed_count", "dimension_value"], descending=[True, False]
     )
 
 

@@ -36,6 +36,11 @@ class DataDir:
         return cls(Path(chosen).expanduser().resolve())
 
     @property
+    def config_file(self) -> Path:
+        """The data directory's settings (changeboard.toml: the [targets] table; DECISIONLOG D37)."""
+        return self.root / "changeboard.toml"
+
+    @property
     def lock_file(self) -> Path:
         return self.root / "pipeline.lock"
 

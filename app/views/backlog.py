@@ -20,19 +20,28 @@ AGE_BUCKETS = {
     "open_over_90_days_count": "> 90 days",
 }
 AGE_COLOURS = ["#afb8c1", "#54aeff", "#1f6feb", "#bf8700", "#cf222e"]
-FLAG_COLOURS = {
-    "collides with another change": charts.COLOURS["bad"],
-    "in a blackout window": charts.COLOURS["warn"],
-    "scheduled": charts.COLOURS["primary"],
-}
-# The flag of a forward-schedule row (the keys of FLAG_COLOURS), over data.forward_schedule's columns.
+# The flag of a forward-schedule row in the list under the schedule, over data.forward_schedule's columns.
 FLAG_SQL = (
     "case when has_collision then 'collides with another change' "
     "when coalesce(in_blackout, false) then 'in a blackout window' else 'scheduled' end as flag"
 )
-# Changes the timeline draws: the flagged ones (collision, blackout) first, then the earliest planned
-# starts; the list under it holds them all.
-TIMELINE_ROWS = 150
+# The schedule draws the earliest planned starts (time order), SCHEDULE_ROWS by default, at most
+# SCHEDULE_MAX_ROWS with "show all"; the list under it holds every change in the window.
+SCHEDULE_ROWS = 40
+SCHEDULE_MAX_ROWS = 500
+SCHEDULE_GROUPS = {"Service": "service_name", "Configuration item": "primary_ci_name"}
+SCHEDULE_HOVER = (
+    ("number", "Change"),
+    ("title", "Title"),
+    ("planned_start", "Planned start"),
+    ("planned_end", "Planned end"),
+    ("risk_indicator", "Risk indicator"),
+    ("state", "State"),
+    ("service_name", "Service"),
+    ("primary_ci_name", "CI"),
+    ("collides_with", "Collides with"),
+    ("blackout", "In a blackout window"),
+)
 
 
 f = filters.current()
@@ -80,6 +89,7 @@ else:
             ),
         ),
         cur,
+        trend=trend,
     )
     chart(
         charts.stacked_bars(
@@ -155,8 +165,10 @@ else:
     window_end = now + timedelta(days=forward_days)
     st.caption(
         f"From {as_text(now)} to {as_text(window_end)} ({forward_days:g} days: the published "
-        "forward_schedule_days). Red bars collide with another change (fct_change_collisions); shaded "
-        "spans are blackout windows (dim_change_windows; their scope in the label); amber bars fall in one."
+        "forward_schedule_days), in time order. As on the CAB page, a bar's colour is the change's published "
+        "risk indicator; outlined, hatched bars collide with another change (fct_change_collisions); shaded "
+        "spans are blackout windows (dim_change_windows; their scope in the label). Zoom with the slider "
+        "under the chart or by dragging across it; hover a bar for the change."
     )
     scheduled = data.forward_schedule(start=now, end=window_end, filters=rf)
     collisions = data.collisions()
@@ -165,23 +177,43 @@ else:
     if in_window == 0:
         empty_state(f"No open change is planned between {as_text(now)} and {as_text(window_end)}.")
     else:
-        flagged = (
-            scheduled.select("*", FLAG_SQL)
-            .sort("(has_collision or coalesce(in_blackout, false)) desc, planned_start_at, number")
-            .page(0, size=TIMELINE_ROWS)
-            .with_columns(
-                pl.format("{} · {}", pl.col("number"), pl.col("primary_ci_name").fill_null("no CI")).alias(
-                    "row"
+        group_by = st.radio(
+            "Group the schedule by",
+            list(SCHEDULE_GROUPS),
+            horizontal=True,
+            key="bl_group_by",
+        )
+        limit = SCHEDULE_ROWS
+        if in_window > SCHEDULE_ROWS:
+            show_all = st.toggle(
+                f"Show all {min(in_window, SCHEDULE_MAX_ROWS):,} changes"
+                + (
+                    f" (the first {SCHEDULE_MAX_ROWS:,} of {in_window:,})"
+                    if in_window > SCHEDULE_MAX_ROWS
+                    else ""
                 ),
-                pl.col("planned_start_at").dt.strftime("%Y-%m-%d %H:%M").alias("planned_start"),
-                pl.col("planned_end_at").dt.strftime("%Y-%m-%d %H:%M").alias("planned_end"),
+                key="bl_show_all",
+            )
+            limit = SCHEDULE_MAX_ROWS if show_all else SCHEDULE_ROWS
+        shown = (
+            scheduled.sort("planned_start_at, number")
+            .page(0, size=limit)
+            .with_columns(
+                pl.col("planned_start_at").dt.strftime("%a %d %b %Y %H:%M UTC").alias("planned_start"),
+                pl.col("planned_end_at").dt.strftime("%a %d %b %Y %H:%M UTC").alias("planned_end"),
+                pl.col("risk_level").fill_null("not published").alias("risk_indicator"),
+                pl.when(pl.col("in_blackout").fill_null(False))
+                .then(pl.lit("yes"))
+                .otherwise(pl.lit("no"))
+                .alias("blackout"),
+                pl.col("service_name").fill_null("(no service)"),
+                pl.col("primary_ci_name").fill_null("(no CI)"),
             )
         )
-        if in_window > flagged.height:
+        if in_window > shown.height:
             st.caption(
-                f"The timeline draws {flagged.height:,} of the {in_window:,} changes in the window: those that "
-                "collide or fall in a blackout first, then the earliest. Narrow it with the sidebar's service, "
-                "group, type or risk; the list below holds them all."
+                f"The schedule draws the {shown.height:,} earliest of the {in_window:,} changes in the window. "
+                "Narrow it with the sidebar's service, group, type or risk; the list below holds them all."
             )
         # one shaded span per blackout period, naming every scope it covers
         bands = (
@@ -195,19 +227,15 @@ else:
             ]
         )
         chart(
-            charts.timeline(
-                flagged,
-                start="planned_start_at",
-                end="planned_end_at",
-                row="row",
-                colour="flag",
-                hover=["number", "title", "risk", "state", "planned_start", "planned_end", "collides_with"],
-                colours=FLAG_COLOURS,
+            charts.schedule(
+                shown,
+                group=SCHEDULE_GROUPS[group_by],
+                hover=SCHEDULE_HOVER,
                 bands=bands,
                 x_range=(now, window_end),
-                title=f"Planned windows of open changes, next {forward_days:g} days",
+                title=f"Planned windows of open changes by {group_by.lower()}, next {forward_days:g} days",
             ),
-            key="bl_timeline",
+            key="bl_schedule",
         )
         drilldown(
             scheduled.select(
@@ -220,6 +248,7 @@ else:
                 "in_blackout",
                 "state",
                 "risk",
+                "risk_level",
                 "change_type",
                 "service_name",
                 "primary_ci_name",

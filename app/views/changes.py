@@ -11,6 +11,7 @@ from changeboard.app.components import (
     chart,
     drilldown,
     empty_state,
+    metrics,
     scope_note,
     tile_row,
 )
@@ -83,7 +84,7 @@ for i, (dim, label, top) in enumerate(
                 numerator="change_success_numerator",
                 denominator="completed_count",
                 title=f"By {label}",
-                target=charts.SUCCESS_RATE_TARGET,
+                target=metrics()["change_success_rate"].target_value,
             ),
             key=f"ch_by_{dim}",
         )
@@ -115,7 +116,7 @@ st.subheader(
     help="ITIL counts unsuccessful outcomes; the incident-based rate counts changes that caused a P1-P3 incident.",
 )
 if cur is not None:
-    tile_row(FAILURE_DEFINITIONS, cur, previous=prev, dq=dq)
+    tile_row(FAILURE_DEFINITIONS, cur, previous=prev, dq=dq, trend=trend)
 disagree = data.changes(
     start=f.period_start, end=f.period_end, event="closed", subset="disagreement", filters=rf
 )
@@ -155,7 +156,7 @@ st.subheader(
 left, right = st.columns([1, 3])
 with left:
     if cur is not None:
-        tile_row((Tile("outside_window_ratio"),), cur, previous=prev, dq=dq)
+        tile_row((Tile("outside_window_ratio"),), cur, previous=prev, dq=dq, trend=trend)
 with right:
     variance = completed.where("start_variance_minutes is not null").select("start_variance_minutes").frame()
     if variance.is_empty():

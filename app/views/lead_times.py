@@ -56,8 +56,11 @@ cur, prev = data.kpi_pair(
     period_start=f.period_start,
     previous_start=f.previous_start,
 )
+trend = data.change_kpis(
+    grain=f.grain, dimension=dimension, value=value, start=f.trend_start, end=f.period_end
+)
 if cur is not None:
-    tile_row(LEAD_TIMES, cur, previous=prev, dq=dq)
+    tile_row(LEAD_TIMES, cur, previous=prev, dq=dq, trend=trend)
 
 points = data.durations(start=f.period_start, end=f.period_end, filters=rf)
 if points.is_empty():
@@ -114,9 +117,6 @@ else:
             key="lt_group",
         )
 
-trend = data.change_kpis(
-    grain=f.grain, dimension=dimension, value=value, start=f.trend_start, end=f.period_end
-)
 if not trend.is_empty():
     st.subheader(f"Trend: last {f.trend_periods} {f.grain}s")
     left, right = st.columns(2)

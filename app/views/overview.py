@@ -82,14 +82,19 @@ cur, prev = data.kpi_pair(
     previous_start=f.previous_start,
 )
 dq = data.metric_confidence()
+defs = metrics()  # labels and targets (rpt_metric_definitions)
+# the trend periods' published rows: the tiles' sparklines and the charts below
+trend = data.change_kpis(
+    grain=f.grain, dimension=dimension, value=value, start=f.trend_start, end=f.period_end
+)
 
 if cur is None:
     empty_state(f"No changes in this period ({f.label}, {scope}).", "Pick another period or clear a filter.")
 else:
     st.subheader("Outcomes", help="Outcome metrics count completed changes by the day they closed.")
-    tile_row(OUTCOMES, cur, previous=prev, dq=dq)
+    tile_row(OUTCOMES, cur, previous=prev, dq=dq, trend=trend)
     st.subheader("Intake, policy and speed")
-    tile_row(INTAKE_POLICY_SPEED, cur, previous=prev, dq=dq)
+    tile_row(INTAKE_POLICY_SPEED, cur, previous=prev, dq=dq, trend=trend)
 
 st.subheader(
     "DORA keys",
@@ -99,16 +104,14 @@ dcur, dprev = data.dora_pair(grain=f.grain, period_start=f.period_start, previou
 if dcur is None:
     empty_state(f"No deployments in this period ({f.label}).")
 else:
-    tile_row(DORA_KEYS, dcur, previous=dprev, dq=dq)
+    dtrend = data.dora(grain=f.grain, start=f.trend_start, end=f.period_end)
+    tile_row(DORA_KEYS, dcur, previous=dprev, dq=dq, trend=dtrend)
 
 st.subheader(f"Trends: last {f.trend_periods} {f.grain}s")
-trend = data.change_kpis(
-    grain=f.grain, dimension=dimension, value=value, start=f.trend_start, end=f.period_end
-)
 if trend.is_empty():
     empty_state(f"No changes in these {f.grain}s for {scope}.")
 else:
-    defs = metrics()  # chart series are named as the tiles (rpt_metric_definitions)
+    # chart series are named as the tiles, their dotted lines are the published targets
     left, right = st.columns(2)
     with left:
         chart(
@@ -130,7 +133,7 @@ else:
                     "change_success_rate": ("change_success_numerator", "completed_count"),
                     "failed_rate": ("failed_count", "completed_count"),
                 },
-                target=charts.SUCCESS_RATE_TARGET,
+                targets={m: defs[m].target_value for m in ("change_success_rate", "failed_rate")},
                 title=f"Change success and failure per {f.grain}",
                 full_scale=True,
             ),
@@ -158,6 +161,7 @@ else:
                     "emergency_ratio": ("emergency_count", "changes_opened"),
                     "unauthorized_ratio": ("unauthorized_count", "completed_count"),
                 },
+                targets={m: defs[m].target_value for m in ("emergency_ratio", "unauthorized_ratio")},
                 title=f"Emergency and unauthorized ratios per {f.grain}",
             ),
             key="ov_policy",

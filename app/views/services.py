@@ -3,41 +3,90 @@ change success score by assignment group, and one CI's history with its CMDB nei
 
 from __future__ import annotations
 
+import polars as pl
 import streamlit as st
 from changeboard.app import charts, data, filters
-from changeboard.app.components import chart, drilldown, empty_state
+from changeboard.app.components import chart, drilldown, empty_state, metrics
 
 # CIs the history picker offers at once; a name search reaches the others.
 CI_CHOICES = 1000
+# Minimum-volume rule: a service or group is ranked by a rate only with this many completed changes
+# in the period; the TOP_N worst are drawn, "show all" draws every ranked one.
+MIN_VOLUME = 10
+TOP_N = 15
+COMPARE = {"Service": "service", "Assignment group": "assignment_group"}
 
 f = filters.current()
 st.title("Services & CIs")
 st.caption(
-    "All-time figures from dim_services, dim_configuration_items and dim_assignment_groups "
-    "(the period and filters in the sidebar do not apply to these totals; the change success score can "
-    "also be shown for the month selected in the sidebar)."
+    "Services and groups are compared by rates over the sidebar's period (rpt_change_kpis); the CI hot "
+    "spots and the Services table are all-time counts (dim_configuration_items, dim_services); the change "
+    "success score can be shown all time or for the month selected in the sidebar."
 )
 
-svc = data.services()
-st.subheader("Services")
-if svc.is_empty():
-    empty_state("No business services in the CMDB export.")
+st.subheader(
+    f"Services and assignment groups compared by rate ({f.label})",
+    help="rpt_change_kpis of the sidebar's period: failed-change rate = failed / completed changes, "
+    "by the day they closed.",
+)
+compare = st.segmented_control(
+    "Compare",
+    list(COMPARE),
+    default="Service",
+    required=True,
+    key="svc_compare",
+)
+if f.period_start is None:
+    empty_state("No changes in the warehouse yet.")
 else:
-    chart(
-        charts.count_bars(
-            svc,
-            category="service_name",
-            values={
-                "change_count": "Changes",
-                "failed_change_count": "Failed changes",
-                "caused_incident_count": "Incidents caused by its changes",
-                "incident_count": "Incidents",
-            },
-            title="Changes, failures and incidents per service",
-        ),
-        key="svc_bars",
+    ranked, small = data.rates_by(
+        grain=f.grain, dimension=COMPARE[compare], period_start=f.period_start, min_volume=MIN_VOLUME
     )
-    drilldown(svc, title="Services", key="svc_rows", filename="services")
+    noun = compare.lower() + "s"
+    if ranked.is_empty():
+        empty_state(
+            f"No {compare.lower()} has {MIN_VOLUME} or more completed changes in {f.label}, "
+            "so none is ranked by rate.",
+            "Pick a longer period (a month rather than a week).",
+        )
+    else:
+        show_all = False
+        if ranked.height > TOP_N:
+            show_all = st.toggle(f"Show all {ranked.height:,} {noun}", key="svc_compare_all")
+        shown = ranked if show_all else ranked.head(TOP_N)
+        st.caption(
+            f"The {shown.height:,} {noun} with the highest failed-change rate among the {ranked.height:,} with at "
+            f"least {MIN_VOLUME} completed changes in {f.label} (the minimum-volume rule: a rate on fewer "
+            f"changes says little). {small.height:,} {noun} with fewer are listed below, not ranked."
+        )
+        chart(
+            charts.rate_by_category(
+                shown,
+                category="dimension_value",
+                rate="failed_rate",
+                numerator="failed_count",
+                denominator="completed_count",
+                title=f"Failed-change rate by {compare.lower()}, {f.label} (highest first)",
+                target=metrics()["failed_rate"].target_value,
+            ),
+            key="svc_rates",
+        )
+        drilldown(
+            ranked,
+            title=f"Rates of every ranked {compare.lower()}",
+            key="svc_rate_rows",
+            filename=f"rates_by_{COMPARE[compare]}_{f.period_start}",
+        )
+    drilldown(
+        small,
+        title=f"{compare}s below the minimum volume ({MIN_VOLUME} completed changes)",
+        key="svc_small_rows",
+        filename=f"below_minimum_{COMPARE[compare]}_{f.period_start}",
+    )
+svc = data.services()
+drilldown(
+    svc, title="Services", key="svc_rows", filename="services", caption="All-time counts (dim_services)."
+)
 
 st.subheader("Hot spots: configuration items")
 order = st.segmented_control(
@@ -90,21 +139,43 @@ if scores.is_empty():
 else:
     st.caption(
         "ServiceNow weights (seed change_success_score_weights): 3 × successful − 2 × successful with issues "
-        "− 5 × unsuccessful − 10 × P1 − 5 × P2 − 2 × P3 caused incidents (rpt_change_success_score)."
+        "− 5 × unsuccessful − 10 × P1 − 5 × P2 − 2 × P3 caused incidents (rpt_change_success_score). "
+        "The total grows with volume, so groups are compared per completed change: +3 is every change "
+        "successful with no caused incident, 0 is as many points lost as earned, below 0 more lost. "
+        f"Groups with fewer than {MIN_VOLUME} completed changes are not ranked (their rows are in the table)."
     )
-    chart(
-        charts.score_bars(
-            scores,
-            category="assignment_group",
-            value="change_success_score",
-            title=f"Change success score per assignment group ({scope_text}; lowest at the bottom)",
-        ),
-        key="svc_score",
+    ranked_scores = scores.filter(pl.col("completed_count") >= MIN_VOLUME).sort(
+        ["score_per_change", "assignment_group"], descending=[True, False]
     )
+    show_all_groups = False
+    if ranked_scores.height > TOP_N:
+        show_all_groups = st.toggle(f"Show all {ranked_scores.height:,} groups", key="svc_score_all")
+    # the best and the worst TOP_N // 2 each, unless all are shown
+    drawn = (
+        ranked_scores
+        if show_all_groups or ranked_scores.height <= TOP_N
+        else pl.concat([ranked_scores.head(TOP_N // 2 + 1), ranked_scores.tail(TOP_N // 2)])
+    )
+    if drawn.is_empty():
+        empty_state(f"No assignment group has {MIN_VOLUME} or more completed changes ({scope_text}).")
+    else:
+        chart(
+            charts.score_bars(
+                drawn,
+                category="assignment_group",
+                value="score_per_change",
+                decimals=2,
+                title=f"Change success score per completed change ({scope_text}; "
+                + ("every ranked group" if drawn.height == ranked_scores.height else "the best and the worst")
+                + ")",
+            ),
+            key="svc_score",
+        )
     drilldown(
         scores.select(
             "assignment_group",
             "change_success_score",
+            "score_per_change",
             "change_count",
             "completed_count",
             "successful_count",

@@ -8,6 +8,7 @@ Only the pipeline writes a ``.building`` file that no reader knows about; everyt
 from __future__ import annotations
 
 import collections
+import json
 import os
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from changeboard.faults import fault
 from changeboard.ingest import load
 from changeboard.paths import DataDir
 from changeboard.pipeline import dbt_log
+from changeboard.pipeline.settings import SettingsError, read_targets
 from changeboard.warehouse.versions import Published, collect_garbage, new_version_id, publish
 
 # The pipeline refuses to start a build with less free disk than this many times the last version.
@@ -124,6 +126,10 @@ def build(
     build --unit-tests``, the test suite), not in every production build (DECISIONLOG D23).
     ``on_node`` is called as each dbt node (model, test, seed) finishes, with its position."""
     data.ensure()
+    try:
+        targets = read_targets(data.config_file)  # a bad changeboard.toml stops the build here
+    except SettingsError as exc:
+        raise BuildFailed(f"{exc}; nothing was built.") from exc
     if not data.ingest_db.exists():
         load.connect_ingest(data.ingest_db).close()
     collect_garbage(data, keep=keep)
@@ -145,8 +151,10 @@ def build(
     ]
     if not unit_tests:
         args += ["--exclude-resource-type", "unit_test"]
+    build_vars: dict[str, object] = {"targets": targets}
     if as_of:
-        args += ["--vars", f"{{as_of: '{as_of}'}}"]
+        build_vars["as_of"] = as_of
+    args += ["--vars", json.dumps(build_vars)]  # JSON is YAML: dbt reads it as the vars mapping
     if progress:
         progress(f"dbt build → {building.name}")
     started = time.perf_counter()

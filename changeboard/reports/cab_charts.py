@@ -16,13 +16,13 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
+# the schedule colours every page shares (risk indicator, collision, blackout)
+from changeboard.reports.palette import BLACKOUT, COLLISION, RISK_COLOURS, RISK_UNKNOWN
+
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
 
     from changeboard.reports.cab_model import CabPack
-RISK_COLOURS = {"low": "#4c9a5b", "medium": "#e0a526", "high": "#c8423b"}
-BLACKOUT = "#6b6b6b"
-COLLISION = "#b0122b"
 MIN_FONT = 7.0  # points: the smallest text a timeline draws (a printed page is read at arm's length)
 LANE_INCHES = 0.26  # one lane's height on screen
 PRINT_LANE_INCHES = 0.14  # the least lane height on a printed page (10 points around a 7-point label)
@@ -151,7 +151,7 @@ def timeline_figure(
             [x["bar_end"] - x["planned_start_at"] for x in part],
             left=[x["planned_start_at"] for x in part],
             height=0.66,
-            color=[RISK_COLOURS.get(x["risk_level"], "#8888aa") for x in part],
+            color=[RISK_COLOURS.get(x["risk_level"], RISK_UNKNOWN) for x in part],
             edgecolor=COLLISION if colliding else "#222222",
             linewidth=1.3 if colliding else (0.8 if awaiting else 0),
             hatch="////" if colliding else None,

@@ -283,3 +283,92 @@ def test_browser_a_shared_link_opens_the_same_view(server: str) -> None:
             expect(sidebar.get_by_role("combobox", name="Period")).to_have_count(0, timeout=15_000)
         finally:
             browser.close()
+
+
+SCHEDULE_JS = "() => [...document.querySelectorAll('.js-plotly-plot')].find(g => g.layout && g.layout.xaxis2)"
+
+
+def test_browser_the_forward_schedule_zooms_hovers_and_keeps_its_time_axis(server: str) -> None:
+    """Backlog & schedule: the schedule answers the mouse (hover names the change, a drag zooms the
+    time axis), draws its time axis above and below the bars, and regroups by CI."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context(viewport={"width": 1440, "height": 1600}).new_page()
+            page.goto(f"{server}/backlog")
+            _settle(page)
+            page.wait_for_function(f"() => !!({SCHEDULE_JS})()", timeout=30_000)
+            plot = page.locator(".js-plotly-plot", has=page.locator(".rangeslider-container")).first
+            plot.scroll_into_view_if_needed()
+            page.wait_for_timeout(800)  # the figure settles after the scroll
+            # the time axis above and below the bars (tick labels above and below the plot area),
+            # and the range slider under them
+            top_ticks = page.evaluate(
+                f"() => [...({SCHEDULE_JS})().querySelectorAll('.x2tick text')]"
+                ".filter(t => t.textContent).map(t => t.getBoundingClientRect().bottom)"
+            )
+            bottom_ticks = page.evaluate(
+                f"() => [...({SCHEDULE_JS})().querySelectorAll('.xtick text')]"
+                ".filter(t => t.textContent).map(t => t.getBoundingClientRect().top)"
+            )
+            plot_area = page.evaluate(
+                f"() => {{ const r = ({SCHEDULE_JS})().querySelector('.nsewdrag').getBoundingClientRect(); "
+                "return [r.top, r.bottom]; }"
+            )
+            assert top_ticks, "no tick labels on the top time axis"
+            assert bottom_ticks, "no tick labels on the bottom time axis"
+            assert max(top_ticks) <= plot_area[0] + 1
+            assert min(bottom_ticks) >= plot_area[1] - 1
+            assert plot.locator(".rangeslider-container").count() == 1
+            # hover a bar: the tooltip names the change and its planned window
+            # the widest bar inside the plot area and the viewport (a window that began before "now"
+            # is clipped at the axis' left edge)
+            box = page.evaluate(
+                f"""() => {{
+                    const g = ({SCHEDULE_JS})();
+                    const area = g.querySelector('.nsewdrag').getBoundingClientRect();
+                    const inside = r => r.width > 0 && r.left >= area.left && r.right <= area.right
+                        && r.top >= Math.max(area.top, 0) && r.bottom <= Math.min(area.bottom, window.innerHeight);
+                    const rects = [...g.querySelectorAll('.barlayer .point path')]
+                        .filter(p => !p.closest('.rangeslider-container'))
+                        .map(p => p.getBoundingClientRect()).filter(inside);
+                    rects.sort((a, b) => b.width - a.width);
+                    return rects.length ? {{x: rects[0].left, y: rects[0].top, width: rects[0].width,
+                                             height: rects[0].height}} : null;
+                }}"""
+            )
+            assert box is not None, "no bar inside the plot area"
+            page.mouse.move(box["x"] + box["width"] / 2 - 1, box["y"] + box["height"] / 2)
+            page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, steps=2)
+            tip = plot.locator(".hoverlayer .hovertext")
+            tip.first.wait_for(timeout=10_000)
+            text = tip.first.text_content() or ""
+            assert "Change: " in text
+            assert "Planned start: " in text
+            assert "Risk indicator: " in text
+            # drag across the plot: the time axis zooms in (a narrower range than the forward window)
+            before = page.evaluate(f"() => ({SCHEDULE_JS})()._fullLayout.xaxis.range.map(d => Date.parse(d))")
+            area = plot.locator(".nsewdrag").first.bounding_box()
+            assert area is not None
+            y = area["y"] + area["height"] / 2
+            page.mouse.move(area["x"] + area["width"] * 0.3, y)
+            page.mouse.down()
+            page.mouse.move(area["x"] + area["width"] * 0.5, y, steps=8)
+            page.mouse.up()
+            page.wait_for_timeout(800)
+            after = page.evaluate(f"() => ({SCHEDULE_JS})()._fullLayout.xaxis.range.map(d => Date.parse(d))")
+            assert after[1] - after[0] < 0.5 * (before[1] - before[0])
+            # the top axis follows the bottom one
+            top = page.evaluate(f"() => ({SCHEDULE_JS})()._fullLayout.xaxis2.range.map(d => Date.parse(d))")
+            assert top == after
+            # regroup by configuration item
+            page.locator('[data-testid="stMain"]').get_by_text("Configuration item", exact=True).click()
+            _settle(page)
+            page.wait_for_function(
+                f"() => ({SCHEDULE_JS})().layout.title.text.includes('by configuration item')", timeout=30_000
+            )
+            _no_errors(page)
+        finally:
+            browser.close()

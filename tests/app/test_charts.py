@@ -8,6 +8,8 @@ import plotly.graph_objects as go
 import polars as pl
 from changeboard.app import charts, filters
 
+from changeboard.reports import cab_charts, palette
+
 TREND = pl.DataFrame(
     {
         "period_start": [date(2026, 9, 1), date(2026, 10, 1), date(2026, 11, 1)],
@@ -86,7 +88,7 @@ def test_distribution_one_box_per_group_in_order() -> None:
     assert fig.layout.xaxis.type == "log"
 
 
-def test_timeline_and_scatter_and_bars() -> None:
+def test_scatter_and_bars() -> None:
     df = pl.DataFrame(
         {
             "start": [datetime(2026, 11, 27, 10), datetime(2026, 11, 28, 10)],
@@ -96,9 +98,6 @@ def test_timeline_and_scatter_and_bars() -> None:
             "score": [12.0, -4.0],
         }
     )
-    fig = charts.timeline(df, start="start", end="end", row="row", colour="flag", hover=["row"], title="T")
-    assert sorted(t.name for t in fig.data) == ["in a blackout window", "scheduled"]
-    assert fig.data[0].x[0] == 2 * 3600 * 1000
     fig = charts.score_bars(df, category="row", value="score", title="S")
     assert list(fig.data[0].marker.color) == [charts.COLOURS["good"], charts.COLOURS["bad"]]
     fig = charts.calendar_scatter(df, x="start", y="row", colour="flag", text="row", title="C")
@@ -126,3 +125,59 @@ def test_kpi_slice_uses_one_dimension_and_reports_the_rest() -> None:
     assert f.record_filters() == {"service_name": "Payments", "risk": "high"}
     assert f.period_end == date(2026, 12, 1)
     assert f.previous_start == date(2026, 10, 1)
+
+
+def test_schedule_is_time_ordered_grouped_and_coloured_like_the_cab_timeline() -> None:
+    df = pl.DataFrame(
+        {
+            "planned_start_at": [
+                datetime(2026, 12, 5, 10),
+                datetime(2026, 12, 6, 10),
+                datetime(2026, 12, 5, 8),
+                datetime(2026, 12, 7, 9),
+            ],
+            "planned_end_at": [
+                datetime(2026, 12, 5, 12),
+                datetime(2026, 12, 6, 11),
+                datetime(2026, 12, 5, 9),
+                datetime(2026, 12, 7, 10),
+            ],
+            "number": ["CHG2", "CHG3", "CHG1", "CHG4"],
+            "service_name": ["Billing", "Email", None, "Billing"],
+            "risk_level": ["high", "low", None, "medium"],
+            "has_collision": [True, False, None, False],
+            "title": ["a", "b", "c", "d"],
+        }
+    )
+    fig = charts.schedule(
+        df,
+        group="service_name",
+        title="S",
+        hover=[("number", "Change"), ("title", "Title")],
+        bands=[(datetime(2026, 12, 5), datetime(2026, 12, 5, 6), "freeze (all)")],
+    )
+    bars = fig.data[0]
+    # groups by their first planned start, changes by planned start within a group
+    assert list(bars.y[0]) == ["(none)", "Billing", "Billing", "Email"]
+    assert list(bars.y[1]) == ["CHG1", "CHG2", "CHG4", "CHG3"]
+    assert bars.x[1] == 2 * 3600 * 1000
+    # the CAB pack's colour meaning (one palette): risk indicator fill, collision outline and hatch
+    assert list(bars.marker.color) == [
+        palette.RISK_UNKNOWN,
+        palette.RISK_COLOURS["high"],
+        palette.RISK_COLOURS["medium"],
+        palette.RISK_COLOURS["low"],
+    ]
+    assert list(bars.marker.line.color)[1] == palette.COLLISION
+    assert list(bars.marker.pattern.shape) == ["", "/", "", ""]
+    assert cab_charts.RISK_COLOURS is palette.RISK_COLOURS
+    assert "risk indicator high" in [t.name for t in fig.data]
+    assert bars.hovertemplate.startswith("Change: %{customdata[0]}<br>Title: %{customdata[1]}")
+    # interactive: a range slider to zoom, the time axis above and below the bars, blackout shaded
+    assert fig.layout.xaxis.rangeslider.visible is True
+    assert fig.layout.xaxis2.side == "top"
+    assert fig.layout.xaxis2.matches == "x"
+    assert any(t.xaxis == "x2" for t in fig.data)
+    assert fig.layout.shapes[0].fillcolor == palette.BLACKOUT
+    # bounded by rows: a taller schedule for more changes
+    assert fig.layout.height == max(360, 250 + charts.SCHEDULE_ROW_PX * 4)

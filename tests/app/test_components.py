@@ -117,3 +117,74 @@ def test_as_text_formats_timestamps() -> None:
     assert components.as_text(datetime(2026, 11, 26, 12, 46, 28)) == "2026-11-26 12:46 UTC"
     assert components.as_text("2026-11-26T12:46:28+00:00") == "2026-11-26 12:46 UTC"
     assert components.as_text("v1") == "v1"
+
+
+def test_low_confidence_reason_says_what_to_fix_in_the_export() -> None:
+    dq = pl.DataFrame(
+        {
+            "metric": ["failed_rate"],
+            "is_low_confidence": [True],
+            "reason": [
+                "weakest input: 3 of 10 incidents have a CI known to the CMDB (30.0 %; threshold 80.0 %)"
+            ],
+            "how_to_fix": ["Export each incident's configuration item (ServiceNow cmdb_ci)."],
+        }
+    )
+    assert components.low_confidence_reason(dq, "failed_rate") == (
+        "weakest input: 3 of 10 incidents have a CI known to the CMDB (30.0 %; threshold 80.0 %). "
+        "To fix: Export each incident's configuration item (ServiceNow cmdb_ci)."
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "previous", "kind", "expected"),
+    [
+        (0.95, 0.93, "pct", "+2.0 pp"),
+        (0.90, 0.93, "pct", "-3.0 pp"),
+        (0.93, 0.93, "pct", 0),  # unchanged: the number 0 (grey, no arrow)
+        (0.93001, 0.93, "pct", 0),  # below the shown precision is unchanged too
+        (1200, 1000, "count", "+200"),
+        (12.5, 20.0, "hours", "-7.5 h"),
+        (0.5, 0.25, "per_day", "+0.25 / day"),
+        (None, 0.9, "pct", None),
+        (0.9, None, "pct", None),
+        ("3 of 41", "2 of 40", "text", None),
+    ],
+)
+def test_delta_is_signed_in_the_values_unit(
+    value: object, previous: object, kind: str, expected: object
+) -> None:
+    assert components.delta(value, previous, kind) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "target", "amber", "direction", "expected"),
+    [
+        (0.96, 0.95, 0.90, "higher_is_better", "green"),
+        (0.95, 0.95, 0.90, "higher_is_better", "green"),  # meeting the target is on target
+        (0.92, 0.95, 0.90, "higher_is_better", "amber"),
+        (0.90, 0.95, 0.90, "higher_is_better", "amber"),
+        (0.89, 0.95, 0.90, "higher_is_better", "red"),
+        (0.04, 0.05, 0.10, "lower_is_better", "green"),
+        (0.07, 0.05, 0.10, "lower_is_better", "amber"),
+        (0.11, 0.05, 0.10, "lower_is_better", "red"),
+        (0.0, 0.0, 0.01, "lower_is_better", "green"),  # unauthorized = 0
+        (0.02, 0.0, 0.0, "lower_is_better", "red"),  # a target with no amber band
+        (0.5, None, None, "lower_is_better", None),  # no target
+        (None, 0.05, 0.10, "lower_is_better", None),  # no value
+        (120, 100, 100, "neutral", None),
+    ],
+)
+def test_target_status_follows_the_metrics_direction(
+    value: object, target: object, amber: object, direction: str, expected: str | None
+) -> None:
+    assert components.target_status(value, target, amber, direction) == expected
+
+
+def test_target_text_names_the_thresholds_and_where_they_come_from() -> None:
+    assert components.target_text(0.95, 0.9, "higher_is_better", "pct", "default").startswith(
+        "Target ≥ 95.0 %, amber ≥ 90.0 % (common-practice default; set yours in the [targets] table"
+    )
+    assert components.target_text(0, 0, "lower_is_better", "count", "changeboard.toml") == (
+        "Target ≤ 0 (from changeboard.toml)"
+    )

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from streamlit.proto.Metric_pb2 import Metric as MetricProto
 from streamlit.testing.v1 import AppTest
 
 from changeboard.paths import DataDir
+from changeboard.reports import palette
 
 APP = Path(__file__).resolve().parents[2] / "app"
 ENTRY = APP / "streamlit_app.py"
@@ -70,6 +72,17 @@ def metric(at: AppTest, label: str) -> object:
     return found[0]
 
 
+def colour(m: object) -> str:
+    """The colour st.metric gave the tile's delta (GREEN, RED or GRAY)."""
+    return MetricProto.MetricColor.Name(m.proto.color)  # type: ignore[attr-defined]
+
+
+def better_worse(diff: float, *, higher_is_better: bool) -> str:
+    if diff == 0:
+        return "GRAY"
+    return "GREEN" if (diff > 0) == higher_is_better else "RED"
+
+
 def captions(at: AppTest) -> list[str]:
     return [c.value for c in at.caption]
 
@@ -103,7 +116,7 @@ OVERVIEW_CONFIDENCE = (
 def badges(at: AppTest) -> int:
     """Low-confidence badges on the page (st.badge renders as markdown)."""
     return sum(
-        1 for m in at.markdown if m.value.startswith(":orange-badge[:material/warning: low confidence")
+        1 for m in at.markdown if m.value.startswith(":violet-badge[:material/warning: low confidence")
     )
 
 
@@ -159,7 +172,24 @@ def test_overview_kpis_equal_the_dbt_models(app_env: DataDir, warehouse: duckdb.
     )
     m = metric(at, "Change success rate")
     assert m.value == pct(kpi["change_success_rate"])
-    assert m.delta == f"previous: {pct(prev['change_success_rate'])}"
+    # the delta is the change in percentage points, green when better (higher is better here)
+    diff = round((kpi["change_success_rate"] - prev["change_success_rate"]) * 100, 1)
+    if diff != 0:
+        assert m.delta == f"{diff:+.1f} pp"
+    assert m.proto.delta_description == f"vs {pct(prev['change_success_rate'])} before"
+    assert colour(m) == better_worse(diff, higher_is_better=True)
+    # lower is better: a rise is red, a fall green; a volume has no better side (grey)
+    fdiff = round((kpi["failed_rate"] - prev["failed_rate"]) * 100, 1)
+    assert colour(metric(at, "Failed-change rate")) == better_worse(fdiff, higher_is_better=False)
+    assert colour(metric(at, "Changes opened")) == "GRAY"
+    # the target status beside the tile (change success: default target 95 %, amber 90 %)
+    rate = kpi["change_success_rate"]
+    status = "on target" if rate >= 0.95 else "near target" if rate >= 0.90 else "off target"
+    assert any(
+        b.value.startswith(f":{c}-badge[{status}]") for b in at.markdown for c in ("green", "orange", "red")
+    )
+    # a sparkline from the trend periods' published values
+    assert len(m.proto.chart_data) >= 2
     caps = captions(at)
     assert f"{kpi['change_success_numerator']:,} / {kpi['completed_count']:,} completed changes" in caps
     assert metric(at, "Failed-change rate").value == pct(kpi["failed_rate"])
@@ -186,6 +216,13 @@ def test_overview_kpis_equal_the_dbt_models(app_env: DataDir, warehouse: duckdb.
     dq = confidence_rows(warehouse)
     assert set(OVERVIEW_CONFIDENCE) <= set(dq), set(OVERVIEW_CONFIDENCE) - set(dq)
     assert badges(at) == sum(dq[m] for m in OVERVIEW_CONFIDENCE)
+    # each badge says what to fix in the export (rpt_data_quality.how_to_fix of the weakest input)
+    for help_text in (
+        m.proto.help
+        for m in at.markdown
+        if m.value.startswith(":violet-badge[:material/warning: low confidence")
+    ):
+        assert ". To fix: " in help_text
     titles = expanders(at)
     assert f"Completed changes closed in the period — {kpi['completed_count']:,} records" in titles
     assert f"Changes opened in the period — {kpi['changes_opened']:,} records" in titles
@@ -364,12 +401,47 @@ def test_services_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnection) -
     assert scores, "no change success score table"
     best = one(
         warehouse,
-        "select assignment_group, change_success_score from rpt_change_success_score where period_grain = 'all' "
-        "order by change_success_score desc, assignment_group limit 1",
+        "select assignment_group, change_success_score, completed_count from rpt_change_success_score "
+        "where period_grain = 'all' order by change_success_score desc, assignment_group limit 1",
     )
     assert scores[0].iloc[0]["assignment_group"] == best["assignment_group"]
     assert scores[0].iloc[0]["change_success_score"] == best["change_success_score"]
-    assert charts_on(at) == 3
+    assert scores[0].iloc[0]["score_per_change"] == pytest.approx(
+        best["change_success_score"] / best["completed_count"]
+    )
+    import json
+
+    latest = latest_month(warehouse)
+    ranked = warehouse.execute(
+        "select dimension_value, failed_rate from rpt_change_kpis where period_grain = 'month' "
+        "and dimension = 'service' and period_start = ? and completed_count >= 10 "
+        "order by failed_rate desc, completed_count desc, dimension_value",
+        [latest],
+    ).fetchall()
+    assert charts_on(at) == 2 + bool(ranked)  # rates (when any is ranked), hot CIs, score
+    # the score is compared per completed change, groups under the minimum volume left out
+    score_chart = json.loads(at.get("plotly_chart")[-1].proto.spec)["data"][0]
+    per_change = dict(
+        warehouse.execute(
+            "select assignment_group, change_success_score / completed_count from rpt_change_success_score "
+            "where period_grain = 'all' and completed_count >= 10"
+        ).fetchall()
+    )
+    assert set(score_chart["y"]) <= set(per_change)
+    for group, value in zip(score_chart["y"], score_chart["x"], strict=True):
+        assert value == pytest.approx(per_change[group]), group
+    assert max(score_chart["x"]) <= 3
+    # services compared by failed-change rate in the sidebar's period, with the minimum-volume rule
+    if ranked:
+        rates = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]
+        assert list(rates["y"]) == [r[0] for r in ranked[:15]]
+        assert list(rates["x"]) == pytest.approx([r[1] for r in ranked[:15]])
+        if len(ranked) > 15:
+            at.toggle(key="svc_compare_all").set_value(True).run()
+            rates = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]
+            assert len(rates["y"]) == len(ranked)
+    else:
+        assert any("so none is ranked by rate" in i.value for i in at.info)
     ci = at.selectbox(key="svc_ci")
     ci_id = ci.value
     n_changes = one(warehouse, "select count(*) as n from fct_changes where primary_ci_id = ?", [ci_id])["n"]
@@ -652,9 +724,49 @@ def test_backlog_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnection) ->
         [end, now],
     )["n"]
     assert len(timeline["layout"].get("shapes", [])) == blackouts  # one span per blackout, scopes merged
-    flags = {t["name"] for t in timeline["data"]}
-    if n_collisions:
-        assert "collides with another change" in flags
+    # the interactive schedule: zoom (range slider), the time axis above and below, time-ordered rows
+    # grouped by service, the 40 earliest planned starts by default
+    assert timeline["layout"]["xaxis"]["rangeslider"]["visible"] is True
+    assert timeline["layout"]["xaxis2"]["side"] == "top"
+    bars = timeline["data"][0]
+    earliest = warehouse.execute(
+        "select c.number, coalesce(c.service_name, '(no service)'), c.primary_ci_name, e.risk_level, c.planned_start_at, "
+        "c.change_id in (select change_id_a from fct_change_collisions union all "
+        "select change_id_b from fct_change_collisions) "
+        "from fct_changes c left join fct_change_risk_evidence e using (change_id) "
+        "where c.state_category in ('open', 'in_progress') and c.planned_start_at < ? and c.planned_end_at > ? "
+        "order by c.planned_start_at, c.number limit 40",
+        [end, now],
+    ).fetchall()
+    by_number = {r[0]: r for r in earliest}
+    groups, numbers = bars["y"]
+    assert sorted(numbers) == sorted(by_number)
+    for group, number, colour, outline in zip(
+        groups, numbers, bars["marker"]["color"], bars["marker"]["line"]["color"], strict=True
+    ):
+        _, service, _, risk, _, collides = by_number[number]
+        assert group == service, number
+        assert colour == palette.RISK_COLOURS.get(risk, palette.RISK_UNKNOWN), number
+        assert (outline == palette.COLLISION) == collides, number
+    for group in set(groups):  # within a group, by planned start
+        starts = [by_number[n][4] for g, n in zip(groups, numbers, strict=True) if g == group]
+        assert starts == sorted(starts), group
+    if in_window > 40:
+        assert [t.label for t in at.toggle if t.key == "bl_show_all"]
+        at.toggle(key="bl_show_all").set_value(True).run()
+        shown = json.loads(at.get("plotly_chart")[1].proto.spec)["data"][0]["y"][1]
+        assert len(shown) == min(in_window, 500)
+    # grouped by configuration item instead
+    at.radio(key="bl_group_by").set_value("Configuration item").run()
+    regrouped = json.loads(at.get("plotly_chart")[1].proto.spec)["data"][0]["y"]
+    ci_of = dict(
+        warehouse.execute(
+            "select number, coalesce(primary_ci_name, '(no CI)') from fct_changes where number in "
+            f"({', '.join('?' * len(regrouped[1]))})",
+            list(regrouped[1]),
+        ).fetchall()
+    )
+    assert list(regrouped[0]) == [ci_of[n] for n in regrouped[1]]
     # each listed change names its collision partners (both sides of fct_change_collisions, by overlap)
     listed = [d.value for d in at.dataframe if {"flag", "collides_with"} <= set(d.value.columns)]
     assert listed

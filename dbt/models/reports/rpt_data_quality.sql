@@ -48,6 +48,23 @@
     ['deployment_release_reference', 'deployment', 'release references of deployment records', 'name a release in the extract'],
     ['deployment_change_reference', 'deployment', 'change references of deployment records', 'name a change in the extract'],
 ] -%}
+{#- field -> what to change in the export so that the field is there (the low-confidence badge's advice) -#}
+{%- set fixes = {
+    'change_ci': "Export each change's configuration item (ServiceNow cmdb_ci, or the mapped CI column) and a CMDB export whose CI ids match it.",
+    'change_planned_window': 'Export the planned start and end of every change (ServiceNow start_date / end_date).',
+    'change_actual_window': 'Export the actual start and end of completed changes (ServiceNow work_start / work_end).',
+    'change_close_code': 'Export the close code of closed changes (ServiceNow close_code) with values the source maps to successful, successful with issues, unsuccessful or canceled.',
+    'change_approval_time': 'Export when normal and emergency changes were approved (ServiceNow approval_set, or the approval history).',
+    'change_both_windows': 'Export both the planned (start_date / end_date) and the actual (work_start / work_end) windows of completed changes.',
+    'change_lead_time_to_production': 'Export opened_at and the actual end (work_end) of completed changes, the end after the opening.',
+    'change_request_lead_time': 'Export opened_at and closed_at of completed changes, the close after the opening.',
+    'change_non_negative_durations': 'Check the exported change timestamps: an end before its start (often fields in different time zones) gives a negative duration.',
+    'incident_ci': "Export each incident's configuration item (ServiceNow cmdb_ci) and a CMDB export whose CI ids match it.",
+    'incident_explicit_cause': "Export the incident's caused-by change (ServiceNow caused_by) where it is recorded.",
+    'incident_non_negative_durations': 'Check the exported incident timestamps: a resolution before the opening gives a negative time to restore.',
+    'release_lead_time': "Export the release's deployment time and its member changes (their opened_at).",
+    'deployment_lead_time': "Export each deployment's commit (sha) with the change or release it delivers, or the release's member changes (their opened_at): a deployment's lead time starts there.",
+} -%}
 {#- metric -> the fields it needs -#}
 {#- metric -> the fields it needs. Metric names are rpt_change_kpis' column names (what the app
     looks up), plus the docs/metrics.md names where they differ (failed_change_rate, incident_based_fail_rate). -#}
@@ -694,7 +711,12 @@ final as (
                 || label || ' (' || {{ percent_text(safe_rate('numerator', 'denominator')) }}
                 || case when metric in ('incident_explicit_cause') then ')' else '; threshold ' || {{ percent_text(threshold) }} || ')' end
                 || case when examples is not null then '; e.g. ' || examples else '' end
-        end as reason
+        end as reason,
+        case coalesce(weakest_input, metric)
+            {%- for field, fix in fixes.items() %}
+            when '{{ field }}' then '{{ fix | replace("'", "''") }}'
+            {%- endfor %}
+        end as how_to_fix
     from all_checks
 
 )

@@ -2,12 +2,22 @@
     column that holds it and the columns of its numerator and denominator. The declaration is the
     `metrics` list in this model's meta (rpt_metric_definitions.yml, shown by dbt docs); the help
     text is the description of the value column (its doc block in models/docs.md), read from the
-    project's graph, so neither is written twice. The full definitions: docs/metrics.md. -#}
+    project's graph, so neither is written twice. The full definitions: docs/metrics.md.
+    Targets: each metric's declared default (`target`, `amber` in the meta) unless the build's `targets`
+    var (the [targets] table of changeboard.toml, DECISIONLOG D37) sets it. -#}
 {%- set fields = ['metric', 'label', 'short_label', 'unit', 'direction', 'model_name', 'value_column', 'numerator_column',
     'denominator_column', 'population', 'event_column', 'band_column', 'confidence_metric', 'description'] -%}
 {%- set rows = [] -%}
+{%- set targets = [] -%}
 {%- if execute -%}
+    {%- set overrides = var('targets') or {} -%}
     {%- set declared = (model.config.meta or {}).get('metrics') or model.meta.get('metrics') or [] -%}
+    {%- set declared_keys = declared | map(attribute='metric') | list -%}
+    {%- for key in overrides -%}
+        {%- if key not in declared_keys -%}
+            {{ exceptions.raise_compiler_error('[targets] in changeboard.toml names ' ~ key ~ ', which is not a declared metric (one of: ' ~ declared_keys | join(', ') ~ ')') }}
+        {%- endif -%}
+    {%- endfor -%}
     {%- for item in declared -%}
         {%- set node_id = 'model.' ~ project_name ~ '.' ~ item['model'] -%}
         {%- set node = graph.nodes.get(node_id) -%}
@@ -23,6 +33,23 @@
             item.get('numerator'), item.get('denominator'), item.get('population'), item.get('event'),
             item.get('band'), item.get('confidence'), column.description | trim
         ]) -%}
+        {#- an override is a number (the target; amber = target) or a table {target = .., amber = ..} -#}
+        {%- set override = overrides.get(item['metric']) -%}
+        {%- if override is none -%}
+            {%- do targets.append([item.get('target'), item.get('amber', item.get('target')), 'default' if item.get('target') is not none else none]) -%}
+        {%- elif override is mapping -%}
+            {%- if 'target' not in override or (override.keys() | reject('in', ['target', 'amber']) | list) -%}
+                {{ exceptions.raise_compiler_error('[targets] ' ~ item['metric'] ~ ' in changeboard.toml: write a number or {target = .., amber = ..}, not ' ~ override) }}
+            {%- endif -%}
+            {%- do targets.append([override['target'], override.get('amber', override['target']), 'changeboard.toml']) -%}
+        {%- else -%}
+            {%- do targets.append([override, override, 'changeboard.toml']) -%}
+        {%- endif -%}
+        {%- for number in targets[-1][:2] -%}
+            {%- if number is not none and (number is string or number is boolean or number is not number) -%}
+                {{ exceptions.raise_compiler_error('[targets] ' ~ item['metric'] ~ ': ' ~ number ~ ' is not a number (rates are written as fractions: 0.95 for 95 %)') }}
+            {%- endif -%}
+        {%- endfor -%}
     {%- endfor -%}
 {%- endif -%}
 with
@@ -34,15 +61,22 @@ definitions as (
         {{ loop.index }} as display_order,
         {%- for field in fields %}
         {%- set value = row[loop.index0] %}
-        {% if value is none %}cast(null as {{ dbt.type_string() }}){% else %}cast('{{ value | replace("'", "''") }}' as {{ dbt.type_string() }}){% endif %} as {{ field }}{{ ',' if not loop.last }}
+        {% if value is none %}cast(null as {{ dbt.type_string() }}){% else %}cast('{{ value | replace("'", "''") }}' as {{ dbt.type_string() }}){% endif %} as {{ field }},
         {%- endfor %}
+        {%- set goal = targets[loop.index0] %}
+        cast({{ 'null' if goal[0] is none else goal[0] }} as double) as target_value,
+        cast({{ 'null' if goal[1] is none else goal[1] }} as double) as amber_value,
+        {% if goal[2] is none %}cast(null as {{ dbt.type_string() }}){% else %}cast('{{ goal[2] }}' as {{ dbt.type_string() }}){% endif %} as target_source
     {{ 'union all' if not loop.last }}
     {%- else %}
     select
         0 as display_order,
         {%- for field in fields %}
-        cast(null as {{ dbt.type_string() }}) as {{ field }}{{ ',' if not loop.last }}
+        cast(null as {{ dbt.type_string() }}) as {{ field }},
         {%- endfor %}
+        cast(null as double) as target_value,
+        cast(null as double) as amber_value,
+        cast(null as {{ dbt.type_string() }}) as target_source
     where false
     {%- endfor %}
 

@@ -1,0 +1,59 @@
+"""The data directory's changeboard.toml: settings the build passes to dbt (DECISIONLOG D37).
+
+Only the ``[targets]`` table is read: per metric (its key in rpt_metric_definitions) a target, or a
+target and an amber threshold, in the value's unit (a rate as a fraction, 0.95 for 95 %)::
+
+    [targets]
+    change_success_rate = { target = 0.97, amber = 0.93 }
+    unauthorized_ratio = 0          # a target only: anything beyond it is red
+
+The dbt model checks the metric names against its declarations and the thresholds against the
+metric's direction; this module checks the file's shape, so a typo fails the build with the file's
+name rather than a dbt stack.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from pathlib import Path
+
+
+class SettingsError(ValueError):
+    """changeboard.toml cannot be used: the build stops before dbt and publishes nothing."""
+
+
+def _number(path: Path, where: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise SettingsError(
+            f"{path}: {where} = {value!r} is not a number (rates are fractions: 0.95 for 95 %)"
+        )
+    return float(value)
+
+
+def read_targets(path: Path) -> dict[str, dict[str, float]]:
+    """The [targets] table of ``path`` as {metric: {"target": t, "amber": a}} ({} when there is no file)."""
+    if not path.exists():
+        return {}
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"{path}: not valid TOML ({exc})") from exc
+    table = document.get("targets", {})
+    if not isinstance(table, dict):
+        raise SettingsError(f"{path}: [targets] must be a table of metric = number or {{target, amber}}")
+    targets: dict[str, dict[str, float]] = {}
+    for metric, value in table.items():
+        if isinstance(value, dict):
+            unknown = set(value) - {"target", "amber"}
+            if "target" not in value or unknown:
+                raise SettingsError(
+                    f"{path}: [targets] {metric} must be a number or {{ target = .., amber = .. }}"
+                    + (f" (unknown keys: {', '.join(sorted(unknown))})" if unknown else " (no target)")
+                )
+            target = _number(path, f"[targets] {metric}.target", value["target"])
+            amber = _number(path, f"[targets] {metric}.amber", value.get("amber", target))
+        else:
+            target = amber = _number(path, f"[targets] {metric}", value)
+        targets[str(metric)] = {"target": target, "amber": amber}
+    return targets
