@@ -58,7 +58,7 @@ def delta(value: object, previous: object, kind: str) -> float | str | None:
     if is_missing(value) or is_missing(previous) or kind not in DELTA_UNITS:
         return None
     try:
-        diff = float(value) - float(previous)  # type: ignore[arg-type]
+        diff = float(value) - float(previous)
     except (TypeError, ValueError):
         return None
     if kind == "pct":
@@ -85,9 +85,13 @@ def target_status(value: object, target: object, amber: object, direction: str) 
     threshold, else red; None without a value, a target or a direction."""
     if is_missing(value) or is_missing(target) or direction not in ("higher_is_better", "lower_is_better"):
         return None
-    v, t = float(value), float(target)  # type: ignore[arg-type]
-    a = t if is_missing(amber) else float(amber)  # type: ignore[arg-type]
-    better = (lambda x, y: x >= y) if direction == "higher_is_better" else (lambda x, y: x <= y)
+    v, t = float(value), float(target)
+    a = t if is_missing(amber) else float(amber)
+    higher = direction == "higher_is_better"
+
+    def better(x: float, y: float) -> bool:
+        return x >= y if higher else x <= y
+
     if better(v, t):
         return "green"
     return "amber" if better(v, a) else "red"
@@ -201,7 +205,7 @@ def kpi_tile(
             label,
             fmt(value, kind),
             delta=change,
-            delta_color=DELTA_COLOURS.get(direction, "off"),  # type: ignore[arg-type]
+            delta_color=DELTA_COLOURS.get(direction, "off"),
             delta_description=None if previous is None else f"vs {fmt(previous, kind)} before",
             help=help,
             chart_data=list(trend) if trend is not None and len(trend) >= 2 else None,
