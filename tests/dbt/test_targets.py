@@ -2,7 +2,7 @@
 rpt_metric_definitions through the build's ``targets`` var; defaults come from the declarations.
 
 Runs dbt on rpt_metric_definitions alone (it reads the project's graph, not data), in a scratch
-data directory, with the vars ``pipeline.build`` passes."""
+data directory, with the vars ``build_run.build`` passes."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from changeboard.ingest import load
-from changeboard.pipeline.run import dbt_command, dbt_env, dbt_project_args
+from changeboard.pipeline.build_run import dbt_command, dbt_env, dbt_project_args
 
 from changeboard.paths import DataDir
 from changeboard.pipeline.settings import SettingsError, read_targets

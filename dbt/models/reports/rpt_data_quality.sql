@@ -509,7 +509,7 @@ reference_counts as (
         {{ dbt.listagg(
             "case when not scoped.is_resolved then scoped.record_ref || ' -> ' || scoped.target_ref end",
             "', '",
-            "order by case when not scoped.is_resolved then scoped.record_ref || ' -> ' || scoped.target_ref end nulls last",
+            "order by case when not scoped.is_resolved then scoped.record_ref || ' -> ' || scoped.target_ref end",
             5
         ) }} as examples
     from (
