@@ -1,6 +1,9 @@
 -- A returned row is a declared metric (rpt_metric_definitions) whose value, numerator, denominator
 -- or band column is not a column of its published model, or whose confidence metric is not one of
 -- rpt_data_quality's metric_confidence rows: a page would ask for a number nobody publishes.
+-- It checks the project's declarations against the published catalog (information_schema), which
+-- DuckDB has and Spark has not; the declarations are the same on every engine, so it runs on DuckDB.
+{{ config(enabled=(target.type == 'duckdb')) }}
 -- depends_on: {{ ref('rpt_change_kpis') }}
 -- depends_on: {{ ref('rpt_dora') }}
 -- depends_on: {{ ref('rpt_backlog') }}
