@@ -196,6 +196,19 @@ def from_query(params: Mapping[str, str]) -> dict[str, object]:
     return state
 
 
+URL_KEYS = ("grain", "period", "trend", *DIMENSIONS)
+
+
+def _write_query(params: dict[str, str]) -> None:
+    """Put the filters in the URL, leaving the parameters of other pages (the form's ``form``) alone."""
+    for key in URL_KEYS:
+        if key in params:
+            if st.query_params.get(key) != params[key]:
+                st.query_params[key] = params[key]
+        elif key in st.query_params:
+            del st.query_params[key]
+
+
 def _load_url_once() -> None:
     """Seed the filters from the URL on a session's first run (a shared or bookmarked link)."""
     ss = st.session_state
@@ -278,7 +291,7 @@ def render_sidebar(
     chosen = current()
     if chosen.comparison_note:
         sb.warning(chosen.comparison_note, icon=":material/date_range:")
-    st.query_params.from_dict(to_query(chosen))
+    _write_query(to_query(chosen))
     return chosen
 
 

@@ -575,7 +575,7 @@ def test_tiles_read_label_unit_and_help_from_the_metric_definitions(
 
 def publish_contract(data: DataDir, contract: int | None) -> None:
     """Publish a warehouse whose rpt_warehouse_contract holds ``contract`` (None: no such table)."""
-    from changeboard.warehouse.versions import publish
+    from changeboard.warehouse.versions import new_version_id, publish
 
     data.ensure()
     building = data.root / "building.duckdb"
@@ -588,7 +588,7 @@ def publish_contract(data: DataDir, contract: int | None) -> None:
             )
     finally:
         con.close()
-    publish(data, building, "v0", {})
+    publish(data, building, new_version_id(data.versions), {})
 
 
 @pytest.mark.parametrize(
