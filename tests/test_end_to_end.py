@@ -14,7 +14,12 @@ from changeboard.warehouse.versions import read_pointer
 
 @pytest.fixture(scope="module")
 def con(built_data: DataDir) -> Iterator[duckdb.DuckDBPyConnection]:
-    c = duckdb.connect(str(read_pointer(built_data).path), read_only=True)
+    # A private instance: DuckDB shares one database instance per path within a process, and the
+    # published file may already be open here through a sandboxed reader (no file access, locked
+    # configuration), which could not attach the ingest database.
+    c = duckdb.connect()
+    c.execute(f"attach '{read_pointer(built_data).path}' as warehouse (read_only)")
+    c.execute("use warehouse")
     c.execute(f"attach '{built_data.ingest_db}' as ingest (read_only)")
     yield c
     c.close()

@@ -13,9 +13,9 @@ from pathlib import Path
 import duckdb
 import pytest
 from changeboard.ingest import load
-from changeboard.pipeline.build_run import dbt_command, dbt_env, dbt_project_args
 
 from changeboard.paths import DataDir
+from changeboard.pipeline.build_run import dbt_command, dbt_env, dbt_project_args
 from changeboard.pipeline.settings import SettingsError, read_targets
 
 
