@@ -975,10 +975,7 @@ def report_cab(
         raise _fail("--limit must be 0 (all) or more")
     payload = cab.render(pack, fmt, paper=paper, limit=limit or None, detail=detail)
     target = out or Path(f"cab-{pack.meeting_at:%Y-%m-%d}.{fmt}")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_bytes(payload)
-    tmp.replace(target)
+    _write_file(target, payload)
     counts = ", ".join(f"{pack.section(s).height} {s.replace('_', ' ')}" for s in cab.SECTIONS)
     console.print(
         f"wrote {target} ({fmt}, {len(payload):,} bytes) for the meeting at {pack.meeting_at:%Y-%m-%d %H:%M} UTC: "
@@ -1025,10 +1022,7 @@ def report_cab_minutes(
     m = cab_minutes.read_minutes(data.ops_db, meeting)
     payload = cab_minutes.render(m, fmt, paper=paper)
     target = out or Path(f"cab-minutes-{meeting:%Y-%m-%d}.{fmt}")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_bytes(payload)
-    tmp.replace(target)
+    _write_file(target, payload)
     what = "no decision recorded" if m.is_empty else cab_minutes.counts(m)
     if fmt == "ics":
         what = f"{len(m.deferred)} deferred item(s)"
@@ -1037,6 +1031,14 @@ def report_cab_minutes(
         f"{len(m.attendees)} attendee(s)",
         highlight=False,
     )
+
+
+def _write_file(target: Path, payload: bytes) -> None:
+    """Write a report whole or not at all (a temporary file renamed over the target)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_bytes(payload)
+    tmp.replace(target)
 
 
 def main() -> None:  # pragma: no cover
