@@ -65,31 +65,7 @@
     'release_lead_time': "Export the release's deployment time and its member changes (their opened_at).",
     'deployment_lead_time': "Export each deployment's commit (sha) with the change or release it delivers, or the release's member changes (their opened_at): a deployment's lead time starts there.",
 } -%}
-{#- metric -> the fields it needs -#}
-{#- metric -> the fields it needs. Metric names are rpt_change_kpis' column names (what the app
-    looks up), plus the docs/metrics.md names where they differ (failed_change_rate, incident_based_fail_rate). -#}
-{%- set outcome_inputs = ['change_close_code'] -%}
-{%- set failure_inputs = ['change_close_code', 'change_ci', 'incident_ci'] -%}
-{%- set incident_failure_inputs = ['change_ci', 'change_actual_window', 'incident_ci'] -%}
-{%- set metric_inputs = {
-    'change_success_rate': outcome_inputs,
-    'clean_success_rate': outcome_inputs,
-    'unsuccessful_rate': outcome_inputs,
-    'backout_rate': outcome_inputs,
-    'failed_rate': failure_inputs,
-    'failed_change_rate': failure_inputs,
-    'incident_fail_rate': incident_failure_inputs,
-    'incident_based_fail_rate': incident_failure_inputs,
-    'change_caused_incidents': ['change_ci', 'incident_ci'],
-    'change_caused_outage_hours': ['change_ci', 'incident_ci', 'incident_non_negative_durations'],
-    'lead_time_to_production': ['change_lead_time_to_production'],
-    'request_lead_time': ['change_request_lead_time'],
-    'approval_time': ['change_approval_time'],
-    'unauthorized_ratio': ['change_approval_time'],
-    'outside_window_ratio': ['change_both_windows'],
-    'release_lead_time': ['release_lead_time'],
-    'release_failure_rate': ['change_ci', 'incident_ci'],
-} -%}
+{%- set metric_inputs = metric_confidence_inputs() -%}
 with
 
 changes as (

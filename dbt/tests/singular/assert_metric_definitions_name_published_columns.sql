@@ -1,6 +1,8 @@
 -- A returned row is a declared metric (rpt_metric_definitions) whose value, numerator, denominator
--- or band column is not a column of its published model, or whose confidence metric is not one of
--- rpt_data_quality's metric_confidence rows: a page would ask for a number nobody publishes.
+-- or band column is not a column of its published model, or whose confidence metric is not one that
+-- rpt_data_quality computes (metric_confidence_inputs()): a page would ask for a number nobody
+-- publishes. Declarations, not data: a metric whose inputs have no rows in this build (delivery data
+-- alone has no changes) has no confidence row and still passes.
 -- It checks the project's declarations against the published catalog (information_schema), which
 -- DuckDB has and Spark has not; the declarations are the same on every engine, so it runs on DuckDB.
 {{ config(enabled=(target.type == 'duckdb')) }}
@@ -58,8 +60,12 @@ missing_columns as (
 
 confidence as (
 
-    select distinct metric from {{ ref('rpt_data_quality') }}
-    where check_type = 'metric_confidence'
+    select * from (
+        values
+        {%- for metric in metric_confidence_inputs() %}
+        ('{{ metric }}'){{ ',' if not loop.last }}
+        {%- endfor %}
+    ) as confidence (metric)
 
 ),
 
