@@ -28,7 +28,13 @@ from changeboard.paths import ENV_DATA_DIR, DataDir
 from changeboard.pipeline import build_run, ingest_run
 from changeboard.pipeline.lock import PipelineBusy, PipelineLock
 from changeboard.reports import cab as cab_defaults
-from changeboard.warehouse.versions import NoWarehouse, Published, connect_published, read_pointer
+from changeboard.warehouse.versions import (
+    NoWarehouse,
+    Published,
+    connect_published,
+    read_pointer,
+    version_files,
+)
 
 
 class _Command(typer.Typer):
@@ -256,7 +262,19 @@ def build(
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="Pin 'now' for ages and schedules (ISO timestamp).")
     ] = None,
-    keep: Annotated[int, typer.Option(help="Published versions to keep.")] = 3,
+    keep: Annotated[
+        int | None,
+        typer.Option(
+            help="Published versions to keep (default: changeboard.toml [retention] keep_versions, or 3)."
+        ),
+    ] = None,
+    max_age_days: Annotated[
+        float | None,
+        typer.Option(
+            "--max-age-days",
+            help="Remove superseded versions older than this (default: changeboard.toml [retention] max_age_days, or none).",
+        ),
+    ] = None,
     wait: WaitOpt = 0.0,
     unit_tests: Annotated[
         bool,
@@ -271,12 +289,20 @@ def build(
     run_id = ingest_run.new_run_id()
     try:
         with PipelineLock(data.lock_file, run_id=run_id, command="build", wait_seconds=wait):
-            _build(data, run_id, as_of, keep, unit_tests=unit_tests)
+            _build(data, run_id, as_of, keep, unit_tests=unit_tests, max_age_days=max_age_days)
     except PipelineBusy as exc:
         raise _fail(str(exc), 75) from None
 
 
-def _build(data: DataDir, run_id: str, as_of: str | None, keep: int, *, unit_tests: bool = False) -> None:
+def _build(
+    data: DataDir,
+    run_id: str,
+    as_of: str | None,
+    keep: int | None,
+    *,
+    unit_tests: bool = False,
+    max_age_days: float | None = None,
+) -> None:
     form = ingest_run.sync_forms(data, run_id=run_id)
     if form:
         c = form.counts
@@ -284,7 +310,13 @@ def _build(data: DataDir, run_id: str, as_of: str | None, keep: int, *, unit_tes
     try:
         with _BuildProgress() as progress:
             pub = build_run.build(
-                data, run_id=run_id, as_of=as_of, keep=keep, unit_tests=unit_tests, on_node=progress.node_done
+                data,
+                run_id=run_id,
+                as_of=as_of,
+                keep=keep,
+                max_age_days=max_age_days,
+                unit_tests=unit_tests,
+                on_node=progress.node_done,
             )
     except build_run.BuildFailed as exc:
         raise _fail(str(exc)) from None
@@ -385,7 +417,7 @@ def demo(
     try:
         with PipelineLock(data.lock_file, run_id=run_id, command="demo"):
             _run_ingest(data, [samples], None, False, run_id)
-            _build(data, run_id, None, 3)
+            _build(data, run_id, None, None)
     except PipelineBusy as exc:
         raise _fail(str(exc), 75) from None
     if not no_serve:
@@ -404,6 +436,18 @@ def status(data_dir: DataDirOpt = None) -> None:
         )
     except NoWarehouse as exc:
         console.print(Text(str(exc), style="yellow"))
+    files = version_files(data)
+    if files:
+        console.print(
+            f"versions on disk: {len(files)}, {sum(f.bytes for f in files) / 2**20:,.1f} MiB ("
+            + ", ".join(
+                f"{f.path.name} {f.bytes / 2**20:,.1f} MiB"
+                + (" published" if f.current else "")
+                + (" open by a reader" if f.leased else "")
+                for f in files
+            )
+            + ")"
+        )
     lock = PipelineLock(data.lock_file, run_id="status", command="status")
     try:
         lock.acquire()
@@ -802,7 +846,12 @@ def parquet_publish(
     engine: Annotated[
         str, typer.Option(help="Engine that built the models (recorded with the version).")
     ] = "spark",
-    keep: Annotated[int, typer.Option(help="Published versions to keep.")] = 3,
+    keep: Annotated[
+        int | None,
+        typer.Option(
+            help="Published versions to keep (default: changeboard.toml [retention] keep_versions, or 3)."
+        ),
+    ] = None,
     wait: WaitOpt = 0.0,
 ) -> None:
     """Publish the public models an engine built (Parquet) as a new warehouse version."""

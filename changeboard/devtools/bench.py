@@ -408,7 +408,13 @@ def _build_child(data_root: str, as_of: str, run_id: str) -> dict[str, Any]:
     started = time.perf_counter()
     pub = build_run.build(data, run_id=run_id, as_of=as_of)
     seconds = time.perf_counter() - started
+    from changeboard.warehouse.versions import version_files
+
     return {
+        "versions": [
+            {"file": f.path.name, "mb": round(f.bytes / 2**20, 1), "published": f.current}
+            for f in version_files(data)
+        ],
         "seconds": seconds,
         "sync_forms_seconds": forms_s,
         "dbt_seconds": float(pub.meta.get("dbt_seconds", 0.0)),  # type: ignore[arg-type]
@@ -968,6 +974,11 @@ def _measure_scale(
     if run_results.exists():
         build["dbt_nodes"] = _dbt_phases(run_results)
         per_node = build["dbt_nodes"].pop("per_node")
+        # every model's and test's time in the build itself (dbt's run_results.json), slowest first
+        build["nodes_by_time"] = [
+            {"node": uid.split(".")[-1], "kind": uid.split(".")[0], "seconds": round(t, 3)}
+            for uid, t in sorted(per_node.items(), key=lambda kv: -kv[1])
+        ]
         if build["status"] == "ok":
             build["dbt_fixed_seconds"] = max(0.0, build["dbt_seconds"] - build["dbt_nodes"]["span_seconds"])
     if build["status"] != "ok":
@@ -1501,11 +1512,33 @@ def print_report(result: dict[str, Any], console: Console) -> None:
             else (f"[red]{ov:.1%}[/]" if ov >= 0.2 else f"{ov:.1%}"),
             f"{n['test_seconds']:,.2f} ({n['tests']})",
             _f(b.get("peak_rss_mb"), "{:,.0f}"),
-            _f(b.get("warehouse_mb"), "{:,.1f}"),
+            _f(b.get("warehouse_mb"), "{:,.1f}")
+            + (
+                f" ({len(b['versions'])} on disk: {sum(v['mb'] for v in b['versions']):,.1f})"
+                if b.get("versions")
+                else ""
+            ),
             _f(b.get("load_1m_mean"), "{:,.1f}"),
         )
     console.print(t)
     top = max(result["build"], key=int, default=None)
+    nodes = result["build"][top].get("nodes_by_time") if top else None
+    if top and nodes:
+        models = [n for n in nodes if n["kind"] in ("model", "seed")]
+        tests = [n for n in nodes if n["kind"] in ("test", "unit_test")]
+        t = Table(
+            title=f"build at {int(top):,} changes: every model's time in the build (dbt's run_results.json; "
+            f"{len(models)} models and seeds {sum(n['seconds'] for n in models):,.1f} s, "
+            f"{len(tests)} tests {sum(n['seconds'] for n in tests):,.1f} s; nodes run side by side)"
+        )
+        for col in ("model", "s", "share"):
+            t.add_column(col, justify="left" if col == "model" else "right")
+        total = sum(n["seconds"] for n in models) or 1.0
+        for n in models:
+            t.add_row(n["node"], _f(n["seconds"]), f"{n['seconds'] / total:.1%}")
+        for n in tests[:10]:
+            t.add_row(f"[dim]test {n['node'][:70]}[/]", _f(n["seconds"]), "")
+        console.print(t)
     if top and result["build"][top].get("per_model"):
         t = Table(
             title=f"build at {int(top):,} changes: slowest models (dbt, 1 thread / in the build vs direct SQL)"

@@ -23,7 +23,7 @@ from changeboard.faults import fault
 from changeboard.ingest import load
 from changeboard.paths import DataDir
 from changeboard.pipeline import dbt_log
-from changeboard.pipeline.settings import SettingsError, read_targets
+from changeboard.pipeline.settings import SettingsError, read_retention, read_targets
 from changeboard.warehouse.versions import Published, collect_garbage, new_version_id, publish
 
 # The pipeline refuses to start a build with less free disk than this many times the last version.
@@ -114,7 +114,8 @@ def build(
     run_id: str,
     as_of: str | None = None,
     threads: int | None = None,
-    keep: int = 3,
+    keep: int | None = None,
+    max_age_days: float | None = None,
     progress: Progress | None = None,
     unit_tests: bool = False,
     on_node: NodeProgress | None = None,
@@ -124,15 +125,17 @@ def build(
     Every data test runs (a failing one publishes nothing). The dbt unit tests check the models' SQL
     on fixed inputs, not the data: they run where the SQL changes (``unit_tests=True``, ``changeboard
     build --unit-tests``, the test suite), not in every production build (DECISIONLOG D23).
-    ``on_node`` is called as each dbt node (model, test, seed) finishes, with its position."""
+    ``on_node`` is called as each dbt node (model, test, seed) finishes, with its position.
+    ``keep`` and ``max_age_days`` override changeboard.toml's [retention] (DECISIONLOG D38)."""
     data.ensure()
     try:
         targets = read_targets(data.config_file)  # a bad changeboard.toml stops the build here
+        retention = read_retention(data.config_file, keep=keep, max_age_days=max_age_days)
     except SettingsError as exc:
         raise BuildFailed(f"{exc}; nothing was built.") from exc
     if not data.ingest_db.exists():
         load.connect_ingest(data.ingest_db).close()
-    collect_garbage(data, keep=keep)
+    collect_garbage(data, retention)
     _check_free_space(data)
     version = new_version_id(data.versions)
     # One fixed build path per data directory: dbt's profile (and so its partial-parse cache) stays
@@ -183,7 +186,7 @@ def build(
         version,
         {"pipeline_run_id": run_id, "ingest_runs": ingest_runs, "dbt_seconds": round(dbt_seconds, 2)},
     )
-    collect_garbage(data, keep=keep)
+    collect_garbage(data, retention)
     return published
 
 

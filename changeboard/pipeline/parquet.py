@@ -26,6 +26,7 @@ import duckdb
 
 from changeboard import resources
 from changeboard.paths import DataDir
+from changeboard.pipeline.settings import SettingsError, read_retention
 from changeboard.warehouse.versions import Published, collect_garbage, new_version_id, publish
 
 # The ingest database's schemas the dbt sources read (models/staging/*/_*__sources.yml).
@@ -115,11 +116,15 @@ def _published_column(name: str, kind: str) -> str:
 
 
 def publish_from_parquet(
-    data: DataDir, models_dir: Path, *, run_id: str, engine: str = "spark", keep: int = 3
+    data: DataDir, models_dir: Path, *, run_id: str, engine: str = "spark", keep: int | None = None
 ) -> Published:
     """Copy the public models from ``models_dir/<model>/*.parquet`` (an engine's output: Spark's
     ``<warehouse>/main.db`` or a ``location_root``) into a new warehouse version and publish it."""
     data.ensure()
+    try:
+        retention = read_retention(data.config_file, keep=keep)
+    except SettingsError as exc:
+        raise ParquetError(f"{exc}; nothing was published") from exc
     names = public_models()
     missing = [name for name in names if not _table_files(models_dir / name)]
     if missing:
@@ -127,7 +132,7 @@ def publish_from_parquet(
             f"{len(missing)} public models have no Parquet files under {models_dir}: {', '.join(missing)}"
             " (build them on the engine first); nothing was published"
         )
-    collect_garbage(data, keep=keep)
+    collect_garbage(data, retention)
     version = new_version_id(data.versions)
     building = data.versions / "next.duckdb.building"
     building.unlink(missing_ok=True)
@@ -168,7 +173,7 @@ def publish_from_parquet(
             "copy_seconds": round(seconds, 2),
         },
     )
-    collect_garbage(data, keep=keep)
+    collect_garbage(data, retention)
     return published
 
 

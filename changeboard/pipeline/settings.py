@@ -1,6 +1,7 @@
-"""The data directory's changeboard.toml: settings the build passes to dbt (DECISIONLOG D37).
+"""The data directory's changeboard.toml: settings the build passes to dbt (DECISIONLOG D37) and the
+versions' retention (D38).
 
-Only the ``[targets]`` table is read: per metric (its key in rpt_metric_definitions) a target, or a
+The ``[targets]`` table: per metric (its key in rpt_metric_definitions) a target, or a
 target and an amber threshold, in the value's unit (a rate as a fraction, 0.95 for 95 %)::
 
     [targets]
@@ -10,6 +11,14 @@ target and an amber threshold, in the value's unit (a rate as a fraction, 0.95 f
 The dbt model checks the metric names against its declarations and the thresholds against the
 metric's direction; this module checks the file's shape, so a typo fails the build with the file's
 name rather than a dbt stack.
+
+The ``[retention]`` table: how many published versions the versions GC keeps and for how long (a
+superseded version goes when it is beyond the count OR older than the age; the published one and any
+version a reader holds open always stay)::
+
+    [retention]
+    keep_versions = 3      # default 3
+    max_age_days = 7       # default: no age limit
 """
 
 from __future__ import annotations
@@ -17,6 +26,8 @@ from __future__ import annotations
 import math
 import tomllib
 from pathlib import Path
+
+from changeboard.warehouse.versions import Retention
 
 
 class SettingsError(ValueError):
@@ -31,15 +42,39 @@ def _number(path: Path, where: str, value: object) -> float:
     return float(value)
 
 
-def read_targets(path: Path) -> dict[str, dict[str, float]]:
-    """The [targets] table of ``path`` as {metric: {"target": t, "amber": a}} ({} when there is no file)."""
+def _document(path: Path) -> dict[str, object]:
     if not path.exists():
         return {}
     try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise SettingsError(f"{path}: not valid TOML ({exc})") from exc
-    table = document.get("targets", {})
+
+
+def read_retention(path: Path, *, keep: int | None = None, max_age_days: float | None = None) -> Retention:
+    """The [retention] table of ``path`` (defaults when absent); ``keep`` and ``max_age_days`` (the
+    build command's options) override the file's values."""
+    table = _document(path).get("retention", {})
+    if not isinstance(table, dict):
+        raise SettingsError(f"{path}: [retention] must be a table (keep_versions, max_age_days)")
+    unknown = set(table) - {"keep_versions", "max_age_days"}
+    if unknown:
+        raise SettingsError(f"{path}: [retention] has unknown keys: {', '.join(sorted(unknown))}")
+    count = table.get("keep_versions", 3) if keep is None else keep
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise SettingsError(
+            f"{path}: [retention] keep_versions = {count!r} must be a whole number of at least 1 "
+            "(the published version counts)"
+        )
+    age = table.get("max_age_days") if max_age_days is None else max_age_days
+    if age is not None and not _number(path, "[retention] max_age_days", age) > 0:
+        raise SettingsError(f"{path}: [retention] max_age_days = {age!r} must be more than 0")
+    return Retention(keep_versions=count, max_age_days=float(age) if age is not None else None)
+
+
+def read_targets(path: Path) -> dict[str, dict[str, float]]:
+    """The [targets] table of ``path`` as {metric: {"target": t, "amber": a}} ({} when there is no file)."""
+    table = _document(path).get("targets", {})
     if not isinstance(table, dict):
         raise SettingsError(f"{path}: [targets] must be a table of metric = number or {{target, amber}}")
     targets: dict[str, dict[str, float]] = {}

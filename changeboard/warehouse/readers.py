@@ -18,15 +18,27 @@ DuckDB only accepts ``allowed_directories`` once the database runs (in the conne
 raises "Cannot change/set allowed_directories before the database is started"), so everything is set
 right after connecting, before the connection is handed out. A second connection to the same file in
 the same process shares DuckDB's instance, which is already locked: it is checked, not set again.
+
+Every reader connection also holds a **lease** on its version file for as long as the connection
+object lives: a shared ``flock`` on a descriptor of its own (:func:`hold_version`). The versions GC
+(:func:`changeboard.warehouse.versions.collect_garbage`) only removes a file on which it can take the
+exclusive lock, so a version a reader still has open is never removed (DECISIONLOG D38). ``flock``
+locks belong to the open file description: unlike DuckDB's own POSIX read lock, they survive another
+descriptor of the same file being closed in the same process, and they are released by the kernel
+when the reader's process dies.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
+import fcntl
+import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterable
+import weakref
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import duckdb
@@ -62,6 +74,8 @@ def connect_reader(path: Path, *, allow_files: Iterable[Path] = ()) -> duckdb.Du
     # locks down below (so a plain read-only connection made in the same process is sandboxed too).
     con = duckdb.connect(str(path), read_only=True)
     try:
+        lease = Lease(path)
+        weakref.finalize(con, lease.release)  # held while the connection object lives
         locked = con.execute("select current_setting('lock_configuration')").fetchall()[0][0]
         if not locked:
             con.execute("set autoinstall_known_extensions = false")
@@ -102,4 +116,49 @@ def _check_sandboxed(con: duckdb.DuckDBPyConnection, allowed: list[str]) -> None
         )
 
 
-__all__ = ["SandboxError", "connect_reader", "scratch_dir"]
+class Lease:
+    """A shared ``flock`` on a version file: the GC leaves the file alone while one is held."""
+
+    def __init__(self, path: Path) -> None:
+        self._fd: int | None = None
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH)  # waits only while a GC holds the file (to unlink it)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def hold_version(path: Path) -> Iterator[Lease]:
+    """Hold a version file's lease for the ``with`` block (for readers that do not use
+    :func:`connect_reader`, e.g. a connection that ATTACHes the version)."""
+    lease = Lease(path)
+    try:
+        yield lease
+    finally:
+        lease.release()
+
+
+def leased(path: Path) -> bool:
+    """Whether a reader holds a lease on ``path`` (any process, including this one)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing releases the probe's own lock
+    return False
+
+
+__all__ = ["Lease", "SandboxError", "connect_reader", "hold_version", "leased", "scratch_dir"]

@@ -24,12 +24,12 @@ import duckdb
 
 from changeboard.faults import fault
 from changeboard.paths import DataDir
-from changeboard.warehouse.readers import connect_reader
+from changeboard.warehouse.readers import connect_reader, leased
 
 if TYPE_CHECKING:
     import polars as pl
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 PUBLISHED_LOG = "published.txt"
 VERSION_RE = re.compile(r"^warehouse_(\d{8}T\d{6}Z_\d{4})\.duckdb$")
@@ -106,7 +106,7 @@ def _from_symlink(data: DataDir, problem: str) -> Published:
         f"{data.current_pointer} is damaged ({problem}); reading the version {data.warehouse_link.name} "
         f"points to ({target.name}); the next `changeboard build` writes the pointer again"
     )
-    log.warning(warning)
+    logger.warning(warning)
     published = datetime.fromtimestamp(target.stat().st_mtime, UTC).isoformat(timespec="seconds")
     return Published(
         version=match.group(1),
@@ -165,32 +165,134 @@ def versions_on_disk(data: DataDir) -> list[Path]:
     return sorted(p for p in data.versions.glob("warehouse_*.duckdb") if VERSION_RE.match(p.name))
 
 
-def collect_garbage(data: DataDir, *, keep: int = 3, min_age_seconds: float = 600.0) -> list[Path]:
-    """Remove what no reader needs: versions beyond the newest ``keep`` published ones (once older
-    than ``min_age_seconds``, so a reader that just resolved the pointer can finish), version files
-    that were never published (a crash between rename and pointer), and leftovers of crashed builds
-    and publishes. Runs under the pipeline lock. A reader that still has a removed version open keeps
-    reading it (Linux keeps the inode until it closes)."""
+@dataclass(frozen=True)
+class Retention:
+    """Which superseded versions the GC removes (changeboard.toml ``[retention]``; DECISIONLOG D38).
+
+    A published version is kept while it is one of the newest ``keep_versions`` published versions
+    AND (when ``max_age_days`` is set) younger than that; the published one and any version a reader
+    holds open are kept whatever their rank or age.
+    """
+
+    keep_versions: int = 3
+    max_age_days: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.keep_versions < 1:
+            raise ValueError(
+                f"keep_versions must be at least 1 (the published version), not {self.keep_versions}"
+            )
+        if self.max_age_days is not None and not self.max_age_days > 0:
+            raise ValueError(f"max_age_days must be more than 0, not {self.max_age_days}")
+
+
+@dataclass(frozen=True)
+class VersionFile:
+    """A version file on disk, for ``changeboard status`` and the bench."""
+
+    path: Path
+    bytes: int
+    published: bool
+    current: bool
+    leased: bool
+
+
+def _proc_locked(path: Path) -> bool:
+    """Whether any process holds a POSIX lock on ``path`` (a DuckDB connection to it: DuckDB locks the
+    file it opens, read-only connections with a shared lock), from Linux's /proc/locks. This catches
+    readers that do not take changeboard's lease (a `duckdb` shell, another tool). False where there
+    is no /proc/locks."""
+    try:
+        st = path.stat()
+        text = Path("/proc/locks").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return False
+    device = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    return any(device in line.split() for line in text.splitlines())
+
+
+def _remove_unless_held(path: Path) -> bool:
+    """Unlink ``path`` unless a reader holds it; True when it was removed.
+
+    Holders are changeboard's reader leases (a shared ``flock``, :class:`~.readers.Lease`) and any
+    process's DuckDB lock on the file (/proc/locks). The exclusive ``flock`` is held across the unlink,
+    so a reader cannot take its lease between the check and the removal: it either holds it before
+    (the file stays) or finds the file gone (and resolves the pointer again)."""
+    import fcntl
+
+    if _proc_locked(path):
+        return False
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        return False
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        path.chmod(0o644)
+        path.unlink(missing_ok=True)
+        return True
+    finally:
+        os.close(fd)
+
+
+def collect_garbage(
+    data: DataDir,
+    retention: Retention | None = None,
+    *,
+    keep: int | None = None,
+    min_age_seconds: float = 600.0,
+    now: float | None = None,
+) -> list[Path]:
+    """Remove what no reader needs, under the pipeline lock: superseded versions beyond the
+    ``retention`` (count and age), version files that were never published (a crash between rename
+    and pointer), and leftovers of crashed builds and publishes.
+
+    Never removed: the published version (the pointer's, and the symlink's), a version a reader holds
+    open (its lease or its DuckDB lock; see :func:`_remove_unless_held`), and a version superseded
+    less than ``min_age_seconds`` ago (a reader that has just resolved the pointer to it can still
+    open it). ``keep`` overrides ``retention.keep_versions``.
+    """
+    retention = retention or Retention()
+    if keep is not None:
+        retention = Retention(keep_versions=keep, max_age_days=retention.max_age_days)
     removed: list[Path] = []
+    protected: set[str] = set()
     current = None
     with contextlib.suppress(NoWarehouse):
         current = read_pointer(data).path.name
+        protected.add(current)
+    if data.warehouse_link.is_symlink():
+        protected.add(Path(os.readlink(data.warehouse_link)).name)
     log = data.versions / PUBLISHED_LOG
     published = set(log.read_text(encoding="utf-8").split()) if log.exists() else set()
     if current:
         published.add(current)
     versions = versions_on_disk(data)
-    kept = [p for p in versions if p.name in published][-keep:]
-    now = time.time()
+    in_order = [p for p in versions if p.name in published]
+    kept = set(in_order[-retention.keep_versions :])
+    now = time.time() if now is None else now
+    max_age = retention.max_age_days * 86400 if retention.max_age_days is not None else None
+    for i, p in enumerate(in_order):
+        if p.name in protected:
+            continue
+        age = now - p.stat().st_mtime
+        if p in kept and (max_age is None or age <= max_age):
+            continue
+        # superseded when the next version was published (its file's time)
+        successor = in_order[i + 1] if i + 1 < len(in_order) else None
+        superseded_for = now - successor.stat().st_mtime if successor is not None else 0.0
+        if superseded_for < min_age_seconds:
+            continue
+        if _remove_unless_held(p):
+            removed.append(p)
+        else:
+            logger.info("versions GC: %s is held open by a reader; kept", p.name)
     for p in versions:
-        if p.name == current or p in kept:
-            continue
-        never_published = p.name not in published
-        if not never_published and now - p.stat().st_mtime < min_age_seconds:
-            continue
-        p.chmod(0o644)
-        p.unlink(missing_ok=True)
-        removed.append(p)
+        if p.name not in published and p.name not in protected and _remove_unless_held(p):
+            removed.append(p)
     strays = [
         *data.versions.glob("*.building*"),
         data.root / ".CURRENT.json.part",
@@ -208,6 +310,28 @@ def collect_garbage(data: DataDir, *, keep: int = 3, min_age_seconds: float = 60
         )
         tmp.replace(log)
     return removed
+
+
+def version_files(data: DataDir) -> list[VersionFile]:
+    """Every version file on disk with its size, oldest first."""
+    current = None
+    with contextlib.suppress(NoWarehouse):
+        current = read_pointer(data).path.name
+    log = data.versions / PUBLISHED_LOG
+    published = set(log.read_text(encoding="utf-8").split()) if log.exists() else set()
+    out = []
+    for p in versions_on_disk(data):
+        with contextlib.suppress(FileNotFoundError):
+            out.append(
+                VersionFile(
+                    path=p,
+                    bytes=p.stat().st_size,
+                    published=p.name in published or p.name == current,
+                    current=p.name == current,
+                    leased=leased(p),
+                )
+            )
+    return out
 
 
 def connect_published(
