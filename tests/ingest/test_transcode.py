@@ -135,3 +135,46 @@ def test_utf8_pair_test_matches_the_pattern() -> None:
                 arr = np.frombuffer(data, dtype=np.uint8)
                 high = np.flatnonzero(arr >= 0x80)
                 assert readers._has_utf8_pair(arr, high) == (_UTF8_SEQ.search(data) is not None), data
+
+
+def _controls_reference(raw: bytes) -> bool:
+    """What has_controls answers, by definition: a NUL or a CONTROL_PATTERN character in the text."""
+    text = raw.decode("utf-8", errors="surrogateescape")
+    return (
+        "\x00" in text
+        or re.search(readers.CONTROL_PATTERN.replace(r"\x{", r"\u").replace("}", ""), text) is not None
+    )
+
+
+_CONTROL_PIECES = [
+    b"a",
+    b"\n",
+    b"\r",
+    b"\t",
+    b"\x00",
+    b"\x1b",
+    b"\x7f",
+    "\u2018".encode(),  # E2 80 98: a typographic quote, the bidi controls' neighbour
+    "\u2013".encode(),
+    "\u202a".encode(),
+    "\u202e".encode(),
+    "\u202f".encode(),
+    "\u2066".encode(),
+    "\u2069".encode(),
+    "\u2065".encode(),
+    "\u206a".encode(),
+    "\u0085".encode(),
+    "\u00a0".encode(),
+    b"\xe2",
+    b"\xe2\x80",
+    b"\xe2\x81",
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_CONTROL_PIECES), max_size=12))
+def test_control_gate_matches_the_pattern(pieces: list[bytes]) -> None:
+    raw = b"".join(pieces)
+    assert readers.has_controls(raw) == _controls_reference(raw)
+    padded = b"x" * 5 + raw + b"y" * 3
+    assert readers.has_controls(padded, 5, 5 + len(raw)) == _controls_reference(raw)

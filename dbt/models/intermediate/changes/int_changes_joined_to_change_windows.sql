@@ -65,18 +65,30 @@ scoped_windows as (
 
 ),
 
+{#- Only the CIs and services some window is scoped to: the distinct (change, scope) pairs are
+    formed from those few instead of from every CI touch of every change (millions at 1M changes). -#}
+window_scopes as (
+
+    select distinct scope_ci_id
+    from scoped_windows
+
+),
+
 change_scopes as (
 
     select distinct
-        change_id,
-        ci_id as scope_ci_id
+        change_cis.change_id,
+        change_cis.ci_id as scope_ci_id
     from change_cis
-    where ci_id is not null
+    inner join window_scopes
+        on change_cis.ci_id = window_scopes.scope_ci_id
     union
     select
-        change_id,
-        service_id as scope_ci_id
+        change_services.change_id,
+        change_services.service_id as scope_ci_id
     from change_services
+    inner join window_scopes
+        on change_services.service_id = window_scopes.scope_ci_id
 
 ),
 
