@@ -52,6 +52,7 @@ ENV_XLSX_MAX_CELLS = "CHANGEBOARD_XLSX_MAX_CELLS"
 DEFAULT_XLSX_MAX_MB = 256
 DEFAULT_XLSX_MAX_CELLS = 20_000_000
 _CONTROL = bytes(b for b in range(32) if b not in (9, 10, 13)) + b"\x7f"
+_NOT_CONTROL = bytes(b for b in range(256) if b not in _CONTROL)
 # Characters no export means to hold, replaced by U+FFFD at ingest (with a warning counting the rows):
 # C0 controls but tab, LF and CR (ESC and BEL drive a terminal), DEL, C1 controls (U+0080-U+009F;
 # U+009B is a terminal's CSI) and the bidirectional embeddings, overrides and isolates
@@ -82,12 +83,12 @@ class TextTable:
 
 def has_controls(data: bytes, start: int = 0, end: int | None = None) -> bool:
     """Whether UTF-8 bytes (``data[start:end]``) hold a NUL or a character of :data:`CONTROL_PATTERN`:
-    a cheap gate, the text of a file without any is never searched. A 256-entry table for the C0
-    bytes and DEL, then byte searches for the C1 controls (C2 80-9F) and the bidirectional controls."""
+    a cheap gate, the text of a file without any is never searched. The C0 bytes and DEL by a
+    ``translate`` that deletes every other byte, then the C1 controls (C2 80-9F) and the
+    bidirectional controls by vectorised byte tests."""
     raw = data if start == 0 and end is None else data[start:end]
     arr = np.frombuffer(raw, dtype=np.uint8)
-    below_space = np.count_nonzero(arr < 0x20) + np.count_nonzero(arr == 0x7F)
-    if below_space > raw.count(b"\n") + raw.count(b"\r") + raw.count(b"\t"):
+    if raw.translate(None, _NOT_CONTROL):  # what is left once every other byte is deleted
         return True
     if b"\xc2" in raw:
         follow = arr[np.flatnonzero(arr[:-1] == 0xC2) + 1]
