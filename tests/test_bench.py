@@ -119,6 +119,13 @@ def test_build_beside_direct_sql(result: tuple[dict[str, Any], Path]) -> None:
     assert isinstance(build["dbt_overhead"], float)
     assert build["dbt_overhead"] < 1
     assert {m["node"] for m in build["per_model"]} >= {"fct_changes", "fct_incidents", "rpt_change_kpis"}
+    # every node's time in the build itself, slowest first, and the disk of each version
+    timed = build["nodes_by_time"]
+    assert [n["seconds"] for n in timed] == sorted((n["seconds"] for n in timed), reverse=True)
+    assert {n["node"] for n in timed if n["kind"] == "model"} >= {"fct_changes", "fct_incidents"}
+    assert sum(n["kind"] == "model" for n in timed) == nodes["models"]
+    assert [v["published"] for v in build["versions"]] == [True]
+    assert positive(build["versions"][0]["mb"])
 
 
 def test_serving_every_page(result: tuple[dict[str, Any], Path]) -> None:

@@ -65,10 +65,10 @@ scoped_windows as (
 
 ),
 
-{#- Only the CIs and services some window is scoped to: the distinct (change, scope) pairs are
-    formed from those few instead of from every CI touch of every change (millions at 1M changes). -#}
 window_scopes as (
 
+    -- Only the CIs and services some window is scoped to: the distinct (change, scope) pairs are
+    -- formed from those few instead of from every CI touch of every change (millions at 1M changes).
     select distinct scope_ci_id
     from scoped_windows
 

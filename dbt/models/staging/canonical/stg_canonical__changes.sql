@@ -1,9 +1,5 @@
 {#- One row per change: renamed, cast and mapped through the seeds. Normalised values a
     connector already filled (change_type, outcome, risk; read as connector_*) win over the seeds. -#}
-{#- A table, not a view: ~15 models and every data test on it read it; as a view each re-ran its
-    deduplication (a window over every raw row) and seed joins (DECISIONLOG D41). -#}
-{{ config(materialized='table') }}
-
 with
 
 latest as (

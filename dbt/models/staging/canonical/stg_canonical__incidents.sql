@@ -1,8 +1,4 @@
 {#- One row per incident: renamed, cast, priority and state mapped through the seeds. -#}
-{#- A table, not a view: ~15 models and every data test on it read it; as a view each re-ran its
-    deduplication (a window over every raw row) and seed joins (DECISIONLOG D41). -#}
-{{ config(materialized='table') }}
-
 with
 
 latest as (
