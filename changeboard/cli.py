@@ -265,14 +265,14 @@ def build(
     keep: Annotated[
         int | None,
         typer.Option(
-            help="Published versions to keep (default: changeboard.toml [retention] keep_versions, or 3)."
+            help="Published versions to keep (default: retention.keep_versions in changeboard.toml, or 3)."
         ),
     ] = None,
     max_age_days: Annotated[
         float | None,
         typer.Option(
             "--max-age-days",
-            help="Remove superseded versions older than this (default: changeboard.toml [retention] max_age_days, or none).",
+            help="Remove superseded versions older than this (default: retention.max_age_days in changeboard.toml, or none).",
         ),
     ] = None,
     wait: WaitOpt = 0.0,
@@ -849,7 +849,7 @@ def parquet_publish(
     keep: Annotated[
         int | None,
         typer.Option(
-            help="Published versions to keep (default: changeboard.toml [retention] keep_versions, or 3)."
+            help="Published versions to keep (default: retention.keep_versions in changeboard.toml, or 3)."
         ),
     ] = None,
     wait: WaitOpt = 0.0,
