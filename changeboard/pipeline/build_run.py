@@ -22,7 +22,7 @@ from changeboard import resources
 from changeboard.faults import fault
 from changeboard.ingest import load
 from changeboard.paths import DataDir
-from changeboard.pipeline import dbt_log
+from changeboard.pipeline import dbt_log, incremental
 from changeboard.pipeline.settings import SettingsError, read_targets
 from changeboard.warehouse.versions import Published, collect_garbage, new_version_id, publish
 
@@ -118,13 +118,17 @@ def build(
     progress: Progress | None = None,
     unit_tests: bool = False,
     on_node: NodeProgress | None = None,
+    full_refresh: bool = False,
 ) -> Published:
     """Build a new warehouse version with dbt and publish it atomically (caller holds the lock).
 
     Every data test runs (a failing one publishes nothing). The dbt unit tests check the models' SQL
     on fixed inputs, not the data: they run where the SQL changes (``unit_tests=True``, ``changeboard
     build --unit-tests``, the test suite), not in every production build (DECISIONLOG D23).
-    ``on_node`` is called as each dbt node (model, test, seed) finishes, with its position."""
+    ``on_node`` is called as each dbt node (model, test, seed) finishes, with its position.
+    The build is incremental on the published version when that is sound, else full (``full_refresh``
+    forces a full one); the choice and its reason are reported and recorded in the version
+    (:mod:`.incremental`)."""
     data.ensure()
     try:
         targets = read_targets(data.config_file)  # a bad changeboard.toml stops the build here
@@ -140,7 +144,6 @@ def build(
     building = data.versions / "next.duckdb.building"
     building.unlink(missing_ok=True)
     building.with_name(building.name + ".wal").unlink(missing_ok=True)
-    env = dbt_env(data, building, data.root / "dbt")
     args = [
         "--log-format",
         "json",
@@ -155,10 +158,19 @@ def build(
     if as_of:
         build_vars["as_of"] = as_of
     args += ["--vars", json.dumps(build_vars)]  # JSON is YAML: dbt reads it as the vars mapping
+    plan = incremental.plan_build(data, build_vars, full_refresh=full_refresh)
+    if progress:
+        progress(f"{plan.kind} build: {plan.reason}")
+    started = time.perf_counter()
+    env = {**dbt_env(data, building, data.root / "dbt"), **incremental.prepare(data, plan, building)}
+    copy_seconds = time.perf_counter() - started
     if progress:
         progress(f"dbt build → {building.name}")
     started = time.perf_counter()
-    returncode, tail = _run_dbt(args, env, on_node)
+    try:
+        returncode, tail = _run_dbt(args, env, on_node)
+    finally:
+        incremental.finish(data)
     dbt_seconds = time.perf_counter() - started
     if returncode != 0:
         raise BuildFailed(f"dbt build failed (exit {returncode}); nothing was published.\n" + "\n".join(tail))
@@ -171,6 +183,7 @@ def build(
             "now()::timestamp as built_at, ?::bigint as ingest_runs, ?::double as dbt_seconds",
             [version, run_id, ingest_runs, dbt_seconds],
         )
+        incremental.record(con, plan, incremental.ingest_run_max(data))
         con.execute("checkpoint")
     finally:
         con.close()
@@ -181,7 +194,14 @@ def build(
         data,
         building,
         version,
-        {"pipeline_run_id": run_id, "ingest_runs": ingest_runs, "dbt_seconds": round(dbt_seconds, 2)},
+        {
+            "pipeline_run_id": run_id,
+            "ingest_runs": ingest_runs,
+            "dbt_seconds": round(dbt_seconds, 2),
+            "build_kind": plan.kind,
+            "build_reason": plan.reason,
+            "copy_seconds": round(copy_seconds, 2),
+        },
     )
     collect_garbage(data, keep=keep)
     return published
