@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-from changeboard import resources
+from changeboard import resources, timing
 from changeboard.faults import fault
 from changeboard.ingest import load
 from changeboard.paths import DataDir
@@ -162,7 +162,8 @@ def build(
     if progress:
         progress(f"{plan.kind} build: {plan.reason}")
     started = time.perf_counter()
-    env = {**dbt_env(data, building, data.root / "dbt"), **incremental.prepare(data, plan, building)}
+    with timing.phase("build.copy_previous"):
+        env = {**dbt_env(data, building, data.root / "dbt"), **incremental.prepare(data, plan, building)}
     copy_seconds = time.perf_counter() - started
     if progress:
         progress(f"dbt build → {building.name}")
@@ -190,19 +191,20 @@ def build(
     wal = building.with_name(building.name + ".wal")
     if wal.exists():
         raise BuildFailed(f"{wal} still exists after checkpoint; not publishing a file that needs its WAL")
-    published = publish(
-        data,
-        building,
-        version,
-        {
-            "pipeline_run_id": run_id,
-            "ingest_runs": ingest_runs,
-            "dbt_seconds": round(dbt_seconds, 2),
-            "build_kind": plan.kind,
-            "build_reason": plan.reason,
-            "copy_seconds": round(copy_seconds, 2),
-        },
-    )
+    with timing.phase("build.publish"):
+        published = publish(
+            data,
+            building,
+            version,
+            {
+                "pipeline_run_id": run_id,
+                "ingest_runs": ingest_runs,
+                "dbt_seconds": round(dbt_seconds, 2),
+                "build_kind": plan.kind,
+                "build_reason": plan.reason,
+                "copy_seconds": round(copy_seconds, 2),
+            },
+        )
     collect_garbage(data, keep=keep)
     return published
 

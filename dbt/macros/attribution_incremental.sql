@@ -18,6 +18,7 @@
 {%- endmacro %}
 
 {% macro attribution_affected_relation() -%}
+    {#- The incidents an incremental build recomputed (kept in the version it publishes). -#}
     {{ this.schema }}.{{ this.identifier }}__affected
 {%- endmacro %}
 
@@ -37,8 +38,8 @@
 {%- endmacro %}
 
 {% macro attribution_incremental_post_hooks() -%}
+    {#- The list of recomputed incidents stays in the version: what this build recomputed. -#}
     {%- if is_incremental() and attribution_previous_version() -%}
-        drop table if exists {{ attribution_affected_relation() }};
         detach database if exists changeboard_previous;
     {%- endif -%}
 {%- endmacro %}
