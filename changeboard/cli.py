@@ -287,7 +287,13 @@ def build(
 
 
 def _build(
-    data: DataDir, run_id: str, as_of: str | None, keep: int, *, unit_tests: bool = False, full_refresh: bool = False
+    data: DataDir,
+    run_id: str,
+    as_of: str | None,
+    keep: int,
+    *,
+    unit_tests: bool = False,
+    full_refresh: bool = False,
 ) -> None:
     form = ingest_run.sync_forms(data, run_id=run_id)
     if form:
@@ -303,7 +309,9 @@ def _build(
                 unit_tests=unit_tests,
                 on_node=progress.node_done,
                 full_refresh=full_refresh,
-                progress=lambda msg: err.print(msg) if msg.startswith(("full build", "incremental build")) else None,
+                progress=lambda msg: (
+                    err.print(msg) if msg.startswith(("full build", "incremental build")) else None
+                ),
             )
     except build_run.BuildFailed as exc:
         raise _fail(str(exc)) from None

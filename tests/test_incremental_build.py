@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from changeboard import resources
 from changeboard.devtools.delta import write_delta
 from changeboard.devtools.generate import generate
 from changeboard.paths import DataDir
@@ -27,7 +28,7 @@ from changeboard.warehouse.versions import publish
 AS_OF = datetime(2026, 11, 26, tzinfo=UTC)
 AS_OF_TEXT = "2026-11-26 00:00:00"
 CHANGES = 400
-STEPS = 3
+STEPS = 2
 NOT_MODELS = ("warehouse_version", "warehouse_build_state")
 
 
@@ -51,11 +52,14 @@ def differences(incremental_file: Path, full_file: Path) -> dict[str, tuple[int,
         con.execute(f"attach '{full_file}' as full_build (read_only)")
         tables = _public_tables(con, "inc")
         assert tables == _public_tables(con, "full_build")
-        assert any(t.startswith("rpt_") for t in tables) and "fct_incident_change_candidates" in tables
+        assert any(t.startswith("rpt_") for t in tables)
+        assert "fct_incident_change_candidates" in tables
         found: dict[str, tuple[int, int]] = {}
         for t in tables:
             only = [
-                con.execute(f"select count(*) from (from {a}.main.{t} except all from {b}.main.{t})").fetchall()[0][0]
+                con.execute(
+                    f"select count(*) from (from {a}.main.{t} except all from {b}.main.{t})"
+                ).fetchall()[0][0]
                 for a, b in (("inc", "full_build"), ("full_build", "inc"))
             ]
             if any(only):
@@ -92,7 +96,9 @@ def test_incremental_builds_equal_full_builds(tmp_path: Path) -> None:
         assert not report.failed, ([(r.path, r.error) for r in report.failed], note)
         pub = build_run.build(data, run_id=ingest_run.new_run_id(), as_of=AS_OF_TEXT)
         assert pub.meta["build_kind"] == "incremental", (pub.meta, note)
-        affected = _count(pub.path, "select count(*) from v.intermediate.int_incidents_attributed_to_changes__affected")
+        affected = _count(
+            pub.path, "select count(*) from v.intermediate.int_incidents_attributed_to_changes__affected"
+        )
         incidents = _count(pub.path, "select count(*) from v.main.fct_incidents")
         # the delta touched some incidents, and not all of them were recomputed
         assert 0 < affected < incidents, (affected, incidents, note)
@@ -110,25 +116,31 @@ def test_the_build_says_when_only_a_full_build_is_right(tmp_path: Path) -> None:
     data = DataDir(tmp_path / "d").ensure()
     plan = incremental.plan_build(data, {"targets": {}})
     assert (plan.incremental, plan.reason) == (False, "no published version yet")
-    assert incremental.plan_build(data, {}, full_refresh=True).reason == "full build asked for (--full-refresh)"
+    assert (
+        incremental.plan_build(data, {}, full_refresh=True).reason == "full build asked for (--full-refresh)"
+    )
 
     project = tmp_path / "project"
-    shutil.copytree(
-        incremental.resources.dbt_project_dir(), project, ignore=shutil.ignore_patterns("target", "logs")
-    )
+    shutil.copytree(resources.dbt_project_dir(), project, ignore=shutil.ignore_patterns("target", "logs"))
     before = incremental.project_hash(project)
     assert incremental.project_hash(project) == before
     model = project / "models" / "marts" / "fct_changes.sql"
     model.write_text(model.read_text(encoding="utf-8") + "\n-- edited\n", encoding="utf-8")
     assert incremental.project_hash(project) != before
-    assert incremental.settings_hash({"as_of": "2026-01-01"}) != incremental.settings_hash({"as_of": "2026-01-02"})
+    assert incremental.settings_hash({"as_of": "2026-01-01"}) != incremental.settings_hash(
+        {"as_of": "2026-01-02"}
+    )
 
     # published versions whose state names another project, then other settings
     for n, (project_state, settings_state, reason) in enumerate(
         [
             ("other-project", incremental.settings_hash({"targets": {}}), "dbt project"),
             (incremental.project_hash(), incremental.settings_hash({"as_of": "x"}), "build settings"),
-            (incremental.project_hash(), incremental.settings_hash({"targets": {}}), "incremental on version"),
+            (
+                incremental.project_hash(),
+                incremental.settings_hash({"targets": {}}),
+                "incremental on version",
+            ),
         ],
         start=1,
     ):

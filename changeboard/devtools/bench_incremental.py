@@ -62,7 +62,9 @@ def _incremental_child(samples: str, data_root: str, as_of: str, delta_dir: str)
             "and table_name = 'int_incidents_attributed_to_changes__affected'"
         ).fetchall()[0][0]
         affected = (
-            con.execute("select count(*) from v.intermediate.int_incidents_attributed_to_changes__affected").fetchall()[0][0]
+            con.execute(
+                "select count(*) from v.intermediate.int_incidents_attributed_to_changes__affected"
+            ).fetchall()[0][0]
             if has_affected
             else None
         )
@@ -72,7 +74,11 @@ def _incremental_child(samples: str, data_root: str, as_of: str, delta_dir: str)
     copy_seconds = phases.get("build.copy_previous", 0.0)
     return {
         "seconds": build_seconds,
-        "delta_rows": {"incidents": counts.incidents, "changes": counts.changes, "relationships": counts.relationships},
+        "delta_rows": {
+            "incidents": counts.incidents,
+            "changes": counts.changes,
+            "relationships": counts.relationships,
+        },
         "delta_write_seconds": delta_seconds,
         "ingest_seconds": ingest_seconds,
         "build_kind": pub.meta.get("build_kind"),
@@ -80,7 +86,9 @@ def _incremental_child(samples: str, data_root: str, as_of: str, delta_dir: str)
         "copy_seconds": copy_seconds,
         "dbt_seconds": dbt_seconds,
         "publish_seconds": phases.get("build.publish", 0.0),
-        "other_seconds": max(0.0, build_seconds - dbt_seconds - copy_seconds - phases.get("build.publish", 0.0)),
+        "other_seconds": max(
+            0.0, build_seconds - dbt_seconds - copy_seconds - phases.get("build.publish", 0.0)
+        ),
         "incidents": incidents,
         "affected_incidents": affected,
         "warehouse_mb": round(pub.path.stat().st_size / 2**20, 1),
@@ -92,7 +100,9 @@ def _slowest_nodes(run_results: Path, n: int = 12) -> list[tuple[str, float]]:
     if not run_results.exists():
         return []
     results = json.loads(run_results.read_text(encoding="utf-8")).get("results", [])
-    timed = sorted(((r["unique_id"], float(r.get("execution_time") or 0.0)) for r in results), key=lambda x: -x[1])
+    timed = sorted(
+        ((r["unique_id"], float(r.get("execution_time") or 0.0)) for r in results), key=lambda x: -x[1]
+    )
     return [(uid.split(".", 1)[-1], round(t, 2)) for uid, t in timed[:n]]
 
 
@@ -144,7 +154,9 @@ def print_incremental(result: Mapping[str, Any], console: Console) -> None:
             f"{inc['affected_incidents']:,} of {inc['incidents']:,} incidents; load 1m mean "
             f"{inc.get('load_1m_mean')} max {inc.get('load_1m_max')}; peak RSS {inc.get('peak_rss_mb')} MiB"
         )
-        console.print("  slowest dbt nodes: " + ", ".join(f"{n} {t:.1f}s" for n, t in inc["slowest_nodes"][:8]))
+        console.print(
+            "  slowest dbt nodes: " + ", ".join(f"{n} {t:.1f}s" for n, t in inc["slowest_nodes"][:8])
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -174,8 +186,14 @@ def main(argv: list[str] | None = None) -> None:
         log,
         "generate",
         lambda: bench._in_child(
-            bench._generate_child, str(root / "samples"), changes, incidents, cis, as_of.isoformat(),
-            timeout=bench.TIMEOUTS["generate"], watch=root,
+            bench._generate_child,
+            str(root / "samples"),
+            changes,
+            incidents,
+            cis,
+            as_of.isoformat(),
+            timeout=bench.TIMEOUTS["generate"],
+            watch=root,
         ),
     )
     log("ingest (all files)")
@@ -183,7 +201,11 @@ def main(argv: list[str] | None = None) -> None:
         log,
         "ingest",
         lambda: bench._in_child(
-            bench._ingest_child, [str(root / "samples")], str(root / "data"), timeout=bench.TIMEOUTS["ingest"], watch=root
+            bench._ingest_child,
+            [str(root / "samples")],
+            str(root / "data"),
+            timeout=bench.TIMEOUTS["ingest"],
+            watch=root,
         ),
     )
     res["ingest"].pop("results", None)
@@ -192,8 +214,12 @@ def main(argv: list[str] | None = None) -> None:
         log,
         "build",
         lambda: bench._in_child(
-            bench._build_child, str(root / "data"), as_of.strftime("%Y-%m-%d %H:%M:%S"), f"bench-{changes}",
-            timeout=bench.TIMEOUTS["build"], watch=root,
+            bench._build_child,
+            str(root / "data"),
+            as_of.strftime("%Y-%m-%d %H:%M:%S"),
+            f"bench-{changes}",
+            timeout=bench.TIMEOUTS["build"],
+            watch=root,
         ),
     )
     res["build"]["slowest_nodes"] = _slowest_nodes(root / "data" / "dbt" / "target" / "run_results.json")

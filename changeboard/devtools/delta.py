@@ -45,7 +45,9 @@ def _read(path: Path) -> pl.DataFrame:
 
 def _rows(path: Path, picked: np.ndarray) -> pl.DataFrame:
     """The rows at the positions ``picked`` (in that order), without reading the file whole."""
-    order = pl.DataFrame({"_pos": picked.astype(np.uint32), "_order": np.arange(len(picked), dtype=np.uint32)})
+    order = pl.DataFrame(
+        {"_pos": picked.astype(np.uint32), "_order": np.arange(len(picked), dtype=np.uint32)}
+    )
     found = _scan(path).with_row_index("_pos").join(order.lazy(), on="_pos").collect()
     return found.sort("_order").drop("_pos", "_order")
 
@@ -58,13 +60,20 @@ def _write(frame: pl.DataFrame, path: Path) -> None:
 
 
 def _newest(path: Path) -> datetime:
-    value = _scan(path).select(pl.col("sys_updated_on").str.to_datetime(TS_FORMAT, strict=False).max()).collect().item()
+    value = (
+        _scan(path)
+        .select(pl.col("sys_updated_on").str.to_datetime(TS_FORMAT, strict=False).max())
+        .collect()
+        .item()
+    )
     assert isinstance(value, datetime)
     return value
 
 
 def _shift(column: str, hours: np.ndarray) -> pl.Expr:
-    shifted = pl.col(column).str.to_datetime(TS_FORMAT, strict=False) + pl.duration(hours=pl.Series(hours))
+    shifted = pl.col(column).str.to_datetime(TS_FORMAT, strict=False) + pl.duration(
+        hours=pl.lit(pl.Series(hours))
+    )
     return shifted.dt.strftime(TS_FORMAT).alias(column)
 
 
@@ -90,19 +99,28 @@ def write_delta(sample_dir: Path, out_dir: Path, *, seed: int, step: int, share:
     updated_on = (newest + timedelta(minutes=10 * step)).strftime(TS_FORMAT)
     older_on = (newest - timedelta(days=400)).strftime(TS_FORMAT)
     ci_names = cis.filter(pl.col("sys_class_name") != "Business Service")["name"].to_numpy()
-    k_inc = max(int(round(n_inc * share)), 4)
-    k_chg = max(int(round(n_chg * share)), 4)
+    k_inc = max(round(n_inc * share), 4)
+    k_chg = max(round(n_chg * share), 4)
 
     # changes: updated (times shifted, another CI), new ones in old periods (late arrivals)
     upd_c = _rows(chg_path, _pick(rng, n_chg, k_chg // 2))
     upd_c = upd_c.with_columns(
         _shift("work_start", rng.integers(-6, 7, upd_c.height)),
         _shift("work_end", rng.integers(-6, 7, upd_c.height)),
-        pl.Series("cmdb_ci", np.where(rng.random(upd_c.height) < 0.5, rng.choice(ci_names, upd_c.height), upd_c["cmdb_ci"].to_numpy())),
+        pl.Series(
+            "cmdb_ci",
+            np.where(
+                rng.random(upd_c.height) < 0.5,
+                rng.choice(ci_names, upd_c.height),
+                upd_c["cmdb_ci"].to_numpy(),
+            ),
+        ),
         pl.lit(updated_on).alias("sys_updated_on"),
     )
     ended = np.flatnonzero(change_keys["work_end"].is_not_null().to_numpy())
-    new_c = _rows(chg_path, np.sort(rng.choice(ended, size=min(k_chg - k_chg // 2, len(ended)), replace=False)))
+    new_c = _rows(
+        chg_path, np.sort(rng.choice(ended, size=min(k_chg - k_chg // 2, len(ended)), replace=False))
+    )
     new_numbers = [f"CHG{9_000_000 + step * 10_000 + i:07d}" for i in range(new_c.height)]
     new_c = new_c.with_columns(
         pl.Series("sys_id", [f"delta{step:04d}c{i:08d}" for i in range(new_c.height)]),
@@ -124,16 +142,27 @@ def write_delta(sample_dir: Path, out_dir: Path, *, seed: int, step: int, share:
     caused = rng.random(upd_i.height) < 0.3
     numbers = np.concatenate([change_keys["number"].to_numpy(), np.array(new_numbers, dtype=object)])
     upd_i = upd_i.with_columns(
-        pl.Series("cmdb_ci", np.where(rng.random(upd_i.height) < 0.5, rng.choice(ci_names, upd_i.height), upd_i["cmdb_ci"].to_numpy())),
+        pl.Series(
+            "cmdb_ci",
+            np.where(
+                rng.random(upd_i.height) < 0.5,
+                rng.choice(ci_names, upd_i.height),
+                upd_i["cmdb_ci"].to_numpy(),
+            ),
+        ),
         _shift("opened_at", rng.integers(-30, 31, upd_i.height)),
-        pl.Series("caused_by", np.where(caused, rng.choice(numbers, upd_i.height), upd_i["caused_by"].to_numpy())),
+        pl.Series(
+            "caused_by", np.where(caused, rng.choice(numbers, upd_i.height), upd_i["caused_by"].to_numpy())
+        ),
         pl.lit(updated_on).alias("sys_updated_on"),
     )
     # new incidents open on the CI of a (new or known) change shortly after its end
     anchors = pl.concat(
         [
             new_c.select("cmdb_ci", "work_end"),
-            change_keys.filter(pl.col("work_end").is_not_null() & pl.col("cmdb_ci").is_not_null()).select("cmdb_ci", "work_end"),
+            change_keys.filter(pl.col("work_end").is_not_null() & pl.col("cmdb_ci").is_not_null()).select(
+                "cmdb_ci", "work_end"
+            ),
         ]
     )
     anchors = anchors[rng.integers(0, anchors.height, k_inc - k_inc // 2).tolist()]
@@ -142,7 +171,10 @@ def write_delta(sample_dir: Path, out_dir: Path, *, seed: int, step: int, share:
         pl.Series("sys_id", [f"delta{step:04d}i{i:08d}" for i in range(base.height)]),
         pl.Series("number", [f"INC{9_000_000 + step * 10_000 + i:07d}" for i in range(base.height)]),
         anchors["cmdb_ci"].alias("cmdb_ci"),
-        (anchors["work_end"].str.to_datetime(TS_FORMAT, strict=False) + pl.duration(hours=pl.Series(rng.integers(0, 30, base.height))))
+        (
+            anchors["work_end"].str.to_datetime(TS_FORMAT, strict=False)
+            + pl.duration(hours=pl.lit(pl.Series(rng.integers(0, 30, base.height))))
+        )
         .dt.strftime(TS_FORMAT)
         .alias("opened_at"),
         pl.lit(updated_on).alias("sys_updated_on"),

@@ -112,9 +112,13 @@ def plan_build(data: DataDir, build_vars: dict[str, object], *, full_refresh: bo
     except duckdb.Error as exc:
         return full(f"the published version {published.version} cannot be read ({type(exc).__name__})")
     if state is None:
-        return full(f"the published version {published.version} records no build state (built before incremental builds)")
+        return full(
+            f"the published version {published.version} records no build state (built before incremental builds)"
+        )
     if state.get("project_hash") != project:
-        return full(f"the dbt project (models, seeds, macros) or changeboard's version changed since {published.version}")
+        return full(
+            f"the dbt project (models, seeds, macros) or changeboard's version changed since {published.version}"
+        )
     if state.get("settings_hash") != settings:
         return full(f"the build settings (metric targets, as_of) changed since {published.version}")
     return BuildPlan(
@@ -155,7 +159,14 @@ def record(con: duckdb.DuckDBPyConnection, plan: BuildPlan, ingest_run_max: int)
         f"create or replace table {STATE_TABLE} as select ?::varchar as build_kind, ?::varchar as build_reason, "
         "?::varchar as previous_version, ?::varchar as project_hash, ?::varchar as settings_hash, "
         "?::bigint as ingest_run_max",
-        [plan.kind, plan.reason, plan.previous_version, plan.project_hash, plan.settings_hash, ingest_run_max],
+        [
+            plan.kind,
+            plan.reason,
+            plan.previous_version,
+            plan.project_hash,
+            plan.settings_hash,
+            ingest_run_max,
+        ],
     )
 
 
