@@ -33,7 +33,7 @@ class DeltaCounts:
     relationships: int
 
 
-def _scan(path: Path) -> pl.LazyFrame:
+def _scan(path: Path | list[Path]) -> pl.LazyFrame:
     # the sample's ServiceNow files are cp1252; only free text holds non-ASCII bytes, and a
     # replacement character there is as good as any other edit of an updated record
     return pl.scan_csv(path, infer_schema=False, encoding="utf8-lossy")
@@ -43,7 +43,7 @@ def _read(path: Path) -> pl.DataFrame:
     return _scan(path).collect()
 
 
-def _rows(path: Path, picked: np.ndarray) -> pl.DataFrame:
+def _rows(path: Path | list[Path], picked: np.ndarray) -> pl.DataFrame:
     """The rows at the positions ``picked`` (in that order), without reading the file whole."""
     order = pl.DataFrame(
         {"_pos": picked.astype(np.uint32), "_order": np.arange(len(picked), dtype=np.uint32)}
@@ -59,7 +59,7 @@ def _write(frame: pl.DataFrame, path: Path) -> None:
     path.write_bytes(buffer.getvalue().encode("cp1252", errors="replace"))
 
 
-def _newest(path: Path) -> datetime:
+def _newest(path: Path | list[Path]) -> datetime:
     value = (
         _scan(path)
         .select(pl.col("sys_updated_on").str.to_datetime(TS_FORMAT, strict=False).max())
@@ -90,7 +90,8 @@ def write_delta(sample_dir: Path, out_dir: Path, *, seed: int, step: int, share:
     out = out_dir / SN
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(src / "_export.toml", out / "_export.toml")
-    inc_path, chg_path = src / "incident.csv", src / "change_request.csv"
+    # the generator splits a large incident export into incident.csv, incident_2.csv, ...
+    inc_path, chg_path = sorted(src.glob("incident*.csv")), src / "change_request.csv"
     n_inc = int(_scan(inc_path).select(pl.len()).collect().item())
     n_chg = int(_scan(chg_path).select(pl.len()).collect().item())
     change_keys = _scan(chg_path).select("number", "cmdb_ci", "work_end").collect()

@@ -168,9 +168,11 @@
         2. they name, explicitly, the old or new number of a changed change;
         3. the previous version attributed them to a changed change;
         4. they sit on a CI / service a changed change touches (before or after the change), opened
-           at or after that touch's window start (or actual end) and before the next start (end)
-           of an unchanged touch on the same CI: the as-of joins pick the latest preceding touch, so
-           a touch changes nothing for incidents behind a later unchanged one.
+           at or after that touch's window start (or actual end), before the next start (end) of an
+           unchanged touch on the same CI, and no later than the window end of the changed touch or
+           of the unchanged touch it hides or uncovers: the as-of joins pick the latest preceding
+           touch, so a touch changes nothing for incidents behind a later unchanged one, and a
+           picked touch counts only up to its window end.
         A change is changed when its fingerprint differs or a CI it names has different neighbour
         rows (a CMDB relationship or a CI name changed). -#}
     {%- set change_cis = ref('int_changes_joined_to_configuration_items') -%}
@@ -179,6 +181,7 @@
     {%- set prev_change_cis = attribution_previous(change_cis) -%}
     {%- set prev_neighbours = attribution_previous(neighbours) -%}
     {%- set prev_change_services = attribution_previous(change_services) -%}
+    {%- set window_hours = var('attribution_window_hours') -%}
     with
     new_incident_fp as ({{ attribution_incident_fingerprints() }}),
     new_change_fp as ({{ attribution_change_fingerprints() }}),
@@ -220,11 +223,13 @@
         select number_key from prev_change_fp semi join changed_changes using (change_id)
     ),
     changed_touches as (
-        select t.match_level, t.touched_id, fp.window_start_at, fp.actual_end_at
+        select t.match_level, t.touched_id, fp.window_start_at, fp.actual_end_at,
+            coalesce(fp.actual_end_at, fp.window_start_at) + interval ({{ window_hours }}) hour as window_end_at
         from ({{ attribution_touches_of(change_cis, neighbours, change_services, 'changed_changes') }}) as t
         inner join new_change_fp as fp on fp.change_id = t.change_id
         union
-        select t.match_level, t.touched_id, fp.window_start_at, fp.actual_end_at
+        select t.match_level, t.touched_id, fp.window_start_at, fp.actual_end_at,
+            coalesce(fp.actual_end_at, fp.window_start_at) + interval ({{ window_hours }}) hour as window_end_at
         from ({{ attribution_touches_of(prev_change_cis, prev_neighbours, prev_change_services, 'changed_changes') }}) as t
         inner join prev_change_fp as fp on fp.change_id = t.change_id
     ),
@@ -246,22 +251,48 @@
         select change_id from changed_changes
     ),
     unchanged_touches as (
-        select t.match_level, t.touched_id, fp.window_start_at, fp.actual_end_at
+        select t.match_level, t.touched_id, fp.window_start_at, fp.actual_end_at,
+            coalesce(fp.actual_end_at, fp.window_start_at) + interval ({{ window_hours }}) hour as window_end_at
         from ({{ attribution_touches_of(change_cis, neighbours, change_services, 'unchanged_changes_on_keys') }}) as t
         inner join new_change_fp as fp on fp.change_id = t.change_id
         semi join changed_keys as k on k.match_level = t.match_level and k.touched_id = t.touched_id
     ),
+    unchanged_start_groups as (
+        -- per key and start time, the latest window end of the unchanged touches starting then
+        select match_level, touched_id, window_start_at, max(window_end_at) as window_end_at
+        from unchanged_touches
+        where window_start_at is not null
+        group by all
+    ),
     start_regions as (
-        select c.match_level, c.touched_id, c.window_start_at as region_start, u.window_start_at as region_end
+        -- from the changed touch's start until the next unchanged start, and no later than the
+        -- window end of the changed touch or of the unchanged touch it hides (or uncovers)
+        select
+            c.match_level,
+            c.touched_id,
+            c.window_start_at as region_start,
+            next_touch.window_start_at as region_end,
+            greatest(c.window_end_at, coalesce(hidden.window_end_at, c.window_end_at)) as region_last
         from (select * from changed_touches where window_start_at is not null) as c
-        asof left join (select * from unchanged_touches where window_start_at is not null) as u
-            on u.match_level = c.match_level and u.touched_id = c.touched_id and u.window_start_at > c.window_start_at
+        asof left join unchanged_start_groups as next_touch
+            on next_touch.match_level = c.match_level and next_touch.touched_id = c.touched_id
+            and next_touch.window_start_at > c.window_start_at
+        asof left join unchanged_start_groups as hidden
+            on hidden.match_level = c.match_level and hidden.touched_id = c.touched_id
+            and hidden.window_start_at <= c.window_start_at
     ),
     end_regions as (
-        select c.match_level, c.touched_id, c.actual_end_at as region_start, u.actual_end_at as region_end
+        -- an unchanged touch that ended before it ended no later, so its window ends no later
+        select
+            c.match_level,
+            c.touched_id,
+            c.actual_end_at as region_start,
+            next_touch.actual_end_at as region_end,
+            c.window_end_at as region_last
         from (select * from changed_touches where actual_end_at is not null) as c
-        asof left join (select * from unchanged_touches where actual_end_at is not null) as u
-            on u.match_level = c.match_level and u.touched_id = c.touched_id and u.actual_end_at > c.actual_end_at
+        asof left join (select * from unchanged_touches where actual_end_at is not null) as next_touch
+            on next_touch.match_level = c.match_level and next_touch.touched_id = c.touched_id
+            and next_touch.actual_end_at > c.actual_end_at
     ),
     regions as (
         select * from start_regions
@@ -284,6 +315,7 @@
             and regions.touched_id = incident_keys.match_id
             and incident_keys.opened_at >= regions.region_start
             and (regions.region_end is null or incident_keys.opened_at < regions.region_end)
+            and incident_keys.opened_at <= regions.region_last
     ),
     explicit_incidents as (
         select incident_id from {{ ref('stg_canonical__incidents') }}
