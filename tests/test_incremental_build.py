@@ -95,7 +95,7 @@ def test_incremental_builds_equal_full_builds(tmp_path: Path) -> None:
         report = ingest_run.ingest_paths(data, [delta], run_id=ingest_run.new_run_id())
         assert not report.failed, ([(r.path, r.error) for r in report.failed], note)
         pub = build_run.build(data, run_id=ingest_run.new_run_id(), as_of=AS_OF_TEXT)
-        assert pub.meta["build_kind"] == "incremental", (pub.meta, note)
+        assert pub.meta["build_kind"] == "incremental", (pub.meta["build_reason"], note)
         affected = _count(
             pub.path, "select count(*) from v.intermediate.int_incidents_attributed_to_changes__affected"
         )
