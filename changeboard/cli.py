@@ -283,13 +283,25 @@ def build(
             help="Also run the dbt unit tests (the models' SQL on fixed inputs): after changing the models.",
         ),
     ] = False,
+    full_refresh: Annotated[
+        bool,
+        typer.Option(
+            "--full-refresh",
+            help="Build every model from scratch, even where an incremental build on the published version would do.",
+        ),
+    ] = False,
 ) -> None:
-    """Run dbt build (models and data tests) into a new warehouse version and publish it atomically."""
+    """Run dbt build (models and data tests) into a new warehouse version and publish it atomically.
+
+    The build is incremental on the published version when nothing but the data changed; it says
+    which, and why (a changed dbt project, settings or as_of; no published version; --full-refresh)."""
     data = _data(data_dir)
     run_id = ingest_run.new_run_id()
     try:
         with PipelineLock(data.lock_file, run_id=run_id, command="build", wait_seconds=wait):
-            _build(data, run_id, as_of, keep, unit_tests=unit_tests, max_age_days=max_age_days)
+            _build(
+                data, run_id, as_of, keep, unit_tests=unit_tests, max_age_days=max_age_days, full_refresh=full_refresh
+            )
     except PipelineBusy as exc:
         raise _fail(str(exc), 75) from None
 
@@ -302,6 +314,7 @@ def _build(
     *,
     unit_tests: bool = False,
     max_age_days: float | None = None,
+    full_refresh: bool = False,
 ) -> None:
     form = ingest_run.sync_forms(data, run_id=run_id)
     if form:
@@ -317,10 +330,17 @@ def _build(
                 max_age_days=max_age_days,
                 unit_tests=unit_tests,
                 on_node=progress.node_done,
+                full_refresh=full_refresh,
+                progress=lambda msg: (
+                    err.print(msg) if msg.startswith(("full build", "incremental build")) else None
+                ),
             )
     except build_run.BuildFailed as exc:
         raise _fail(str(exc)) from None
-    console.print(f"[green]published[/] warehouse version [bold]{pub.version}[/] → {data.warehouse_link}")
+    console.print(
+        f"[green]published[/] warehouse version [bold]{pub.version}[/] → {data.warehouse_link} "
+        f"({pub.meta.get('build_kind', 'full')} build: {pub.meta.get('build_reason', '')})"
+    )
 
 
 class _BuildProgress:

@@ -63,6 +63,8 @@ from rich.console import Console
 from rich.table import Table
 
 from changeboard import resources, timing
+from changeboard.devtools import bench_incremental
+from changeboard.devtools.bench_incremental import _incremental_child  # noqa: F401  (a child runs it by name)
 
 DEFAULT_CHANGES = 1_000_000
 DEFAULT_INCIDENTS = 5_000_000
@@ -1339,10 +1341,15 @@ def run_bench(
         per_scale[str(scale)] = _measure_scale(
             scale, inc, ci, workdir / f"scale_{scale}", as_of, page_runs, log, workdir
         )
+        if scale == chosen[-1] and isinstance(per_scale[str(scale)].get("build"), dict):
+            per_scale[str(scale)]["build"]["incremental"] = bench_incremental.measure(
+                workdir / f"scale_{scale}", as_of, log, workdir
+            )
         _write(out, _assemble(report, per_scale, started))  # partial results survive an interrupted run
     result = _assemble(report, per_scale, started)
     _write(out, result)
     print_report(result, console)
+    bench_incremental.print_incremental(result, console)
     console.print(f"[bold]JSON:[/] {out}")
     return result
 

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import duckdb
 
-from changeboard import resources
+from changeboard import resources, timing
 from changeboard.faults import fault
 from changeboard.ingest import load
 from changeboard.paths import DataDir
-from changeboard.pipeline import dbt_log
+from changeboard.pipeline import dbt_log, incremental
 from changeboard.pipeline.settings import SettingsError, read_retention, read_targets
 from changeboard.warehouse.versions import Published, collect_garbage, new_version_id, publish
 
@@ -119,6 +119,7 @@ def build(
     progress: Progress | None = None,
     unit_tests: bool = False,
     on_node: NodeProgress | None = None,
+    full_refresh: bool = False,
 ) -> Published:
     """Build a new warehouse version with dbt and publish it atomically (caller holds the lock).
 
@@ -126,7 +127,9 @@ def build(
     on fixed inputs, not the data: they run where the SQL changes (``unit_tests=True``, ``changeboard
     build --unit-tests``, the test suite), not in every production build (DECISIONLOG D23).
     ``on_node`` is called as each dbt node (model, test, seed) finishes, with its position.
-    ``keep`` and ``max_age_days`` override changeboard.toml's [retention] (DECISIONLOG D38)."""
+    The build is incremental on the published version when that is sound, else full (``full_refresh``
+    forces a full one); the choice and its reason are reported and recorded in the version
+    (:mod:`.incremental`, DECISIONLOG D41). ``keep`` and ``max_age_days`` override changeboard.toml's [retention] (DECISIONLOG D38)."""
     data.ensure()
     try:
         targets = read_targets(data.config_file)  # a bad changeboard.toml stops the build here
@@ -143,7 +146,6 @@ def build(
     building = data.versions / "next.duckdb.building"
     building.unlink(missing_ok=True)
     building.with_name(building.name + ".wal").unlink(missing_ok=True)
-    env = dbt_env(data, building, data.root / "dbt")
     args = [
         "--log-format",
         "json",
@@ -158,10 +160,20 @@ def build(
     if as_of:
         build_vars["as_of"] = as_of
     args += ["--vars", json.dumps(build_vars)]  # JSON is YAML: dbt reads it as the vars mapping
+    plan = incremental.plan_build(data, build_vars, full_refresh=full_refresh)
+    if progress:
+        progress(f"{plan.kind} build: {plan.reason}")
+    started = time.perf_counter()
+    with timing.phase("build.copy_previous"):
+        env = {**dbt_env(data, building, data.root / "dbt"), **incremental.prepare(data, plan, building)}
+    copy_seconds = time.perf_counter() - started
     if progress:
         progress(f"dbt build → {building.name}")
     started = time.perf_counter()
-    returncode, tail = _run_dbt(args, env, on_node)
+    try:
+        returncode, tail = _run_dbt(args, env, on_node)
+    finally:
+        incremental.finish(data)
     dbt_seconds = time.perf_counter() - started
     if returncode != 0:
         raise BuildFailed(f"dbt build failed (exit {returncode}); nothing was published.\n" + "\n".join(tail))
@@ -174,18 +186,27 @@ def build(
             "now()::timestamp as built_at, ?::bigint as ingest_runs, ?::double as dbt_seconds",
             [version, run_id, ingest_runs, dbt_seconds],
         )
+        incremental.record(con, plan, incremental.ingest_run_max(data))
         con.execute("checkpoint")
     finally:
         con.close()
     wal = building.with_name(building.name + ".wal")
     if wal.exists():
         raise BuildFailed(f"{wal} still exists after checkpoint; not publishing a file that needs its WAL")
-    published = publish(
-        data,
-        building,
-        version,
-        {"pipeline_run_id": run_id, "ingest_runs": ingest_runs, "dbt_seconds": round(dbt_seconds, 2)},
-    )
+    with timing.phase("build.publish"):
+        published = publish(
+            data,
+            building,
+            version,
+            {
+                "pipeline_run_id": run_id,
+                "ingest_runs": ingest_runs,
+                "dbt_seconds": round(dbt_seconds, 2),
+                "build_kind": plan.kind,
+                "build_reason": plan.reason,
+                "copy_seconds": round(copy_seconds, 2),
+            },
+        )
     collect_garbage(data, retention)
     return published
 

@@ -5,6 +5,15 @@
     pair count: per incident and per (method, touched CI) only the latest change whose window
     opened before the incident and the latest that ended before it are considered (changes tied
     on that time all are, so the result does not depend on the order rows are read in). -#}
+{#- Incremental on DuckDB: an incremental build recomputes only the incidents whose candidates can
+    differ from the previous version's and keeps the others' rows (macros/attribution_incremental.sql).
+    Spark and other engines build the whole table. Nothing here may depend on as_of or the build time. -#}
+{{ config(
+    materialized=('incremental' if target.type == 'duckdb' else 'table'),
+    incremental_strategy='append',
+    pre_hook="{{ attribution_incremental_pre_hooks() }}",
+    post_hook="{{ attribution_incremental_post_hooks() }}",
+) }}
 {%- set window_hours = var('attribution_window_hours') -%}
 {%- set threshold = var('attribution_confidence_threshold') -%}
 {%- set base = var('attribution_base_confidence') -%}
@@ -20,18 +29,21 @@ changes as (
 incidents as (
 
     select * from {{ ref('stg_canonical__incidents') }}
+    {{ attribution_incident_filter('incident_id') }}
 
 ),
 
 incident_cis as (
 
     select * from {{ ref('int_incidents_joined_to_configuration_items') }}
+    {{ attribution_incident_filter('incident_id') }}
 
 ),
 
 incident_links as (
 
     select * from {{ ref('stg_canonical__incident_links') }}
+    {{ attribution_incident_filter('incident_id') }}
 
 ),
 

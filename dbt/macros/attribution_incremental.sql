@@ -1,0 +1,338 @@
+{#- Incremental change attribution (DuckDB only; DECISIONLOG "Incremental builds"). An incremental
+    build starts from a copy of the published version; int_incidents_attributed_to_changes then
+    recomputes only the incidents whose candidates can differ from the previous version's, found by
+    comparing this build's attribution inputs with the previous version's (attached read-only as
+    catalog changeboard_previous), never by trusting raw load times: a CMDB edit, a late or
+    superseded record and a replaced ingest run all show up as a difference. Every other incident
+    keeps its rows. The fingerprint models (int_attribution_*_fingerprints) keep this build's inputs
+    for the next one. -#}
+
+{% macro attribution_previous_version() -%}
+    {#- The previous published version's file, set by the build only for an incremental build. -#}
+    {{ return(env_var('CHANGEBOARD_PREVIOUS_VERSION', '')) }}
+{%- endmacro %}
+
+{% macro attribution_previous(relation) -%}
+    {#- The same relation in the previous version (attached as changeboard_previous). -#}
+    changeboard_previous.{{ relation.schema }}.{{ relation.identifier }}
+{%- endmacro %}
+
+{% macro attribution_affected_relation() -%}
+    {#- The incidents an incremental build recomputed (kept in the version it publishes). -#}
+    {{ this.schema }}.{{ this.identifier }}__affected
+{%- endmacro %}
+
+{% macro attribution_incremental_pre_hooks() -%}
+    {#- Run as the model's pre-hooks: attach the previous version, list the affected incidents,
+        delete their rows (the model then appends theirs). Without a previous version (a dbt run by
+        hand on an existing file) every row is recomputed. -#}
+    {%- if is_incremental() -%}
+        {%- if attribution_previous_version() -%}
+            attach if not exists '{{ attribution_previous_version() }}' as changeboard_previous (read_only);
+            create or replace table {{ attribution_affected_relation() }} as {{ attribution_affected_incidents() }};
+            delete from {{ this }} where incident_id in (select incident_id from {{ attribution_affected_relation() }});
+        {%- else -%}
+            delete from {{ this }};
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro attribution_incremental_post_hooks() -%}
+    {#- The list of recomputed incidents stays in the version: what this build recomputed. -#}
+    {%- if is_incremental() and attribution_previous_version() -%}
+        detach database if exists changeboard_previous;
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro attribution_incident_filter(incident_column) -%}
+    {#- In an incremental run: only the affected incidents' rows. -#}
+    {%- if is_incremental() and attribution_previous_version() -%}
+        where {{ incident_column }} in (select incident_id from {{ attribution_affected_relation() }})
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro attribution_incident_fingerprints() -%}
+    {#- One row per incident: a hash of everything the attribution reads about it (its source, opening
+        time, caused_by reference, caused_by links to changes, CI and service). -#}
+    with
+    links as (
+        select
+            incident_id,
+            list_sort(list(coalesce(source_system, '') || chr(31) || coalesce(target_ref, ''))) as caused_by_links
+        from {{ ref('stg_canonical__incident_links') }}
+        where kind = 'caused_by' and target_type = 'change'
+        group by 1
+    ),
+    cis as (
+        select
+            incident_id,
+            list_sort(list(coalesce(ci_id, '') || chr(31) || coalesce(service_id, ''))) as cis
+        from {{ ref('int_incidents_joined_to_configuration_items') }}
+        group by 1
+    ),
+    incidents as (
+        select
+            incident_id,
+            list_sort(list(
+                coalesce(source_system, '') || chr(31) || coalesce(cast(opened_at as varchar), '')
+                || chr(31) || coalesce(caused_by_change_ref, '')
+            )) as own
+        from {{ ref('stg_canonical__incidents') }}
+        group by 1
+    ),
+    ids as (
+        select incident_id from incidents
+        union
+        select incident_id from links
+    )
+    select
+        ids.incident_id,
+        hash(incidents.own, links.caused_by_links, cis.cis) as fingerprint
+    from ids
+    left join incidents on incidents.incident_id = ids.incident_id
+    left join links on links.incident_id = ids.incident_id
+    left join cis on cis.incident_id = ids.incident_id
+{%- endmacro %}
+
+{% macro attribution_change_fingerprints() -%}
+    {#- One row per change: its number and attribution window, and a hash of everything the
+        attribution reads about it (number, source, actual times, CIs with names, services). -#}
+    {%- set window_hours = var('attribution_window_hours') -%}
+    with
+    cis as (
+        select
+            change_id,
+            list_sort(list(
+                coalesce(ci_id, '') || chr(31) || coalesce(ci_name, '') || chr(31) || cast(coalesce(is_service, false) as varchar)
+            )) as cis
+        from {{ ref('int_changes_joined_to_configuration_items') }}
+        group by 1
+    ),
+    services as (
+        select
+            change_id,
+            list_sort(list(coalesce(service_id, '') || chr(31) || coalesce(service_name, ''))) as services
+        from {{ ref('int_changes_joined_to_services') }}
+        group by 1
+    ),
+    changes as (
+        select
+            change_id,
+            lower(number) as number_key,
+            least(coalesce(actual_start_at, actual_end_at), coalesce(actual_end_at, actual_start_at)) as window_start_at,
+            actual_end_at,
+            hash(source_system, number, actual_start_at, actual_end_at) as own
+        from {{ ref('stg_canonical__changes') }}
+    ),
+    ids as (
+        select change_id from changes
+        union
+        select change_id from cis
+        union
+        select change_id from services
+    )
+    select
+        ids.change_id,
+        changes.number_key,
+        changes.window_start_at,
+        changes.actual_end_at,
+        hash(changes.own, cis.cis, services.services) as fingerprint
+    from ids
+    left join changes on changes.change_id = ids.change_id
+    left join cis on cis.change_id = ids.change_id
+    left join services on services.change_id = ids.change_id
+{%- endmacro %}
+
+{% macro attribution_touches_of(change_cis, neighbours, change_services, changes) -%}
+    {#- The (change, match level, touched CI or service) rows of the changes in `changes`, as
+        int_incidents_attributed_to_changes forms them (change_touches). -#}
+    select change_cis.change_id, 0 as match_level, change_cis.ci_id as touched_id
+    from {{ change_cis }} as change_cis
+    semi join {{ changes }} as c on c.change_id = change_cis.change_id
+    where change_cis.ci_id is not null and not coalesce(change_cis.is_service, false)
+    union
+    select change_cis.change_id, neighbours.hops as match_level, neighbours.neighbour_ci_id as touched_id
+    from {{ change_cis }} as change_cis
+    semi join {{ changes }} as c on c.change_id = change_cis.change_id
+    inner join {{ neighbours }} as neighbours on neighbours.ci_id = change_cis.ci_id
+    where change_cis.ci_id is not null and not coalesce(change_cis.is_service, false)
+    union
+    select change_services.change_id, 3 as match_level, change_services.service_id as touched_id
+    from {{ change_services }} as change_services
+    semi join {{ changes }} as c on c.change_id = change_services.change_id
+{%- endmacro %}
+
+{% macro attribution_affected_incidents() -%}
+    {#- The incidents whose candidate changes can differ from the previous version's:
+        1. their own inputs differ (incident fingerprint);
+        2. they name, explicitly, the old or new number of a changed change;
+        3. the previous version attributed them to a changed change;
+        4. they sit on a CI / service a changed change touches (before or after the change), opened
+           at or after that touch's window start (or actual end), before the next start (end) of an
+           unchanged touch on the same CI, and no later than the window end of the changed touch or
+           of the unchanged touch it hides or uncovers: the as-of joins pick the latest preceding
+           touch, so a touch changes nothing for incidents behind a later unchanged one, and a
+           picked touch counts only up to its window end.
+        A change is changed when its fingerprint differs or a CI it names has different neighbour
+        rows (a CMDB relationship or a CI name changed). -#}
+    {%- set change_cis = ref('int_changes_joined_to_configuration_items') -%}
+    {%- set neighbours = ref('int_configuration_items_joined_to_neighbours') -%}
+    {%- set change_services = ref('int_changes_joined_to_services') -%}
+    {%- set prev_change_cis = attribution_previous(change_cis) -%}
+    {%- set prev_neighbours = attribution_previous(neighbours) -%}
+    {%- set prev_change_services = attribution_previous(change_services) -%}
+    {%- set window_hours = var('attribution_window_hours') -%}
+    with
+    new_incident_fp as ({{ attribution_incident_fingerprints() }}),
+    new_change_fp as ({{ attribution_change_fingerprints() }}),
+    prev_incident_fp as (select * from changeboard_previous.{{ this.schema }}.int_attribution_incident_fingerprints),
+    prev_change_fp as (select * from changeboard_previous.{{ this.schema }}.int_attribution_change_fingerprints),
+    changed_incidents as (
+        select coalesce(n.incident_id, p.incident_id) as incident_id
+        from new_incident_fp as n
+        full join prev_incident_fp as p on p.incident_id = n.incident_id
+        where n.fingerprint is distinct from p.fingerprint
+    ),
+    changed_changes_direct as (
+        select coalesce(n.change_id, p.change_id) as change_id
+        from new_change_fp as n
+        full join prev_change_fp as p on p.change_id = n.change_id
+        where n.fingerprint is distinct from p.fingerprint
+    ),
+    neighbour_differences as (
+        (select ci_id, neighbour_ci_id, hops, relationship_path from {{ neighbours }}
+         except all
+         select ci_id, neighbour_ci_id, hops, relationship_path from {{ prev_neighbours }})
+        union all
+        (select ci_id, neighbour_ci_id, hops, relationship_path from {{ prev_neighbours }}
+         except all
+         select ci_id, neighbour_ci_id, hops, relationship_path from {{ neighbours }})
+    ),
+    changed_changes as (
+        select change_id from changed_changes_direct
+        union
+        select change_cis.change_id from {{ change_cis }} as change_cis
+        semi join neighbour_differences as d on d.ci_id = change_cis.ci_id
+        union
+        select change_cis.change_id from {{ prev_change_cis }} as change_cis
+        semi join neighbour_differences as d on d.ci_id = change_cis.ci_id
+    ),
+    changed_numbers as (
+        select number_key from new_change_fp semi join changed_changes using (change_id)
+        union
+        select number_key from prev_change_fp semi join changed_changes using (change_id)
+    ),
+    changed_touches as (
+        select t.match_level, t.touched_id, fp.window_start_at, fp.actual_end_at,
+            coalesce(fp.actual_end_at, fp.window_start_at) + interval ({{ window_hours }}) hour as window_end_at
+        from ({{ attribution_touches_of(change_cis, neighbours, change_services, 'changed_changes') }}) as t
+        inner join new_change_fp as fp on fp.change_id = t.change_id
+        union
+        select t.match_level, t.touched_id, fp.window_start_at, fp.actual_end_at,
+            coalesce(fp.actual_end_at, fp.window_start_at) + interval ({{ window_hours }}) hour as window_end_at
+        from ({{ attribution_touches_of(prev_change_cis, prev_neighbours, prev_change_services, 'changed_changes') }}) as t
+        inner join prev_change_fp as fp on fp.change_id = t.change_id
+    ),
+    changed_keys as (
+        select distinct match_level, touched_id from changed_touches
+    ),
+    unchanged_changes_on_keys as (
+        -- the changes that are not changed and touch a changed key (candidates for "next touch")
+        select change_cis.change_id from {{ change_cis }} as change_cis
+        semi join changed_keys as k on k.match_level = 0 and k.touched_id = change_cis.ci_id
+        union
+        select change_cis.change_id from {{ change_cis }} as change_cis
+        inner join {{ neighbours }} as neighbours on neighbours.ci_id = change_cis.ci_id
+        semi join changed_keys as k on k.match_level = neighbours.hops and k.touched_id = neighbours.neighbour_ci_id
+        union
+        select change_services.change_id from {{ change_services }} as change_services
+        semi join changed_keys as k on k.match_level = 3 and k.touched_id = change_services.service_id
+        except
+        select change_id from changed_changes
+    ),
+    unchanged_touches as (
+        select t.match_level, t.touched_id, fp.window_start_at, fp.actual_end_at,
+            coalesce(fp.actual_end_at, fp.window_start_at) + interval ({{ window_hours }}) hour as window_end_at
+        from ({{ attribution_touches_of(change_cis, neighbours, change_services, 'unchanged_changes_on_keys') }}) as t
+        inner join new_change_fp as fp on fp.change_id = t.change_id
+        semi join changed_keys as k on k.match_level = t.match_level and k.touched_id = t.touched_id
+    ),
+    unchanged_start_groups as (
+        -- per key and start time, the latest window end of the unchanged touches starting then
+        select match_level, touched_id, window_start_at, max(window_end_at) as window_end_at
+        from unchanged_touches
+        where window_start_at is not null
+        group by all
+    ),
+    start_regions as (
+        -- from the changed touch's start until the next unchanged start, and no later than the
+        -- window end of the changed touch or of the unchanged touch it hides (or uncovers)
+        select
+            c.match_level,
+            c.touched_id,
+            c.window_start_at as region_start,
+            next_touch.window_start_at as region_end,
+            greatest(c.window_end_at, coalesce(hidden.window_end_at, c.window_end_at)) as region_last
+        from (select * from changed_touches where window_start_at is not null) as c
+        asof left join unchanged_start_groups as next_touch
+            on next_touch.match_level = c.match_level and next_touch.touched_id = c.touched_id
+            and next_touch.window_start_at > c.window_start_at
+        asof left join unchanged_start_groups as hidden
+            on hidden.match_level = c.match_level and hidden.touched_id = c.touched_id
+            and hidden.window_start_at <= c.window_start_at
+    ),
+    end_regions as (
+        -- an unchanged touch that ended before it ended no later, so its window ends no later
+        select
+            c.match_level,
+            c.touched_id,
+            c.actual_end_at as region_start,
+            next_touch.actual_end_at as region_end,
+            c.window_end_at as region_last
+        from (select * from changed_touches where actual_end_at is not null) as c
+        asof left join (select * from unchanged_touches where actual_end_at is not null) as next_touch
+            on next_touch.match_level = c.match_level and next_touch.touched_id = c.touched_id
+            and next_touch.actual_end_at > c.actual_end_at
+    ),
+    regions as (
+        select * from start_regions
+        union all
+        select * from end_regions
+    ),
+    incident_keys as (
+        select incident_cis.incident_id, incidents.opened_at, levels.match_level,
+            case when levels.match_level = 3 then incident_cis.service_id else incident_cis.ci_id end as match_id
+        from {{ ref('int_incidents_joined_to_configuration_items') }} as incident_cis
+        inner join {{ ref('stg_canonical__incidents') }} as incidents on incidents.incident_id = incident_cis.incident_id
+        cross join (values (0), (1), (2), (3)) as levels (match_level)
+        where incidents.opened_at is not null
+    ),
+    touched_incidents as (
+        select incident_keys.incident_id
+        from incident_keys
+        inner join regions
+            on regions.match_level = incident_keys.match_level
+            and regions.touched_id = incident_keys.match_id
+            and incident_keys.opened_at >= regions.region_start
+            and (regions.region_end is null or incident_keys.opened_at < regions.region_end)
+            and incident_keys.opened_at <= regions.region_last
+    ),
+    explicit_incidents as (
+        select incident_id from {{ ref('stg_canonical__incidents') }}
+        where lower(caused_by_change_ref) in (select number_key from changed_numbers)
+        union
+        select incident_id from {{ ref('stg_canonical__incident_links') }}
+        where kind = 'caused_by' and target_type = 'change'
+            and lower(target_ref) in (select number_key from changed_numbers)
+    ),
+    previously_attributed as (
+        select incident_id from {{ this }} semi join changed_changes using (change_id)
+    )
+    select incident_id from changed_incidents
+    union
+    select incident_id from explicit_incidents
+    union
+    select incident_id from previously_attributed
+    union
+    select incident_id from touched_incidents
+{%- endmacro %}
