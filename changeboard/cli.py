@@ -300,7 +300,13 @@ def build(
     try:
         with PipelineLock(data.lock_file, run_id=run_id, command="build", wait_seconds=wait):
             _build(
-                data, run_id, as_of, keep, unit_tests=unit_tests, max_age_days=max_age_days, full_refresh=full_refresh
+                data,
+                run_id,
+                as_of,
+                keep,
+                unit_tests=unit_tests,
+                max_age_days=max_age_days,
+                full_refresh=full_refresh,
             )
     except PipelineBusy as exc:
         raise _fail(str(exc), 75) from None
