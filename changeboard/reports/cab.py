@@ -962,7 +962,14 @@ def _md_summary(ctx: dict[str, Any]) -> list[str]:
         f"In a blackout: **{summ['blackout']}**",
         f"To replan: **{summ['replan']}**",
     ]
-    lines = ["## Executive summary", "", " · ".join(tiles), "", f"Decisions needed: {md_escape(summ['order_note'])}", ""]
+    lines = [
+        "## Executive summary",
+        "",
+        " · ".join(tiles),
+        "",
+        f"Decisions needed: {md_escape(summ['order_note'])}",
+        "",
+    ]
 
     def listing(title: str, part: dict[str, Any], kind: str, ordered: bool = False) -> list[str]:
         out = [f"### {md_escape(title)} ({part['total']})", ""]
@@ -970,7 +977,17 @@ def _md_summary(ctx: dict[str, Any]) -> list[str]:
             return [*out, "None.", ""]
         if ordered:  # the chair's running order: position and time box first
             out += _md_table(
-                ["#", "Time box", "Change", "Risk", "Main reason", "Title", "Window (UTC)", "Flags", "Collisions"],
+                [
+                    "#",
+                    "Time box",
+                    "Change",
+                    "Risk",
+                    "Main reason",
+                    "Title",
+                    "Window (UTC)",
+                    "Flags",
+                    "Collisions",
+                ],
                 [
                     [
                         i["position"],

@@ -72,7 +72,7 @@ def with_running_order(pack: CabPack, order: Mapping[str, tuple[int, int | None]
 
 
 def timebox_text(minutes: int | None, start: datetime | None = None) -> str:
-    """'10 min (10:20–10:30)', '10 min', or '' (no time box): how every format shows a time box."""
+    """'10 min (10:20-10:30, an en dash)', '10 min', or '' (no time box): how every format shows a time box."""
     if minutes is None:
         return ""
     text = f"{int(minutes)} min"
@@ -82,13 +82,15 @@ def timebox_text(minutes: int | None, start: datetime | None = None) -> str:
 
 
 def order_tag(item: dict[str, Any], section: str, *, ordered: bool) -> str:
-    """'#2 · 15 min (10:10–10:25) ' before an item awaiting a decision in the chair's running order."""
+    """'#2 · 15 min (10:10-10:25) ' before an item awaiting a decision in the chair's running order."""
     if not ordered or section != "awaiting_decision" or not item.get("position"):
         return ""
     return f"#{item['position']}" + (f" · {item['timebox']}" if item.get("timebox") else "") + " "
 
 
-def slot_starts(meeting_at: datetime, order: Mapping[str, tuple[int, int | None]]) -> dict[str, datetime | None]:
+def slot_starts(
+    meeting_at: datetime, order: Mapping[str, tuple[int, int | None]]
+) -> dict[str, datetime | None]:
     """When each item of a running order comes up: the meeting time plus the time boxes before it (None
     once an earlier item has no time box), as :func:`with_running_order` computes for the pack."""
     out: dict[str, datetime | None] = {}

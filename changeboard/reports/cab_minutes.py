@@ -229,7 +229,9 @@ def render_markdown(m: Minutes) -> str:
         lines.append("No decision was recorded at this meeting.")
     if m.undecided:
         lines += ["", f"## On the running order, no decision recorded ({len(m.undecided)})", ""]
-        lines += _md_table(["#", "Time box", "Change"], [[u["position"], u["timebox"], u["number"]] for u in m.undecided])
+        lines += _md_table(
+            ["#", "Time box", "Change"], [[u["position"], u["timebox"], u["number"]] for u in m.undecided]
+        )
     lines.append("")
     return "\n".join(lines)
 
@@ -237,7 +239,15 @@ def render_markdown(m: Minutes) -> str:
 def _table(m: Minutes) -> tuple[list[str], list[list[object]]]:
     """The decisions table's header and cells (with the position and time box when there is a running
     order): what the Markdown and the PDF show."""
-    header = ["Decision", "Change", "Title", "Conditions / reason / deferral", "Evidence seen", "By", "At (UTC)"]
+    header = [
+        "Decision",
+        "Change",
+        "Title",
+        "Conditions / reason / deferral",
+        "Evidence seen",
+        "By",
+        "At (UTC)",
+    ]
     keys = ["decision", "change", "title", "detail", "evidence", "by", "at"]
     if m.running_order:
         header, keys = ["#", "Time box", *header], ["position", "timebox", *keys]

@@ -307,7 +307,9 @@ def _agenda_table(
     for n, i in enumerate(section["items"], start=1):
         colour = RISK.get(i["risk_level"], "#333333")
         tag = order_tag(i, section["name"], ordered=ordered).strip()
-        change = (f"<b>{esc(tag)}</b><br/>" if tag else "") + f"<b>{esc(i['number'])}</b><br/>{esc(i['state'])}"
+        change = (
+            f"<b>{esc(tag)}</b><br/>" if tag else ""
+        ) + f"<b>{esc(i['number'])}</b><br/>{esc(i['state'])}"
         if i["is_from_form"]:
             change += "<br/><font color='#2f5d8a'>form request</font>"
         title = (
@@ -525,7 +527,13 @@ def render(pack: CabPack, ctx: dict[str, Any], *, paper: str = "a4", detail: str
     for note in [ctx["limit_note"]] if ctx["limited"] and detail == "full" else []:
         story.append(Paragraph(esc(note), styles["meta"]))
     story += _one_line_table(
-        "1. Awaiting a CAB decision", summ["awaiting"], "line", avail, styles, more, ordered=summ["running_order"]
+        "1. Awaiting a CAB decision",
+        summ["awaiting"],
+        "line",
+        avail,
+        styles,
+        more,
+        ordered=summ["running_order"],
     )
     story.append(CondPageBreak(30 * mm))
     story += _one_line_table(
