@@ -14,6 +14,7 @@ a typed name recorded as unverified. Everything a requester typed is shown as te
 from __future__ import annotations
 
 import functools
+import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -91,19 +92,26 @@ def _decide(row: dict[str, Any], meeting_at: datetime, user: identity.Identity, 
     )
 
 
-def _save_order(rows: list[dict[str, Any]], meeting_at: datetime, user: identity.Identity, key: str) -> None:
-    edited = st.session_state.get(f"{key}_order")
+def _save_order(
+    rows: list[dict[str, Any]], meeting_at: datetime, user: identity.Identity, key: str, editor: str
+) -> None:
+    """Button callback: the editor's positions and time boxes stored as the meeting's running order."""
+    st.session_state[f"{key}_order_open"] = True  # the chair sees the saved order
+    edited = st.session_state.get(editor)
     frame = pl.DataFrame(rows)
     changes = (edited or {}).get("edited_rows", {}) if isinstance(edited, dict) else {}
     positions = frame["position"].to_list()
     boxes = frame["time box (min)"].to_list()
+    moved: set[int] = set()
     for index, change in changes.items():
         i = int(index)
         if "position" in change and change["position"] is not None:
             positions[i] = int(change["position"])
+            moved.add(i)
         if "time box (min)" in change:
             boxes[i] = None if change["time box (min)"] in (None, "", 0) else int(change["time box (min)"])
-    ordered = sorted(range(len(rows)), key=lambda i: (positions[i], i))
+    # an item moved to position k goes before the item that held k (which moves down one)
+    ordered = sorted(range(len(rows)), key=lambda i: (positions[i], i not in moved, i))
     try:
         with requests_data.ops() as con:
             n = cd.save_running_order(
@@ -298,10 +306,23 @@ def _order_editor(rows: pl.DataFrame, meeting_at: datetime, user: identity.Ident
         pl.col("timebox_minutes").alias("time box (min)"),
         "change_id",
     )
-    with st.expander("Running order and time boxes (chair)", icon=":material/format_list_numbered:"):
-        st.data_editor(
+    # the editor's key follows the stored order: once saved, the editor starts again from it (an edit
+    # kept across the save would apply to whichever item now sits in that row)
+    digest = hashlib.sha256(
+        repr(table.select("change_id", "position", "time box (min)").rows()).encode()
+    ).hexdigest()[:12]
+    editor = f"{key}_order_{digest}"
+    expanded = bool(st.session_state.get(f"{key}_order_open"))
+    with st.expander(
+        "Running order and time boxes (chair)", icon=":material/format_list_numbered:", expanded=expanded
+    ):
+        st.caption(
+            "Set an item's position to move it (it goes before the item that held that position) and its "
+            "time box in minutes; the printed pack and the minutes list the items in this order."
+        )
+        st.container(key=f"{key}_order_box").data_editor(
             table.drop("change_id").to_dicts(),
-            key=f"{key}_order",
+            key=editor,
             hide_index=True,
             disabled=["change", "title", "risk"],
             column_config={
@@ -314,7 +335,7 @@ def _order_editor(rows: pl.DataFrame, meeting_at: datetime, user: identity.Ident
             key=f"{key}_order_save",
             icon=":material/save:",
             on_click=_save_order,
-            args=(table.to_dicts(), meeting_at, user, key),
+            args=(table.to_dicts(), meeting_at, user, key, editor),
         )
 
 
@@ -337,7 +358,14 @@ def _export_payload(fmt: str) -> bytes:
 
     from changeboard.store import cab_export
 
-    keep, _left = cab_export.split(cab_export.read_decisions(db.data_dir().ops_db), fmt)
+    decisions = cab_export.read_decisions(db.data_dir().ops_db)
+    _pub, con = db.reader().current()
+    cur = con.cursor()
+    try:  # the sys_id a decision did not record, from the published changes
+        known = cab.known_source_ids(cur, [str(d["change_id"]) for d in decisions])
+    finally:
+        cur.close()
+    keep, _left = cab_export.split(cab_export.with_source_ids(decisions, known), fmt)
     text = cab_export.render(keep, fmt)
     return text.encode("utf-8-sig" if fmt.endswith("csv") else "utf-8")
 

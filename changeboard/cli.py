@@ -818,7 +818,20 @@ def cab_decisions_export(
     except ValueError as exc:
         raise _fail(f"--at: {exc}") from exc
     data = _data(data_dir)
-    result = cab_export.export(data.ops_db, fmt, out, meeting_at=meeting, excel_safe=excel_safe)
+    # a decision recorded before the build that loaded its change (or by an older app) has no sys_id:
+    # the published warehouse has it when the ServiceNow export had one
+    source_ids: dict[str, str | None] = {}
+    decided = [str(d["change_id"]) for d in cab_export.read_decisions(data.ops_db, meeting)]
+    if decided:
+        with contextlib.suppress(NoWarehouse):
+            con, _pub = connect_published(data)
+            try:
+                source_ids = cab.known_source_ids(con, decided)
+            finally:
+                con.close()
+    result = cab_export.export(
+        data.ops_db, fmt, out, meeting_at=meeting, excel_safe=excel_safe, source_ids=source_ids
+    )
     scope = f" of the meeting {meeting:%Y-%m-%d %H:%M} UTC" if meeting else ""
     console.print(f"wrote {result.written} CAB decision(s){scope} to {out} as {fmt}")
     for system, n in sorted(result.left_out.items()):
@@ -1009,8 +1022,8 @@ def report_cab(
         str,
         typer.Option(
             "--detail",
-            help="summary: the executive summary and one line per change (PDF, Markdown); full: the detail "
-            "(every listed change's evidence, the collisions) follows as an appendix.",
+            help="summary: the executive summary and one line per change (HTML, PDF, Markdown); full: the "
+            "detail (every listed change's evidence, the collisions) follows as an appendix.",
         ),
     ] = "summary",
     data_dir: DataDirOpt = None,
@@ -1048,14 +1061,21 @@ def report_cab(
         con.close()
     if limit < 0:
         raise _fail("--limit must be 0 (all) or more")
+    from changeboard.reports import cab_meeting
+    from changeboard.store import cab_decisions
+
+    # the chair's running order and time boxes, stored with the meeting on the CAB page
+    order = cab_decisions.read_running_order(data.ops_db, pack.meeting_at)
+    pack = cab_meeting.with_running_order(pack, order)
     payload = cab.render(pack, fmt, paper=paper, limit=limit or None, detail=detail)
     target = out or Path(f"cab-{pack.meeting_at:%Y-%m-%d}.{fmt}")
     _write_file(target, payload)
     counts = ", ".join(f"{pack.section(s).height} {s.replace('_', ' ')}" for s in cab.SECTIONS)
     console.print(
         f"wrote {target} ({fmt}, {len(payload):,} bytes) for the meeting at {pack.meeting_at:%Y-%m-%d %H:%M} UTC: "
-        f"{'nothing to review' if pack.is_empty else counts}; warehouse {pack.warehouse_version}; "
-        f"{time.perf_counter() - started:.1f} s",
+        f"{'nothing to review' if pack.is_empty else counts}; "
+        + (f"the chair's running order ({len(order)} item(s)); " if order else "")
+        + f"warehouse {pack.warehouse_version}; {time.perf_counter() - started:.1f} s",
         highlight=False,
     )
 

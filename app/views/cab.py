@@ -13,7 +13,8 @@ import streamlit as st
 from changeboard.app import components, db
 from changeboard.app.cab_decisions import render_cab_decisions
 
-from changeboard.reports import cab, cab_charts
+from changeboard.reports import cab, cab_charts, cab_meeting
+from changeboard.store import cab_decisions
 
 
 @st.cache_data(show_spinner=False, max_entries=32, ttl=3600)
@@ -49,8 +50,14 @@ def _section_frame(
     for i in cab.agenda_items(pack, name, incidents=incidents, limit=cab.DEFAULT_SECTION_LIMIT):
         evidence = dict(i["evidence"])
         keys = list(evidence)
+        order = (
+            {"#": i["position"], "time box": i["timebox"]}
+            if pack.running_order and name == "awaiting_decision"
+            else {}
+        )
         rows.append(
             {
+                **order,
                 "change": i["number"],
                 "risk indicator": f"{i['risk_level']} ({i['risk_score']})",
                 "why": "; ".join(i["reason_list"]),
@@ -100,7 +107,12 @@ if previous >= meeting:
     st.stop()
 paper = c4.selectbox("PDF paper", cab.PAPERS, format_func=str.upper, key="cab_paper")
 
-pack = _pack(pub.version, meeting, previous)
+# the chair's running order and time boxes (stored with the meeting): the screen and every download
+# list the items awaiting a decision in that order
+pack = cab_meeting.with_running_order(
+    _pack(pub.version, meeting, previous),
+    cab_decisions.read_running_order(db.data_dir().ops_db, meeting),
+)
 st.caption(
     f"Meeting {cab.fmt_ts(pack.meeting_at)} UTC · previous meeting {cab.fmt_ts(pack.previous_meeting_at)} · "
     f"forward schedule to {cab.fmt_ts(pack.forward_end_at)} · risk evidence as of {cab.fmt_ts(pack.evidence_as_of)} "

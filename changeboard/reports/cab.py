@@ -38,6 +38,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from changeboard.reports.cab_meeting import order_tag, running_order_note, timebox_text
 from changeboard.reports.cab_model import (  # the model, re-exported for callers (explicitly: `X as X`)
     COLLISION_KINDS as COLLISION_KINDS,
 )
@@ -316,6 +317,23 @@ select agenda_section || '|' || change_id as agenda_item_id,
 from sectioned
 order by section_order, risk_score desc nulls last, planned_start_at nulls last, number
 """
+
+
+def known_source_ids(con: duckdb.DuckDBPyConnection, change_ids: Iterable[str]) -> dict[str, str | None]:
+    """Each change's id in its source (``fct_changes.source_id``: a ServiceNow sys_id) as published, for
+    CAB decisions exported back to the system of record; empty when the warehouse predates the column."""
+    ids = sorted(set(change_ids))
+    if not ids or "fct_changes" not in _tables(con):
+        return {}
+    columns = {c[0] for c in con.sql("select * from fct_changes limit 0").description}
+    if "source_id" not in columns:
+        return {}
+    rows = con.sql(
+        "select change_id, source_id from fct_changes where change_id in "
+        "(select unnest(cast($1 as varchar[])))",
+        params=[ids],
+    ).fetchall()
+    return {str(c): None if s is None else str(s) for c, s in rows}
 
 
 # The agenda's changes' last update (fct_changes.updated_at): the same semi-join as the collisions.
@@ -597,17 +615,17 @@ def reasons(row: dict[str, Any]) -> list[str]:
 
 def listed_rows(rows: pl.DataFrame, limit: int | None) -> pl.DataFrame:
     """The rows of one section a pack lists: with ``limit``, the ``limit`` highest-risk (risk score, then
-    the earliest planned start, then number; ties in agenda order), kept in agenda order."""
+    the earliest planned start, then number; ties in agenda order), kept in agenda order. Items the
+    chair placed in the running order (``chair_position``) come first: the meeting takes them."""
     if not limit or rows.height <= limit:
         return rows
+    keys = ["risk_score", "planned_start_at", "number"]
+    descending = [True, False, False]
+    if "chair_position" in rows.columns:
+        keys, descending = ["chair_position", *keys], [False, *descending]
     return (
         rows.with_row_index("_position")
-        .sort(
-            ["risk_score", "planned_start_at", "number"],
-            descending=[True, False, False],
-            nulls_last=True,
-            maintain_order=True,
-        )
+        .sort(keys, descending=descending, nulls_last=True, maintain_order=True)
         .head(limit)
         .sort("_position")
         .drop("_position")
@@ -661,6 +679,8 @@ def _items(
                 "reason_list": reasons(row),
                 "incidents": incidents.get(row["change_id"], []),
                 "type_risk": f"{row.get('change_type') or '?'} / {row.get('risk') or 'risk not stated'}",
+                "position": row.get("agenda_position"),
+                "timebox": timebox_text(row.get("timebox_minutes"), row.get("slot_start_at")),
             }
         )
     return items
@@ -731,6 +751,8 @@ def _line(row: dict[str, Any]) -> dict[str, Any]:
         "collisions": int(row.get("collision_count") or 0),
         "outcome": row.get("outcome") or row.get("state") or "",
         "caused": int(row.get("caused_incident_count") or 0),
+        "position": row.get("agenda_position"),
+        "timebox": timebox_text(row.get("timebox_minutes"), row.get("slot_start_at")) or "—",
     }
 
 
@@ -749,7 +771,10 @@ def summary(pack: CabPack) -> dict[str, Any]:
       standard change in the forward schedule; ``scheduled``: one line per other scheduled change;
       ``reviews``: one line per emergency or failed change under review.
 
-    Each list is ``{"items": [...], "total": n, "hidden": n - shown}``."""
+    Each list is ``{"items": [...], "total": n, "hidden": n - shown}``. With the chair's running order
+    (``pack.running_order``, see :func:`changeboard.reports.cab_meeting.with_running_order`), the items
+    awaiting a decision are in that order, each with its position and time box (``running_order``
+    true, ``decisions_title`` and ``order_note`` say so)."""
 
     def listed(rows: pl.DataFrame, name: str) -> dict[str, Any]:
         cap = SUMMARY_LIMITS[name]
@@ -759,7 +784,9 @@ def summary(pack: CabPack) -> dict[str, Any]:
             "hidden": max(rows.height - cap, 0),
         }
 
-    awaiting = _by_risk(pack.section("awaiting_decision"))
+    ordered = bool(pack.running_order)
+    awaiting = pack.section("awaiting_decision")
+    awaiting = awaiting if ordered else _by_risk(awaiting)
     scheduled = pack.section("scheduled")
     deciding = pack.agenda.filter(pl.col("agenda_section").is_in(["awaiting_decision", "scheduled"]))
     attention = _by_risk(
@@ -787,6 +814,11 @@ def summary(pack: CabPack) -> dict[str, Any]:
         "replan": int(deciding["is_replan"].fill_null(False).sum()) if "is_replan" in deciding.columns else 0,
         "blackout": int(deciding["in_blackout"].fill_null(False).sum()),
         "high": int((deciding["risk_level"] == "high").fill_null(False).sum()),
+        "running_order": ordered,
+        "decisions_title": "Decisions needed, in the chair's running order"
+        if ordered
+        else "Decisions needed, highest risk first",
+        "order_note": running_order_note(pack),
     }
 
 
@@ -877,8 +909,10 @@ def context(pack: CabPack, *, limit: int | None = DEFAULT_SECTION_LIMIT) -> dict
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
-def render_html(pack: CabPack, *, limit: int | None = DEFAULT_SECTION_LIMIT) -> str:
-    """A self-contained HTML page (inline CSS, the timeline as an inline SVG image; autoescaped)."""
+def render_html(pack: CabPack, *, limit: int | None = DEFAULT_SECTION_LIMIT, detail: str = "full") -> str:
+    """A self-contained HTML page (inline CSS, the timeline as an inline SVG image; autoescaped): the
+    executive summary, the KPI strip, one line per change and the timeline; with ``detail="full"``
+    every listed change's evidence and the collisions follow as an appendix."""
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
     from changeboard.reports import cab_charts
@@ -896,7 +930,7 @@ def render_html(pack: CabPack, *, limit: int | None = DEFAULT_SECTION_LIMIT) -> 
     ctx["timeline_uri"] = (
         "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii") if svg else None
     )
-    return env.get_template("cab.html.j2").render(**ctx)
+    return env.get_template("cab.html.j2").render(**ctx, detail=detail)
 
 
 # --- Markdown ---------------------------------------------------------------------------------------
@@ -928,13 +962,48 @@ def _md_summary(ctx: dict[str, Any]) -> list[str]:
         f"In a blackout: **{summ['blackout']}**",
         f"To replan: **{summ['replan']}**",
     ]
-    lines = ["## Executive summary", "", " · ".join(tiles), ""]
+    lines = [
+        "## Executive summary",
+        "",
+        " · ".join(tiles),
+        "",
+        f"Decisions needed: {md_escape(summ['order_note'])}",
+        "",
+    ]
 
-    def listing(title: str, part: dict[str, Any], kind: str) -> list[str]:
+    def listing(title: str, part: dict[str, Any], kind: str, ordered: bool = False) -> list[str]:
         out = [f"### {md_escape(title)} ({part['total']})", ""]
         if not part["items"]:
             return [*out, "None.", ""]
-        if kind == "standard":
+        if ordered:  # the chair's running order: position and time box first
+            out += _md_table(
+                [
+                    "#",
+                    "Time box",
+                    "Change",
+                    "Risk",
+                    "Main reason",
+                    "Title",
+                    "Window (UTC)",
+                    "Flags",
+                    "Collisions",
+                ],
+                [
+                    [
+                        i["position"],
+                        i["timebox"],
+                        i["number"],
+                        i["risk"],
+                        i["reason"],
+                        i["title"],
+                        i["window"],
+                        i["flags"] or "—",
+                        i["collisions"],
+                    ]
+                    for i in part["items"]
+                ],
+            )
+        elif kind == "standard":
             out += _md_table(
                 ["Change", "Window (UTC)", "Title", "CI", "Service"],
                 [[i["number"], i["window"], i["title"], i["ci"], i["service"]] for i in part["items"]],
@@ -962,10 +1031,10 @@ def _md_summary(ctx: dict[str, Any]) -> list[str]:
             ]
         return [*out, ""]
 
-    lines += listing("Decisions needed, highest risk first", summ["decisions"], "line")
+    lines += listing(summ["decisions_title"], summ["decisions"], "line", summ["running_order"])
     lines += listing("High-risk, colliding or in a blackout", summ["attention"], "line")
     lines += ["## The agenda, one line per change", ""]
-    lines += listing("1. Awaiting a CAB decision", summ["awaiting"], "line")
+    lines += listing("1. Awaiting a CAB decision", summ["awaiting"], "line", summ["running_order"])
     lines += listing(
         "2. Forward schedule: normal, emergency and higher-risk changes", summ["scheduled"], "line"
     )
@@ -1031,7 +1100,9 @@ def render_markdown(pack: CabPack, *, limit: int | None = DEFAULT_SECTION_LIMIT,
             ],
             [
                 [
-                    i["number"] + (" (form)" if i["is_from_form"] else ""),
+                    order_tag(i, sec["name"], ordered=ctx["summary"]["running_order"])
+                    + i["number"]
+                    + (" (form)" if i["is_from_form"] else ""),
                     i["title"],
                     i["type_risk"],
                     i["window"],
@@ -1225,6 +1296,8 @@ def render(
             out: str | bytes = render_pdf(pack, paper=paper, limit=limit, detail=detail)
         elif fmt == "md":
             out = render_markdown(pack, limit=limit, detail=detail)
+        elif fmt == "html":
+            out = render_html(pack, limit=limit, detail=detail)
         else:
             out = RENDERERS[fmt](pack, limit=limit)
     return out.encode("utf-8") if isinstance(out, str) else out

@@ -2,6 +2,10 @@
 reasons and deferral dates, who decided and when), from the request store, as HTML, PDF or Markdown; and
 an iCalendar update that puts each deferred item on the date it comes back to the CAB.
 
+With the chair's running order stored for the meeting, the decisions are listed in that order with
+their time boxes, and the items the chair put on the agenda without a decision at the meeting are
+listed as such; without one, by kind of decision as recorded.
+
 ``changeboard report cab-minutes --at …`` and the CAB page's buttons render the same :class:`Minutes`.
 """
 
@@ -10,11 +14,12 @@ from __future__ import annotations
 import io
 import re
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from changeboard.reports.cab_meeting import slot_starts, timebox_text
 from changeboard.reports.cab_model import DEFAULT_MEETING_HOUR, fmt_ts
 from changeboard.store import cab_decisions as cd
 
@@ -29,6 +34,8 @@ class Minutes:
     attendees: list[dict[str, Any]]
     decisions: list[dict[str, Any]]  # every decision recorded at the meeting, oldest first
     generated_at: datetime
+    # the chair's running order of the meeting: change_id -> (position, time box minutes)
+    running_order: dict[str, tuple[int, int | None]] = field(default_factory=dict)
 
     @property
     def title(self) -> str:
@@ -45,6 +52,22 @@ class Minutes:
     def is_empty(self) -> bool:
         return not self.decisions
 
+    @property
+    def undecided(self) -> list[dict[str, Any]]:
+        """The items of the running order with no decision at this meeting, in that order."""
+        decided = {str(d["change_id"]) for d in self.decisions}
+        slots = slot_starts(self.meeting_at, self.running_order)
+        return [
+            {
+                "change_id": cid,
+                "number": cid.split(":", 1)[-1],
+                "position": str(pos),
+                "timebox": timebox_text(box, slots.get(cid)),
+            }
+            for cid, (pos, box) in sorted(self.running_order.items(), key=lambda kv: kv[1][0])
+            if cid not in decided
+        ]
+
 
 def minutes(
     con: sqlite3.Connection, meeting_at: datetime, *, generated_at: datetime | None = None
@@ -56,6 +79,7 @@ def minutes(
         attendees=cd.attendees(con, at),
         decisions=cd.list_decisions(con, meeting_at=at),
         generated_at=(generated_at or datetime.now(UTC)).replace(tzinfo=None, microsecond=0),
+        running_order=cd.running_order(con, at),
     )
 
 
@@ -101,21 +125,30 @@ def _evidence(d: dict[str, Any]) -> str:
 
 
 def rows(m: Minutes) -> list[dict[str, str]]:
-    """One row per decision, in the order of :data:`ORDER` then as recorded: the texts every format shows."""
+    """One row per decision, the texts every format shows: in the chair's running order (decisions on
+    items outside it after them), else in the order of :data:`ORDER`; then as recorded."""
+    decisions = [d for kind in ORDER for d in m.of(kind)]
+    slots = slot_starts(m.meeting_at, m.running_order)
+    after = len(m.running_order) + 1
+    if m.running_order:
+        decisions.sort(key=lambda d: m.running_order.get(str(d["change_id"]), (after, None))[0])
     out = []
-    for kind in ORDER:
-        for d in m.of(kind):
-            out.append(
-                {
-                    "decision": cd.LABELS[kind],
-                    "change": str(d["number"]) + (" (form)" if d["source_system"] == "form" else ""),
-                    "title": str(d.get("title") or ""),
-                    "detail": _detail(d),
-                    "evidence": _evidence(d),
-                    "by": _who(d),
-                    "at": str(d["decided_at"]).replace("T", " ")[:16],
-                }
-            )
+    for d in decisions:
+        cid = str(d["change_id"])
+        position, box = m.running_order.get(cid, (None, None))
+        out.append(
+            {
+                "position": "" if position is None else str(position),
+                "timebox": timebox_text(box, slots.get(cid)),
+                "decision": cd.LABELS[str(d["decision"])],
+                "change": str(d["number"]) + (" (form)" if d["source_system"] == "form" else ""),
+                "title": str(d.get("title") or ""),
+                "detail": _detail(d),
+                "evidence": _evidence(d),
+                "by": _who(d),
+                "at": str(d["decided_at"]).replace("T", " ")[:16],
+            }
+        )
     return out
 
 
@@ -139,12 +172,17 @@ th { background: #e8edf2; } .meta { color: #555; }
 {% if attendees %}<ul>{% for a in attendees %}<li>{{ a.name }}{% if a.role %} ({{ a.role }}){% endif %}</li>{% endfor %}</ul>
 {% else %}<p>No attendee recorded.</p>{% endif %}
 <h2>Decisions ({{ rows|length }})</h2>
-{% if rows %}<table><thead><tr><th>Decision</th><th>Change</th><th>Title</th><th>Conditions / reason / deferral</th>
+{% if ordered %}<p class="meta">In the chair's running order, with the time boxes.</p>{% endif %}
+{% if rows %}<table><thead><tr>{% if ordered %}<th>#</th><th>Time box</th>{% endif %}<th>Decision</th><th>Change</th><th>Title</th><th>Conditions / reason / deferral</th>
 <th>Evidence seen</th><th>By</th><th>At (UTC)</th></tr></thead><tbody>
-{% for r in rows %}<tr><td>{{ r.decision }}</td><td>{{ r.change }}</td><td>{{ r.title }}</td><td>{{ r.detail }}</td>
+{% for r in rows %}<tr>{% if ordered %}<td>{{ r.position }}</td><td>{{ r.timebox }}</td>{% endif %}<td>{{ r.decision }}</td><td>{{ r.change }}</td><td>{{ r.title }}</td><td>{{ r.detail }}</td>
 <td>{{ r.evidence }}</td><td>{{ r.by }}</td><td>{{ r.at }}</td></tr>
 {% endfor %}</tbody></table>
 {% else %}<p>No decision was recorded at this meeting.</p>{% endif %}
+{% if undecided %}<h2>On the running order, no decision recorded ({{ undecided|length }})</h2>
+<table><thead><tr><th>#</th><th>Time box</th><th>Change</th></tr></thead><tbody>
+{% for u in undecided %}<tr><td>{{ u.position }}</td><td>{{ u.timebox }}</td><td>{{ u.number }}</td></tr>
+{% endfor %}</tbody></table>{% endif %}
 </body></html>
 """
 
@@ -159,6 +197,8 @@ def render_html(m: Minutes) -> str:
         counts=counts(m),
         attendees=m.attendees,
         rows=rows(m),
+        ordered=bool(m.running_order),
+        undecided=m.undecided,
     )
 
 
@@ -180,26 +220,38 @@ def render_markdown(m: Minutes) -> str:
     if not m.attendees:
         lines.append("No attendee recorded.")
     lines += ["", f"## Decisions ({len(m.decisions)})", ""]
+    header, cells = _table(m)
+    if m.running_order:
+        lines += ["In the chair's running order, with the time boxes.", ""]
     if m.decisions:
-        lines += _md_table(
-            [
-                "Decision",
-                "Change",
-                "Title",
-                "Conditions / reason / deferral",
-                "Evidence seen",
-                "By",
-                "At (UTC)",
-            ],
-            [
-                [r["decision"], r["change"], r["title"], r["detail"], r["evidence"], r["by"], r["at"]]
-                for r in rows(m)
-            ],
-        )
+        lines += _md_table(header, cells)
     else:
         lines.append("No decision was recorded at this meeting.")
+    if m.undecided:
+        lines += ["", f"## On the running order, no decision recorded ({len(m.undecided)})", ""]
+        lines += _md_table(
+            ["#", "Time box", "Change"], [[u["position"], u["timebox"], u["number"]] for u in m.undecided]
+        )
     lines.append("")
     return "\n".join(lines)
+
+
+def _table(m: Minutes) -> tuple[list[str], list[list[object]]]:
+    """The decisions table's header and cells (with the position and time box when there is a running
+    order): what the Markdown and the PDF show."""
+    header = [
+        "Decision",
+        "Change",
+        "Title",
+        "Conditions / reason / deferral",
+        "Evidence seen",
+        "By",
+        "At (UTC)",
+    ]
+    keys = ["decision", "change", "title", "detail", "evidence", "by", "at"]
+    if m.running_order:
+        header, keys = ["#", "Time box", *header], ["position", "timebox", *keys]
+    return header, [[r[k] for k in keys] for r in rows(m)]
 
 
 def render_pdf(m: Minutes, *, paper: str = "a4") -> bytes:
@@ -240,27 +292,26 @@ def render_pdf(m: Minutes, *, paper: str = "a4") -> bytes:
         Paragraph(esc(f"Decisions ({len(m.decisions)})"), styles["h2"]),
     ]
     if m.decisions:
+        header, cells = _table(m)
+        fractions = [0.11, 0.1, 0.22, 0.22, 0.14, 0.12, 0.09]
+        if m.running_order:
+            story.append(Paragraph("In the chair's running order, with the time boxes.", styles["meta"]))
+            fractions = [0.03, 0.1, 0.1, 0.09, 0.17, 0.19, 0.12, 0.12, 0.08]
+        story.append(cab_pdf._table(header, cells, [avail * f for f in fractions], styles))
+    else:
+        story.append(Paragraph("No decision was recorded at this meeting.", styles["body"]))
+    if m.undecided:
+        story.append(
+            Paragraph(esc(f"On the running order, no decision recorded ({len(m.undecided)})"), styles["h2"])
+        )
         story.append(
             cab_pdf._table(
-                [
-                    "Decision",
-                    "Change",
-                    "Title",
-                    "Conditions / reason / deferral",
-                    "Evidence seen",
-                    "By",
-                    "At (UTC)",
-                ],
-                [
-                    [r["decision"], r["change"], r["title"], r["detail"], r["evidence"], r["by"], r["at"]]
-                    for r in rows(m)
-                ],
-                [avail * f for f in (0.11, 0.1, 0.22, 0.22, 0.14, 0.12, 0.09)],
+                ["#", "Time box", "Change"],
+                [[u["position"], u["timebox"], u["number"]] for u in m.undecided],
+                [avail * f for f in (0.05, 0.2, 0.3)],
                 styles,
             )
         )
-    else:
-        story.append(Paragraph("No decision was recorded at this meeting.", styles["body"]))
     regular, _bold = cab_pdf.fonts()
 
     class Canvas(cab_pdf._NumberedCanvas):

@@ -4,6 +4,7 @@ defaults. The feed (:mod:`changeboard.reports.cab`) builds a pack; the renderers
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -85,7 +86,7 @@ class CabPack:
     Frames:
         agenda: one row per (agenda_section, change) with rpt_cab_agenda's columns (type, risk,
             window, CIs, service, blackout / maintenance flags, collisions, risk evidence, risk
-            indicator and reasons), ordered by section, planned start, number.
+            indicator and reasons), ordered by section, risk score (highest first), planned start, number.
         collisions: fct_change_collisions rows that involve a change on the agenda.
         caused_incidents: fct_incidents caused (primary, counted) by the changes under
             post-implementation review, with the change's number.
@@ -93,6 +94,9 @@ class CabPack:
             (one calendar event each that the pack lists), with their collisions as text.
         blackouts: dim_change_windows blackout windows overlapping [T, F).
         kpi_strip: the KPI strip (rpt_cab_kpi_strip's columns).
+
+    With a running order, the items awaiting a decision are in the chair's order and carry
+    ``chair_position``, ``agenda_position``, ``timebox_minutes`` and ``slot_start_at``.
     """
 
     meeting_at: datetime
@@ -110,6 +114,9 @@ class CabPack:
     kpi_strip: pl.DataFrame
     kpi_source: str
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # the chair's running order of the items awaiting a decision, from the request store (change_id ->
+    # (position, time box in minutes or None)); empty: by risk. Applied by cab_meeting.with_running_order.
+    running_order: Mapping[str, tuple[int, int | None]] = field(default_factory=dict)
 
     def section(self, name: str) -> pl.DataFrame:
         """The agenda rows of one section."""

@@ -32,6 +32,7 @@ from reportlab.platypus.paragraph import cleanBlockQuotedText
 from reportlab.platypus.paraparser import ParaParser, known_entities
 
 from changeboard.reports import cab_charts
+from changeboard.reports.cab_meeting import order_tag
 from changeboard.reports.cab_model import CabPack
 
 if TYPE_CHECKING:
@@ -287,7 +288,9 @@ def _clip(text: object, limit: int = CELL_TEXT) -> str:
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
-def _agenda_table(section: dict[str, Any], avail: float, styles: dict[str, ParagraphStyle]) -> LongTable:
+def _agenda_table(
+    section: dict[str, Any], avail: float, styles: dict[str, ParagraphStyle], *, ordered: bool = False
+) -> LongTable:
     review = section["name"] in ("emergency_retrospective", "post_implementation_review")
     fractions = [0.085, 0.17, 0.07, 0.075, 0.23, 0.215, 0.155]
     header = [
@@ -303,7 +306,10 @@ def _agenda_table(section: dict[str, Any], avail: float, styles: dict[str, Parag
     extra = []
     for n, i in enumerate(section["items"], start=1):
         colour = RISK.get(i["risk_level"], "#333333")
-        change = f"<b>{esc(i['number'])}</b><br/>{esc(i['state'])}"
+        tag = order_tag(i, section["name"], ordered=ordered).strip()
+        change = (
+            f"<b>{esc(tag)}</b><br/>" if tag else ""
+        ) + f"<b>{esc(i['number'])}</b><br/>{esc(i['state'])}"
         if i["is_from_form"]:
             change += "<br/><font color='#2f5d8a'>form request</font>"
         title = (
@@ -346,9 +352,17 @@ def _agenda_table(section: dict[str, Any], avail: float, styles: dict[str, Parag
 
 
 def _one_line_table(
-    title: str, listing: dict[str, Any], kind: str, avail: float, styles: dict[str, ParagraphStyle], more: str
+    title: str,
+    listing: dict[str, Any],
+    kind: str,
+    avail: float,
+    styles: dict[str, ParagraphStyle],
+    more: str,
+    *,
+    ordered: bool = False,
 ) -> list[Any]:
-    """A heading and one line per change (risk and its main reason first), with how many more there are."""
+    """A heading and one line per change (risk and its main reason first), with how many more there are;
+    ``ordered``: the chair's running order, each line led by its position and time box."""
     out: list[Any] = [Paragraph(esc(f"{title} ({listing['total']})"), styles["h3"])]
     if not listing["items"]:
         out.append(Paragraph("None.", styles["body"]))
@@ -376,22 +390,24 @@ def _one_line_table(
     else:
         header = ["Change", "Risk", "Main reason", "Title", "Window (UTC)", "Flags, collisions"]
         fractions = [0.09, 0.075, 0.29, 0.25, 0.125, 0.17]
+        if ordered:
+            header = ["#", "Time box", *header]
+            fractions = [0.03, 0.1, 0.09, 0.075, 0.22, 0.2, 0.125, 0.16]
         rows = []
         for i in listing["items"]:
             colour = RISK.get(i["risk_level"], "#333333")
             notes = ", ".join(
                 x for x in (i["flags"], f"{i['collisions']} collision(s)" if i["collisions"] else "") if x
             )
-            rows.append(
-                [
-                    i["number"],
-                    _Cell(f"<font color='{colour}'><b>{esc(i['risk'])}</b></font>", styles["cell"]),
-                    _clip(i["reason"], 75),
-                    _clip(i["title"], 58),
-                    i["window"],
-                    _clip(notes or "—", 60),
-                ]
-            )
+            row: list[Any] = [
+                i["number"],
+                _Cell(f"<font color='{colour}'><b>{esc(i['risk'])}</b></font>", styles["cell"]),
+                _clip(i["reason"], 75 if not ordered else 55),
+                _clip(i["title"], 58 if not ordered else 45),
+                i["window"],
+                _clip(notes or "—", 60),
+            ]
+            rows.append([str(i["position"] or ""), i["timebox"], *row] if ordered else row)
     out.append(_table(header, rows, [f * avail for f in fractions], styles))
     if listing["hidden"]:
         out.append(Paragraph(esc(f"… and {listing['hidden']} more {more}"), styles["meta"]))
@@ -498,8 +514,9 @@ def render(pack: CabPack, ctx: dict[str, Any], *, paper: str = "a4", detail: str
     if ctx["kpis"]:
         story.append(_kpi_table(ctx, avail, styles))
     more = "(the appendix of `--detail full`, the CAB page and its CSV list every one)"
+    story.append(Paragraph(esc(f"Decisions needed: {summ['order_note']}"), styles["meta"]))
     story += _one_line_table(
-        "Decisions needed, highest risk first", summ["decisions"], "line", avail, styles, more
+        summ["decisions_title"], summ["decisions"], "line", avail, styles, more, ordered=summ["running_order"]
     )
     story += _one_line_table(
         "High-risk, colliding or in a blackout", summ["attention"], "line", avail, styles, more
@@ -509,7 +526,15 @@ def render(pack: CabPack, ctx: dict[str, Any], *, paper: str = "a4", detail: str
     story.append(Paragraph("The agenda, one line per change", styles["h2"]))
     for note in [ctx["limit_note"]] if ctx["limited"] and detail == "full" else []:
         story.append(Paragraph(esc(note), styles["meta"]))
-    story += _one_line_table("1. Awaiting a CAB decision", summ["awaiting"], "line", avail, styles, more)
+    story += _one_line_table(
+        "1. Awaiting a CAB decision",
+        summ["awaiting"],
+        "line",
+        avail,
+        styles,
+        more,
+        ordered=summ["running_order"],
+    )
     story.append(CondPageBreak(30 * mm))
     story += _one_line_table(
         "2. Forward schedule: normal, emergency and higher-risk changes",
@@ -593,7 +618,7 @@ def _appendix(
             note = f"The {shown} highest-risk of {sec['total']} changes (and {sec['hidden']} more)."
             story.append(Paragraph(esc(note), styles["meta"]))
         if sec["items"]:
-            story.append(_agenda_table(sec, avail, styles))
+            story.append(_agenda_table(sec, avail, styles, ordered=ctx["summary"]["running_order"]))
         else:
             story.append(Paragraph("Nothing to review.", styles["body"]))
     if ctx["kpis"] and pack.kpi_strip.filter(pack.kpi_strip["unit"] == "rate").height:

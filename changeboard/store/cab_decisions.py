@@ -30,6 +30,7 @@ import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import cast
 
 from changeboard.store.requests import DecisionRefused as DecisionRefused  # re-exported: the page catches it
@@ -401,6 +402,19 @@ def running_order(con: sqlite3.Connection, meeting_at: datetime) -> dict[str, tu
         [meeting_key(meeting_at)],
     ).fetchall()
     return {str(c): (int(p), None if m is None else int(m)) for c, p, m in rows}
+
+
+def read_running_order(ops_db: Path, meeting_at: datetime) -> dict[str, tuple[int, int | None]]:
+    """:func:`running_order` from the store file, read-only (no store or no order: empty): what the
+    printed pack (``changeboard report cab``, the CAB page's downloads) lists the items in."""
+    if not ops_db.exists():
+        return {}
+    con = sqlite3.connect(f"file:{ops_db}?mode=ro", uri=True, timeout=10.0)
+    try:
+        has = con.execute("select count(*) from sqlite_master where name = 'cab_meeting_item'").fetchone()[0]
+        return running_order(con, meeting_at) if has else {}
+    finally:
+        con.close()
 
 
 # --- attendees -----------------------------------------------------------------------------------------

@@ -5,11 +5,12 @@ meeting.
 Formats:
 
 * ``servicenow-csv``: an import-set CSV onto ``change_request``. Coalesce the transform map on
-  ``u_number`` -> ``number`` (or ``u_sys_id`` -> ``sys_id`` when filled: the change's sys_id as the
-  app knew it); a form request that was exported with ``changeboard requests export`` is found by
-  ``u_correlation_id`` -> ``correlation_id`` (its reference). ``u_approval`` is ServiceNow's approval
-  choice (approved / rejected; ``requested`` for a deferral, which stays awaiting); the decision, its
-  conditions or reason, the deferral date, who and when go to ``u_cab_*`` columns and a work note.
+  ``u_number`` -> ``number`` (or ``u_sys_id`` -> ``sys_id`` when filled: the change's sys_id from the
+  ServiceNow export it was loaded from, recorded with the decision or looked up in the published
+  warehouse, :func:`with_source_ids`; left empty when the export had no sys_id column); a form
+  request that was exported with ``changeboard requests export`` is found by ``u_correlation_id`` ->
+  ``correlation_id`` (its reference). ``u_approval`` is ServiceNow's approval choice (approved /
+  rejected; ``requested`` for a deferral, which stays awaiting); the decision, its conditions or reason, the deferral date, who and when go to ``u_cab_*`` columns and a work note.
 * ``json``: ServiceNow Table API calls: one ``PATCH /api/now/table/change_request/<sys_id>`` per
   decision (when the sys_id is not known, the ``GET`` that finds it by number comes first).
 * ``jira-csv``: Jira's CSV import updating existing issues: ``Issue Key`` identifies the issue (map it
@@ -26,8 +27,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -73,6 +75,33 @@ JIRA_COLUMNS = (
 )
 
 
+# A ServiceNow sys_id: 32 hex digits. A change loaded from an export without a sys_id column carries
+# its number as its source id (the connector's fallback): never sent as a sys_id.
+SYS_ID = re.compile(r"[0-9a-fA-F]{32}")
+
+
+def sys_id(d: Mapping[str, object]) -> str | None:
+    """The decision's change's ServiceNow sys_id, or None (a form request, or no sys_id known)."""
+    if d["source_system"] == cd.FORM_SYSTEM:
+        return None
+    value = str(d.get("source_id") or "").strip()
+    return value if SYS_ID.fullmatch(value) else None
+
+
+def with_source_ids(
+    decisions: Iterable[dict[str, object]], known: Mapping[str, str | None]
+) -> list[dict[str, object]]:
+    """The decisions, each without a source id given the one ``known`` holds for its change (the
+    published warehouse's ``fct_changes.source_id``: a decision recorded before the build that loaded
+    the change's export, or by an older app, did not record it)."""
+    out = []
+    for d in decisions:
+        if not d.get("source_id") and known.get(str(d["change_id"])):
+            d = {**d, "source_id": known[str(d["change_id"])]}
+        out.append(d)
+    return out
+
+
 @dataclass(frozen=True)
 class ExportResult:
     written: int
@@ -101,7 +130,7 @@ def servicenow_rows(decisions: Iterable[dict[str, object]]) -> list[dict[str, st
         rows.append(
             {
                 "u_number": "" if form else str(d["number"]),
-                "u_sys_id": "" if form else str(d.get("source_id") or ""),
+                "u_sys_id": sys_id(d) or "",
                 "u_correlation_id": str(d["number"]) if form else "",
                 "u_approval": SN_APPROVAL[str(d["decision"])],
                 "u_cab_decision": str(d["decision"]),
@@ -129,10 +158,10 @@ def table_api_calls(decisions: Iterable[dict[str, object]]) -> list[dict[str, ob
             "work_notes": work_note(d),
         }
         body = {k: v for k, v in body.items() if v}
-        sys_id = None if form else d.get("source_id")
+        known = sys_id(d)
         find = (
             None
-            if sys_id
+            if known
             else {
                 "method": "GET",
                 "path": "/api/now/table/change_request",
@@ -150,7 +179,7 @@ def table_api_calls(decisions: Iterable[dict[str, object]]) -> list[dict[str, ob
                 "find": find,
                 "update": {
                     "method": "PATCH",
-                    "path": f"/api/now/table/change_request/{sys_id or '<sys_id returned by find>'}",
+                    "path": f"/api/now/table/change_request/{known or '<sys_id returned by find>'}",
                     "body": body,
                 },
             }
@@ -226,12 +255,23 @@ def split(decisions: Iterable[dict[str, object]], fmt: str) -> tuple[list[dict[s
 
 
 def export(
-    ops_db: Path, fmt: str, out: Path, *, meeting_at: datetime | None = None, excel_safe: bool = False
+    ops_db: Path,
+    fmt: str,
+    out: Path,
+    *,
+    meeting_at: datetime | None = None,
+    excel_safe: bool = False,
+    source_ids: Mapping[str, str | None] | None = None,
 ) -> ExportResult:
-    """Write the export file (atomically); returns how many decisions it holds and what it left out."""
+    """Write the export file (atomically); returns how many decisions it holds and what it left out.
+    ``source_ids``: change_id -> the change's source id in the published warehouse, for decisions
+    that did not record one (:func:`with_source_ids`)."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    keep, left = split(read_decisions(ops_db, meeting_at), fmt)
+    decisions = read_decisions(ops_db, meeting_at)
+    if source_ids:
+        decisions = with_source_ids(decisions, source_ids)
+    keep, left = split(decisions, fmt)
     text = render(keep, fmt, excel_safe=excel_safe)
     write_atomic(out, text, encoding="utf-8-sig" if fmt.endswith("csv") else "utf-8")
     return ExportResult(len(keep), left)

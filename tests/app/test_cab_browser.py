@@ -15,6 +15,7 @@ import io
 import re
 import shutil
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -177,4 +178,91 @@ def test_a_whole_cab_meeting_in_a_real_browser(
     ics = _download(page, "Deferred (ICS)").decode()
     assert ics.count("BEGIN:VEVENT") == 2
     _screenshot(page, shots / "cab_meeting_minutes.png")
+    page.close()
+
+
+def _cell(box, row: int, col: int) -> str:  # type: ignore[no-untyped-def]
+    """A data editor cell's text, read from the grid's accessible table (the canvas draws the same)."""
+    return str(box.locator(f'[data-testid="glide-cell-{col}-{row}"]').first.inner_text()).strip()
+
+
+def _edit_cell(page, box, row: int, col: int, text: str) -> None:  # type: ignore[no-untyped-def]
+    """Type ``text`` into a data editor cell: click the first cell, walk there with the arrow keys, type
+    (the cell's editor opens on the first key: a moment before Enter commits it). A keystroke the grid
+    took before it had focus is retried (at most 3 times), checked on the grid's accessible table."""
+    grid = box.locator('[data-testid="stDataFrameResizable"]')
+    for _attempt in range(3):
+        grid.click(position={"x": 30, "y": 35 + 17})
+        page.wait_for_timeout(300)
+        for key in ["ArrowDown"] * row + ["ArrowRight"] * col:
+            page.keyboard.press(key)
+        page.keyboard.type(text)
+        page.wait_for_timeout(400)
+        page.keyboard.press("Enter")
+        _settle(page)
+        if _cell(box, row, col) == text:
+            return
+    raise AssertionError(f"the cell ({row}, {col}) did not take {text!r}: {_cell(box, row, col)!r}")
+
+
+def test_the_chair_reorders_and_time_boxes_the_agenda(
+    browser, server: str, meeting_data: DataDir, output_dir: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """The chair moves the third item to the top with a 15-minute time box: stored with the meeting, the
+    cards follow it, and the printed pack (HTML) and the minutes list the items in that order."""
+    pack, _itsm, _forms = _items(meeting_data)
+    con = connect_ops(meeting_data.ops_db)
+    try:
+        from changeboard.store import requests as ops
+
+        before = cd.running_order(con, pack.meeting_at)
+        rows = cab_meeting.items_to_decide(pack, before, ops.list_requests(con, statuses=["submitted"]))
+    finally:
+        con.close()
+    moved, was_first = rows["number"][2], rows["number"][0]
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page.goto(f"{server}/cab")
+    main = page.locator('[data-testid="stMain"]')
+    main.get_by_text("Items to decide").first.wait_for(timeout=180_000)
+    _settle(page)
+    name = main.get_by_label("Your name (recorded with the decision)")
+    name.fill("Casey Chair")
+    name.press("Enter")
+    _settle(page)
+    main.get_by_text("Running order and time boxes (chair)").click()
+    box = page.locator(".st-key-cab_page_order_box")
+    box.locator('[data-testid="stDataFrameResizable"]').wait_for(timeout=30_000)
+    assert _cell(box, 2, 1) == moved
+    # the grid is a canvas: select the first cell, walk with the keyboard and type (see _edit_cell)
+    _edit_cell(page, box, 2, 0, "1")
+    _edit_cell(page, box, 2, 4, "15")  # position, change, title, risk, time box
+    main.get_by_role("button", name=re.compile("Save running order")).click()
+    _settle(page)
+    page.locator('[data-testid="stAlertContentSuccess"]', has_text="Running order of").first.wait_for()
+
+    con = connect_ops(meeting_data.ops_db)
+    try:
+        order = cd.running_order(con, pack.meeting_at)
+    finally:
+        con.close()
+    assert order[rows["change_id"][2]] == (1, 15)
+    assert order[rows["change_id"][0]][0] == 2  # the item that held position 1 moved down one
+    first_card = page.locator(f".st-key-cab_page_item_{moved}")
+    assert f"1. {moved}" in first_card.inner_text()
+    assert "15 min" in first_card.inner_text()
+    _screenshot(page, output_dir / "screenshots" / "cab_running_order.png")
+
+    # the printed pack lists the decisions needed in the chair's order with the time box and its slot
+    html = _download(page, "Download HTML pack").decode()
+    needed = html[html.index('data-list="decisions-needed"') :]
+    listed = re.findall(r'<tr data-change="([^"]+)">', needed[: needed.index("</table>")])
+    assert listed[:2] == [moved, was_first]
+    start = pack.meeting_at.strftime("%H:%M")
+    end = (pack.meeting_at + timedelta(minutes=15)).strftime("%H:%M")
+    assert f"15 min ({start}–{end})" in needed[: needed.index("</table>")]
+    assert "in the chair&#39;s running order" in html or "in the chair's running order" in html
+    # and the minutes, in the same order with the time box
+    minutes = _download(page, "Minutes (Markdown)").decode()
+    assert f"15 min \\({start}–{end}\\)" in minutes
+    assert page.locator('[data-testid="stException"]').count() == 0
     page.close()

@@ -383,3 +383,76 @@ def test_cli_cab_decisions_export(tmp_path: Path) -> None:
     bad = CliRunner().invoke(app, [*args, "--format", "xml"])
     assert bad.exit_code != 0
     assert "unknown format" in bad.output
+
+
+def test_the_sys_id_of_the_servicenow_export_reaches_the_decisions_export(
+    decided_build, tmp_path: Path
+) -> None:
+    """A ServiceNow change's sys_id travels from the raw list export (the sample's change_request.csv)
+    through the agenda (rpt_cab_agenda.source_id) into the decision and the servicenow-csv / json export."""
+    import csv
+    import json
+
+    from changeboard.store import cab_export
+
+    data, decided = decided_build
+    with (data.samples / "servicenow" / "change_request.csv").open(encoding="cp1252", newline="") as f:
+        raw = {r["number"]: r["sys_id"] for r in csv.DictReader(f)}
+    sn = {cid.split(":", 1)[1] for cid in decided if cid.startswith("servicenow:")}
+    assert sn, "the sample's decisions include ServiceNow changes"
+    wh, _pub = connect_published(data)
+    try:
+        agenda = dict(
+            wh.sql(
+                "select number, source_id from rpt_cab_agenda where source_system = 'servicenow'"
+            ).fetchall()
+        )
+        published = dict(
+            wh.sql(
+                "select number, change_source_id from fct_cab_decisions where source_system = 'servicenow'"
+            ).fetchall()
+        )
+    finally:
+        wh.close()
+    for number in sn:
+        assert agenda[number] == raw[number]
+        assert published[number] == raw[number]
+    out = tmp_path / "sn.csv"
+    cab_export.export(data.ops_db, "servicenow-csv", out)
+    rows = {r["u_number"]: r for r in _csv_rows(out) if r["u_number"]}
+    assert {n: rows[n]["u_sys_id"] for n in sn} == {n: raw[n] for n in sn}
+    doc = tmp_path / "sn.json"
+    cab_export.export(data.ops_db, "json", doc)
+    calls = {c["number"]: c for c in json.loads(doc.read_text())["decisions"]}
+    for number in sn:
+        assert calls[number]["find"] is None
+        assert calls[number]["update"]["path"] == f"/api/now/table/change_request/{raw[number]}"
+
+
+def test_only_a_real_sys_id_is_exported_and_a_missing_one_is_looked_up(tmp_path: Path) -> None:
+    """An export without a sys_id column keys its changes by number (the connector's fallback): that
+    number is never sent as a sys_id. A decision that recorded no sys_id gets the warehouse's."""
+    from changeboard.store import cab_export
+
+    data = DataDir(tmp_path / "data").ensure()
+    con = connect_ops(data.ops_db)
+    try:
+        cd.record_decision(
+            con, itsm("CHG5", source_id="CHG5"), "approved", decided_by="ann", meeting_at=MEETING
+        )
+        cd.record_decision(
+            con, itsm("CHG6", source_id=None), "approved", decided_by="ann", meeting_at=MEETING
+        )
+    finally:
+        con.close()
+    known = {"servicenow:CHG6": "b" * 32, "servicenow:CHG5": "CHG5"}
+    out = tmp_path / "sn.csv"
+    cab_export.export(data.ops_db, "servicenow-csv", out, source_ids=known)
+    rows = {r["u_number"]: r for r in _csv_rows(out)}
+    assert (rows["CHG5"]["u_sys_id"], rows["CHG6"]["u_sys_id"]) == ("", "b" * 32)
+    calls = cab_export.table_api_calls(
+        cab_export.with_source_ids(cab_export.read_decisions(data.ops_db), known)
+    )
+    by = {c["number"]: c for c in calls}
+    assert by["CHG5"]["find"]["query"]["sysparm_query"] == "number=CHG5"
+    assert by["CHG6"]["find"] is None

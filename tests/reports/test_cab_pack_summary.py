@@ -5,6 +5,7 @@ minutes of a meeting. PDF pages are checked by extracting their text and countin
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -16,7 +17,7 @@ from matplotlib.text import Text
 from pypdf import PdfReader
 
 from changeboard.paths import DataDir
-from changeboard.reports import cab, cab_charts, cab_minutes
+from changeboard.reports import cab, cab_charts, cab_meeting, cab_minutes
 from changeboard.store import cab_decisions as cd
 from changeboard.store.requests import connect_ops
 from changeboard.warehouse.versions import connect_published
@@ -59,6 +60,8 @@ def test_summary_pdf_leads_with_the_executive_summary_and_fits_ten_pages(
     assert "High-risk, colliding or in a blackout" in " ".join(pages[:2])
     text = " ".join(pages)
     assert "The agenda, one line per change" in text
+    # the executive summary takes one or two pages: the one-line agenda starts on page 2 or 3
+    assert any(p.startswith("The agenda, one line per change") for p in pages[1:3])
     assert "low-risk standard changes" in text
     for item in summ["standard_low"]["items"][:5]:
         assert item["number"] in text
@@ -273,3 +276,117 @@ def test_items_to_decide_follow_the_chairs_order_then_risk(pack: cab.CabPack) ->
     assert ordered.row(-1, named=True)["change_id"] == "form:CR9999999"
     assert ordered.row(-1, named=True)["in_warehouse"] is False
     assert ordered.height == awaiting.height + 1
+
+
+def test_every_format_honours_detail(pack: cab.CabPack) -> None:
+    """--detail summary: the executive summary, one line per change and the timeline; full adds the
+    appendix (every listed change's evidence, the collisions). HTML as the PDF and the Markdown."""
+    summary, full = cab.render(pack, "html").decode(), cab.render(pack, "html", detail="full").decode()
+    for html in (summary, full):
+        assert (
+            html.index('id="executive-summary"')
+            < html.index('id="agenda-lines"')
+            < html.index('id="schedule"')
+        )
+        for item in cab.summary(pack)["standard_low"]["items"][:5]:
+            assert f'<tr data-change="{item["number"]}">' in html
+    assert 'id="appendix"' not in summary
+    assert "data-section=" not in summary
+    assert 'id="collisions"' not in summary
+    assert "Risk evidence (last 90 days)" not in summary
+    assert 'id="detail-note"' in summary
+    assert full.index('id="agenda-lines"') < full.index('id="appendix"') < full.index('id="collisions"')
+    assert full.count("data-section=") == sum(
+        min(pack.section(s).height, cab.DEFAULT_SECTION_LIMIT) for s in cab.SECTIONS
+    )
+    assert "Risk evidence (last 90 days)" in full
+    assert len(full) > len(summary)
+
+
+def _ordered(pack: cab.CabPack) -> tuple[cab.CabPack, str, str]:
+    """The pack with the third item awaiting a decision moved to the top (15 min) and the first second
+    (10 min): returns the pack, the moved number and the number that was first."""
+    awaiting = pack.section("awaiting_decision")
+    ids, numbers = awaiting["change_id"].to_list(), awaiting["number"].to_list()
+    order = {ids[2]: (1, 15), ids[0]: (2, 10)}
+    return cab_meeting.with_running_order(pack, order), numbers[2], numbers[0]
+
+
+def test_the_chairs_running_order_in_every_format(pack: cab.CabPack) -> None:
+    ordered, moved, first = _ordered(pack)
+    at = ordered.meeting_at
+    slot1 = f"15 min ({at:%H:%M}–{at + timedelta(minutes=15):%H:%M})"
+    slot2 = f"10 min ({at + timedelta(minutes=15):%H:%M}–{at + timedelta(minutes=25):%H:%M})"
+    awaiting = ordered.section("awaiting_decision")
+    assert awaiting["number"].to_list()[:2] == [moved, first]
+    assert awaiting["agenda_position"].to_list()[:3] == [1, 2, 3]
+    assert awaiting["slot_start_at"].to_list()[2] == at + timedelta(minutes=25)
+    assert awaiting["slot_start_at"].to_list()[3] is None  # the third item has no time box
+    # the other sections keep their order
+    assert ordered.section("scheduled")["number"].to_list() == pack.section("scheduled")["number"].to_list()
+    summ = cab.summary(ordered)
+    assert [i["number"].split(" ")[0] for i in summ["decisions"]["items"][:2]] == [moved, first]
+    for detail in cab.DETAILS:
+        html = cab.render(ordered, "html", detail=detail).decode()
+        needed = html[html.index('data-list="decisions-needed"') :]
+        needed = needed[: needed.index("</table>")]
+        assert re.findall(r'<tr data-change="([^"]+)">', needed)[:2] == [moved, first]
+        assert slot1 in needed
+        assert slot2 in needed
+        md = cab.render(ordered, "md", detail=detail).decode()
+        assert f"| 1 | {cab.md_escape(slot1)} | {cab.md_escape(moved)} |" in md
+        text = " ".join(pdf_pages(cab.render(ordered, "pdf", detail=detail)))
+        assert "Decisions needed, in the chair's running order" in text
+        assert text.index(f"1 {slot1} {moved}") < text.index(f"2 {slot2} {first}")
+    full = cab.render(ordered, "html", detail="full").decode()
+    assert f'data-position="1">#1 · {slot1}</span>' in full.replace("\n", "")
+    # without a running order: by risk, as before
+    assert cab.summary(cab_meeting.with_running_order(ordered, {}))["decisions_title"].endswith(
+        "highest risk first"
+    )
+
+
+def test_a_limited_pack_keeps_the_chairs_items(pack: cab.CabPack) -> None:
+    awaiting = pack.section("awaiting_decision")
+    last = awaiting.row(awaiting.height - 1, named=True)  # the lowest risk
+    ordered = cab_meeting.with_running_order(pack, {last["change_id"]: (1, 5)})
+    listed = cab.listed_rows(ordered.section("awaiting_decision"), 3)
+    assert listed["number"].to_list()[0] == last["number"]
+    assert listed.height == 3
+
+
+def test_minutes_follow_the_running_order(tmp_path: Path) -> None:
+    meeting = datetime(2026, 11, 27, 10, 0)
+    con = connect_ops(tmp_path / "ops.sqlite")
+    try:
+        items = [
+            cd.AgendaItem(change_id=f"servicenow:CHG{i}", source_system="servicenow", number=f"CHG{i}")
+            for i in (1, 2, 3)
+        ]
+        cd.save_running_order(
+            con,
+            meeting,
+            [("servicenow:CHG3", 20), ("servicenow:CHG1", 10), ("servicenow:CHG2", None)],
+            updated_by="chair",
+        )
+        cd.record_decision(con, items[0], "approved", decided_by="ann", meeting_at=meeting)
+        cd.record_decision(
+            con, items[2], "rejected", reason="no backout", decided_by="ann", meeting_at=meeting
+        )
+        m = cab_minutes.minutes(con, meeting)
+    finally:
+        con.close()
+    rows = cab_minutes.rows(m)
+    assert [(r["position"], r["change"], r["timebox"]) for r in rows] == [
+        ("1", "CHG3", "20 min (10:00–10:20)"),
+        ("2", "CHG1", "10 min (10:20–10:30)"),
+    ]
+    assert [(u["position"], u["number"]) for u in m.undecided] == [("3", "CHG2")]
+    md = cab_minutes.render(m, "md").decode()
+    assert md.index("CHG3") < md.index("CHG1")
+    assert "On the running order, no decision recorded (1)" in md
+    html = cab_minutes.render(m, "html").decode()
+    assert html.index("20 min (10:00–10:20)") < html.index("10 min (10:20–10:30)")
+    text = " ".join(pdf_pages(cab_minutes.render(m, "pdf")))
+    assert text.index("1 20 min (10:00–10:20)") < text.index("2 10 min (10:20–10:30)")
+    assert "On the running order, no decision recorded (1)" in text

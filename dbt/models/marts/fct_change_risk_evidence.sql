@@ -401,6 +401,7 @@ final as (
     select
         change_id,
         number,
+        source_id,
         source_system,
         title,
         change_type,

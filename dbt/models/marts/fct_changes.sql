@@ -226,6 +226,7 @@ final as (
         change_id,
         source_system,
         number,
+        source_id,
         title,
         change_type,
         risk,

@@ -128,6 +128,7 @@ final as (
         forward_schedule_end_at,
         change_id,
         number,
+        source_id,
         source_system,
         title,
         change_type,
