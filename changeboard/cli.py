@@ -927,12 +927,19 @@ def bench(
         Path | None, typer.Option("--workdir", help="Scratch folder (default DATA_DIR/bench).")
     ] = None,
     runs: Annotated[int, typer.Option(help="Runs of each dashboard page.")] = 20,
+    spark: Annotated[
+        bool,
+        typer.Option(
+            "--spark",
+            help="Also build each scale on Apache Spark (a local Thrift server; JDK 17 and the spark extra).",
+        ),
+    ] = False,
 ) -> None:
     """Benchmark ingest, build, dashboards and CAB pack against the DuckDB floor, at several scales."""
     from changeboard.devtools.bench import run_bench
 
     chosen = [int(s.replace("_", "")) for s in scales.split(",") if s.strip()] if scales else None
-    run_bench(changes, incidents, cis, out, chosen, workdir, page_runs=runs, console=console)
+    run_bench(changes, incidents, cis, out, chosen, workdir, page_runs=runs, console=console, spark=spark)
 
 
 mapping_app = typer.Typer(

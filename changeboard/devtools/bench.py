@@ -63,7 +63,7 @@ from rich.console import Console
 from rich.table import Table
 
 from changeboard import resources, timing
-from changeboard.devtools import bench_incremental
+from changeboard.devtools import bench_incremental, bench_spark
 from changeboard.devtools.bench_incremental import _incremental_child  # noqa: F401  (a child runs it by name)
 
 DEFAULT_CHANGES = 1_000_000
@@ -1283,6 +1283,7 @@ def run_bench(
     *,
     page_runs: int = DEFAULT_PAGE_RUNS,
     console: Console | None = None,
+    spark: bool = False,
 ) -> dict[str, Any]:
     """Run the benchmark; print a table per section; write and return the JSON.
 
@@ -1296,6 +1297,7 @@ def run_bench(
         workdir: Where the generated files and data dirs go (default ``<data dir>/bench``).
         page_runs: Runs of each dashboard page (each with a cold query cache).
         console: Where the tables go (default stdout).
+        spark: Also build each scale on Apache Spark (``bench_spark``: one local Thrift server).
     """
     from changeboard.paths import DataDir
 
@@ -1336,16 +1338,24 @@ def run_bench(
         "code": _code_state(),
     }
     per_scale: dict[str, dict[str, Any]] = {}
-    for scale in chosen:
-        inc, ci = _sizes(scale, changes, incidents, cis)
-        per_scale[str(scale)] = _measure_scale(
-            scale, inc, ci, workdir / f"scale_{scale}", as_of, page_runs, log, workdir
+    with contextlib.ExitStack() as stack:
+        server = (
+            stack.enter_context(bench_spark.thrift_server(workdir / "spark-server", log)) if spark else None
         )
-        if scale == chosen[-1] and isinstance(per_scale[str(scale)].get("build"), dict):
-            per_scale[str(scale)]["build"]["incremental"] = bench_incremental.measure(
-                workdir / f"scale_{scale}", as_of, log, workdir
+        for scale in chosen:
+            inc, ci = _sizes(scale, changes, incidents, cis)
+            per_scale[str(scale)] = res = _measure_scale(
+                scale, inc, ci, workdir / f"scale_{scale}", as_of, page_runs, log, workdir
             )
-        _write(out, _assemble(report, per_scale, started))  # partial results survive an interrupted run
+            if scale == chosen[-1] and isinstance(res.get("build"), dict):
+                res["build"]["incremental"] = bench_incremental.measure(
+                    workdir / f"scale_{scale}", as_of, log, workdir
+                )
+            if server is not None and res.get("build", {}).get("status") == "ok":
+                res["spark"] = bench_spark.measure_scale(
+                    server, workdir / f"scale_{scale}", as_of.strftime("%Y-%m-%d %H:%M:%S"), log
+                )
+            _write(out, _assemble(report, per_scale, started))  # partial results survive an interrupted run
     result = _assemble(report, per_scale, started)
     _write(out, result)
     print_report(result, console)
@@ -1362,6 +1372,7 @@ def _assemble(report: dict[str, Any], per_scale: dict[str, dict[str, Any]], star
     return {
         **report,
         **sections,
+        **bench_spark.section(per_scale),
         "scaling": _scaling(per_scale),
         "checks": _goals(per_scale),
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -1631,6 +1642,7 @@ def print_report(result: dict[str, Any], console: Console) -> None:
     for c in result["checks"]:
         t.add_row(c["goal"], c["at"], _f(c["value"], "{:,.3f}"), _met(c["met"]), c["detail"])
     console.print(t)
+    bench_spark.print_report(result, console)
 
 
 def markdown_report(result: dict[str, Any]) -> str:
@@ -1866,6 +1878,7 @@ def markdown_report(result: dict[str, Any]) -> str:
         detail = f": {c['detail']}" if c["detail"] else ""
         lines.append(f"- {c['goal']} at {c['at']}{value}{detail}")
     lines.append("")
+    lines.extend(bench_spark.markdown_lines(result))
     return "\n".join(lines)
 
 

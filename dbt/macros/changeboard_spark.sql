@@ -167,8 +167,9 @@
         {%- if not yaml_col -%}
             {%- do exceptions.raise_contract_error(yaml_columns, sql_columns) -%}
         {%- endif -%}
-        {%- set widened = (sql_col['data_type'] | lower) in ('tinyint', 'smallint', 'int', 'integer')
-            and (yaml_col[0]['data_type'] | lower) == 'bigint' -%}
+        {#- the Thrift connection names types as Hive's protocol does (INT_TYPE, BIGINT_TYPE) -#}
+        {%- set widened = (sql_col['data_type'] | lower | replace('_type', '')) in ('tinyint', 'smallint', 'int', 'integer')
+            and (yaml_col[0]['data_type'] | lower | replace('_type', '')) == 'bigint' -%}
         {%- if sql_col['formatted'] != yaml_col[0]['formatted'] and not widened -%}
             {%- do exceptions.raise_contract_error(yaml_columns, sql_columns) -%}
         {%- endif -%}
