@@ -194,11 +194,26 @@ def kpi_tile(
     status: str | None = None,
     status_help: str | None = None,
     trend: Sequence[float] | None = None,
+    previous_label: str = "before",
+    small_base: str | None = None,
+    unavailable: str | None = None,
+    reconciliation: str | None = None,
 ) -> None:
     """A KPI with its evidence: value, the change from the previous period's published value (green
-    when better, red when worse, by ``direction``), a sparkline of ``trend`` (the published values of
+    when better, red when worse, by ``direction``; ``previous_label`` says what it is compared with:
+    "before", or "on 1–4 Nov" for a period to date), a sparkline of ``trend`` (the published values of
     the trend periods, oldest first), numerator / denominator (or ``evidence``), the target status
-    (red / amber / green), a DORA band and a low-confidence badge when the data-quality model flags it."""
+    (red / amber / green), a DORA band and a low-confidence badge when the data-quality model flags it.
+
+    ``small_base``: why the base is too small to mean anything ("too few changes (7) for a band"):
+    the status, band and change are then left out and the reason shown. ``unavailable``: why the
+    value cannot be shown for the filters chosen (the value becomes "—", the reason is shown).
+    ``reconciliation``: how the value adds up with the other tiles (a published reconciliation)."""
+    if unavailable:
+        value, previous, numerator, denominator, evidence, status, band, trend = (None,) * 8
+        low_confidence = reconciliation = small_base = None
+    if small_base:
+        previous, status, band = None, None, None
     change = delta(value, previous, kind)
     with st.container(border=True):
         st.metric(
@@ -206,15 +221,22 @@ def kpi_tile(
             fmt(value, kind),
             delta=change,
             delta_color=DELTA_COLOURS.get(direction, "off"),
-            delta_description=None if previous is None else f"vs {fmt(previous, kind)} before",
+            delta_description=None if previous is None else f"vs {fmt(previous, kind)} {previous_label}",
             help=help,
             chart_data=list(trend) if trend is not None and len(trend) >= 2 else None,
             chart_type="line",
         )
+        if unavailable:
+            st.caption(f":material/block: Not shown: {unavailable}")
+            return
         if evidence is not None:
             st.caption(evidence)
         elif numerator is not None or denominator is not None:
             st.caption(fraction(numerator, denominator, unit))
+        if reconciliation:
+            st.caption(reconciliation)
+        if small_base:
+            st.caption(f":material/info: {small_base}")
         if band or low_confidence or status:
             with st.container(horizontal=True, gap="small"):
                 if status in STATUS:
@@ -404,6 +426,8 @@ class Metric:
     target_value: float | None = None
     amber_value: float | None = None
     target_source: str | None = None
+    base_column: str | None = None
+    min_base: int | None = None
 
     @property
     def help(self) -> str:
@@ -416,6 +440,20 @@ class Metric:
     @property
     def target_text(self) -> str:
         return target_text(self.target_value, self.amber_value, self.direction, self.unit, self.target_source)
+
+    def small_base(self, row: Mapping[str, object] | None) -> str | None:
+        """Why ``row``'s base is too small for a status, a band and a comparison ("too few completed
+        changes (7) for a band or a comparison: fewer than 20"), or None (DECISIONLOG D38)."""
+        if row is None or self.base_column is None or self.min_base is None:
+            return None
+        base = row.get(self.base_column)
+        if not isinstance(base, int | float) or is_missing(base) or base >= self.min_base:
+            return None
+        noun = self.population or "records"
+        return (
+            f"Too few {noun} ({int(base):,}) for a band or a comparison: fewer than {self.min_base:,} "
+            "(min_base in the [display] table of changeboard.toml)."
+        )
 
     def status(self, value: object) -> str | None:
         """red / amber / green of a published value against this metric's target (None: no target)."""
@@ -441,6 +479,8 @@ class Tile:
     evidence: Callable[[Mapping[str, object]], str] | None = None
     text: Callable[[Mapping[str, object]], str] | None = None
     qualifier: str = ""  # "all time": the same metric over another scope, labelled "<label>, all time"
+    # how the value adds up with the other tiles, from the published row (DECISIONLOG D38)
+    reconcile: Callable[[Mapping[str, object]], str | None] | None = None
 
 
 def metric_tile(
@@ -452,10 +492,14 @@ def metric_tile(
     *,
     narrow: bool = False,
     trend: pl.DataFrame | None = None,
+    previous_label: str = "before",
+    unavailable: str | None = None,
 ) -> None:
     """Render one declared tile from a published row (and the previous period's, when compared);
     ``narrow`` tiles (five to a row) carry the metric's short label; ``trend`` (the same published
-    rows over the trend periods, oldest first) draws the tile's sparkline when it has the column."""
+    rows over the trend periods, oldest first) draws the tile's sparkline when it has the column;
+    ``previous_label`` names what ``previous`` is ("before", "on 1–4 Nov"); ``unavailable`` says why
+    the value cannot be shown for the filters chosen."""
     m = definitions[tile.metric]
     label = m.short_label if narrow else m.label
 
@@ -484,6 +528,10 @@ def metric_tile(
         status=status,
         status_help=m.target_text if status else None,
         trend=series,
+        previous_label=previous_label,
+        small_base=m.small_base(row) if tile.text is None else None,
+        unavailable=unavailable,
+        reconciliation=tile.reconcile(row) if tile.reconcile is not None and row is not None else None,
     )
 
 
@@ -495,13 +543,38 @@ def tile_row(
     dq: pl.DataFrame | None = None,
     columns: int | None = None,
     trend: pl.DataFrame | None = None,
+    previous_label: str = "before",
+    unavailable: Mapping[str, str] | None = None,
 ) -> None:
     """Declared tiles side by side, each reading its value, evidence, band, target status and
     confidence from ``row`` (five or more to a row are narrow: they carry the short labels), with a
-    sparkline from ``trend`` (the published rows of the trend periods) where it has the metric."""
+    sparkline from ``trend`` (the published rows of the trend periods) where it has the metric.
+    ``previous_label`` names what ``previous`` is; ``unavailable`` maps a metric to the reason it
+    cannot be shown for the filters chosen."""
     definitions = metrics()
     quality = dq if dq is not None else pl.DataFrame()
     count = columns or len(tiles)
     for place, tile in zip(st.columns(count, gap="small"), tiles, strict=False):
         with place:
-            metric_tile(tile, row, previous, quality, definitions, narrow=count >= NARROW_TILES, trend=trend)
+            metric_tile(
+                tile,
+                row,
+                previous,
+                quality,
+                definitions,
+                narrow=count >= NARROW_TILES,
+                trend=trend,
+                previous_label=previous_label,
+                unavailable=(unavailable or {}).get(tile.metric),
+            )
+
+
+def section(title: str, *, disabled: str | None = None, help: str | None = None) -> bool:
+    """A section header; ``disabled``: why the section cannot honour the filters chosen, written in the
+    header itself and under it (not in a tooltip). Returns False when disabled (skip the section)."""
+    if disabled:
+        st.subheader(f"{title} · not shown for these filters", help=help)
+        st.warning(disabled, icon=":material/filter_alt_off:")
+        return False
+    st.subheader(title, help=help)
+    return True

@@ -280,6 +280,68 @@ def change_kpis_by(*, grain: str, dimension: str, period_start: date) -> pl.Data
     )
 
 
+# The columns of rpt_change_outcome_cells a page may group by (the sidebar's filter columns and the
+# primary CI); every one is also a filter column of fct_changes except the CI.
+CELL_GROUP_COLUMNS = frozenset({*CHANGE_FILTER_COLUMNS, "primary_ci_name", "period_start"})
+CELL_COUNTS = (
+    "completed_count",
+    "successful_count",
+    "successful_with_issues_count",
+    "unsuccessful_count",
+    "backed_out_count",
+    "failed_count",
+    "change_success_numerator",
+    "successful_incident_caused_count",
+)
+
+
+def outcome_counts(
+    *,
+    grain: str,
+    by: str,
+    start: date,
+    end: date,
+    filters: Mapping[str, str] | None = None,
+) -> pl.DataFrame:
+    """The published outcome counts (rpt_change_outcome_cells) of the periods starting in [start, end)
+    and the cells every filter selects, summed by ``by`` (a filter column, primary_ci_name or
+    period_start) as ``dimension_value``, with the declared rates: change_success_rate =
+    change_success_numerator / completed_count, failed_rate = failed_count / completed_count,
+    unsuccessful_rate = unsuccessful_count / completed_count (rpt_metric_definitions; the cells add
+    up to rpt_change_kpis, DECISIONLOG D39). Most completed changes first (oldest first by period)."""
+    if by not in CELL_GROUP_COLUMNS:
+        raise ValueError(f"not a cell column: {by!r}")
+    where, params = _where(filters, CHANGE_FILTER_COLUMNS)
+    sums = ", ".join(f"sum({c}) as {c}" for c in CELL_COUNTS)
+    rates = ", ".join(
+        f"case when completed_count > 0 then cast({n} as double) / completed_count end as {r}"
+        for n, r in (
+            ("change_success_numerator", "change_success_rate"),
+            ("failed_count", "failed_rate"),
+            ("unsuccessful_count", "unsuccessful_rate"),
+        )
+    )
+    order = "dimension_value" if by == "period_start" else "completed_count desc, dimension_value"
+    return db.query(
+        f"select *, {rates} from (select {by} as dimension_value, {sums} from rpt_change_outcome_cells "
+        f"where period_grain = ? and period_start >= ? and period_start < ?{where} group by 1) "
+        f"order by {order}",
+        (grain, start, end, *params),
+    )
+
+
+def kpi_to_date(*, grain: str, dimension: str, value: str, previous_start: date) -> dict[str, object] | None:
+    """The like-for-like row of the period before a period to date (rpt_change_kpis_to_date: the same
+    days of ``previous_start``'s period), or None when it is not published (no event in those days,
+    or ``previous_start`` is not the period before the build's current one)."""
+    df = db.query(
+        "select * from rpt_change_kpis_to_date where period_grain = ? and dimension = ? "
+        "and dimension_value = ? and period_start = ?",
+        (grain, dimension, value, previous_start),
+    )
+    return None if df.is_empty() else df.row(0, named=True)
+
+
 def dora(*, grain: str, start: date, end: date) -> pl.DataFrame:
     """rpt_dora rows for the periods starting in [start, end), oldest first."""
     return db.query(

@@ -23,7 +23,7 @@ from changeboard.faults import fault
 from changeboard.ingest import load
 from changeboard.paths import DataDir
 from changeboard.pipeline import dbt_log
-from changeboard.pipeline.settings import SettingsError, read_targets
+from changeboard.pipeline.settings import SettingsError, read_display, read_targets
 from changeboard.warehouse.versions import Published, collect_garbage, new_version_id, publish
 
 # The pipeline refuses to start a build with less free disk than this many times the last version.
@@ -128,6 +128,7 @@ def build(
     data.ensure()
     try:
         targets = read_targets(data.config_file)  # a bad changeboard.toml stops the build here
+        display = read_display(data.config_file)
     except SettingsError as exc:
         raise BuildFailed(f"{exc}; nothing was built.") from exc
     if not data.ingest_db.exists():
@@ -151,7 +152,7 @@ def build(
     ]
     if not unit_tests:
         args += ["--exclude-resource-type", "unit_test"]
-    build_vars: dict[str, object] = {"targets": targets}
+    build_vars: dict[str, object] = {"targets": targets, **display}
     if as_of:
         build_vars["as_of"] = as_of
     args += ["--vars", json.dumps(build_vars)]  # JSON is YAML: dbt reads it as the vars mapping

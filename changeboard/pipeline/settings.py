@@ -1,11 +1,18 @@
 """The data directory's changeboard.toml: settings the build passes to dbt (DECISIONLOG D37).
 
-Only the ``[targets]`` table is read: per metric (its key in rpt_metric_definitions) a target, or a
+Two tables are read. ``[targets]``: per metric (its key in rpt_metric_definitions) a target, or a
 target and an amber threshold, in the value's unit (a rate as a fraction, 0.95 for 95 %)::
 
     [targets]
     change_success_rate = { target = 0.97, amber = 0.93 }
     unauthorized_ratio = 0          # a target only: anything beyond it is red
+
+``[display]``: ``min_base``, the smallest base (a rate's denominator, the records a median rests
+on) on which a tile shows its target status, band and change from the period before (default 20;
+DECISIONLOG D38)::
+
+    [display]
+    min_base = 30
 
 The dbt model checks the metric names against its declarations and the thresholds against the
 metric's direction; this module checks the file's shape, so a typo fails the build with the file's
@@ -31,15 +38,40 @@ def _number(path: Path, where: str, value: object) -> float:
     return float(value)
 
 
-def read_targets(path: Path) -> dict[str, dict[str, float]]:
-    """The [targets] table of ``path`` as {metric: {"target": t, "amber": a}} ({} when there is no file)."""
+def _document(path: Path) -> dict[str, object]:
     if not path.exists():
         return {}
     try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise SettingsError(f"{path}: not valid TOML ({exc})") from exc
-    table = document.get("targets", {})
+
+
+DISPLAY_KEYS = frozenset({"min_base"})
+
+
+def read_display(path: Path) -> dict[str, int]:
+    """The [display] table of ``path`` ({} when there is no file or no table: dbt's defaults apply)."""
+    table = _document(path).get("display", {})
+    if not isinstance(table, dict):
+        raise SettingsError(f"{path}: [display] must be a table, e.g. min_base = 20")
+    unknown = set(table) - DISPLAY_KEYS
+    if unknown:
+        raise SettingsError(f"{path}: [display] has unknown keys: {', '.join(sorted(unknown))} (known: min_base)")
+    display: dict[str, int] = {}
+    if "min_base" in table:
+        value = table["min_base"]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise SettingsError(
+                f"{path}: [display] min_base = {value!r} is not a whole number of records (e.g. 20)"
+            )
+        display["min_base"] = value
+    return display
+
+
+def read_targets(path: Path) -> dict[str, dict[str, float]]:
+    """The [targets] table of ``path`` as {metric: {"target": t, "amber": a}} ({} when there is no file)."""
+    table = _document(path).get("targets", {})
     if not isinstance(table, dict):
         raise SettingsError(f"{path}: [targets] must be a table of metric = number or {{target, amber}}")
     targets: dict[str, dict[str, float]] = {}
