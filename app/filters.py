@@ -117,7 +117,7 @@ class Filters:
 
     @property
     def compared_window(self) -> str | None:
-        """The days of the period before that a period to date is compared with, '1–4 Nov 2026' (None
+        """The days of the period before that a period to date is compared with, '1-4 Nov 2026' (None
         for a complete period). rpt_change_kpis_to_date publishes its figures (DECISIONLOG D38)."""
         if self.partial_days is None or not self.period_start or not self.previous_start:
             return None
@@ -129,7 +129,7 @@ class Filters:
 
     @property
     def previous_label(self) -> str:
-        """What a tile's change is measured against: 'before' (the whole period before), or 'on 1–4 Nov
+        """What a tile's change is measured against: 'before' (the whole period before), or 'on 1-4 Nov
         2026 (like for like)' for a period to date."""
         window = self.compared_window
         return f"on {window} (like for like)" if window else "before"

@@ -57,7 +57,9 @@ def read_display(path: Path) -> dict[str, int]:
         raise SettingsError(f"{path}: [display] must be a table, e.g. min_base = 20")
     unknown = set(table) - DISPLAY_KEYS
     if unknown:
-        raise SettingsError(f"{path}: [display] has unknown keys: {', '.join(sorted(unknown))} (known: min_base)")
+        raise SettingsError(
+            f"{path}: [display] has unknown keys: {', '.join(sorted(unknown))} (known: min_base)"
+        )
     display: dict[str, int] = {}
     if "min_base" in table:
         value = table["min_base"]
