@@ -18,7 +18,7 @@ import duckdb
 import pytest
 
 from changeboard.paths import DataDir
-from changeboard.warehouse.versions import current_version_path
+from changeboard.warehouse.versions import read_pointer
 from tests.app.streamlit_server import streamlit_server
 from tests.app.test_browser import CHROMIUM, CHROMIUM_ARGS, _no_errors, _select, _settle
 
@@ -39,7 +39,7 @@ def server(built_data: DataDir, output_dir: Path) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def warehouse(built_data: DataDir) -> Iterator[duckdb.DuckDBPyConnection]:
     con = duckdb.connect()  # a private instance: the server's readers hold the file (brief's gotcha)
-    con.execute(f"attach '{current_version_path(built_data)}' as w (read_only)")
+    con.execute(f"attach '{read_pointer(built_data).path}' as w (read_only)")
     con.execute("use w")
     yield con
     con.close()
@@ -67,9 +67,11 @@ def _page(browser, url: str):  # type: ignore[no-untyped-def]
 
 def _tile(page, label: str):  # type: ignore[no-untyped-def]
     """The bordered tile whose metric label is ``label``."""
-    return page.locator('[data-testid="stVerticalBlockBorderWrapper"]').filter(
-        has=page.locator('[data-testid="stMetricLabel"]', has_text=label)
-    ).last
+    return (
+        page.locator('[data-testid="stVerticalBlockBorderWrapper"]')
+        .filter(has=page.locator('[data-testid="stMetricLabel"]', has_text=label))
+        .last
+    )
 
 
 def test_a_month_to_date_is_compared_like_for_like(server: str, browser, warehouse) -> None:  # type: ignore[no-untyped-def]
@@ -124,7 +126,10 @@ def test_the_failed_tile_reconciles_with_the_other_outcomes(server: str, browser
     assert failed == unsuccessful + caused
     page = _page(browser, f"{server}/?period={OCT}")
     failed_tile = _tile(page, "Failed-change rate").inner_text()
-    assert f"{failed} failed = {unsuccessful} unsuccessful + {caused} successful but incident-caused" in failed_tile
+    assert (
+        f"{failed} failed = {unsuccessful} unsuccessful + {caused} successful but incident-caused"
+        in failed_tile
+    )
     success_tile = _tile(page, "Change success rate").inner_text()
     assert f"{success} successful + {unsuccessful} unsuccessful = {completed} completed" in success_tile
     assert "by deployment date" in _tile(page, "Incident fail rate").inner_text()
@@ -151,7 +156,9 @@ def test_a_type_filter_reaches_every_section_or_its_header_says_why(server: str,
     # two filters at once: the Changes page's breakdowns add up to the changes both select
     _select(page, "Risk", "high")
     page.locator('[data-testid="stSidebarNav"] a', has_text="Changes").first.click()
-    page.wait_for_function("() => [...document.querySelectorAll('h1')].some(h => h.innerText.trim() === 'Changes')")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('h1')].some(h => h.innerText.trim() === 'Changes')"
+    )
     _settle(page)
     _no_errors(page)
     expected = warehouse.execute(
