@@ -22,7 +22,7 @@ CI_CHOICES = 1000
 # Minimum-volume rule: a service, group or CI is ranked by a rate only with this many completed
 # changes in the period; the TOP_N worst are drawn, "show all" draws every ranked one.
 MIN_VOLUME = 10
-TOP_N = 10
+TOP_N = 8
 COMPARE = {
     "Service": "service_name",
     "Assignment group": "assignment_group",
@@ -31,15 +31,13 @@ COMPARE = {
 # the change success score per completed change runs from -5 (every change unsuccessful) less the
 # incident points, to +3 (every change successful, none caused an incident): ServiceNow's weights
 SCORE_SCALE = (
-    "Scale: the score per completed change is +3 when every change succeeded cleanly with no caused incident, "
-    "+1 when every change succeeded with issues (3 − 2), 0 when as many points were lost as earned, −5 when "
-    "every change was unsuccessful, lower still with caused incidents (−10 per P1, −5 per P2, −2 per P3). "
-    "The total grows with volume, so groups are compared per completed change."
+    "Scale: the score per completed change is +3 when every change succeeded cleanly, +1 when all succeeded "
+    "with issues, −5 when all were unsuccessful, lower with caused incidents; the total grows with volume, so "
+    "groups are compared per change."
 )
 
 f = filters.current()
 st.title("Services & CIs")
-st.caption(f"{f.describe()} · completed changes by the day they closed")
 if f.period_start is None:
     empty_state("No changes in the warehouse yet.", "Ingest exports and run `changeboard build`.")
     st.stop()
@@ -49,7 +47,10 @@ st.subheader(
     help="Failed-change rate = failed / completed changes, summed from the published outcome counts "
     "(rpt_change_outcome_cells, which add up to rpt_change_kpis).",
 )
-compare = st.segmented_control("Compare", list(COMPARE), default="Service", required=True, key="svc_compare")
+compare_place, compare_all_place = st.columns([3, 2], vertical_alignment="bottom")
+compare = compare_place.segmented_control(
+    "Compare", list(COMPARE), default="Service", required=True, key="svc_compare"
+)
 compare = compare or "Service"
 column = COMPARE[compare]
 noun = {"Service": "services", "Assignment group": "groups", "Configuration item": "CIs"}[compare]
@@ -69,10 +70,12 @@ if ranked.is_empty():
 else:
     show_all = False
     if ranked.height > TOP_N:
-        show_all = st.toggle(f"Show all {ranked.height:,} ranked {noun}", key="svc_compare_all")
+        show_all = compare_all_place.toggle(
+            f"Show all {ranked.height:,} ranked {noun}", key="svc_compare_all"
+        )
     shown = ranked if show_all else ranked.head(TOP_N)
     st.caption(
-        f"Every sidebar filter applies. The {shown.height:,} {noun} with the highest failed-change rate among the "
+        f"Every sidebar filter applies ({f.describe()}; changes by the day they closed). The {shown.height:,} {noun} with the highest failed-change rate among the "
         f"{ranked.height:,} with at least {MIN_VOLUME} completed changes in {f.label} (the minimum-volume rule: a "
         f"rate on fewer changes says little); {small.height:,} with fewer are in the table below, not ranked."
     )
@@ -113,7 +116,8 @@ score_disabled = dimension_filters_reason(
 if section("Change success score by assignment group", disabled=score_disabled):
     chosen_month = f.period_start if f.grain == "month" else None
     scope_options = ["all"] + ([chosen_month] if chosen_month else [])
-    scope_pick = st.segmented_control(
+    score_place, score_all_place = st.columns([3, 2], vertical_alignment="bottom")
+    scope_pick = score_place.segmented_control(
         "Score over",
         scope_options,
         default="all",
@@ -130,17 +134,17 @@ if section("Change success score by assignment group", disabled=score_disabled):
         empty_state(f"No assignment group has changes ({scope_text}" + (f", {group}" if group else "") + ").")
     else:
         st.caption(
-            "ServiceNow weights (seed change_success_score_weights): 3 × successful − 2 × successful with issues "
-            "− 5 × unsuccessful − 10 × P1 − 5 × P2 − 2 × P3 caused incidents. "
-            + SCORE_SCALE
-            + f" Groups with fewer than {MIN_VOLUME} completed changes are not ranked (their rows are in the table)."
+            "ServiceNow weights: 3 × successful − 2 × with issues − 5 × unsuccessful − 10 / 5 / 2 × caused P1 / P2 "
+            f"/ P3. {SCORE_SCALE} Groups under {MIN_VOLUME} completed changes are not ranked (see the table)."
         )
         ranked_scores = scores.filter(pl.col("completed_count") >= MIN_VOLUME).sort(
             ["score_per_change", "assignment_group"], descending=[True, False]
         )
         show_all_groups = False
         if ranked_scores.height > TOP_N:
-            show_all_groups = st.toggle(f"Show all {ranked_scores.height:,} groups", key="svc_score_all")
+            show_all_groups = score_all_place.toggle(
+                f"Show all {ranked_scores.height:,} groups", key="svc_score_all"
+            )
         # the best and the worst TOP_N // 2 each, unless all are shown
         drawn = (
             ranked_scores
@@ -190,13 +194,11 @@ if section("Change success score by assignment group", disabled=score_disabled):
         )
 
 st.subheader(
-    "A CI's history",
-    help="Every change and incident of one CI, all time: a look-up, which the sidebar filters do not narrow.",
+    "A CI's history (all time; a look-up the sidebar filters do not narrow)",
+    help="Every change and incident of one CI, all time, and its CMDB neighbours.",
 )
-st.caption(
-    "All time and every change of the CI chosen: the sidebar's period and filters do not apply to a look-up."
-)
-search = st.text_input(
+search_place, pick_place = st.columns(2)
+search = search_place.text_input(
     "Find a CI by name",
     key="svc_ci_search",
     placeholder="part of the name, e.g. db-",
@@ -221,7 +223,7 @@ else:
         row["ci_id"]: f"{row['name']} ({row['ci_class']}, {row['service_name'] or 'no service'})"
         for row in cis.iter_rows(named=True)
     }
-    ci_id = st.selectbox("Configuration item", list(labels), format_func=labels.get, key="svc_ci")
+    ci_id = pick_place.selectbox("Configuration item", list(labels), format_func=labels.get, key="svc_ci")
     if ci_id:
         changes, incidents = data.ci_history(ci_id=ci_id)
         neighbours = data.ci_related_changes(ci_id=ci_id)
@@ -242,31 +244,32 @@ else:
                 filename="ci_incidents",
                 empty_message="No incidents on this CI.",
             )
-        st.markdown("**Its CMDB neighbours** (within two relationships, dim_ci_relationships)")
         cmdb = data.ci_neighbours(ci_id=ci_id)
-        if cmdb.is_empty():
-            empty_state("This CI has no relationship in the CMDB export.")
-        else:
-            hops = data.ci_neighbour_counts(ci_id=ci_id)
-            st.caption(
-                f"{hops['direct']:,} directly related, {hops['two_hop']:,} two relationships away "
-                "(2-hop paths never pass through a business service or a hub CI)."
-            )
+        left, right = st.columns(2)
+        with left:
+            if cmdb.is_empty():
+                empty_state("This CI has no relationship in the CMDB export.")
+            else:
+                hops = data.ci_neighbour_counts(ci_id=ci_id)
+                drilldown(
+                    cmdb,
+                    title="CMDB neighbours",
+                    key="svc_ci_cmdb",
+                    filename="ci_neighbours",
+                    caption=f"Within two relationships (dim_ci_relationships): {hops['direct']:,} directly related, "
+                    f"{hops['two_hop']:,} two relationships away (2-hop paths never pass through a business service "
+                    "or a hub CI).",
+                )
+        with right:
             drilldown(
-                cmdb,
-                title="CMDB neighbours",
-                key="svc_ci_cmdb",
-                filename="ci_neighbours",
+                neighbours,
+                title="Changes on its CMDB neighbours that are cause candidates of its incidents",
+                key="svc_ci_neighbours",
+                filename="ci_neighbour_changes",
+                caption="The relationship path says how the neighbour connects to this CI (from the attribution model).",
+                empty_message="No change on a neighbouring CI is a cause candidate of this CI's incidents.",
+                lazy=True,  # read when opened: at 1M changes its page alone took ~70 ms of the page's budget
             )
-        drilldown(
-            neighbours,
-            title="Changes on its CMDB neighbours that are cause candidates of its incidents",
-            key="svc_ci_neighbours",
-            filename="ci_neighbour_changes",
-            caption="The relationship path says how the neighbour connects to this CI (from the attribution model).",
-            empty_message="No change on a neighbouring CI is a cause candidate of this CI's incidents.",
-            lazy=True,  # read when opened: at 1M changes its page alone took ~70 ms of the page's budget
-        )
 drilldown(
     data.services(),
     title="Services, all time (dim_services; the sidebar filters do not apply)",

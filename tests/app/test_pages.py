@@ -417,7 +417,10 @@ def test_services_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnection) -
     at = run_page("services")
     n_services = one(warehouse, "select count(*) as n from dim_services")["n"]
     titles = expanders(at)
-    assert f"Services, all time (dim_services; the sidebar filters do not apply) — {n_services:,} records" in titles
+    assert (
+        f"Services, all time (dim_services; the sidebar filters do not apply) — {n_services:,} records"
+        in titles
+    )
     # the score comes from rpt_change_success_score (all time), one row per group like dim_assignment_groups
     n_scores = one(
         warehouse, "select count(*) as n from rpt_change_success_score where period_grain = 'all'"
@@ -460,9 +463,9 @@ def test_services_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnection) -
     # services compared by failed-change rate in the sidebar's period, with the minimum-volume rule
     if ranked:
         rates = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]
-        assert list(rates["y"]) == [r[0] for r in ranked[:10]]
-        assert list(rates["x"]) == pytest.approx([r[1] for r in ranked[:10]])
-        if len(ranked) > 10:
+        assert list(rates["y"]) == [r[0] for r in ranked[:8]]
+        assert list(rates["x"]) == pytest.approx([r[1] for r in ranked[:8]])
+        if len(ranked) > 8:
             at.toggle(key="svc_compare_all").set_value(True).run()
             rates = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]
             assert len(rates["y"]) == len(ranked)
