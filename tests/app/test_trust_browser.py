@@ -188,6 +188,11 @@ def test_services_compare_cis_by_rate_within_two_screens(server: str, browser, w
     )
     assert height <= 2 * 900, f"Services & CIs is {height} px tall at 1440 × 900"
     page.locator("[data-testid=stButtonGroup]").get_by_text("Configuration item", exact=True).click()
+    page.wait_for_function(
+        "() => /Failed-change rate by configuration item|No configuration item has/"
+        ".test(document.querySelector('[data-testid=stMain]').innerText)",
+        timeout=30_000,
+    )
     _settle(page)
     _no_errors(page)
     text = page.locator('[data-testid="stMain"]').inner_text()
