@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 from changeboard.app import data as app_data
+from changeboard.app.filters import DIMENSIONS, Filters
 
 from changeboard.store.export import FORMULA_REGEX, runs_as_formula
 
@@ -194,11 +195,26 @@ def kpi_tile(
     status: str | None = None,
     status_help: str | None = None,
     trend: Sequence[float] | None = None,
+    previous_label: str = "before",
+    small_base: str | None = None,
+    unavailable: str | None = None,
+    reconciliation: str | None = None,
 ) -> None:
     """A KPI with its evidence: value, the change from the previous period's published value (green
-    when better, red when worse, by ``direction``), a sparkline of ``trend`` (the published values of
+    when better, red when worse, by ``direction``; ``previous_label`` says what it is compared with:
+    "before", or "on 1-4 Nov" for a period to date), a sparkline of ``trend`` (the published values of
     the trend periods, oldest first), numerator / denominator (or ``evidence``), the target status
-    (red / amber / green), a DORA band and a low-confidence badge when the data-quality model flags it."""
+    (red / amber / green), a DORA band and a low-confidence badge when the data-quality model flags it.
+
+    ``small_base``: why the base is too small to mean anything ("too few changes (7) for a band"):
+    the status, band and change are then left out and the reason shown. ``unavailable``: why the
+    value cannot be shown for the filters chosen (the value becomes "—", the reason is shown).
+    ``reconciliation``: how the value adds up with the other tiles (a published reconciliation)."""
+    if unavailable:
+        value, previous, numerator, denominator, evidence, status, band, trend = (None,) * 8
+        low_confidence = reconciliation = small_base = None
+    if small_base:
+        previous, status, band = None, None, None
     change = delta(value, previous, kind)
     with st.container(border=True):
         st.metric(
@@ -206,15 +222,22 @@ def kpi_tile(
             fmt(value, kind),
             delta=change,
             delta_color=DELTA_COLOURS.get(direction, "off"),
-            delta_description=None if previous is None else f"vs {fmt(previous, kind)} before",
+            delta_description=None if previous is None else f"vs {fmt(previous, kind)} {previous_label}",
             help=help,
             chart_data=list(trend) if trend is not None and len(trend) >= 2 else None,
             chart_type="line",
         )
+        if unavailable:
+            st.caption(f":material/block: Not shown: {unavailable}")
+            return
         if evidence is not None:
             st.caption(evidence)
         elif numerator is not None or denominator is not None:
             st.caption(fraction(numerator, denominator, unit))
+        if reconciliation:
+            st.caption(reconciliation)
+        if small_base:
+            st.caption(f":material/info: {small_base}")
         if band or low_confidence or status:
             with st.container(horizontal=True, gap="small"):
                 if status in STATUS:
@@ -404,6 +427,8 @@ class Metric:
     target_value: float | None = None
     amber_value: float | None = None
     target_source: str | None = None
+    base_column: str | None = None
+    min_base: int | None = None
 
     @property
     def help(self) -> str:
@@ -416,6 +441,20 @@ class Metric:
     @property
     def target_text(self) -> str:
         return target_text(self.target_value, self.amber_value, self.direction, self.unit, self.target_source)
+
+    def small_base(self, row: Mapping[str, object] | None) -> str | None:
+        """Why ``row``'s base is too small for a status, a band and a comparison ("too few completed
+        changes (7) for a band or a comparison: fewer than 20"), or None (DECISIONLOG D44)."""
+        if row is None or self.base_column is None or self.min_base is None:
+            return None
+        base = row.get(self.base_column)
+        if not isinstance(base, int | float) or is_missing(base) or base >= self.min_base:
+            return None
+        noun = self.population or "records"
+        return (
+            f"Too few {noun} ({int(base):,}) for a band or a comparison: fewer than {self.min_base:,} "
+            "(min_base in the [display] table of changeboard.toml)."
+        )
 
     def status(self, value: object) -> str | None:
         """red / amber / green of a published value against this metric's target (None: no target)."""
@@ -441,6 +480,8 @@ class Tile:
     evidence: Callable[[Mapping[str, object]], str] | None = None
     text: Callable[[Mapping[str, object]], str] | None = None
     qualifier: str = ""  # "all time": the same metric over another scope, labelled "<label>, all time"
+    # how the value adds up with the other tiles, from the published row (DECISIONLOG D44)
+    reconcile: Callable[[Mapping[str, object]], str | None] | None = None
 
 
 def metric_tile(
@@ -452,10 +493,14 @@ def metric_tile(
     *,
     narrow: bool = False,
     trend: pl.DataFrame | None = None,
+    previous_label: str = "before",
+    unavailable: str | None = None,
 ) -> None:
     """Render one declared tile from a published row (and the previous period's, when compared);
     ``narrow`` tiles (five to a row) carry the metric's short label; ``trend`` (the same published
-    rows over the trend periods, oldest first) draws the tile's sparkline when it has the column."""
+    rows over the trend periods, oldest first) draws the tile's sparkline when it has the column;
+    ``previous_label`` names what ``previous`` is ("before", "on 1-4 Nov"); ``unavailable`` says why
+    the value cannot be shown for the filters chosen."""
     m = definitions[tile.metric]
     label = m.short_label if narrow else m.label
 
@@ -484,6 +529,10 @@ def metric_tile(
         status=status,
         status_help=m.target_text if status else None,
         trend=series,
+        previous_label=previous_label,
+        small_base=m.small_base(row) if tile.text is None else None,
+        unavailable=unavailable,
+        reconciliation=tile.reconcile(row) if tile.reconcile is not None and row is not None else None,
     )
 
 
@@ -495,13 +544,152 @@ def tile_row(
     dq: pl.DataFrame | None = None,
     columns: int | None = None,
     trend: pl.DataFrame | None = None,
+    previous_label: str = "before",
+    unavailable: Mapping[str, str] | None = None,
 ) -> None:
     """Declared tiles side by side, each reading its value, evidence, band, target status and
     confidence from ``row`` (five or more to a row are narrow: they carry the short labels), with a
-    sparkline from ``trend`` (the published rows of the trend periods) where it has the metric."""
+    sparkline from ``trend`` (the published rows of the trend periods) where it has the metric.
+    ``previous_label`` names what ``previous`` is; ``unavailable`` maps a metric to the reason it
+    cannot be shown for the filters chosen."""
     definitions = metrics()
     quality = dq if dq is not None else pl.DataFrame()
     count = columns or len(tiles)
     for place, tile in zip(st.columns(count, gap="small"), tiles, strict=False):
         with place:
-            metric_tile(tile, row, previous, quality, definitions, narrow=count >= NARROW_TILES, trend=trend)
+            metric_tile(
+                tile,
+                row,
+                previous,
+                quality,
+                definitions,
+                narrow=count >= NARROW_TILES,
+                trend=trend,
+                previous_label=previous_label,
+                unavailable=(unavailable or {}).get(tile.metric),
+            )
+
+
+def section(title: str, *, disabled: str | None = None, help: str | None = None) -> bool:
+    """A section header; ``disabled``: why the section cannot honour the filters chosen, written in the
+    header itself and under it (not in a tooltip). Returns False when disabled (skip the section)."""
+    if disabled:
+        st.subheader(f"{title} · not shown for these filters", help=help)
+        st.warning(disabled, icon=":material/filter_alt_off:")
+        return False
+    st.subheader(title, help=help)
+    return True
+
+
+# --- the published KPIs of the filters chosen -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PublishedKpis:
+    """The rpt_change_kpis rows a page shows for the sidebar's filters: the period's row, the row it is
+    compared with (the period before; for a period to date, the same days of the period before from
+    rpt_change_kpis_to_date) and the trend rows. ``disabled``: why no published row fits the filters
+    (more than one dimension filter set), to write in the sections' headers."""
+
+    dimension: str
+    value: str
+    current: Mapping[str, object] | None
+    previous: Mapping[str, object] | None
+    trend: pl.DataFrame
+    previous_label: str
+    disabled: str | None
+
+
+def combined_reason(labels: Sequence[str]) -> str:
+    """Why a section of published KPIs cannot honour several dimension filters at once."""
+    return (
+        f"The published KPIs break down by one filter at a time, and {' and '.join(x.lower() for x in labels)} "
+        "are set together: their combination is not published. Clear all but one of them to see this section; "
+        "the charts of outcomes and the record lists on this page apply every filter."
+    )
+
+
+def published_kpis(f: Filters) -> PublishedKpis:
+    """The published KPI rows for ``f`` (see :class:`PublishedKpis`)."""
+    dimension, value, _ignored = f.kpi_slice()
+    assert f.period_start is not None
+    assert f.previous_start is not None
+    if f.combined:
+        return PublishedKpis(
+            dimension, value, None, None, pl.DataFrame(), "before", combined_reason(f.combined)
+        )
+    current, previous = app_data.kpi_pair(
+        grain=f.grain,
+        dimension=dimension,
+        value=value,
+        period_start=f.period_start,
+        previous_start=f.previous_start,
+    )
+    if f.partial_days is not None:  # like for like: the same days of the period before
+        previous = app_data.kpi_to_date(
+            grain=f.grain, dimension=dimension, value=value, previous_start=f.previous_start
+        )
+    trend = app_data.change_kpis(
+        grain=f.grain, dimension=dimension, value=value, start=f.trend_start, end=f.period_end
+    )
+    return PublishedKpis(dimension, value, current, previous, trend, f.previous_label, None)
+
+
+def type_filter_reasons(f: Filters) -> dict[str, str]:
+    """Tiles that mean nothing under the change-type filter (a type's share of its own changes is
+    100 % or 0 % by construction), with the reason to show in their place."""
+    change_type = f.dims.get("change_type")
+    if not change_type:
+        return {}
+    reason = (
+        f"with the change-type filter ({change_type}) every change counted is of that type, so the "
+        "emergency share is 100 % or 0 % by construction. Clear the change-type filter to see it."
+    )
+    return {"emergency_ratio": reason}
+
+
+def dimension_filters_reason(f: Filters, *, what: str, honoured: Sequence[str] = ()) -> str | None:
+    """Why a section published for all changes (``what``) cannot honour the dimension filters set
+    (those not in ``honoured``), or None when none of them is set."""
+    ignored = [DIMENSIONS[n][2].lower() for n, v in f.dims.items() if v and n not in honoured]
+    if not ignored:
+        return None
+    return (
+        f"{what} The {' and '.join(ignored)} filter{'s' if len(ignored) > 1 else ''} cannot apply here: "
+        f"clear {'them' if len(ignored) > 1 else 'it'} to see this section."
+    )
+
+
+def _period_name(row: Mapping[str, object]) -> str:
+    start, grain = row.get("period_start"), row.get("period_grain")
+    if isinstance(start, date) and grain == "month":
+        return f"{start:%b %Y}"
+    if isinstance(start, date) and grain == "week":
+        return f"the week of {start.day} {start:%b %Y}"
+    return "this period"
+
+
+def failed_reconciliation(row: Mapping[str, object]) -> str | None:
+    """How the failed-change count adds up, from the published counts (rpt_change_kpis, by close date):
+    '1 failed = 0 unsuccessful + 1 successful but incident-caused (1 deployed before Dec 2026)'."""
+    failed, unsuccessful = row.get("failed_count"), row.get("unsuccessful_count")
+    caused = row.get("successful_incident_caused_count")
+    if not all(isinstance(v, int) for v in (failed, unsuccessful, caused)):
+        return None
+    text = f"{fmt(failed)} failed = {fmt(unsuccessful)} unsuccessful + {fmt(caused)} successful but incident-caused"
+    before = row.get("successful_incident_caused_deployed_before_count")
+    if isinstance(before, int) and before:
+        text += f" ({fmt(before)} deployed before {_period_name(row)})"
+    return text
+
+
+def incident_fail_reconciliation(row: Mapping[str, object]) -> str | None:
+    """Why the incident-based fail rate differs from the failed-change rate, from the published counts:
+    it counts by deployment date; the changes among them that closed in another period."""
+    other = row.get("incident_failed_closed_other_period_count")
+    if not isinstance(other, int):
+        return None
+    text = "by deployment date (the failed-change rate: by close date)"
+    if other:
+        text += f"; {fmt(other)} of them closed in another period, where the failed-change rate counts them"
+    return text

@@ -280,6 +280,69 @@ def change_kpis_by(*, grain: str, dimension: str, period_start: date) -> pl.Data
     )
 
 
+# The columns of rpt_change_outcome_cells a page may group by (the sidebar's filter columns and the
+# primary CI); every one is also a filter column of fct_changes except the CI.
+CELL_GROUP_COLUMNS = frozenset({*CHANGE_FILTER_COLUMNS, "primary_ci_name", "period_start"})
+CELL_COUNTS = (
+    "completed_count",
+    "successful_count",
+    "successful_with_issues_count",
+    "unsuccessful_count",
+    "backed_out_count",
+    "failed_count",
+    "change_success_numerator",
+    "successful_incident_caused_count",
+)
+
+
+def outcome_counts(
+    *,
+    grain: str,
+    by: str,
+    start: date,
+    end: date,
+    filters: Mapping[str, str] | None = None,
+) -> pl.DataFrame:
+    """The published outcome counts (rpt_change_outcome_cells) of the periods starting in [start, end)
+    and the cells every filter selects, summed by ``by`` (a filter column, primary_ci_name or
+    period_start) as ``dimension_value``, with the declared rates: change_success_rate =
+    change_success_numerator / completed_count, failed_rate = failed_count / completed_count,
+    unsuccessful_rate = unsuccessful_count / completed_count (rpt_metric_definitions; the cells add
+    up to rpt_change_kpis, DECISIONLOG D45). Most completed changes first (oldest first by period)."""
+    if by not in CELL_GROUP_COLUMNS:
+        raise ValueError(f"not a cell column: {by!r}")
+    where, params = _where(filters, CHANGE_FILTER_COLUMNS)
+    sums = ", ".join(f"cast(sum({c}) as bigint) as {c}" for c in CELL_COUNTS)
+    rates = ", ".join(
+        f"case when completed_count > 0 then cast({n} as double) / completed_count end as {r}"
+        for n, r in (
+            ("change_success_numerator", "change_success_rate"),
+            ("failed_count", "failed_rate"),
+            ("unsuccessful_count", "unsuccessful_rate"),
+            ("backed_out_count", "backout_rate"),
+        )
+    )
+    order = "dimension_value" if by == "period_start" else "completed_count desc, dimension_value"
+    return db.query(
+        f"select *, {rates} from (select {by} as dimension_value, {sums} from rpt_change_outcome_cells "
+        f"where period_grain = ? and period_start >= ? and period_start < ?{where} group by 1) "
+        f"order by {order}",
+        (grain, start, end, *params),
+    )
+
+
+def kpi_to_date(*, grain: str, dimension: str, value: str, previous_start: date) -> dict[str, object] | None:
+    """The like-for-like row of the period before a period to date (rpt_change_kpis_to_date: the same
+    days of ``previous_start``'s period), or None when it is not published (no event in those days,
+    or ``previous_start`` is not the period before the build's current one)."""
+    df = db.query(
+        "select * from rpt_change_kpis_to_date where period_grain = ? and dimension = ? "
+        "and dimension_value = ? and period_start = ?",
+        (grain, dimension, value, previous_start),
+    )
+    return None if df.is_empty() else df.row(0, named=True)
+
+
 def dora(*, grain: str, start: date, end: date) -> pl.DataFrame:
     """rpt_dora rows for the periods starting in [start, end), oldest first."""
     return db.query(
@@ -343,9 +406,12 @@ def incidents(
     end: date,
     service: str | None = None,
     change_caused_only: bool = False,
+    cause_filters: Mapping[str, str] | None = None,
 ) -> Records:
     """Incidents opened in [start, end) with their primary cause, its method, confidence and evidence;
-    highest priority first, then newest."""
+    highest priority first, then newest. ``cause_filters`` (fct_changes column -> value) keep the
+    incidents whose primary cause is a change they select (a change-caused incident's type, risk,
+    group and source are its cause change's)."""
     params: list[object] = [start, end]
     where = "opened_at >= ? and opened_at < ?"
     if service:
@@ -353,6 +419,10 @@ def incidents(
         params.append(service)
     if change_caused_only:
         where += " and is_change_caused"
+    if cause_filters:
+        clauses, values = _where(cause_filters, CHANGE_FILTER_COLUMNS)
+        where += f" and primary_cause_change_id in (select change_id from fct_changes where true{clauses})"
+        params += values
     return Records.of_table(
         "number, title, priority, state, service_name, ci_name, opened_at, resolved_at, time_to_restore_hours, "
         "outage_hours, primary_cause_change_number as cause_change, primary_cause_method, primary_cause_confidence, "
@@ -365,8 +435,11 @@ def incidents(
     )
 
 
-def candidates(*, start: date, end: date, service: str | None = None) -> Records:
-    """Every candidate cause of the incidents opened in [start, end), with evidence, newest first."""
+def candidates(
+    *, start: date, end: date, service: str | None = None, change_filters: Mapping[str, str] | None = None
+) -> Records:
+    """Every candidate cause of the incidents opened in [start, end), with evidence, newest first;
+    ``change_filters`` (fct_changes column -> value) keep the candidates whose change they select."""
     # both tables are stored in the order of the incident's opening: the period filter on each lets
     # DuckDB read only the period's row groups of both sides of the join
     params: list[object] = [start, end, start, end]
@@ -381,6 +454,10 @@ def candidates(*, start: date, end: date, service: str | None = None) -> Records
     if service:
         sql += " and i.service_name = ?"
         params.append(service)
+    if change_filters:
+        clauses, values = _where(change_filters, CHANGE_FILTER_COLUMNS)
+        sql += f" and k.change_id in (select change_id from fct_changes where true{clauses})"
+        params += values
     return Records(sql, tuple(params), order="incident_opened_at desc, confidence desc, incident, change")
 
 
@@ -591,35 +668,54 @@ RELEASE_COLUMNS = (
 )
 
 
-def releases(*, failed_only: bool = False) -> pl.DataFrame:
-    """fct_releases (the deployed, failed ones only when asked), most recently deployed (else planned)
-    first."""
-    where = " where is_deployed and is_failed" if failed_only else ""
-    return db.query(
-        f"select {', '.join(RELEASE_COLUMNS)} from fct_releases{where} "
-        "order by coalesce(deployed_at, planned_end_at, planned_start_at) desc nulls last, release_id"
+def _members(filters: Mapping[str, str] | None) -> tuple[str, list[object]]:
+    """' and release_id in (...)': the releases with at least one member change the filters select
+    (fct_changes column -> value); empty without filters."""
+    clauses, params = _where(filters, CHANGE_FILTER_COLUMNS)
+    if not clauses:
+        return "", []
+    return (
+        f" and release_id in (select release_id from fct_changes where release_id is not null{clauses})",
+        params,
     )
 
 
-def release_totals(*, start: date | None = None, end: date | None = None) -> dict[str, object]:
+def releases(*, failed_only: bool = False, member_filters: Mapping[str, str] | None = None) -> pl.DataFrame:
+    """fct_releases (the deployed, failed ones only when asked; with ``member_filters``, the releases
+    with a member change they select), most recently deployed (else planned) first."""
+    members, params = _members(member_filters)
+    where = " where true" + (" and is_deployed and is_failed" if failed_only else "") + members
+    return db.query(
+        f"select {', '.join(RELEASE_COLUMNS)} from fct_releases{where} "
+        "order by coalesce(deployed_at, planned_end_at, planned_start_at) desc nulls last, release_id",
+        tuple(params),
+    )
+
+
+def release_totals(
+    *, start: date | None = None, end: date | None = None, member_filters: Mapping[str, str] | None = None
+) -> dict[str, object]:
     """Counts over fct_releases, named as the columns they count or sum (so the declared metrics read
     them): is_failed / is_deployed (the release failure rate's numerator / denominator),
     member_change_count, caused_incident_count, caused_p1_p3_count. With ``start`` / ``end``: the
     releases deployed in [start, end); without: every release."""
-    where, params = "", tuple[date, ...]()
+    where, params = " where true", list[object]()
     if start is not None and end is not None:
-        where, params = " where deployed_at >= ? and deployed_at < ?", (start, end)
+        where, params = " where deployed_at >= ? and deployed_at < ?", [start, end]
+    members, member_params = _members(member_filters)
+    where += members
+    params += member_params
     return db.query(
         "select count(*) filter (where is_failed) as is_failed, count(*) filter (where is_deployed) as is_deployed, "
         "count(*) as release_count, coalesce(sum(member_change_count), 0) as member_change_count, "
         "coalesce(sum(caused_incident_count), 0) as caused_incident_count, "
         "coalesce(sum(caused_p1_count + caused_p2_count + caused_p3_count), 0) as caused_p1_p3_count "
         f"from fct_releases{where}",
-        params,
+        tuple(params),
     ).row(0, named=True)
 
 
-def release_calendar() -> pl.DataFrame:
+def release_calendar(*, member_filters: Mapping[str, str] | None = None) -> pl.DataFrame:
     """One point per release with a deployment time or a planned end: ``when``, ``status`` (failed,
     deployed, not deployed (planned end)), ``label`` and release_type ('(no type)' when absent)."""
     return db.query(
@@ -627,29 +723,37 @@ def release_calendar() -> pl.DataFrame:
         "case when is_failed then 'failed' when is_deployed then 'deployed' "
         "else 'not deployed (planned end)' end as status, "
         "number || ' · ' || coalesce(name, '') as label, coalesce(release_type, '(no type)') as release_type, "
-        "number, name, release_id from fct_releases where coalesce(deployed_at, planned_end_at) is not null "
-        'order by status, "when", release_id'
+        "number, name, release_id from fct_releases where coalesce(deployed_at, planned_end_at) is not null"
+        + (members := _members(member_filters))[0]
+        + ' order by status, "when", release_id',
+        tuple(members[1]),
     )
 
 
-def release_lead_times() -> pl.DataFrame:
+def release_lead_times(*, member_filters: Mapping[str, str] | None = None) -> pl.DataFrame:
     """Release lead time of every deployed release that has one, with its type ('(no type)' when absent)."""
     return db.query(
         "select coalesce(release_type, '(no type)') as release_type, release_lead_time_hours, number, release_id "
-        "from fct_releases where is_deployed and release_lead_time_hours is not null order by release_id"
+        "from fct_releases where is_deployed and release_lead_time_hours is not null"
+        + (members := _members(member_filters))[0]
+        + " order by release_id",
+        tuple(members[1]),
     )
 
 
-def releases_causing_incidents(*, limit: int = 12) -> pl.DataFrame:
+def releases_causing_incidents(
+    *, limit: int = 12, member_filters: Mapping[str, str] | None = None
+) -> pl.DataFrame:
     """The releases with most caused incidents (at least one), by priority: caused_p1/p2/p3_count and
     lower_priority (P4-P5), labelled 'number · name' (without a trailing ' release')."""
     return db.query(
         "select number || ' · ' || regexp_replace(coalesce(name, ''), ' release$', '') as label, "
         "caused_p1_count, caused_p2_count, caused_p3_count, "
         "caused_incident_count - caused_p1_p3_count as lower_priority, caused_incident_count, release_id "
-        "from fct_releases where caused_incident_count > 0 "
-        "order by caused_incident_count desc, release_id limit ?",
-        (int(limit),),
+        "from fct_releases where caused_incident_count > 0"
+        + (members := _members(member_filters))[0]
+        + " order by caused_incident_count desc, release_id limit ?",
+        (*members[1], int(limit)),
     )
 
 

@@ -32,9 +32,10 @@ __all__ = [
 # The warehouse contract this app reads: the public models and columns it queries. The build publishes
 # its own in rpt_warehouse_contract (dbt/models/reports/rpt_warehouse_contract.sql); raise both together.
 # Checked once per served version at start-up, so no page probes for a model (DECISIONLOG D28).
-CONTRACT_VERSION = (
-    2  # 2: rpt_metric_definitions targets, rpt_data_quality.how_to_fix, risk_level on the schedule
-)
+# 2: rpt_metric_definitions targets, rpt_data_quality.how_to_fix, risk_level on the schedule;
+# 3: rpt_change_kpis_to_date, rpt_change_outcome_cells, the reconciliation counts of rpt_change_kpis,
+#    rpt_metric_definitions.base_column / min_base
+CONTRACT_VERSION = 3
 
 
 def data_dir() -> DataDir:

@@ -116,15 +116,41 @@ class Filters:
         return period_label(self.period_start, self.grain, self.partial_days)
 
     @property
-    def comparison_note(self) -> str | None:
-        """Why a comparison with the period before is not like for like, or None when it is."""
+    def compared_window(self) -> str | None:
+        """The days of the period before that a period to date is compared with, '1-4 Nov 2026' (None
+        for a complete period). rpt_change_kpis_to_date publishes its figures (DECISIONLOG D44)."""
         if self.partial_days is None or not self.period_start or not self.previous_start:
             return None
-        previous = period_label(self.previous_start, self.grain)
+        first = self.previous_start
+        last = min(first + timedelta(days=self.partial_days - 1), self.period_start - timedelta(days=1))
+        if first == last:
+            return f"{first.day} {first:%b %Y}"
+        return f"{first.day}{'' if first.month == last.month else f' {first:%b}'}–{last.day} {last:%b %Y}"
+
+    @property
+    def previous_label(self) -> str:
+        """What a tile's change is measured against: 'before' (the whole period before), or 'on 1-4 Nov
+        2026 (like for like)' for a period to date."""
+        window = self.compared_window
+        return f"on {window} (like for like)" if window else "before"
+
+    @property
+    def comparison_note(self) -> str | None:
+        """How a period to date is compared (like for like), or None for a complete period."""
+        window = self.compared_window
+        if window is None:
+            return None
         return (
             f"{self.label} is not complete: its figures cover {self.partial_days} days and are compared "
-            f"with the whole of {previous}. Pick a complete period for a like-for-like comparison."
+            f"like for like with the same days of the period before ({window})."
         )
+
+    @property
+    def combined(self) -> list[str]:
+        """Labels of the dimension filters set, when more than one is (the published KPIs break down by
+        one at a time); [] otherwise."""
+        chosen = [DIMENSIONS[n][2] for n, v in self.dims.items() if v]
+        return chosen if len(chosen) > 1 else []
 
     def kpi_slice(self) -> tuple[str, str, list[str]]:
         """The rpt_change_kpis (dimension, dimension_value) the filters select, and the filters that the

@@ -10,7 +10,16 @@ from datetime import timedelta
 import polars as pl
 import streamlit as st
 from changeboard.app import charts, data, filters
-from changeboard.app.components import Tile, as_text, chart, drilldown, empty_state, tile_row
+from changeboard.app.components import (
+    Tile,
+    as_text,
+    chart,
+    dimension_filters_reason,
+    drilldown,
+    empty_state,
+    section,
+    tile_row,
+)
 
 AGE_BUCKETS = {
     "open_0_1_days_count": "0-1 days",
@@ -52,25 +61,35 @@ forward_days = data.attribution_setting("forward_schedule_days")
 st.caption(
     f"Ages and schedules are measured at the build's “now”: {as_text(now)}. "
     + (
-        f"The sidebar's {', '.join(filters.DIMENSIONS[n][2].lower() for n in f.dims)} filter applies to the "
-        "change lists and the schedule, not to the published backlog counts."
+        f"Every filter applies to the change lists and the schedule ({f.describe()})."
         if f.dims
         else "All changes."
     )
 )
 
 # --- backlog by age ----------------------------------------------------------------------------------
-st.subheader(
+backlog_disabled = dimension_filters_reason(
+    f, what="The backlog by age is published for all changes (rpt_backlog has no breakdown)."
+)
+backlog_shown = section(
     "Backlog by age",
+    disabled=backlog_disabled,
     help="rpt_backlog: changes open at each period end (the current period: now), by whole days since opened.",
 )
-trend = data.backlog(grain=f.grain, start=f.trend_start, end=f.period_end) if f.period_start else None
+trend = (
+    data.backlog(grain=f.grain, start=f.trend_start, end=f.period_end)
+    if f.period_start and backlog_shown
+    else None
+)
 cur = None
-if trend is not None and not trend.is_empty():
+if not backlog_shown:
+    pass
+elif trend is not None and not trend.is_empty():
     match = trend.filter(pl.col("period_start") == f.period_start)
     cur = match.row(0, named=True) if match.height else None
 if cur is None:
-    empty_state(f"No backlog published for {f.label}.", "Pick another period.")
+    if backlog_shown:
+        empty_state(f"No backlog published for {f.label}.", "Pick another period.")
 else:
     at_end = "now" if cur["is_current_period"] else f"at {as_text(cur['period_end_at'])}"
     tile_row(

@@ -3,7 +3,6 @@ definitions disagree, schedule adherence and unauthorized changes."""
 
 from __future__ import annotations
 
-import polars as pl
 import streamlit as st
 from changeboard.app import charts, data, filters
 from changeboard.app.components import (
@@ -11,13 +10,28 @@ from changeboard.app.components import (
     chart,
     drilldown,
     empty_state,
+    failed_reconciliation,
+    incident_fail_reconciliation,
     metrics,
+    published_kpis,
     scope_note,
+    section,
     tile_row,
 )
 
 # the three failure definitions side by side (declared in dbt: rpt_metric_definitions)
-FAILURE_DEFINITIONS = (Tile("failed_rate"), Tile("unsuccessful_rate"), Tile("incident_fail_rate"))
+FAILURE_DEFINITIONS = (
+    Tile("failed_rate", reconcile=failed_reconciliation),
+    Tile("unsuccessful_rate"),
+    Tile("incident_fail_rate", reconcile=incident_fail_reconciliation),
+)
+# the breakdowns: (cell column, label, bars drawn)
+BREAKDOWNS = (
+    ("change_type", "change type", None),
+    ("risk", "risk", None),
+    ("service_name", "service", 15),
+    ("assignment_group", "assignment group", 15),
+)
 
 f = filters.current()
 st.title("Changes")
@@ -25,22 +39,27 @@ if f.period_start is None:
     empty_state("No changes in the warehouse yet.", "Ingest exports and run `changeboard build`.")
     st.stop()
 
-dimension, value, ignored = f.kpi_slice()
-scope = "all changes" if dimension == "all" else f"{dimension.replace('_', ' ')} = {value}"
-scope_note(f.describe(), ignored, kpi_scope=scope)
+kpis = published_kpis(f)
+scope_note(f.describe(), [], kpi_scope="")
 rf = f.record_filters()
 dq = data.metric_confidence()
 
 # --- outcome mix -------------------------------------------------------------------------------------
-st.subheader("Outcome mix", help="Completed changes by the day they closed (rpt_change_kpis).")
-trend = data.change_kpis(
-    grain=f.grain, dimension=dimension, value=value, start=f.trend_start, end=f.period_end
+st.subheader(
+    "Outcome mix",
+    help="Completed changes by the day they closed, summed from the published outcome counts "
+    "(rpt_change_outcome_cells): every sidebar filter applies.",
 )
-if trend.is_empty():
-    empty_state(f"No changes in these {f.grain}s for {scope}.")
+mix = data.outcome_counts(grain=f.grain, by="period_start", start=f.trend_start, end=f.period_end, filters=rf)
+if mix.is_empty():
+    empty_state(f"No completed changes in these {f.grain}s for {f.describe()}.")
 else:
     chart(
-        charts.outcome_mix(trend, x="period_start", title=f"Completed changes by outcome per {f.grain}"),
+        charts.outcome_mix(
+            mix.rename({"dimension_value": "period_start"}),
+            x="period_start",
+            title=f"Completed changes by outcome per {f.grain}",
+        ),
         key="ch_mix",
     )
 completed = data.changes(
@@ -56,34 +75,29 @@ drilldown(
 # --- success rate by dimension ----------------------------------------------------------------------------
 st.subheader(
     f"Change success rate by type, risk, service and group ({f.label})",
-    help="Published per dimension for all changes: the sidebar's service / group / type / risk filters do not apply here.",
+    help="Summed from the published outcome counts (rpt_change_outcome_cells, which add up to rpt_change_kpis).",
+)
+st.caption(
+    f"Every sidebar filter applies ({f.describe()}): a filtered dimension shows its one value, the others "
+    "break the filtered changes down."
 )
 cols = st.columns(2)
-for i, (dim, label, top) in enumerate(
-    (
-        ("change_type", "change type", None),
-        ("risk", "risk", None),
-        ("service", "service", None),
-        ("assignment_group", "assignment group (15 busiest)", 15),
-    )
-):
-    rows = data.change_kpis_by(grain=f.grain, dimension=dim, period_start=f.period_start).filter(
-        pl.col("completed_count") > 0
-    )
-    if top:
-        rows = rows.head(top)
+for i, (dim, label, top) in enumerate(BREAKDOWNS):
+    rows = data.outcome_counts(grain=f.grain, by=dim, start=f.period_start, end=f.period_end, filters=rf)
+    shown = rows.head(top) if top else rows
     with cols[i % 2]:
         if rows.is_empty():
-            empty_state(f"No completed changes by {label} in {f.label}.")
+            empty_state(f"No completed changes by {label} in {f.label} for these filters.")
             continue
         chart(
             charts.rate_by_category(
-                rows,
+                shown,
                 category="dimension_value",
                 rate="change_success_rate",
                 numerator="change_success_numerator",
                 denominator="completed_count",
-                title=f"By {label}",
+                title=f"By {label}"
+                + (f" ({top} busiest of {rows.height:,})" if top and rows.height > top else ""),
                 target=metrics()["change_success_rate"].target_value,
             ),
             key=f"ch_by_{dim}",
@@ -98,25 +112,27 @@ for i, (dim, label, top) in enumerate(
                 "failed_count",
                 "failed_rate",
             ),
-            title=f"Published rates by {label}",
+            title=f"Rates by {label}",
             key=f"ch_by_{dim}_rows",
             filename=f"success_rate_by_{dim}_{f.period_start}",
         )
 
 # --- failure definitions side by side ----------------------------------------------------------------------
-cur, prev = data.kpi_pair(
-    grain=f.grain,
-    dimension=dimension,
-    value=value,
-    period_start=f.period_start,
-    previous_start=f.previous_start,
-)
+cur, prev, trend = kpis.current, kpis.previous, kpis.trend
+if (
+    section(
+        "The three failure rates",
+        disabled=kpis.disabled,
+        help="ITIL counts unsuccessful outcomes; the incident-based rate counts changes that caused a P1-P3 incident, "
+        "by the day they were deployed; the failed-change rate counts either, by the day they closed.",
+    )
+    and cur is not None
+):
+    tile_row(FAILURE_DEFINITIONS, cur, previous=prev, dq=dq, trend=trend, previous_label=kpis.previous_label)
 st.subheader(
     "Where the failure definitions disagree",
-    help="ITIL counts unsuccessful outcomes; the incident-based rate counts changes that caused a P1-P3 incident.",
+    help="Completed changes closed in the period; every sidebar filter applies.",
 )
-if cur is not None:
-    tile_row(FAILURE_DEFINITIONS, cur, previous=prev, dq=dq, trend=trend)
 disagree = data.changes(
     start=f.period_start, end=f.period_end, event="closed", subset="disagreement", filters=rf
 )
@@ -155,8 +171,23 @@ st.subheader(
 )
 left, right = st.columns([1, 3])
 with left:
-    if cur is not None:
-        tile_row((Tile("outside_window_ratio"),), cur, previous=prev, dq=dq, trend=trend)
+    if kpis.disabled:
+        tile_row(
+            (Tile("outside_window_ratio"),),
+            None,
+            unavailable={
+                "outside_window_ratio": "published one filter at a time; the histogram applies every filter."
+            },
+        )
+    elif cur is not None:
+        tile_row(
+            (Tile("outside_window_ratio"),),
+            cur,
+            previous=prev,
+            dq=dq,
+            trend=trend,
+            previous_label=kpis.previous_label,
+        )
 with right:
     variance = completed.where("start_variance_minutes is not null").select("start_variance_minutes").frame()
     if variance.is_empty():

@@ -9,10 +9,14 @@ from changeboard.app import charts, data, filters
 from changeboard.app.components import (
     Tile,
     chart,
+    dimension_filters_reason,
     drilldown,
     empty_state,
     fmt,
+    incident_fail_reconciliation,
+    published_kpis,
     scope_note,
+    section,
     tile_row,
 )
 
@@ -38,40 +42,47 @@ PUBLISHED_THRESHOLD = data.attribution_setting("attribution_confidence_threshold
 dq = data.metric_confidence()
 
 service = f.dims.get("service")
-other = [filters.DIMENSIONS[n][2] for n in f.dims if n != "service"]
+# a change-caused incident's type, risk, group and source are its cause change's
+cause_filters = {column: v for column, v in f.record_filters().items() if column != "service_name"}
 scope_note(
-    f"{f.label} · incidents by the day they opened" + (f" · service: {service}" if service else ""),
+    f"{f.label} · incidents by the day they opened"
+    + (f" · service: {service}" if service else "")
+    + (
+        " · caused by changes with "
+        + ", ".join(
+            f"{filters.DIMENSIONS[n][2].lower()} {v}" for n, v in f.dims.items() if v and n != "service"
+        )
+        if cause_filters
+        else ""
+    ),
     [],
     kpi_scope="",
 )
-if other:
-    st.caption(
-        f"Incidents are filtered by service only; the {', '.join(o.lower() for o in other)} filter does not apply here."
-    )
 
-cur, prev = data.kpi_pair(
-    grain=f.grain,
-    dimension="service" if service else "all",
-    value=service or "all",
-    period_start=f.period_start,
-    previous_start=f.previous_start,
-)
-tile_row(
-    (
-        Tile(
-            "change_caused_incidents",
-            evidence=lambda r: f"{fmt(r['change_caused_p1_p3_incident_count'])} of them P1-P3",
+kpis = published_kpis(f)
+if section(
+    "Incidents caused by changes: the published figures",
+    disabled=kpis.disabled,
+    help="rpt_change_kpis: incidents by the day they opened, broken down by their cause change.",
+):
+    tile_row(
+        (
+            Tile(
+                "change_caused_incidents",
+                evidence=lambda r: f"{fmt(r['change_caused_p1_p3_incident_count'])} of them P1-P3",
+            ),
+            Tile(
+                "change_caused_outage_hours",
+                evidence=lambda r: "open → resolved hours of counted, attributed P1/P2 incidents",
+            ),
+            Tile("incident_fail_rate", reconcile=incident_fail_reconciliation),
         ),
-        Tile(
-            "change_caused_outage_hours",
-            evidence=lambda r: "open → resolved hours of counted, attributed P1/P2 incidents",
-        ),
-        Tile("incident_fail_rate"),
-    ),
-    cur,
-    previous=prev,
-    dq=dq,
-)
+        kpis.current,
+        previous=kpis.previous,
+        dq=dq,
+        trend=kpis.trend,
+        previous_label=kpis.previous_label,
+    )
 
 with st.expander(
     f"Attribution settings of this build: {PUBLISHED_WINDOW_HOURS:g} h window, "
@@ -108,8 +119,17 @@ st.caption(
     + f"; time decay {decay:g} at the window's far edge."
 )
 
-caused = data.incidents(start=f.period_start, end=f.period_end, service=service, change_caused_only=True)
-st.subheader("Incidents caused by changes and releases")
+caused = data.incidents(
+    start=f.period_start,
+    end=f.period_end,
+    service=service,
+    change_caused_only=True,
+    cause_filters=cause_filters,
+)
+st.subheader(
+    "Incidents caused by changes and releases",
+    help="Every sidebar filter applies: the service is the incident's, the others its cause change's.",
+)
 if caused.is_empty():
     empty_state(f"No change-caused incidents opened in {f.label}.")
 else:
@@ -178,7 +198,9 @@ else:
         empty_message=f"No release-caused incidents opened in {f.label}.",
     )
 
-all_candidates = data.candidates(start=f.period_start, end=f.period_end, service=service)
+all_candidates = data.candidates(
+    start=f.period_start, end=f.period_end, service=service, change_filters=cause_filters
+)
 drilldown(
     all_candidates,
     title="Every cause candidate (counted or not)",
@@ -187,66 +209,71 @@ drilldown(
     caption="is_counted: explicit, or confidence ≥ the published threshold. is_primary: the incident's one primary cause.",
 )
 
-st.subheader("Explore the attribution rules")
-with st.container(border=True):
-    st.warning(
-        "Exploratory — not the published figure. These controls re-filter the published cause candidates "
-        f"to show what another window or threshold would do. The published numbers above use a "
-        f"{PUBLISHED_WINDOW_HOURS:g} h window and a {PUBLISHED_THRESHOLD:g} confidence threshold "
-        "(rpt_attribution_settings).",
-        icon=":material/science:",
-    )
-    left, right = st.columns(2)
-    with left:
-        window = st.slider(
-            "Attribution window (hours after the change ended)",
-            min_value=1,
-            max_value=int(PUBLISHED_WINDOW_HOURS),
-            value=int(PUBLISHED_WINDOW_HOURS),
-            key="inc_x_window",
-            help="Candidates exist only within the model's own window, so it can only be narrowed here.",
+explore_disabled = dimension_filters_reason(
+    f,
+    what="The exploration counts incidents by their best candidate of any change, not by a cause change's fields.",
+    honoured=("service",),
+)
+if section("Explore the attribution rules", disabled=explore_disabled):
+    with st.container(border=True):
+        st.warning(
+            "Exploratory — not the published figure. These controls re-filter the published cause candidates "
+            f"to show what another window or threshold would do. The published numbers above use a "
+            f"{PUBLISHED_WINDOW_HOURS:g} h window and a {PUBLISHED_THRESHOLD:g} confidence threshold "
+            "(rpt_attribution_settings).",
+            icon=":material/science:",
         )
-    with right:
-        threshold = st.slider(
-            "Confidence threshold",
-            min_value=0.0,
-            max_value=1.0,
-            value=PUBLISHED_THRESHOLD,
-            step=0.05,
-            help=f"Published: {PUBLISHED_THRESHOLD:g}.",
-            key="inc_x_threshold",
+        left, right = st.columns(2)
+        with left:
+            window = st.slider(
+                "Attribution window (hours after the change ended)",
+                min_value=1,
+                max_value=int(PUBLISHED_WINDOW_HOURS),
+                value=int(PUBLISHED_WINDOW_HOURS),
+                key="inc_x_window",
+                help="Candidates exist only within the model's own window, so it can only be narrowed here.",
+            )
+        with right:
+            threshold = st.slider(
+                "Confidence threshold",
+                min_value=0.0,
+                max_value=1.0,
+                value=PUBLISHED_THRESHOLD,
+                step=0.05,
+                help=f"Published: {PUBLISHED_THRESHOLD:g}.",
+                key="inc_x_threshold",
+            )
+        explored = data.exploratory_attribution(
+            start=f.period_start,
+            end=f.period_end,
+            window_hours=float(window),
+            min_confidence=float(threshold),
+            service=service,
         )
-    explored = data.exploratory_attribution(
-        start=f.period_start,
-        end=f.period_end,
-        window_hours=float(window),
-        min_confidence=float(threshold),
-        service=service,
-    )
-    if explored.is_empty():
-        empty_state("No incident would be attributed to a change with these settings.")
-    else:
-        st.metric(
-            "Incidents with a cause (exploratory)",
-            fmt(explored["total_incidents"][0]),
-            delta=f"published: {fmt(caused.count())} change-caused incidents",
-            delta_color="off",
-            delta_arrow="off",
-            help="Incidents opened in the period with at least one candidate inside the window and threshold.",
-        )
-        chart(
-            charts.count_bars(
+        if explored.is_empty():
+            empty_state("No incident would be attributed to a change with these settings.")
+        else:
+            st.metric(
+                "Incidents with a cause (exploratory)",
+                fmt(explored["total_incidents"][0]),
+                delta=f"published: {fmt(caused.count())} change-caused incidents",
+                delta_color="off",
+                delta_arrow="off",
+                help="Incidents opened in the period with at least one candidate inside the window and threshold.",
+            )
+            chart(
+                charts.count_bars(
+                    explored,
+                    category="method",
+                    values={"incidents": "Incidents"},
+                    title=f"Exploratory: incidents with a cause at ≤ {window} h and confidence ≥ {threshold:.2f}, by best method",
+                ),
+                key="inc_explore",
+            )
+            drilldown(
                 explored,
-                category="method",
-                values={"incidents": "Incidents"},
-                title=f"Exploratory: incidents with a cause at ≤ {window} h and confidence ≥ {threshold:.2f}, by best method",
-            ),
-            key="inc_explore",
-        )
-        drilldown(
-            explored,
-            title="Exploratory counts",
-            key="inc_explore_rows",
-            filename="exploratory_attribution",
-            caption="Exploratory — not the published figure.",
-        )
+                title="Exploratory counts",
+                key="inc_explore_rows",
+                filename="exploratory_attribution",
+                caption="Exploratory — not the published figure.",
+            )

@@ -9,10 +9,13 @@ from changeboard.app import charts, data, filters
 from changeboard.app.components import (
     Tile,
     chart,
+    dimension_filters_reason,
     drilldown,
     empty_state,
     fmt,
+    published_kpis,
     scope_note,
+    section,
     tile_row,
 )
 
@@ -39,28 +42,24 @@ if f.period_start is None:
     empty_state("No changes in the warehouse yet.", "Ingest exports and run `changeboard build`.")
     st.stop()
 
-dimension, value, ignored = f.kpi_slice()
-scope = "all changes" if dimension == "all" else f"{dimension.replace('_', ' ')} = {value}"
 scope_note(
-    f"{f.describe()} · completed changes closed in the period · durations in hours (UTC)",
-    ignored,
-    kpi_scope=scope,
+    f"{f.describe()} · completed changes closed in the period · durations in hours (UTC)", [], kpi_scope=""
 )
 rf = f.record_filters()
 dq = data.metric_confidence()
-
-cur, prev = data.kpi_pair(
-    grain=f.grain,
-    dimension=dimension,
-    value=value,
-    period_start=f.period_start,
-    previous_start=f.previous_start,
-)
-trend = data.change_kpis(
-    grain=f.grain, dimension=dimension, value=value, start=f.trend_start, end=f.period_end
-)
-if cur is not None:
-    tile_row(LEAD_TIMES, cur, previous=prev, dq=dq, trend=trend)
+kpis = published_kpis(f)
+trend = kpis.trend
+if kpis.disabled:
+    section("Published medians", disabled=kpis.disabled)
+elif kpis.current is not None:
+    tile_row(
+        LEAD_TIMES,
+        kpis.current,
+        previous=kpis.previous,
+        dq=dq,
+        trend=trend,
+        previous_label=kpis.previous_label,
+    )
 
 points = data.durations(start=f.period_start, end=f.period_end, filters=rf)
 if points.is_empty():
@@ -117,8 +116,9 @@ else:
             key="lt_group",
         )
 
-if not trend.is_empty():
-    st.subheader(f"Trend: last {f.trend_periods} {f.grain}s")
+if not section(f"Trend: last {f.trend_periods} {f.grain}s", disabled=kpis.disabled) or trend.is_empty():
+    pass
+else:
     left, right = st.columns(2)
     with left:
         chart(
@@ -143,15 +143,20 @@ if not trend.is_empty():
             key="lt_trend_ltp",
         )
 
-st.subheader(
-    "Time in each state",
-    help="rpt_state_durations: finished stays in each state, from the state history (all time).",
+subtype = f.dims.get("change_type") or "all"
+states_disabled = dimension_filters_reason(
+    f,
+    what="Time in each state is published per change type only (rpt_state_durations), all time.",
+    honoured=("change_type",),
 )
-states = data.state_durations(record_type="change")
-change_type = f.dims.get("change_type")
-subtype = change_type if change_type else "all"
-shown = states.filter(pl.col("record_subtype") == subtype) if not states.is_empty() else states
-if states.is_empty():
+states = pl.DataFrame() if states_disabled else data.state_durations(record_type="change")
+if not section(
+    "Time in each state",
+    disabled=states_disabled,
+    help="rpt_state_durations: finished stays in each state, from the state history (all time).",
+):
+    pass
+elif states.is_empty():
     empty_state(
         "No state history in the exports, so there is no time in each state to show.",
         "Time per state needs each change's state transitions: a ServiceNow audit-style export (one row "
@@ -159,7 +164,7 @@ if states.is_empty():
         "exports loaded carry only each record's current state and its milestone timestamps (opened, "
         "approved, started, ended, closed), which the distributions above use.",
     )
-elif shown.is_empty():
+elif (shown := states.filter(pl.col("record_subtype") == subtype)).is_empty():
     empty_state(f"No state history for {subtype} changes.")
 else:
     st.caption(

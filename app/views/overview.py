@@ -2,27 +2,41 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import streamlit as st
 from changeboard.app import charts, data, filters
 from changeboard.app.components import (
     Tile,
     chart,
+    dimension_filters_reason,
     drilldown,
     empty_state,
+    failed_reconciliation,
     fmt,
+    incident_fail_reconciliation,
     metrics,
+    published_kpis,
     scope_note,
+    section,
     tile_row,
+    type_filter_reasons,
 )
 
 # The tiles, as data: each names a metric declared in dbt (rpt_metric_definitions: label, unit,
 # numerator / denominator, help, band, confidence); a tile only adds an evidence line where the page
 # says more than "numerator / denominator".
 OUTCOMES = (
-    Tile("change_success_rate"),
-    Tile("failed_rate"),
+    Tile(
+        "change_success_rate",
+        reconcile=lambda r: (
+            f"{fmt(r['change_success_numerator'])} successful + {fmt(r['unsuccessful_count'])} unsuccessful "
+            f"= {fmt(r['completed_count'])} completed"
+        ),
+    ),
+    Tile("failed_rate", reconcile=failed_reconciliation),
     Tile("unsuccessful_rate"),
-    Tile("incident_fail_rate"),
+    Tile("incident_fail_rate", reconcile=incident_fail_reconciliation),
     Tile("backout_rate"),
 )
 INTAKE_POLICY_SPEED = (
@@ -70,45 +84,98 @@ if f.period_start is None:
     empty_state("No changes in the warehouse yet.", "Ingest exports and run `changeboard build`.")
     st.stop()
 
-dimension, value, ignored = f.kpi_slice()
+kpis = published_kpis(f)
+dimension, value = kpis.dimension, kpis.value
 scope = "all changes" if dimension == "all" else f"{dimension.replace('_', ' ')} = {value}"
-scope_note(f"{f.describe()} · compared with the period before", ignored, kpi_scope=scope)
+scope_note(f"{f.describe()} · compared with the period before", [], kpi_scope=scope)
 
-cur, prev = data.kpi_pair(
-    grain=f.grain,
-    dimension=dimension,
-    value=value,
-    period_start=f.period_start,
-    previous_start=f.previous_start,
-)
+cur, prev, trend = kpis.current, kpis.previous, kpis.trend
 dq = data.metric_confidence()
 defs = metrics()  # labels and targets (rpt_metric_definitions)
-# the trend periods' published rows: the tiles' sparklines and the charts below
-trend = data.change_kpis(
-    grain=f.grain, dimension=dimension, value=value, start=f.trend_start, end=f.period_end
-)
+unavailable = type_filter_reasons(f)
+rf = f.record_filters()
+outcome_label = kpis.previous_label
+if kpis.disabled:
+    # several filters at once: the outcome rates from the published outcome cells, which add up to
+    # rpt_change_kpis (DECISIONLOG D45); the deployment-dated rate is published one filter at a time
+    def _one(start: date, end: date) -> dict[str, object] | None:
+        rows = data.outcome_counts(grain=f.grain, by="period_start", start=start, end=end, filters=rf)
+        return (
+            None
+            if rows.is_empty()
+            else {**rows.row(0, named=True), "period_start": start, "period_grain": f.grain}
+        )
 
-if cur is None:
-    empty_state(f"No changes in this period ({f.label}, {scope}).", "Pick another period or clear a filter.")
-else:
-    st.subheader("Outcomes", help="Outcome metrics count completed changes by the day they closed.")
-    tile_row(OUTCOMES, cur, previous=prev, dq=dq, trend=trend)
-    st.subheader("Intake, policy and speed")
-    tile_row(INTAKE_POLICY_SPEED, cur, previous=prev, dq=dq, trend=trend)
+    cur = _one(f.period_start, f.period_end)
+    prev = None if f.partial_days is not None else _one(f.previous_start, f.period_start)
+    outcome_label = "before"
+    trend = data.outcome_counts(
+        grain=f.grain, by="period_start", start=f.trend_start, end=f.period_end, filters=rf
+    )
+    unavailable = {
+        **unavailable,
+        "incident_fail_rate": "it counts by deployment date and is published one filter at a time.",
+    }
 
-st.subheader(
+if section(
+    "Outcomes",
+    help="Outcome metrics count completed changes by the day they closed; the incident-based fail rate "
+    "counts them by the day they were deployed (actual end).",
+):
+    if cur is None:
+        empty_state(
+            f"No changes in this period ({f.label}, {scope}).", "Pick another period or clear a filter."
+        )
+    else:
+        if kpis.disabled:
+            st.caption(
+                f"Every filter applies: {f.describe()}. Summed from the published outcome counts; "
+                + ("no like-for-like comparison under several filters." if f.partial_days is not None else "")
+            )
+        tile_row(
+            OUTCOMES,
+            cur,
+            previous=prev,
+            dq=dq,
+            trend=trend,
+            previous_label=outcome_label,
+            unavailable=unavailable,
+        )
+if section("Intake, policy and speed", disabled=kpis.disabled) and cur is not None:
+    tile_row(
+        INTAKE_POLICY_SPEED,
+        cur,
+        previous=prev,
+        dq=dq,
+        trend=trend,
+        previous_label=kpis.previous_label,
+        unavailable=unavailable,
+    )
+
+if section(
     "DORA keys",
-    help="Published for all changes (rpt_dora has no breakdown): the service / group / type filters do not apply.",
-)
-dcur, dprev = data.dora_pair(grain=f.grain, period_start=f.period_start, previous_start=f.previous_start)
-if dcur is None:
-    empty_state(f"No deployments in this period ({f.label}).")
-else:
-    dtrend = data.dora(grain=f.grain, start=f.trend_start, end=f.period_end)
-    tile_row(DORA_KEYS, dcur, previous=dprev, dq=dq, trend=dtrend)
+    disabled=dimension_filters_reason(
+        f, what="DORA keys are published for all deployments (rpt_dora has no breakdown)."
+    ),
+    help="Deployments by the day they ended (actual end), all changes.",
+):
+    dcur, dprev = data.dora_pair(grain=f.grain, period_start=f.period_start, previous_start=f.previous_start)
+    dora_label = "before"
+    if f.partial_days is not None:  # rpt_dora publishes whole periods only: no like-for-like row
+        dprev, dora_label = None, "before"
+        st.caption(
+            f"{f.label} is not complete and DORA keys are published for whole periods only: "
+            "no change from the period before is shown."
+        )
+    if dcur is None:
+        empty_state(f"No deployments in this period ({f.label}).")
+    else:
+        dtrend = data.dora(grain=f.grain, start=f.trend_start, end=f.period_end)
+        tile_row(DORA_KEYS, dcur, previous=dprev, dq=dq, trend=dtrend, previous_label=dora_label)
 
-st.subheader(f"Trends: last {f.trend_periods} {f.grain}s")
-if trend.is_empty():
+if not section(f"Trends: last {f.trend_periods} {f.grain}s", disabled=kpis.disabled):
+    pass
+elif trend.is_empty():
     empty_state(f"No changes in these {f.grain}s for {scope}.")
 else:
     # chart series are named as the tiles, their dotted lines are the published targets
@@ -139,6 +206,7 @@ else:
             ),
             key="ov_success",
         )
+    policy = [m for m in ("emergency_ratio", "unauthorized_ratio") if m not in unavailable]
     left, right = st.columns(2)
     with left:
         chart(
@@ -156,13 +224,17 @@ else:
             charts.rate_trend(
                 trend,
                 x="period_start",
-                series={m: defs[m].label for m in ("emergency_ratio", "unauthorized_ratio")},
+                series={m: defs[m].label for m in policy},
                 numerators={
                     "emergency_ratio": ("emergency_count", "changes_opened"),
                     "unauthorized_ratio": ("unauthorized_count", "completed_count"),
                 },
-                targets={m: defs[m].target_value for m in ("emergency_ratio", "unauthorized_ratio")},
-                title=f"Emergency and unauthorized ratios per {f.grain}",
+                targets={m: defs[m].target_value for m in policy},
+                title=(
+                    f"Emergency and unauthorized ratios per {f.grain}"
+                    if "emergency_ratio" in policy
+                    else f"Unauthorized ratio per {f.grain} (no emergency ratio under the change-type filter)"
+                ),
             ),
             key="ov_policy",
         )
@@ -191,7 +263,6 @@ else:
     )
 
 st.subheader(f"Records behind the KPIs ({f.label})")
-rf = f.record_filters()
 drilldown(
     data.changes(start=f.period_start, end=f.period_end, event="closed", subset="completed", filters=rf),
     title="Completed changes closed in the period",

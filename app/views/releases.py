@@ -38,22 +38,33 @@ def failure_tile(scope: str, qualifier: str = "") -> Tile:
 
 f = filters.current()
 st.title("Releases")
+rf = f.record_filters()
 st.caption(
     "Releases from fct_releases (ServiceNow rm_release, Jira versions). Deployment time is the release date, "
-    "else the last actual end of its member changes. The service / group / type filters apply to the "
-    "member-change list only."
+    "else the last actual end of its member changes. "
+    + (
+        f"Filtered ({f.describe()}): the releases with at least one member change the filters select; "
+        "release-caused incidents by their cause change."
+        if rf
+        else "All releases."
+    )
 )
 
-releases = data.releases()
+releases = data.releases(member_filters=rf)
 if releases.is_empty():
-    empty_state("No releases in the exports.", "Deliver rm_release (ServiceNow) or Jira versions.")
+    if rf:
+        empty_state(f"No release has a member change with these filters ({f.describe()}).", "Clear a filter.")
+    else:
+        empty_state("No releases in the exports.", "Deliver rm_release (ServiceNow) or Jira versions.")
     st.stop()
 
 dq = data.metric_confidence()
 
 # --- headline tiles ------------------------------------------------------------------------------------
-in_period = data.release_totals(start=f.period_start, end=f.period_end) if f.period_start else None
-all_time = data.release_totals()
+in_period = (
+    data.release_totals(start=f.period_start, end=f.period_end, member_filters=rf) if f.period_start else None
+)
+all_time = data.release_totals(member_filters=rf)
 no_period = {"is_failed": 0, "is_deployed": 0, "member_change_count": 0, "caused_incident_count": 0}
 HEADLINE = (
     (failure_tile(f"deployed in {f.label}"), in_period or no_period),
@@ -82,7 +93,7 @@ for place, (tile, row) in zip(st.columns(len(HEADLINE), gap="small"), HEADLINE, 
 
 # --- calendar ---------------------------------------------------------------------------------------------
 st.subheader("Release calendar", help="One point per release, on its deployment time (else its planned end).")
-calendar = data.release_calendar()
+calendar = data.release_calendar(member_filters=rf)
 if calendar.is_empty():
     empty_state("No release has a deployment time or a planned end.")
 else:
@@ -101,7 +112,7 @@ else:
 
 left, right = st.columns(2)
 with left:
-    lead_all = data.release_lead_times()
+    lead_all = data.release_lead_times(member_filters=rf)
     if lead_all.is_empty():
         empty_state("No deployed release has a usable lead time.")
     else:
@@ -119,7 +130,7 @@ with left:
     if reason:
         st.warning(f"Release lead time is low-confidence: {reason}", icon=":material/warning:")
 with right:
-    causing = data.releases_causing_incidents(limit=12)
+    causing = data.releases_causing_incidents(limit=12, member_filters=rf)
     if causing.is_empty():
         empty_state("No incident is attributed to a release.")
     else:
@@ -147,7 +158,7 @@ drilldown(
     caption="is_failed / is_deployed are the numerator / denominator of the release failure rate.",
 )
 drilldown(
-    data.releases(failed_only=True),
+    data.releases(failed_only=True, member_filters=rf),
     title="Failed releases",
     key="rel_failed",
     filename="failed_releases",
@@ -156,9 +167,12 @@ drilldown(
 
 # --- incidents of the period ----------------------------------------------------------------------------
 if f.period_start is not None:
-    caused = data.incidents(start=f.period_start, end=f.period_end, service=f.dims.get("service")).where(
-        "is_release_caused"
-    )
+    caused = data.incidents(
+        start=f.period_start,
+        end=f.period_end,
+        service=f.dims.get("service"),
+        cause_filters={c: v for c, v in rf.items() if c != "service_name"},
+    ).where("is_release_caused")
     st.subheader(f"Release-caused incidents opened in {f.label}")
     if caused.is_empty():
         empty_state(f"No release-caused incidents opened in {f.label}.")

@@ -23,7 +23,7 @@ from changeboard.faults import fault
 from changeboard.ingest import load
 from changeboard.paths import DataDir
 from changeboard.pipeline import dbt_log, incremental
-from changeboard.pipeline.settings import SettingsError, read_retention, read_targets
+from changeboard.pipeline.settings import SettingsError, read_display, read_retention, read_targets
 from changeboard.warehouse.versions import Published, collect_garbage, new_version_id, publish
 
 # The pipeline refuses to start a build with less free disk than this many times the last version.
@@ -133,6 +133,7 @@ def build(
     data.ensure()
     try:
         targets = read_targets(data.config_file)  # a bad changeboard.toml stops the build here
+        display = read_display(data.config_file)
         retention = read_retention(data.config_file, keep=keep, max_age_days=max_age_days)
     except SettingsError as exc:
         raise BuildFailed(f"{exc}; nothing was built.") from exc
@@ -156,7 +157,7 @@ def build(
     ]
     if not unit_tests:
         args += ["--exclude-resource-type", "unit_test"]
-    build_vars: dict[str, object] = {"targets": targets}
+    build_vars: dict[str, object] = {"targets": targets, **display}
     if as_of:
         build_vars["as_of"] = as_of
     args += ["--vars", json.dumps(build_vars)]  # JSON is YAML: dbt reads it as the vars mapping

@@ -1,12 +1,19 @@
-"""The data directory's changeboard.toml: settings the build passes to dbt (DECISIONLOG D37) and the
+"""The data directory's changeboard.toml: settings the build passes to dbt (DECISIONLOG D37, D44) and the
 versions' retention (D38).
 
-The ``[targets]`` table: per metric (its key in rpt_metric_definitions) a target, or a
+Three tables are read. ``[targets]``: per metric (its key in rpt_metric_definitions) a target, or a
 target and an amber threshold, in the value's unit (a rate as a fraction, 0.95 for 95 %)::
 
     [targets]
     change_success_rate = { target = 0.97, amber = 0.93 }
     unauthorized_ratio = 0          # a target only: anything beyond it is red
+
+``[display]``: ``min_base``, the smallest base (a rate's denominator, the records a median rests
+on) on which a tile shows its target status, band and change from the period before (default 20;
+DECISIONLOG D44)::
+
+    [display]
+    min_base = 30
 
 The dbt model checks the metric names against its declarations and the thresholds against the
 metric's direction; this module checks the file's shape, so a typo fails the build with the file's
@@ -51,25 +58,7 @@ def _document(path: Path) -> dict[str, object]:
         raise SettingsError(f"{path}: not valid TOML ({exc})") from exc
 
 
-def read_retention(path: Path, *, keep: int | None = None, max_age_days: float | None = None) -> Retention:
-    """The [retention] table of ``path`` (defaults when absent); ``keep`` and ``max_age_days`` (the
-    build command's options) override the file's values."""
-    table = _document(path).get("retention", {})
-    if not isinstance(table, dict):
-        raise SettingsError(f"{path}: [retention] must be a table (keep_versions, max_age_days)")
-    unknown = set(table) - {"keep_versions", "max_age_days"}
-    if unknown:
-        raise SettingsError(f"{path}: [retention] has unknown keys: {', '.join(sorted(unknown))}")
-    count = table.get("keep_versions", 3) if keep is None else keep
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise SettingsError(
-            f"{path}: [retention] keep_versions = {count!r} must be a whole number of at least 1 "
-            "(the published version counts)"
-        )
-    age = table.get("max_age_days") if max_age_days is None else max_age_days
-    if age is not None and not _number(path, "[retention] max_age_days", age) > 0:
-        raise SettingsError(f"{path}: [retention] max_age_days = {age!r} must be more than 0")
-    return Retention(keep_versions=count, max_age_days=float(age) if age is not None else None)
+Three tables are read. ``[targets]``: per metric (its key in rpt_metric_definitions) a target, or a
 
 
 def read_targets(path: Path) -> dict[str, dict[str, float]]:

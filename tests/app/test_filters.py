@@ -32,14 +32,34 @@ def test_pages_open_on_the_newest_complete_period() -> None:
     assert filters.default_period([], "month", NOW) is None
 
 
-def test_a_partial_period_says_its_comparison_is_not_like_for_like() -> None:
+def test_a_partial_period_is_compared_like_for_like_with_the_same_days_before() -> None:
     partial = filters.Filters(grain="month", period_start=date(2026, 12, 1), partial_days=4)
     assert partial.label == "Dec 2026, month to date (4 of 31 days)"
     note = partial.comparison_note
     assert note is not None
     assert "4 days" in note
-    assert "whole of Nov 2026" in note
-    assert filters.Filters(grain="month", period_start=date(2026, 11, 1)).comparison_note is None
+    assert "like for like" in note
+    assert "1–4 Nov 2026" in note
+    assert partial.previous_label == "on 1–4 Nov 2026 (like for like)"
+    complete = filters.Filters(grain="month", period_start=date(2026, 11, 1))
+    assert complete.comparison_note is None
+    assert complete.previous_label == "before"
+    # a month to date longer than the month before is cut at that month's end
+    march = filters.Filters(grain="month", period_start=date(2027, 3, 1), partial_days=31)
+    assert march.compared_window == "1–28 Feb 2027"
+    week = filters.Filters(grain="week", period_start=date(2026, 11, 30), partial_days=1)
+    assert week.compared_window == "23 Nov 2026"
+    assert filters.Filters(grain="week", period_start=date(2026, 11, 30), partial_days=3).compared_window == (
+        "23–25 Nov 2026"
+    )
+    across = filters.Filters(grain="week", period_start=date(2026, 12, 7), partial_days=3)
+    assert across.compared_window == "30 Nov–2 Dec 2026"
+
+
+def test_combined_filters_are_named_only_when_more_than_one_is_set() -> None:
+    assert filters.Filters(dims={"service": "Payments"}).combined == []
+    both = filters.Filters(dims={"service": "Payments", "risk": "high"})
+    assert both.combined == ["Service", "Risk"]
 
 
 def test_filters_round_trip_through_the_url() -> None:
@@ -105,13 +125,16 @@ def test_the_default_view_opens_on_a_complete_month(app_env: DataDir) -> None:
     assert not any("not complete" in w.value for w in at.sidebar.warning)
 
 
-def test_a_partial_month_is_labelled_and_warned(app_env: DataDir) -> None:
+def test_a_partial_month_is_labelled_and_compared_like_for_like(app_env: DataDir) -> None:
     at = AppTest.from_file(str(ENTRY), default_timeout=60)
     at.session_state["flt_period"] = date(2026, 11, 1)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     warnings = [w.value for w in at.sidebar.warning]
-    assert any("Nov 2026, month to date (25 of 30 days)" in w and "whole of Oct 2026" in w for w in warnings)
+    assert any(
+        "Nov 2026, month to date (25 of 30 days)" in w and "like for like" in w and "1–25 Oct 2026" in w
+        for w in warnings
+    )
 
 
 def test_the_request_pages_draw_no_filters(app_env: DataDir) -> None:

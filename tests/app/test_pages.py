@@ -247,9 +247,25 @@ def test_overview_filter_uses_the_published_slice(
     assert any("change type: normal" in c for c in captions(at))
 
 
-def test_two_filters_say_which_one_the_kpis_use(app_env: DataDir) -> None:
-    at = run_page("overview", {"flt_change_type": "normal", "flt_risk": "high"})
-    assert any("shown for change type = normal" in w.value for w in at.warning)
+def test_two_filters_apply_together_or_the_section_says_why_not(
+    app_env: DataDir, warehouse: duckdb.DuckDBPyConnection
+) -> None:
+    latest = one(warehouse, DEFAULT_MONTH)["p"]
+    at = run_page("overview", {"flt_change_type": "normal", "flt_risk": "high", "flt_period": latest})
+    # the outcome rates of both filters at once, summed from the published outcome cells
+    both = one(
+        warehouse,
+        "select count(*) as completed, count(*) filter (where is_successful) as successful from fct_changes "
+        "where is_completed and change_type = 'normal' and risk = 'high' "
+        "and closed_at >= ? and closed_at < ? + interval 1 month",
+        [latest, latest],
+    )
+    assert metric(at, "Change success rate").value == pct(both["successful"] / both["completed"])
+    headers = [h.value for h in at.subheader]
+    for section in ("Intake, policy and speed", "DORA keys"):
+        assert f"{section} · not shown for these filters" in headers
+    assert any("change type and risk are set together" in w.value for w in at.warning)
+    assert any("rpt_dora has no breakdown" in w.value for w in at.warning)
 
 
 def test_period_with_no_data_shows_an_empty_state(
@@ -314,6 +330,16 @@ def test_changes_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnection) ->
     assert f"Unauthorized changes with their reason — {unauth:,} records" in titles
     # outcome mix + 4 breakdowns + schedule variance
     assert charts_on(at) == 6
+    # the breakdowns sum the published outcome cells: by type they add up to the period's completed changes
+    import json
+
+    by_type = next(
+        json.loads(c.proto.spec)["data"][0]
+        for c in at.get("plotly_chart")
+        if json.loads(c.proto.spec)["layout"]["title"]["text"].startswith("By change type")
+    )
+    total = sum(int(t.split("/")[1].rstrip(")")) for t in by_type["text"])
+    assert total == kpi["completed_count"]
     assert len(at.get("download_button")) >= 2  # the expanded lists carry their CSV download
 
 
@@ -391,7 +417,10 @@ def test_services_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnection) -
     at = run_page("services")
     n_services = one(warehouse, "select count(*) as n from dim_services")["n"]
     titles = expanders(at)
-    assert f"Services — {n_services:,} records" in titles
+    assert (
+        f"Services, all time (dim_services; the sidebar filters do not apply) — {n_services:,} records"
+        in titles
+    )
     # the score comes from rpt_change_success_score (all time), one row per group like dim_assignment_groups
     n_scores = one(
         warehouse, "select count(*) as n from rpt_change_success_score where period_grain = 'all'"
@@ -418,7 +447,7 @@ def test_services_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnection) -
         "order by failed_rate desc, completed_count desc, dimension_value",
         [latest],
     ).fetchall()
-    assert charts_on(at) == 2 + bool(ranked)  # rates (when any is ranked), hot CIs, score
+    assert charts_on(at) == 1 + bool(ranked)  # rates (when any is ranked), score
     # the score is compared per completed change, groups under the minimum volume left out
     score_chart = json.loads(at.get("plotly_chart")[-1].proto.spec)["data"][0]
     per_change = dict(
@@ -434,9 +463,9 @@ def test_services_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnection) -
     # services compared by failed-change rate in the sidebar's period, with the minimum-volume rule
     if ranked:
         rates = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]
-        assert list(rates["y"]) == [r[0] for r in ranked[:15]]
-        assert list(rates["x"]) == pytest.approx([r[1] for r in ranked[:15]])
-        if len(ranked) > 15:
+        assert list(rates["y"]) == [r[0] for r in ranked[:8]]
+        assert list(rates["x"]) == pytest.approx([r[1] for r in ranked[:8]])
+        if len(ranked) > 8:
             at.toggle(key="svc_compare_all").set_value(True).run()
             rates = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]
             assert len(rates["y"]) == len(ranked)

@@ -16,7 +16,7 @@ from changeboard.ingest import load
 
 from changeboard.paths import DataDir
 from changeboard.pipeline.build_run import dbt_command, dbt_env, dbt_project_args
-from changeboard.pipeline.settings import SettingsError, read_targets
+from changeboard.pipeline.settings import SettingsError, read_display, read_targets
 
 
 def _build_definitions(tmp_path: Path, toml: str) -> tuple[subprocess.CompletedProcess[str], Path]:
@@ -34,7 +34,10 @@ def _build_definitions(tmp_path: Path, toml: str) -> tuple[subprocess.CompletedP
         "--threads",
         "1",
     ]
-    args += ["--vars", json.dumps({"targets": read_targets(data.config_file)})]
+    args += [
+        "--vars",
+        json.dumps({"targets": read_targets(data.config_file), **read_display(data.config_file)}),
+    ]
     env = dbt_env(data, out, tmp_path / "dbt")
     env["DBT_PARTIAL_PARSE"] = "false"
     proc = subprocess.run(dbt_command(args), env=env, capture_output=True, text=True, check=False)
@@ -45,12 +48,22 @@ def _definitions(path: Path) -> dict[str, dict[str, object]]:
     con = duckdb.connect(str(path), read_only=True)
     try:
         rows = con.execute(
-            "select metric, direction, unit, target_value, amber_value, target_source from rpt_metric_definitions"
+            "select metric, direction, unit, target_value, amber_value, target_source, base_column, min_base "
+            "from rpt_metric_definitions"
         ).fetchall()
     finally:
         con.close()
     return {
-        r[0]: {"direction": r[1], "unit": r[2], "target": r[3], "amber": r[4], "source": r[5]} for r in rows
+        r[0]: {
+            "direction": r[1],
+            "unit": r[2],
+            "target": r[3],
+            "amber": r[4],
+            "source": r[5],
+            "base": r[6],
+            "min_base": r[7],
+        }
+        for r in rows
     }
 
 
@@ -67,6 +80,8 @@ def test_targets_from_changeboard_toml_override_the_declared_defaults(tmp_path: 
         "target": 0.97,
         "amber": 0.93,
         "source": "changeboard.toml",
+        "base": "completed_count",
+        "min_base": 20,  # the default: no [display] table
     }
     # a bare number is the target with no amber band
     assert (defs["emergency_ratio"]["target"], defs["emergency_ratio"]["amber"]) == (0.2, 0.2)
@@ -121,3 +136,40 @@ def test_read_targets_checks_the_file_shape(tmp_path: Path) -> None:
         path.write_text(bad)
         with pytest.raises(SettingsError, match=message.replace("(", r"\(").replace(")", r"\)")):
             read_targets(path)
+
+
+def test_min_base_from_changeboard_toml_is_published_for_every_metric_with_a_base(tmp_path: Path) -> None:
+    """[display] min_base reaches rpt_metric_definitions (DECISIONLOG D44): every rate and median carries
+    it with the column its base is in; counts carry none."""
+    proc, out = _build_definitions(tmp_path, "[display]\nmin_base = 35\n")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    defs = _definitions(out)
+    assert (defs["failed_rate"]["base"], defs["failed_rate"]["min_base"]) == ("completed_count", 35)
+    assert (defs["lead_time_to_production"]["base"], defs["lead_time_to_production"]["min_base"]) == (
+        "lead_time_to_production_count",
+        35,
+    )
+    assert (defs["changes_opened"]["base"], defs["changes_opened"]["min_base"]) == (None, None)
+    for metric, d in defs.items():
+        assert (d["base"] is None) == (d["min_base"] is None), metric
+        if d["unit"] == "pct":
+            assert d["min_base"] == 35, metric
+
+
+def test_read_display_checks_the_file_shape(tmp_path: Path) -> None:
+    path = tmp_path / "changeboard.toml"
+    assert read_display(path) == {}
+    path.write_text("[targets]\nfailed_rate = 0.04\n")
+    assert read_display(path) == {}  # no [display] table: dbt's default (20) applies
+    path.write_text("[display]\nmin_base = 30\n")
+    assert read_display(path) == {"min_base": 30}
+    for bad, message in (
+        ("[display]\nmin_base = 2.5\n", "not a whole number"),
+        ("[display]\nmin_base = -1\n", "not a whole number"),
+        ("[display]\nmin_base = true\n", "not a whole number"),
+        ("[display]\nminbase = 20\n", "unknown keys: minbase"),
+        ("display = 3\n", "must be a table"),
+    ):
+        path.write_text(bad)
+        with pytest.raises(SettingsError, match=message):
+            read_display(path)

@@ -4,11 +4,19 @@
     text is the description of the value column (its doc block in models/docs.md), read from the
     project's graph, so neither is written twice. The full definitions: docs/metrics.md.
     Targets: each metric's declared default (`target`, `amber` in the meta) unless the build's `targets`
-    var (the [targets] table of changeboard.toml, DECISIONLOG D37) sets it. -#}
+    var (the [targets] table of changeboard.toml, DECISIONLOG D37) sets it. min_base: the smallest
+    count (base_column: the denominator, or the records a median rests on) on which a metric's target
+    status, band and change from the period before are shown, var('min_base') (the `[display] min_base`
+    of changeboard.toml, DECISIONLOG D44), for every metric with a base. -#}
 {%- set fields = ['metric', 'label', 'short_label', 'unit', 'direction', 'model_name', 'value_column', 'numerator_column',
-    'denominator_column', 'population', 'event_column', 'band_column', 'confidence_metric', 'description'] -%}
+    'denominator_column', 'population', 'event_column', 'band_column', 'confidence_metric', 'description',
+    'base_column'] -%}
 {%- set rows = [] -%}
 {%- set targets = [] -%}
+{%- set min_base = var('min_base', 20) -%}
+{%- if min_base is string or min_base is boolean or min_base is not number or min_base < 0 -%}
+    {{ exceptions.raise_compiler_error('[display] min_base in changeboard.toml must be a whole number of records, not ' ~ min_base) }}
+{%- endif -%}
 {%- if execute -%}
     {%- set overrides = var('targets') or {} -%}
     {%- set declared = (model.config.meta or {}).get('metrics') or model.meta.get('metrics') or [] -%}
@@ -31,7 +39,7 @@
         {%- do rows.append([
             item['metric'], item['label'], item.get('short', item['label']), item['unit'], item['direction'], item['model'], item['column'],
             item.get('numerator'), item.get('denominator'), item.get('population'), item.get('event'),
-            item.get('band'), item.get('confidence'), column.description | trim
+            item.get('band'), item.get('confidence'), column.description | trim, item.get('base', item.get('denominator'))
         ]) -%}
         {#- an override is a number (the target; amber = target) or a table {target = .., amber = ..} -#}
         {%- set override = overrides.get(item['metric']) -%}
@@ -66,7 +74,8 @@ definitions as (
         {%- set goal = targets[loop.index0] %}
         cast({{ 'null' if goal[0] is none else goal[0] }} as double) as target_value,
         cast({{ 'null' if goal[1] is none else goal[1] }} as double) as amber_value,
-        {% if goal[2] is none %}cast(null as {{ dbt.type_string() }}){% else %}cast('{{ goal[2] }}' as {{ dbt.type_string() }}){% endif %} as target_source
+        {% if goal[2] is none %}cast(null as {{ dbt.type_string() }}){% else %}cast('{{ goal[2] }}' as {{ dbt.type_string() }}){% endif %} as target_source,
+        cast({{ 'null' if row[14] is none else min_base | int }} as bigint) as min_base
     {{ 'union all' if not loop.last }}
     {%- else %}
     select
@@ -76,7 +85,8 @@ definitions as (
         {%- endfor %}
         cast(null as double) as target_value,
         cast(null as double) as amber_value,
-        cast(null as {{ dbt.type_string() }}) as target_source
+        cast(null as {{ dbt.type_string() }}) as target_source,
+        cast(null as bigint) as min_base
     where false
     {%- endfor %}
 

@@ -1,5 +1,5 @@
--- A returned row is a declared metric (rpt_metric_definitions) whose value, numerator, denominator
--- or band column is not a column of its published model, or whose confidence metric is not one that
+-- A returned row is a declared metric (rpt_metric_definitions) whose value, numerator, denominator,
+-- band or base column is not a column of its published model, or whose confidence metric is not one that
 -- rpt_data_quality computes (metric_confidence_inputs()): a page would ask for a number nobody
 -- publishes. Declarations, not data: a metric whose inputs have no rows in this build (delivery data
 -- alone has no changes) has no confidence row and still passes.
@@ -34,6 +34,10 @@ named as (
     select metric, model_name, 'band' as role, band_column as column_name
     from definitions
     where band_column is not null
+    union all
+    select metric, model_name, 'base' as role, base_column as column_name
+    from definitions
+    where base_column is not null
 
 ),
 

@@ -1,0 +1,200 @@
+"""Real browser (Debian's chromium driven by Playwright) against `streamlit run`, issue #18 points 1-3
+and 8: a period to date is compared like for like and says so on the tile; a tile on too small a base
+says why it shows no band; the failed-change tile shows how it reconciles with the other outcome
+tiles (the numbers read from the warehouse); the sidebar filters reach the breakdowns (their bars add
+up to the filtered changes) or the section says in its header why it cannot; the Services & CIs page
+compares CIs by rate and fits in two screens.
+
+The expected numbers are read from the published warehouse, never written here."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from changeboard.paths import DataDir
+from changeboard.warehouse.versions import read_pointer
+from tests.app.streamlit_server import streamlit_server
+from tests.app.test_browser import CHROMIUM, CHROMIUM_ARGS, _no_errors, _select, _settle
+
+pytestmark = pytest.mark.browser
+
+OCT = date(2026, 10, 1)  # the newest complete month of the sample (built as of 26 Nov 2026)
+
+
+@pytest.fixture(scope="module")
+def server(built_data: DataDir, output_dir: Path) -> Iterator[str]:
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium (/usr/bin/chromium) is not installed: `apt-get install chromium`")
+    pytest.importorskip("playwright.sync_api", reason="playwright (python) is not installed")
+    with streamlit_server(built_data.root, output_dir / "streamlit-trust-browser-test.log") as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def warehouse(built_data: DataDir) -> Iterator[duckdb.DuckDBPyConnection]:
+    con = duckdb.connect()  # a private instance: the server's readers hold the file (brief's gotcha)
+    con.execute(f"attach '{read_pointer(built_data).path}' as w (read_only)")
+    con.execute("use w")
+    yield con
+    con.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def _page(browser, url: str):  # type: ignore[no-untyped-def]
+    page = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()  # type: ignore[attr-defined]
+    page.goto(url)
+    _settle(page)
+    _no_errors(page)
+    return page
+
+
+def _tile(page, label: str):  # type: ignore[no-untyped-def]
+    """The bordered tile whose metric label is ``label``: the nearest block around the metric that also
+    holds the tile's captions (its bordered layout wrapper)."""
+    metric = (
+        page.locator('[data-testid="stMetric"]')
+        .filter(has=page.locator('[data-testid="stMetricLabel"]', has_text=label))
+        .first
+    )
+    return metric.locator("xpath=ancestor::*[@data-testid='stLayoutWrapper'][1]")
+
+
+def test_a_month_to_date_is_compared_like_for_like(server: str, browser, warehouse) -> None:  # type: ignore[no-untyped-def]
+    window = warehouse.execute(
+        "select compared_days, compare_end, completed_count from rpt_change_kpis_to_date "
+        "where period_grain = 'month' and dimension = 'all'"
+    ).fetchone()
+    assert window is not None
+    days, compare_end, completed_before = window
+    assert days == 25  # as of 26 Nov 00:00: 25 days of November begun
+    assert compare_end == date(2026, 10, 26)
+    page = _page(browser, f"{server}/?period=2026-11-01")
+    main = page.locator('[data-testid="stMain"]').inner_text()
+    assert "month to date (25 of 30 days)" in main
+    tile = _tile(page, "Change success rate").inner_text()
+    assert "on 1–25 Oct 2026 (like for like)" in tile
+    # the tile compares with the published like-for-like rate, not October's whole month
+    before = warehouse.execute(
+        "select change_success_rate from rpt_change_kpis_to_date where period_grain = 'month' and dimension = 'all'"
+    ).fetchone()[0]
+    assert f"vs {before * 100:.1f} %" in tile
+    assert completed_before > 0
+
+
+def test_a_tile_on_a_small_base_says_why_it_has_no_band(server: str, browser, warehouse) -> None:  # type: ignore[no-untyped-def]
+    small = warehouse.execute(
+        "select dimension_value, completed_count from rpt_change_kpis where period_grain = 'month' "
+        "and period_start = ? and dimension = 'risk' and completed_count between 1 and 19 "
+        "order by completed_count, dimension_value limit 1",
+        (OCT,),
+    ).fetchone()
+    if small is None:
+        pytest.skip("the sample has no risk with fewer than 20 completed changes in October")
+    risk, completed = small
+    page = _page(browser, f"{server}/?period={OCT}&risk={risk}")
+    tile = _tile(page, "Change success rate")
+    text = tile.inner_text()
+    assert f"Too few completed changes ({completed}) for a band or a comparison" in text
+    # neither a target status nor a change from the period before on that base
+    for badge in ("on target", "near target", "off target"):
+        assert badge not in text
+    assert tile.locator('[data-testid="stMetricDelta"]').count() == 0
+
+
+def test_the_failed_tile_reconciles_with_the_other_outcomes(server: str, browser, warehouse) -> None:  # type: ignore[no-untyped-def]
+    failed, unsuccessful, caused, completed, success = warehouse.execute(
+        "select failed_count, unsuccessful_count, successful_incident_caused_count, completed_count, "
+        "change_success_numerator from rpt_change_kpis where period_grain = 'month' and dimension = 'all' "
+        "and period_start = ?",
+        (OCT,),
+    ).fetchone()
+    assert failed == unsuccessful + caused
+    page = _page(browser, f"{server}/?period={OCT}")
+    failed_tile = _tile(page, "Failed-change rate").inner_text()
+    assert (
+        f"{failed} failed = {unsuccessful} unsuccessful + {caused} successful but incident-caused"
+        in failed_tile
+    )
+    success_tile = _tile(page, "Change success rate").inner_text()
+    assert f"{success} successful + {unsuccessful} unsuccessful = {completed} completed" in success_tile
+    assert "by deployment date" in _tile(page, "Incident fail rate").inner_text()
+
+
+def _bar_denominators(page, title: str) -> list[int]:  # type: ignore[no-untyped-def]
+    """The denominators of a rate-by-category chart's bar labels ('95.0%  (19/20)')."""
+    plot = page.locator(".js-plotly-plot").filter(has=page.locator(".gtitle", has_text=title)).first
+    plot.wait_for(timeout=15_000)
+    texts = plot.locator("text.bartext").all_text_contents()
+    return [int(m.group(1)) for t in texts if (m := re.search(r"/([\d,]+)\)", t.replace(",", "")))]
+
+
+def test_a_type_filter_reaches_every_section_or_its_header_says_why(server: str, browser, warehouse) -> None:  # type: ignore[no-untyped-def]
+    page = _page(browser, f"{server}/?period={OCT}")
+    _select(page, "Change type", "normal")
+    main = page.locator('[data-testid="stMain"]')
+    # the emergency share of normal changes means nothing: said in the tile, not shown as 0 %
+    emergency = _tile(page, "Emergency ratio").inner_text()
+    assert "Not shown: with the change-type filter (normal)" in emergency
+    assert "DORA keys · not shown for these filters" in main.inner_text()
+    assert "rpt_dora has no breakdown" in main.inner_text()
+
+    # two filters at once: the Changes page's breakdowns add up to the changes both select
+    _select(page, "Risk", "high")
+    page.locator('[data-testid="stSidebarNav"] a', has_text="Changes").first.click()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('h1')].some(h => h.innerText.trim() === 'Changes')"
+    )
+    _settle(page)
+    _no_errors(page)
+    expected = warehouse.execute(
+        "select count(*) from fct_changes where is_completed and change_type = 'normal' and risk = 'high' "
+        "and closed_at >= ? and closed_at < ?",
+        (OCT, date(2026, 11, 1)),
+    ).fetchone()[0]
+    assert expected > 0
+    assert 0 < sum(_bar_denominators(page, "By service")) <= expected  # the 15 busiest at most
+    assert 0 < sum(_bar_denominators(page, "By assignment group")) <= expected
+    by_type = _bar_denominators(page, "By change type")
+    assert by_type == [expected], (by_type, expected)  # the filtered type alone, with exactly its changes
+    assert sum(_bar_denominators(page, "By risk")) == expected
+    text = main.inner_text()
+    # the published three-rates tiles break down by one filter: the header says so
+    assert "The three failure rates · not shown for these filters" in text
+    assert "change type and risk are set together" in text
+
+
+def test_services_compare_cis_by_rate_within_two_screens(server: str, browser, warehouse) -> None:  # type: ignore[no-untyped-def]
+    page = _page(browser, f"{server}/services?period={OCT}")
+    height = page.evaluate(
+        "() => Math.max(...[...document.querySelectorAll('[data-testid=stMain], [data-testid=stMainBlockContainer]')]"
+        ".map(e => e.scrollHeight))"
+    )
+    assert height <= 2 * 900, f"Services & CIs is {height} px tall at 1440 × 900"
+    page.locator("[data-testid=stButtonGroup]").get_by_text("Configuration item", exact=True).click()
+    page.wait_for_function(
+        "() => /Failed-change rate by configuration item|No configuration item has/"
+        ".test(document.querySelector('[data-testid=stMain]').innerText)",
+        timeout=30_000,
+    )
+    _settle(page)
+    _no_errors(page)
+    text = page.locator('[data-testid="stMain"]').inner_text()
+    assert "Failed-change rate by configuration item" in text or "No configuration item has" in text
+    assert "Scale: the score per completed change is +3" in text
