@@ -58,7 +58,49 @@ def _document(path: Path) -> dict[str, object]:
         raise SettingsError(f"{path}: not valid TOML ({exc})") from exc
 
 
-Three tables are read. ``[targets]``: per metric (its key in rpt_metric_definitions) a target, or a
+def read_retention(path: Path, *, keep: int | None = None, max_age_days: float | None = None) -> Retention:
+    """The [retention] table of ``path`` (defaults when absent); ``keep`` and ``max_age_days`` (the
+    build command's options) override the file's values."""
+    table = _document(path).get("retention", {})
+    if not isinstance(table, dict):
+        raise SettingsError(f"{path}: [retention] must be a table (keep_versions, max_age_days)")
+    unknown = set(table) - {"keep_versions", "max_age_days"}
+    if unknown:
+        raise SettingsError(f"{path}: [retention] has unknown keys: {', '.join(sorted(unknown))}")
+    count = table.get("keep_versions", 3) if keep is None else keep
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise SettingsError(
+            f"{path}: [retention] keep_versions = {count!r} must be a whole number of at least 1 "
+            "(the published version counts)"
+        )
+    age = table.get("max_age_days") if max_age_days is None else max_age_days
+    if age is not None and not _number(path, "[retention] max_age_days", age) > 0:
+        raise SettingsError(f"{path}: [retention] max_age_days = {age!r} must be more than 0")
+    return Retention(keep_versions=count, max_age_days=float(age) if age is not None else None)
+
+
+DISPLAY_KEYS = frozenset({"min_base"})
+
+
+def read_display(path: Path) -> dict[str, int]:
+    """The [display] table of ``path`` ({} when there is no file or no table: dbt's defaults apply)."""
+    table = _document(path).get("display", {})
+    if not isinstance(table, dict):
+        raise SettingsError(f"{path}: [display] must be a table, e.g. min_base = 20")
+    unknown = set(table) - DISPLAY_KEYS
+    if unknown:
+        raise SettingsError(
+            f"{path}: [display] has unknown keys: {', '.join(sorted(unknown))} (known: min_base)"
+        )
+    display: dict[str, int] = {}
+    if "min_base" in table:
+        value = table["min_base"]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise SettingsError(
+                f"{path}: [display] min_base = {value!r} is not a whole number of records (e.g. 20)"
+            )
+        display["min_base"] = value
+    return display
 
 
 def read_targets(path: Path) -> dict[str, dict[str, float]]:
