@@ -33,7 +33,9 @@ __all__ = [
 # its own in rpt_warehouse_contract (dbt/models/reports/rpt_warehouse_contract.sql); raise both together.
 # Checked once per served version at start-up, so no page probes for a model (DECISIONLOG D28).
 CONTRACT_VERSION = (
-    2  # 2: rpt_metric_definitions targets, rpt_data_quality.how_to_fix, risk_level on the schedule
+    3  # 2: rpt_metric_definitions targets, rpt_data_quality.how_to_fix, risk_level on the schedule;
+    # 3: rpt_metric_definitions' records (record_model, record_event_column, numerator / denominator
+    # flags), rpt_display_labels
 )
 
 

@@ -9,9 +9,12 @@ from changeboard.app import charts, data, filters
 from changeboard.app.components import (
     Tile,
     chart,
+    clickable_chart,
     drilldown,
     empty_state,
     metrics,
+    open_category,
+    record_scope,
     scope_note,
     tile_row,
 )
@@ -76,7 +79,8 @@ for i, (dim, label, top) in enumerate(
         if rows.is_empty():
             empty_state(f"No completed changes by {label} in {f.label}.")
             continue
-        chart(
+        # a click on a bar opens that value's completed changes and its successful ones
+        clickable_chart(
             charts.rate_by_category(
                 rows,
                 category="dimension_value",
@@ -87,6 +91,7 @@ for i, (dim, label, top) in enumerate(
                 target=metrics()["change_success_rate"].target_value,
             ),
             key=f"ch_by_{dim}",
+            on_click=open_category("change_success_rate", dim, rows["dimension_value"].to_list(), f),
         )
         drilldown(
             rows.select(
@@ -116,7 +121,7 @@ st.subheader(
     help="ITIL counts unsuccessful outcomes; the incident-based rate counts changes that caused a P1-P3 incident.",
 )
 if cur is not None:
-    tile_row(FAILURE_DEFINITIONS, cur, previous=prev, dq=dq, trend=trend)
+    tile_row(FAILURE_DEFINITIONS, cur, previous=prev, dq=dq, trend=trend, scope=record_scope(f))
 disagree = data.changes(
     start=f.period_start, end=f.period_end, event="closed", subset="disagreement", filters=rf
 )

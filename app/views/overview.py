@@ -7,10 +7,13 @@ from changeboard.app import charts, data, filters
 from changeboard.app.components import (
     Tile,
     chart,
+    clickable_chart,
     drilldown,
     empty_state,
     fmt,
     metrics,
+    open_point,
+    record_scope,
     scope_note,
     tile_row,
 )
@@ -92,9 +95,10 @@ if cur is None:
     empty_state(f"No changes in this period ({f.label}, {scope}).", "Pick another period or clear a filter.")
 else:
     st.subheader("Outcomes", help="Outcome metrics count completed changes by the day they closed.")
-    tile_row(OUTCOMES, cur, previous=prev, dq=dq, trend=trend)
+    # a tile's Records button opens its numerator's and denominator's records
+    tile_row(OUTCOMES, cur, previous=prev, dq=dq, trend=trend, scope=record_scope(f))
     st.subheader("Intake, policy and speed")
-    tile_row(INTAKE_POLICY_SPEED, cur, previous=prev, dq=dq, trend=trend)
+    tile_row(INTAKE_POLICY_SPEED, cur, previous=prev, dq=dq, trend=trend, scope=record_scope(f))
 
 st.subheader(
     "DORA keys",
@@ -111,10 +115,12 @@ st.subheader(f"Trends: last {f.trend_periods} {f.grain}s")
 if trend.is_empty():
     empty_state(f"No changes in these {f.grain}s for {scope}.")
 else:
-    # chart series are named as the tiles, their dotted lines are the published targets
+    # chart series are named as the tiles, their dotted lines are the published targets; a click on a
+    # bar or a point opens the records of that series' metric in that period
+    periods = trend["period_start"].to_list()
     left, right = st.columns(2)
     with left:
-        chart(
+        clickable_chart(
             charts.volume_bars(
                 trend,
                 x="period_start",
@@ -122,9 +128,10 @@ else:
                 title=f"Change volume per {f.grain}",
             ),
             key="ov_volume",
+            on_click=open_point(("changes_opened", "completed_count"), periods, f),
         )
     with right:
-        chart(
+        clickable_chart(
             charts.rate_trend(
                 trend,
                 x="period_start",
@@ -138,6 +145,7 @@ else:
                 full_scale=True,
             ),
             key="ov_success",
+            on_click=open_point(("change_success_rate", "failed_rate"), periods, f),
         )
     left, right = st.columns(2)
     with left:
@@ -152,7 +160,7 @@ else:
             key="ov_leadtime",
         )
     with right:
-        chart(
+        clickable_chart(
             charts.rate_trend(
                 trend,
                 x="period_start",
@@ -165,6 +173,7 @@ else:
                 title=f"Emergency and unauthorized ratios per {f.grain}",
             ),
             key="ov_policy",
+            on_click=open_point(("emergency_ratio", "unauthorized_ratio"), periods, f),
         )
     drilldown(
         trend.select(
