@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 import plotly.graph_objects as go
 import polars as pl
@@ -313,6 +314,7 @@ def drilldown(
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M UTC"  # every timestamp the app shows (the warehouse stores UTC)
 DATE_FORMAT = "%Y-%m-%d"
 MISSING = "—"  # what an empty cell shows
+INTERNAL_KEY = re.compile(r"(^|_)id(_[a-z])?$")  # change_id, change_id_a: keys for the CSV, not for reading
 
 
 @dataclass(frozen=True)
@@ -340,7 +342,7 @@ def labels() -> Labels:
 def present(df: pl.DataFrame, names: Labels) -> pl.DataFrame:
     """The frame as a person reads it: internal keys (``*_id``) left out (the CSV keeps them),
     enumerated values and column headers in words, timestamps in one format (pure)."""
-    keep = [c for c in df.columns if not c.endswith("_id") or c == "_id"] or df.columns
+    keep = [c for c in df.columns if not INTERNAL_KEY.search(c)] or df.columns
     out = df.select(keep)
     changes = []
     for name, dtype in out.schema.items():
@@ -358,9 +360,24 @@ def present(df: pl.DataFrame, names: Labels) -> pl.DataFrame:
     return out.rename(headers)
 
 
-def table(df: pl.DataFrame, *, key: str, height: int | Literal["auto"] = "auto") -> None:
-    """A record table with the published labels and formats; empty cells show a dash, not None."""
-    st.dataframe(present(df, labels()), hide_index=True, key=key, height=height, placeholder=MISSING)
+def table(
+    df: pl.DataFrame,
+    *,
+    key: str,
+    height: int | Literal["auto"] = "auto",
+    column_config: Mapping[str, Any] | None = None,
+) -> None:
+    """A table with the published labels and formats; empty cells show a dash, not None.
+    ``column_config`` is keyed by the warehouse's column names."""
+    names = labels()
+    st.dataframe(
+        present(df, names),
+        hide_index=True,
+        key=key,
+        height=height,
+        placeholder=MISSING,
+        column_config={names.column(k): v for k, v in (column_config or {}).items()},
+    )
 
 
 def low_confidence_reason(dq: pl.DataFrame, metric: str) -> str | None:

@@ -14,6 +14,7 @@ from changeboard.app.components import (
     fmt,
     scope_note,
     tile_row,
+    table,
 )
 
 BASE_PREFIX = "attribution_base_confidence."
@@ -83,9 +84,8 @@ with st.expander(
         "the window and its confidence (base confidence by CMDB distance, less the time decay) reaches the "
         "threshold; explicit links always count."
     )
-    st.dataframe(
+    table(
         attribution.select("setting", "value", "description"),
-        hide_index=True,
         key="inc_settings_table",
         column_config={"description": st.column_config.TextColumn(width="large")},
     )
