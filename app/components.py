@@ -471,7 +471,9 @@ def record_scope(f: app_filters.Filters, *, key: str = "") -> Scope | None:
     return Scope(f.period_start, f.period_end, f.describe(), tuple(f.record_filters().items()), key=key)
 
 
-def period_scope(f: app_filters.Filters, start: date, *, category: tuple[str, str | None] | None = None) -> Scope:
+def period_scope(
+    f: app_filters.Filters, start: date, *, category: tuple[str, str | None] | None = None
+) -> Scope:
     """The scope of another period of the trend (a clicked point or bar), under the same filters."""
     words = " · ".join([app_filters.period_label(start, f.grain), *f.describe().split(" · ")[1:]])
     if category is not None:
@@ -480,7 +482,9 @@ def period_scope(f: app_filters.Filters, start: date, *, category: tuple[str, st
     return Scope(start, end, words, tuple(f.record_filters().items()), category=category)
 
 
-def open_point(metric_keys: Sequence[str], periods: Sequence[date], f: app_filters.Filters) -> Callable[[dict[str, object]], None]:
+def open_point(
+    metric_keys: Sequence[str], periods: Sequence[date], f: app_filters.Filters
+) -> Callable[[dict[str, object]], None]:
     """What a click on a trend chart's point or bar opens: the records of that series' metric in that
     point's period (series in the order of ``metric_keys``; a point's index is its period's)."""
 
@@ -701,15 +705,19 @@ def metric_tile(
         status_help=m.target_text if status else None,
         trend=series,
     )
-    if scope is not None and m.record_model and has_row and not tile.qualifier:
-        if st.button(
+    clickable = scope is not None and bool(m.record_model) and has_row and not tile.qualifier
+    if (
+        clickable
+        and scope is not None
+        and st.button(
             "Records",
             key=f"rec_{scope.key}_{tile.metric}",
             icon=":material/table_view:",
             type="tertiary",
             help=f"The {m.label.lower()} records of {scope.words}: numerator and denominator, with the CSV.",
-        ):
-            records_dialog(m, scope)
+        )
+    ):
+        records_dialog(m, scope)
 
 
 def tile_row(
@@ -732,5 +740,12 @@ def tile_row(
     for place, tile in zip(st.columns(count, gap="small"), tiles, strict=False):
         with place:
             metric_tile(
-                tile, row, previous, quality, definitions, narrow=count >= NARROW_TILES, trend=trend, scope=scope
+                tile,
+                row,
+                previous,
+                quality,
+                definitions,
+                narrow=count >= NARROW_TILES,
+                trend=trend,
+                scope=scope,
             )

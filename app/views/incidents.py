@@ -13,8 +13,8 @@ from changeboard.app.components import (
     empty_state,
     fmt,
     scope_note,
-    tile_row,
     table,
+    tile_row,
 )
 
 BASE_PREFIX = "attribution_base_confidence."

@@ -99,13 +99,21 @@ def shoot(base: str, out: Path) -> list[Path]:
 def main(argv: list[str] | None = None) -> int:
     """Build the demo data if needed, serve it, and write the screenshots."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data-dir", type=Path, default=Path("data"), help="data directory (demo data if empty)")
+    parser.add_argument(
+        "--data-dir", type=Path, default=Path("data"), help="data directory (demo data if empty)"
+    )
     parser.add_argument("--out", type=Path, default=Path("docs/screenshots"), help="where the PNG files go")
     args = parser.parse_args(argv)
     data = DataDir(args.data_dir.resolve())
     if not data.warehouse_link.exists():
         subprocess.run(
-            [str(Path(sys.executable).parent / "changeboard"), "demo", "--data-dir", str(data.root), "--no-serve"],
+            [
+                str(Path(sys.executable).parent / "changeboard"),
+                "demo",
+                "--data-dir",
+                str(data.root),
+                "--no-serve",
+            ],
             check=True,
         )
     port = _free_port()

@@ -8,13 +8,14 @@ import re
 
 import polars as pl
 import pytest
+from changeboard.app.components import MISSING, Labels, present
 from streamlit.testing.v1 import AppTest
 
-from changeboard.app.components import MISSING, Labels, present
 from changeboard.paths import DataDir
 from tests.app.test_pages import PAGES, run_page
 
-SNAKE = re.compile(r"^[a-z0-9]+(_[a-z0-9]+)+$")
+# a raw column name: snake_case, or a lowercase word the label map does not know (labels are capitalised)
+SNAKE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 ISO_T = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 
 
@@ -57,8 +58,16 @@ def test_present_applies_the_label_map_and_one_timestamp_format() -> None:
             "change_id": ["servicenow:CHG1"],
         }
     )
-    names = Labels({"number": "Number", "outcome": "Outcome", "closed_at": "Closed"}, {"successful_with_issues": "Successful with issues"})
+    names = Labels(
+        {"number": "Number", "outcome": "Outcome", "closed_at": "Closed"},
+        {"successful_with_issues": "Successful with issues"},
+    )
     shown = present(df, names)
-    assert shown.columns == ["Number", "Outcome", "Closed", "unlabelled_col"]  # keys left out, the CSV keeps them
+    assert shown.columns == [
+        "Number",
+        "Outcome",
+        "Closed",
+        "unlabelled_col",
+    ]  # keys left out, the CSV keeps them
     assert shown.row(0) == ("CHG1", "Successful with issues", "2026-11-03 14:05 UTC", None)
     assert MISSING == "—"

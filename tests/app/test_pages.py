@@ -3,6 +3,7 @@ counts, drill-downs, empty states, the version footer."""
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -24,6 +25,18 @@ DEFAULT_MONTH = (
     "select max(period_start) as p from rpt_change_kpis where period_grain = 'month' and dimension = 'all' "
     "and period_start + interval 1 month <= (select max(effective_as_of) from rpt_attribution_settings)"
 )
+
+# The headers the tables show: the label map (dbt seed display_labels) the app applies.
+with (Path(__file__).resolve().parents[2] / "dbt" / "seeds" / "display_labels.csv").open(
+    encoding="utf-8"
+) as f:
+    HEADERS = {r["name"]: r["label"] for r in csv.DictReader(f) if r["kind"] == "column"}
+
+
+def shown(column: str) -> str:
+    """The header a table shows for a published column."""
+    return HEADERS.get(column, column)
+
 
 PAGES = {
     "overview": ("views/overview.py", "Overview"),
@@ -397,16 +410,16 @@ def test_services_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnection) -
         warehouse, "select count(*) as n from rpt_change_success_score where period_grain = 'all'"
     )["n"]
     assert f"Change success score with its components — {n_scores:,} records" in titles
-    scores = [d.value for d in at.dataframe if "change_success_score" in d.value.columns]
+    scores = [d.value for d in at.dataframe if shown("change_success_score") in d.value.columns]
     assert scores, "no change success score table"
     best = one(
         warehouse,
         "select assignment_group, change_success_score, completed_count from rpt_change_success_score "
         "where period_grain = 'all' order by change_success_score desc, assignment_group limit 1",
     )
-    assert scores[0].iloc[0]["assignment_group"] == best["assignment_group"]
-    assert scores[0].iloc[0]["change_success_score"] == best["change_success_score"]
-    assert scores[0].iloc[0]["score_per_change"] == pytest.approx(
+    assert scores[0].iloc[0][shown("assignment_group")] == best["assignment_group"]
+    assert scores[0].iloc[0][shown("change_success_score")] == best["change_success_score"]
+    assert scores[0].iloc[0][shown("score_per_change")] == pytest.approx(
         best["change_success_score"] / best["completed_count"]
     )
     import json
@@ -456,7 +469,7 @@ def test_services_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnection) -
         table = [
             d.value
             for d in at.dataframe
-            if "relationship_path" in d.value.columns and "distance" in d.value.columns
+            if shown("relationship_path") in d.value.columns and shown("distance") in d.value.columns
         ]
         paths = {
             r[0]
@@ -464,7 +477,7 @@ def test_services_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnection) -
                 "select relationship_path from dim_ci_relationships where ci_id = ?", [ci_id]
             ).fetchall()
         }
-        assert set(table[0]["relationship_path"]) == paths
+        assert set(table[0][shown("relationship_path")]) == paths
     else:
         assert any(i.value.startswith("This CI has no relationship") for i in at.info)
 
@@ -486,7 +499,7 @@ def test_a_lazy_list_reads_its_rows_only_when_opened(
         return [
             d.value
             for d in at.dataframe
-            if "relationship_path" in d.value.columns and "change" in d.value.columns
+            if shown("relationship_path") in d.value.columns and shown("change") in d.value.columns
         ]
 
     at = run_page("services", {"svc_ci_search": ""})
@@ -768,7 +781,9 @@ def test_backlog_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnection) ->
     )
     assert list(regrouped[0]) == [ci_of[n] for n in regrouped[1]]
     # each listed change names its collision partners (both sides of fct_change_collisions, by overlap)
-    listed = [d.value for d in at.dataframe if {"flag", "collides_with"} <= set(d.value.columns)]
+    listed = [
+        d.value for d in at.dataframe if {shown("flag"), shown("collides_with")} <= set(d.value.columns)
+    ]
     assert listed
     partners: dict[str, list[str]] = {}
     for a_num, b_num, kind in warehouse.execute(
@@ -777,7 +792,7 @@ def test_backlog_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnection) ->
     ).fetchall():
         partners.setdefault(a_num, []).append(f"{b_num} ({kind})")
         partners.setdefault(b_num, []).append(f"{a_num} ({kind})")
-    rows = listed[0][["number", "flag", "collides_with"]].itertuples(index=False)
+    rows = listed[0][[shown("number"), shown("flag"), shown("collides_with")]].itertuples(index=False)
     for number, flag, collides in rows:
         assert collides == (", ".join(partners[number]) if number in partners else "—"), number
         assert (flag == "collides with another change") == (number in partners), number
@@ -811,9 +826,13 @@ def test_long_record_lists_page_and_download_whole(
     assert picker[0].label == f"Page (of {math.ceil(len(expected) / 25):,})"
 
     def shown() -> list[str]:
-        tables = [d.value for d in at.dataframe if {"release_id", "is_failed_itil"} <= set(d.value.columns)]
+        tables = [
+            d.value
+            for d in at.dataframe
+            if {shown("number"), shown("is_failed_itil")} <= set(d.value.columns)
+        ]
         assert len(tables) == 1
-        return list(tables[0]["number"])
+        return list(tables[0][shown("number")])
 
     assert shown() == expected[:25]
     assert f"Rows 1–25 of {len(expected):,}; the CSV holds all {len(expected):,}." in captions(at)
@@ -838,7 +857,11 @@ def test_data_quality_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnectio
     assert f"Coverage checks — {coverage['n']:,} records" in expanders(at)
     assert f"Every metric with its weakest input — {len(conf):,} records" in expanders(at)
     assert charts_on(at) == 1  # the coverage heat table
-    low = [d.value for d in at.dataframe if list(d.value.columns[:2]) == ["metric", "weakest_input"]]
+    low = [
+        d.value
+        for d in at.dataframe
+        if list(d.value.columns[:2]) == [shown("metric"), shown("weakest_input")]
+    ]
     if any(conf.values()):
         expected = dict(
             warehouse.execute(
@@ -846,7 +869,7 @@ def test_data_quality_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnectio
                 "and source_system = 'all' and is_low_confidence"
             ).fetchall()
         )
-        assert dict(zip(low[0]["metric"], low[0]["reason"], strict=True)) == expected
+        assert dict(zip(low[0][shown("metric")], low[0][shown("reason")], strict=True)) == expected
     quarantined = one(warehouse, "select count(*) as n from rpt_quarantine")["n"]
     assert metric(at, "Quarantined rows").value == f"{quarantined:,}"
     if quarantined:
@@ -856,7 +879,11 @@ def test_data_quality_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnectio
     runs = one(warehouse, "select count(*) as n, max(started_at) as last from rpt_ingest_runs")
     assert f"Last ingest runs, every column — {min(runs['n'], 50):,} records" in expanders(at)
     assert metric(at, "Last ingest").value == f"{runs['last']:%d %b %H:%M}"
-    table = [d.value for d in at.dataframe if "rows_read" in d.value.columns and "status" in d.value.columns]
+    table = [
+        d.value
+        for d in at.dataframe
+        if shown("rows_read") in d.value.columns and shown("status") in d.value.columns
+    ]
     assert len(table[0]) == min(runs["n"], 50)
 
 
