@@ -197,6 +197,7 @@ def kpi_tile(
     status: str | None = None,
     status_help: str | None = None,
     trend: Sequence[float] | None = None,
+    action: Callable[[], None] | None = None,
 ) -> None:
     """A KPI with its evidence: value, the change from the previous period's published value (green
     when better, red when worse, by ``direction``), a sparkline of ``trend`` (the published values of
@@ -209,7 +210,8 @@ def kpi_tile(
             fmt(value, kind),
             delta=change,
             delta_color=DELTA_COLOURS.get(direction, "off"),
-            delta_description=None if previous is None else f"vs {fmt(previous, kind)} before",
+            # "vs 94.0 %": the page says it is the period before; "... before" was cut at 1440 px
+            delta_description=None if previous is None else f"vs {fmt(previous, kind)}",
             help=help,
             chart_data=list(trend) if trend is not None and len(trend) >= 2 else None,
             chart_type="line",
@@ -227,6 +229,8 @@ def kpi_tile(
                     st.badge(f"DORA {band}", color=BAND_COLOURS.get(str(band), "gray"))
                 if low_confidence:
                     st.badge("low confidence", icon=":material/warning:", color="violet", help=low_confidence)
+        if action is not None:  # e.g. the button that opens the records behind the value
+            action()
 
 
 def kpi_row(count: int) -> Sequence[st.delta_generator.DeltaGenerator]:
@@ -688,6 +692,18 @@ def metric_tile(
     if trend is not None and m.value_column in trend.columns and tile.text is None and not tile.qualifier:
         series = [float(v) for v in trend[m.value_column].to_list() if not is_missing(v)]
     status = m.status(value) if tile.text is None and not tile.qualifier else None
+
+    def records_button() -> None:
+        if scope is not None and st.button(
+            "Records",
+            key=f"rec_{scope.key}_{tile.metric}",
+            icon=":material/table_view:",
+            type="tertiary",
+            help=f"The {m.label.lower()} records of {scope.words}: numerator and denominator, with the CSV.",
+        ):
+            records_dialog(m, scope)
+
+    clickable = scope is not None and bool(m.record_model) and has_row and not tile.qualifier
     kpi_tile(
         f"{label}, {tile.qualifier}" if tile.qualifier else label,
         tile.text(row) if tile.text is not None and row is not None else value,
@@ -704,20 +720,8 @@ def metric_tile(
         status=status,
         status_help=m.target_text if status else None,
         trend=series,
+        action=records_button if clickable else None,
     )
-    clickable = scope is not None and bool(m.record_model) and has_row and not tile.qualifier
-    if (
-        clickable
-        and scope is not None
-        and st.button(
-            "Records",
-            key=f"rec_{scope.key}_{tile.metric}",
-            icon=":material/table_view:",
-            type="tertiary",
-            help=f"The {m.label.lower()} records of {scope.words}: numerator and denominator, with the CSV.",
-        )
-    ):
-        records_dialog(m, scope)
 
 
 def tile_row(

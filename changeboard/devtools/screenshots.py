@@ -33,7 +33,7 @@ PAGES = (
     ("backlog", "Backlog & schedule", "backlog"),
     ("data_quality", "Data quality", "data_quality"),
     ("cab", "CAB meeting pack", "cab"),
-    ("change_request", "Raise a change", "change_request"),
+    ("change_request", "Raise a change request", "change_request"),
     ("my_requests", "My requests", "my_requests"),
     ("cab_decisions", "CAB decisions", "cab_decisions"),
 )

@@ -189,7 +189,7 @@ def test_overview_kpis_equal_the_dbt_models(app_env: DataDir, warehouse: duckdb.
     diff = round((kpi["change_success_rate"] - prev["change_success_rate"]) * 100, 1)
     if diff != 0:
         assert m.delta == f"{diff:+.1f} pp"
-    assert m.proto.delta_description == f"vs {pct(prev['change_success_rate'])} before"
+    assert m.proto.delta_description == f"vs {pct(prev['change_success_rate'])}"
     assert colour(m) == better_worse(diff, higher_is_better=True)
     # lower is better: a rise is red, a fall green; a volume has no better side (grey)
     fdiff = round((kpi["failed_rate"] - prev["failed_rate"]) * 100, 1)
