@@ -33,7 +33,7 @@ with (Path(__file__).resolve().parents[2] / "dbt" / "seeds" / "display_labels.cs
     HEADERS = {r["name"]: r["label"] for r in csv.DictReader(f) if r["kind"] == "column"}
 
 
-def shown(column: str) -> str:
+def header(column: str) -> str:
     """The header a table shows for a published column."""
     return HEADERS.get(column, column)
 
@@ -410,16 +410,16 @@ def test_services_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnection) -
         warehouse, "select count(*) as n from rpt_change_success_score where period_grain = 'all'"
     )["n"]
     assert f"Change success score with its components — {n_scores:,} records" in titles
-    scores = [d.value for d in at.dataframe if shown("change_success_score") in d.value.columns]
+    scores = [d.value for d in at.dataframe if header("change_success_score") in d.value.columns]
     assert scores, "no change success score table"
     best = one(
         warehouse,
         "select assignment_group, change_success_score, completed_count from rpt_change_success_score "
         "where period_grain = 'all' order by change_success_score desc, assignment_group limit 1",
     )
-    assert scores[0].iloc[0][shown("assignment_group")] == best["assignment_group"]
-    assert scores[0].iloc[0][shown("change_success_score")] == best["change_success_score"]
-    assert scores[0].iloc[0][shown("score_per_change")] == pytest.approx(
+    assert scores[0].iloc[0][header("assignment_group")] == best["assignment_group"]
+    assert scores[0].iloc[0][header("change_success_score")] == best["change_success_score"]
+    assert scores[0].iloc[0][header("score_per_change")] == pytest.approx(
         best["change_success_score"] / best["completed_count"]
     )
     import json
@@ -469,7 +469,7 @@ def test_services_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnection) -
         table = [
             d.value
             for d in at.dataframe
-            if shown("relationship_path") in d.value.columns and shown("distance") in d.value.columns
+            if header("relationship_path") in d.value.columns and header("distance") in d.value.columns
         ]
         paths = {
             r[0]
@@ -477,7 +477,7 @@ def test_services_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnection) -
                 "select relationship_path from dim_ci_relationships where ci_id = ?", [ci_id]
             ).fetchall()
         }
-        assert set(table[0][shown("relationship_path")]) == paths
+        assert set(table[0][header("relationship_path")]) == paths
     else:
         assert any(i.value.startswith("This CI has no relationship") for i in at.info)
 
@@ -499,7 +499,7 @@ def test_a_lazy_list_reads_its_rows_only_when_opened(
         return [
             d.value
             for d in at.dataframe
-            if shown("relationship_path") in d.value.columns and shown("change") in d.value.columns
+            if header("relationship_path") in d.value.columns and header("change") in d.value.columns
         ]
 
     at = run_page("services", {"svc_ci_search": ""})
@@ -782,7 +782,7 @@ def test_backlog_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnection) ->
     assert list(regrouped[0]) == [ci_of[n] for n in regrouped[1]]
     # each listed change names its collision partners (both sides of fct_change_collisions, by overlap)
     listed = [
-        d.value for d in at.dataframe if {shown("flag"), shown("collides_with")} <= set(d.value.columns)
+        d.value for d in at.dataframe if {header("flag"), header("collides_with")} <= set(d.value.columns)
     ]
     assert listed
     partners: dict[str, list[str]] = {}
@@ -792,7 +792,7 @@ def test_backlog_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnection) ->
     ).fetchall():
         partners.setdefault(a_num, []).append(f"{b_num} ({kind})")
         partners.setdefault(b_num, []).append(f"{a_num} ({kind})")
-    rows = listed[0][[shown("number"), shown("flag"), shown("collides_with")]].itertuples(index=False)
+    rows = listed[0][[header("number"), header("flag"), header("collides_with")]].itertuples(index=False)
     for number, flag, collides in rows:
         assert collides == (", ".join(partners[number]) if number in partners else "—"), number
         assert (flag == "collides with another change") == (number in partners), number
@@ -829,10 +829,10 @@ def test_long_record_lists_page_and_download_whole(
         tables = [
             d.value
             for d in at.dataframe
-            if {shown("number"), shown("is_failed_itil")} <= set(d.value.columns)
+            if {header("number"), header("is_failed_itil")} <= set(d.value.columns)
         ]
         assert len(tables) == 1
-        return list(tables[0][shown("number")])
+        return list(tables[0][header("number")])
 
     assert shown() == expected[:25]
     assert f"Rows 1–25 of {len(expected):,}; the CSV holds all {len(expected):,}." in captions(at)
@@ -860,7 +860,7 @@ def test_data_quality_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnectio
     low = [
         d.value
         for d in at.dataframe
-        if list(d.value.columns[:2]) == [shown("metric"), shown("weakest_input")]
+        if list(d.value.columns[:2]) == [header("metric"), header("weakest_input")]
     ]
     if any(conf.values()):
         expected = dict(
@@ -869,7 +869,7 @@ def test_data_quality_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnectio
                 "and source_system = 'all' and is_low_confidence"
             ).fetchall()
         )
-        assert dict(zip(low[0][shown("metric")], low[0][shown("reason")], strict=True)) == expected
+        assert dict(zip(low[0][header("metric")], low[0][header("reason")], strict=True)) == expected
     quarantined = one(warehouse, "select count(*) as n from rpt_quarantine")["n"]
     assert metric(at, "Quarantined rows").value == f"{quarantined:,}"
     if quarantined:
@@ -882,7 +882,7 @@ def test_data_quality_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnectio
     table = [
         d.value
         for d in at.dataframe
-        if shown("rows_read") in d.value.columns and shown("status") in d.value.columns
+        if header("rows_read") in d.value.columns and header("status") in d.value.columns
     ]
     assert len(table[0]) == min(runs["n"], 50)
 
