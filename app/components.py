@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any, Literal
 
 import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 from changeboard.app import data as app_data
-from changeboard.app.filters import DIMENSIONS, Filters
+from changeboard.app import filters as app_filters
 
 from changeboard.store.export import FORMULA_REGEX, runs_as_formula
 
@@ -199,6 +201,7 @@ def kpi_tile(
     small_base: str | None = None,
     unavailable: str | None = None,
     reconciliation: str | None = None,
+    action: Callable[[], None] | None = None,
 ) -> None:
     """A KPI with its evidence: value, the change from the previous period's published value (green
     when better, red when worse, by ``direction``; ``previous_label`` says what it is compared with:
@@ -222,7 +225,11 @@ def kpi_tile(
             fmt(value, kind),
             delta=change,
             delta_color=DELTA_COLOURS.get(direction, "off"),
-            delta_description=None if previous is None else f"vs {fmt(previous, kind)} {previous_label}",
+            # "vs 94.0 %" against the period before ("... before" was cut at 1440 px); a period to date
+            # names the days it is compared with ("vs 94.0 % on 1-4 Nov")
+            delta_description=None
+            if previous is None
+            else f"vs {fmt(previous, kind)}" + ("" if previous_label == "before" else f" {previous_label}"),
             help=help,
             chart_data=list(trend) if trend is not None and len(trend) >= 2 else None,
             chart_type="line",
@@ -247,6 +254,8 @@ def kpi_tile(
                     st.badge(f"DORA {band}", color=BAND_COLOURS.get(str(band), "gray"))
                 if low_confidence:
                     st.badge("low confidence", icon=":material/warning:", color="violet", help=low_confidence)
+        if action is not None:  # e.g. the button that opens the records behind the value
+            action()
 
 
 def kpi_row(count: int) -> Sequence[st.delta_generator.DeltaGenerator]:
@@ -317,7 +326,7 @@ def drilldown(
                 st.caption(
                     f"Rows {first:,}–{first + shown.height - 1:,} of {total:,}; the CSV holds all {total:,}."
                 )
-        st.dataframe(shown, hide_index=True, key=f"{key}_table", height=min(420, 38 + 35 * shown.height))
+        table(shown, key=f"{key}_table", height=min(420, 38 + 35 * shown.height))
         st.download_button(
             "Download CSV",
             data=data,
@@ -327,6 +336,77 @@ def drilldown(
             icon=":material/download:",
             on_click="ignore",
         )
+
+
+# --- human labels and formats (one place: rpt_display_labels) ----------------------------------------------
+
+TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M UTC"  # every timestamp the app shows (the warehouse stores UTC)
+DATE_FORMAT = "%Y-%m-%d"
+MISSING = "—"  # what an empty cell shows
+INTERNAL_KEY = re.compile(r"(^|_)id(_[a-z])?$")  # change_id, change_id_a: keys for the CSV, not for reading
+
+
+@dataclass(frozen=True)
+class Labels:
+    """The published label map: a column's header and an enumerated value's wording."""
+
+    columns: Mapping[str, str]
+    values: Mapping[str, str]
+
+    def column(self, name: str) -> str:
+        return self.columns.get(name, name)
+
+    def value(self, text: str) -> str:
+        return self.values.get(text, text)
+
+
+def labels() -> Labels:
+    """rpt_display_labels (the dbt seed display_labels, shown by dbt docs) as a :class:`Labels`."""
+    rows = app_data.display_labels()
+    columns = {r["name"]: r["label"] for r in rows.filter(pl.col("kind") == "column").iter_rows(named=True)}
+    values = {r["name"]: r["label"] for r in rows.filter(pl.col("kind") == "value").iter_rows(named=True)}
+    return Labels(columns, values)
+
+
+def present(df: pl.DataFrame, names: Labels) -> pl.DataFrame:
+    """The frame as a person reads it: internal keys (``*_id``) left out (the CSV keeps them),
+    enumerated values and column headers in words, timestamps in one format (pure)."""
+    keep = [c for c in df.columns if not INTERNAL_KEY.search(c)] or df.columns
+    out = df.select(keep)
+    changes = []
+    for name, dtype in out.schema.items():
+        if dtype == pl.String:
+            changes.append(pl.col(name).replace(dict(names.values)))
+        elif isinstance(dtype, pl.Datetime):
+            changes.append(pl.col(name).dt.strftime(TIMESTAMP_FORMAT))
+        elif dtype == pl.Date:
+            changes.append(pl.col(name).dt.strftime(DATE_FORMAT))
+    out = out.with_columns(changes) if changes else out
+    headers: dict[str, str] = {}
+    for name in out.columns:
+        header = names.column(name)
+        headers[name] = header if header not in headers.values() else f"{header} ({name})"
+    return out.rename(headers)
+
+
+def table(
+    df: pl.DataFrame,
+    *,
+    key: str,
+    height: int | Literal["auto"] = "auto",
+    column_config: Mapping[str, Any] | None = None,
+) -> None:
+    """A table with the published labels and formats; empty cells show a dash, not None.
+    ``column_config`` is keyed by the warehouse's column names."""
+    names = labels()
+    st.dataframe(
+        present(df, names),
+        hide_index=True,
+        key=key,
+        height=height,
+        placeholder=MISSING,
+        column_config={names.column(k): v for k, v in (column_config or {}).items()},
+    )
 
 
 def low_confidence_reason(dq: pl.DataFrame, metric: str) -> str | None:
@@ -396,6 +476,150 @@ def get(row: dict[str, object] | None, key: str) -> object:
     return None if row is None else row.get(key)
 
 
+# --- click-through: the records behind a tile, a bar or a point -------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where a tile's, bar's or point's value was counted: a period, the record filters in force
+    (fct_changes column -> value), a chart category (column, value; None for '(none)') and words
+    saying so ("Nov 2026 · change type: normal")."""
+
+    start: date
+    end: date
+    words: str
+    filters: tuple[tuple[str, str], ...] = ()
+    category: tuple[str, str | None] | None = None
+    key: str = ""  # makes the tiles' buttons unique on a page that shows a metric twice
+
+
+def record_scope(f: app_filters.Filters, *, key: str = "") -> Scope | None:
+    """The scope of the selected period under every sidebar filter (None before any period)."""
+    if f.period_start is None or f.period_end is None:
+        return None
+    return Scope(f.period_start, f.period_end, f.describe(), tuple(f.record_filters().items()), key=key)
+
+
+def period_scope(
+    f: app_filters.Filters, start: date, *, category: tuple[str, str | None] | None = None
+) -> Scope:
+    """The scope of another period of the trend (a clicked point or bar), under the same filters."""
+    words = " · ".join([app_filters.period_label(start, f.grain), *f.describe().split(" · ")[1:]])
+    if category is not None:
+        words += f" · {category[1] or '(none)'}"
+    end = app_filters.next_period(start, f.grain)
+    return Scope(start, end, words, tuple(f.record_filters().items()), category=category)
+
+
+def open_point(
+    metric_keys: Sequence[str], periods: Sequence[date], f: app_filters.Filters
+) -> Callable[[dict[str, object]], None]:
+    """What a click on a trend chart's point or bar opens: the records of that series' metric in that
+    point's period (series in the order of ``metric_keys``; a point's index is its period's)."""
+
+    def opened(point: dict[str, object]) -> None:
+        curve, index = point.get("curve_number"), point.get("point_index")
+        if not isinstance(curve, int) or not isinstance(index, int):
+            return
+        if curve >= len(metric_keys) or index >= len(periods):
+            return
+        definition = metrics().get(metric_keys[curve])
+        if definition is not None and definition.record_model:
+            records_dialog(definition, period_scope(f, periods[index]))
+
+    return opened
+
+
+def open_category(
+    metric: str, dimension: str, categories: Sequence[str], f: app_filters.Filters
+) -> Callable[[dict[str, object]], None]:
+    """What a click on a bar of a rpt_change_kpis breakdown by ``dimension`` opens: the records of
+    ``metric`` of that bar's value (``categories`` in bar order; '(none)' is the changes without one)
+    in the selected period, under the sidebar filters."""
+    column = {dim: col for dim, col, _label in app_filters.DIMENSIONS.values()}[dimension]
+
+    def opened(point: dict[str, object]) -> None:
+        index = point.get("point_index")
+        definition = metrics().get(metric)
+        if not isinstance(index, int) or index >= len(categories) or f.period_start is None:
+            return
+        if definition is not None and definition.record_model:
+            value = categories[index]
+            category = (column, None if value == "(none)" else value)
+            records_dialog(definition, period_scope(f, f.period_start, category=category))
+
+    return opened
+
+
+def records_dialog(metric: Metric, scope: Scope) -> None:
+    """Open a dialog listing the records behind ``metric`` in ``scope``: its numerator and its
+    denominator (paged, with the CSV), read with the flags the metric declares in the warehouse."""
+    found = app_data.metric_records(
+        metric=metric.metric,
+        start=scope.start,
+        end=scope.end,
+        filters=dict(scope.filters),
+        category=scope.category,
+    )
+    if found is None:
+        return
+
+    def body() -> None:
+        st.caption(scope.words)
+        stem = f"{metric.metric}_{scope.start}"
+        if found.denominator is None:
+            drilldown(found.numerator, title=metric.label, key="drill_num", filename=stem, expanded=True)
+            return
+        population = metric.population or "records"
+        drilldown(
+            found.numerator,
+            title=f"Numerator: {metric.label.lower()}",
+            key="drill_num",
+            filename=f"{stem}_numerator",
+            expanded=True,
+        )
+        drilldown(
+            found.denominator,
+            title=f"Denominator: {population}",
+            key="drill_den",
+            filename=f"{stem}_denominator",
+        )
+
+    st.dialog(f"Records behind: {metric.label}", width="large")(body)()
+
+
+def selected_point(key: str, event: object) -> dict[str, object] | None:
+    """The point a click on chart ``key`` selected in this run, once: None when nothing is selected or
+    when the selection is the one already opened (a later rerun keeps the chart's selection)."""
+    points = list(getattr(getattr(event, "selection", None), "points", None) or [])
+    handled = f"{key}__opened"
+    if not points:
+        st.session_state.pop(handled, None)
+        return None
+    signature = json.dumps(points, default=str, sort_keys=True)
+    if st.session_state.get(handled) == signature:
+        return None
+    st.session_state[handled] = signature
+    point = points[0]
+    return dict(point) if isinstance(point, Mapping) else None
+
+
+def clickable_chart(fig: go.Figure, *, key: str, on_click: Callable[[dict[str, object]], None]) -> None:
+    """Render a figure whose points or bars open their records: a click selects the point (Streamlit's
+    selection event) and ``on_click`` receives it (curve_number, point_index, x, y)."""
+    event = st.plotly_chart(
+        fig,
+        key=key,
+        config={"displaylogo": False},
+        theme=None,
+        on_select="rerun",
+        selection_mode="points",
+    )
+    point = selected_point(key, event)
+    if point is not None:
+        on_click(point)
+
+
 # --- KPI tiles declared as data ----------------------------------------------------------------------------
 
 DIRECTIONS = {
@@ -429,6 +653,7 @@ class Metric:
     target_source: str | None = None
     base_column: str | None = None
     min_base: int | None = None
+    record_model: str | None = None  # the metric declares the records behind it (click-through)
 
     @property
     def help(self) -> str:
@@ -495,6 +720,7 @@ def metric_tile(
     trend: pl.DataFrame | None = None,
     previous_label: str = "before",
     unavailable: str | None = None,
+    scope: Scope | None = None,
 ) -> None:
     """Render one declared tile from a published row (and the previous period's, when compared);
     ``narrow`` tiles (five to a row) carry the metric's short label; ``trend`` (the same published
@@ -513,6 +739,18 @@ def metric_tile(
     if trend is not None and m.value_column in trend.columns and tile.text is None and not tile.qualifier:
         series = [float(v) for v in trend[m.value_column].to_list() if not is_missing(v)]
     status = m.status(value) if tile.text is None and not tile.qualifier else None
+
+    def records_button() -> None:
+        if scope is not None and st.button(
+            "Records",
+            key=f"rec_{scope.key}_{tile.metric}",
+            icon=":material/table_view:",
+            type="tertiary",
+            help=f"The {m.label.lower()} records of {scope.words}: numerator and denominator, with the CSV.",
+        ):
+            records_dialog(m, scope)
+
+    clickable = scope is not None and bool(m.record_model) and has_row and not tile.qualifier
     kpi_tile(
         f"{label}, {tile.qualifier}" if tile.qualifier else label,
         tile.text(row) if tile.text is not None and row is not None else value,
@@ -533,6 +771,7 @@ def metric_tile(
         small_base=m.small_base(row) if tile.text is None else None,
         unavailable=unavailable,
         reconciliation=tile.reconcile(row) if tile.reconcile is not None and row is not None else None,
+        action=records_button if clickable else None,
     )
 
 
@@ -546,12 +785,14 @@ def tile_row(
     trend: pl.DataFrame | None = None,
     previous_label: str = "before",
     unavailable: Mapping[str, str] | None = None,
+    scope: Scope | None = None,
 ) -> None:
     """Declared tiles side by side, each reading its value, evidence, band, target status and
     confidence from ``row`` (five or more to a row are narrow: they carry the short labels), with a
     sparkline from ``trend`` (the published rows of the trend periods) where it has the metric.
     ``previous_label`` names what ``previous`` is; ``unavailable`` maps a metric to the reason it
-    cannot be shown for the filters chosen."""
+    cannot be shown for the filters chosen; with a ``scope``, a tile whose metric declares its records
+    has a button that opens them."""
     definitions = metrics()
     quality = dq if dq is not None else pl.DataFrame()
     count = columns or len(tiles)
@@ -567,6 +808,7 @@ def tile_row(
                 trend=trend,
                 previous_label=previous_label,
                 unavailable=(unavailable or {}).get(tile.metric),
+                scope=scope,
             )
 
 
@@ -609,7 +851,7 @@ def combined_reason(labels: Sequence[str]) -> str:
     )
 
 
-def published_kpis(f: Filters) -> PublishedKpis:
+def published_kpis(f: app_filters.Filters) -> PublishedKpis:
     """The published KPI rows for ``f`` (see :class:`PublishedKpis`)."""
     dimension, value, _ignored = f.kpi_slice()
     assert f.period_start is not None
@@ -635,7 +877,7 @@ def published_kpis(f: Filters) -> PublishedKpis:
     return PublishedKpis(dimension, value, current, previous, trend, f.previous_label, None)
 
 
-def type_filter_reasons(f: Filters) -> dict[str, str]:
+def type_filter_reasons(f: app_filters.Filters) -> dict[str, str]:
     """Tiles that mean nothing under the change-type filter (a type's share of its own changes is
     100 % or 0 % by construction), with the reason to show in their place."""
     change_type = f.dims.get("change_type")
@@ -648,10 +890,12 @@ def type_filter_reasons(f: Filters) -> dict[str, str]:
     return {"emergency_ratio": reason}
 
 
-def dimension_filters_reason(f: Filters, *, what: str, honoured: Sequence[str] = ()) -> str | None:
+def dimension_filters_reason(
+    f: app_filters.Filters, *, what: str, honoured: Sequence[str] = ()
+) -> str | None:
     """Why a section published for all changes (``what``) cannot honour the dimension filters set
     (those not in ``honoured``), or None when none of them is set."""
-    ignored = [DIMENSIONS[n][2].lower() for n, v in f.dims.items() if v and n not in honoured]
+    ignored = [app_filters.DIMENSIONS[n][2].lower() for n, v in f.dims.items() if v and n not in honoured]
     if not ignored:
         return None
     return (

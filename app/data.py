@@ -13,6 +13,7 @@ such on screen.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -965,3 +966,121 @@ def release_changes(*, filters: Mapping[str, str] | None = None) -> Records:
         tuple(params),
         order="release_id, coalesce(actual_end_at, planned_start_at, opened_at) desc, number",
     )
+
+
+# --- the records behind a declared metric (click-through) ------------------------------------------------
+
+# What a record list shows per public model a metric may take its records from (rpt_metric_definitions.
+# record_model), and its order. Which records are a metric's numerator and denominator is not written
+# here: it is the flags the metric declares in the warehouse (numerator_flags / denominator_flags), held
+# to the published counts by the dbt test assert_metric_records_match_published_counts.
+INCIDENT_RECORD_COLUMNS = (
+    "number",
+    "title",
+    "priority",
+    "state",
+    "service_name",
+    "ci_name",
+    "opened_at",
+    "resolved_at",
+    "time_to_restore_hours",
+    "outage_hours",
+    "primary_cause_change_number",
+    "primary_cause_method",
+    "primary_cause_confidence",
+    "primary_cause_evidence",
+    "is_change_caused",
+    "is_release_caused",
+    "incident_id",
+)
+RECORD_MODELS: dict[str, tuple[tuple[str, ...], str]] = {
+    "fct_changes": (CHANGE_COLUMNS, "number"),
+    "fct_incidents": (INCIDENT_RECORD_COLUMNS, "number"),
+    "fct_releases": (RELEASE_COLUMNS, "number"),
+}
+_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class MetricRecords:
+    """The records behind one value of a declared metric: its numerator's (for a count: the records it
+    counts) and its denominator's (None for a count)."""
+
+    metric: str
+    numerator: Records
+    denominator: Records | None
+
+
+def _identifier(name: str) -> str:
+    if not _IDENTIFIER.fullmatch(name):
+        raise ValueError(f"rpt_metric_definitions names {name!r}, which is not a column name")
+    return name
+
+
+def _flags(text: str) -> str:
+    """'is_completed,is_failed' -> 'is_completed and is_failed' ('true' for none)."""
+    names = [_identifier(n.strip()) for n in text.split(",") if n.strip()]
+    return " and ".join(names) or "true"
+
+
+def metric_records(
+    *,
+    metric: str,
+    start: date,
+    end: date,
+    filters: Mapping[str, str] | None = None,
+    category: tuple[str, str | None] | None = None,
+) -> MetricRecords | None:
+    """The records behind ``metric`` in [start, end): those of its declared model whose declared event
+    falls in the period and whose declared flags are all true, under the record ``filters`` (fct_changes
+    column -> value; an incident is filtered by the change that caused it, a release not at all) and a
+    chart's ``category`` (a fct_changes column and its value, None for '(none)'). None when the metric
+    declares no records (a median, a DORA key over production CIs)."""
+    rows = metric_definitions().filter(pl.col("metric") == metric)
+    if rows.is_empty() or rows["record_model"][0] is None:
+        return None
+    row = rows.row(0, named=True)
+    model = str(row["record_model"])
+    if model not in RECORD_MODELS:
+        raise ValueError(f"metric {metric}: its records are in {model}, which the app cannot list")
+    columns, tiebreak = RECORD_MODELS[model]
+    event = _identifier(str(row["record_event_column"]))
+    constraints: dict[str, str | None] = dict(filters or {})
+    if category is not None:
+        constraints[category[0]] = category[1]  # None: is null
+    clauses: list[str] = []
+    params: list[object] = []
+    for column, value in constraints.items():
+        if column not in CHANGE_FILTER_COLUMNS:
+            raise ValueError(f"not a filterable column: {column!r}")
+        clauses.append(f"{column} is null" if value is None else f"{column} = ?")
+        params += [] if value is None else [value]
+    scope = ""
+    if clauses and model == "fct_changes":
+        scope = "".join(f" and {c}" for c in clauses)
+    elif clauses and model == "fct_incidents":
+        scope = f" and primary_cause_change_id in (select change_id from fct_changes where {' and '.join(clauses)})"
+    else:
+        params = []
+
+    def listed(flags: str) -> Records:
+        return Records.of_table(
+            ", ".join(columns),
+            model,
+            f"{_flags(flags)} and {event} >= ? and {event} < ?{scope}",
+            (start, end, *params),
+            order=f"{event} desc nulls last, {tiebreak}",
+        )
+
+    denominator = row["denominator_flags"]
+    return MetricRecords(
+        metric,
+        listed(str(row["numerator_flags"] or "")),
+        None if denominator is None else listed(str(denominator)),
+    )
+
+
+def display_labels() -> pl.DataFrame:
+    """rpt_display_labels: (kind, name, label): the header of a column (kind 'column') and the wording
+    of an enumerated value (kind 'value') every table of the app shows (the dbt seed display_labels)."""
+    return db.query("select kind, name, label from rpt_display_labels order by kind, name")

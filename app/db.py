@@ -34,8 +34,10 @@ __all__ = [
 # Checked once per served version at start-up, so no page probes for a model (DECISIONLOG D28).
 # 2: rpt_metric_definitions targets, rpt_data_quality.how_to_fix, risk_level on the schedule;
 # 3: rpt_change_kpis_to_date, rpt_change_outcome_cells, the reconciliation counts of rpt_change_kpis,
-#    rpt_metric_definitions.base_column / min_base
-CONTRACT_VERSION = 3
+#    rpt_metric_definitions.base_column / min_base;
+# 4: rpt_metric_definitions' records (record_model, record_event_column, numerator / denominator
+#    flags), rpt_display_labels
+CONTRACT_VERSION = 4
 
 
 def data_dir() -> DataDir:

@@ -8,12 +8,15 @@ from changeboard.app import charts, data, filters
 from changeboard.app.components import (
     Tile,
     chart,
+    clickable_chart,
     drilldown,
     empty_state,
     failed_reconciliation,
     incident_fail_reconciliation,
     metrics,
+    open_category,
     published_kpis,
+    record_scope,
     scope_note,
     section,
     tile_row,
@@ -89,7 +92,8 @@ for i, (dim, label, top) in enumerate(BREAKDOWNS):
         if rows.is_empty():
             empty_state(f"No completed changes by {label} in {f.label} for these filters.")
             continue
-        chart(
+        # a click on a bar opens that value's completed changes and its successful ones
+        clickable_chart(
             charts.rate_by_category(
                 shown,
                 category="dimension_value",
@@ -101,6 +105,7 @@ for i, (dim, label, top) in enumerate(BREAKDOWNS):
                 target=metrics()["change_success_rate"].target_value,
             ),
             key=f"ch_by_{dim}",
+            on_click=open_category("change_success_rate", dim, rows["dimension_value"].to_list(), f),
         )
         drilldown(
             rows.select(
@@ -128,7 +133,15 @@ if (
     )
     and cur is not None
 ):
-    tile_row(FAILURE_DEFINITIONS, cur, previous=prev, dq=dq, trend=trend, previous_label=kpis.previous_label)
+    tile_row(
+        FAILURE_DEFINITIONS,
+        cur,
+        previous=prev,
+        dq=dq,
+        trend=trend,
+        previous_label=kpis.previous_label,
+        scope=record_scope(f),
+    )
 st.subheader(
     "Where the failure definitions disagree",
     help="Completed changes closed in the period; every sidebar filter applies.",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 from changeboard.app import charts, data
-from changeboard.app.components import chart, drilldown, empty_state, kpi_tile
+from changeboard.app.components import chart, drilldown, empty_state, kpi_tile, table
 
 st.title("Data quality")
 st.caption(
@@ -118,9 +118,8 @@ elif low.is_empty():
         icon=":material/verified:",
     )
 else:
-    st.dataframe(
+    table(
         low.select("metric", "weakest_input", "coverage", "reason"),
-        hide_index=True,
         key="dq_low_table",
         column_config={
             "coverage": st.column_config.NumberColumn(format="percent"),
@@ -165,7 +164,7 @@ runs = data.ingest_runs(limit=50)
 if runs.is_empty():
     empty_state("No ingest runs recorded.")
 else:
-    st.dataframe(
+    table(
         runs.select(
             "started_at",
             "source_system",
@@ -180,9 +179,8 @@ else:
             "duration_seconds",
             "error",
         ),
-        hide_index=True,
         key="dq_runs_table",
-        column_config={"duration_seconds": st.column_config.NumberColumn("seconds", format="%.1f")},
+        column_config={"duration_seconds": st.column_config.NumberColumn(format="%.1f")},
     )
     drilldown(runs, title="Last ingest runs, every column", key="dq_runs", filename="ingest_runs")
 

@@ -17,6 +17,7 @@ from changeboard.app.components import (
     published_kpis,
     scope_note,
     section,
+    table,
     tile_row,
 )
 
@@ -94,9 +95,8 @@ with st.expander(
         "the window and its confidence (base confidence by CMDB distance, less the time decay) reaches the "
         "threshold; explicit links always count."
     )
-    st.dataframe(
+    table(
         attribution.select("setting", "value", "description"),
-        hide_index=True,
         key="inc_settings_table",
         column_config={"description": st.column_config.TextColumn(width="large")},
     )

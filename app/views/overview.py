@@ -9,6 +9,7 @@ from changeboard.app import charts, data, filters
 from changeboard.app.components import (
     Tile,
     chart,
+    clickable_chart,
     dimension_filters_reason,
     drilldown,
     empty_state,
@@ -16,7 +17,9 @@ from changeboard.app.components import (
     fmt,
     incident_fail_reconciliation,
     metrics,
+    open_point,
     published_kpis,
+    record_scope,
     scope_note,
     section,
     tile_row,
@@ -140,6 +143,7 @@ if section(
             trend=trend,
             previous_label=outcome_label,
             unavailable=unavailable,
+            scope=record_scope(f),  # a tile's Records button opens its numerator's and denominator's records
         )
 if section("Intake, policy and speed", disabled=kpis.disabled) and cur is not None:
     tile_row(
@@ -150,6 +154,7 @@ if section("Intake, policy and speed", disabled=kpis.disabled) and cur is not No
         trend=trend,
         previous_label=kpis.previous_label,
         unavailable=unavailable,
+        scope=record_scope(f),
     )
 
 if section(
@@ -178,10 +183,12 @@ if not section(f"Trends: last {f.trend_periods} {f.grain}s", disabled=kpis.disab
 elif trend.is_empty():
     empty_state(f"No changes in these {f.grain}s for {scope}.")
 else:
-    # chart series are named as the tiles, their dotted lines are the published targets
+    # chart series are named as the tiles, their dotted lines are the published targets; a click on a
+    # bar or a point opens the records of that series' metric in that period
+    periods = trend["period_start"].to_list()
     left, right = st.columns(2)
     with left:
-        chart(
+        clickable_chart(
             charts.volume_bars(
                 trend,
                 x="period_start",
@@ -189,9 +196,10 @@ else:
                 title=f"Change volume per {f.grain}",
             ),
             key="ov_volume",
+            on_click=open_point(("changes_opened", "completed_count"), periods, f),
         )
     with right:
-        chart(
+        clickable_chart(
             charts.rate_trend(
                 trend,
                 x="period_start",
@@ -205,6 +213,7 @@ else:
                 full_scale=True,
             ),
             key="ov_success",
+            on_click=open_point(("change_success_rate", "failed_rate"), periods, f),
         )
     policy = [m for m in ("emergency_ratio", "unauthorized_ratio") if m not in unavailable]
     left, right = st.columns(2)
@@ -220,7 +229,7 @@ else:
             key="ov_leadtime",
         )
     with right:
-        chart(
+        clickable_chart(
             charts.rate_trend(
                 trend,
                 x="period_start",
@@ -237,6 +246,7 @@ else:
                 ),
             ),
             key="ov_policy",
+            on_click=open_point(tuple(policy), periods, f),
         )
     drilldown(
         trend.select(

@@ -1,13 +1,13 @@
 """Real browser (Debian's chromium driven by Playwright) against `streamlit run`: every page opens,
 the Overview chart is drawn, a filter persists across pages, a drill-down opens and its CSV downloads.
-A full-page screenshot of each page goes to test-output/screenshots/<page>.png (Overview also to
-docs/overview.png, which the README shows)."""
+A full-page screenshot of each page goes to test-output/screenshots/<page>.png (the README's pictures
+in docs/screenshots/ are made by `./run screenshots` from the demo data)."""
 
 from __future__ import annotations
 
 import csv
 import io
-import shutil
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -136,9 +136,6 @@ def test_browser_every_page_filter_drilldown_csv(server: str, output_dir: Path, 
                 page.wait_for_selector(".js-plotly-plot .main-svg", timeout=30_000)
                 _no_errors(page)
                 _screenshot(page, shots / f"{name}.png")
-            docs = REPO / "docs"
-            docs.mkdir(exist_ok=True)
-            shutil.copyfile(shots / "overview.png", docs / "overview.png")
 
             # a filter set on Overview persists on another page
             _go(page, "Overview")
@@ -369,6 +366,104 @@ def test_browser_the_forward_schedule_zooms_hovers_and_keeps_its_time_axis(serve
             page.wait_for_function(
                 f"() => ({SCHEDULE_JS})().layout.title.text.includes('by configuration item')", timeout=30_000
             )
+            _no_errors(page)
+        finally:
+            browser.close()
+
+
+def _count(text: str) -> int:
+    """The record count at the end of a drill-down label ('… — 1,234 records')."""
+    return int(text.rsplit("—", 1)[1].split()[0].replace(",", ""))
+
+
+def _dialog_counts(page) -> tuple[int, int | None]:  # type: ignore[no-untyped-def]
+    """(numerator, denominator) records the open records dialog lists."""
+    dialog = page.get_by_role("dialog")
+    dialog.locator('[data-testid="stExpander"]').first.wait_for(timeout=30_000)
+    _settle(page)
+    labels = [s.inner_text() for s in dialog.locator('[data-testid="stExpander"] summary').all()]
+    numerator = [_count(t) for t in labels if "Numerator:" in t]
+    denominator = [_count(t) for t in labels if "Denominator:" in t]
+    return numerator[0], (denominator[0] if denominator else None)
+
+
+def _close_dialog(page) -> None:  # type: ignore[no-untyped-def]
+    page.get_by_role("dialog").get_by_role("button", name="Close").click()
+    page.get_by_role("dialog").wait_for(state="detached", timeout=15_000)
+    _settle(page)
+
+
+def _click_plotly(page, chart_key: str, selector: str, index: int) -> None:  # type: ignore[no-untyped-def]
+    """Click the centre of a drawn point or bar (plotly answers the mouse, not the element)."""
+    target = page.locator(f".st-key-{chart_key} {selector}").nth(index)
+    target.scroll_into_view_if_needed()
+    box = target.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_timeout(300)
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+
+
+def test_browser_a_tile_a_point_and_a_bar_open_exactly_their_records(server: str, tmp_path: Path) -> None:
+    """Click-through: a tile's Records button, a point of a trend and a bar of a breakdown each open a
+    dialog listing the numerator's and the denominator's records, as many as the number shown."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context(
+                viewport={"width": 1440, "height": 1000}, accept_downloads=True
+            ).new_page()
+            page.goto(server)
+            _settle(page)
+
+            # a tile: its evidence line reads "failed / completed completed changes"
+            column = page.locator('[data-testid="stColumn"]').filter(
+                has=page.locator(".st-key-rec__failed_rate")
+            )
+            evidence = re.search(r"([\d,]+) / ([\d,]+) completed changes", column.inner_text())
+            assert evidence is not None, column.inner_text()
+            numerator, denominator = (int(x.replace(",", "")) for x in evidence.groups())
+            assert numerator > 0
+            column.get_by_role("button", name="Records").click()
+            assert _dialog_counts(page) == (numerator, denominator)
+            dialog = page.get_by_role("dialog")
+            dialog.get_by_text("Records behind: Failed-change rate").wait_for(timeout=15_000)
+            # the numerator's CSV holds exactly its records, all failed
+            with page.expect_download(timeout=30_000) as info:
+                dialog.locator('[data-testid="stExpander"]').first.get_by_role(
+                    "button", name="Download CSV"
+                ).click()
+            target = tmp_path / info.value.suggested_filename
+            info.value.save_as(target)
+            rows = list(csv.DictReader(io.StringIO(target.read_text(encoding="utf-8-sig"), newline="")))
+            assert len(rows) == numerator
+            assert {r["is_failed"] for r in rows} == {"true"}
+            _no_errors(page)
+            _close_dialog(page)
+
+            # a point: the failed-change rate's last point is the selected period, the tile's value
+            _click_plotly(page, "ov_success", ".scatterlayer .trace:nth-of-type(2) .points path", -1)
+            page.get_by_role("dialog").get_by_text("Records behind: Failed-change rate").wait_for(
+                timeout=30_000
+            )
+            assert _dialog_counts(page) == (numerator, denominator)
+            _close_dialog(page)
+
+            # a bar: a change type's bar on the Changes page, labelled "rate (successful/completed)"
+            _go(page, "Changes")
+            text = page.evaluate(
+                "() => document.querySelector('.st-key-ch_by_change_type .js-plotly-plot').data[0].text[0]"
+            )
+            successful, completed = (
+                int(x.replace(",", "")) for x in text.split("(")[1].rstrip(")").split("/")
+            )
+            _click_plotly(page, "ch_by_change_type", ".barlayer .point path", 0)
+            page.get_by_role("dialog").get_by_text("Records behind: Change success rate").wait_for(
+                timeout=30_000
+            )
+            assert _dialog_counts(page) == (successful, completed)
             _no_errors(page)
         finally:
             browser.close()

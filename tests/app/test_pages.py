@@ -3,6 +3,7 @@ counts, drill-downs, empty states, the version footer."""
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -24,6 +25,18 @@ DEFAULT_MONTH = (
     "select max(period_start) as p from rpt_change_kpis where period_grain = 'month' and dimension = 'all' "
     "and period_start + interval 1 month <= (select max(effective_as_of) from rpt_attribution_settings)"
 )
+
+# The headers the tables show: the label map (dbt seed display_labels) the app applies.
+with (Path(__file__).resolve().parents[2] / "dbt" / "seeds" / "display_labels.csv").open(
+    encoding="utf-8"
+) as f:
+    HEADERS = {r["name"]: r["label"] for r in csv.DictReader(f) if r["kind"] == "column"}
+
+
+def header(column: str) -> str:
+    """The header a table shows for a published column."""
+    return HEADERS.get(column, column)
+
 
 PAGES = {
     "overview": ("views/overview.py", "Overview"),
@@ -176,7 +189,7 @@ def test_overview_kpis_equal_the_dbt_models(app_env: DataDir, warehouse: duckdb.
     diff = round((kpi["change_success_rate"] - prev["change_success_rate"]) * 100, 1)
     if diff != 0:
         assert m.delta == f"{diff:+.1f} pp"
-    assert m.proto.delta_description == f"vs {pct(prev['change_success_rate'])} before"
+    assert m.proto.delta_description == f"vs {pct(prev['change_success_rate'])}"
     assert colour(m) == better_worse(diff, higher_is_better=True)
     # lower is better: a rise is red, a fall green; a volume has no better side (grey)
     fdiff = round((kpi["failed_rate"] - prev["failed_rate"]) * 100, 1)
@@ -426,16 +439,16 @@ def test_services_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnection) -
         warehouse, "select count(*) as n from rpt_change_success_score where period_grain = 'all'"
     )["n"]
     assert f"Change success score with its components — {n_scores:,} records" in titles
-    scores = [d.value for d in at.dataframe if "change_success_score" in d.value.columns]
+    scores = [d.value for d in at.dataframe if header("change_success_score") in d.value.columns]
     assert scores, "no change success score table"
     best = one(
         warehouse,
         "select assignment_group, change_success_score, completed_count from rpt_change_success_score "
         "where period_grain = 'all' order by change_success_score desc, assignment_group limit 1",
     )
-    assert scores[0].iloc[0]["assignment_group"] == best["assignment_group"]
-    assert scores[0].iloc[0]["change_success_score"] == best["change_success_score"]
-    assert scores[0].iloc[0]["score_per_change"] == pytest.approx(
+    assert scores[0].iloc[0][header("assignment_group")] == best["assignment_group"]
+    assert scores[0].iloc[0][header("change_success_score")] == best["change_success_score"]
+    assert scores[0].iloc[0][header("score_per_change")] == pytest.approx(
         best["change_success_score"] / best["completed_count"]
     )
     import json
@@ -485,7 +498,7 @@ def test_services_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnection) -
         table = [
             d.value
             for d in at.dataframe
-            if "relationship_path" in d.value.columns and "distance" in d.value.columns
+            if header("relationship_path") in d.value.columns and header("distance") in d.value.columns
         ]
         paths = {
             r[0]
@@ -493,7 +506,7 @@ def test_services_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnection) -
                 "select relationship_path from dim_ci_relationships where ci_id = ?", [ci_id]
             ).fetchall()
         }
-        assert set(table[0]["relationship_path"]) == paths
+        assert set(table[0][header("relationship_path")]) == paths
     else:
         assert any(i.value.startswith("This CI has no relationship") for i in at.info)
 
@@ -515,7 +528,7 @@ def test_a_lazy_list_reads_its_rows_only_when_opened(
         return [
             d.value
             for d in at.dataframe
-            if "relationship_path" in d.value.columns and "change" in d.value.columns
+            if header("relationship_path") in d.value.columns and header("change") in d.value.columns
         ]
 
     at = run_page("services", {"svc_ci_search": ""})
@@ -797,7 +810,9 @@ def test_backlog_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnection) ->
     )
     assert list(regrouped[0]) == [ci_of[n] for n in regrouped[1]]
     # each listed change names its collision partners (both sides of fct_change_collisions, by overlap)
-    listed = [d.value for d in at.dataframe if {"flag", "collides_with"} <= set(d.value.columns)]
+    listed = [
+        d.value for d in at.dataframe if {header("flag"), header("collides_with")} <= set(d.value.columns)
+    ]
     assert listed
     partners: dict[str, list[str]] = {}
     for a_num, b_num, kind in warehouse.execute(
@@ -806,7 +821,7 @@ def test_backlog_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnection) ->
     ).fetchall():
         partners.setdefault(a_num, []).append(f"{b_num} ({kind})")
         partners.setdefault(b_num, []).append(f"{a_num} ({kind})")
-    rows = listed[0][["number", "flag", "collides_with"]].itertuples(index=False)
+    rows = listed[0][[header("number"), header("flag"), header("collides_with")]].itertuples(index=False)
     for number, flag, collides in rows:
         assert collides == (", ".join(partners[number]) if number in partners else "—"), number
         assert (flag == "collides with another change") == (number in partners), number
@@ -840,9 +855,13 @@ def test_long_record_lists_page_and_download_whole(
     assert picker[0].label == f"Page (of {math.ceil(len(expected) / 25):,})"
 
     def shown() -> list[str]:
-        tables = [d.value for d in at.dataframe if {"release_id", "is_failed_itil"} <= set(d.value.columns)]
+        tables = [
+            d.value
+            for d in at.dataframe
+            if {header("number"), header("is_failed_itil")} <= set(d.value.columns)
+        ]
         assert len(tables) == 1
-        return list(tables[0]["number"])
+        return list(tables[0][header("number")])
 
     assert shown() == expected[:25]
     assert f"Rows 1–25 of {len(expected):,}; the CSV holds all {len(expected):,}." in captions(at)
@@ -867,7 +886,11 @@ def test_data_quality_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnectio
     assert f"Coverage checks — {coverage['n']:,} records" in expanders(at)
     assert f"Every metric with its weakest input — {len(conf):,} records" in expanders(at)
     assert charts_on(at) == 1  # the coverage heat table
-    low = [d.value for d in at.dataframe if list(d.value.columns[:2]) == ["metric", "weakest_input"]]
+    low = [
+        d.value
+        for d in at.dataframe
+        if list(d.value.columns[:2]) == [header("metric"), header("weakest_input")]
+    ]
     if any(conf.values()):
         expected = dict(
             warehouse.execute(
@@ -875,7 +898,7 @@ def test_data_quality_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnectio
                 "and source_system = 'all' and is_low_confidence"
             ).fetchall()
         )
-        assert dict(zip(low[0]["metric"], low[0]["reason"], strict=True)) == expected
+        assert dict(zip(low[0][header("metric")], low[0][header("reason")], strict=True)) == expected
     quarantined = one(warehouse, "select count(*) as n from rpt_quarantine")["n"]
     assert metric(at, "Quarantined rows").value == f"{quarantined:,}"
     if quarantined:
@@ -885,7 +908,11 @@ def test_data_quality_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnectio
     runs = one(warehouse, "select count(*) as n, max(started_at) as last from rpt_ingest_runs")
     assert f"Last ingest runs, every column — {min(runs['n'], 50):,} records" in expanders(at)
     assert metric(at, "Last ingest").value == f"{runs['last']:%d %b %H:%M}"
-    table = [d.value for d in at.dataframe if "rows_read" in d.value.columns and "status" in d.value.columns]
+    table = [
+        d.value
+        for d in at.dataframe
+        if header("rows_read") in d.value.columns and header("status") in d.value.columns
+    ]
     assert len(table[0]) == min(runs["n"], 50)
 
 

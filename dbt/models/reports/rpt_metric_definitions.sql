@@ -3,6 +3,11 @@
     `metrics` list in this model's meta (rpt_metric_definitions.yml, shown by dbt docs); the help
     text is the description of the value column (its doc block in models/docs.md), read from the
     project's graph, so neither is written twice. The full definitions: docs/metrics.md.
+    Records: a metric that declares `records` (model, event, numerator, denominator) names the public
+    model holding its records, the timestamp that puts a record in a period and the boolean flags of
+    that model that select its numerator's and its denominator's records (all of them true); the app
+    lists exactly those records when a tile, a bar or a point is clicked, and
+    assert_metric_records_match_published_counts holds them to the published counts.
     Targets: each metric's declared default (`target`, `amber` in the meta) unless the build's `targets`
     var (the [targets] table of changeboard.toml, DECISIONLOG D37) sets it. min_base: the smallest
     count (base_column: the denominator, or the records a median rests on) on which a metric's target
@@ -10,7 +15,7 @@
     of changeboard.toml, DECISIONLOG D44), for every metric with a base. -#}
 {%- set fields = ['metric', 'label', 'short_label', 'unit', 'direction', 'model_name', 'value_column', 'numerator_column',
     'denominator_column', 'population', 'event_column', 'band_column', 'confidence_metric', 'description',
-    'base_column'] -%}
+    'base_column', 'record_model', 'record_event_column', 'numerator_flags', 'denominator_flags'] -%}
 {%- set rows = [] -%}
 {%- set targets = [] -%}
 {%- set min_base = var('min_base', 20) -%}
@@ -36,10 +41,32 @@
         {%- if column is none or not column.description -%}
             {{ exceptions.raise_compiler_error('rpt_metric_definitions: metric ' ~ item['metric'] ~ ' names ' ~ item['model'] ~ '.' ~ item['column'] ~ ', which has no documented column') }}
         {%- endif -%}
+        {#- the records behind the metric: flags must be documented columns of a public model -#}
+        {%- set records = item.get('records') or {} -%}
+        {%- set flag_lists = [] -%}
+        {%- if records -%}
+            {%- set record_node = graph.nodes.get('model.' ~ project_name ~ '.' ~ records['model']) -%}
+            {%- if record_node is none -%}
+                {{ exceptions.raise_compiler_error('rpt_metric_definitions: metric ' ~ item['metric'] ~ ' takes its records from ' ~ records['model'] ~ ', which is not in the project') }}
+            {%- endif -%}
+            {%- for name in [records['event']] + records.get('numerator', []) + records.get('denominator', []) -%}
+                {%- if record_node.columns.get(name) is none -%}
+                    {{ exceptions.raise_compiler_error('rpt_metric_definitions: metric ' ~ item['metric'] ~ ' names ' ~ records['model'] ~ '.' ~ name ~ ', which has no documented column') }}
+                {%- endif -%}
+            {%- endfor -%}
+            {%- if (records.get('denominator') is not none) != (item.get('denominator') is not none) -%}
+                {{ exceptions.raise_compiler_error('rpt_metric_definitions: metric ' ~ item['metric'] ~ ' declares denominator records exactly when it has a denominator') }}
+            {%- endif -%}
+            {%- do flag_lists.append(records.get('numerator', []) | join(',')) -%}
+            {%- do flag_lists.append(none if records.get('denominator') is none else records['denominator'] | join(',')) -%}
+        {%- else -%}
+            {%- do flag_lists.extend([none, none]) -%}
+        {%- endif -%}
         {%- do rows.append([
             item['metric'], item['label'], item.get('short', item['label']), item['unit'], item['direction'], item['model'], item['column'],
             item.get('numerator'), item.get('denominator'), item.get('population'), item.get('event'),
-            item.get('band'), item.get('confidence'), column.description | trim, item.get('base', item.get('denominator'))
+            item.get('band'), item.get('confidence'), column.description | trim, item.get('base', item.get('denominator')),
+            records.get('model'), records.get('event'), flag_lists[0], flag_lists[1]
         ]) -%}
         {#- an override is a number (the target; amber = target) or a table {target = .., amber = ..} -#}
         {%- set override = overrides.get(item['metric']) -%}
