@@ -136,6 +136,8 @@ closed_metrics as (
         count(*) filter (where is_completed and outcome = 'successful') as successful_count,
         count(*) filter (where is_completed and outcome = 'successful_with_issues') as successful_with_issues_count,
         count(*) filter (where is_completed and outcome = 'unsuccessful') as unsuccessful_count,
+        {#- the success predicate is fct_changes.is_successful, defined once there -#}
+        count(*) filter (where is_completed and is_successful) as change_success_numerator,
         count(*) filter (where is_completed and is_backed_out) as backed_out_count,
         count(*) filter (where is_completed and is_failed) as failed_count,
         {#- the failed changes that are not unsuccessful: successful, yet they caused a P1-P3 incident; and
@@ -341,6 +343,7 @@ joined as (
         coalesce(closed_metrics.successful_count, 0) as successful_count,
         coalesce(closed_metrics.successful_with_issues_count, 0) as successful_with_issues_count,
         coalesce(closed_metrics.unsuccessful_count, 0) as unsuccessful_count,
+        coalesce(closed_metrics.change_success_numerator, 0) as change_success_numerator,
         coalesce(closed_metrics.backed_out_count, 0) as backed_out_count,
         coalesce(closed_metrics.failed_count, 0) as failed_count,
         coalesce(closed_metrics.successful_incident_caused_count, 0) as successful_incident_caused_count,
@@ -402,8 +405,8 @@ rated as (
         successful_with_issues_count,
         unsuccessful_count,
         backed_out_count,
-        successful_count + successful_with_issues_count as change_success_numerator,
-        {{ safe_rate('successful_count + successful_with_issues_count', 'completed_count') }} as change_success_rate,
+        change_success_numerator,
+        {{ safe_rate('change_success_numerator', 'completed_count') }} as change_success_rate,
         {{ safe_rate('successful_count', 'completed_count') }} as clean_success_rate,
         {{ safe_rate('unsuccessful_count', 'completed_count') }} as unsuccessful_rate,
         {{ safe_rate('backed_out_count', 'completed_count') }} as backout_rate,
