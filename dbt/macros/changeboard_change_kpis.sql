@@ -135,7 +135,7 @@ closed_metrics as (
         count(*) filter (where is_completed) as completed_count,
         count(*) filter (where is_completed and outcome = 'successful') as successful_count,
         count(*) filter (where is_completed and outcome = 'successful_with_issues') as successful_with_issues_count,
-        count(*) filter (where is_completed and outcome = 'unsuccessful') as unsuccessful_count,
+        count(*) filter (where is_completed and is_failed_itil) as unsuccessful_count,
         {#- the success predicate is fct_changes.is_successful, defined once there -#}
         count(*) filter (where is_completed and is_successful) as change_success_numerator,
         count(*) filter (where is_completed and is_backed_out) as backed_out_count,
