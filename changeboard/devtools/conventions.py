@@ -34,6 +34,18 @@ def model_name_matches_layer(model: Model) -> RuleViolation | None:
     return None
 
 
+_BARE_ROUND = re.compile(r"(?<![\w.])round\s*\(", re.IGNORECASE)
+
+
+@rule
+def model_rounds_through_round_half_up(model: Model) -> RuleViolation | None:
+    """A model rounds through the macro round_half_up: round() of a double differs between engines
+    at an exact half (DECISIONLOG D47)."""
+    if _BARE_ROUND.search(model.raw_code or ""):
+        return RuleViolation(message="round() of a double is not portable at a half: use {{ round_half_up(...) }} (D47).")
+    return None
+
+
 @rule_filter
 def is_not_dispatch_implementation(macro: Macro) -> bool:
     """Only the dispatching macro is documented; its `<adapter>__name` implementations share its docs."""

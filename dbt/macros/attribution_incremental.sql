@@ -44,9 +44,9 @@
     {%- endif -%}
 {%- endmacro %}
 
-{% macro attribution_incident_filter(incident_column) -%}
+{% macro attribution_incident_filter(incident_column, is_incremental_run) -%}
     {#- In an incremental run: only the affected incidents' rows. -#}
-    {%- if is_incremental() and attribution_previous_version() -%}
+    {%- if is_incremental_run and attribution_previous_version() -%}
         where {{ incident_column }} in (select incident_id from {{ attribution_affected_relation() }})
     {%- endif -%}
 {%- endmacro %}

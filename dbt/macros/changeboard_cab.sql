@@ -66,11 +66,19 @@
 {%- endmacro %}
 
 {% macro default__number_to_text(expression, decimal_places) -%}
-    cast(cast(round({{ expression }}, {{ decimal_places }}) as decimal(38, {{ decimal_places }})) as {{ dbt.type_string() }})
+    cast(cast({{ round_half_up(expression, decimal_places) }} as decimal(38, {{ decimal_places }})) as {{ dbt.type_string() }})
 {%- endmacro %}
 
 {% macro duckdb__number_to_text(expression, decimal_places) -%}
-    cast(round({{ expression }}, {{ decimal_places }}) as varchar)
+    cast({{ round_half_up(expression, decimal_places) }} as varchar)
+{%- endmacro %}
+
+{#- A number rounded to decimal_places the same way on every engine: its decimal value (cast to
+    decimal(38, 10) first), an exact half away from zero. round() of a double differs between engines
+    at an exact half: DuckDB rounds the binary value (0.88125 is 0.881249999... there: 0.8812), Spark
+    the shortest decimal text of the double, half up (0.8813). -#}
+{% macro round_half_up(expression, decimal_places=0) -%}
+    cast(round(cast({{ expression }} as decimal(38, 10)), {{ decimal_places }}) as double)
 {%- endmacro %}
 
 {#- A percentage text of a 0..1 rate, e.g. 0.625 -> '62.5 %' (one decimal); null stays null. -#}

@@ -17,6 +17,7 @@ the reason; with it, it fails.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import math
@@ -115,29 +116,33 @@ def spark_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
         spark.stop()
 
 
-def _dbt(args: list[str], work: Path) -> None:
-    """dbt in this process (so on the running SparkSession), against the project's spark target."""
-    from dbt.cli.main import dbtRunner
-
-    old = {
-        key: os.environ.get(key)
-        for key in ("DBT_TARGET_PATH", "DBT_LOG_PATH", "DBT_SEND_ANONYMOUS_USAGE_STATS")
+@contextlib.contextmanager
+def _dbt_environment(work: Path, extra: dict[str, str] | None = None) -> Iterator[None]:
+    """dbt's target and log folders under ``work`` (and ``extra``) in this process's environment."""
+    settings = {
+        "DBT_TARGET_PATH": str(work / "target"),
+        "DBT_LOG_PATH": str(work / "logs"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        **(extra or {}),
     }
-    os.environ.update(
-        {
-            "DBT_TARGET_PATH": str(work / "target"),
-            "DBT_LOG_PATH": str(work / "logs"),
-            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        }
-    )
+    old = {key: os.environ.get(key) for key in settings}
+    os.environ.update(settings)
     try:
-        result = dbtRunner().invoke([*args, *build_run.dbt_project_args(), "--target", "spark"])
+        yield
     finally:
         for key, value in old.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def _dbt(args: list[str], work: Path) -> None:
+    """dbt in this process (so on the running SparkSession), against the project's spark target."""
+    from dbt.cli.main import dbtRunner
+
+    with _dbt_environment(work):
+        result = dbtRunner().invoke([*args, *build_run.dbt_project_args(), "--target", "spark"])
     if not result.success:
         failures = []
         if result.result is not None and hasattr(result.result, "results"):
@@ -353,3 +358,42 @@ def test_the_cab_pack_from_the_spark_version_equals_duckdbs(
         packs[side] = re.sub(r"warehouse \S+ · generated [^\n]*", "warehouse V · generated T", text)
     assert packs["duckdb"].count("\n") > 50
     assert packs["spark"] == packs["duckdb"]
+
+
+# Exact halves in their decimal value, stored a hair below or above it as doubles: the confidence
+# 0.9 x (1 - 0.5 x 3/72) = 0.88125, a same-service candidate 31.08 h after its change
+# (0.3 x (1 - 0.5 x 31.08/72) = 0.23525, found different at 10k changes: README "Spark or DuckDB")
+# and 19.45 h (70,020 s) printed with one decimal.
+# Computed in doubles as the models compute them (a decimal literal alone would round exactly anyway).
+_HALVES = (
+    "select {{ round_half_up('0.9 * (1 - 0.5 * cast(3 as double) / 72.0)', 4) }} as confidence,"
+    " {{ round_half_up('0.3 * (1 - 0.5 * (cast(111888 as double) / 3600.0) / 72.0)', 4) }} as service_confidence,"
+    " {{ round_half_up('cast(12.5 as double)') }} as points,"
+    " {{ number_to_text('cast(70020 as double) / 3600.0', 1) }} as hours_text"
+)
+_HALVES_ROUNDED = (0.8813, 0.2353, 13.0, "19.5")
+
+
+def test_an_exact_half_rounds_up_on_both_engines(
+    spark_session: object, spark_work: Path, duckdb_built: DataDir
+) -> None:
+    """The models round through one macro (round_half_up): an exact decimal half gives the same
+    digit on Spark as on DuckDB (round() of a double did not: 0.8812 / 0.8813, "19.4" / "19.5")."""
+    from dbt.cli.main import dbtRunner
+
+    compiled = {}
+    duckdb_env = {
+        "CHANGEBOARD_BUILD_PATH": str(spark_work / "halves.duckdb"),
+        "CHANGEBOARD_INGEST_DB": str(duckdb_built.ingest_db),
+    }
+    for target in ("spark", "build"):
+        with _dbt_environment(spark_work, duckdb_env):
+            result = dbtRunner().invoke(
+                ["compile", "--inline", _HALVES, "--quiet", *build_run.dbt_project_args(), "--target", target]
+            )
+        assert result.success, result.exception
+        compiled[target] = result.result.results[0].node.compiled_code  # type: ignore[union-attr]
+    spark_row = tuple(spark_session.sql(compiled["spark"]).collect()[0])  # type: ignore[attr-defined]
+    duckdb_row = duckdb.connect().execute(compiled["build"]).fetchone()
+    assert spark_row == _HALVES_ROUNDED, compiled["spark"]
+    assert duckdb_row == _HALVES_ROUNDED, compiled["build"]

@@ -275,7 +275,7 @@ final as (
                 when 'related_ci' then ' change related CIs: ' || overlapping.relationship_path
                 else ' both change service ' || overlapping.shared_ci_name
             end
-            || ', overlapping ' || cast(cast(round({{ hours_between('overlapping.overlap_start_at', 'overlapping.overlap_end_at') }} * 60) as bigint) as {{ dbt.type_string() }})
+            || ', overlapping ' || cast(cast({{ round_half_up(hours_between('overlapping.overlap_start_at', 'overlapping.overlap_end_at') ~ ' * 60') }} as bigint) as {{ dbt.type_string() }})
             || ' min from ' || cast(overlapping.overlap_start_at as {{ dbt.type_string() }}) as description,
         coalesce(checks_a.in_blackout, false) as in_blackout_a,
         coalesce(checks_a.is_outside_maintenance_window, false) as is_outside_maintenance_window_a,

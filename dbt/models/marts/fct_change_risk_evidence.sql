@@ -388,10 +388,10 @@ scored as (
 
     select
         points.*,
-        least(100.0, round(
-            risk_points + emergency_points + ci_failure_points + service_failure_points + group_failure_points
-            + recent_failure_points + open_incident_points + collision_points + blackout_points + maintenance_points
-        )) as raw_risk_score
+        least(100.0, {{ round_half_up(
+            'risk_points + emergency_points + ci_failure_points + service_failure_points + group_failure_points
+            + recent_failure_points + open_incident_points + collision_points + blackout_points + maintenance_points'
+        ) }}) as raw_risk_score
     from points
 
 ),
@@ -470,30 +470,30 @@ final as (
             else 'low'
         end as risk_level,
         coalesce(concat_ws('; ',
-            case when risk_points > 0 then 'risk ' || risk || ' (+' || cast(cast(round(risk_points) as integer) as {{ dbt.type_string() }}) || ')' end,
-            case when emergency_points > 0 then 'emergency change (+' || cast(cast(round(emergency_points) as integer) as {{ dbt.type_string() }}) || ')' end,
+            case when risk_points > 0 then 'risk ' || risk || ' (+' || cast(cast({{ round_half_up('risk_points') }} as integer) as {{ dbt.type_string() }}) || ')' end,
+            case when emergency_points > 0 then 'emergency change (+' || cast(cast({{ round_half_up('emergency_points') }} as integer) as {{ dbt.type_string() }}) || ')' end,
             case when ci_completed_count >= min_sample_weight and ci_failed_count > 0
                 then 'CI ' || primary_ci_name || ': ' || cast(ci_failed_count as {{ dbt.type_string() }}) || ' of ' || cast(ci_completed_count as {{ dbt.type_string() }})
-                    || ' changes failed in {{ evidence_days }} days (+' || cast(cast(round(ci_failure_points) as integer) as {{ dbt.type_string() }}) || ')' end,
+                    || ' changes failed in {{ evidence_days }} days (+' || cast(cast({{ round_half_up('ci_failure_points') }} as integer) as {{ dbt.type_string() }}) || ')' end,
             case when service_completed_count >= min_sample_weight and service_failed_count > 0
                 then 'service ' || service_name || ': ' || cast(service_failed_count as {{ dbt.type_string() }}) || ' of ' || cast(service_completed_count as {{ dbt.type_string() }})
-                    || ' changes failed in {{ evidence_days }} days (+' || cast(cast(round(service_failure_points) as integer) as {{ dbt.type_string() }}) || ')' end,
+                    || ' changes failed in {{ evidence_days }} days (+' || cast(cast({{ round_half_up('service_failure_points') }} as integer) as {{ dbt.type_string() }}) || ')' end,
             case when group_completed_count >= min_sample_weight and group_failed_count > 0
                 then 'group ' || assignment_group || ': ' || cast(group_failed_count as {{ dbt.type_string() }}) || ' of ' || cast(group_completed_count as {{ dbt.type_string() }})
-                    || ' changes failed in {{ evidence_days }} days (+' || cast(cast(round(group_failure_points) as integer) as {{ dbt.type_string() }}) || ')' end,
+                    || ' changes failed in {{ evidence_days }} days (+' || cast(cast({{ round_half_up('group_failure_points') }} as integer) as {{ dbt.type_string() }}) || ')' end,
             case when recent_failure_points > 0
                 then 'last failure on ' || primary_ci_name || ': ' || last_failed_change_number || ' on ' || cast(cast(last_failed_at as date) as {{ dbt.type_string() }})
                     || ', caused ' || cast(coalesce(last_failure_caused_incident_count, 0) as {{ dbt.type_string() }}) || ' incident(s)'
                     || coalesce(': ' || last_failure_caused_incidents, '')
-                    || ' (+' || cast(cast(round(recent_failure_points) as integer) as {{ dbt.type_string() }}) || ')' end,
+                    || ' (+' || cast(cast({{ round_half_up('recent_failure_points') }} as integer) as {{ dbt.type_string() }}) || ')' end,
             case when open_incident_points > 0
-                then cast(open_incident_count as {{ dbt.type_string() }}) || ' open incident(s) on its CIs (+' || cast(cast(round(open_incident_points) as integer) as {{ dbt.type_string() }}) || ')' end,
+                then cast(open_incident_count as {{ dbt.type_string() }}) || ' open incident(s) on its CIs (+' || cast(cast({{ round_half_up('open_incident_points') }} as integer) as {{ dbt.type_string() }}) || ')' end,
             case when collision_points > 0
-                then 'collides with ' || cast(collision_count as {{ dbt.type_string() }}) || ' change(s) (+' || cast(cast(round(collision_points) as integer) as {{ dbt.type_string() }}) || ')' end,
+                then 'collides with ' || cast(collision_count as {{ dbt.type_string() }}) || ' change(s) (+' || cast(cast({{ round_half_up('collision_points') }} as integer) as {{ dbt.type_string() }}) || ')' end,
             case when blackout_points > 0
-                then 'inside blackout ' || coalesce(blackout_window_name, '') || ' (+' || cast(cast(round(blackout_points) as integer) as {{ dbt.type_string() }}) || ')' end,
+                then 'inside blackout ' || coalesce(blackout_window_name, '') || ' (+' || cast(cast({{ round_half_up('blackout_points') }} as integer) as {{ dbt.type_string() }}) || ')' end,
             case when maintenance_points > 0
-                then 'outside every maintenance window (+' || cast(cast(round(maintenance_points) as integer) as {{ dbt.type_string() }}) || ')' end,
+                then 'outside every maintenance window (+' || cast(cast({{ round_half_up('maintenance_points') }} as integer) as {{ dbt.type_string() }}) || ')' end,
             case when ci_completed_count < min_sample_weight and primary_ci_id is not null
                 then 'CI ' || primary_ci_name || ': only ' || cast(ci_completed_count as {{ dbt.type_string() }}) || ' completed change(s) in {{ evidence_days }} days, too few to rate' end
         ), '') as risk_reasons

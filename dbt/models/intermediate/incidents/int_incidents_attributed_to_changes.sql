@@ -18,6 +18,9 @@
 {%- set threshold = var('attribution_confidence_threshold') -%}
 {%- set base = var('attribution_base_confidence') -%}
 {%- set decay = var('attribution_time_decay') -%}
+{#- Called here, not inside the filter macro, so that a unit test's `is_incremental: false` override
+    reaches it (dbt overrides only the macros a model calls itself). -#}
+{%- set affected_only = is_incremental() -%}
 with
 
 changes as (
@@ -29,21 +32,21 @@ changes as (
 incidents as (
 
     select * from {{ ref('stg_canonical__incidents') }}
-    {{ attribution_incident_filter('incident_id') }}
+    {{ attribution_incident_filter('incident_id', affected_only) }}
 
 ),
 
 incident_cis as (
 
     select * from {{ ref('int_incidents_joined_to_configuration_items') }}
-    {{ attribution_incident_filter('incident_id') }}
+    {{ attribution_incident_filter('incident_id', affected_only) }}
 
 ),
 
 incident_links as (
 
     select * from {{ ref('stg_canonical__incident_links') }}
-    {{ attribution_incident_filter('incident_id') }}
+    {{ attribution_incident_filter('incident_id', affected_only) }}
 
 ),
 
@@ -430,22 +433,24 @@ timed as (
 
 ),
 
+{#- An inferred candidate's confidence: its method's base, decayed with the hours since the change. -#}
+{%- set decayed_confidence -%}
+    case method
+        when 'inferred_same_ci' then {{ base['inferred_same_ci'] }}
+        when 'inferred_related_ci_1' then {{ base['inferred_related_ci_1'] }}
+        when 'inferred_related_ci_2' then {{ base['inferred_related_ci_2'] }}
+        else {{ base['inferred_same_service'] }}
+    end
+    * (1 - {{ decay }} * least(greatest(coalesce(hours_after_change, 0), 0) / {{ window_hours }}.0, 1))
+{%- endset %}
+
 scored as (
 
     select
         *,
         case
             when method like 'explicit%' then 1.0
-            else round(
-                case method
-                    when 'inferred_same_ci' then {{ base['inferred_same_ci'] }}
-                    when 'inferred_related_ci_1' then {{ base['inferred_related_ci_1'] }}
-                    when 'inferred_related_ci_2' then {{ base['inferred_related_ci_2'] }}
-                    else {{ base['inferred_same_service'] }}
-                end
-                * (1 - {{ decay }} * least(greatest(coalesce(hours_after_change, 0), 0) / {{ window_hours }}.0, 1)),
-                4
-            )
+            else {{ round_half_up(decayed_confidence, 4) }}
         end as confidence
     from timed
 

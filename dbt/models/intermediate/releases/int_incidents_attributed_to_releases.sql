@@ -285,6 +285,17 @@ latest_deployed as (
 
 ),
 
+{#- An inferred candidate's confidence: its match level's base, decayed with the hours since the deployment. -#}
+{%- set decayed_confidence -%}
+    case match_level
+        when 0 then {{ base['inferred_same_ci'] }}
+        when 1 then {{ base['inferred_related_ci_1'] }}
+        when 2 then {{ base['inferred_related_ci_2'] }}
+        else {{ base['inferred_same_service'] }}
+    end
+    * (1 - {{ decay }} * least(greatest({{ hours_between('deployed_at', 'opened_at') }}, 0) / {{ window_hours }}.0, 1))
+{%- endset %}
+
 scored as (
 
     select
@@ -302,16 +313,7 @@ scored as (
         deployed_at,
         opened_at,
         {{ hours_between('deployed_at', 'opened_at') }} as hours_after_deployment,
-        round(
-            case match_level
-                when 0 then {{ base['inferred_same_ci'] }}
-                when 1 then {{ base['inferred_related_ci_1'] }}
-                when 2 then {{ base['inferred_related_ci_2'] }}
-                else {{ base['inferred_same_service'] }}
-            end
-            * (1 - {{ decay }} * least(greatest({{ hours_between('deployed_at', 'opened_at') }}, 0) / {{ window_hours }}.0, 1)),
-            4
-        ) as confidence
+        {{ round_half_up(decayed_confidence, 4) }} as confidence
     from latest_deployed
     where opened_at <= {{ dbt.dateadd('hour', window_hours, 'deployed_at') }}
 
