@@ -531,12 +531,11 @@ def open_point(
 
 
 def open_category(
-    metric: str, dimension: str, categories: Sequence[str], f: app_filters.Filters
+    metric: str, column: str, categories: Sequence[str], f: app_filters.Filters
 ) -> Callable[[dict[str, object]], None]:
-    """What a click on a bar of a rpt_change_kpis breakdown by ``dimension`` opens: the records of
+    """What a click on a bar of a breakdown by the fct_changes ``column`` opens: the records of
     ``metric`` of that bar's value (``categories`` in bar order; '(none)' is the changes without one)
     in the selected period, under the sidebar filters."""
-    column = {dim: col for dim, col, _label in app_filters.DIMENSIONS.values()}[dimension]
 
     def opened(point: dict[str, object]) -> None:
         index = point.get("point_index")
