@@ -94,7 +94,7 @@ def test_incremental_builds_equal_full_builds(tmp_path: Path) -> None:
         write_delta(data.samples, delta, seed=seed, step=step)
         report = ingest_run.ingest_paths(data, [delta], run_id=ingest_run.new_run_id())
         assert not report.failed, ([(r.path, r.error) for r in report.failed], note)
-        pub = build_run.build(data, run_id=ingest_run.new_run_id(), as_of=AS_OF_TEXT)
+        pub = build_run.build(data, run_id=ingest_run.new_run_id(), as_of=AS_OF_TEXT, try_incremental=True)
         assert pub.meta["build_kind"] == "incremental", (pub.meta["build_reason"], note)
         affected = _count(
             pub.path, "select count(*) from v.intermediate.int_incidents_attributed_to_changes__affected"
@@ -114,7 +114,7 @@ def test_incremental_builds_equal_full_builds(tmp_path: Path) -> None:
 def test_the_build_says_when_only_a_full_build_is_right(tmp_path: Path) -> None:
     """No version, another project, other settings: a full build and why (no dbt run needed)."""
     data = DataDir(tmp_path / "d").ensure()
-    plan = incremental.plan_build(data, {"targets": {}})
+    plan = incremental.plan_build(data, {"targets": {}}, try_incremental=True)
     assert (plan.incremental, plan.reason) == (False, "no published version yet")
     assert (
         incremental.plan_build(data, {}, full_refresh=True).reason == "full build asked for (--full-refresh)"
@@ -149,4 +149,6 @@ def test_the_build_says_when_only_a_full_build_is_right(tmp_path: Path) -> None:
         incremental.record(con, incremental.BuildPlan(False, "full", project_state, settings_state), 0)
         con.close()
         publish(data, building, f"20260101T000000Z_{n:04d}", {})
-        assert reason in incremental.plan_build(data, {"targets": {}}).reason
+        assert reason in incremental.plan_build(data, {"targets": {}}, try_incremental=True).reason
+        # without --incremental every build is full, and says so
+        assert incremental.plan_build(data, {"targets": {}}).reason == incremental.OPT_IN_REASON

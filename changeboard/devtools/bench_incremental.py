@@ -51,7 +51,7 @@ def _incremental_child(samples: str, data_root: str, as_of: str, delta_dir: str)
 
     started = time.perf_counter()
     with timing.listening(heard):
-        pub = build_run.build(data, run_id=run_id, as_of=as_of)
+        pub = build_run.build(data, run_id=run_id, as_of=as_of, try_incremental=True)
     build_seconds = time.perf_counter() - started
     con = duckdb.connect()
     try:

@@ -120,6 +120,7 @@ def build(
     unit_tests: bool = False,
     on_node: NodeProgress | None = None,
     full_refresh: bool = False,
+    try_incremental: bool = False,
 ) -> Published:
     """Build a new warehouse version with dbt and publish it atomically (caller holds the lock).
 
@@ -127,8 +128,9 @@ def build(
     on fixed inputs, not the data: they run where the SQL changes (``unit_tests=True``, ``changeboard
     build --unit-tests``, the test suite), not in every production build (DECISIONLOG D23).
     ``on_node`` is called as each dbt node (model, test, seed) finishes, with its position.
-    The build is incremental on the published version when that is sound, else full (``full_refresh``
-    forces a full one); the choice and its reason are reported and recorded in the version
+    The build is full unless ``try_incremental`` asks for an incremental build on the published
+    version and that is sound (``full_refresh`` forces a full one); the choice and its reason are
+    reported and recorded in the version
     (:mod:`.incremental`, DECISIONLOG D41). ``keep`` and ``max_age_days`` override changeboard.toml's [retention] (DECISIONLOG D38)."""
     data.ensure()
     try:
@@ -161,7 +163,7 @@ def build(
     if as_of:
         build_vars["as_of"] = as_of
     args += ["--vars", json.dumps(build_vars)]  # JSON is YAML: dbt reads it as the vars mapping
-    plan = incremental.plan_build(data, build_vars, full_refresh=full_refresh)
+    plan = incremental.plan_build(data, build_vars, full_refresh=full_refresh, try_incremental=try_incremental)
     if progress:
         progress(f"{plan.kind} build: {plan.reason}")
     started = time.perf_counter()

@@ -92,8 +92,17 @@ def _previous_state(path: Path) -> dict[str, object] | None:
         con.close()
 
 
-def plan_build(data: DataDir, build_vars: dict[str, object], *, full_refresh: bool = False) -> BuildPlan:
-    """Decide between an incremental and a full build (and say why)."""
+OPT_IN_REASON = (
+    "the default (--incremental builds on the published version: opt-in while it measures slower "
+    "than a full build, DECISIONLOG D41)"
+)
+
+
+def plan_build(
+    data: DataDir, build_vars: dict[str, object], *, full_refresh: bool = False, try_incremental: bool = False
+) -> BuildPlan:
+    """Decide between an incremental and a full build (and say why). Incremental only when asked
+    for (``try_incremental``) and sound; a full build otherwise."""
     project, settings = project_hash(), settings_hash(build_vars)
 
     def full(reason: str) -> BuildPlan:
@@ -101,6 +110,8 @@ def plan_build(data: DataDir, build_vars: dict[str, object], *, full_refresh: bo
 
     if full_refresh:
         return full("full build asked for (--full-refresh)")
+    if not try_incremental:
+        return full(OPT_IN_REASON)
     try:
         published = read_pointer(data)
     except NoWarehouse:
