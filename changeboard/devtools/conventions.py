@@ -42,7 +42,9 @@ def model_rounds_through_round_half_up(model: Model) -> RuleViolation | None:
     """A model rounds through the macro round_half_up: round() of a double differs between engines
     at an exact half (DECISIONLOG D47)."""
     if _BARE_ROUND.search(model.raw_code or ""):
-        return RuleViolation(message="round() of a double is not portable at a half: use {{ round_half_up(...) }} (D47).")
+        return RuleViolation(
+            message="round() of a double is not portable at a half: use {{ round_half_up(...) }} (D47)."
+        )
     return None
 
 

@@ -163,7 +163,9 @@ def build(
     if as_of:
         build_vars["as_of"] = as_of
     args += ["--vars", json.dumps(build_vars)]  # JSON is YAML: dbt reads it as the vars mapping
-    plan = incremental.plan_build(data, build_vars, full_refresh=full_refresh, try_incremental=try_incremental)
+    plan = incremental.plan_build(
+        data, build_vars, full_refresh=full_refresh, try_incremental=try_incremental
+    )
     if progress:
         progress(f"{plan.kind} build: {plan.reason}")
     started = time.perf_counter()
