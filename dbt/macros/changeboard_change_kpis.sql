@@ -155,17 +155,7 @@ closed_metrics as (
         {{ percentile('case when is_delivered then request_lead_time_hours end', 0.5) }} as request_lead_time_median_hours,
         {{ percentile('case when is_delivered then request_lead_time_hours end', 0.9) }} as request_lead_time_p90_hours,
         count(*) filter (where is_delivered and request_lead_time_hours is not null) as request_lead_time_count
-    from change_dimensions
-    cross join grains
-    {%- if to_date %}
-    inner join compare_windows
-        on compare_windows.period_grain = grains.period_grain
-    {%- endif %}
-    where change_dimensions.closed_at is not null
-    {%- if to_date %}
-        and change_dimensions.closed_at >= compare_windows.compare_start
-        and change_dimensions.closed_at < compare_windows.compare_end
-    {%- endif %}
+    {{ change_kpi_events('change_dimensions', 'change_dimensions.closed_at', to_date) }}
     group by 1, 2, 3, 4
 
 ),
@@ -181,17 +171,7 @@ opened_metrics as (
         count(*) filter (where is_emergency) as emergency_count,
         count(*) filter (where is_standard) as standard_count,
         count(*) filter (where change_type = 'normal') as normal_count
-    from change_dimensions
-    cross join grains
-    {%- if to_date %}
-    inner join compare_windows
-        on compare_windows.period_grain = grains.period_grain
-    {%- endif %}
-    where change_dimensions.opened_at is not null
-    {%- if to_date %}
-        and change_dimensions.opened_at >= compare_windows.compare_start
-        and change_dimensions.opened_at < compare_windows.compare_end
-    {%- endif %}
+    {{ change_kpi_events('change_dimensions', 'change_dimensions.opened_at', to_date) }}
     group by 1, 2, 3, 4
 
 ),
@@ -218,18 +198,7 @@ deployed_metrics as (
         {{ percentile('lead_time_to_production_hours', 0.5) }} as lead_time_to_production_median_hours,
         {{ percentile('lead_time_to_production_hours', 0.9) }} as lead_time_to_production_p90_hours,
         count(lead_time_to_production_hours) as lead_time_to_production_count
-    from change_dimensions
-    cross join grains
-    {%- if to_date %}
-    inner join compare_windows
-        on compare_windows.period_grain = grains.period_grain
-    {%- endif %}
-    where change_dimensions.actual_end_at is not null
-        and change_dimensions.is_delivered
-    {%- if to_date %}
-        and change_dimensions.actual_end_at >= compare_windows.compare_start
-        and change_dimensions.actual_end_at < compare_windows.compare_end
-    {%- endif %}
+    {{ change_kpi_events('change_dimensions', 'change_dimensions.actual_end_at', to_date, 'change_dimensions.is_delivered') }}
     group by 1, 2, 3, 4
 
 ),
@@ -260,16 +229,7 @@ incident_metrics as (
         count(*) as change_caused_incident_count,
         count(*) filter (where priority <= 3) as change_caused_p1_p3_incident_count,
         coalesce(sum(outage_hours) filter (where priority <= 2), 0) as change_caused_outage_hours
-    from caused_incidents
-    cross join grains
-    {%- if to_date %}
-    inner join compare_windows
-        on compare_windows.period_grain = grains.period_grain
-    {%- endif %}
-    {%- if to_date %}
-        where caused_incidents.opened_at >= compare_windows.compare_start
-        and caused_incidents.opened_at < compare_windows.compare_end
-    {%- endif %}
+    {{ change_kpi_events('caused_incidents', 'caused_incidents.opened_at', to_date) }}
     group by 1, 2, 3, 4
 
 ),
@@ -453,3 +413,22 @@ inner join compare_windows
 {%- else %}
 select * from rated
 {%- endif %}{%- endmacro %}
+
+{#- The FROM of one KPI family's CTE: its events (`relation`) once per period grain, those with an
+    event time (and `condition`); in a to-date build only those inside the compared days. -#}
+{% macro change_kpi_events(relation, event_column, to_date, condition=none) -%}
+    from {{ relation }}
+    cross join grains
+    {%- if to_date %}
+    inner join compare_windows
+        on compare_windows.period_grain = grains.period_grain
+    {%- endif %}
+    where {{ event_column }} is not null
+    {%- if condition %}
+        and {{ condition }}
+    {%- endif %}
+    {%- if to_date %}
+        and {{ event_column }} >= compare_windows.compare_start
+        and {{ event_column }} < compare_windows.compare_end
+    {%- endif %}
+{%- endmacro %}
