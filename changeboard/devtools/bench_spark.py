@@ -14,8 +14,8 @@ once, as on a cluster. Then, for each scale, after the DuckDB build of :mod:`cha
 4. **publish** -- the public models copied from the server's warehouse folder into a warehouse
    version (``parquet.publish_from_parquet``);
 5. **equality** -- every public model of that version against the DuckDB build's, table by table
-   (:func:`compare_versions`: the same columns, row count and rows; floating point within
-   ``REL_TOL``/``ABS_TOL``), naming the first differing row of each differing table.
+   (:func:`changeboard.warehouse.compare.compare_versions`: the same columns, row count and rows;
+   floating point within ``REL_TOL``/``ABS_TOL``), naming the first differing row of each differing table.
 
 The fixed cost of one query on Spark is read from the data tests (each is one small query over a
 built table): their median time. Every dbt command runs in a child process killed with its process
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import shutil
 import signal
@@ -53,11 +52,6 @@ DBT_TIMEOUT = 3 * 3600.0
 # 2 cores; adaptive execution coalesces them, but 2 per core starts nearer what the data needs.
 SHUFFLE_PARTITIONS = max(2, 2 * (os.cpu_count() or 1))
 DRIVER_MEMORY = os.environ.get("CHANGEBOARD_SPARK_DRIVER_MEMORY", "2g")
-# Floating point: both engines compute in doubles but not in the same order (sums, averages,
-# interpolated percentiles): a relative 1e-9 (and 1e-9 absolute near 0) is rounding, not a difference.
-REL_TOL = 1e-9
-ABS_TOL = 1e-9
-_FLOAT_TYPES = {"DOUBLE", "FLOAT", "REAL"}
 
 
 class SparkUnavailable(RuntimeError):
@@ -266,6 +260,7 @@ def measure_scale(
     failed phase: it is recorded with its error and the phases after it are not run."""
     from changeboard.paths import DataDir
     from changeboard.pipeline import parquet
+    from changeboard.warehouse.compare import compare_versions
     from changeboard.warehouse.versions import read_pointer
 
     data = DataDir(scale_root / "data")
@@ -340,7 +335,9 @@ def measure_scale(
     if compare:
         log("Spark: every public model against the DuckDB build")
         started = time.perf_counter()
-        differences, rows = compare_versions(read_pointer(data).path, read_pointer(published).path)
+        differences, rows = compare_versions(
+            read_pointer(data).path, read_pointer(published).path, parquet.public_models()
+        )
         res["equality"] = {
             "seconds": round(time.perf_counter() - started, 2),
             "tables": len(parquet.public_models()),
@@ -349,83 +346,6 @@ def measure_scale(
             "differences": differences,
         }
     return res
-
-
-# ------------------------------------------------------------------------------------------------
-# equality
-# ------------------------------------------------------------------------------------------------
-
-
-def _columns(con: duckdb.DuckDBPyConnection, catalog: str, table: str) -> list[tuple[str, str]]:
-    return [
-        (str(name), str(kind))
-        for name, kind in con.execute(
-            "select column_name, data_type from information_schema.columns"
-            " where table_catalog = ? and table_schema = 'main' and table_name = ? order by ordinal_position",
-            [catalog, table],
-        ).fetchall()
-    ]
-
-
-def first_difference(
-    con: duckdb.DuckDBPyConnection, table: str, columns: list[tuple[str, str]]
-) -> str | None:
-    """None when ``duck.main.<table>`` and ``spark.main.<table>`` hold the same rows, else the first
-    differing row (in key order: every exact column, then the floats rounded)."""
-    floats = [name for name, kind in columns if kind in _FLOAT_TYPES]
-    exact = [name for name, kind in columns if kind not in _FLOAT_TYPES]
-    order = ", ".join([*(f'"{c}"' for c in exact), *(f'round("{c}", 6)' for c in floats)]) or "1"
-    rows = {
-        side: con.execute(f'select * from {side}.main."{table}" order by {order}').fetchall()
-        for side in ("duck", "spark")
-    }
-    names = [name for name, _ in columns]
-    if len(rows["duck"]) != len(rows["spark"]):
-        return f"{len(rows['duck'])} rows on DuckDB, {len(rows['spark'])} on Spark"
-    for number, (duck_row, spark_row) in enumerate(zip(rows["duck"], rows["spark"], strict=True)):
-        for name, duck_value, spark_value in zip(names, duck_row, spark_row, strict=True):
-            if name in floats and duck_value is not None and spark_value is not None:
-                same = math.isclose(duck_value, spark_value, rel_tol=REL_TOL, abs_tol=ABS_TOL) or (
-                    math.isnan(duck_value) and math.isnan(spark_value)
-                )
-            else:
-                same = duck_value == spark_value and type(duck_value) is type(spark_value)
-            if not same:
-                return (
-                    f"row {number + 1} (in key order) differs first in column {name}: DuckDB {duck_value!r},"
-                    f" Spark {spark_value!r}\n  DuckDB row: {dict(zip(names, duck_row, strict=True))}"
-                    f"\n  Spark row:  {dict(zip(names, spark_row, strict=True))}"
-                )
-    return None
-
-
-def compare_versions(duck_path: Path, spark_path: Path) -> tuple[dict[str, str], int]:
-    """Every public model of two warehouse versions, table by table: the differing tables (each with
-    its first difference) and the number of rows compared."""
-    from changeboard.pipeline import parquet
-
-    con = duckdb.connect()
-    differences: dict[str, str] = {}
-    compared = 0
-    try:
-        con.execute(f"attach '{duck_path}' as duck (read_only)")
-        con.execute(f"attach '{spark_path}' as spark (read_only)")
-        for table in parquet.public_models():
-            duck_columns = _columns(con, "duck", table)
-            spark_columns = _columns(con, "spark", table)
-            if not duck_columns:
-                differences[table] = "not in the DuckDB build"
-                continue
-            if duck_columns != spark_columns:
-                differences[table] = f"columns differ:\n  DuckDB {duck_columns}\n  Spark  {spark_columns}"
-                continue
-            if (difference := first_difference(con, table, duck_columns)) is not None:
-                differences[table] = difference
-            row = con.execute(f'select count(*) from duck.main."{table}"').fetchone()
-            compared += int(row[0]) if row else 0
-    finally:
-        con.close()
-    return differences, compared
 
 
 # ------------------------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ READ_WRITE_ALLOWED = {
     "changeboard/pipeline/incremental.py",  # an in-memory instance attaching the published version read-only
     "changeboard/devtools/bench.py",
     "changeboard/devtools/bench_incremental.py",  # in-memory, attaches the version it measured read-only
-    "changeboard/devtools/bench_spark.py",  # in-memory, attaches the two versions it compares read-only
+    "changeboard/warehouse/compare.py",  # in-memory, attaches the two versions it compares read-only
     "changeboard/devtools/lint.py",  # a throwaway ingest file in a temp folder for sqlfluff's dbt templater
 }
 LOCALHOST = {"localhost", "127.0.0.1", "::1"}

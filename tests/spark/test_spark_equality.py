@@ -8,7 +8,8 @@ over the Parquet folders, ``dbt build`` builds every seed and model and runs eve
 Spark. The public models come back through ``changeboard parquet publish`` as a warehouse version,
 and every public model must equal the DuckDB build's, table by table: the same columns, the same
 row count, every row equal (exact for keys, text, booleans, integers, dates and timestamps; floating
-point within ``REL_TOL`` / ``ABS_TOL``). A difference names the table and its first differing row.
+point within ``compare.REL_TOL`` / ``ABS_TOL``: :mod:`changeboard.warehouse.compare`). A difference
+names the table and its first differing row.
 
 Runs with ``./run spark-check`` (and at the end of ``./run test``), which installs the spark extra
 and a JDK 17 and sets CHANGEBOARD_SPARK_REQUIRED=1: without it a missing JDK or pyspark skips with
@@ -20,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import json
-import math
 import os
 import shutil
 import time
@@ -34,6 +34,7 @@ import pytest
 from changeboard import resources
 from changeboard.paths import DataDir
 from changeboard.pipeline import build_run, ingest_run, parquet
+from changeboard.warehouse import compare
 from changeboard.warehouse.versions import read_pointer
 
 pytestmark = [
@@ -48,13 +49,7 @@ AS_OF_TEXT = "2026-11-26 00:00:00"
 # The generator's smallest sample (100 changes, 150 CIs, 300 incidents): Spark's cost here is per
 # query (~1-3 s each for ~480 models and tests), not per row.
 SAMPLE_CHANGES = 100
-# Floating point: both engines compute in doubles, but not in the same order (sums, averages,
-# interpolated percentiles): a relative 1e-9 (and 1e-9 absolute near 0) is rounding, not a difference.
-REL_TOL = 1e-9
-ABS_TOL = 1e-9
 DBT_THREADS = 4
-
-_FLOAT_TYPES = {"DOUBLE", "FLOAT", "REAL"}
 
 
 def _require_spark() -> None:
@@ -215,64 +210,12 @@ def test_every_model_seed_and_data_test_ran_on_spark(spark_published: DataDir, s
     assert sum(uid.startswith("model.") for uid in ran) >= 50
 
 
-def _columns(con: duckdb.DuckDBPyConnection, catalog: str, table: str) -> list[tuple[str, str]]:
-    return con.execute(
-        "select column_name, data_type from information_schema.columns"
-        " where table_catalog = ? and table_schema = 'main' and table_name = ? order by ordinal_position",
-        [catalog, table],
-    ).fetchall()
-
-
-def _first_difference(
-    con: duckdb.DuckDBPyConnection, table: str, columns: list[tuple[str, str]]
-) -> str | None:
-    """None when the table holds the same rows on both sides, else the first differing row."""
-    floats = [name for name, kind in columns if kind in _FLOAT_TYPES]
-    exact = [name for name, kind in columns if kind not in _FLOAT_TYPES]
-    order = ", ".join([*(f'"{c}"' for c in exact), *(f'round("{c}", 6)' for c in floats)]) or "1"
-    rows = {
-        side: con.execute(f'select * from {side}.main."{table}" order by {order}').fetchall()
-        for side in ("duck", "spark")
-    }
-    names = [name for name, _ in columns]
-    if len(rows["duck"]) != len(rows["spark"]):
-        return f"{len(rows['duck'])} rows on DuckDB, {len(rows['spark'])} on Spark"
-    for number, (duck_row, spark_row) in enumerate(zip(rows["duck"], rows["spark"], strict=True)):
-        for name, duck_value, spark_value in zip(names, duck_row, spark_row, strict=True):
-            if name in floats and duck_value is not None and spark_value is not None:
-                same = math.isclose(duck_value, spark_value, rel_tol=REL_TOL, abs_tol=ABS_TOL) or (
-                    math.isnan(duck_value) and math.isnan(spark_value)
-                )
-            else:
-                same = duck_value == spark_value and type(duck_value) is type(spark_value)
-            if not same:
-                return (
-                    f"row {number + 1} (in key order) differs first in column {name}: DuckDB {duck_value!r},"
-                    f" Spark {spark_value!r}\n  DuckDB row: {dict(zip(names, duck_row, strict=True))}"
-                    f"\n  Spark row:  {dict(zip(names, spark_row, strict=True))}"
-                )
-    return None
-
-
 def test_every_public_model_equals_the_duckdb_build(duckdb_built: DataDir, spark_published: DataDir) -> None:
-    con = duckdb.connect()
-    con.execute(f"attach '{read_pointer(duckdb_built).path}' as duck (read_only)")
-    con.execute(f"attach '{read_pointer(spark_published).path}' as spark (read_only)")
     models = parquet.public_models()
     assert len(models) >= 20, models
-    differences: dict[str, str] = {}
-    compared_rows = 0
-    for table in models:
-        duck_columns = _columns(con, "duck", table)
-        spark_columns = _columns(con, "spark", table)
-        assert duck_columns, f"{table} is not in the DuckDB build"
-        if duck_columns != spark_columns:
-            differences[table] = f"columns differ:\n  DuckDB {duck_columns}\n  Spark  {spark_columns}"
-            continue
-        if (difference := _first_difference(con, table, duck_columns)) is not None:
-            differences[table] = difference
-        compared_rows += con.execute(f'select count(*) from duck.main."{table}"').fetchone()[0]
-    con.close()
+    differences, compared_rows = compare.compare_versions(
+        read_pointer(duckdb_built).path, read_pointer(spark_published).path, models
+    )
     assert not differences, "\n".join(f"{table}: {text}" for table, text in differences.items())
     assert compared_rows > 1000  # the sample really has rows in the public models
 
@@ -307,21 +250,21 @@ def test_the_comparison_names_the_first_differing_row() -> None:
         "insert into spark.main.t values ('c', 3, null, null), ('a', 1, 0.1 + 1e-12, '2026-01-01 10:00:00'),"
         " ('b', 2, 1e6 * (1 + 1e-12), null)"
     )
-    columns = _columns(con, "duck", "t")
-    assert _first_difference(con, "t", columns) is None
+    columns = compare.columns(con, "duck", "t")
+    assert compare.first_difference(con, "t", columns) is None
     con.execute("update spark.main.t set seen_at = '2026-01-01 10:00:01' where id = 'a'")
-    difference = _first_difference(con, "t", columns)
+    difference = compare.first_difference(con, "t", columns)
     assert difference is not None
     assert "row 1" in difference
     assert "column seen_at" in difference
     assert "'a'" in difference
     con.execute("update spark.main.t set seen_at = '2026-01-01 10:00:00' where id = 'a'")
     con.execute("update spark.main.t set rate = 1e6 * (1 + 1e-6) where id = 'b'")
-    difference = _first_difference(con, "t", columns)
+    difference = compare.first_difference(con, "t", columns)
     assert difference is not None
     assert "column rate" in difference
     con.execute("delete from spark.main.t where id = 'c'")
-    assert _first_difference(con, "t", columns) == "3 rows on DuckDB, 2 on Spark"
+    assert compare.first_difference(con, "t", columns) == "3 rows on DuckDB, 2 on Spark"
 
 
 def test_the_cab_pack_from_the_spark_version_equals_duckdbs(
