@@ -975,33 +975,16 @@ def _md_summary(ctx: dict[str, Any]) -> list[str]:
         out = [f"### {md_escape(title)} ({part['total']})", ""]
         if not part["items"]:
             return [*out, "None.", ""]
+        columns = ["Change", "Risk", "Main reason", "Title", "Window (UTC)", "Flags", "Collisions"]
+
+        def cells(i: dict[str, Any]) -> list[Any]:
+            flags = i["flags"] or "—"
+            return [i["number"], i["risk"], i["reason"], i["title"], i["window"], flags, i["collisions"]]
+
         if ordered:  # the chair's running order: position and time box first
             out += _md_table(
-                [
-                    "#",
-                    "Time box",
-                    "Change",
-                    "Risk",
-                    "Main reason",
-                    "Title",
-                    "Window (UTC)",
-                    "Flags",
-                    "Collisions",
-                ],
-                [
-                    [
-                        i["position"],
-                        i["timebox"],
-                        i["number"],
-                        i["risk"],
-                        i["reason"],
-                        i["title"],
-                        i["window"],
-                        i["flags"] or "—",
-                        i["collisions"],
-                    ]
-                    for i in part["items"]
-                ],
+                ["#", "Time box", *columns],
+                [[i["position"], i["timebox"], *cells(i)] for i in part["items"]],
             )
         elif kind == "standard":
             out += _md_table(
@@ -1009,21 +992,7 @@ def _md_summary(ctx: dict[str, Any]) -> list[str]:
                 [[i["number"], i["window"], i["title"], i["ci"], i["service"]] for i in part["items"]],
             )
         else:
-            out += _md_table(
-                ["Change", "Risk", "Main reason", "Title", "Window (UTC)", "Flags", "Collisions"],
-                [
-                    [
-                        i["number"],
-                        i["risk"],
-                        i["reason"],
-                        i["title"],
-                        i["window"],
-                        i["flags"] or "—",
-                        i["collisions"],
-                    ]
-                    for i in part["items"]
-                ],
-            )
+            out += _md_table(columns, [cells(i) for i in part["items"]])
         if part["hidden"]:
             out += [
                 "",
