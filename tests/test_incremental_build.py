@@ -86,7 +86,7 @@ def test_incremental_builds_equal_full_builds(tmp_path: Path) -> None:
     generate(data.samples, seed=seed % 1000, changes=CHANGES, as_of=AS_OF)
     report = ingest_run.ingest_paths(data, [data.samples], run_id=ingest_run.new_run_id())
     assert not report.failed, [(r.path, r.error) for r in report.failed]
-    first = build_run.build(data, run_id=ingest_run.new_run_id(), as_of=AS_OF_TEXT)
+    first = build_run.build(data, run_id=ingest_run.new_run_id(), as_of=AS_OF_TEXT, try_incremental=True)
     assert (first.meta["build_kind"], first.meta["build_reason"]) == ("full", "no published version yet")
 
     for step in range(1, STEPS + 1):
