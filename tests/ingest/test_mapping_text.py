@@ -3,6 +3,8 @@ expressions give: the formula-escape apostrophe, and date/times parsed without a
 
 from __future__ import annotations
 
+import itertools
+
 import polars as pl
 import pytest
 from changeboard.ingest.mapping import (
@@ -94,3 +96,49 @@ def test_timestamps_without_cache_equal_cached(tz: str) -> None:
     else:
         cached = cached.dt.replace_time_zone("UTC")
     assert _parse_timestamps(values, formats, tz).to_list() == cached.dt.replace_time_zone(None).to_list()
+
+
+def test_a_frame_whose_columns_are_chunked_differently_maps() -> None:
+    """A batch read from several segments of a file (e.g. a mixed-encoding export) holds its columns
+    in chunks that do not line up (here one text column in four, the others in one). polars 2.1
+    panicked on such a frame when it wrote the quarantine reason of a row in a later chunk (found by the bench's 1 % delta of
+    incidents: ``PanicException: assertion failed: i < self.len()``, the whole ingest lost). Every
+    row maps as it does from the same frame in one chunk, and the two rows whose local time does
+    not exist (the clocks went forward) are quarantined with their reason."""
+    mapping = TableMapping(
+        entity="change",
+        columns={"source_id": ("sys_id",), "number": ("number",), "opened_at": ("opened_at",)},
+        constants={"source_system": "servicenow"},
+        timezone="Europe/London",
+    )
+    rows = 5_502
+    opened = [f"2025-06-0{1 + i % 6} {i % 24:02d}:{i % 60:02d}:{i % 59:02d}" for i in range(rows)]
+    opened[1_323] = "2026-03-29 01:59:33"  # no such time in London: the clocks went from 01:00 to 02:00
+    opened[3_594] = "2026-03-29 01:38:03"
+    values = {
+        "sys_id": [f"id{i}" for i in range(rows)],
+        "number": [f"CHG{i}" for i in range(rows)],
+        "opened_at": opened,
+    }
+    cuts = [0, 1_400, 2_800, 4_100, rows]
+
+    def in_chunks(name: str) -> pl.Series:
+        series = pl.Series(name, values[name], dtype=pl.String)
+        return pl.concat([series.slice(a, b - a) for a, b in itertools.pairwise(cuts)], rechunk=False)
+
+    source_rows = pl.Series("_source_row", range(2, rows + 2))
+    whole = {name: pl.Series(name, column, dtype=pl.String) for name, column in values.items()}
+    chunked = pl.DataFrame([whole["sys_id"], whole["number"], in_chunks("opened_at"), source_rows])
+    assert chunked.n_chunks("all") == [1, 1, 4, 1]
+    got = apply_mapping(chunked, mapping, file_label="x.csv")
+    expected = apply_mapping(
+        pl.DataFrame({**values, "_source_row": source_rows}), mapping, file_label="x.csv"
+    )
+    assert got.frame.rows() == expected.frame.rows()
+    assert got.quarantine.rows() == expected.quarantine.rows()
+    assert got.quarantine["_source_row"].to_list() == [1_325, 3_596]
+    assert got.quarantine["reasons"].to_list()[0] == [
+        "column opened_at: '2026-03-29 01:59:33' does not exist in Europe/London (the clocks went forward"
+        " at that hour): is the export's time zone right? (timezone in _export.toml)"
+    ]
+    assert got.frame.height + got.quarantine.height == rows
