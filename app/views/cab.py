@@ -51,31 +51,31 @@ def _section_frame(
         evidence = dict(i["evidence"])
         keys = list(evidence)
         order = (
-            {"#": i["position"], "time box": i["timebox"]}
+            {"#": i["position"], "Time box": i["timebox"]}
             if pack.running_order and name == "awaiting_decision"
             else {}
         )
         rows.append(
             {
                 **order,
-                "change": i["number"],
-                "risk indicator": f"{i['risk_level']} ({i['risk_score']})",
-                "why": "; ".join(i["reason_list"]),
-                "flags": ", ".join(i["flags"]),
-                "title": i["title"],
-                "form": bool(i["is_from_form"]),
-                "type / risk": i["type_risk"],
-                "state": i["state"],
-                "planned (UTC)": i["window"],
+                "Change": i["number"],
+                "Risk indicator": f"{i['risk_level']} ({i['risk_score']})",
+                "Why": "; ".join(i["reason_list"]),
+                "Flags": ", ".join(i["flags"]),
+                "Title": i["title"],
+                "From the form": bool(i["is_from_form"]),
+                "Type / risk": i["type_risk"],
+                "State": i["state"],
+                "Planned (UTC)": i["window"],
                 "CIs": i["ci_names"] or i["primary_ci_name"],
-                "service": i["service_name"],
-                "collisions": "; ".join(i["collision_list"]),
+                "Service": i["service_name"],
+                "Collisions": "; ".join(i["collision_list"]),
                 "CI evidence": f"{keys[0]}: {evidence[keys[0]]}",
-                "service evidence": f"{keys[1]}: {evidence[keys[1]]}",
-                "group evidence": f"{keys[2]}: {evidence[keys[2]]}",
-                "open incidents on its CIs": evidence[keys[3]],
-                "last failure on its CI": evidence[keys[4]],
-                "caused incidents": ", ".join(f"{x['number']} (P{x['priority']})" for x in i["incidents"]),
+                "Service evidence": f"{keys[1]}: {evidence[keys[1]]}",
+                "Group evidence": f"{keys[2]}: {evidence[keys[2]]}",
+                "Open incidents on its CIs": evidence[keys[3]],
+                "Last failure on its CI": evidence[keys[4]],
+                "Caused incidents": ", ".join(f"{x['number']} (P{x['priority']})" for x in i["incidents"]),
             }
         )
     return pl.DataFrame(rows) if rows else pl.DataFrame()
@@ -159,11 +159,11 @@ if kpis:
             [
                 {
                     "KPI": k["kpi_label"],
-                    "last 4 weeks": k["current_text"],
-                    "numerator / denominator": k["current_fraction"],
+                    "Last 4 weeks": k["current_text"],
+                    "Numerator / denominator": k["current_fraction"],
                     "4 weeks before": k["previous_text"],
-                    "numerator / denominator (before)": k["previous_fraction"],
-                    "change": k["change_text"],
+                    "Numerator / denominator (before)": k["previous_fraction"],
+                    "Change": k["change_text"],
                 }
                 for k in kpis
             ]
@@ -186,7 +186,9 @@ for name, (order, label, blurb) in cab.SECTIONS.items():
                 f"The {frame.height} highest-risk of {total:,} changes, as the printed pack lists them "
                 "(risk score, then earliest planned start); the CSV holds every one with its published evidence."
             )
-        st.dataframe(frame, hide_index=True, width="stretch", key=f"cab_sec_{name}")
+        st.dataframe(
+            frame, hide_index=True, width="stretch", placeholder=components.MISSING, key=f"cab_sec_{name}"
+        )
         st.download_button(
             f"Download all {total:,} as CSV",
             data=_section_csv(pack.section(name)),
@@ -201,7 +203,7 @@ for name, (order, label, blurb) in cab.SECTIONS.items():
 
 st.subheader(f"Collisions ({pack.collisions.height})")
 if pack.collisions.height:
-    st.dataframe(
+    components.table(
         pack.collisions.select(
             "change_number_a",
             "change_number_b",
@@ -211,8 +213,6 @@ if pack.collisions.height:
             "overlap_start_at",
             "overlap_minutes",
         ),
-        hide_index=True,
-        width="stretch",
         key="cab_collisions",
     )
 else:
@@ -239,7 +239,7 @@ if timeline["limited"]:
 if shown.forward_schedule.height or shown.blackouts.height:
     st.pyplot(cab_charts.timeline_figure(shown, by=by), clear_figure=False)
 if pack.blackouts.height:
-    st.dataframe(pack.blackouts, hide_index=True, width="stretch", key="cab_blackouts")
+    components.table(pack.blackouts, key="cab_blackouts")
 
 st.divider()
 st.header("Decisions")

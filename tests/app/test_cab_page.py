@@ -41,10 +41,10 @@ def test_cab_page_shows_the_agenda_and_downloads(app_env: DataDir) -> None:
     assert tiles["Awaiting a CAB decision"] == str(pack.section("awaiting_decision").height)
     assert tiles["Collisions"] == str(pack.collisions.height)
     shown = [df.value for df in at.dataframe if "CI evidence" in df.value.columns]
-    numbers = {n for v in shown for n in v["change"].tolist()}
+    numbers = {n for v in shown for n in v["Change"].tolist()}
     assert set(pack.agenda["number"]) == numbers
     evidence = next(v for v in shown if "CI evidence" in v.columns)
-    assert evidence["why"].str.len().gt(0).all()
+    assert evidence["Why"].str.len().gt(0).all()
     # the four pack formats, and each non-empty section's CSV
     sections = sum(1 for name in cab.SECTIONS if pack.section(name).height)
     # and the minutes (4) and the decisions' exports (3)
@@ -71,7 +71,7 @@ def test_cab_page_lists_the_highest_risk_as_the_printed_pack(app_env: DataDir, m
     at = run_cab()
     shown = [df.value for df in at.dataframe if "CI evidence" in df.value.columns]
     listed = [cab.listed_rows(pack.section(name), 2) for name in cab.SECTIONS if pack.section(name).height]
-    assert [list(v["change"]) for v in shown] == [r["number"].to_list() for r in listed]
+    assert [list(v["Change"]) for v in shown] == [r["number"].to_list() for r in listed]
     notes = [c.value for c in at.caption]
     for name in long:
         total = pack.section(name).height

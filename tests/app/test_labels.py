@@ -46,6 +46,15 @@ def test_every_page_shows_labels_not_raw_names(app_env: DataDir, page: str) -> N
     assert problems(at) == []
 
 
+def test_the_cab_page_shows_labels_not_raw_names(app_env: DataDir) -> None:
+    """The CAB meeting's page too: its agenda sections, KPI strip, collisions and blackouts."""
+    from tests.app.test_cab_page import run_cab
+
+    at = run_cab()
+    assert len(at.dataframe) >= 3, "the CAB page shows its agenda, KPI strip and collisions as tables"
+    assert problems(at) == []
+
+
 def test_present_applies_the_label_map_and_one_timestamp_format() -> None:
     from datetime import UTC, datetime
 
