@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 
 from changeboard.devtools import bench_spark
+from changeboard.warehouse import compare
 
 
 def _version(path: Path, rows: str) -> Path:
@@ -33,9 +34,9 @@ def test_equal_tables_and_floats_within_the_tolerance_pass(tmp_path: Path) -> No
         "('a', 1, 0.1, '2026-01-01 10:00:00'), ('b', 2, 1e6, null)",
         "('b', 2, 1e6 * (1 + 1e-12), null), ('a', 1, 0.1 + 1e-12, '2026-01-01 10:00:00')",
     )
-    columns = bench_spark._columns(con, "duck", "t")
+    columns = compare.columns(con, "duck", "t")
     assert [name for name, _ in columns] == ["id", "n", "rate", "seen_at"]
-    assert bench_spark.first_difference(con, "t", columns) is None
+    assert compare.first_difference(con, "t", columns) is None
 
 
 def test_a_difference_names_its_row_and_column(tmp_path: Path) -> None:
@@ -44,7 +45,7 @@ def test_a_difference_names_its_row_and_column(tmp_path: Path) -> None:
         "('a', 1, 0.1, '2026-01-01 10:00:00'), ('b', 2, 1e6, null)",
         "('a', 1, 0.1, '2026-01-01 10:00:00'), ('b', 2, 1e6 * (1 + 1e-6), null)",
     )
-    difference = bench_spark.first_difference(con, "t", bench_spark._columns(con, "duck", "t"))
+    difference = compare.first_difference(con, "t", compare.columns(con, "duck", "t"))
     assert difference is not None
     assert difference.startswith("row 2 (in key order) differs first in column rate")
 
@@ -52,7 +53,7 @@ def test_a_difference_names_its_row_and_column(tmp_path: Path) -> None:
 def test_a_missing_row_is_a_count_difference(tmp_path: Path) -> None:
     con = _attached(tmp_path, "('a', 1, null, null), ('b', 2, null, null)", "('a', 1, null, null)")
     assert (
-        bench_spark.first_difference(con, "t", bench_spark._columns(con, "duck", "t"))
+        compare.first_difference(con, "t", compare.columns(con, "duck", "t"))
         == "2 rows on DuckDB, 1 on Spark"
     )
 
