@@ -147,7 +147,7 @@ def _nonexistent_local_times(
     """True where a value parses as a date/time but names a local time that ``tz`` skips (the hour
     the clocks go forward): ``parsed`` is null there. Only the unparsed values are parsed again."""
     missing = values.is_not_null() & parsed.is_null()
-    found = pl.Series("nonexistent", [False] * values.len(), dtype=pl.Boolean)
+    found = pl.repeat(False, values.len(), dtype=pl.Boolean, eager=True).alias("nonexistent")
     if tz.upper() == "UTC" or not missing.any():
         return found
     todo = missing.arg_true()
