@@ -77,6 +77,11 @@ def _shift(column: str, hours: np.ndarray) -> pl.Expr:
     return shifted.dt.strftime(TS_FORMAT).alias(column)
 
 
+def _named(cis: pl.Series) -> np.ndarray:
+    """The CI names of a column, without the empty cells (a CSV writes no CI as "" or nothing)."""
+    return cis.filter(cis.str.strip_chars().str.len_chars() > 0).to_numpy()
+
+
 def _pick(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
     return np.sort(rng.choice(n, size=min(max(k, 1), n), replace=False))
 
@@ -161,9 +166,9 @@ def write_delta(sample_dir: Path, out_dir: Path, *, seed: int, step: int, share:
     anchors = pl.concat(
         [
             new_c.select("cmdb_ci", "work_end"),
-            change_keys.filter(pl.col("work_end").is_not_null() & pl.col("cmdb_ci").is_not_null()).select(
-                "cmdb_ci", "work_end"
-            ),
+            change_keys.filter(
+                pl.col("work_end").is_not_null() & (pl.col("cmdb_ci").str.strip_chars() != "")
+            ).select("cmdb_ci", "work_end"),
         ]
     )
     anchors = anchors[rng.integers(0, anchors.height, k_inc - k_inc // 2).tolist()]
@@ -196,8 +201,8 @@ def write_delta(sample_dir: Path, out_dir: Path, *, seed: int, step: int, share:
     linked = pl.DataFrame(
         {
             "sys_id": [f"delta{step:04d}r{i:08d}" for i in range(3)],
-            "parent": rng.choice(change_keys["cmdb_ci"].drop_nulls().to_numpy(), 3),
-            "child": rng.choice(new_i["cmdb_ci"].drop_nulls().to_numpy(), 3),
+            "parent": rng.choice(_named(change_keys["cmdb_ci"]), 3),
+            "child": rng.choice(_named(new_i["cmdb_ci"]), 3),
             "type": ["Depends on::Used by"] * 3,
             "sys_updated_on": [updated_on] * 3,
         }
