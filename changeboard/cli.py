@@ -1042,8 +1042,9 @@ def report_cab(
         str,
         typer.Option(
             "--detail",
-            help="summary: the executive summary and one line per change (HTML, PDF, Markdown); full: the "
-            "detail (every listed change's evidence, the collisions) follows as an appendix.",
+            help="summary: the executive summary and one line per change (HTML, PDF, Markdown; in the ICS a "
+            "low-risk standard change's event carries one line); full: the detail (every listed change's "
+            "evidence, the collisions) follows as an appendix (every ICS event carries its evidence).",
         ),
     ] = "summary",
     data_dir: DataDirOpt = None,

@@ -756,6 +756,11 @@ def _line(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _is_low_standard() -> pl.Expr:
+    """A low-risk standard change: one line in the summary (the pack and the calendar alike)."""
+    return (pl.col("change_type") == "standard") & (pl.col("risk_level") == "low")
+
+
 def _by_risk(rows: pl.DataFrame) -> pl.DataFrame:
     return rows.sort(
         ["risk_score", "planned_start_at", "number"], descending=[True, False, False], nulls_last=True
@@ -796,7 +801,7 @@ def summary(pack: CabPack) -> dict[str, Any]:
             | pl.col("in_blackout").fill_null(False)
         )
     )
-    is_low_standard = (pl.col("change_type") == "standard") & (pl.col("risk_level") == "low")
+    is_low_standard = _is_low_standard()
     standard_low = scheduled.filter(is_low_standard.fill_null(False)).sort(
         "planned_start_at", "number", nulls_last=True
     )
@@ -1173,21 +1178,32 @@ def listed_forward_schedule(pack: CabPack, *, limit: int | None = DEFAULT_SECTIO
     return pack.forward_schedule.filter(pl.col("change_id").is_in(shown))
 
 
-def render_ics(pack: CabPack, *, limit: int | None = DEFAULT_SECTION_LIMIT) -> bytes:
+def render_ics(pack: CabPack, *, limit: int | None = DEFAULT_SECTION_LIMIT, detail: str = "summary") -> bytes:
     """The forward schedule as an iCalendar file: one VEVENT per change planned to start in [T, F) that
     the pack lists (``limit``: each section's highest-risk changes, as the other formats; None or 0:
-    every change). A calendar that leaves changes out says so in its description (X-WR-CALDESC)."""
+    every change). A calendar that leaves changes out says so in its description (X-WR-CALDESC).
+
+    ``detail`` as the pack: ``summary`` gives a low-risk standard change one line (what the summary
+    prints for it) unless it collides or falls in a blackout (the summary's attention list), and every
+    other change its evidence (CIs, service, blackout, collisions, risk reasons); ``full`` gives every
+    change its evidence."""
     from icalendar import Calendar, Event
 
-    listed = listed_forward_schedule(pack, limit=limit)
+    attention = (pl.col("collision_count").fill_null(0) > 0) | pl.col("in_blackout").fill_null(False)
+    listed = listed_forward_schedule(pack, limit=limit).with_columns(
+        (_is_low_standard().fill_null(False) & ~attention).alias("is_brief")
+    )
     total = pack.forward_schedule.height
     cal = Calendar()
     cal.add("prodid", "-//changeboard//CAB forward schedule//EN")
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
     cal.add("x-wr-calname", f"Forward schedule of change {fmt_ts(pack.meeting_at, date_only=True)}")
-    if listed.height < total:
-        cal.add("x-wr-caldesc", ics_limit_note(listed.height, total, limit))
+    notes = [ics_limit_note(listed.height, total, limit)] if listed.height < total else []
+    if detail == "summary" and listed["is_brief"].any():
+        notes.append(ICS_SUMMARY_NOTE)
+    if notes:
+        cal.add("x-wr-caldesc", " ".join(notes))
     stamp = pack.generated_at.replace(tzinfo=UTC)
     for row in listed.iter_rows(named=True):
         ev = Event()
@@ -1199,27 +1215,46 @@ def render_ics(pack: CabPack, *, limit: int | None = DEFAULT_SECTION_LIMIT) -> b
         ev.add("dtend", max(end, start + timedelta(minutes=1)))
         prefix = "[AWAITING CAB] " if row["agenda_section"] == "awaiting_decision" else ""
         ev.add("summary", f"{prefix}{row['number']}: {row['title'] or ''}")
-        description = [
-            f"Type: {row['change_type'] or '?'}; risk: {row['risk'] or 'not stated'}; "
-            f"risk indicator: {row['risk_level']} ({row['risk_score']})",
-            f"CIs: {row['ci_names'] or row['primary_ci_name'] or '-'}",
-            f"Service: {row['service_name'] or '-'}; group: {row['assignment_group'] or '-'}",
-            f"State: {row['state']}"
-            + ("; raised through the changeboard form" if row["is_from_form"] else ""),
-        ]
-        if row["in_blackout"]:
-            description.append(f"BLACKOUT: inside {row['blackout_window_name'] or 'a blackout window'}")
-        if row["is_outside_maintenance_window"]:
-            description.append("Outside every maintenance window of its CIs")
-        description.append(f"Collisions: {row['collision_note'] or 'none'}")
-        description.append(f"Risk reasons: {row['risk_reasons'] or 'none'}")
-        ev.add("description", "\n".join(description))
+        brief = detail == "summary" and row["is_brief"]
+        ev.add("description", "\n".join(_ics_description(row, brief=brief)))
         ev.add("location", row["service_name"] or row["primary_ci_name"] or "")
         ev.add("categories", [c for c in ("CAB", row["change_type"], row["risk_level"]) if c])
         if row["in_blackout"] or row["collision_count"]:
             ev.add("priority", 1)
         cal.add_component(ev)
     return cal.to_ical()
+
+
+ICS_SUMMARY_NOTE = (
+    "Low-risk standard changes outside blackouts and collisions carry one line; "
+    "--detail full gives every change its evidence."
+)
+
+
+def _ics_description(row: dict[str, Any], *, brief: bool) -> list[str]:
+    """An event's description: one line (``brief``) or the change's evidence."""
+    head = (
+        f"Type: {row['change_type'] or '?'}; risk: {row['risk'] or 'not stated'}; "
+        f"risk indicator: {row['risk_level']} ({row['risk_score']})"
+    )
+    state = f"State: {row['state']}" + (
+        "; raised through the changeboard form" if row["is_from_form"] else ""
+    )
+    if brief:
+        return [f"{head}; {state[0].lower()}{state[1:]}"]
+    lines = [
+        head,
+        f"CIs: {row['ci_names'] or row['primary_ci_name'] or '-'}",
+        f"Service: {row['service_name'] or '-'}; group: {row['assignment_group'] or '-'}",
+        state,
+    ]
+    if row["in_blackout"]:
+        lines.append(f"BLACKOUT: inside {row['blackout_window_name'] or 'a blackout window'}")
+    if row["is_outside_maintenance_window"]:
+        lines.append("Outside every maintenance window of its CIs")
+    lines.append(f"Collisions: {row['collision_note'] or 'none'}")
+    lines.append(f"Risk reasons: {row['risk_reasons'] or 'none'}")
+    return lines
 
 
 # --- PDF --------------------------------------------------------------------------------------------
@@ -1263,12 +1298,8 @@ def render(
     with _without_cyclic_gc():
         if fmt == "pdf":
             out: str | bytes = render_pdf(pack, paper=paper, limit=limit, detail=detail)
-        elif fmt == "md":
-            out = render_markdown(pack, limit=limit, detail=detail)
-        elif fmt == "html":
-            out = render_html(pack, limit=limit, detail=detail)
         else:
-            out = RENDERERS[fmt](pack, limit=limit)
+            out = RENDERERS[fmt](pack, limit=limit, detail=detail)
     return out.encode("utf-8") if isinstance(out, str) else out
 
 

@@ -350,7 +350,7 @@ def test_pdf_renders_with_visible_charts(
 
 
 def test_ics_parses_with_one_event_per_forward_change(pack: cab.CabPack) -> None:
-    cal = Calendar.from_ical(cab.render_ics(pack, limit=None))
+    cal = Calendar.from_ical(cab.render_ics(pack, limit=None, detail="full"))
     assert "X-WR-CALDESC" not in cal  # nothing left out, nothing to say
     events = list(cal.walk("VEVENT"))
     assert len(events) == pack.forward_schedule.height > 0
@@ -358,7 +358,7 @@ def test_ics_parses_with_one_event_per_forward_change(pack: cab.CabPack) -> None
     assert len(set(uids)) == len(uids)
     scheduled = set(pack.section("scheduled")["change_id"])
     assert {cab.event_uid(c) for c in scheduled} <= set(uids)  # every scheduled change is an event
-    again = Calendar.from_ical(cab.render_ics(pack, limit=None))
+    again = Calendar.from_ical(cab.render_ics(pack, limit=None, detail="full"))
     assert uids == [str(e["UID"]) for e in again.walk("VEVENT")]  # stable per change
     by_uid = {str(e["UID"]): e for e in events}
     colliding = pack.forward_schedule.filter(pl.col("collision_count") > 0).row(0, named=True)

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 from icalendar import Calendar
 from matplotlib.text import Text
@@ -390,3 +391,32 @@ def test_minutes_follow_the_running_order(tmp_path: Path) -> None:
     text = " ".join(pdf_pages(cab_minutes.render(m, "pdf")))
     assert text.index("1 20 min (10:00–10:20)") < text.index("2 10 min (10:20–10:30)")
     assert "On the running order, no decision recorded (1)" in text
+
+
+def test_the_calendar_honours_detail(pack: cab.CabPack) -> None:
+    """--detail summary: a low-risk standard change's event carries one line unless it collides or
+    falls in a blackout, every other event its evidence, and the calendar says so; full: every event
+    carries its evidence."""
+    summary = Calendar.from_ical(cab.render(pack, "ics", limit=None))
+    full = Calendar.from_ical(cab.render(pack, "ics", limit=None, detail="full"))
+    schedule = pack.forward_schedule
+    low = schedule.filter(
+        (pl.col("change_type") == "standard")
+        & (pl.col("risk_level") == "low")
+        & (pl.col("collision_count").fill_null(0) == 0)
+        & ~pl.col("in_blackout").fill_null(False)
+    )["change_id"]
+    assert 0 < len(low) < schedule.height
+    brief_uids = {cab.event_uid(c) for c in low}
+    for event in summary.walk("VEVENT"):
+        description = str(event["DESCRIPTION"])
+        if str(event["UID"]) in brief_uids:
+            assert "\n" not in description
+            assert "risk indicator: low" in description
+        else:
+            assert "Risk reasons:" in description
+            assert "Collisions:" in description
+    assert all("Risk reasons:" in str(e["DESCRIPTION"]) for e in full.walk("VEVENT"))
+    assert [str(e["UID"]) for e in summary.walk("VEVENT")] == [str(e["UID"]) for e in full.walk("VEVENT")]
+    assert cab.ICS_SUMMARY_NOTE in str(summary["X-WR-CALDESC"])
+    assert "X-WR-CALDESC" not in full
