@@ -6,7 +6,9 @@ a warning and no traceback."""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -184,8 +186,11 @@ def test_a_large_query_still_spills_to_the_scratch_folder(tmp_path: Path) -> Non
         b"\x00\xff garbage",
         b'{"file": "../../etc/passwd"}',
         b"[1, 2]",
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"version": "x", "file": "warehouse_20990101T000000Z_0001.duckdb", "ingest_runs": 1e999}',
+        b'{"pad": "' + b"x" * 200_000 + b'"}',
     ],
-    ids=["empty", "cut", "garbage", "escaping-path", "not-an-object"],
+    ids=["empty", "cut", "garbage", "escaping-path", "not-an-object", "deep", "overflow", "huge"],
 )
 def test_a_damaged_pointer_falls_back_to_the_symlink(published: DataDir, damage: bytes) -> None:
     good = versions.read_pointer(published)
@@ -205,6 +210,26 @@ def test_a_damaged_pointer_falls_back_to_the_symlink(published: DataDir, damage:
     assert "Traceback" not in status.output
     assert status.exception is None
     assert good.version in status.output
+
+
+@pytest.mark.parametrize("spelling", ["absolute", "dot-dot"])
+def test_a_pointer_outside_the_versions_folder_is_not_followed(
+    published: DataDir, tmp_path: Path, spelling: str
+) -> None:
+    """A version-named file elsewhere (another data directory, a planted file) is never opened."""
+    good = versions.read_pointer(published)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    planted = elsewhere / "warehouse_20990101T000000Z_0001.duckdb"
+    shutil.copyfile(good.path, planted)
+    name = str(planted) if spelling == "absolute" else os.path.relpath(planted, published.versions)
+    published.current_pointer.write_text(
+        json.dumps({"version": "20990101T000000Z_0001", "file": name, "published_at": "x"}), encoding="utf-8"
+    )
+    pub = versions.read_pointer(published)
+    assert pub.path == good.path
+    assert pub.warning
+    assert "not a version file name" in pub.warning
 
 
 def test_no_pointer_and_no_symlink_is_a_plain_error(published: DataDir) -> None:
