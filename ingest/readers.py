@@ -680,10 +680,17 @@ def csv_batches(
             segments = writer.segments()
             first_segment = next(segments)
             source = first_segment.path
-        with source.open("r", encoding="utf-8-sig", errors="replace", newline="") as f:
+        # The header line as polars reads it: up to the first LF (Python's readline also ends a line
+        # at a bare CR, and a header counted that way is narrower than the line polars parses).
+        with source.open("r", encoding="utf-8-sig", errors="replace", newline="\n") as f:
             first = f.readline()
         if not first.strip():
             raise ReadError(f"{path}: no header line (expected a CSV export with column names)")
+        if "\r" in first.rstrip("\r\n"):
+            raise ReadError(
+                f"{path}: line 1 ends with a bare CR but later lines end with LF (mixed line breaks): "
+                "nothing was loaded (expected one kind of line break: save the file again as CSV)"
+            )
         delimiter = delimiter or sniff_delimiter(first)
         # One column more than the header has: a record with more fields than the header (an unquoted
         # delimiter in a value) shows there instead of losing its extra values without a trace.
