@@ -243,3 +243,14 @@ def test_no_pointer_and_no_symlink_is_a_plain_error(published: DataDir) -> None:
     status = CliRunner().invoke(cli.app, ["status", "--data-dir", str(published.root)])
     assert status.exit_code == 0, status.output
     assert status.exception is None, status.output
+
+
+@pytest.mark.parametrize("where", ["itself", "parent", "inside"])
+def test_sql_allow_files_never_opens_the_data_directory(published: DataDir, where: str) -> None:
+    """--allow-files grants read and write: the data directory (or a folder holding it) would let a
+    query rewrite CURRENT.json; refused before any connection."""
+    folder = {"itself": published.root, "parent": published.root.parent, "inside": published.versions}[where]
+    result = _sql(published, "select 1", "--allow-files", str(folder))
+    assert result.returncode != 0
+    assert "data directory" in result.stderr
+    assert "Traceback" not in result.stderr
