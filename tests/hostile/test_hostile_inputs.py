@@ -247,3 +247,34 @@ def test_whole_document_json_refuses_repeated_and_non_scalar_keys(
     assert str(folder / src.name) in str(err.value)
     for word in words:
         assert word in str(err.value)
+
+
+def test_mapped_json_refuses_a_repeated_key(tmp_path: Path) -> None:
+    """A --mapping JSON export is read with the same repeated-key check as ServiceNow's."""
+    from changeboard.ingest.readers import ReadError
+    from changeboard.ingest.sources.mapped import _json_records
+
+    p = tmp_path / "tickets.json"
+    p.write_text(
+        '{"records": [{"ref": "C-1"}, {"ref": "C-2", "title": "a", "ref": "C-3"}]}', encoding="utf-8"
+    )
+    with pytest.raises(ReadError, match=r"record 2 holds the key 'ref' more than once"):
+        list(_json_records(p, "records"))
+
+
+def test_servicenow_json_marks_the_record_that_repeats_a_key(tmp_path: Path) -> None:
+    """ijson builds records ahead of the one it yields: the repeated key is told against the record
+    that holds it (was: record 1 quarantined, record 3 loaded last-wins)."""
+    import json
+
+    from changeboard.ingest.readers import json_shape
+    from changeboard.ingest.sources.servicenow_files import _with_repeats, iter_json_records
+
+    records = [json.dumps({"sys_id": f"id{i}", "number": f"CHG{i:07d}"}) for i in range(1, 6)]
+    records[2] = records[2][:-1] + ', "number": "CHG9999999"}'
+    p = tmp_path / "change_request.json"
+    p.write_text('{"records": [' + ",".join(records) + "]}", encoding="utf-8")
+    shape = json_shape(p)
+    assert shape is not None
+    repeats = [keys for _record, keys in _with_repeats(iter_json_records(p, shape))]
+    assert repeats == [[], [], ["number"], [], []]
