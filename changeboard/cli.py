@@ -596,6 +596,14 @@ def sql(
     for folder in folders:
         if not folder.is_dir():
             raise _fail(f"--allow-files {folder}: not a folder")
+        # allowed folders are read *and write*: one holding the data directory, or inside it, would let
+        # a query overwrite CURRENT.json or attach the ingest database (DECISIONLOG D33)
+        inside, root = folder.resolve(), data.root.resolve()
+        if inside == root or root.is_relative_to(inside) or inside.is_relative_to(root):
+            raise _fail(
+                f"--allow-files {folder}: it holds or is inside the data directory {root}, which queries must "
+                "not write (CURRENT.json, the ingest database): name a folder outside it"
+            )
     try:
         con, pub = connect_published(data, allow_files=folders)
     except NoWarehouse as exc:

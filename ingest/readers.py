@@ -11,6 +11,7 @@ import csv
 import hashlib
 import io
 import itertools
+import json
 import os
 import queue
 import re
@@ -22,7 +23,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, BinaryIO
+from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 import polars as pl
@@ -680,10 +681,17 @@ def csv_batches(
             segments = writer.segments()
             first_segment = next(segments)
             source = first_segment.path
-        with source.open("r", encoding="utf-8-sig", errors="replace", newline="") as f:
+        # The header line as polars reads it: up to the first LF (Python's readline also ends a line
+        # at a bare CR, and a header counted that way is narrower than the line polars parses).
+        with source.open("r", encoding="utf-8-sig", errors="replace", newline="\n") as f:
             first = f.readline()
         if not first.strip():
             raise ReadError(f"{path}: no header line (expected a CSV export with column names)")
+        if "\r" in first.rstrip("\r\n"):
+            raise ReadError(
+                f"{path}: line 1 ends with a bare CR but later lines end with LF (mixed line breaks): "
+                "nothing was loaded (expected one kind of line break: save the file again as CSV)"
+            )
         delimiter = delimiter or sniff_delimiter(first)
         # One column more than the header has: a record with more fields than the header (an unquoted
         # delimiter in a value) shows there instead of losing its extra values without a trace.
@@ -1569,6 +1577,44 @@ def json_shape(path: Path, max_events: int = 200_000) -> JsonShape | None:
     return JsonShape(prefix=item_prefix, container=container, first_keys=keys, single=single)
 
 
+def load_json_document(path: Path) -> Any:
+    """A whole JSON export (``utf-8-sig``) with each object's keys checked: a key given twice is
+    refused (``json`` keeps the last value without a trace). Through ``object_pairs_hook``, the
+    ``json`` module's hook for exactly this.
+
+    Raises:
+        ReadError: not valid JSON, or an object holding a key twice (named, with the file).
+    """
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in items:
+            if key in out:
+                raise ReadError(
+                    f"{path}: a JSON object holds the key {key!r} more than once (JSON parsers keep only the "
+                    f"last value, {str(out[key])[:60]!r} or {str(value)[:60]!r}?): nothing was loaded "
+                    "(expected each key once per object)"
+                )
+            out[key] = value
+        return out
+
+    try:
+        return json.loads(path.read_text(encoding="utf-8-sig"), object_pairs_hook=pairs)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ReadError(f"{path}: not valid JSON ({exc})") from exc
+
+
+def scalar_text(path: Path, where: str, value: Any) -> Any:
+    """``value`` when it is a JSON scalar; a ReadError naming ``where`` when it is an object or array
+    (an identity such as an issue key or a tag must not become the text of ``{"a": 1}``)."""
+    if isinstance(value, (dict, list)):
+        raise ReadError(
+            f"{path}: {where} is a JSON {'object' if isinstance(value, dict) else 'array'}, not a value: "
+            "nothing was loaded (expected a string or number)"
+        )
+    return value
+
+
 __all__ = [
     "READ_ERROR",
     "JsonShape",
@@ -1580,9 +1626,11 @@ __all__ = [
     "io",
     "is_gzip",
     "json_shape",
+    "load_json_document",
     "normalise_nulls",
     "read_csv_text",
     "read_text_bytes",
+    "scalar_text",
     "sha256_file",
     "sniff_kind",
     "unique_headers",

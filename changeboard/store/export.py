@@ -41,13 +41,19 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 # U+FF1D U+FF0B U+FF0D U+FF20, small U+FE66 U+FE62 U+FE63, the minus sign U+2212) and skips leading spaces: found after NFKC compatibility folding
 # (unicodedata), which maps every fullwidth and small form to its ASCII character.
 _FORMULA_START = frozenset("=+-@\u2212")
-_LEADING_SPACE = " \u00a0\u3000"
+# Spaces a cell may start with: the space and every character that folds (NFKC) to it (no-break,
+# ideographic, en/em/thin... spaces), so that both checks below skip the same ones.
+_LEADING_SPACE = " " + "".join(
+    ch for ch in map(chr, range(0x80, 0x10000)) if unicodedata.normalize("NFKC", ch) == " "
+)
 # Every character that folds (NFKC) to one of them, as a regex class for frame-wide checks.
 FORMULA_LOOKALIKES = "".join(
     ch for ch in map(chr, range(0x80, 0x10000)) if unicodedata.normalize("NFKC", ch) in _FORMULA_START
 )
 FORMULA_REGEX = (
-    "^(?:[\\t\\r]|[ \\u00a0\\u3000]*[=+\\-@"
+    "^(?:[\\t\\r]|["
+    + "".join(f"\\u{{{ord(c):04x}}}" for c in _LEADING_SPACE)
+    + "]*[=+\\-@"
     + "".join(f"\\u{{{ord(c):04x}}}" for c in FORMULA_LOOKALIKES + "\u2212")
     + "])"
 )
@@ -219,7 +225,7 @@ def runs_as_formula(value: str | None) -> bool:
         return False
     if value.startswith(FORMULA_PREFIXES):
         return True
-    head = unicodedata.normalize("NFKC", value[:16]).lstrip(_LEADING_SPACE)
+    head = unicodedata.normalize("NFKC", value.lstrip(_LEADING_SPACE)[:16])
     return head[:1] in _FORMULA_START or head.startswith(("\t", "\r"))
 
 

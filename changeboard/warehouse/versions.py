@@ -61,6 +61,9 @@ def new_version_id(versions_dir: Path) -> str:
     return f"{stamp}_{n:04d}"
 
 
+POINTER_MAX_BYTES = 64 * 1024  # CURRENT.json is a few hundred bytes; more is damage, not a pointer
+
+
 def read_pointer(data: DataDir) -> Published:
     """The currently published version (raises :class:`NoWarehouse` before the first publish).
 
@@ -69,16 +72,25 @@ def read_pointer(data: DataDir) -> Published:
     symlink, with :attr:`Published.warning` saying so, so that readers keep working and say why.
     """
     try:
-        text = data.current_pointer.read_text(encoding="utf-8", errors="replace")
+        with data.current_pointer.open("rb") as f:
+            text = f.read(POINTER_MAX_BYTES + 1).decode("utf-8", errors="replace")
     except FileNotFoundError:
         raise NoWarehouse(
             f"no warehouse published under {data.root} yet: run `changeboard demo` or `changeboard ingest` + `changeboard build`"
         ) from None
     try:
+        if len(text) > POINTER_MAX_BYTES:
+            raise ValueError(f"it is larger than {POINTER_MAX_BYTES:,} bytes (a pointer is a few hundred)")
         raw = json.loads(text)
-        path = data.versions / str(raw["file"])
-        if not VERSION_RE.match(path.name) or not path.exists():
-            raise ValueError(f"it names {raw['file']!r}, which is not a published version file")
+        name = raw["file"]
+        # a bare file name in versions/: an absolute path or '..' would open a file outside the data directory
+        if not isinstance(name, str) or "/" in name or "\\" in name or not VERSION_RE.match(name):
+            raise ValueError(
+                f"it names {str(name)[:200]!r}, which is not a version file name in {data.versions}"
+            )
+        path = data.versions / name
+        if not path.exists():
+            raise ValueError(f"it names {name!r}, which is not a published version file")
         return Published(
             version=str(raw["version"]),
             path=path,
@@ -86,7 +98,8 @@ def read_pointer(data: DataDir) -> Published:
             built_from_runs=int(raw.get("ingest_runs", 0)),
             meta=raw,
         )
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+    # RecursionError: nested arrays (json.loads recurses); OverflowError: a count of 1e999
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError, OverflowError) as exc:
         return _from_symlink(data, f"{type(exc).__name__}: {str(exc)[:200]}")
 
 

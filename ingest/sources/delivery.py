@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -24,7 +23,7 @@ from typing import Any
 import polars as pl
 from changeboard.ingest.base import ExportSettings, Reading, Recognised, Sample, Source
 from changeboard.ingest.mapping import MappedFrame, TableMapping, apply_mapping
-from changeboard.ingest.readers import ReadError, read_csv_text
+from changeboard.ingest.readers import ReadError, load_json_document, read_csv_text, scalar_text
 from changeboard.ingest.sources.common import identity_mapping, iso_utc, text_frame, typed_frame
 
 GITHUB = "github"
@@ -90,12 +89,12 @@ def _repo_of(item: dict[str, Any], settings: ExportSettings, path: Path) -> str:
 
 def read_github_json(path: Path, settings: ExportSettings) -> Reading:
     """GitHub releases (list of release objects) or deployments (objects with sha/environment)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ReadError(f"{path}: not valid JSON ({exc})") from exc
+    data = load_json_document(path)
     if not isinstance(data, list) or not all(isinstance(x, dict) for x in data):
         raise ReadError(f"{path}: expected a JSON list of GitHub release or deployment objects")
+    for n, item in enumerate(data, start=1):
+        for field in ("id", "tag_name", "target_commitish", "sha", "environment"):
+            scalar_text(path, f"object {n}'s {field!r}", item.get(field))
     if data and "tag_name" not in data[0] and "sha" in data[0]:
         return Reading(
             GITHUB,

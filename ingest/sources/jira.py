@@ -44,7 +44,7 @@ import polars as pl
 from changeboard.ingest.base import ExportSettings, Reading, Recognised, Sample, Source
 from changeboard.ingest.canonical import TS
 from changeboard.ingest.mapping import QUARANTINE_SCHEMA, MappedFrame, TableMapping, apply_mapping
-from changeboard.ingest.readers import READ_ERROR, ReadError, read_csv_text
+from changeboard.ingest.readers import READ_ERROR, ReadError, load_json_document, read_csv_text, scalar_text
 from changeboard.ingest.sources.common import (
     empty_mapped,
     english_months,
@@ -616,10 +616,7 @@ def _issue_links(issue: dict[str, Any], is_incident: bool) -> list[dict[str, Any
 
 def read_json(path: Path, settings: ExportSettings) -> Reading:
     """Jira REST JSON: search results with issues (and changelog), or project versions."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ReadError(f"{path}: not valid JSON ({exc})") from exc
+    data = load_json_document(path)
     if isinstance(data, dict) and isinstance(data.get("issues"), list):
         return _read_issues(path, data, settings)
     versions = data.get("values") if isinstance(data, dict) else data
@@ -680,6 +677,9 @@ def _read_issues(path: Path, data: dict[str, Any], settings: ExportSettings) -> 
         **{str(k): str(v) for k, v in (settings.extra.get("custom_fields") or {}).items()},
     }  # type: ignore[union-attr]
     issues = [i for i in data["issues"] if isinstance(i, dict)]
+    for n, issue in enumerate(issues, start=1):
+        for field in ("id", "key"):
+            scalar_text(path, f"issue {n}'s {field!r}", issue.get(field))
     rows = [issue_to_row(i, names) for i in issues]
     if not rows:
         return Reading(

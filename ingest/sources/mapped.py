@@ -375,9 +375,16 @@ def _json_records(path: Path, records: str | None) -> Iterator[dict[str, Any]]:
         prefix = shape.prefix
     else:
         prefix = f"{records}.item" if records else "item"
+    from changeboard.ingest.sources.servicenow_files import _Object, repeated_keys
+
     with path.open("rb") as f:
         try:
-            for item in ijson.items(f, prefix, use_float=True):
+            for n, item in enumerate(ijson.items(f, prefix, use_float=True, map_type=_Object), start=1):
+                if keys := repeated_keys(item):  # a plain dict would keep the last value without a trace
+                    raise ReadError(
+                        f"{path}: record {n} holds the key {keys[0]!r} more than once (JSON parsers keep only "
+                        "the last value): nothing was loaded (expected each key once per object)"
+                    )
                 yield _flatten(item)
         except ijson.JSONError as exc:
             raise ReadError(f"{path}: invalid JSON: {exc}") from exc

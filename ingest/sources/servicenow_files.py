@@ -25,7 +25,6 @@ the superseded rows; the latest event's value stays the incident's own field.
 from __future__ import annotations
 
 import itertools
-import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -438,40 +437,43 @@ def flatten_record(record: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-_repeated = threading.local()
-
-
 class _Object(dict):  # type: ignore[type-arg]
     """A JSON object that notes a key it is given twice (ijson builds objects with ``map_type``;
-    a plain dict keeps the last value without a trace). The keys repeated in the record being
-    built are in :func:`repeated_keys` until it is taken."""
+    a plain dict keeps the last value without a trace). The note is kept on the object itself:
+    ijson's C backend builds records ahead of the one it yields, so a note kept aside (per thread)
+    was read against the wrong record (an earlier one quarantined, the repeating one loaded)."""
 
-    __slots__ = ()
+    __slots__ = ("repeats",)
 
     def __setitem__(self, key: str, value: Any) -> None:
         if key in self:
-            keys = getattr(_repeated, "keys", None)
-            if keys is None:
-                keys = _repeated.keys = []
-            keys.append(key)
+            if not hasattr(self, "repeats"):
+                self.repeats: list[str] = []
+            self.repeats.append(key)
         dict.__setitem__(self, key, value)
 
 
-def repeated_keys() -> list[str]:
-    """The keys repeated in the objects built since the last call (this thread), and forget them."""
-    keys = getattr(_repeated, "keys", None) or []
-    _repeated.keys = None
-    return keys
+def repeated_keys(value: Any) -> list[str]:
+    """The keys repeated in ``value``'s objects, at any level (objects built as :class:`_Object`)."""
+    out: list[str] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            out.extend(getattr(item, "repeats", ()))
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return out
 
 
 def iter_json_records(path: Path, shape: JsonShape) -> Iterator[dict[str, Any]]:
     """The records of a JSON export, one by one (ijson, constant memory). A record holding a key
-    twice (at any level) is marked: :func:`repeated_keys` right after it is given."""
+    twice (at any level) is marked: see :func:`repeated_keys`."""
     import ijson
 
     with path.open("rb") as f:
         try:
-            repeated_keys()
             yield from ijson.items(f, shape.prefix, use_float=True, map_type=_Object)
         except ijson.JSONError as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -484,7 +486,7 @@ def iter_json_records(path: Path, shape: JsonShape) -> Iterator[dict[str, Any]]:
 def _with_repeats(records: Iterator[Any]) -> Iterator[tuple[Any, list[str]]]:
     """Each record with the keys it repeats (see :class:`_Object`)."""
     for record in records:
-        yield record, repeated_keys()
+        yield record, repeated_keys(record)
 
 
 def _record_problem(number: int, record: Any, repeats: list[str], keys: set[str]) -> str | None:

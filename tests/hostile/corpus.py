@@ -332,6 +332,15 @@ def crlf_lf_mix(root: Path) -> Item:
     return Item("crlf_lf", p, 5, (SUCCEEDED,), quarantined=0, verbatim=["lf\nline"])
 
 
+def cr_header_lf_rows(root: Path) -> Item:
+    """A header ended by a bare CR, rows by LF (a hand-edited classic Mac OS file): polars reads the
+    header and the first row as one line; refused with the reason, not a polars SchemaError."""
+    lines = csv_text([row(i) for i in range(5)]).split("\n")
+    p = _file(root, "cr_header")
+    p.write_bytes((lines[0] + "\r" + "\n".join(lines[1:])).encode())
+    return Item("cr_header", p, None, (FAILED,), error_words=("line 1", "bare CR"), note="CR header, LF rows")
+
+
 def empty_header_trailing_delimiters(root: Path) -> Item:
     headers = ["number", "", "sys_id", "short_description", "state", "type", "sys_updated_on", "", ""]
     rows = [[r[0], "", *r[1:], "", ""] for r in (row(i) for i in range(3))]
@@ -575,6 +584,7 @@ BUILDERS: list[Callable[[Path], Item]] = [
     nul_in_field,
     bom_in_middle,
     crlf_lf_mix,
+    cr_header_lf_rows,
     empty_header_trailing_delimiters,
     truncated_json,
     json_not_a_list,

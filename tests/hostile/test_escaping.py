@@ -233,3 +233,20 @@ def test_request_export_neutralises_formulas_when_asked(tmp_path: Path) -> None:
     assert not [c for c in cells if c.startswith(FORMULA_START)]
     titles = [r[rows[0].index("u_short_description")] for r in rows[1:]]
     assert sorted(titles) == sorted("'" + t if t.startswith(FORMULA_START) else t for t in HOSTILE_TITLES)
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "\u2003=HYPERLINK(1)",  # an em space folds (NFKC) to a space: skipped like one
+        "\u2009\uff0b1",  # thin space, fullwidth plus
+        " " * 20 + "=1",  # more leading spaces than the folded head once looked at
+        "\u3000" * 30 + "@SUM(1)",
+    ],
+)
+def test_both_formula_checks_agree_on_leading_spaces(cell: str) -> None:
+    """The export's per-cell check and the app's frame-wide regex see the same cells as formulas."""
+    from changeboard.store.export import FORMULA_REGEX, runs_as_formula
+
+    assert runs_as_formula(cell)
+    assert pl.Series([cell]).str.contains(FORMULA_REGEX).item()

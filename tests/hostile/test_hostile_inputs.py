@@ -10,6 +10,7 @@ process stays within bounds while refusing a zip-bomb workbook.
 from __future__ import annotations
 
 import resource
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -195,3 +196,85 @@ def test_bounds_refuse_a_workbook_before_it_is_opened(
     not_a_zip.write_bytes(b"PK\x03\x04" + b"\x00" * 100)
     with pytest.raises(ReadError, match="not a readable XLSX"):
         check_xlsx_bounds(not_a_zip)
+
+
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+
+
+@pytest.mark.parametrize(
+    ("fixture", "old", "new", "words"),
+    [
+        (
+            "jira/search.json",
+            '"key": "CHG-25",',
+            '"key": "CHG-25", "key": "CHG-99",',
+            ("'key'", "more than once"),
+        ),
+        ("jira/search.json", '"key": "CHG-25",', '"key": {"a": 1},', ("issue 1's 'key'", "JSON object")),
+        (
+            "delivery/github_releases.json",
+            '"tag_name": "v2.1.0",',
+            '"tag_name": "v2.1.0", "tag_name": "v9.9.9",',
+            ("'tag_name'", "more than once"),
+        ),
+        (
+            "delivery/github_releases.json",
+            '"tag_name": "v2.1.0",',
+            '"tag_name": [1],',
+            ("'tag_name'", "JSON array"),
+        ),
+    ],
+    ids=["jira-repeated-key", "jira-object-key", "github-repeated-key", "github-array-tag"],
+)
+def test_whole_document_json_refuses_repeated_and_non_scalar_keys(
+    tmp_path: Path, fixture: str, old: str, new: str, words: tuple[str, ...]
+) -> None:
+    """Jira and GitHub JSON (read whole with the json module) get the checks ServiceNow JSON has:
+    a repeated key is not resolved last-wins, an object or array is not an issue key or a tag."""
+    from changeboard.ingest.readers import ReadError
+    from changeboard.ingest.registry import read_file
+
+    src = FIXTURES / fixture
+    folder = tmp_path / "export"
+    folder.mkdir()
+    for extra in src.parent.glob("_export.toml"):
+        shutil.copyfile(extra, folder / extra.name)
+    text = src.read_text(encoding="utf-8")
+    assert old in text
+    (folder / src.name).write_text(text.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(ReadError) as err:
+        read_file(folder / src.name).close()
+    assert str(folder / src.name) in str(err.value)
+    for word in words:
+        assert word in str(err.value)
+
+
+def test_mapped_json_refuses_a_repeated_key(tmp_path: Path) -> None:
+    """A --mapping JSON export is read with the same repeated-key check as ServiceNow's."""
+    from changeboard.ingest.readers import ReadError
+    from changeboard.ingest.sources.mapped import _json_records
+
+    p = tmp_path / "tickets.json"
+    p.write_text(
+        '{"records": [{"ref": "C-1"}, {"ref": "C-2", "title": "a", "ref": "C-3"}]}', encoding="utf-8"
+    )
+    with pytest.raises(ReadError, match=r"record 2 holds the key 'ref' more than once"):
+        list(_json_records(p, "records"))
+
+
+def test_servicenow_json_marks_the_record_that_repeats_a_key(tmp_path: Path) -> None:
+    """ijson builds records ahead of the one it yields: the repeated key is told against the record
+    that holds it (was: record 1 quarantined, record 3 loaded last-wins)."""
+    import json
+
+    from changeboard.ingest.readers import json_shape
+    from changeboard.ingest.sources.servicenow_files import _with_repeats, iter_json_records
+
+    records = [json.dumps({"sys_id": f"id{i}", "number": f"CHG{i:07d}"}) for i in range(1, 6)]
+    records[2] = records[2][:-1] + ', "number": "CHG9999999"}'
+    p = tmp_path / "change_request.json"
+    p.write_text('{"records": [' + ",".join(records) + "]}", encoding="utf-8")
+    shape = json_shape(p)
+    assert shape is not None
+    repeats = [keys for _record, keys in _with_repeats(iter_json_records(p, shape))]
+    assert repeats == [[], [], ["number"], [], []]

@@ -6,7 +6,9 @@ a warning and no traceback."""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -184,8 +186,11 @@ def test_a_large_query_still_spills_to_the_scratch_folder(tmp_path: Path) -> Non
         b"\x00\xff garbage",
         b'{"file": "../../etc/passwd"}',
         b"[1, 2]",
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"version": "x", "file": "warehouse_20990101T000000Z_0001.duckdb", "ingest_runs": 1e999}',
+        b'{"pad": "' + b"x" * 200_000 + b'"}',
     ],
-    ids=["empty", "cut", "garbage", "escaping-path", "not-an-object"],
+    ids=["empty", "cut", "garbage", "escaping-path", "not-an-object", "deep", "overflow", "huge"],
 )
 def test_a_damaged_pointer_falls_back_to_the_symlink(published: DataDir, damage: bytes) -> None:
     good = versions.read_pointer(published)
@@ -207,6 +212,26 @@ def test_a_damaged_pointer_falls_back_to_the_symlink(published: DataDir, damage:
     assert good.version in status.output
 
 
+@pytest.mark.parametrize("spelling", ["absolute", "dot-dot"])
+def test_a_pointer_outside_the_versions_folder_is_not_followed(
+    published: DataDir, tmp_path: Path, spelling: str
+) -> None:
+    """A version-named file elsewhere (another data directory, a planted file) is never opened."""
+    good = versions.read_pointer(published)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    planted = elsewhere / "warehouse_20990101T000000Z_0001.duckdb"
+    shutil.copyfile(good.path, planted)
+    name = str(planted) if spelling == "absolute" else os.path.relpath(planted, published.versions)
+    published.current_pointer.write_text(
+        json.dumps({"version": "20990101T000000Z_0001", "file": name, "published_at": "x"}), encoding="utf-8"
+    )
+    pub = versions.read_pointer(published)
+    assert pub.path == good.path
+    assert pub.warning
+    assert "not a version file name" in pub.warning
+
+
 def test_no_pointer_and_no_symlink_is_a_plain_error(published: DataDir) -> None:
     published.ingest_db.unlink()
     published.current_pointer.write_text("{", encoding="utf-8")
@@ -218,3 +243,14 @@ def test_no_pointer_and_no_symlink_is_a_plain_error(published: DataDir) -> None:
     status = CliRunner().invoke(cli.app, ["status", "--data-dir", str(published.root)])
     assert status.exit_code == 0, status.output
     assert status.exception is None, status.output
+
+
+@pytest.mark.parametrize("where", ["itself", "parent", "inside"])
+def test_sql_allow_files_never_opens_the_data_directory(published: DataDir, where: str) -> None:
+    """--allow-files grants read and write: the data directory (or a folder holding it) would let a
+    query rewrite CURRENT.json; refused before any connection."""
+    folder = {"itself": published.root, "parent": published.root.parent, "inside": published.versions}[where]
+    result = _sql(published, "select 1", "--allow-files", str(folder))
+    assert result.returncode != 0
+    assert "data directory" in result.stderr
+    assert "Traceback" not in result.stderr
