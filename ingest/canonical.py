@@ -428,6 +428,45 @@ ACCEPTED_VALUES: dict[str, dict[str, tuple[str, ...]]] = {
     "incident_link": {"target_type": ("change", "release"), "kind": ("caused_by", "fixed_by")},
     "change_window": {"kind": ("blackout", "maintenance")},
 }
+
+
+# How the staging model reads a raw value before its accepted_values test, where that is not
+# ``lower(trim(value))``: exactly as written (``exact``), spaces read as underscores, and the other
+# spellings it turns into an accepted value. The ingest quarantines a row whose value reads as none
+# of the accepted values (ingest.mapping.apply_mapping): the build would refuse it
+# (tests/ingest/test_accepted_values.py checks these against the staging SQL).
+@dataclass(frozen=True)
+class ValueReading:
+    """How dbt's staging model reads one column's raw values (see :data:`VALUE_READINGS`)."""
+
+    exact: bool = False
+    underscores: bool = False
+    spellings: dict[str, str] = field(default_factory=dict)
+
+
+VALUE_READINGS: dict[tuple[str, str], ValueReading] = {
+    ("change", "origin"): ValueReading(exact=True),
+    ("incident_link", "kind"): ValueReading(
+        underscores=True,
+        spellings={
+            "is_caused_by": "caused_by",
+            "caused": "caused_by",
+            "is_fixed_by": "fixed_by",
+            "rfc": "fixed_by",
+            "fixes": "fixed_by",
+        },
+    ),
+    ("change_window", "kind"): ValueReading(
+        spellings={"freeze": "blackout", "maintenance_window": "maintenance"}
+    ),
+}
+
+
+def value_reading(entity: str, column: str) -> ValueReading:
+    """How the staging model reads a column's raw values (lower-cased and trimmed by default)."""
+    return VALUE_READINGS.get((entity, column), ValueReading())
+
+
 # The staging model whose accepted_values tests read each entity's columns.
 STAGING_MODELS: dict[str, str] = {
     "change": "stg_canonical__changes",

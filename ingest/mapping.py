@@ -12,7 +12,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import polars as pl
-from changeboard.ingest.canonical import BOOL, DBL, ENTITIES, INT, TS, TXT, Entity
+from changeboard.ingest.canonical import (
+    BOOL,
+    DBL,
+    ENTITIES,
+    INT,
+    TS,
+    TXT,
+    Entity,
+    accepted_values,
+    value_reading,
+)
 from changeboard.ingest.readers import READ_ERROR
 
 # Plausible range for any timestamp in an ITSM export; outside it a value is a typo or a sentinel.
@@ -286,6 +296,25 @@ def apply_mapping(text: pl.DataFrame, mapping: TableMapping, *, file_label: str)
             stage = _STAGE + "map_" + target
             typed[stage] = pl.col(resolved[src_col]).str.strip_chars().replace_strict(vmap, default=None)
             out[target] = pl.col(stage).alias(target)
+    # Values the build's accepted_values tests would refuse, as the staging model reads them (a
+    # column mapped straight from the export, without a value map): the row is quarantined, naming
+    # the column, the value and the accepted ones, not loaded to fail the build.
+    sources = {target: resolved[s] for s, target in mapping.value_map_targets.items() if s in resolved}
+    for col in entity.columns:
+        accepted = accepted_values(mapping.entity, col)
+        if accepted is None or col not in out:
+            continue
+        label = resolved.get(col) or sources.get(col) or f"[constants] {col}"
+        checks.append(
+            (
+                _not_accepted(out[col], mapping.entity, col, accepted),
+                pl.format(
+                    f"column {{}}: {{}} is not a value {mapping.entity}.{col} accepts ({', '.join(accepted)})",
+                    pl.lit(label),
+                    pl.format("'{}'", out[col].cast(pl.String).str.slice(0, 80)),
+                ),
+            )
+        )
     # Required fields, on the output value (an implausible date counts as missing).
     for c in entity.required:
         checks.append((out[c].is_null(), pl.lit(f"column {resolved.get(c, c)}: required value is missing")))
@@ -317,6 +346,18 @@ def apply_mapping(text: pl.DataFrame, mapping: TableMapping, *, file_label: str)
         missing_columns=missing,
         nulled_refs=nulled_refs,
     )
+
+
+def _not_accepted(value: pl.Expr, entity: str, column: str, accepted: tuple[str, ...]) -> pl.Expr:
+    """True where ``value`` is given and the staging model would read it as none of ``accepted``."""
+    text = value.cast(pl.String).str.strip_chars()
+    reading = value_reading(entity, column)
+    read = text if reading.exact else text.str.to_lowercase()
+    if reading.underscores:
+        read = read.str.replace_all(" ", "_", literal=True)
+    if reading.spellings:
+        read = read.replace(reading.spellings)
+    return (text.is_not_null() & (text != "") & ~read.is_in(list(accepted))).fill_null(False)
 
 
 def _quoted(src: str) -> pl.Expr:

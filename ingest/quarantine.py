@@ -10,6 +10,7 @@ A placeholder is fixed by declaring it a null value (``--null-values`` or ``null
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from collections import Counter
@@ -17,7 +18,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 # "column X: 'V' is not a date/time (...)" / "is not a bigint" / "is outside 1990-2100"
-_FAILURE = re.compile(r"^column (?P<column>.+?): '(?P<value>.*)' is (?P<what>not a [a-z/]+|outside)")
+# "column X: 'V' is not a value change.outcome accepts (successful, ...)"
+_FAILURE = re.compile(
+    r"^column (?P<column>.+?): '(?P<value>.*)' is "
+    r"(?P<what>not a value [a-z_]+\.[a-z_]+ accepts \([^)]*\)|not a [a-z/]+|outside)"
+)
+_NOT_ACCEPTED = re.compile(r"^not a value (?P<entity>[a-z_]+)\.(?P<column>[a-z_]+) accepts")
 _MISSING = re.compile(r"^column (?P<column>.+?): required value is missing")
 # Spellings of "no value" that exports use; any other token counts when it fails two typed columns
 # or more, or holds no letter or digit (a placeholder never names anything).
@@ -87,6 +93,15 @@ class QuarantineDiagnosis:
                 'are in a format not declared, add date_format = "..." (strftime, e.g. "%d.%m.%Y %H:%M") '
                 "to the folder's _export.toml or the mapping's [source]; when the date itself is "
                 "impossible, correct it in the source"
+            )
+        if m := _NOT_ACCEPTED.match(top.what):
+            entity, target = m["entity"], m["column"]
+            return (
+                f"column {top.column} holds values {entity}.{target} does not accept (like {top.value!r}): "
+                f'translate them with a value map, [value_maps.{target}] from = "{top.column}" '
+                f'values = {{ {json.dumps(top.value)} = "..." }} (or default = "..."), or map {top.column} '
+                f"to a *_raw column that dbt normalises; `changeboard mapping columns {entity}` lists the "
+                "accepted values"
             )
         if top.what == "outside":
             return f"column {top.column} holds dates outside 1990-2100: check the column's date format"
