@@ -993,22 +993,69 @@ INCIDENT_RECORD_COLUMNS = (
     "is_release_caused",
     "incident_id",
 )
+PRODUCTION_CHANGE_COLUMNS = (
+    "number",
+    "title",
+    "change_type",
+    "risk",
+    "state",
+    "outcome",
+    "service_name",
+    "assignment_group",
+    "primary_ci_name",
+    "release_id",
+    "actual_start_at",
+    "actual_end_at",
+    "closed_at",
+    "lead_time_to_production_hours",
+    "failed_deployment_recovery_hours",
+    "caused_incident_count",
+    "is_successful",
+    "is_backed_out",
+    "is_failed_incident",
+    "is_failed",
+    "is_rework",
+    "source_system",
+    "change_id",
+)
+DEPLOYMENT_COLUMNS = (
+    "deployed_at",
+    "environment",
+    "status",
+    "service_ref",
+    "release_ref",
+    "change_ref",
+    "commit_sha",
+    "lead_time_start_at",
+    "lead_time_source",
+    "lead_time_hours",
+    "source_system",
+    "deployment_id",
+)
 RECORD_MODELS: dict[str, tuple[tuple[str, ...], str]] = {
     "fct_changes": (CHANGE_COLUMNS, "number"),
     "fct_incidents": (INCIDENT_RECORD_COLUMNS, "number"),
     "fct_releases": (RELEASE_COLUMNS, "number"),
+    "fct_production_changes": (PRODUCTION_CHANGE_COLUMNS, "number"),
+    "fct_deployments": (DEPLOYMENT_COLUMNS, "deployment_id"),
 }
+# Record models whose rows carry the change's filter columns (the sidebar's filters apply to them).
+CHANGE_RECORD_MODELS = frozenset({"fct_changes", "fct_production_changes"})
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 
 
 @dataclass(frozen=True)
 class MetricRecords:
     """The records behind one value of a declared metric: its numerator's (for a count: the records it
-    counts) and its denominator's (None for a count)."""
+    counts; for a metric resting on a base, a median or a frequency: the records of its base, ``role``
+    'base', with ``measure`` the column whose median the value is) and its denominator's (None for a
+    count or a base)."""
 
     metric: str
     numerator: Records
     denominator: Records | None
+    role: str = "numerator"
+    measure: str | None = None
 
 
 def _identifier(name: str) -> str:
@@ -1030,21 +1077,33 @@ def metric_records(
     end: date,
     filters: Mapping[str, str] | None = None,
     category: tuple[str, str | None] | None = None,
+    published: Mapping[str, object] | None = None,
 ) -> MetricRecords | None:
     """The records behind ``metric`` in [start, end): those of its declared model whose declared event
-    falls in the period and whose declared flags are all true, under the record ``filters`` (fct_changes
-    column -> value; an incident is filtered by the change that caused it, a release not at all) and a
-    chart's ``category`` (a fct_changes column and its value, None for '(none)'). None when the metric
-    declares no records (a median, a DORA key over production CIs)."""
+    falls in the period and whose declared flags are all true (and, for a median, whose measure is
+    known), under the record ``filters`` (fct_changes column -> value; an incident is filtered by the
+    change that caused it, a release or a deployment record not at all) and a chart's ``category`` (a
+    fct_changes column and its value, None for '(none)'). ``published``: the metric's published row of
+    the period, which says, for a metric declaring ``when`` (rpt_dora's deployment_source), whose
+    records the period's are. None when the metric declares no records, or declares ``when`` and no
+    published row is given."""
     rows = metric_definitions().filter(pl.col("metric") == metric)
     if rows.is_empty() or rows["record_model"][0] is None:
         return None
     row = rows.row(0, named=True)
-    model = str(row["record_model"])
+    model, event_column = str(row["record_model"]), str(row["record_event_column"])
+    base, measure = row["base_flags"], row["measure_column"]
+    if row["when_column"] is not None:
+        if published is None:
+            return None
+        if published.get(str(row["when_column"])) == row["when_value"]:
+            model, event_column = str(row["when_record_model"]), str(row["when_record_event_column"])
+            base, measure = row["when_base_flags"], row["when_measure_column"]
     if model not in RECORD_MODELS:
         raise ValueError(f"metric {metric}: its records are in {model}, which the app cannot list")
     columns, tiebreak = RECORD_MODELS[model]
-    event = _identifier(str(row["record_event_column"]))
+    event = _identifier(event_column)
+    known = f" and {_identifier(str(measure))} is not null" if measure is not None else ""
     constraints: dict[str, str | None] = dict(filters or {})
     if category is not None:
         constraints[category[0]] = category[1]  # None: is null
@@ -1056,7 +1115,7 @@ def metric_records(
         clauses.append(f"{column} is null" if value is None else f"{column} = ?")
         params += [] if value is None else [value]
     scope = ""
-    if clauses and model == "fct_changes":
+    if clauses and model in CHANGE_RECORD_MODELS:
         scope = "".join(f" and {c}" for c in clauses)
     elif clauses and model == "fct_incidents":
         scope = f" and primary_cause_change_id in (select change_id from fct_changes where {' and '.join(clauses)})"
@@ -1067,11 +1126,13 @@ def metric_records(
         return Records.of_table(
             ", ".join(columns),
             model,
-            f"{_flags(flags)} and {event} >= ? and {event} < ?{scope}",
+            f"{_flags(flags)}{known} and {event} >= ? and {event} < ?{scope}",
             (start, end, *params),
             order=f"{event} desc nulls last, {tiebreak}",
         )
 
+    if base is not None:
+        return MetricRecords(metric, listed(str(base)), None, role="base", measure=measure)
     denominator = row["denominator_flags"]
     return MetricRecords(
         metric,
