@@ -760,7 +760,11 @@ def metric_tile(
             icon=":material/table_view:",
             type="tertiary",
             help=f"The {m.label.lower()} records of {scope.words}: "
-            + ("the records it rests on" if m.base_column and not m.numerator_column else "numerator and denominator")
+            + (
+                "the records it rests on"
+                if m.base_column and not m.numerator_column
+                else "numerator and denominator"
+            )
             + ", with the CSV.",
         ):
             records_dialog(m, scope, row)

@@ -1082,7 +1082,7 @@ def metric_records(
     """The records behind ``metric`` in [start, end): those of its declared model whose declared event
     falls in the period and whose declared flags are all true (and, for a median, whose measure is
     known), under the record ``filters`` (fct_changes column -> value; an incident is filtered by the
-    change that caused it, a release or a deployment record not at all) and a chart's ``category`` (a
+    change that caused it, a release by its member changes, a deployment record not at all) and a chart's ``category`` (a
     fct_changes column and its value, None for '(none)'). ``published``: the metric's published row of
     the period, which says, for a metric declaring ``when`` (rpt_dora's deployment_source), whose
     records the period's are. None when the metric declares no records, or declares ``when`` and no
@@ -1119,6 +1119,8 @@ def metric_records(
         scope = "".join(f" and {c}" for c in clauses)
     elif clauses and model == "fct_incidents":
         scope = f" and primary_cause_change_id in (select change_id from fct_changes where {' and '.join(clauses)})"
+    elif clauses and model == "fct_releases":  # the releases with a member change the filters select
+        scope = f" and release_id in (select release_id from fct_changes where {' and '.join(clauses)})"
     else:
         params = []
 
