@@ -169,3 +169,46 @@ def test_release_records_match_the_release_tiles(warehouse: duckdb.DuckDBPyConne
                 totals["is_deployed"],
             )
             assert deployed.numerator.count() == totals["is_deployed"], (start, filters)
+
+
+@pytest.mark.usefixtures("app_env")
+def test_breakdown_rates_are_the_warehouses(warehouse: duckdb.DuckDBPyConnection) -> None:
+    """Gap B of issue #18 (DECISIONLOG D49): unfiltered, a breakdown's rates are rpt_change_kpis' own, and
+    the summed cells divided by the declared numerator and denominator give the same doubles."""
+    rates = app_data.outcome_rates()
+    assert {r for r, _, _ in rates} >= {
+        "change_success_rate",
+        "failed_rate",
+        "unsuccessful_rate",
+        "backout_rate",
+    }
+    months = sorted(
+        r[0]
+        for r in warehouse.execute(
+            "select period_start from rpt_change_kpis where period_grain = 'month' and dimension = 'all' "
+            "and completed_count > 0"
+        ).fetchall()
+    )
+    start, end = months[-2], app_filters.next_period(months[-2], "month")
+    columns = ", ".join(r for r, _, _ in rates)
+    for by, dimension in (
+        ("change_type", "change_type"),
+        ("service_name", "service"),
+        ("period_start", "all"),
+    ):
+        key = "period_start" if by == "period_start" else "dimension_value"
+        published = {
+            row[0]: row[1:]
+            for row in warehouse.execute(
+                f"select {key}, {columns} from rpt_change_kpis where period_grain = 'month' and dimension = ? "
+                "and period_start >= ? and period_start < ? and completed_count > 0",
+                (dimension, months[0], end) if by == "period_start" else (dimension, start, end),
+            ).fetchall()
+        }
+        lo = months[0] if by == "period_start" else start
+        shown = app_data.outcome_counts(grain="month", by=by, start=lo, end=end)
+        summed = app_data.summed_outcome_counts(grain="month", by=by, start=lo, end=end)
+        assert set(shown["dimension_value"].to_list()) == set(published), by
+        for frame in (shown, summed):
+            for row in frame.iter_rows(named=True):
+                assert tuple(row[r] for r, _, _ in rates) == published[row["dimension_value"]], (by, row)
