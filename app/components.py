@@ -550,15 +550,18 @@ def open_category(
     return opened
 
 
-def records_dialog(metric: Metric, scope: Scope) -> None:
+def records_dialog(metric: Metric, scope: Scope, published: Mapping[str, object] | None = None) -> None:
     """Open a dialog listing the records behind ``metric`` in ``scope``: its numerator and its
-    denominator (paged, with the CSV), read with the flags the metric declares in the warehouse."""
+    denominator, or for a median or a frequency the records of its base (paged, with the CSV), read
+    with the flags the metric declares in the warehouse; ``published``: the tile's published row (it
+    says whose records a DORA period's are)."""
     found = app_data.metric_records(
         metric=metric.metric,
         start=scope.start,
         end=scope.end,
         filters=dict(scope.filters),
         category=scope.category,
+        published=published,
     )
     if found is None:
         return
@@ -566,6 +569,17 @@ def records_dialog(metric: Metric, scope: Scope) -> None:
     def body() -> None:
         st.caption(scope.words)
         stem = f"{metric.metric}_{scope.start}"
+        if found.role == "base":
+            if found.measure is not None:
+                st.caption(f"The value is the median of {labels().column(found.measure)} over these records.")
+            drilldown(
+                found.numerator,
+                title=f"Base: {metric.population or 'records'}",
+                key="drill_base",
+                filename=f"{stem}_base",
+                expanded=True,
+            )
+            return
         if found.denominator is None:
             drilldown(found.numerator, title=metric.label, key="drill_num", filename=stem, expanded=True)
             return
@@ -745,9 +759,15 @@ def metric_tile(
             key=f"rec_{scope.key}_{tile.metric}",
             icon=":material/table_view:",
             type="tertiary",
-            help=f"The {m.label.lower()} records of {scope.words}: numerator and denominator, with the CSV.",
+            help=f"The {m.label.lower()} records of {scope.words}: "
+            + (
+                "the records it rests on"
+                if m.base_column and not m.numerator_column
+                else "numerator and denominator"
+            )
+            + ", with the CSV.",
         ):
-            records_dialog(m, scope)
+            records_dialog(m, scope, row)
 
     clickable = scope is not None and bool(m.record_model) and has_row and not tile.qualifier
     kpi_tile(

@@ -296,6 +296,36 @@ CELL_COUNTS = (
 )
 
 
+# The rpt_change_kpis dimension a cell column breaks down by (app/filters.py DIMENSIONS, in reverse).
+KPI_DIMENSIONS = {
+    "change_type": "change_type",
+    "risk": "risk",
+    "service_name": "service",
+    "assignment_group": "assignment_group",
+    "source_system": "source_system",
+}
+
+
+def outcome_rates() -> list[tuple[str, str, str]]:
+    """(rate, numerator, denominator) of every rate rpt_metric_definitions declares over rpt_change_kpis
+    whose numerator and denominator are additive outcome cells: the only formulas outcome_counts
+    applies to summed cells (DECISIONLOG D49)."""
+    declared = metric_definitions().filter(
+        (pl.col("model_name") == "rpt_change_kpis")
+        & (pl.col("unit") == "pct")
+        & pl.col("numerator_column").is_in(CELL_COUNTS)
+        & pl.col("denominator_column").is_in(CELL_COUNTS)
+    )
+    return [
+        (
+            _identifier(r["value_column"]),
+            _identifier(r["numerator_column"]),
+            _identifier(r["denominator_column"]),
+        )
+        for r in declared.iter_rows(named=True)
+    ]
+
+
 def outcome_counts(
     *,
     grain: str,
@@ -304,30 +334,86 @@ def outcome_counts(
     end: date,
     filters: Mapping[str, str] | None = None,
 ) -> pl.DataFrame:
-    """The published outcome counts (rpt_change_outcome_cells) of the periods starting in [start, end)
-    and the cells every filter selects, summed by ``by`` (a filter column, primary_ci_name or
-    period_start) as ``dimension_value``, with the declared rates: change_success_rate =
-    change_success_numerator / completed_count, failed_rate = failed_count / completed_count,
-    unsuccessful_rate = unsuccessful_count / completed_count (rpt_metric_definitions; the cells add
-    up to rpt_change_kpis, DECISIONLOG D45). Most completed changes first (oldest first by period)."""
+    """The published outcome counts and rates of the periods starting in [start, end) and the changes
+    every filter selects, by ``by`` (a filter column, primary_ci_name or period_start) as
+    ``dimension_value``: the counts of CELL_COUNTS and the declared rates of :func:`outcome_rates`.
+    Most completed changes first (oldest first by period); only values with completed changes.
+
+    Where rpt_change_kpis publishes the slice (by period under at most one filter; by one of its
+    dimensions without a filter, over one period) the rows are read from it, rates included. Any other
+    combination sums rpt_change_outcome_cells (which add up to rpt_change_kpis, DECISIONLOG D45) and
+    divides the declared numerator by the declared denominator exactly as the warehouse does (safe_rate:
+    unrounded, null on no completed change) (DECISIONLOG D49)."""
+    if by not in CELL_GROUP_COLUMNS:
+        raise ValueError(f"not a cell column: {by!r}")
+    rates = outcome_rates()
+    chosen = {c: v for c, v in (filters or {}).items() if v is not None}
+    if by == "period_start" and len(chosen) <= 1:
+        ((column, value),) = chosen.items() if chosen else (("all", "all"),)
+        dimension = "all" if column == "all" else KPI_DIMENSIONS.get(column)
+        if dimension is not None:
+            return _published_outcomes(grain, "period_start", dimension, value, start, end, rates)
+    if by in KPI_DIMENSIONS and not chosen and start < end and _one_period(grain, start, end):
+        return _published_outcomes(grain, "dimension_value", KPI_DIMENSIONS[by], None, start, end, rates)
+    return summed_outcome_counts(grain=grain, by=by, start=start, end=end, filters=chosen, rates=rates)
+
+
+def _one_period(grain: str, start: date, end: date) -> bool:
+    """[start, end) is exactly one week or one calendar month starting at ``start``."""
+    if grain == "week":
+        return (end - start).days == 7
+    following = date(start.year + start.month // 12, start.month % 12 + 1, 1)
+    return start.day == 1 and end == following
+
+
+def _published_outcomes(
+    grain: str,
+    by: str,
+    dimension: str,
+    value: str | None,
+    start: date,
+    end: date,
+    rates: list[tuple[str, str, str]],
+) -> pl.DataFrame:
+    """rpt_change_kpis rows of one slice (``value``) or of every value of ``dimension`` (None), in the
+    shape of :func:`summed_outcome_counts`."""
+    counts = ", ".join(f"cast({c} as bigint) as {c}" for c in CELL_COUNTS)
+    published = ", ".join(r for r, _, _ in rates)
+    where = "" if value is None else " and dimension_value = ?"
+    order = "dimension_value" if by == "period_start" else "completed_count desc, dimension_value"
+    return db.query(
+        f"select {by} as dimension_value, {counts}, {published} from rpt_change_kpis "
+        f"where period_grain = ? and dimension = ? and period_start >= ? and period_start < ?{where} "
+        f"and completed_count > 0 order by {order}",
+        (grain, dimension, start, end, *([] if value is None else [value])),
+    )
+
+
+def summed_outcome_counts(
+    *,
+    grain: str,
+    by: str,
+    start: date,
+    end: date,
+    filters: Mapping[str, str] | None = None,
+    rates: list[tuple[str, str, str]] | None = None,
+) -> pl.DataFrame:
+    """The cells of rpt_change_outcome_cells the filters select, summed by ``by``, with each declared
+    rate (rate, numerator, denominator: :func:`outcome_rates`) computed as the warehouse's safe_rate
+    macro does: numerator as double / denominator, null when the denominator is 0, unrounded."""
     if by not in CELL_GROUP_COLUMNS:
         raise ValueError(f"not a cell column: {by!r}")
     where, params = _where(filters, CHANGE_FILTER_COLUMNS)
     sums = ", ".join(f"cast(sum({c}) as bigint) as {c}" for c in CELL_COUNTS)
-    rates = ", ".join(
-        f"case when completed_count > 0 then cast({n} as double) / completed_count end as {r}"
-        for n, r in (
-            ("change_success_numerator", "change_success_rate"),
-            ("failed_count", "failed_rate"),
-            ("unsuccessful_count", "unsuccessful_rate"),
-            ("backed_out_count", "backout_rate"),
-        )
+    divided = ", ".join(
+        f"case when {d} > 0 then cast({n} as double) / {d} end as {r}"
+        for r, n, d in (outcome_rates() if rates is None else rates)
     )
     order = "dimension_value" if by == "period_start" else "completed_count desc, dimension_value"
     return db.query(
-        f"select *, {rates} from (select {by} as dimension_value, {sums} from rpt_change_outcome_cells "
+        f"select *, {divided} from (select {by} as dimension_value, {sums} from rpt_change_outcome_cells "
         f"where period_grain = ? and period_start >= ? and period_start < ?{where} group by 1) "
-        f"order by {order}",
+        f"where completed_count > 0 order by {order}",
         (grain, start, end, *params),
     )
 
@@ -993,22 +1079,69 @@ INCIDENT_RECORD_COLUMNS = (
     "is_release_caused",
     "incident_id",
 )
+PRODUCTION_CHANGE_COLUMNS = (
+    "number",
+    "title",
+    "change_type",
+    "risk",
+    "state",
+    "outcome",
+    "service_name",
+    "assignment_group",
+    "primary_ci_name",
+    "release_id",
+    "actual_start_at",
+    "actual_end_at",
+    "closed_at",
+    "lead_time_to_production_hours",
+    "failed_deployment_recovery_hours",
+    "caused_incident_count",
+    "is_successful",
+    "is_backed_out",
+    "is_failed_incident",
+    "is_failed",
+    "is_rework",
+    "source_system",
+    "change_id",
+)
+DEPLOYMENT_COLUMNS = (
+    "deployed_at",
+    "environment",
+    "status",
+    "service_ref",
+    "release_ref",
+    "change_ref",
+    "commit_sha",
+    "lead_time_start_at",
+    "lead_time_source",
+    "lead_time_hours",
+    "source_system",
+    "deployment_id",
+)
 RECORD_MODELS: dict[str, tuple[tuple[str, ...], str]] = {
     "fct_changes": (CHANGE_COLUMNS, "number"),
     "fct_incidents": (INCIDENT_RECORD_COLUMNS, "number"),
     "fct_releases": (RELEASE_COLUMNS, "number"),
+    "fct_production_changes": (PRODUCTION_CHANGE_COLUMNS, "number"),
+    "fct_deployments": (DEPLOYMENT_COLUMNS, "deployment_id"),
 }
+# Record models whose rows carry the change's filter columns (the sidebar's filters apply to them).
+CHANGE_RECORD_MODELS = frozenset({"fct_changes", "fct_production_changes"})
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 
 
 @dataclass(frozen=True)
 class MetricRecords:
     """The records behind one value of a declared metric: its numerator's (for a count: the records it
-    counts) and its denominator's (None for a count)."""
+    counts; for a metric resting on a base, a median or a frequency: the records of its base, ``role``
+    'base', with ``measure`` the column whose median the value is) and its denominator's (None for a
+    count or a base)."""
 
     metric: str
     numerator: Records
     denominator: Records | None
+    role: str = "numerator"
+    measure: str | None = None
 
 
 def _identifier(name: str) -> str:
@@ -1030,21 +1163,33 @@ def metric_records(
     end: date,
     filters: Mapping[str, str] | None = None,
     category: tuple[str, str | None] | None = None,
+    published: Mapping[str, object] | None = None,
 ) -> MetricRecords | None:
     """The records behind ``metric`` in [start, end): those of its declared model whose declared event
-    falls in the period and whose declared flags are all true, under the record ``filters`` (fct_changes
-    column -> value; an incident is filtered by the change that caused it, a release not at all) and a
-    chart's ``category`` (a fct_changes column and its value, None for '(none)'). None when the metric
-    declares no records (a median, a DORA key over production CIs)."""
+    falls in the period and whose declared flags are all true (and, for a median, whose measure is
+    known), under the record ``filters`` (fct_changes column -> value; an incident is filtered by the
+    change that caused it, a release by its member changes, a deployment record not at all) and a chart's ``category`` (a
+    fct_changes column and its value, None for '(none)'). ``published``: the metric's published row of
+    the period, which says, for a metric declaring ``when`` (rpt_dora's deployment_source), whose
+    records the period's are. None when the metric declares no records, or declares ``when`` and no
+    published row is given."""
     rows = metric_definitions().filter(pl.col("metric") == metric)
     if rows.is_empty() or rows["record_model"][0] is None:
         return None
     row = rows.row(0, named=True)
-    model = str(row["record_model"])
+    model, event_column = str(row["record_model"]), str(row["record_event_column"])
+    base, measure = row["base_flags"], row["measure_column"]
+    if row["when_column"] is not None:
+        if published is None:
+            return None
+        if published.get(str(row["when_column"])) == row["when_value"]:
+            model, event_column = str(row["when_record_model"]), str(row["when_record_event_column"])
+            base, measure = row["when_base_flags"], row["when_measure_column"]
     if model not in RECORD_MODELS:
         raise ValueError(f"metric {metric}: its records are in {model}, which the app cannot list")
     columns, tiebreak = RECORD_MODELS[model]
-    event = _identifier(str(row["record_event_column"]))
+    event = _identifier(event_column)
+    known = f" and {_identifier(str(measure))} is not null" if measure is not None else ""
     constraints: dict[str, str | None] = dict(filters or {})
     if category is not None:
         constraints[category[0]] = category[1]  # None: is null
@@ -1056,10 +1201,12 @@ def metric_records(
         clauses.append(f"{column} is null" if value is None else f"{column} = ?")
         params += [] if value is None else [value]
     scope = ""
-    if clauses and model == "fct_changes":
+    if clauses and model in CHANGE_RECORD_MODELS:
         scope = "".join(f" and {c}" for c in clauses)
     elif clauses and model == "fct_incidents":
         scope = f" and primary_cause_change_id in (select change_id from fct_changes where {' and '.join(clauses)})"
+    elif clauses and model == "fct_releases":  # the releases with a member change the filters select
+        scope = f" and release_id in (select release_id from fct_changes where {' and '.join(clauses)})"
     else:
         params = []
 
@@ -1067,11 +1214,13 @@ def metric_records(
         return Records.of_table(
             ", ".join(columns),
             model,
-            f"{_flags(flags)} and {event} >= ? and {event} < ?{scope}",
+            f"{_flags(flags)}{known} and {event} >= ? and {event} < ?{scope}",
             (start, end, *params),
             order=f"{event} desc nulls last, {tiebreak}",
         )
 
+    if base is not None:
+        return MetricRecords(metric, listed(str(base)), None, role="base", measure=measure)
     denominator = row["denominator_flags"]
     return MetricRecords(
         metric,

@@ -37,7 +37,9 @@ __all__ = [
 #    rpt_metric_definitions.base_column / min_base;
 # 4: rpt_metric_definitions' records (record_model, record_event_column, numerator / denominator
 #    flags), rpt_display_labels
-CONTRACT_VERSION = 4
+# 5: fct_production_changes, fct_deployments as record models; rpt_metric_definitions' base_flags,
+#    measure_column and when_* columns (the records of medians and DORA keys, DECISIONLOG D48)
+CONTRACT_VERSION = 5
 
 
 def data_dir() -> DataDir:

@@ -14,6 +14,7 @@ from changeboard.app.components import (
     empty_state,
     fmt,
     published_kpis,
+    record_scope,
     scope_note,
     section,
     tile_row,
@@ -59,6 +60,7 @@ elif kpis.current is not None:
         dq=dq,
         trend=trend,
         previous_label=kpis.previous_label,
+        scope=record_scope(f),  # a median's Records: the changes it is the median of
     )
 
 points = data.durations(start=f.period_start, end=f.period_end, filters=rf)

@@ -176,7 +176,15 @@ if section(
         empty_state(f"No deployments in this period ({f.label}).")
     else:
         dtrend = data.dora(grain=f.grain, start=f.trend_start, end=f.period_end)
-        tile_row(DORA_KEYS, dcur, previous=dprev, dq=dq, trend=dtrend, previous_label=dora_label)
+        tile_row(
+            DORA_KEYS,
+            dcur,
+            previous=dprev,
+            dq=dq,
+            trend=dtrend,
+            previous_label=dora_label,
+            scope=record_scope(f, key="dora"),  # a DORA tile's Records: the deployments, failures, recoveries
+        )
 
 if not section(f"Trends: last {f.trend_periods} {f.grain}s", disabled=kpis.disabled):
     pass

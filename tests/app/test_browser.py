@@ -467,3 +467,70 @@ def test_browser_a_tile_a_point_and_a_bar_open_exactly_their_records(server: str
             _no_errors(page)
         finally:
             browser.close()
+
+
+def _dialog_base(page) -> int:  # type: ignore[no-untyped-def]
+    """The records the open dialog lists as a median's or a frequency's base."""
+    dialog = page.get_by_role("dialog")
+    dialog.locator('[data-testid="stExpander"]').first.wait_for(timeout=30_000)
+    _settle(page)
+    labels = [s.inner_text() for s in dialog.locator('[data-testid="stExpander"] summary').all()]
+    base = [_count(t) for t in labels if "Base:" in t]
+    assert len(base) == 1, labels
+    return base[0]
+
+
+def test_browser_a_median_tile_and_a_dora_tile_open_the_records_they_rest_on(
+    server: str, tmp_path: Path
+) -> None:
+    """Click-through of a median (lead time to production) and a DORA key (lead time for changes): the
+    Records button opens the records the value is the median of, as many as the tile's base, with the
+    CSV (issue #18, point 5; DECISIONLOG D48)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context(
+                viewport={"width": 1440, "height": 1000}, accept_downloads=True
+            ).new_page()
+            page.goto(server)
+            _settle(page)
+            for key, pattern, title, measure in (
+                (
+                    "rec__lead_time_to_production",
+                    r"([\d,]+) changes",
+                    "Records behind: Lead time to production (median)",
+                    "lead_time_to_production_hours",
+                ),
+                (
+                    "rec_dora_lead_time_for_changes",
+                    r"median of ([\d,]+) deployed changes",
+                    "Records behind: Lead time for changes",
+                    "lead_time_to_production_hours",
+                ),
+            ):
+                column = page.locator('[data-testid="stColumn"]').filter(has=page.locator(f".st-key-{key}"))
+                column.scroll_into_view_if_needed()
+                found = re.search(pattern, column.inner_text())
+                assert found is not None, column.inner_text()
+                base = int(found.group(1).replace(",", ""))
+                assert base > 0
+                column.get_by_role("button", name="Records").click()
+                dialog = page.get_by_role("dialog")
+                dialog.get_by_text(title).wait_for(timeout=30_000)
+                assert _dialog_base(page) == base, key
+                # the CSV holds exactly the base's records, each with the duration the median is of
+                with page.expect_download(timeout=30_000) as info:
+                    dialog.locator('[data-testid="stExpander"]').first.get_by_role(
+                        "button", name="Download CSV"
+                    ).click()
+                target = tmp_path / info.value.suggested_filename
+                info.value.save_as(target)
+                rows = list(csv.DictReader(io.StringIO(target.read_text(encoding="utf-8-sig"), newline="")))
+                assert len(rows) == base
+                assert all(r[measure] != "" for r in rows)
+                _no_errors(page)
+                _close_dialog(page)
+        finally:
+            browser.close()

@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from changeboard.paths import DataDir
+from changeboard.paths import ENV_DATA_DIR, DataDir
 from changeboard.pipeline import build_run, ingest_run
 from changeboard.warehouse.versions import read_pointer
 
@@ -63,7 +63,7 @@ def _write(folder: Path, files: dict[str, str]) -> None:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyConnection]:
+def built_dir(tmp_path_factory: pytest.TempPathFactory) -> DataDir:
     root = tmp_path_factory.mktemp("exports")
     _write(root / "jira", {"issues.csv": JIRA_ISSUES, **VERSION_LISTS})
     # the deployments fixture holds one bad row on purpose (1 of 4): this test accepts that loss
@@ -77,7 +77,12 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyC
     report = ingest_run.ingest_paths(data, [root], run_id=run_id)
     assert not report.failed, [(r.path, r.error) for r in report.failed]
     build_run.build(data, run_id=run_id, as_of=AS_OF)
-    con = duckdb.connect(str(read_pointer(data).path), read_only=True)
+    return data
+
+
+@pytest.fixture(scope="module")
+def built(built_dir: DataDir) -> Iterator[duckdb.DuckDBPyConnection]:
+    con = duckdb.connect(str(read_pointer(built_dir).path), read_only=True)
     yield con
     con.close()
 
@@ -166,6 +171,43 @@ def test_delivery_records_are_the_deployments_of_their_weeks(built: duckdb.DuckD
         source, count, median = got[week]
         assert (source, count) == ("deployment_records", len(leads)), week
         assert median == (pytest.approx(statistics.median(known)) if known else None), week
+
+
+def test_a_dora_tile_lists_the_deployment_records_of_its_week(
+    built: duckdb.DuckDBPyConnection, built_dir: DataDir, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue #18, point 5: where a week has deployment records, a click on its deployment frequency or
+    lead time for changes lists those records (rpt_metric_definitions' `when`, DECISIONLOG D48), as many
+    as the published base; a week without lists its change requests."""
+    from changeboard.app import data as app_data
+    from changeboard.app.filters import next_period
+
+    monkeypatch.setenv(ENV_DATA_DIR, str(built_dir.root))
+    cur = built.execute("select * from rpt_dora where period_grain = 'week'")
+    names = [d[0] for d in cur.description]
+    rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    sources = {r["deployment_source"] for r in rows}  # None: no deployment, lead times of change requests
+    assert "deployment_records" in sources
+    assert len(sources) > 1
+    for row in rows:
+        start = row["period_start"]
+        for metric, base in (
+            ("deployment_frequency", "deployment_count"),
+            ("lead_time_for_changes", "lead_time_for_changes_count"),
+        ):
+            found = app_data.metric_records(
+                metric=metric, start=start, end=next_period(start, "week"), published=row
+            )
+            assert found is not None
+            assert found.role == "base"
+            assert found.numerator.count() == row[base], (metric, start)
+            model = found.numerator.sql.split(" from ")[1].split()[0]
+            want = (
+                "fct_deployments"
+                if row["deployment_source"] == "deployment_records"
+                else "fct_production_changes"
+            )
+            assert model == want, (metric, start)
 
 
 # -- 7. lead times need dates, not outcomes; references are never dropped silently --------------------

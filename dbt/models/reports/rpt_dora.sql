@@ -4,8 +4,8 @@
     with deployment records of delivery tools (fct_deployments.is_counted_deployment), those
     records, by deployed_at, with their lead times; in any other period the changes that ended
     successfully (successful or successful with issues) on a production CI (or a CI whose
-    environment is unknown), by actual_end_at, with their lead times to production
-    (deployment_source says which). Change fail rate, recovery and rework are the change requests'
+    environment is unknown: fct_production_changes), by actual_end_at, with their lead times to
+    production (deployment_source says which). Change fail rate, recovery and rework are the change requests'
     (ITIL) view. Lead time needs dates, not outcomes: a closed change without a usable close code
     still has a lead time. -#}
 {%- set band_metrics = [
@@ -16,27 +16,16 @@
 ] -%}
 with
 
-changes as (
+production_changes as (
 
-    select * from {{ ref('fct_changes') }}
-
-),
-
-incidents as (
-
-    select * from {{ ref('fct_incidents') }}
+    -- the change requests DORA counts, their recovery times and rework flags: defined once there
+    select * from {{ ref('fct_production_changes') }}
 
 ),
 
 deployments as (
 
     select * from {{ ref('fct_deployments') }}
-
-),
-
-configuration_items as (
-
-    select * from {{ ref('dim_configuration_items') }}
 
 ),
 
@@ -53,83 +42,15 @@ grains as (
 
 ),
 
-production_changes as (
-
-    select changes.*
-    from changes
-    left join configuration_items
-        on configuration_items.ci_id = changes.primary_ci_id
-    where changes.is_delivered
-        and changes.actual_end_at is not null
-        and coalesce(configuration_items.environment, 'production') in ('production', 'prod')
-
-),
-
 recoveries as (
 
-    -- failed changes: actual end -> resolution of the last counted incident they caused;
-    -- a backed-out change without a caused incident recovered when its work ended (0 h)
     select
-        production_changes.change_id,
-        production_changes.actual_end_at,
-        case
-            when max(incidents.resolved_at) is not null
-                then greatest({{ hours_between('production_changes.actual_end_at', 'max(incidents.resolved_at)') }}, 0)
-            when production_changes.is_backed_out then 0.0
-        end as recovery_hours
+        change_id,
+        actual_end_at,
+        failed_deployment_recovery_hours as recovery_hours
     from production_changes
-    left join incidents
-        on incidents.primary_cause_change_id = production_changes.change_id
-    where production_changes.is_completed
-        and production_changes.is_failed
-    group by production_changes.change_id, production_changes.actual_end_at, production_changes.is_backed_out
-
-),
-
-failed_changes as (
-
-    select
-        change_id,
-        primary_ci_id,
-        actual_end_at
-    from changes
-    where is_failed
-        and primary_ci_id is not null
-        and actual_end_at is not null
-
-),
-
-emergency_changes as (
-
-    select
-        change_id,
-        primary_ci_id,
-        opened_at
-    from changes
-    where is_emergency
-        and primary_ci_id is not null
-        and opened_at is not null
-
-),
-
-rework_changes as (
-
-    -- changes raised to fix an incident whose primary cause is another change
-    select incidents.fixed_by_change_id as change_id
-    from incidents
-    where incidents.fixed_by_change_id is not null
-        and incidents.primary_cause_change_id is not null
-        and incidents.primary_cause_change_id <> incidents.fixed_by_change_id
-    union
-    -- emergency changes raised on the same primary CI within the attribution window after a
-    -- failed change ended
-    select emergency_changes.change_id
-    from emergency_changes
-    inner join failed_changes
-        on failed_changes.primary_ci_id = emergency_changes.primary_ci_id
-        and failed_changes.change_id <> emergency_changes.change_id
-        and emergency_changes.opened_at >= failed_changes.actual_end_at
-        and emergency_changes.opened_at <= {{ dbt.dateadd('hour', var('attribution_window_hours'), 'failed_changes.actual_end_at') }}
+    where is_completed
+        and is_failed
 
 ),
 
@@ -172,12 +93,9 @@ change_periods as (
     select
         grains.period_grain,
         {{ period_start('grains.period_grain', 'production_changes.actual_end_at') }} as period_start,
-        production_changes.*,
-        rework_changes.change_id is not null as is_rework
+        production_changes.*
     from production_changes
     cross join grains
-    left join rework_changes
-        on rework_changes.change_id = production_changes.change_id
 
 ),
 

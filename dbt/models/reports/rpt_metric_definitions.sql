@@ -7,7 +7,11 @@
     model holding its records, the timestamp that puts a record in a period and the boolean flags of
     that model that select its numerator's and its denominator's records (all of them true); the app
     lists exactly those records when a tile, a bar or a point is clicked, and
-    assert_metric_records_match_published_counts holds them to the published counts.
+    assert_metric_records_match_published_counts holds them to the published counts. A metric resting
+    on a base (a median, a deployment frequency) declares `base` (the flags of the records its base
+    counts) and `measure` (a median's column, not null in each of them) instead; `when` names the
+    published row's column and value under which the records are another model's (rpt_dora's
+    deployment records, DECISIONLOG D48).
     Targets: each metric's declared default (`target`, `amber` in the meta) unless the build's `targets`
     var (the [targets] table of changeboard.toml, DECISIONLOG D37) sets it. min_base: the smallest
     count (base_column: the denominator, or the records a median rests on) on which a metric's target
@@ -15,7 +19,9 @@
     of changeboard.toml, DECISIONLOG D44), for every metric with a base. -#}
 {%- set fields = ['metric', 'label', 'short_label', 'unit', 'direction', 'model_name', 'value_column', 'numerator_column',
     'denominator_column', 'population', 'event_column', 'band_column', 'confidence_metric', 'description',
-    'base_column', 'record_model', 'record_event_column', 'numerator_flags', 'denominator_flags'] -%}
+    'base_column', 'record_model', 'record_event_column', 'numerator_flags', 'denominator_flags', 'base_flags',
+    'measure_column', 'when_column', 'when_value', 'when_record_model', 'when_record_event_column', 'when_base_flags',
+    'when_measure_column'] -%}
 {%- set rows = [] -%}
 {%- set targets = [] -%}
 {%- set min_base = var('min_base', 20) -%}
@@ -49,7 +55,8 @@
             {%- if record_node is none -%}
                 {{ exceptions.raise_compiler_error('rpt_metric_definitions: metric ' ~ item['metric'] ~ ' takes its records from ' ~ records['model'] ~ ', which is not in the project') }}
             {%- endif -%}
-            {%- for name in [records['event']] + records.get('numerator', []) + records.get('denominator', []) -%}
+            {%- set measure = [records['measure']] if records.get('measure') else [] -%}
+            {%- for name in [records['event']] + records.get('numerator', []) + (records.get('denominator') or []) + (records.get('base') or []) + measure -%}
                 {%- if record_node.columns.get(name) is none -%}
                     {{ exceptions.raise_compiler_error('rpt_metric_definitions: metric ' ~ item['metric'] ~ ' names ' ~ records['model'] ~ '.' ~ name ~ ', which has no documented column') }}
                 {%- endif -%}
@@ -57,17 +64,36 @@
             {%- if (records.get('denominator') is not none) != (item.get('denominator') is not none) -%}
                 {{ exceptions.raise_compiler_error('rpt_metric_definitions: metric ' ~ item['metric'] ~ ' declares denominator records exactly when it has a denominator') }}
             {%- endif -%}
-            {%- do flag_lists.append(records.get('numerator', []) | join(',')) -%}
+            {%- set on_base = item.get('base') is not none and item.get('denominator') is none -%}
+            {%- if (records.get('base') is not none) != on_base or (records.get('numerator') is not none) == on_base -%}
+                {{ exceptions.raise_compiler_error('rpt_metric_definitions: metric ' ~ item['metric'] ~ ' declares base records exactly when it rests on a base without a denominator (a median, a frequency), numerator records otherwise') }}
+            {%- endif -%}
+            {%- set when = records.get('when') or {} -%}
+            {%- if when -%}
+                {%- set when_node = graph.nodes.get('model.' ~ project_name ~ '.' ~ when['model']) -%}
+                {%- if when_node is none or node.columns.get(when['column']) is none or when.get('base') is none -%}
+                    {{ exceptions.raise_compiler_error('rpt_metric_definitions: metric ' ~ item['metric'] ~ ': `when` names a documented column of ' ~ item['model'] ~ ', a model of the project and its base flags') }}
+                {%- endif -%}
+                {%- for name in [when['event']] + when['base'] + ([when['measure']] if when.get('measure') else []) -%}
+                    {%- if when_node.columns.get(name) is none -%}
+                        {{ exceptions.raise_compiler_error('rpt_metric_definitions: metric ' ~ item['metric'] ~ ' names ' ~ when['model'] ~ '.' ~ name ~ ', which has no documented column') }}
+                    {%- endif -%}
+                {%- endfor -%}
+            {%- endif -%}
+            {%- do flag_lists.append(none if records.get('numerator') is none else records['numerator'] | join(',')) -%}
             {%- do flag_lists.append(none if records.get('denominator') is none else records['denominator'] | join(',')) -%}
+            {%- do flag_lists.append(none if records.get('base') is none else records['base'] | join(',')) -%}
+            {%- do flag_lists.append(records.get('measure')) -%}
+            {%- do flag_lists.extend([when.get('column'), when.get('value'), when.get('model'), when.get('event'),
+                none if when.get('base') is none else when['base'] | join(','), when.get('measure')]) -%}
         {%- else -%}
-            {%- do flag_lists.extend([none, none]) -%}
+            {%- do flag_lists.extend([none] * 10) -%}
         {%- endif -%}
         {%- do rows.append([
             item['metric'], item['label'], item.get('short', item['label']), item['unit'], item['direction'], item['model'], item['column'],
             item.get('numerator'), item.get('denominator'), item.get('population'), item.get('event'),
             item.get('band'), item.get('confidence'), column.description | trim, item.get('base', item.get('denominator')),
-            records.get('model'), records.get('event'), flag_lists[0], flag_lists[1]
-        ]) -%}
+            records.get('model'), records.get('event')] + flag_lists) -%}
         {#- an override is a number (the target; amber = target) or a table {target = .., amber = ..} -#}
         {%- set override = overrides.get(item['metric']) -%}
         {%- if override is none -%}
