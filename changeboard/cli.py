@@ -76,41 +76,35 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def _results_table(report: ingest_run.IngestReport) -> Table:
+    # a refused or failed file loads nothing: its rows and records that were not quarantined are
+    # "not loaded", shown only when a file of this run was not loaded
+    not_loaded = any(r.counts.not_loaded or r.file_rows_not_loaded for r in report.results)
     t = Table(
         title="ingest summary",
-        caption="file rows: the export's data rows (of which quarantined); records: what they became "
-        "(one row may give several: a state change, a CI link); records = inserted + updated + "
-        "unchanged + superseded + quarantined",
+        caption="file rows: the export's data rows (of which quarantined"
+        + (", not loaded" if not_loaded else "")
+        + "); records: what they became (one row may give several: a state change, a CI link); records = "
+        "inserted + updated + unchanged + superseded + quarantined"
+        + (" + not loaded (a refused or failed file loads nothing)" if not_loaded else ""),
         show_lines=False,
     )
-    for col in (
-        "file",
-        "source",
-        "status",
-        "file rows",
-        "rows quarantined",
-        "records",
-        "inserted",
-        "updated",
-        "unchanged",
-        "superseded",
-        "quarantined",
-        "s",
-    ):
+    file_cols = ["file rows", "rows quarantined", *(["rows not loaded"] if not_loaded else [])]
+    record_cols = ["records", "inserted", "updated", "unchanged", "superseded", "quarantined"]
+    record_cols += ["not loaded"] if not_loaded else []
+    for col in ("file", "source", "status", *file_cols, *record_cols, "s"):
         t.add_column(col, justify="right" if col not in ("file", "source", "status") else "left")
     for r in report.results:
         c = r.counts
         style = {"failed": "red", "rejected": "bold red", "skipped_duplicate": "dim"}.get(r.status, "")
+        rows = [r.file_rows, r.file_rows_quarantined, *([r.file_rows_not_loaded] if not_loaded else [])]
+        records = [c.rows_read, c.inserted, c.updated, c.unchanged, c.superseded, c.quarantined]
+        records += [c.not_loaded] if not_loaded else []
         t.add_row(
             r.path.name,
             f"{r.source_system or '-'} {r.source_table or ''}",
             f"[{style}]{r.status}[/]" if style else r.status,
-            "-" if r.file_rows is None else f"{r.file_rows:,}",
-            "-" if r.file_rows_quarantined is None else f"{r.file_rows_quarantined:,}",
-            *(
-                f"{v:,}"
-                for v in (c.rows_read, c.inserted, c.updated, c.unchanged, c.superseded, c.quarantined)
-            ),
+            *("-" if v is None else f"{v:,}" for v in rows),
+            *(f"{v:,}" for v in records),
             f"{r.duration_seconds:.1f}",
         )
     return t
@@ -518,8 +512,9 @@ def _print_status(con: duckdb.DuckDBPyConnection) -> None:
     console.print(counts)
     runs = Table(
         title="last ingest runs",
-        caption="file rows: the export's data rows (of which quarantined); records: what they became "
-        "(one row may give several); records = inserted + updated + unchanged + superseded + quarantined",
+        caption="file rows: the export's data rows (of which quarantined, not loaded); records: what they "
+        "became (one row may give several); records = inserted + updated + unchanged + superseded + "
+        "quarantined + not loaded (a refused or failed file loads nothing)",
     )
     cols = {
         "run_id": "run",
@@ -528,12 +523,14 @@ def _print_status(con: duckdb.DuckDBPyConnection) -> None:
         "status || case when replaced_by_run is not null then ' (replaced by ' || replaced_by_run || ')' else '' end": "status",
         "file_rows": "file rows",
         "file_rows_quarantined": "rows quarantined",
+        "file_rows_not_loaded": "rows not loaded",
         "rows_read": "records",
         "inserted": "inserted",
         "updated": "updated",
         "unchanged": "unchanged",
         "superseded": "superseded",
         "quarantined": "quarantined",
+        "not_loaded": "not loaded",
         "started_at": "started",
     }
     for label in cols.values():

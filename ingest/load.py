@@ -81,6 +81,11 @@ alter table meta.ingest_run add column if not exists reading_fingerprint varchar
 alter table meta.ingest_run add column if not exists reading_description varchar;
 alter table meta.ingest_run add column if not exists replaced_by_run bigint;
 alter table meta.ingest_run add column if not exists records_replaced bigint;
+-- issue 17 point 8: a refused or failed file's records and rows that were not loaded (nor quarantined),
+-- so that records = inserted + updated + unchanged + superseded + quarantined + not_loaded holds for
+-- every run, and file rows = rows loaded + rows quarantined + rows not loaded
+alter table meta.ingest_run add column if not exists not_loaded bigint;
+alter table meta.ingest_run add column if not exists file_rows_not_loaded bigint;
 create table if not exists meta.form_sync (
     synced_at timestamp,
     requests bigint,
@@ -127,6 +132,9 @@ class EntityCounts:
     unchanged: int = 0
     superseded: int = 0
     quarantined: int = 0
+    # records of a file refused (too much quarantined) or failed: the file's transaction rolled back,
+    # so none of them is in raw (its quarantined records are still counted as quarantined)
+    not_loaded: int = 0
 
     def add(self, other: EntityCounts) -> None:
         for k in vars(self):
@@ -136,7 +144,12 @@ class EntityCounts:
     def balanced(self) -> bool:
         return (
             self.rows_read
-            == self.inserted + self.updated + self.unchanged + self.superseded + self.quarantined
+            == self.inserted
+            + self.updated
+            + self.unchanged
+            + self.superseded
+            + self.quarantined
+            + self.not_loaded
         )
 
 
@@ -200,6 +213,7 @@ class FileResult:
     counts: EntityCounts = field(default_factory=EntityCounts)
     file_rows: int | None = None  # the file's physical data rows (counts are of records)
     file_rows_quarantined: int | None = None
+    file_rows_not_loaded: int | None = None  # a refused or failed file's rows that were not quarantined
     replaced_note: str | None = None  # what the run replaced of earlier readings of the file
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
@@ -316,20 +330,22 @@ def finish_run(con: duckdb.DuckDBPyConnection, result: FileResult, started: floa
     c = result.counts
     result.duration_seconds = time.perf_counter() - started
     con.execute(
-        "update meta.ingest_run set status = ?, file_rows = ?, file_rows_quarantined = ?, rows_read = ?, "
-        "inserted = ?, updated = ?, unchanged = ?, "
-        "superseded = ?, quarantined = ?, warnings = ?, error = ?, finished_at = ?, duration_seconds = ?, "
+        "update meta.ingest_run set status = ?, file_rows = ?, file_rows_quarantined = ?, "
+        "file_rows_not_loaded = ?, rows_read = ?, inserted = ?, updated = ?, unchanged = ?, "
+        "superseded = ?, quarantined = ?, not_loaded = ?, warnings = ?, error = ?, finished_at = ?, duration_seconds = ?, "
         "source_system = coalesce(?, source_system), source_table = coalesce(?, source_table) where run_id = ?",
         [
             result.status,
             result.file_rows,
             result.file_rows_quarantined,
+            result.file_rows_not_loaded,
             c.rows_read,
             c.inserted,
             c.updated,
             c.unchanged,
             c.superseded,
             c.quarantined,
+            c.not_loaded,
             result.warnings,
             result.error,
             now_utc(),

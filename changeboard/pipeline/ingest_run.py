@@ -316,18 +316,23 @@ def _load_reading(
             # nothing of the file was committed: the ledger says why, and how to load it
             result.status = "rejected"
             result.error = f"{path.name}: {refused.summary}"
+            c = refused.counts
             result.counts = load.EntityCounts(
-                rows_read=refused.counts.rows_read, quarantined=refused.counts.quarantined
+                rows_read=c.rows_read, quarantined=c.quarantined, not_loaded=c.rows_read - c.quarantined
             )
             result.file_rows = refused.file_rows.rows
             result.file_rows_quarantined = refused.file_rows.quarantined
+            result.file_rows_not_loaded = refused.file_rows.rows - refused.file_rows.quarantined
             load.finish_run(con, result, started)
         except Exception as exc:
             result.status = "failed"
             result.error = (
                 _read_error(path, exc) if exc is ahead.failed else f"{path}: {type(exc).__name__}: {exc}"
             )
-            result.counts = load.EntityCounts(rows_read=result.counts.rows_read)  # rolled back: none loaded
+            # rolled back: none loaded (rows_read is what was read before the failure)
+            result.counts = load.EntityCounts(
+                rows_read=result.counts.rows_read, not_loaded=result.counts.rows_read
+            )
             load.finish_run(con, result, started)
     finally:
         ahead.close()

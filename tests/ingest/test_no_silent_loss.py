@@ -67,6 +67,18 @@ def test_a_file_losing_more_than_its_threshold_is_refused_with_the_fix(
     assert query("select status, file_rows, file_rows_quarantined from meta.ingest_run") == [
         ("rejected", 6, 3)
     ]
+    # the refused file's accounting holds for its rows and its records (point 8): what was neither
+    # loaded nor quarantined is "not loaded"
+    rows, bad, not_loaded_rows, records, ins, upd, unch, sup, q, not_loaded = query(
+        "select file_rows, file_rows_quarantined, file_rows_not_loaded, rows_read, inserted, updated, "
+        "unchanged, superseded, quarantined, not_loaded from meta.ingest_run"
+    )[0]
+    assert (rows, bad, not_loaded_rows) == (6, 3, 3)
+    assert (ins, upd, unch, sup) == (0, 0, 0, 0)
+    assert q > 0
+    assert not_loaded > 0
+    assert records == q + not_loaded
+    assert r.counts.balanced
     # The fix the summary names loads every incident; '?' is no CI and no change reference.
     fixed = ingest([f], ExportSettings(extra={"null_values": ["?"]}), strict=True).results[0]
     assert fixed.status == "succeeded", fixed.error
