@@ -365,7 +365,17 @@ def _flatten(record: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _json_records(path: Path, records: str | None) -> Iterator[dict[str, Any]]:
+# The canonical columns that identify a record: a JSON object or array in the source field of one of
+# them is refused (a key '["C2", "C3"]' or a record "without" a key would be loaded or quarantined as
+# something it is not), as the Jira and GitHub readers refuse it (D33).
+IDENTITY_COLUMNS = ("source_id", "number")
+
+
+def _json_records(
+    path: Path, records: str | None, identity: Mapping[str, str] | None = None
+) -> Iterator[dict[str, Any]]:
+    """The export's records, flattened (``a.b`` for a nested field). ``identity``: source field ->
+    the canonical column it identifies the record by; an object or array there refuses the file."""
     import ijson  # loaded when a JSON export is read
 
     if records is None:
@@ -385,6 +395,14 @@ def _json_records(path: Path, records: str | None) -> Iterator[dict[str, Any]]:
                         f"{path}: record {n} holds the key {keys[0]!r} more than once (JSON parsers keep only "
                         "the last value): nothing was loaded (expected each key once per object)"
                     )
+                for field_name, canonical in (identity or {}).items():
+                    if isinstance(value := item.get(field_name), dict | list):
+                        kind = "an object" if isinstance(value, dict) else "an array"
+                        raise ReadError(
+                            f"{path}: record {n}: the field {field_name!r} (mapped to {canonical}) holds "
+                            f"{kind}, not a value: nothing was loaded (map one of its fields, like "
+                            f"{field_name}.<field>, or export the field as text)"
+                        )
                 yield _flatten(item)
         except ijson.JSONError as exc:
             raise ReadError(f"{path}: invalid JSON: {exc}") from exc
@@ -408,7 +426,11 @@ def read_text(path: Path, spec: MappingSpec, settings: ExportSettings) -> tuple[
     if kind == "json":
         parts = []
         first = 1
-        for batch in batched(_json_records(path, spec.records)):
+        identity: dict[str, str] = {}
+        for canonical in IDENTITY_COLUMNS:
+            for h in spec.source_columns.get(canonical, ()):
+                identity[h] = f"{identity[h]} and {canonical}" if h in identity else canonical
+        for batch in batched(_json_records(path, spec.records, identity)):
             parts.append(text_frame(batch, first_row=first))
             first += len(batch)
         if not parts:

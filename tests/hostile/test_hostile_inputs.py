@@ -262,6 +262,38 @@ def test_mapped_json_refuses_a_repeated_key(tmp_path: Path) -> None:
         list(_json_records(p, "records"))
 
 
+@pytest.mark.parametrize(
+    ("value", "kind"), [('["C-2", "C-3"]', "an array"), ('{"value": "C-2"}', "an object")]
+)
+def test_mapped_json_refuses_an_object_or_array_as_the_key(tmp_path: Path, value: str, kind: str) -> None:
+    """A --mapping JSON export whose key field holds an array or an object is refused naming the
+    record and the field (was: the key '["C-2", "C-3"]' loaded, an object quarantined as 'missing')."""
+    from typer.testing import CliRunner
+
+    from changeboard.cli import app
+
+    mapping = tmp_path / "tool.toml"
+    mapping.write_text(
+        'entity = "change"\n[source]\nsystem = "tool"\n[columns]\nsource_id = "ref"\nnumber = "ref"\n'
+        'title = "t"\nupdated_at = "updated"\n',
+        encoding="utf-8",
+    )
+    export = tmp_path / "changes.json"
+    export.write_text(
+        f'[{{"ref": "C-1", "t": "a", "updated": "2026-01-01 10:00:00"}},'
+        f' {{"ref": {value}, "t": "b", "updated": "2026-01-01 10:00:00"}}]',
+        encoding="utf-8",
+    )
+    data_dir = tmp_path / "data"
+    result = CliRunner().invoke(
+        app, ["ingest", str(export), "--mapping", str(mapping), "--data-dir", str(data_dir)]
+    )
+    assert result.exit_code != 0, result.output
+    flat = " ".join(result.output.split())
+    assert f"record 2: the field 'ref' (mapped to source_id and number) holds {kind}" in flat, flat
+    assert "nothing was loaded" in flat
+
+
 def test_servicenow_json_marks_the_record_that_repeats_a_key(tmp_path: Path) -> None:
     """ijson builds records ahead of the one it yields: the repeated key is told against the record
     that holds it (was: record 1 quarantined, record 3 loaded last-wins)."""
