@@ -1636,3 +1636,33 @@ __all__ = [
     "unique_headers",
     "xlsx_text",
 ]
+
+
+class JsonObject(dict):  # type: ignore[type-arg]
+    """A JSON object that notes a key it is given twice (ijson builds objects with ``map_type``;
+    a plain dict keeps the last value without a trace). The note is kept on the object itself:
+    ijson's C backend builds records ahead of the one it yields, so a note kept aside (per thread)
+    was read against the wrong record (an earlier one quarantined, the repeating one loaded)."""
+
+    __slots__ = ("repeats",)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if key in self:
+            if not hasattr(self, "repeats"):
+                self.repeats: list[str] = []
+            self.repeats.append(key)
+        dict.__setitem__(self, key, value)
+
+
+def repeated_keys(value: Any) -> list[str]:
+    """The keys repeated in ``value``'s objects, at any level (objects built as :class:`JsonObject`)."""
+    out: list[str] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            out.extend(getattr(item, "repeats", ()))
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return out

@@ -40,10 +40,12 @@ from changeboard.ingest.base import MAPPED_SYSTEM, ExportSettings, Reading, Sour
 from changeboard.ingest.canonical import DBL, ENTITIES, INT, RECOGNISED_VALUES, accepted_values
 from changeboard.ingest.mapping import DEFAULT_DATE_FORMATS, NO_WORD, MappedFrame, TableMapping, apply_mapping
 from changeboard.ingest.readers import (
+    JsonObject,
     ReadError,
     json_shape,
     normalise_nulls,
     read_csv_text,
+    repeated_keys,
     sniff_kind,
     xlsx_text,
 )
@@ -385,11 +387,9 @@ def _json_records(
         prefix = shape.prefix
     else:
         prefix = f"{records}.item" if records else "item"
-    from changeboard.ingest.sources.servicenow_files import _Object, repeated_keys
-
     with path.open("rb") as f:
         try:
-            for n, item in enumerate(ijson.items(f, prefix, use_float=True, map_type=_Object), start=1):
+            for n, item in enumerate(ijson.items(f, prefix, use_float=True, map_type=JsonObject), start=1):
                 if keys := repeated_keys(item):  # a plain dict would keep the last value without a trace
                     raise ReadError(
                         f"{path}: record {n} holds the key {keys[0]!r} more than once (JSON parsers keep only "

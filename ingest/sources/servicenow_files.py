@@ -38,6 +38,7 @@ from changeboard.ingest.canonical import TS
 from changeboard.ingest.mapping import MappedFrame, TableMapping, apply_mapping
 from changeboard.ingest.readers import (
     READ_ERROR,
+    JsonObject,
     JsonShape,
     ReadError,
     TextBatches,
@@ -46,6 +47,7 @@ from changeboard.ingest.readers import (
     document_limits,
     json_shape,
     normalise_nulls,
+    repeated_keys,
     replace_controls,
     xlsx_text,
 )
@@ -437,44 +439,14 @@ def flatten_record(record: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-class _Object(dict):  # type: ignore[type-arg]
-    """A JSON object that notes a key it is given twice (ijson builds objects with ``map_type``;
-    a plain dict keeps the last value without a trace). The note is kept on the object itself:
-    ijson's C backend builds records ahead of the one it yields, so a note kept aside (per thread)
-    was read against the wrong record (an earlier one quarantined, the repeating one loaded)."""
-
-    __slots__ = ("repeats",)
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        if key in self:
-            if not hasattr(self, "repeats"):
-                self.repeats: list[str] = []
-            self.repeats.append(key)
-        dict.__setitem__(self, key, value)
-
-
-def repeated_keys(value: Any) -> list[str]:
-    """The keys repeated in ``value``'s objects, at any level (objects built as :class:`_Object`)."""
-    out: list[str] = []
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            out.extend(getattr(item, "repeats", ()))
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return out
-
-
 def iter_json_records(path: Path, shape: JsonShape) -> Iterator[dict[str, Any]]:
     """The records of a JSON export, one by one (ijson, constant memory). A record holding a key
-    twice (at any level) is marked: see :func:`repeated_keys`."""
+    twice (at any level) is marked: see :func:`~changeboard.ingest.readers.repeated_keys`."""
     import ijson
 
     with path.open("rb") as f:
         try:
-            yield from ijson.items(f, shape.prefix, use_float=True, map_type=_Object)
+            yield from ijson.items(f, shape.prefix, use_float=True, map_type=JsonObject)
         except ijson.JSONError as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ReadError(
@@ -484,7 +456,7 @@ def iter_json_records(path: Path, shape: JsonShape) -> Iterator[dict[str, Any]]:
 
 
 def _with_repeats(records: Iterator[Any]) -> Iterator[tuple[Any, list[str]]]:
-    """Each record with the keys it repeats (see :class:`_Object`)."""
+    """Each record with the keys it repeats (see :class:`~changeboard.ingest.readers.JsonObject`)."""
     for record in records:
         yield record, repeated_keys(record)
 
