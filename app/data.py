@@ -332,7 +332,7 @@ def outcome_counts(
     by: str,
     start: date,
     end: date,
-    filters: Mapping[str, str] | None = None,
+    filters: Mapping[str, str | None] | None = None,
 ) -> pl.DataFrame:
     """The published outcome counts and rates of the periods starting in [start, end) and the changes
     every filter selects, by ``by`` (a filter column, primary_ci_name or period_start) as
