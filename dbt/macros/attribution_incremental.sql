@@ -29,7 +29,7 @@
     {%- if is_incremental() -%}
         {%- if attribution_previous_version() -%}
             attach if not exists '{{ attribution_previous_version() }}' as changeboard_previous (read_only);
-            create or replace table {{ attribution_affected_relation() }} as {{ attribution_affected_incidents() }};
+            {{ attribution_affected_incidents_steps() }}
             delete from {{ this }} where incident_id in (select incident_id from {{ attribution_affected_relation() }});
         {%- else -%}
             delete from {{ this }};
@@ -162,8 +162,14 @@
     semi join {{ changes }} as c on c.change_id = change_services.change_id
 {%- endmacro %}
 
-{% macro attribution_affected_incidents() -%}
-    {#- The incidents whose candidate changes can differ from the previous version's:
+{% macro attribution_step(name, sql) -%}
+    {#- One step of the affected-incident list: a temporary table of this connection. -#}
+    create or replace temp table {{ name }} as {{ sql }};
+{%- endmacro %}
+
+{% macro attribution_affected_incidents_steps() -%}
+    {#- Statements that write the incidents whose candidate changes can differ from the previous
+        version's into attribution_affected_relation():
         1. their own inputs differ (incident fingerprint);
         2. they name, explicitly, the old or new number of a changed change;
         3. the previous version attributed them to a changed change;
@@ -174,165 +180,167 @@
            touch, so a touch changes nothing for incidents behind a later unchanged one, and a
            picked touch counts only up to its window end.
         A change is changed when its fingerprint differs or a CI it names has different neighbour
-        rows (a CMDB relationship or a CI name changed). -#}
+        rows (a CMDB relationship or a CI name changed).
+        One temporary table per step, not one query: as one statement of common table expressions
+        the fingerprints of millions of incidents, the neighbour comparison and the incident keys
+        were held in memory at once (the 1M-change build ran out of its 3 GB there, D41); each step
+        now ends before the next starts, and the last ones probe the incidents with the few changed
+        touches instead of joining every incident's keys. -#}
     {%- set change_cis = ref('int_changes_joined_to_configuration_items') -%}
     {%- set neighbours = ref('int_configuration_items_joined_to_neighbours') -%}
     {%- set change_services = ref('int_changes_joined_to_services') -%}
+    {%- set incident_cis = ref('int_incidents_joined_to_configuration_items') -%}
+    {%- set incidents = ref('stg_canonical__incidents') -%}
     {%- set prev_change_cis = attribution_previous(change_cis) -%}
     {%- set prev_neighbours = attribution_previous(neighbours) -%}
     {%- set prev_change_services = attribution_previous(change_services) -%}
     {%- set window_hours = var('attribution_window_hours') -%}
-    with
-    new_incident_fp as ({{ attribution_incident_fingerprints() }}),
-    new_change_fp as ({{ attribution_change_fingerprints() }}),
-    prev_incident_fp as (select * from changeboard_previous.{{ this.schema }}.int_attribution_incident_fingerprints),
-    prev_change_fp as (select * from changeboard_previous.{{ this.schema }}.int_attribution_change_fingerprints),
-    changed_incidents as (
+    {%- set touch_columns -%}
+        t.match_level, t.touched_id, fp.window_start_at, fp.actual_end_at,
+        coalesce(fp.actual_end_at, fp.window_start_at) + interval ({{ window_hours }}) hour as window_end_at
+    {%- endset -%}
+
+    {{ attribution_step('cb_affected__changed_incidents', "
         select coalesce(n.incident_id, p.incident_id) as incident_id
-        from new_incident_fp as n
-        full join prev_incident_fp as p on p.incident_id = n.incident_id
+        from (" ~ attribution_incident_fingerprints() ~ ") as n
+        full join changeboard_previous." ~ this.schema ~ ".int_attribution_incident_fingerprints as p
+            on p.incident_id = n.incident_id
         where n.fingerprint is distinct from p.fingerprint
-    ),
-    changed_changes_direct as (
+    ") }}
+    {{ attribution_step('cb_affected__new_change_fp', attribution_change_fingerprints()) }}
+    {{ attribution_step('cb_affected__prev_change_fp',
+        "select * from changeboard_previous." ~ this.schema ~ ".int_attribution_change_fingerprints") }}
+    {{ attribution_step('cb_affected__neighbour_cis', "
+        select ci_id from (
+            (select ci_id, neighbour_ci_id, hops, relationship_path from " ~ neighbours ~ "
+             except all
+             select ci_id, neighbour_ci_id, hops, relationship_path from " ~ prev_neighbours ~ ")
+            union all
+            (select ci_id, neighbour_ci_id, hops, relationship_path from " ~ prev_neighbours ~ "
+             except all
+             select ci_id, neighbour_ci_id, hops, relationship_path from " ~ neighbours ~ ")
+        ) group by ci_id
+    ") }}
+    {{ attribution_step('cb_affected__changed_changes', "
         select coalesce(n.change_id, p.change_id) as change_id
-        from new_change_fp as n
-        full join prev_change_fp as p on p.change_id = n.change_id
+        from cb_affected__new_change_fp as n
+        full join cb_affected__prev_change_fp as p on p.change_id = n.change_id
         where n.fingerprint is distinct from p.fingerprint
-    ),
-    neighbour_differences as (
-        (select ci_id, neighbour_ci_id, hops, relationship_path from {{ neighbours }}
-         except all
-         select ci_id, neighbour_ci_id, hops, relationship_path from {{ prev_neighbours }})
-        union all
-        (select ci_id, neighbour_ci_id, hops, relationship_path from {{ prev_neighbours }}
-         except all
-         select ci_id, neighbour_ci_id, hops, relationship_path from {{ neighbours }})
-    ),
-    changed_changes as (
-        select change_id from changed_changes_direct
         union
-        select change_cis.change_id from {{ change_cis }} as change_cis
-        semi join neighbour_differences as d on d.ci_id = change_cis.ci_id
+        select change_cis.change_id from " ~ change_cis ~ " as change_cis
+        semi join cb_affected__neighbour_cis as d on d.ci_id = change_cis.ci_id
         union
-        select change_cis.change_id from {{ prev_change_cis }} as change_cis
-        semi join neighbour_differences as d on d.ci_id = change_cis.ci_id
-    ),
-    changed_numbers as (
-        select number_key from new_change_fp semi join changed_changes using (change_id)
+        select change_cis.change_id from " ~ prev_change_cis ~ " as change_cis
+        semi join cb_affected__neighbour_cis as d on d.ci_id = change_cis.ci_id
+    ") }}
+    {{ attribution_step('cb_affected__changed_numbers', "
+        select number_key from cb_affected__new_change_fp semi join cb_affected__changed_changes using (change_id)
         union
-        select number_key from prev_change_fp semi join changed_changes using (change_id)
-    ),
-    changed_touches as (
-        select t.match_level, t.touched_id, fp.window_start_at, fp.actual_end_at,
-            coalesce(fp.actual_end_at, fp.window_start_at) + interval ({{ window_hours }}) hour as window_end_at
-        from ({{ attribution_touches_of(change_cis, neighbours, change_services, 'changed_changes') }}) as t
-        inner join new_change_fp as fp on fp.change_id = t.change_id
+        select number_key from cb_affected__prev_change_fp semi join cb_affected__changed_changes using (change_id)
+    ") }}
+    {{ attribution_step('cb_affected__changed_touches', "
+        select " ~ touch_columns ~ "
+        from (" ~ attribution_touches_of(change_cis, neighbours, change_services, 'cb_affected__changed_changes') ~ ") as t
+        inner join cb_affected__new_change_fp as fp on fp.change_id = t.change_id
         union
-        select t.match_level, t.touched_id, fp.window_start_at, fp.actual_end_at,
-            coalesce(fp.actual_end_at, fp.window_start_at) + interval ({{ window_hours }}) hour as window_end_at
-        from ({{ attribution_touches_of(prev_change_cis, prev_neighbours, prev_change_services, 'changed_changes') }}) as t
-        inner join prev_change_fp as fp on fp.change_id = t.change_id
-    ),
-    changed_keys as (
-        select distinct match_level, touched_id from changed_touches
-    ),
-    unchanged_changes_on_keys as (
-        -- the changes that are not changed and touch a changed key (candidates for "next touch")
-        select change_cis.change_id from {{ change_cis }} as change_cis
-        semi join changed_keys as k on k.match_level = 0 and k.touched_id = change_cis.ci_id
+        select " ~ touch_columns ~ "
+        from (" ~ attribution_touches_of(prev_change_cis, prev_neighbours, prev_change_services, 'cb_affected__changed_changes') ~ ") as t
+        inner join cb_affected__prev_change_fp as fp on fp.change_id = t.change_id
+    ") }}
+    {{ attribution_step('cb_affected__changed_keys',
+        "select distinct match_level, touched_id from cb_affected__changed_touches") }}
+    {#- the changes that are not changed and touch a changed key (candidates for the next touch) -#}
+    {{ attribution_step('cb_affected__unchanged_changes_on_keys', "
+        select change_cis.change_id from " ~ change_cis ~ " as change_cis
+        semi join cb_affected__changed_keys as k on k.match_level = 0 and k.touched_id = change_cis.ci_id
         union
-        select change_cis.change_id from {{ change_cis }} as change_cis
-        inner join {{ neighbours }} as neighbours on neighbours.ci_id = change_cis.ci_id
-        semi join changed_keys as k on k.match_level = neighbours.hops and k.touched_id = neighbours.neighbour_ci_id
+        select change_cis.change_id from " ~ change_cis ~ " as change_cis
+        inner join " ~ neighbours ~ " as neighbours on neighbours.ci_id = change_cis.ci_id
+        semi join cb_affected__changed_keys as k on k.match_level = neighbours.hops and k.touched_id = neighbours.neighbour_ci_id
         union
-        select change_services.change_id from {{ change_services }} as change_services
-        semi join changed_keys as k on k.match_level = 3 and k.touched_id = change_services.service_id
+        select change_services.change_id from " ~ change_services ~ " as change_services
+        semi join cb_affected__changed_keys as k on k.match_level = 3 and k.touched_id = change_services.service_id
         except
-        select change_id from changed_changes
-    ),
-    unchanged_touches as (
-        select t.match_level, t.touched_id, fp.window_start_at, fp.actual_end_at,
-            coalesce(fp.actual_end_at, fp.window_start_at) + interval ({{ window_hours }}) hour as window_end_at
-        from ({{ attribution_touches_of(change_cis, neighbours, change_services, 'unchanged_changes_on_keys') }}) as t
-        inner join new_change_fp as fp on fp.change_id = t.change_id
-        semi join changed_keys as k on k.match_level = t.match_level and k.touched_id = t.touched_id
-    ),
-    unchanged_start_groups as (
-        -- per key and start time, the latest window end of the unchanged touches starting then
-        select match_level, touched_id, window_start_at, max(window_end_at) as window_end_at
-        from unchanged_touches
-        where window_start_at is not null
-        group by all
-    ),
-    start_regions as (
-        -- from the changed touch's start until the next unchanged start, and no later than the
-        -- window end of the changed touch or of the unchanged touch it hides (or uncovers)
+        select change_id from cb_affected__changed_changes
+    ") }}
+    {{ attribution_step('cb_affected__unchanged_touches', "
+        select " ~ touch_columns ~ "
+        from (" ~ attribution_touches_of(change_cis, neighbours, change_services, 'cb_affected__unchanged_changes_on_keys') ~ ") as t
+        inner join cb_affected__new_change_fp as fp on fp.change_id = t.change_id
+        semi join cb_affected__changed_keys as k on k.match_level = t.match_level and k.touched_id = t.touched_id
+    ") }}
+    {#- start regions: from the changed touch's start until the next unchanged start, and no later
+        than the window end of the changed touch or of the unchanged touch it hides (or uncovers);
+        end regions: an unchanged touch that ended before it ended no later, so its window ends no later -#}
+    {{ attribution_step('cb_affected__regions', "
+        with unchanged_start_groups as (
+            select match_level, touched_id, window_start_at, max(window_end_at) as window_end_at
+            from cb_affected__unchanged_touches
+            where window_start_at is not null
+            group by all
+        )
         select
             c.match_level,
             c.touched_id,
             c.window_start_at as region_start,
             next_touch.window_start_at as region_end,
             greatest(c.window_end_at, coalesce(hidden.window_end_at, c.window_end_at)) as region_last
-        from (select * from changed_touches where window_start_at is not null) as c
+        from (select * from cb_affected__changed_touches where window_start_at is not null) as c
         asof left join unchanged_start_groups as next_touch
             on next_touch.match_level = c.match_level and next_touch.touched_id = c.touched_id
             and next_touch.window_start_at > c.window_start_at
         asof left join unchanged_start_groups as hidden
             on hidden.match_level = c.match_level and hidden.touched_id = c.touched_id
             and hidden.window_start_at <= c.window_start_at
-    ),
-    end_regions as (
-        -- an unchanged touch that ended before it ended no later, so its window ends no later
+        union all
         select
             c.match_level,
             c.touched_id,
             c.actual_end_at as region_start,
             next_touch.actual_end_at as region_end,
             c.window_end_at as region_last
-        from (select * from changed_touches where actual_end_at is not null) as c
-        asof left join (select * from unchanged_touches where actual_end_at is not null) as next_touch
+        from (select * from cb_affected__changed_touches where actual_end_at is not null) as c
+        asof left join (select * from cb_affected__unchanged_touches where actual_end_at is not null) as next_touch
             on next_touch.match_level = c.match_level and next_touch.touched_id = c.touched_id
             and next_touch.actual_end_at > c.actual_end_at
-    ),
-    regions as (
-        select * from start_regions
-        union all
-        select * from end_regions
-    ),
-    incident_keys as (
-        select incident_cis.incident_id, incidents.opened_at, levels.match_level,
-            case when levels.match_level = 3 then incident_cis.service_id else incident_cis.ci_id end as match_id
-        from {{ ref('int_incidents_joined_to_configuration_items') }} as incident_cis
-        inner join {{ ref('stg_canonical__incidents') }} as incidents on incidents.incident_id = incident_cis.incident_id
-        cross join (values (0), (1), (2), (3)) as levels (match_level)
+    ") }}
+    {#- an incident's keys: its CIs at levels 0-2 (the CI and its neighbours), its service at level 3 -#}
+    {{ attribution_step('cb_affected__touched_incidents', "
+        with keyed as (
+            select incident_cis.incident_id, regions.region_start, regions.region_end, regions.region_last
+            from " ~ incident_cis ~ " as incident_cis
+            inner join cb_affected__regions as regions
+                on regions.match_level in (0, 1, 2) and regions.touched_id = incident_cis.ci_id
+            union all
+            select incident_cis.incident_id, regions.region_start, regions.region_end, regions.region_last
+            from " ~ incident_cis ~ " as incident_cis
+            inner join cb_affected__regions as regions
+                on regions.match_level = 3 and regions.touched_id = incident_cis.service_id
+        )
+        select distinct keyed.incident_id
+        from keyed
+        inner join " ~ incidents ~ " as incidents on incidents.incident_id = keyed.incident_id
         where incidents.opened_at is not null
-    ),
-    touched_incidents as (
-        select incident_keys.incident_id
-        from incident_keys
-        inner join regions
-            on regions.match_level = incident_keys.match_level
-            and regions.touched_id = incident_keys.match_id
-            and incident_keys.opened_at >= regions.region_start
-            and (regions.region_end is null or incident_keys.opened_at < regions.region_end)
-            and incident_keys.opened_at <= regions.region_last
-    ),
-    explicit_incidents as (
-        select incident_id from {{ ref('stg_canonical__incidents') }}
-        where lower(caused_by_change_ref) in (select number_key from changed_numbers)
+            and incidents.opened_at >= keyed.region_start
+            and (keyed.region_end is null or incidents.opened_at < keyed.region_end)
+            and incidents.opened_at <= keyed.region_last
+    ") }}
+    create or replace table {{ attribution_affected_relation() }} as
+        select incident_id from cb_affected__changed_incidents
+        union
+        select incident_id from {{ incidents }}
+        where lower(caused_by_change_ref) in (select number_key from cb_affected__changed_numbers)
         union
         select incident_id from {{ ref('stg_canonical__incident_links') }}
         where kind = 'caused_by' and target_type = 'change'
-            and lower(target_ref) in (select number_key from changed_numbers)
-    ),
-    previously_attributed as (
-        select incident_id from {{ this }} semi join changed_changes using (change_id)
-    )
-    select incident_id from changed_incidents
-    union
-    select incident_id from explicit_incidents
-    union
-    select incident_id from previously_attributed
-    union
-    select incident_id from touched_incidents
+            and lower(target_ref) in (select number_key from cb_affected__changed_numbers)
+        union
+        select incident_id from {{ this }} semi join cb_affected__changed_changes using (change_id)
+        union
+        select incident_id from cb_affected__touched_incidents;
+    {%- for step in ['changed_incidents', 'new_change_fp', 'prev_change_fp', 'neighbour_cis', 'changed_changes',
+                     'changed_numbers', 'changed_touches', 'changed_keys', 'unchanged_changes_on_keys',
+                     'unchanged_touches', 'regions', 'touched_incidents'] %}
+    drop table if exists temp.cb_affected__{{ step }};
+    {%- endfor %}
 {%- endmacro %}
