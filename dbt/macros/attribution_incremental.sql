@@ -162,6 +162,15 @@
     semi join {{ changes }} as c on c.change_id = change_services.change_id
 {%- endmacro %}
 
+{% macro attribution_neighbour_touches_of(change_cis, side) -%}
+    {#- The touches (change, hops, neighbour CI) that a differing neighbour row (side 'new': in this
+        build only, 'old': in the previous version only) gives the changes on its CI. -#}
+    select change_cis.change_id, d.hops as match_level, d.neighbour_ci_id as touched_id
+    from {{ change_cis }} as change_cis
+    inner join cb_affected__neighbour_differences as d on d.side = '{{ side }}' and d.ci_id = change_cis.ci_id
+    where not coalesce(change_cis.is_service, false)
+{%- endmacro %}
+
 {% macro attribution_step(name, sql) -%}
     {#- One step of the affected-incident list: a temporary table of this connection. -#}
     create or replace temp table {{ name }} as {{ sql }};
@@ -179,8 +188,11 @@
            of the unchanged touch it hides or uncovers: the as-of joins pick the latest preceding
            touch, so a touch changes nothing for incidents behind a later unchanged one, and a
            picked touch counts only up to its window end.
-        A change is changed when its fingerprint differs or a CI it names has different neighbour
-        rows (a CMDB relationship or a CI name changed).
+        A change is changed when its fingerprint differs; a touch is changed when it belongs to a
+        changed change or to a neighbour row that differs (a CMDB relationship or a CI name on the
+        path changed): only those touches, not every touch of the changes on that CI (a relationship
+        edit on a busy CI marked 124k of 1.15M changes changed at 1M, and nearly every change was
+        then read as an unchanged neighbour).
         One temporary table per step, not one query: as one statement of common table expressions
         the fingerprints of millions of incidents, the neighbour comparison and the incident keys
         were held in memory at once (the 1M-change build ran out of its 3 GB there, D41); each step
@@ -210,64 +222,77 @@
     {{ attribution_step('cb_affected__new_change_fp', attribution_change_fingerprints()) }}
     {{ attribution_step('cb_affected__prev_change_fp',
         "select * from changeboard_previous." ~ this.schema ~ ".int_attribution_change_fingerprints") }}
-    {{ attribution_step('cb_affected__neighbour_cis', "
-        select ci_id from (
-            (select ci_id, neighbour_ci_id, hops, relationship_path from " ~ neighbours ~ "
-             except all
-             select ci_id, neighbour_ci_id, hops, relationship_path from " ~ prev_neighbours ~ ")
-            union all
-            (select ci_id, neighbour_ci_id, hops, relationship_path from " ~ prev_neighbours ~ "
-             except all
-             select ci_id, neighbour_ci_id, hops, relationship_path from " ~ neighbours ~ ")
-        ) group by ci_id
+    {#- the neighbour rows that differ: a CMDB relationship or a CI name on the path changed -#}
+    {{ attribution_step('cb_affected__neighbour_differences', "
+        select 'new' as side, ci_id, neighbour_ci_id, hops from (
+            select ci_id, neighbour_ci_id, hops, relationship_path from " ~ neighbours ~ "
+            except all
+            select ci_id, neighbour_ci_id, hops, relationship_path from " ~ prev_neighbours ~ "
+        )
+        union all
+        select 'old' as side, ci_id, neighbour_ci_id, hops from (
+            select ci_id, neighbour_ci_id, hops, relationship_path from " ~ prev_neighbours ~ "
+            except all
+            select ci_id, neighbour_ci_id, hops, relationship_path from " ~ neighbours ~ "
+        )
     ") }}
     {{ attribution_step('cb_affected__changed_changes', "
         select coalesce(n.change_id, p.change_id) as change_id
         from cb_affected__new_change_fp as n
         full join cb_affected__prev_change_fp as p on p.change_id = n.change_id
         where n.fingerprint is distinct from p.fingerprint
-        union
-        select change_cis.change_id from " ~ change_cis ~ " as change_cis
-        semi join cb_affected__neighbour_cis as d on d.ci_id = change_cis.ci_id
-        union
-        select change_cis.change_id from " ~ prev_change_cis ~ " as change_cis
-        semi join cb_affected__neighbour_cis as d on d.ci_id = change_cis.ci_id
     ") }}
     {{ attribution_step('cb_affected__changed_numbers', "
         select number_key from cb_affected__new_change_fp semi join cb_affected__changed_changes using (change_id)
         union
         select number_key from cb_affected__prev_change_fp semi join cb_affected__changed_changes using (change_id)
     ") }}
+    {#- every touch of a changed change, before and after, and the touches that a differing
+        neighbour row adds or removes for an unchanged change (its other touches stay as they were) -#}
     {{ attribution_step('cb_affected__changed_touches', "
-        select " ~ touch_columns ~ "
+        select 'new' as side, t.change_id, " ~ touch_columns ~ "
         from (" ~ attribution_touches_of(change_cis, neighbours, change_services, 'cb_affected__changed_changes') ~ ") as t
         inner join cb_affected__new_change_fp as fp on fp.change_id = t.change_id
         union
-        select " ~ touch_columns ~ "
+        select 'old' as side, t.change_id, " ~ touch_columns ~ "
         from (" ~ attribution_touches_of(prev_change_cis, prev_neighbours, prev_change_services, 'cb_affected__changed_changes') ~ ") as t
+        inner join cb_affected__prev_change_fp as fp on fp.change_id = t.change_id
+        union
+        select 'new' as side, t.change_id, " ~ touch_columns ~ "
+        from (" ~ attribution_neighbour_touches_of(change_cis, 'new') ~ ") as t
+        inner join cb_affected__new_change_fp as fp on fp.change_id = t.change_id
+        union
+        select 'old' as side, t.change_id, " ~ touch_columns ~ "
+        from (" ~ attribution_neighbour_touches_of(prev_change_cis, 'old') ~ ") as t
         inner join cb_affected__prev_change_fp as fp on fp.change_id = t.change_id
     ") }}
     {{ attribution_step('cb_affected__changed_keys',
         "select distinct match_level, touched_id from cb_affected__changed_touches") }}
-    {#- the changes that are not changed and touch a changed key (candidates for the next touch) -#}
-    {{ attribution_step('cb_affected__unchanged_changes_on_keys', "
-        select change_cis.change_id from " ~ change_cis ~ " as change_cis
-        semi join cb_affected__changed_keys as k on k.match_level = 0 and k.touched_id = change_cis.ci_id
-        union
-        select change_cis.change_id from " ~ change_cis ~ " as change_cis
-        inner join " ~ neighbours ~ " as neighbours on neighbours.ci_id = change_cis.ci_id
-        semi join cb_affected__changed_keys as k on k.match_level = neighbours.hops and k.touched_id = neighbours.neighbour_ci_id
-        union
-        select change_services.change_id from " ~ change_services ~ " as change_services
-        semi join cb_affected__changed_keys as k on k.match_level = 3 and k.touched_id = change_services.service_id
-        except
-        select change_id from cb_affected__changed_changes
-    ") }}
+    {#- this build's touches on a changed key that are not changed touches (candidates for the
+        next touch); the neighbour rows filtered by the keys before they meet the changes' CIs -#}
     {{ attribution_step('cb_affected__unchanged_touches', "
         select " ~ touch_columns ~ "
-        from (" ~ attribution_touches_of(change_cis, neighbours, change_services, 'cb_affected__unchanged_changes_on_keys') ~ ") as t
+        from (
+            select change_cis.change_id, 0 as match_level, change_cis.ci_id as touched_id
+            from " ~ change_cis ~ " as change_cis
+            semi join cb_affected__changed_keys as k on k.match_level = 0 and k.touched_id = change_cis.ci_id
+            where not coalesce(change_cis.is_service, false)
+            union
+            select change_cis.change_id, neighbours.hops as match_level, neighbours.neighbour_ci_id as touched_id
+            from " ~ change_cis ~ " as change_cis
+            inner join (
+                select n.ci_id, n.hops, n.neighbour_ci_id from " ~ neighbours ~ " as n
+                semi join cb_affected__changed_keys as k on k.match_level = n.hops and k.touched_id = n.neighbour_ci_id
+            ) as neighbours on neighbours.ci_id = change_cis.ci_id
+            where not coalesce(change_cis.is_service, false)
+            union
+            select change_services.change_id, 3 as match_level, change_services.service_id as touched_id
+            from " ~ change_services ~ " as change_services
+            semi join cb_affected__changed_keys as k on k.match_level = 3 and k.touched_id = change_services.service_id
+        ) as t
+        anti join (select change_id, match_level, touched_id from cb_affected__changed_touches where side = 'new') as c
+            on c.change_id = t.change_id and c.match_level = t.match_level and c.touched_id = t.touched_id
         inner join cb_affected__new_change_fp as fp on fp.change_id = t.change_id
-        semi join cb_affected__changed_keys as k on k.match_level = t.match_level and k.touched_id = t.touched_id
     ") }}
     {#- start regions: from the changed touch's start until the next unchanged start, and no later
         than the window end of the changed touch or of the unchanged touch it hides (or uncovers);
@@ -338,9 +363,9 @@
         select incident_id from {{ this }} semi join cb_affected__changed_changes using (change_id)
         union
         select incident_id from cb_affected__touched_incidents;
-    {%- for step in ['changed_incidents', 'new_change_fp', 'prev_change_fp', 'neighbour_cis', 'changed_changes',
-                     'changed_numbers', 'changed_touches', 'changed_keys', 'unchanged_changes_on_keys',
-                     'unchanged_touches', 'regions', 'touched_incidents'] %}
+    {%- for step in ['changed_incidents', 'new_change_fp', 'prev_change_fp', 'neighbour_differences', 'changed_changes',
+                     'changed_numbers', 'changed_touches', 'changed_keys', 'unchanged_touches', 'regions',
+                     'touched_incidents'] %}
     drop table if exists temp.cb_affected__{{ step }};
     {%- endfor %}
 {%- endmacro %}
