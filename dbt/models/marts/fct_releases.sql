@@ -1,6 +1,6 @@
 {#- One row per release (identified by its source system, project / repository and number: two
-    projects' versions of one name are two releases): its member changes, deployment time, release lead time, the incidents
-    it caused and its failure flag. Release-caused incidents are read from fct_incidents
+    projects' versions of one name are two releases): its member changes, deployment time (defined once in
+    int_releases_joined_to_member_changes), release lead time, the incidents it caused and its failure flag. Release-caused incidents are read from fct_incidents
     (primary_cause_release_id: the release of the incident's primary cause change, an explicit
     release link, or an inference against the deployment time), so each incident counts for at
     most one release. Definitions: models/docs.md. -#}
