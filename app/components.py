@@ -552,7 +552,7 @@ def open_category(
 
 def records_dialog(metric: Metric, scope: Scope, published: Mapping[str, object] | None = None) -> None:
     """Open a dialog listing the records behind ``metric`` in ``scope``: its numerator and its
-    denominator, or for a median or a frequency the records of its base (paged, with the CSV), read
+    denominator, or for a median, a frequency or a sum the records of its base (paged, with the CSV), read
     with the flags the metric declares in the warehouse; ``published``: the tile's published row (it
     says whose records a DORA period's are)."""
     found = app_data.metric_records(
@@ -571,7 +571,10 @@ def records_dialog(metric: Metric, scope: Scope, published: Mapping[str, object]
         stem = f"{metric.metric}_{scope.start}"
         if found.role == "base":
             if found.measure is not None:
-                st.caption(f"The value is the median of {labels().column(found.measure)} over these records.")
+                st.caption(
+                    f"The value is the {found.aggregate or 'median'} of {labels().column(found.measure)} "
+                    "over these records."
+                )
             drilldown(
                 found.numerator,
                 title=f"Base: {metric.population or 'records'}",
@@ -667,6 +670,7 @@ class Metric:
     base_column: str | None = None
     min_base: int | None = None
     record_model: str | None = None  # the metric declares the records behind it (click-through)
+    measure_column: str | None = None  # a median's or a sum's column over its base records
 
     @property
     def help(self) -> str:
@@ -762,7 +766,7 @@ def metric_tile(
             help=f"The {m.label.lower()} records of {scope.words}: "
             + (
                 "the records it rests on"
-                if m.base_column and not m.numerator_column
+                if (m.base_column or m.measure_column) and not m.numerator_column
                 else "numerator and denominator"
             )
             + ", with the CSV.",

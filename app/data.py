@@ -46,7 +46,7 @@ CHANGE_SUBSETS = {
     "disagreement": "is_completed and (is_failed_itil <> is_failed_incident)",
     "unauthorized": "is_completed and is_unauthorized",
     "outside_window": "is_completed and is_outside_window",
-    "window_checked": "is_completed and is_outside_window is not null",
+    "window_checked": "is_completed and is_window_checked",
     "emergency": "is_emergency",
     "caused_incident": "has_caused_incident",
     "open": "state_category in ('open', 'in_progress')",
@@ -1075,8 +1075,11 @@ INCIDENT_RECORD_COLUMNS = (
     "primary_cause_method",
     "primary_cause_confidence",
     "primary_cause_evidence",
+    "primary_cause_release_deployed_at",
     "is_change_caused",
     "is_release_caused",
+    "is_outage",
+    "primary_cause_release_id",
     "incident_id",
 )
 PRODUCTION_CHANGE_COLUMNS = (
@@ -1133,15 +1136,16 @@ _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 @dataclass(frozen=True)
 class MetricRecords:
     """The records behind one value of a declared metric: its numerator's (for a count: the records it
-    counts; for a metric resting on a base, a median or a frequency: the records of its base, ``role``
-    'base', with ``measure`` the column whose median the value is) and its denominator's (None for a
-    count or a base)."""
+    counts; for a metric resting on a base, a median, a frequency or a sum: the records of its base,
+    ``role`` 'base', with ``measure`` the column whose median or sum (``aggregate``) the value is) and
+    its denominator's (None for a count or a base)."""
 
     metric: str
     numerator: Records
     denominator: Records | None
     role: str = "numerator"
     measure: str | None = None
+    aggregate: str | None = None  # median or sum (rpt_metric_definitions.measure_aggregate)
 
 
 def _identifier(name: str) -> str:
@@ -1168,7 +1172,8 @@ def metric_records(
     """The records behind ``metric`` in [start, end): those of its declared model whose declared event
     falls in the period and whose declared flags are all true (and, for a median, whose measure is
     known), under the record ``filters`` (fct_changes column -> value; an incident is filtered by the
-    change that caused it, a release by its member changes, a deployment record not at all) and a chart's ``category`` (a
+    change that caused it, or, for a metric fct_releases publishes, by its release's member changes as
+    the release tiles are; a release by its member changes, a deployment record not at all) and a chart's ``category`` (a
     fct_changes column and its value, None for '(none)'). ``published``: the metric's published row of
     the period, which says, for a metric declaring ``when`` (rpt_dora's deployment_source), whose
     records the period's are. None when the metric declares no records, or declares ``when`` and no
@@ -1203,6 +1208,9 @@ def metric_records(
     scope = ""
     if clauses and model in CHANGE_RECORD_MODELS:
         scope = "".join(f" and {c}" for c in clauses)
+    elif clauses and model == "fct_incidents" and row["model_name"] == "fct_releases":
+        # counted on a release (release-caused incidents): the releases with a member change the filters select
+        scope = f" and primary_cause_release_id in (select release_id from fct_changes where {' and '.join(clauses)})"
     elif clauses and model == "fct_incidents":
         scope = f" and primary_cause_change_id in (select change_id from fct_changes where {' and '.join(clauses)})"
     elif clauses and model == "fct_releases":  # the releases with a member change the filters select
@@ -1220,7 +1228,10 @@ def metric_records(
         )
 
     if base is not None:
-        return MetricRecords(metric, listed(str(base)), None, role="base", measure=measure)
+        aggregate = None if measure is None else str(row["measure_aggregate"] or "median")
+        return MetricRecords(
+            metric, listed(str(base)), None, role="base", measure=measure, aggregate=aggregate
+        )
     denominator = row["denominator_flags"]
     return MetricRecords(
         metric,

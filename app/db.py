@@ -39,7 +39,10 @@ __all__ = [
 #    flags), rpt_display_labels
 # 5: fct_production_changes, fct_deployments as record models; rpt_metric_definitions' base_flags,
 #    measure_column and when_* columns (the records of medians and DORA keys, DECISIONLOG D48)
-CONTRACT_VERSION = 5
+# 6: fct_changes.is_clean_success / is_window_checked, fct_incidents.is_outage /
+#    primary_cause_release_deployed_at, rpt_metric_definitions.measure_aggregate (the records of the clean
+#    success rate, the outside-window ratio, the outage hours and release-caused incidents, DECISIONLOG D50)
+CONTRACT_VERSION = 6
 
 
 def data_dir() -> DataDir:

@@ -200,6 +200,7 @@ with left:
             dq=dq,
             trend=trend,
             previous_label=kpis.previous_label,
+            scope=record_scope(f),  # Records: the changes outside their window, of those with both windows
         )
 with right:
     variance = completed.where("start_variance_minutes is not null").select("start_variance_minutes").frame()

@@ -15,6 +15,7 @@ from changeboard.app.components import (
     fmt,
     incident_fail_reconciliation,
     published_kpis,
+    record_scope,
     scope_note,
     section,
     table,
@@ -83,6 +84,7 @@ if section(
         dq=dq,
         trend=kpis.trend,
         previous_label=kpis.previous_label,
+        scope=record_scope(f),  # Records: the incidents counted, the outage hours summed, the changes rated
     )
 
 with st.expander(

@@ -17,6 +17,7 @@ from changeboard.app.components import (
     low_confidence_reason,
     metric_tile,
     metrics,
+    record_scope,
 )
 
 STATUS_COLOURS = {
@@ -87,9 +88,11 @@ HEADLINE = (
     ),
 )
 definitions = metrics()
+# a tile of the period opens its records (the all-time tile is qualified: no button), filtered as it counts
+scope = record_scope(f) if in_period is not None else None
 for place, (tile, row) in zip(st.columns(len(HEADLINE), gap="small"), HEADLINE, strict=True):
     with place:
-        metric_tile(tile, row, None, dq, definitions)
+        metric_tile(tile, row, None, dq, definitions, scope=scope)
 
 # --- calendar ---------------------------------------------------------------------------------------------
 st.subheader("Release calendar", help="One point per release, on its deployment time (else its planned end).")

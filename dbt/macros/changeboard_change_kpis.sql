@@ -100,9 +100,11 @@ change_dimensions as (
         changes.is_failed,
         changes.is_failed_itil,
         changes.is_successful,
+        changes.is_clean_success,
         changes.is_failed_incident,
         changes.is_unauthorized,
         changes.is_outside_window,
+        changes.is_window_checked,
         changes.is_emergency,
         changes.is_standard,
         changes.request_lead_time_hours,
@@ -133,7 +135,8 @@ closed_metrics as (
         change_dimensions.dimension_value,
         count(*) as changes_closed,
         count(*) filter (where is_completed) as completed_count,
-        count(*) filter (where is_completed and outcome = 'successful') as successful_count,
+        {#- the clean-success predicate is fct_changes.is_clean_success, defined once there -#}
+        count(*) filter (where is_completed and is_clean_success) as successful_count,
         count(*) filter (where is_completed and outcome = 'successful_with_issues') as successful_with_issues_count,
         count(*) filter (where is_completed and is_failed_itil) as unsuccessful_count,
         {#- the success predicate is fct_changes.is_successful, defined once there -#}
@@ -150,7 +153,7 @@ closed_metrics as (
         ) as successful_incident_caused_deployed_before_count,
         count(*) filter (where is_completed and is_unauthorized) as unauthorized_count,
         count(*) filter (where is_completed and is_outside_window) as outside_window_count,
-        count(*) filter (where is_completed and is_outside_window is not null) as window_checked_count,
+        count(*) filter (where is_completed and is_window_checked) as window_checked_count,
         {#- lead times need dates, not outcomes: every delivered (closed, not canceled) change -#}
         {{ percentile('case when is_delivered then request_lead_time_hours end', 0.5) }} as request_lead_time_median_hours,
         {{ percentile('case when is_delivered then request_lead_time_hours end', 0.9) }} as request_lead_time_p90_hours,
@@ -209,6 +212,7 @@ caused_incidents as (
         incidents.opened_at,
         incidents.priority,
         incidents.outage_hours,
+        incidents.is_outage,
         change_dimensions.dimension,
         change_dimensions.dimension_value
     from incidents
@@ -228,7 +232,8 @@ incident_metrics as (
         caused_incidents.dimension_value,
         count(*) as change_caused_incident_count,
         count(*) filter (where priority <= 3) as change_caused_p1_p3_incident_count,
-        coalesce(sum(outage_hours) filter (where priority <= 2), 0) as change_caused_outage_hours
+        {#- an outage is fct_incidents.is_outage (P1/P2), defined once there -#}
+        coalesce(sum(outage_hours) filter (where is_outage), 0) as change_caused_outage_hours
     {{ change_kpi_events('caused_incidents', 'caused_incidents.opened_at', to_date) }}
     group by 1, 2, 3, 4
 

@@ -534,3 +534,62 @@ def test_browser_a_median_tile_and_a_dora_tile_open_the_records_they_rest_on(
                 _close_dialog(page)
         finally:
             browser.close()
+
+
+def _dialog_csv(page, tmp_path: Path) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
+    """The rows of the open dialog's first list, as its CSV download holds them."""
+    dialog = page.get_by_role("dialog")
+    with page.expect_download(timeout=30_000) as info:
+        dialog.locator('[data-testid="stExpander"]').first.get_by_role("button", name="Download CSV").click()
+    target = tmp_path / info.value.suggested_filename
+    info.value.save_as(target)
+    return list(csv.DictReader(io.StringIO(target.read_text(encoding="utf-8-sig"), newline="")))
+
+
+def test_browser_a_sum_tile_and_a_release_tile_open_their_records(server: str, tmp_path: Path) -> None:
+    """Issue 18: the outage hours caused by changes open the incidents whose outage hours they sum (the
+    CSV's sum is the tile's value), and the incidents caused by releases open the incidents they count,
+    as many as the tile shows (DECISIONLOG D50)."""
+    from playwright.sync_api import sync_playwright
+
+    def tile(page, key: str):  # type: ignore[no-untyped-def]
+        column = page.locator('[data-testid="stColumn"]').filter(has=page.locator(f".st-key-{key}"))
+        column.scroll_into_view_if_needed()
+        value = column.locator('[data-testid="stMetricValue"]').first.inner_text()
+        return column, float(value.replace(",", ""))
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context(
+                viewport={"width": 1440, "height": 1000}, accept_downloads=True
+            ).new_page()
+            page.goto(server)
+            _settle(page)
+
+            _go(page, "Incidents & attribution")
+            column, hours = tile(page, "rec__change_caused_outage_hours")
+            column.get_by_role("button", name="Records").click()
+            dialog = page.get_by_role("dialog")
+            dialog.get_by_text("Records behind: Outage hours caused by changes").wait_for(timeout=30_000)
+            dialog.get_by_text("The value is the sum of", exact=False).wait_for(timeout=15_000)
+            rows = _dialog_csv(page, tmp_path)
+            assert {r["is_outage"] for r in rows} <= {"true"}
+            assert {r["is_change_caused"] for r in rows} <= {"true"}
+            assert round(sum(float(r["outage_hours"]) for r in rows), 1) == hours
+            _no_errors(page)
+            _close_dialog(page)
+
+            _go(page, "Releases")
+            column, count = tile(page, "rec__release_caused_incidents")
+            column.get_by_role("button", name="Records").click()
+            dialog = page.get_by_role("dialog")
+            dialog.get_by_text("Records behind: Incidents caused by releases").wait_for(timeout=30_000)
+            dialog.locator('[data-testid="stExpander"]').first.wait_for(timeout=30_000)
+            _settle(page)
+            rows = _dialog_csv(page, tmp_path)
+            assert len(rows) == int(count)
+            assert {r["is_release_caused"] for r in rows} <= {"true"}
+            _no_errors(page)
+        finally:
+            browser.close()

@@ -615,6 +615,25 @@ def test_tiles_read_label_unit_and_help_from_the_metric_definitions(
     assert "Higher is better." in shown["Change success rate"]
 
 
+@pytest.mark.parametrize(
+    ("page", "clickable"),
+    [
+        ("incidents", ("change_caused_incidents", "change_caused_outage_hours", "incident_fail_rate")),
+        ("changes", ("failed_rate", "unsuccessful_rate", "incident_fail_rate", "outside_window_ratio")),
+        ("releases", ("release_failure_rate", "releases_deployed", "release_caused_incidents")),
+    ],
+)
+def test_tiles_with_declared_records_open_them(
+    app_env: DataDir, page: str, clickable: tuple[str, ...]
+) -> None:
+    """Issue 18: the outage hours, the outside-window ratio and the release-caused incidents open their
+    records as the other declared tiles do (a Records button per tile of the period); the all-time
+    release tile is qualified and has none."""
+    at = run_page(page)
+    buttons = {b.key for b in at.button if str(b.key).startswith("rec_")}
+    assert buttons == {f"rec__{m}" for m in clickable}, buttons
+
+
 def publish_contract(data: DataDir, contract: int | None) -> None:
     """Publish a warehouse whose rpt_warehouse_contract holds ``contract`` (None: no such table)."""
     from changeboard.warehouse.versions import new_version_id, publish

@@ -98,7 +98,8 @@ def test_every_declared_metric_lists_as_many_records_as_its_published_counts(
 ) -> None:
     definitions = _definitions(warehouse)
     covered = {str(d["metric"]) for d in definitions}
-    # the medians and the DORA keys list their records too (issue #18, point 5)
+    # the medians and the DORA keys list their records too (issue #18, point 5), and every KPI tile
+    # (issue #18: the clean success rate, the outside-window ratio, a sum, release-caused incidents)
     assert {
         "request_lead_time",
         "lead_time_to_production",
@@ -106,6 +107,10 @@ def test_every_declared_metric_lists_as_many_records_as_its_published_counts(
         "lead_time_for_changes",
         "change_fail_rate",
         "failed_deployment_recovery_time",
+        "clean_success_rate",
+        "outside_window_ratio",
+        "change_caused_outage_hours",
+        "release_caused_incidents",
     } <= covered
     checked: dict[str, int] = {}
     mismatches: list[str] = []
@@ -114,7 +119,9 @@ def test_every_declared_metric_lists_as_many_records_as_its_published_counts(
         if model == "fct_releases":
             continue  # checked against the releases page's totals below
         roles: list[tuple[str, str]] = (
-            [("base", str(d["base_column"]))]
+            [("sum", str(d["value_column"]))]
+            if d["measure_aggregate"] == "sum"
+            else [("base", str(d["base_column"]))]
             if d["base_flags"] is not None or d["when_base_flags"] is not None
             else [("numerator", str(d["numerator_column"] or d["value_column"]))]
             + ([("denominator", str(d["denominator_column"]))] if d["denominator_flags"] is not None else [])
@@ -126,17 +133,35 @@ def test_every_declared_metric_lists_as_many_records_as_its_published_counts(
             for role, column in roles:
                 published, listed = row[column], _count(found, role)
                 checked[metric] = checked.get(metric, 0) + 1
-                if published != listed:
+                if role == "sum":  # the published value is the measure summed over the base records
+                    assert found is not None
+                    assert found.measure is not None
+                    assert found.aggregate == "sum"
+                    listed = found.numerator.select(found.measure).frame()[found.measure].sum()
+                    if listed != pytest.approx(published, rel=1e-9, abs=1e-9):
+                        mismatches.append(
+                            f"{metric} sum {row['period_grain']} {start} {filters}: {published} != {listed}"
+                        )
+                elif published != listed:
                     mismatches.append(
                         f"{metric} {role} {row['period_grain']} {start} {filters}: {published} != {listed}"
                     )
-            if found is not None and found.measure is not None and row[str(d["value_column"])] is not None:
+            if (
+                found is not None
+                and found.measure is not None
+                and found.aggregate == "median"
+                and row[str(d["value_column"])] is not None
+            ):
                 values = found.numerator.select(found.measure).frame()[found.measure]
                 median = values.quantile(0.5, interpolation="linear")
                 if median != pytest.approx(row[str(d["value_column"])], rel=1e-9, abs=1e-9):
                     mismatches.append(f"{metric} median {row['period_grain']} {start} {filters}: {median}")
     assert not mismatches, mismatches[:20]
-    assert {m for m, n in checked.items() if n} == covered - {"release_failure_rate", "releases_deployed"}
+    assert {m for m, n in checked.items() if n} == covered - {
+        "release_failure_rate",
+        "releases_deployed",
+        "release_caused_incidents",
+    }
 
 
 @pytest.mark.usefixtures("app_env")
@@ -151,6 +176,7 @@ def test_release_records_match_the_release_tiles(warehouse: duckdb.DuckDBPyConne
         "select assignment_group from fct_changes where release_id is not null group by 1 order by count(*) desc limit 1"
     ).fetchall()
     slices: list[Mapping[str, str]] = [{}] + ([{"assignment_group": team[0][0]}] if team else [])
+    caused_seen: dict[str, int] = {}
     for filters in slices:
         for start in months:
             end = app_filters.next_period(start, "month")
@@ -161,6 +187,16 @@ def test_release_records_match_the_release_tiles(warehouse: duckdb.DuckDBPyConne
             deployed = app_data.metric_records(
                 metric="releases_deployed", start=start, end=end, filters=filters
             )
+            # the incidents caused by the releases deployed in the period (placed by their release's
+            # deployment time, filtered by its member changes as the tile is)
+            caused = app_data.metric_records(
+                metric="release_caused_incidents", start=start, end=end, filters=filters
+            )
+            assert caused is not None
+            assert caused.denominator is None
+            assert caused.numerator.count() == totals["caused_incident_count"], (start, filters)
+            key = str(sorted(filters.items()))
+            caused_seen[key] = caused_seen.get(key, 0) + caused.numerator.count()
             assert failed is not None
             assert failed.denominator is not None
             assert deployed is not None
@@ -169,6 +205,8 @@ def test_release_records_match_the_release_tiles(warehouse: duckdb.DuckDBPyConne
                 totals["is_deployed"],
             )
             assert deployed.numerator.count() == totals["is_deployed"], (start, filters)
+    # not vacuous: the sample's releases caused incidents, with and without the filter
+    assert all(caused_seen.values()), caused_seen
 
 
 @pytest.mark.usefixtures("app_env")

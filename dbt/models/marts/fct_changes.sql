@@ -268,12 +268,17 @@ final as (
         unauthorized_reason is not null as is_unauthorized,
         unauthorized_reason,
         flag_outside_window as is_outside_window,
+        -- the outside-window ratio's population: changes with both a planned and an actual window
+        flag_outside_window is not null as is_window_checked,
         caused_incident_count,
         caused_p1_count,
         caused_p2_count,
         caused_p3_count,
         flag_caused_incident as has_caused_incident,
         flag_successful as is_successful,
+        -- the clean-success predicate, spelled out here only: completed with outcome successful (not
+        -- with issues); the clean success rate and the success score count is_clean_success
+        flag_completed and coalesce(outcome = 'successful', false) as is_clean_success,
         coalesce(outcome = 'unsuccessful', false) as is_failed_itil,
         flag_caused_incident as is_failed_incident,
         coalesce(outcome = 'unsuccessful', false) or flag_caused_incident as is_failed,

@@ -50,6 +50,13 @@ releases as (
 
 ),
 
+release_deployments as (
+
+    -- a release's deployment time, defined once (int_releases_joined_to_member_changes)
+    select * from {{ ref('int_releases_joined_to_member_changes') }}
+
+),
+
 inferred_release_causes as (
 
     -- incidents without a primary cause change or explicit release link, inferred against a
@@ -171,6 +178,9 @@ final as (
                 then {{ non_negative_hours('incidents.opened_at', 'coalesce(incidents.resolved_at, incidents.closed_at)') }}
             when incidents.priority > 2 then 0.0
         end as outage_hours,
+        -- an outage is a P1 or P2 incident: its outage hours are its restore time, every other incident's 0
+        -- (or unknown); rpt_change_kpis sums outage_hours over the change-caused is_outage incidents
+        coalesce(incidents.priority <= 2, false) as is_outage,
         primary_causes.change_id as primary_cause_change_id,
         coalesce(primary_causes.release_id, explicit_release_causes.release_id, inferred_release_causes.release_id)
             as primary_cause_release_id,
@@ -181,6 +191,9 @@ final as (
         primary_causes.change_id is not null as is_change_caused,
         coalesce(primary_causes.release_id, explicit_release_causes.release_id, inferred_release_causes.release_id)
             is not null as is_release_caused,
+        -- the event that places a release-caused incident in a period: its release's deployment time
+        -- (fct_releases.deployed_at), as fct_releases counts caused_incident_count by deployed_at
+        release_deployments.deployed_at as primary_cause_release_deployed_at,
         fixing_changes.fixed_by_change_id
     from incidents
     left join incident_cis
@@ -195,6 +208,9 @@ final as (
         on inferred_release_causes.incident_id = incidents.incident_id
     left join fixing_changes
         on fixing_changes.incident_id = incidents.incident_id
+    left join release_deployments
+        on release_deployments.release_id
+        = coalesce(primary_causes.release_id, explicit_release_causes.release_id, inferred_release_causes.release_id)
 
 )
 

@@ -1,6 +1,6 @@
 {#- One row per release (identified by its source system, project / repository and number: two
-    projects' versions of one name are two releases): its member changes, deployment time, release lead time, the incidents
-    it caused and its failure flag. Release-caused incidents are read from fct_incidents
+    projects' versions of one name are two releases): its member changes, deployment time (defined once in
+    int_releases_joined_to_member_changes), release lead time, the incidents it caused and its failure flag. Release-caused incidents are read from fct_incidents
     (primary_cause_release_id: the release of the incident's primary cause change, an explicit
     release link, or an inference against the deployment time), so each incident counts for at
     most one release. Definitions: models/docs.md. -#}
@@ -24,6 +24,13 @@ incidents as (
 
 ),
 
+release_deployments as (
+
+    -- the deployment time, defined once (int_releases_joined_to_member_changes)
+    select * from {{ ref('int_releases_joined_to_member_changes') }}
+
+),
+
 members as (
 
     select
@@ -31,8 +38,7 @@ members as (
         count(*) as member_change_count,
         count(*) filter (where is_completed) as completed_member_change_count,
         count(*) filter (where is_failed) as failed_member_change_count,
-        min(opened_at) as first_member_opened_at,
-        max(actual_end_at) as last_member_actual_end_at
+        min(opened_at) as first_member_opened_at
     from changes
     where release_id is not null
     group by 1
@@ -68,7 +74,7 @@ joined as (
         releases.planned_start_at,
         releases.planned_end_at,
         releases.released_at,
-        coalesce(releases.released_at, members.last_member_actual_end_at) as deployed_at,
+        release_deployments.deployed_at,
         coalesce(members.member_change_count, 0) as member_change_count,
         coalesce(members.completed_member_change_count, 0) as completed_member_change_count,
         coalesce(members.failed_member_change_count, 0) as failed_member_change_count,
@@ -78,6 +84,8 @@ joined as (
         coalesce(caused.caused_p2_count, 0) as caused_p2_count,
         coalesce(caused.caused_p3_count, 0) as caused_p3_count
     from releases
+    left join release_deployments
+        on release_deployments.release_id = releases.release_id
     left join members
         on members.release_id = releases.release_id
     left join caused

@@ -57,7 +57,7 @@ components as (
         assignment_group,
         count(*) as change_count,
         count(*) filter (where is_completed) as completed_count,
-        count(*) filter (where is_completed and outcome = 'successful') as successful_count,
+        count(*) filter (where is_completed and is_clean_success) as successful_count,
         count(*) filter (where is_completed and outcome = 'successful_with_issues') as successful_with_issues_count,
         count(*) filter (where is_completed and is_failed_itil) as unsuccessful_count,
         cast(coalesce(sum(caused_p1_count), 0) as bigint) as caused_p1_count,

@@ -21,7 +21,7 @@
     ['change_actual_window', 'change', 'have an actual window', 'actual_start_at is not null and actual_end_at is not null', 'is_completed', 'completed changes'],
     ['change_close_code', 'change', 'have a usable close code', "outcome in ('successful', 'successful_with_issues', 'unsuccessful', 'canceled')", "state_category = 'closed'", 'closed changes'],
     ['change_approval_time', 'change', 'have an approval time', 'approved_at is not null', "change_type in ('normal', 'emergency') and actual_start_at is not null", 'implemented normal / emergency changes'],
-    ['change_both_windows', 'change', 'have both a planned and an actual window', 'is_outside_window is not null', 'is_completed', 'completed changes'],
+    ['change_both_windows', 'change', 'have both a planned and an actual window', 'is_window_checked', 'is_completed', 'completed changes'],
     ['change_lead_time_to_production', 'change', 'have a usable lead time to production', 'lead_time_to_production_hours is not null', 'is_delivered and actual_end_at is not null', 'delivered changes with an actual end'],
     ['change_request_lead_time', 'change', 'have a usable request lead time', 'request_lead_time_hours is not null', 'is_delivered', 'delivered changes'],
     ['change_non_negative_durations', 'change', 'have no negative duration', 'not has_negative_duration', 'true', 'changes'],

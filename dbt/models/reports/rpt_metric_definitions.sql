@@ -11,7 +11,9 @@
     on a base (a median, a deployment frequency) declares `base` (the flags of the records its base
     counts) and `measure` (a median's column, not null in each of them) instead; `when` names the
     published row's column and value under which the records are another model's (rpt_dora's
-    deployment records, DECISIONLOG D48).
+    deployment records, DECISIONLOG D48). A sum (the outage hours) declares `base`, `measure` and
+    `aggregate: sum`: its value is the sum of the measure over the base records (DECISIONLOG D50);
+    measure_aggregate publishes how the value aggregates the measure (median unless declared).
     Targets: each metric's declared default (`target`, `amber` in the meta) unless the build's `targets`
     var (the [targets] table of changeboard.toml, DECISIONLOG D37) sets it. min_base: the smallest
     count (base_column: the denominator, or the records a median rests on) on which a metric's target
@@ -20,7 +22,7 @@
 {%- set fields = ['metric', 'label', 'short_label', 'unit', 'direction', 'model_name', 'value_column', 'numerator_column',
     'denominator_column', 'population', 'event_column', 'band_column', 'confidence_metric', 'description',
     'base_column', 'record_model', 'record_event_column', 'numerator_flags', 'denominator_flags', 'base_flags',
-    'measure_column', 'when_column', 'when_value', 'when_record_model', 'when_record_event_column', 'when_base_flags',
+    'measure_column', 'measure_aggregate', 'when_column', 'when_value', 'when_record_model', 'when_record_event_column', 'when_base_flags',
     'when_measure_column'] -%}
 {%- set rows = [] -%}
 {%- set targets = [] -%}
@@ -64,9 +66,13 @@
             {%- if (records.get('denominator') is not none) != (item.get('denominator') is not none) -%}
                 {{ exceptions.raise_compiler_error('rpt_metric_definitions: metric ' ~ item['metric'] ~ ' declares denominator records exactly when it has a denominator') }}
             {%- endif -%}
-            {%- set on_base = item.get('base') is not none and item.get('denominator') is none -%}
+            {%- set aggregate = records.get('aggregate') or ('median' if records.get('measure') else none) -%}
+            {%- if aggregate not in [none, 'median', 'sum'] or (aggregate == 'sum' and not records.get('measure')) -%}
+                {{ exceptions.raise_compiler_error('rpt_metric_definitions: metric ' ~ item['metric'] ~ ' declares aggregate ' ~ aggregate ~ ': a measure aggregates as median (the default) or sum, and a sum needs its measure') }}
+            {%- endif -%}
+            {%- set on_base = (item.get('base') is not none and item.get('denominator') is none) or aggregate == 'sum' -%}
             {%- if (records.get('base') is not none) != on_base or (records.get('numerator') is not none) == on_base -%}
-                {{ exceptions.raise_compiler_error('rpt_metric_definitions: metric ' ~ item['metric'] ~ ' declares base records exactly when it rests on a base without a denominator (a median, a frequency), numerator records otherwise') }}
+                {{ exceptions.raise_compiler_error('rpt_metric_definitions: metric ' ~ item['metric'] ~ ' declares base records exactly when it rests on a base without a denominator (a median, a frequency) or sums a measure, numerator records otherwise') }}
             {%- endif -%}
             {%- set when = records.get('when') or {} -%}
             {%- if when -%}
@@ -84,10 +90,11 @@
             {%- do flag_lists.append(none if records.get('denominator') is none else records['denominator'] | join(',')) -%}
             {%- do flag_lists.append(none if records.get('base') is none else records['base'] | join(',')) -%}
             {%- do flag_lists.append(records.get('measure')) -%}
+            {%- do flag_lists.append(aggregate) -%}
             {%- do flag_lists.extend([when.get('column'), when.get('value'), when.get('model'), when.get('event'),
                 none if when.get('base') is none else when['base'] | join(','), when.get('measure')]) -%}
         {%- else -%}
-            {%- do flag_lists.extend([none] * 10) -%}
+            {%- do flag_lists.extend([none] * 11) -%}
         {%- endif -%}
         {%- do rows.append([
             item['metric'], item['label'], item.get('short', item['label']), item['unit'], item['direction'], item['model'], item['column'],

@@ -1,8 +1,10 @@
--- A returned row is a period of a declared KPI of rpt_change_kpis (all changes) or rpt_dora whose
--- published numerator, denominator or base differs from the number of records its declaration lists
--- (the model, event, flags and measure of `records` in rpt_metric_definitions' meta; in a period whose
--- published row has the `when` column at its value, the records of the `when` model): a click on the
--- tile would open other records than the number counts (DECISIONLOG D46, D48).
+-- A returned row is a period of a declared KPI of rpt_change_kpis (all changes), rpt_dora or fct_releases
+-- (summed over the releases deployed in the period) whose published numerator, denominator or base
+-- differs from the number of records its declaration lists (the model, event, flags and measure of
+-- `records` in rpt_metric_definitions' meta; in a period whose published row has the `when` column at
+-- its value, the records of the `when` model), or, for a sum (`aggregate: sum`), whose published value
+-- differs from the sum of the measure over those records: a click on the tile would open other records
+-- than the number counts (DECISIONLOG D46, D48, D50).
 -- depends_on: {{ ref('rpt_change_kpis') }}
 -- depends_on: {{ ref('rpt_dora') }}
 -- depends_on: {{ ref('rpt_metric_definitions') }}
@@ -10,10 +12,12 @@
 -- depends_on: {{ ref('fct_incidents') }}
 -- depends_on: {{ ref('fct_production_changes') }}
 -- depends_on: {{ ref('fct_deployments') }}
+-- depends_on: {{ ref('fct_releases') }}
 {#- a check: metric, role, published column, published model, source ('default' / 'when'), record model,
-    event, flags, measure, when column, when value -#}
+    event, flags, measure, when column, when value, the metric's event (fct_releases: the published
+    model's timestamp that puts a release in the period) -#}
 {%- set checks = [] -%}
-{%- set published_models = {'rpt_change_kpis': "dimension = 'all'", 'rpt_dora': 'true'} -%}
+{%- set published_models = {'rpt_change_kpis': "dimension = 'all'", 'rpt_dora': 'true', 'fct_releases': none} -%}
 {%- if execute -%}
     {%- set node = graph.nodes.get('model.' ~ project_name ~ '.rpt_metric_definitions') -%}
     {%- for item in (node.config.meta or {}).get('metrics', []) -%}
@@ -21,7 +25,10 @@
         {%- if records and item['model'] in published_models -%}
             {%- set when = records.get('when') or {} -%}
             {%- set roles = [] -%}
-            {%- if records.get('base') is not none -%}
+            {%- if records.get('aggregate') == 'sum' -%}
+                {#- a sum: the published value is the measure summed over the base records -#}
+                {%- do roles.append(['sum', item['column'], records['base'], records['measure'], when.get('base'), when.get('measure')]) -%}
+            {%- elif records.get('base') is not none -%}
                 {%- do roles.append(['base', item['base'], records['base'], records.get('measure'), when.get('base'), when.get('measure')]) -%}
             {%- else -%}
                 {%- do roles.append(['numerator', item.get('numerator') or item['column'], records['numerator'], none, none, none]) -%}
@@ -30,9 +37,9 @@
                 {%- endif -%}
             {%- endif -%}
             {%- for role in roles -%}
-                {%- do checks.append([item['metric'], role[0], role[1], item['model'], 'default', records['model'], records['event'], role[2], role[3], when.get('column'), when.get('value')]) -%}
+                {%- do checks.append([item['metric'], role[0], role[1], item['model'], 'default', records['model'], records['event'], role[2], role[3], when.get('column'), when.get('value'), item.get('event')]) -%}
                 {%- if when -%}
-                    {%- do checks.append([item['metric'], role[0], role[1], item['model'], 'when', when['model'], when['event'], role[4], role[5], when['column'], when['value']]) -%}
+                    {%- do checks.append([item['metric'], role[0], role[1], item['model'], 'when', when['model'], when['event'], role[4], role[5], when['column'], when['value'], item.get('event')]) -%}
                 {%- endif -%}
             {%- endfor -%}
         {%- endif -%}
@@ -51,7 +58,11 @@ listed as (
         '{{ check[4] }}' as source,
         '{{ grain }}' as period_grain,
         {{ period_start("'" ~ grain ~ "'", check[6]) }} as period_start,
-        count(*) as listed_count
+        {%- if check[1] == 'sum' %}
+        cast(coalesce(sum({{ check[8] }}), 0) as double) as listed_value
+        {%- else %}
+        cast(count(*) as double) as listed_value
+        {%- endif %}
     from {{ ref(check[5]) }}
     where {{ check[6] }} is not null
         {%- for flag in check[7] %}
@@ -70,7 +81,7 @@ listed as (
         cast(null as {{ dbt.type_string() }}) as source,
         cast(null as {{ dbt.type_string() }}) as period_grain,
         cast(null as date) as period_start,
-        cast(0 as bigint) as listed_count
+        cast(0 as double) as listed_value
     where false
     {%- endfor %}
 
@@ -78,8 +89,25 @@ listed as (
 
 counted as (
 
-    {%- set seen = [] %}
     {%- for check in checks if check[4] == 'default' %}
+    {%- if check[3] == 'fct_releases' %}
+    {#- a release metric is a column of fct_releases: a period's value is its sum over the releases
+        deployed in the period (a flag counts as 1) -#}
+    {%- set outer = loop %}
+    {%- for grain in var('kpi_period_grains') %}
+    select
+        '{{ check[0] }}' as metric,
+        '{{ check[1] }}' as role,
+        'default' as source,
+        '{{ grain }}' as period_grain,
+        {{ period_start("'" ~ grain ~ "'", check[11]) }} as period_start,
+        cast(sum(cast({{ check[2] }} as bigint)) as double) as published_value
+    from {{ ref(check[3]) }}
+    where {{ check[11] }} is not null
+    group by 1, 2, 3, 4, 5
+    {{ 'union all' if not (loop.last and outer.last) }}
+    {%- endfor %}
+    {%- else %}
     select
         '{{ check[0] }}' as metric,
         '{{ check[1] }}' as role,
@@ -90,10 +118,11 @@ counted as (
         {%- endif %}
         period_grain,
         period_start,
-        {{ check[2] }} as published_count
+        cast({{ check[2] }} as double) as published_value
     from {{ ref(check[3]) }}
     where {{ published_models[check[3]] }}
     {{ 'union all' if not loop.last }}
+    {%- endif %}
     {%- else %}
     select
         cast(null as {{ dbt.type_string() }}) as metric,
@@ -101,7 +130,7 @@ counted as (
         cast(null as {{ dbt.type_string() }}) as source,
         cast(null as {{ dbt.type_string() }}) as period_grain,
         cast(null as date) as period_start,
-        cast(0 as bigint) as published_count
+        cast(0 as double) as published_value
     where false
     {%- endfor %}
 
@@ -115,8 +144,8 @@ compared as (
         coalesce(counted.source, listed.source) as source,
         coalesce(counted.period_grain, listed.period_grain) as period_grain,
         coalesce(counted.period_start, listed.period_start) as period_start,
-        coalesce(counted.published_count, 0) as published_count,
-        coalesce(listed.listed_count, 0) as listed_count
+        coalesce(counted.published_value, 0) as published_value,
+        coalesce(listed.listed_value, 0) as listed_value
     from counted
     full outer join listed
         on listed.metric = counted.metric
@@ -144,5 +173,6 @@ left join published_periods
     and published_periods.period_grain = compared.period_grain
     and published_periods.period_start = compared.period_start
     and published_periods.source <> compared.source
-where compared.published_count <> compared.listed_count
+-- counts are whole numbers (exact in a double); a sum may differ in its last bits with the order it adds
+where abs(compared.published_value - compared.listed_value) > 1e-6 * greatest(1, abs(compared.published_value))
     and published_periods.metric is null

@@ -20,15 +20,10 @@
 {%- set hops = levels | select('in', [1, 2]) | list -%}
 with
 
-changes as (
+release_deployments as (
 
-    select * from {{ ref('stg_canonical__changes') }}
-
-),
-
-releases as (
-
-    select * from {{ ref('stg_canonical__releases') }}
+    -- a release's deployment time, defined once (int_releases_joined_to_member_changes)
+    select * from {{ ref('int_releases_joined_to_member_changes') }}
 
 ),
 
@@ -77,21 +72,6 @@ change_services as (
 neighbours as (
 
     select * from {{ ref('int_configuration_items_joined_to_neighbours') }}
-
-),
-
-release_deployments as (
-
-    select
-        releases.release_id,
-        releases.number as release_number,
-        coalesce(releases.released_at, max(changes.actual_end_at)) as deployed_at
-    from releases
-    inner join change_releases
-        on change_releases.release_id = releases.release_id
-    inner join changes
-        on changes.change_id = change_releases.change_id
-    group by releases.release_id, releases.number, releases.released_at
 
 ),
 
