@@ -765,9 +765,11 @@ def metric_tile(
             type="tertiary",
             help=f"The {m.label.lower()} records of {scope.words}: "
             + (
-                "the records it rests on"
-                if (m.base_column or m.measure_column) and not m.numerator_column
-                else "numerator and denominator"
+                "numerator and denominator"
+                if m.numerator_column and m.denominator_column
+                else "the records it rests on"
+                if m.base_column or m.measure_column
+                else "the records it counts"
             )
             + ", with the CSV.",
         ):

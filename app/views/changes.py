@@ -22,6 +22,8 @@ from changeboard.app.components import (
     tile_row,
 )
 
+# success with and without issues (declared in dbt: rpt_metric_definitions)
+SUCCESS = (Tile("change_success_rate"), Tile("clean_success_rate"))
 # the three failure definitions side by side (declared in dbt: rpt_metric_definitions)
 FAILURE_DEFINITIONS = (
     Tile("failed_rate", reconcile=failed_reconciliation),
@@ -122,8 +124,25 @@ for i, (dim, label, top) in enumerate(BREAKDOWNS):
             filename=f"success_rate_by_{dim}_{f.period_start}",
         )
 
-# --- failure definitions side by side ----------------------------------------------------------------------
+# --- success, then the failure definitions side by side ----------------------------------------------------
 cur, prev, trend = kpis.current, kpis.previous, kpis.trend
+if (
+    section(
+        "Success, with and without issues",
+        disabled=kpis.disabled,
+        help="Each tile's (?) gives its definition; Records lists the changes behind it.",
+    )
+    and cur is not None
+):
+    tile_row(
+        SUCCESS,
+        cur,
+        previous=prev,
+        dq=dq,
+        trend=trend,
+        previous_label=kpis.previous_label,
+        scope=record_scope(f),
+    )
 if (
     section(
         "The three failure rates",

@@ -619,16 +619,26 @@ def test_tiles_read_label_unit_and_help_from_the_metric_definitions(
     ("page", "clickable"),
     [
         ("incidents", ("change_caused_incidents", "change_caused_outage_hours", "incident_fail_rate")),
-        ("changes", ("failed_rate", "unsuccessful_rate", "incident_fail_rate", "outside_window_ratio")),
+        (
+            "changes",
+            (
+                "change_success_rate",
+                "clean_success_rate",
+                "failed_rate",
+                "unsuccessful_rate",
+                "incident_fail_rate",
+                "outside_window_ratio",
+            ),
+        ),
         ("releases", ("release_failure_rate", "releases_deployed", "release_caused_incidents")),
     ],
 )
 def test_tiles_with_declared_records_open_them(
     app_env: DataDir, page: str, clickable: tuple[str, ...]
 ) -> None:
-    """Issue 18: the outage hours, the outside-window ratio and the release-caused incidents open their
-    records as the other declared tiles do (a Records button per tile of the period); the all-time
-    release tile is qualified and has none."""
+    """Issue 18: the clean success rate, the outage hours, the outside-window ratio and the release-caused
+    incidents open their records as the other declared tiles do (a Records button per tile of the
+    period); the all-time release tile is qualified and has none."""
     at = run_page(page)
     buttons = {b.key for b in at.button if str(b.key).startswith("rec_")}
     assert buttons == {f"rec__{m}" for m in clickable}, buttons
