@@ -125,7 +125,22 @@ for i, (dim, label, top) in enumerate(BREAKDOWNS):
         )
 
 # --- success, then the failure definitions side by side ----------------------------------------------------
-cur, prev, trend = kpis.current, kpis.previous, kpis.trend
+cur = kpis.current
+
+
+def published_tiles(tiles: tuple[Tile, ...]) -> None:
+    """The tiles of the period's published row, against the period before, each opening its records."""
+    tile_row(
+        tiles,
+        cur,
+        previous=kpis.previous,
+        dq=dq,
+        trend=kpis.trend,
+        previous_label=kpis.previous_label,
+        scope=record_scope(f),
+    )
+
+
 if (
     section(
         "Success, with and without issues",
@@ -134,15 +149,7 @@ if (
     )
     and cur is not None
 ):
-    tile_row(
-        SUCCESS,
-        cur,
-        previous=prev,
-        dq=dq,
-        trend=trend,
-        previous_label=kpis.previous_label,
-        scope=record_scope(f),
-    )
+    published_tiles(SUCCESS)
 if (
     section(
         "The three failure rates",
@@ -152,15 +159,7 @@ if (
     )
     and cur is not None
 ):
-    tile_row(
-        FAILURE_DEFINITIONS,
-        cur,
-        previous=prev,
-        dq=dq,
-        trend=trend,
-        previous_label=kpis.previous_label,
-        scope=record_scope(f),
-    )
+    published_tiles(FAILURE_DEFINITIONS)
 st.subheader(
     "Where the failure definitions disagree",
     help="Completed changes closed in the period; every sidebar filter applies.",
@@ -212,15 +211,8 @@ with left:
             },
         )
     elif cur is not None:
-        tile_row(
-            (Tile("outside_window_ratio"),),
-            cur,
-            previous=prev,
-            dq=dq,
-            trend=trend,
-            previous_label=kpis.previous_label,
-            scope=record_scope(f),  # Records: the changes outside their window, of those with both windows
-        )
+        # Records: the changes outside their window, of those with both windows
+        published_tiles((Tile("outside_window_ratio"),))
 with right:
     variance = completed.where("start_variance_minutes is not null").select("start_variance_minutes").frame()
     if variance.is_empty():
