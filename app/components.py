@@ -491,13 +491,16 @@ class Scope:
     filters: tuple[tuple[str, str], ...] = ()
     category: tuple[str, str | None] | None = None
     key: str = ""  # makes the tiles' buttons unique on a page that shows a metric twice
+    grain: str | None = None  # the period's grain (a snapshot's records, the backlog's, are per grain)
 
 
 def record_scope(f: app_filters.Filters, *, key: str = "") -> Scope | None:
     """The scope of the selected period under every sidebar filter (None before any period)."""
     if f.period_start is None or f.period_end is None:
         return None
-    return Scope(f.period_start, f.period_end, f.describe(), tuple(f.record_filters().items()), key=key)
+    return Scope(
+        f.period_start, f.period_end, f.describe(), tuple(f.record_filters().items()), key=key, grain=f.grain
+    )
 
 
 def period_scope(
@@ -506,9 +509,9 @@ def period_scope(
     """The scope of another period of the trend (a clicked point or bar), under the same filters."""
     words = " · ".join([app_filters.period_label(start, f.grain), *f.describe().split(" · ")[1:]])
     if category is not None:
-        words += f" · {category[1] or '(none)'}"
+        words += f" · {labels().value(category[1]) if category[1] else '(none)'}"
     end = app_filters.next_period(start, f.grain)
-    return Scope(start, end, words, tuple(f.record_filters().items()), category=category)
+    return Scope(start, end, words, tuple(f.record_filters().items()), category=category, grain=f.grain)
 
 
 def open_point(
@@ -562,6 +565,7 @@ def records_dialog(metric: Metric, scope: Scope, published: Mapping[str, object]
         filters=dict(scope.filters),
         category=scope.category,
         published=published,
+        grain=scope.grain,
     )
     if found is None:
         return

@@ -858,16 +858,16 @@ def backlog(*, grain: str, start: date | None = None, end: date | None = None) -
 
 
 def overdue_changes(*, now: datetime, filters: Mapping[str, str] | None = None) -> Records:
-    """Open changes whose planned start is before ``now`` and that had not started implementing by then
-    (rpt_backlog's overdue definition), with whole days overdue, oldest planned start first."""
+    """The changes overdue "now": fct_backlog_snapshots' overdue rows of the snapshot taken at the
+    build's ``now`` (the rows rpt_backlog's overdue tile counts for the current period; one grain's),
+    with whole days overdue, oldest planned start first."""
     where, params = _where(filters, CHANGE_FILTER_COLUMNS)
     return Records.of_table(
-        f"{', '.join(CHANGE_COLUMNS)}, "
-        "cast(floor(date_diff('second', planned_start_at, cast(? as timestamp)) / 86400) as bigint) as days_overdue",
-        "fct_changes",
-        "state_category in ('open', 'in_progress') and opened_at <= ? and planned_start_at < ? "
-        f"and coalesce(actual_start_at, timestamp '9999-12-31') >= ?{where}",
-        (now, now, now, now, *params),
+        ", ".join(BACKLOG_SNAPSHOT_COLUMNS),
+        "fct_backlog_snapshots",
+        "is_overdue and period_end_at = ? and period_grain = "
+        f"(select min(period_grain) from fct_backlog_snapshots where period_end_at = ?){where}",
+        (now, now, *params),
         order="planned_start_at, number",
     )
 
@@ -1121,15 +1121,40 @@ DEPLOYMENT_COLUMNS = (
     "source_system",
     "deployment_id",
 )
+BACKLOG_SNAPSHOT_COLUMNS = (
+    "number",
+    "title",
+    "state",
+    "age_days",
+    "age_bucket",
+    "is_overdue",
+    "days_overdue",
+    "planned_start_at",
+    "planned_end_at",
+    "actual_start_at",
+    "change_type",
+    "risk",
+    "service_name",
+    "assignment_group",
+    "primary_ci_name",
+    "opened_at",
+    "period_start",
+    "period_end_at",
+    "source_system",
+    "change_id",
+)
 RECORD_MODELS: dict[str, tuple[tuple[str, ...], str]] = {
     "fct_changes": (CHANGE_COLUMNS, "number"),
     "fct_incidents": (INCIDENT_RECORD_COLUMNS, "number"),
     "fct_releases": (RELEASE_COLUMNS, "number"),
     "fct_production_changes": (PRODUCTION_CHANGE_COLUMNS, "number"),
     "fct_deployments": (DEPLOYMENT_COLUMNS, "deployment_id"),
+    "fct_backlog_snapshots": (BACKLOG_SNAPSHOT_COLUMNS, "number"),
 }
+# Columns of a record model's own that a chart's bar may select (the backlog chart's age buckets).
+RECORD_CATEGORIES: dict[str, frozenset[str]] = {"fct_backlog_snapshots": frozenset({"age_bucket"})}
 # Record models whose rows carry the change's filter columns (the sidebar's filters apply to them).
-CHANGE_RECORD_MODELS = frozenset({"fct_changes", "fct_production_changes"})
+CHANGE_RECORD_MODELS = frozenset({"fct_changes", "fct_production_changes", "fct_backlog_snapshots"})
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 
 
@@ -1168,6 +1193,7 @@ def metric_records(
     filters: Mapping[str, str] | None = None,
     category: tuple[str, str | None] | None = None,
     published: Mapping[str, object] | None = None,
+    grain: str | None = None,
 ) -> MetricRecords | None:
     """The records behind ``metric`` in [start, end): those of its declared model whose declared event
     falls in the period and whose declared flags are all true (and, for a median, whose measure is
@@ -1177,7 +1203,9 @@ def metric_records(
     fct_changes column and its value, None for '(none)'). ``published``: the metric's published row of
     the period, which says, for a metric declaring ``when`` (rpt_dora's deployment_source), whose
     records the period's are. None when the metric declares no records, or declares ``when`` and no
-    published row is given."""
+    published row is given. ``grain``: the period's grain (week, month), which selects a snapshot's
+    records (a metric declaring record_grain_column: the backlog open at the period's end; DECISIONLOG
+    D51); when not given, the published row's period_grain."""
     rows = metric_definitions().filter(pl.col("metric") == metric)
     if rows.is_empty() or rows["record_model"][0] is None:
         return None
@@ -1196,7 +1224,10 @@ def metric_records(
     event = _identifier(event_column)
     known = f" and {_identifier(str(measure))} is not null" if measure is not None else ""
     constraints: dict[str, str | None] = dict(filters or {})
-    if category is not None:
+    own: list[object] = []  # a category of the record model's own (a backlog age bucket)
+    if category is not None and category[0] in RECORD_CATEGORIES.get(model, ()):
+        own = [category[1]]
+    elif category is not None:
         constraints[category[0]] = category[1]  # None: is null
     clauses: list[str] = []
     params: list[object] = []
@@ -1217,13 +1248,24 @@ def metric_records(
         scope = f" and release_id in (select release_id from fct_changes where {' and '.join(clauses)})"
     else:
         params = []
+    snapshot = ""
+    period: list[object] = [start, end]
+    if row["record_grain_column"] is not None:
+        grain = grain or (None if published is None else str(published.get("period_grain") or "")) or None
+        if grain is None:
+            raise ValueError(f"metric {metric}: its records are snapshots per period grain; give the grain")
+        snapshot = f" and {_identifier(str(row['record_grain_column']))} = ?"
+        period.append(grain)
+    if own and category is not None:
+        snapshot += f" and {category[0]} is not distinct from ?"
+        period += own
 
     def listed(flags: str) -> Records:
         return Records.of_table(
             ", ".join(columns),
             model,
-            f"{_flags(flags)}{known} and {event} >= ? and {event} < ?{scope}",
-            (start, end, *params),
+            f"{_flags(flags)}{known} and {event} >= ? and {event} < ?{snapshot}{scope}",
+            (*period, *params),
             order=f"{event} desc nulls last, {tiebreak}",
         )
 

@@ -14,9 +14,14 @@ from changeboard.app.components import (
     Tile,
     as_text,
     chart,
+    clickable_chart,
     dimension_filters_reason,
     drilldown,
     empty_state,
+    metrics,
+    period_scope,
+    record_scope,
+    records_dialog,
     section,
     tile_row,
 )
@@ -109,17 +114,34 @@ else:
         ),
         cur,
         trend=trend,
+        scope=record_scope(f),  # Records: the changes open at the period's end (fct_backlog_snapshots)
     )
-    chart(
+    periods = trend["period_start"].to_list()
+
+    def open_bar(point: dict[str, object]) -> None:
+        """A bar opens the changes of its age bucket open at its period's end; the line, the overdue ones."""
+        curve, index = point.get("curve_number"), point.get("point_index")
+        if not isinstance(curve, int) or not isinstance(index, int) or index >= len(periods):
+            return
+        buckets = list(AGE_BUCKETS)
+        if curve < len(buckets):
+            bucket = buckets[curve].removeprefix("open_").removesuffix("_count")
+            scope = period_scope(f, periods[index], category=("age_bucket", bucket))
+            records_dialog(metrics()["open_changes"], scope)
+        elif curve == len(buckets):
+            records_dialog(metrics()["overdue_changes"], period_scope(f, periods[index]))
+
+    clickable_chart(
         charts.stacked_bars(
             trend,
             x="period_start",
             series=AGE_BUCKETS,
             colours=AGE_COLOURS,
             line=("overdue_count", "overdue"),
-            title=f"Open changes by age at each {f.grain} end (the current {f.grain}: now)",
+            title=f"Open changes by age at each {f.grain} end (the current {f.grain}: now); click a bar",
         ),
         key="bl_age",
+        on_click=open_bar,
     )
     drilldown(
         trend.select(

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -162,10 +163,15 @@ def build(
     build_vars: dict[str, object] = {"targets": targets, **display}
     if as_of:
         build_vars["as_of"] = as_of
-    args += ["--vars", json.dumps(build_vars)]  # JSON is YAML: dbt reads it as the vars mapping
     plan = incremental.plan_build(
         data, build_vars, full_refresh=full_refresh, try_incremental=try_incremental
     )
+    # One "now" for the whole build: without an explicit as_of, every model would read its own
+    # statement's clock, and the backlog's current snapshot, the overdue list and the ages would be taken
+    # seconds apart. The build's start, pinned, is not a setting: an incremental build is still planned on
+    # the explicit vars only (DECISIONLOG D51).
+    now = {"as_of": as_of or datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")}
+    args += ["--vars", json.dumps({**build_vars, **now})]  # JSON is YAML: dbt reads it as the vars mapping
     if progress:
         progress(f"{plan.kind} build: {plan.reason}")
     started = time.perf_counter()

@@ -593,3 +593,59 @@ def test_browser_a_sum_tile_and_a_release_tile_open_their_records(server: str, t
             _no_errors(page)
         finally:
             browser.close()
+
+
+def test_browser_the_backlog_tiles_and_bars_open_the_changes_open_at_the_period_end(
+    server: str, tmp_path: Path
+) -> None:
+    """Issue 18: the overdue tile opens the overdue changes (numerator) and the open ones (denominator) of
+    the period's end, as many as its evidence line says; a bar of the age chart opens the changes of its
+    bucket open at its period's end, as many as the bar is high (fct_backlog_snapshots, DECISIONLOG D51)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context(
+                viewport={"width": 1440, "height": 1000}, accept_downloads=True
+            ).new_page()
+            page.goto(server)
+            _settle(page)
+            _go(page, "Backlog & schedule")
+
+            column = page.locator('[data-testid="stColumn"]').filter(
+                has=page.locator(".st-key-rec__overdue_changes")
+            )
+            evidence = re.search(r"([\d,]+) / ([\d,]+) open changes", column.inner_text())
+            assert evidence is not None, column.inner_text()
+            overdue, open_count = (int(x.replace(",", "")) for x in evidence.groups())
+            assert overdue > 0
+            column.get_by_role("button", name="Records").click()
+            page.get_by_role("dialog").get_by_text("Records behind: Overdue").wait_for(timeout=30_000)
+            page.get_by_role("dialog").get_by_text("Denominator: open changes", exact=False).wait_for(
+                timeout=30_000
+            )
+            assert _dialog_counts(page) == (overdue, open_count)
+            rows = _dialog_csv(page, tmp_path)
+            assert len(rows) == overdue
+            assert {r["is_overdue"] for r in rows} == {"true"}
+            _no_errors(page)
+            _close_dialog(page)
+
+            # the "> 90 days" bar (the fifth series) of the selected period, the chart's last
+            high = page.evaluate(
+                "() => document.querySelector('.st-key-bl_age .js-plotly-plot').data[4].y.slice(-1)[0]"
+            )
+            assert high > 0
+            _click_plotly(page, "bl_age", ".barlayer .trace:nth-of-type(5) .point path", -1)
+            dialog = page.get_by_role("dialog")
+            dialog.get_by_text("Records behind: Open changes").wait_for(timeout=30_000)
+            dialog.locator('[data-testid="stExpander"]').first.wait_for(timeout=30_000)
+            _settle(page)
+            rows = _dialog_csv(page, tmp_path)
+            assert len(rows) == high
+            assert {r["age_bucket"] for r in rows} == {"over_90_days"}
+            assert min(int(r["age_days"]) for r in rows) > 90
+            _no_errors(page)
+        finally:
+            browser.close()

@@ -77,8 +77,8 @@ def _published(
                 start = row["period_start"]
                 assert isinstance(start, date)
                 yield row, filters, start, app_filters.next_period(start, str(row["period_grain"]))
-    elif model == "rpt_dora":
-        for row in _periods(_rows(con, "select * from rpt_dora")):
+    elif model in ("rpt_dora", "rpt_backlog"):
+        for row in _periods(_rows(con, f"select * from {model}")):
             start = row["period_start"]
             assert isinstance(start, date)
             yield row, {}, start, app_filters.next_period(start, str(row["period_grain"]))
@@ -111,6 +111,10 @@ def test_every_declared_metric_lists_as_many_records_as_its_published_counts(
         "outside_window_ratio",
         "change_caused_outage_hours",
         "release_caused_incidents",
+        # the backlog at a period's end: the changes open then (fct_backlog_snapshots, DECISIONLOG D51)
+        "open_changes",
+        "overdue_changes",
+        "open_over_90_days",
     } <= covered
     checked: dict[str, int] = {}
     mismatches: list[str] = []

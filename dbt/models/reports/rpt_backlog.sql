@@ -1,88 +1,25 @@
 {#- One row per (period_grain, period_start): the change backlog as of each period's end (the
-    next period's start, or "now" for the current period), reconstructed from opened_at and the
-    time each change left the backlog (closed_at; for a closed or canceled change without
-    closed_at, its actual end, else its last update). Open changes by age bucket (whole days since
-    opened_at: 0-1, 2-5, 6-30, 31-90, > 90), overdue changes (open, planned start in the past, not
-    yet implementing at the period end), and the period's opened, closed and growth (opened -
-    closed). The join of changes to period ends is a pure inequality (interval) join against a
-    small spine, which DuckDB runs as an IEJoin; its output is the sum of the changes' lifetimes
-    in periods. -#}
-{%- set far_future = "cast('9999-12-31 00:00:00' as timestamp)" -%}
-{#- var('backlog_period_grains') (default week, month) and var('backlog_since') (default: the first
-    opened change) bound the spine; unit tests narrow them. -#}
-{%- set grains = var('backlog_period_grains', ['week', 'month']) -%}
-{%- set since = var('backlog_since', none) -%}
+    next period's start, or "now" for the current period). Open changes by age bucket, overdue
+    changes and those open more than 90 days count the rows of fct_backlog_snapshots, the records a
+    click on their tiles lists (DECISIONLOG D51); the period's opened, closed and growth (opened -
+    closed) count int_change_backlog_lifetimes, where "in the backlog" is defined. -#}
 with
 
-changes as (
+periods as (
 
-    select * from {{ ref('fct_changes') }}
+    select * from {{ ref('int_backlog_periods') }}
 
 ),
 
-now_at as (
+snapshots as (
 
-    select {{ as_of_timestamp() }} as as_of
+    select * from {{ ref('fct_backlog_snapshots') }}
 
 ),
 
 lifetimes as (
 
-    select
-        changes.change_id,
-        changes.opened_at,
-        coalesce(
-            changes.closed_at,
-            case when changes.state_category in ('closed', 'canceled')
-                then coalesce(changes.actual_end_at, changes.updated_at, changes.opened_at) end
-        ) as left_backlog_at,
-        changes.planned_start_at,
-        changes.actual_start_at
-    from changes
-    cross join now_at
-    where changes.opened_at is not null
-        and changes.opened_at <= now_at.as_of
-
-),
-
-{% for grain in grains %}
-{{ grain }}_spine as (
-
-    {{ period_spine(grain, ("cast('" ~ since ~ "' as timestamp)") if since else '(select min(opened_at) from lifetimes)', '(select as_of from now_at)') }}
-
-),
-{% endfor %}
-
-periods as (
-
-    {%- for grain in grains %}
-    select
-        '{{ grain }}' as period_grain,
-        {{ grain }}_spine.period_start,
-        least(cast({{ dbt.dateadd(grain, 1, grain ~ '_spine.period_start') }} as timestamp), now_at.as_of) as period_end_at,
-        cast({{ dbt.dateadd(grain, 1, grain ~ '_spine.period_start') }} as timestamp) as next_period_start_at
-    from {{ grain }}_spine
-    cross join now_at
-    {#- a period that begins at "now" (a build at 00:00 on the 1st) has not begun: it holds nothing #}
-    where cast({{ grain }}_spine.period_start as timestamp) < now_at.as_of
-    {% if not loop.last %}union all{% endif %}
-    {%- endfor %}
-
-),
-
-open_at_end as (
-
-    select
-        periods.period_grain,
-        periods.period_start,
-        lifetimes.change_id,
-        floor({{ hours_between('lifetimes.opened_at', 'periods.period_end_at') }} / 24) as age_days,
-        lifetimes.planned_start_at < periods.period_end_at
-            and coalesce(lifetimes.actual_start_at, {{ far_future }}) >= periods.period_end_at as is_overdue
-    from periods
-    inner join lifetimes
-        on lifetimes.opened_at < periods.period_end_at
-        and coalesce(lifetimes.left_backlog_at, {{ far_future }}) > periods.period_end_at
+    select * from {{ ref('int_change_backlog_lifetimes') }}
 
 ),
 
@@ -92,13 +29,13 @@ backlog as (
         period_grain,
         period_start,
         count(*) as open_count,
-        count(*) filter (where age_days <= 1) as open_0_1_days_count,
-        count(*) filter (where age_days between 2 and 5) as open_2_5_days_count,
-        count(*) filter (where age_days between 6 and 30) as open_6_30_days_count,
-        count(*) filter (where age_days between 31 and 90) as open_31_90_days_count,
-        count(*) filter (where age_days > 90) as open_over_90_days_count,
+        count(*) filter (where age_bucket = '0_1_days') as open_0_1_days_count,
+        count(*) filter (where age_bucket = '2_5_days') as open_2_5_days_count,
+        count(*) filter (where age_bucket = '6_30_days') as open_6_30_days_count,
+        count(*) filter (where age_bucket = '31_90_days') as open_31_90_days_count,
+        count(*) filter (where is_open_over_90_days) as open_over_90_days_count,
         count(*) filter (where is_overdue) as overdue_count
-    from open_at_end
+    from snapshots
     group by 1, 2
 
 ),
@@ -137,7 +74,7 @@ final as (
         periods.period_grain,
         periods.period_start,
         periods.period_end_at,
-        periods.period_end_at < periods.next_period_start_at as is_current_period,
+        periods.is_current_period,
         coalesce(backlog.open_count, 0) as open_count,
         coalesce(backlog.open_0_1_days_count, 0) as open_0_1_days_count,
         coalesce(backlog.open_2_5_days_count, 0) as open_2_5_days_count,

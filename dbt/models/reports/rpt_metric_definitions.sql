@@ -14,6 +14,8 @@
     deployment records, DECISIONLOG D48). A sum (the outage hours) declares `base`, `measure` and
     `aggregate: sum`: its value is the sum of the measure over the base records (DECISIONLOG D50);
     measure_aggregate publishes how the value aggregates the measure (median unless declared).
+    A snapshot (the backlog at a period's end) declares `grain`: the record model's column holding the
+    period grain, whose rows are one per period and grain (event: their period_start; DECISIONLOG D51).
     Targets: each metric's declared default (`target`, `amber` in the meta) unless the build's `targets`
     var (the [targets] table of changeboard.toml, DECISIONLOG D37) sets it. min_base: the smallest
     count (base_column: the denominator, or the records a median rests on) on which a metric's target
@@ -23,7 +25,7 @@
     'denominator_column', 'population', 'event_column', 'band_column', 'confidence_metric', 'description',
     'base_column', 'record_model', 'record_event_column', 'numerator_flags', 'denominator_flags', 'base_flags',
     'measure_column', 'measure_aggregate', 'when_column', 'when_value', 'when_record_model', 'when_record_event_column', 'when_base_flags',
-    'when_measure_column'] -%}
+    'when_measure_column', 'record_grain_column'] -%}
 {%- set rows = [] -%}
 {%- set targets = [] -%}
 {%- set min_base = var('min_base', 20) -%}
@@ -58,7 +60,8 @@
                 {{ exceptions.raise_compiler_error('rpt_metric_definitions: metric ' ~ item['metric'] ~ ' takes its records from ' ~ records['model'] ~ ', which is not in the project') }}
             {%- endif -%}
             {%- set measure = [records['measure']] if records.get('measure') else [] -%}
-            {%- for name in [records['event']] + records.get('numerator', []) + (records.get('denominator') or []) + (records.get('base') or []) + measure -%}
+            {%- set grain = [records['grain']] if records.get('grain') else [] -%}
+            {%- for name in [records['event']] + records.get('numerator', []) + (records.get('denominator') or []) + (records.get('base') or []) + measure + grain -%}
                 {%- if record_node.columns.get(name) is none -%}
                     {{ exceptions.raise_compiler_error('rpt_metric_definitions: metric ' ~ item['metric'] ~ ' names ' ~ records['model'] ~ '.' ~ name ~ ', which has no documented column') }}
                 {%- endif -%}
@@ -93,8 +96,9 @@
             {%- do flag_lists.append(aggregate) -%}
             {%- do flag_lists.extend([when.get('column'), when.get('value'), when.get('model'), when.get('event'),
                 none if when.get('base') is none else when['base'] | join(','), when.get('measure')]) -%}
+            {%- do flag_lists.append(records.get('grain')) -%}
         {%- else -%}
-            {%- do flag_lists.extend([none] * 11) -%}
+            {%- do flag_lists.extend([none] * 12) -%}
         {%- endif -%}
         {%- do rows.append([
             item['metric'], item['label'], item.get('short', item['label']), item['unit'], item['direction'], item['model'], item['column'],

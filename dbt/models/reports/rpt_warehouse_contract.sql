@@ -3,4 +3,4 @@
     (app/db.py CONTRACT_VERSION) and says plainly when they differ, instead of probing for models
     one by one. Raise it here and in app/db.py together whenever a public model or column the app
     reads is added, renamed or removed (DECISIONLOG D28). -#}
-select cast(6 as integer) as contract_version
+select cast(7 as integer) as contract_version

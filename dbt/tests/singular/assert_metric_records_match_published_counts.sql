@@ -1,12 +1,15 @@
--- A returned row is a period of a declared KPI of rpt_change_kpis (all changes), rpt_dora or fct_releases
--- (summed over the releases deployed in the period) whose published numerator, denominator or base
+-- A returned row is a period of a declared KPI of rpt_change_kpis (all changes), rpt_dora, rpt_backlog or
+-- fct_releases (summed over the releases deployed in the period) whose published numerator, denominator or base
 -- differs from the number of records its declaration lists (the model, event, flags and measure of
 -- `records` in rpt_metric_definitions' meta; in a period whose published row has the `when` column at
 -- its value, the records of the `when` model), or, for a sum (`aggregate: sum`), whose published value
 -- differs from the sum of the measure over those records: a click on the tile would open other records
--- than the number counts (DECISIONLOG D46, D48, D50).
+-- than the number counts (DECISIONLOG D46, D48, D50). Records declaring `grain` are snapshots: a period's
+-- are the rows of its grain whose event (their period_start) is in it (D51).
 -- depends_on: {{ ref('rpt_change_kpis') }}
 -- depends_on: {{ ref('rpt_dora') }}
+-- depends_on: {{ ref('rpt_backlog') }}
+-- depends_on: {{ ref('fct_backlog_snapshots') }}
 -- depends_on: {{ ref('rpt_metric_definitions') }}
 -- depends_on: {{ ref('fct_changes') }}
 -- depends_on: {{ ref('fct_incidents') }}
@@ -15,9 +18,9 @@
 -- depends_on: {{ ref('fct_releases') }}
 {#- a check: metric, role, published column, published model, source ('default' / 'when'), record model,
     event, flags, measure, when column, when value, the metric's event (fct_releases: the published
-    model's timestamp that puts a release in the period) -#}
+    model's timestamp that puts a release in the period), the record model's grain column (snapshots) -#}
 {%- set checks = [] -%}
-{%- set published_models = {'rpt_change_kpis': "dimension = 'all'", 'rpt_dora': 'true', 'fct_releases': none} -%}
+{%- set published_models = {'rpt_change_kpis': "dimension = 'all'", 'rpt_dora': 'true', 'rpt_backlog': "period_grain in ('" ~ var('kpi_period_grains') | join("', '") ~ "')", 'fct_releases': none} -%}
 {%- if execute -%}
     {%- set node = graph.nodes.get('model.' ~ project_name ~ '.rpt_metric_definitions') -%}
     {%- for item in (node.config.meta or {}).get('metrics', []) -%}
@@ -37,9 +40,9 @@
                 {%- endif -%}
             {%- endif -%}
             {%- for role in roles -%}
-                {%- do checks.append([item['metric'], role[0], role[1], item['model'], 'default', records['model'], records['event'], role[2], role[3], when.get('column'), when.get('value'), item.get('event')]) -%}
+                {%- do checks.append([item['metric'], role[0], role[1], item['model'], 'default', records['model'], records['event'], role[2], role[3], when.get('column'), when.get('value'), item.get('event'), records.get('grain')]) -%}
                 {%- if when -%}
-                    {%- do checks.append([item['metric'], role[0], role[1], item['model'], 'when', when['model'], when['event'], role[4], role[5], when['column'], when['value'], item.get('event')]) -%}
+                    {%- do checks.append([item['metric'], role[0], role[1], item['model'], 'when', when['model'], when['event'], role[4], role[5], when['column'], when['value'], item.get('event'), none]) -%}
                 {%- endif -%}
             {%- endfor -%}
         {%- endif -%}
@@ -70,6 +73,9 @@ listed as (
         {%- endfor %}
         {%- if check[8] %}
         and {{ check[8] }} is not null
+        {%- endif %}
+        {%- if check[12] %}
+        and {{ check[12] }} = '{{ grain }}'
         {%- endif %}
     group by 1, 2, 3, 4, 5
     {{ 'union all' if not (loop.last and outer.last) }}
