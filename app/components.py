@@ -587,6 +587,24 @@ def records_dialog(metric: Metric, scope: Scope, published: Mapping[str, object]
                 expanded=True,
             )
             return
+        if found.role == "difference" and found.denominator is not None and found.flags is not None:
+            added, removed = (labels().column(flags.split(",")[0]) for flags in found.flags)
+            st.caption("The value is the count of the first list less the count of the second.")
+            drilldown(
+                found.numerator,
+                title=f"Added: {added.lower()}",
+                key="drill_num",
+                filename=f"{stem}_added",
+                expanded=True,
+            )
+            drilldown(
+                found.denominator,
+                title=f"Taken away: {removed.lower()}",
+                key="drill_den",
+                filename=f"{stem}_taken_away",
+                expanded=True,
+            )
+            return
         if found.denominator is None:
             drilldown(found.numerator, title=metric.label, key="drill_num", filename=stem, expanded=True)
             return
@@ -674,6 +692,7 @@ class Metric:
     base_column: str | None = None
     min_base: int | None = None
     record_model: str | None = None  # the metric declares the records behind it (click-through)
+    subtract_flags: str | None = None  # a difference: the flags of the records it takes away
     measure_column: str | None = None  # a median's or a sum's column over its base records
 
     @property
@@ -769,7 +788,9 @@ def metric_tile(
             type="tertiary",
             help=f"The {m.label.lower()} records of {scope.words}: "
             + (
-                "numerator and denominator"
+                "what it adds and what it takes away"
+                if m.subtract_flags
+                else "numerator and denominator"
                 if m.numerator_column and m.denominator_column
                 else "the records it rests on"
                 if m.base_column or m.measure_column

@@ -1143,6 +1143,25 @@ BACKLOG_SNAPSHOT_COLUMNS = (
     "source_system",
     "change_id",
 )
+BACKLOG_MOVEMENT_COLUMNS = (
+    "number",
+    "title",
+    "state",
+    "movement",
+    "moved_at",
+    "change_type",
+    "risk",
+    "service_name",
+    "assignment_group",
+    "primary_ci_name",
+    "opened_at",
+    "closed_at",
+    "period_start",
+    "is_opened",
+    "is_left",
+    "source_system",
+    "change_id",
+)
 RECORD_MODELS: dict[str, tuple[tuple[str, ...], str]] = {
     "fct_changes": (CHANGE_COLUMNS, "number"),
     "fct_incidents": (INCIDENT_RECORD_COLUMNS, "number"),
@@ -1150,11 +1169,14 @@ RECORD_MODELS: dict[str, tuple[tuple[str, ...], str]] = {
     "fct_production_changes": (PRODUCTION_CHANGE_COLUMNS, "number"),
     "fct_deployments": (DEPLOYMENT_COLUMNS, "deployment_id"),
     "fct_backlog_snapshots": (BACKLOG_SNAPSHOT_COLUMNS, "number"),
+    "fct_backlog_movements": (BACKLOG_MOVEMENT_COLUMNS, "number"),
 }
 # Columns of a record model's own that a chart's bar may select (the backlog chart's age buckets).
 RECORD_CATEGORIES: dict[str, frozenset[str]] = {"fct_backlog_snapshots": frozenset({"age_bucket"})}
 # Record models whose rows carry the change's filter columns (the sidebar's filters apply to them).
-CHANGE_RECORD_MODELS = frozenset({"fct_changes", "fct_production_changes", "fct_backlog_snapshots"})
+CHANGE_RECORD_MODELS = frozenset(
+    {"fct_changes", "fct_production_changes", "fct_backlog_snapshots", "fct_backlog_movements"}
+)
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 
 
@@ -1163,7 +1185,8 @@ class MetricRecords:
     """The records behind one value of a declared metric: its numerator's (for a count: the records it
     counts; for a metric resting on a base, a median, a frequency or a sum: the records of its base,
     ``role`` 'base', with ``measure`` the column whose median or sum (``aggregate``) the value is) and
-    its denominator's (None for a count or a base)."""
+    its denominator's (None for a count or a base); for a difference (``role`` 'difference'), the
+    records it adds (numerator, flagged ``flags[0]``) and those it takes away (denominator, ``flags[1]``)."""
 
     metric: str
     numerator: Records
@@ -1171,6 +1194,7 @@ class MetricRecords:
     role: str = "numerator"
     measure: str | None = None
     aggregate: str | None = None  # median or sum (rpt_metric_definitions.measure_aggregate)
+    flags: tuple[str, str] | None = None  # a difference: the flags of what it adds and takes away
 
 
 def _identifier(name: str) -> str:
@@ -1273,6 +1297,11 @@ def metric_records(
         aggregate = None if measure is None else str(row["measure_aggregate"] or "median")
         return MetricRecords(
             metric, listed(str(base)), None, role="base", measure=measure, aggregate=aggregate
+        )
+    if row["subtract_flags"] is not None:
+        added, removed = str(row["numerator_flags"] or ""), str(row["subtract_flags"])
+        return MetricRecords(
+            metric, listed(added), listed(removed), role="difference", flags=(added, removed)
         )
     denominator = row["denominator_flags"]
     return MetricRecords(

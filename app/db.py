@@ -42,8 +42,8 @@ __all__ = [
 # 6: fct_changes.is_clean_success / is_window_checked, fct_incidents.is_outage /
 #    primary_cause_release_deployed_at, rpt_metric_definitions.measure_aggregate (the records of the clean
 #    success rate, the outside-window ratio, the outage hours and release-caused incidents, DECISIONLOG D50)
-# 7: fct_backlog_snapshots as a record model; rpt_metric_definitions.record_grain_column (the records of
-#    the backlog's open, overdue and over-90-days tiles, DECISIONLOG D51)
+# 7: fct_backlog_snapshots and fct_backlog_movements as record models; rpt_metric_definitions'
+#    record_grain_column and subtract_flags (the records of the backlog's tiles, DECISIONLOG D51)
 CONTRACT_VERSION = 7
 
 

@@ -599,7 +599,8 @@ def test_browser_the_backlog_tiles_and_bars_open_the_changes_open_at_the_period_
     server: str, tmp_path: Path
 ) -> None:
     """Issue 18: the overdue tile opens the overdue changes (numerator) and the open ones (denominator) of
-    the period's end, as many as its evidence line says; a bar of the age chart opens the changes of its
+    the period's end, as many as its evidence line says; the growth tile what entered and what left the
+    backlog in the period (fct_backlog_movements); a bar of the age chart opens the changes of its
     bucket open at its period's end, as many as the bar is high (fct_backlog_snapshots, DECISIONLOG D51)."""
     from playwright.sync_api import sync_playwright
 
@@ -629,6 +630,24 @@ def test_browser_the_backlog_tiles_and_bars_open_the_changes_open_at_the_period_
             rows = _dialog_csv(page, tmp_path)
             assert len(rows) == overdue
             assert {r["is_overdue"] for r in rows} == {"true"}
+            _no_errors(page)
+            _close_dialog(page)
+
+            # the growth: what entered the backlog less what left it, as its evidence line says
+            column = page.locator('[data-testid="stColumn"]').filter(
+                has=page.locator(".st-key-rec__backlog_growth")
+            )
+            moved = re.search(r"([\d,]+) opened − ([\d,]+) closed", column.inner_text())
+            assert moved is not None, column.inner_text()
+            opened, closed = (int(x.replace(",", "")) for x in moved.groups())
+            column.get_by_role("button", name="Records").click()
+            dialog = page.get_by_role("dialog")
+            dialog.get_by_text("Records behind: Backlog growth").wait_for(timeout=30_000)
+            dialog.get_by_text("Taken away:", exact=False).wait_for(timeout=30_000)
+            _settle(page)
+            summaries = [t.inner_text() for t in dialog.locator('[data-testid="stExpander"] summary').all()]
+            assert [_count(t) for t in summaries if "Added:" in t] == [opened]
+            assert [_count(t) for t in summaries if "Taken away:" in t] == [closed]
             _no_errors(page)
             _close_dialog(page)
 

@@ -115,6 +115,7 @@ def test_every_declared_metric_lists_as_many_records_as_its_published_counts(
         "open_changes",
         "overdue_changes",
         "open_over_90_days",
+        "backlog_growth",
     } <= covered
     checked: dict[str, int] = {}
     mismatches: list[str] = []
@@ -125,6 +126,8 @@ def test_every_declared_metric_lists_as_many_records_as_its_published_counts(
         roles: list[tuple[str, str]] = (
             [("sum", str(d["value_column"]))]
             if d["measure_aggregate"] == "sum"
+            else [("difference", str(d["value_column"]))]
+            if d["subtract_flags"] is not None
             else [("base", str(d["base_column"]))]
             if d["base_flags"] is not None or d["when_base_flags"] is not None
             else [("numerator", str(d["numerator_column"] or d["value_column"]))]
@@ -145,6 +148,15 @@ def test_every_declared_metric_lists_as_many_records_as_its_published_counts(
                     if listed != pytest.approx(published, rel=1e-9, abs=1e-9):
                         mismatches.append(
                             f"{metric} sum {row['period_grain']} {start} {filters}: {published} != {listed}"
+                        )
+                elif role == "difference":  # what it adds less what it takes away
+                    assert found is not None
+                    assert found.role == "difference"
+                    assert found.denominator is not None
+                    listed = found.numerator.count() - found.denominator.count()
+                    if published != listed:
+                        mismatches.append(
+                            f"{metric} difference {row['period_grain']} {start}: {published} != {listed}"
                         )
                 elif published != listed:
                     mismatches.append(

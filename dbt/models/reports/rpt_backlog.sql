@@ -2,7 +2,8 @@
     next period's start, or "now" for the current period). Open changes by age bucket, overdue
     changes and those open more than 90 days count the rows of fct_backlog_snapshots, the records a
     click on their tiles lists (DECISIONLOG D51); the period's opened, closed and growth (opened -
-    closed) count int_change_backlog_lifetimes, where "in the backlog" is defined. -#}
+    closed) count the rows of fct_backlog_movements. "In the backlog" is defined once, in
+    int_change_backlog_lifetimes, which both marts read. -#}
 with
 
 periods as (
@@ -17,9 +18,9 @@ snapshots as (
 
 ),
 
-lifetimes as (
+movements as (
 
-    select * from {{ ref('int_change_backlog_lifetimes') }}
+    select * from {{ ref('fct_backlog_movements') }}
 
 ),
 
@@ -40,30 +41,14 @@ backlog as (
 
 ),
 
-opened as (
+moved as (
 
     select
-        periods.period_grain,
-        periods.period_start,
-        count(*) as opened_count
-    from periods
-    inner join lifetimes
-        on lifetimes.opened_at >= cast(periods.period_start as timestamp)
-        and lifetimes.opened_at < periods.next_period_start_at
-    group by 1, 2
-
-),
-
-closed as (
-
-    select
-        periods.period_grain,
-        periods.period_start,
-        count(*) as closed_count
-    from periods
-    inner join lifetimes
-        on lifetimes.left_backlog_at >= cast(periods.period_start as timestamp)
-        and lifetimes.left_backlog_at < periods.period_end_at
+        period_grain,
+        period_start,
+        count(*) filter (where is_opened) as opened_count,
+        count(*) filter (where is_left) as closed_count
+    from movements
     group by 1, 2
 
 ),
@@ -82,19 +67,16 @@ final as (
         coalesce(backlog.open_31_90_days_count, 0) as open_31_90_days_count,
         coalesce(backlog.open_over_90_days_count, 0) as open_over_90_days_count,
         coalesce(backlog.overdue_count, 0) as overdue_count,
-        coalesce(opened.opened_count, 0) as opened_count,
-        coalesce(closed.closed_count, 0) as closed_count,
-        coalesce(opened.opened_count, 0) - coalesce(closed.closed_count, 0) as backlog_growth
+        coalesce(moved.opened_count, 0) as opened_count,
+        coalesce(moved.closed_count, 0) as closed_count,
+        coalesce(moved.opened_count, 0) - coalesce(moved.closed_count, 0) as backlog_growth
     from periods
     left join backlog
         on backlog.period_grain = periods.period_grain
         and backlog.period_start = periods.period_start
-    left join opened
-        on opened.period_grain = periods.period_grain
-        and opened.period_start = periods.period_start
-    left join closed
-        on closed.period_grain = periods.period_grain
-        and closed.period_start = periods.period_start
+    left join moved
+        on moved.period_grain = periods.period_grain
+        and moved.period_start = periods.period_start
 
 )
 

@@ -16,6 +16,8 @@
     measure_aggregate publishes how the value aggregates the measure (median unless declared).
     A snapshot (the backlog at a period's end) declares `grain`: the record model's column holding the
     period grain, whose rows are one per period and grain (event: their period_start; DECISIONLOG D51).
+    A difference (the backlog growth: opened - left) declares `numerator` (the records it adds) and
+    `subtract` (the records it takes away): its value is the count of the first less the second's.
     Targets: each metric's declared default (`target`, `amber` in the meta) unless the build's `targets`
     var (the [targets] table of changeboard.toml, DECISIONLOG D37) sets it. min_base: the smallest
     count (base_column: the denominator, or the records a median rests on) on which a metric's target
@@ -25,7 +27,7 @@
     'denominator_column', 'population', 'event_column', 'band_column', 'confidence_metric', 'description',
     'base_column', 'record_model', 'record_event_column', 'numerator_flags', 'denominator_flags', 'base_flags',
     'measure_column', 'measure_aggregate', 'when_column', 'when_value', 'when_record_model', 'when_record_event_column', 'when_base_flags',
-    'when_measure_column', 'record_grain_column'] -%}
+    'when_measure_column', 'record_grain_column', 'subtract_flags'] -%}
 {%- set rows = [] -%}
 {%- set targets = [] -%}
 {%- set min_base = var('min_base', 20) -%}
@@ -61,7 +63,7 @@
             {%- endif -%}
             {%- set measure = [records['measure']] if records.get('measure') else [] -%}
             {%- set grain = [records['grain']] if records.get('grain') else [] -%}
-            {%- for name in [records['event']] + records.get('numerator', []) + (records.get('denominator') or []) + (records.get('base') or []) + measure + grain -%}
+            {%- for name in [records['event']] + records.get('numerator', []) + (records.get('denominator') or []) + (records.get('base') or []) + measure + grain + (records.get('subtract') or []) -%}
                 {%- if record_node.columns.get(name) is none -%}
                     {{ exceptions.raise_compiler_error('rpt_metric_definitions: metric ' ~ item['metric'] ~ ' names ' ~ records['model'] ~ '.' ~ name ~ ', which has no documented column') }}
                 {%- endif -%}
@@ -96,9 +98,13 @@
             {%- do flag_lists.append(aggregate) -%}
             {%- do flag_lists.extend([when.get('column'), when.get('value'), when.get('model'), when.get('event'),
                 none if when.get('base') is none else when['base'] | join(','), when.get('measure')]) -%}
+            {%- if records.get('subtract') is not none and (records.get('numerator') is none or records.get('denominator') is not none) -%}
+                {{ exceptions.raise_compiler_error('rpt_metric_definitions: metric ' ~ item['metric'] ~ ' subtracts records: a difference declares numerator (what it adds) and subtract (what it takes away), no denominator') }}
+            {%- endif -%}
             {%- do flag_lists.append(records.get('grain')) -%}
+            {%- do flag_lists.append(none if records.get('subtract') is none else records['subtract'] | join(',')) -%}
         {%- else -%}
-            {%- do flag_lists.extend([none] * 12) -%}
+            {%- do flag_lists.extend([none] * 13) -%}
         {%- endif -%}
         {%- do rows.append([
             item['metric'], item['label'], item.get('short', item['label']), item['unit'], item['direction'], item['model'], item['column'],

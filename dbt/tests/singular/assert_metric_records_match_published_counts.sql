@@ -4,12 +4,14 @@
 -- `records` in rpt_metric_definitions' meta; in a period whose published row has the `when` column at
 -- its value, the records of the `when` model), or, for a sum (`aggregate: sum`), whose published value
 -- differs from the sum of the measure over those records: a click on the tile would open other records
--- than the number counts (DECISIONLOG D46, D48, D50). Records declaring `grain` are snapshots: a period's
+-- than the number counts (DECISIONLOG D46, D48, D50); for a difference, whose value differs from the
+-- count of the records it adds less the count of those it takes away. Records declaring `grain` are snapshots: a period's
 -- are the rows of its grain whose event (their period_start) is in it (D51).
 -- depends_on: {{ ref('rpt_change_kpis') }}
 -- depends_on: {{ ref('rpt_dora') }}
 -- depends_on: {{ ref('rpt_backlog') }}
 -- depends_on: {{ ref('fct_backlog_snapshots') }}
+-- depends_on: {{ ref('fct_backlog_movements') }}
 -- depends_on: {{ ref('rpt_metric_definitions') }}
 -- depends_on: {{ ref('fct_changes') }}
 -- depends_on: {{ ref('fct_incidents') }}
@@ -31,6 +33,9 @@
             {%- if records.get('aggregate') == 'sum' -%}
                 {#- a sum: the published value is the measure summed over the base records -#}
                 {%- do roles.append(['sum', item['column'], records['base'], records['measure'], when.get('base'), when.get('measure')]) -%}
+            {%- elif records.get('subtract') is not none -%}
+                {#- a difference: the published value is the numerator's records less the subtracted ones -#}
+                {%- do roles.append(['difference', item['column'], records['numerator'], records['subtract'], none, none]) -%}
             {%- elif records.get('base') is not none -%}
                 {%- do roles.append(['base', item['base'], records['base'], records.get('measure'), when.get('base'), when.get('measure')]) -%}
             {%- else -%}
@@ -63,16 +68,21 @@ listed as (
         {{ period_start("'" ~ grain ~ "'", check[6]) }} as period_start,
         {%- if check[1] == 'sum' %}
         cast(coalesce(sum({{ check[8] }}), 0) as double) as listed_value
+        {%- elif check[1] == 'difference' %}
+        cast(count(case when {{ check[7] | join(' and ') or 'true' }} then 1 end)
+            - count(case when {{ check[8] | join(' and ') }} then 1 end) as double) as listed_value
         {%- else %}
         cast(count(*) as double) as listed_value
         {%- endif %}
     from {{ ref(check[5]) }}
     where {{ check[6] }} is not null
+        {%- if check[1] != 'difference' %}
         {%- for flag in check[7] %}
         and {{ flag }}
         {%- endfor %}
         {%- if check[8] %}
         and {{ check[8] }} is not null
+        {%- endif %}
         {%- endif %}
         {%- if check[12] %}
         and {{ check[12] }} = '{{ grain }}'
