@@ -847,14 +847,52 @@ def releases_causing_incidents(
 # --- backlog and schedule --------------------------------------------------------------------------------------
 
 
-def backlog(*, grain: str, start: date | None = None, end: date | None = None) -> pl.DataFrame:
-    """rpt_backlog rows of a grain (periods starting in [start, end) when given), oldest first."""
-    sql = "select * from rpt_backlog where period_grain = ?"
+# The additive counts of rpt_backlog_cells (rpt_backlog is their sum per period, DECISIONLOG D51).
+BACKLOG_CELL_COUNTS = (
+    "open_count",
+    "open_0_1_days_count",
+    "open_2_5_days_count",
+    "open_6_30_days_count",
+    "open_31_90_days_count",
+    "open_over_90_days_count",
+    "overdue_count",
+    "opened_count",
+    "closed_count",
+    "backlog_growth",
+)
+
+
+def backlog(
+    *,
+    grain: str,
+    start: date | None = None,
+    end: date | None = None,
+    filters: Mapping[str, str] | None = None,
+) -> pl.DataFrame:
+    """rpt_backlog rows of a grain (periods starting in [start, end) when given), oldest first; under
+    ``filters`` (fct_changes column -> value), the same rows with their counts summed over the
+    rpt_backlog_cells the filters select, as rpt_backlog sums all of them (DECISIONLOG D45, D51)."""
+    span = ""
     params: list[object] = [grain]
     if start is not None and end is not None:
-        sql += " and period_start >= ? and period_start < ?"
+        span = " and periods.period_start >= ? and periods.period_start < ?"
         params += [start, end]
-    return db.query(sql + " order by period_start", tuple(params))
+    if not filters:
+        return db.query(
+            f"select * from rpt_backlog as periods where period_grain = ?{span} order by period_start",
+            tuple(params),
+        )
+    where, values = _where(filters, CHANGE_FILTER_COLUMNS)
+    sums = ", ".join(f"cast(sum({c}) as bigint) as {c}" for c in BACKLOG_CELL_COUNTS)
+    counts = ", ".join(f"coalesce(cells.{c}, 0) as {c}" for c in BACKLOG_CELL_COUNTS)
+    return db.query(
+        f"select periods.period_grain, periods.period_start, periods.period_end_at, periods.is_current_period, "
+        f"{counts} from rpt_backlog as periods left join (select period_grain, period_start, {sums} "
+        f"from rpt_backlog_cells where period_grain = ?{where} group by 1, 2) as cells "
+        "on cells.period_grain = periods.period_grain and cells.period_start = periods.period_start "
+        f"where periods.period_grain = ?{span} order by periods.period_start",
+        (grain, *values, *params),
+    )
 
 
 def overdue_changes(*, now: datetime, filters: Mapping[str, str] | None = None) -> Records:

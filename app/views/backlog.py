@@ -15,7 +15,6 @@ from changeboard.app.components import (
     as_text,
     chart,
     clickable_chart,
-    dimension_filters_reason,
     drilldown,
     empty_state,
     metrics,
@@ -66,35 +65,27 @@ forward_days = data.attribution_setting("forward_schedule_days")
 st.caption(
     f"Ages and schedules are measured at the build's “now”: {as_text(now)}. "
     + (
-        f"Every filter applies to the change lists and the schedule ({f.describe()})."
+        f"Every filter applies to the backlog, the change lists and the schedule ({f.describe()})."
         if f.dims
         else "All changes."
     )
 )
 
 # --- backlog by age ----------------------------------------------------------------------------------
-backlog_disabled = dimension_filters_reason(
-    f, what="The backlog by age is published for all changes (rpt_backlog has no breakdown)."
-)
-backlog_shown = section(
+section(
     "Backlog by age",
-    disabled=backlog_disabled,
-    help="rpt_backlog: changes open at each period end (the current period: now), by whole days since opened.",
+    help="rpt_backlog: changes open at each period end (the current period: now), by whole days since opened; "
+    "with filters, the sum of rpt_backlog_cells the filters select.",
 )
 trend = (
-    data.backlog(grain=f.grain, start=f.trend_start, end=f.period_end)
-    if f.period_start and backlog_shown
-    else None
+    data.backlog(grain=f.grain, start=f.trend_start, end=f.period_end, filters=rf) if f.period_start else None
 )
 cur = None
-if not backlog_shown:
-    pass
-elif trend is not None and not trend.is_empty():
+if trend is not None and not trend.is_empty():
     match = trend.filter(pl.col("period_start") == f.period_start)
     cur = match.row(0, named=True) if match.height else None
 if cur is None:
-    if backlog_shown:
-        empty_state(f"No backlog published for {f.label}.", "Pick another period.")
+    empty_state(f"No backlog published for {f.label}.", "Pick another period.")
 else:
     at_end = "now" if cur["is_current_period"] else f"at {as_text(cur['period_end_at'])}"
     tile_row(
@@ -155,7 +146,7 @@ else:
             "closed_count",
             "backlog_growth",
         ),
-        title="Published backlog per period",
+        title="Published backlog per period" + (" (the cells of these filters, summed)" if rf else ""),
         key="bl_rows",
         filename=f"backlog_{f.grain}",
     )

@@ -745,6 +745,34 @@ def test_releases_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnection) -
     assert len(at.get("download_button")) >= 1
 
 
+def test_backlog_page_honours_the_filters(app_env: DataDir, warehouse: duckdb.DuckDBPyConnection) -> None:
+    """Issue 18, point 3: with an assignment-group filter the backlog's tiles count that group's changes
+    (the rpt_backlog_cells it selects, DECISIONLOG D51), and the section is not disabled."""
+    team = one(
+        warehouse,
+        "select assignment_group as g from fct_backlog_snapshots group by 1 order by count(*) desc limit 1",
+    )["g"]
+    latest = one(warehouse, "select max(period_start) as p from rpt_backlog where period_grain = 'month'")[
+        "p"
+    ]
+    at = run_page("backlog", {"flt_period": latest, "flt_assignment_group": team})
+    expected = one(
+        warehouse,
+        "select count(*) as n, count(*) filter (where is_overdue) as overdue from fct_backlog_snapshots "
+        "where period_grain = 'month' and period_start = ? and assignment_group = ?",
+        [latest, team],
+    )
+    total = one(
+        warehouse,
+        "select open_count from rpt_backlog where period_grain = 'month' and period_start = ?",
+        [latest],
+    )
+    assert 0 < expected["n"] < total["open_count"]
+    assert metric(at, "Open changes").value == f"{expected['n']:,}"
+    assert metric(at, "Overdue").value == f"{expected['overdue']:,}"
+    assert not [s for s in at.subheader if "not shown for these filters" in s.value and "Backlog" in s.value]
+
+
 def test_backlog_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnection) -> None:
     import json
     from datetime import timedelta

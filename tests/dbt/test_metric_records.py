@@ -8,6 +8,7 @@ changes and the largest value of each filter dimension."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from datetime import date
 
@@ -266,3 +267,43 @@ def test_breakdown_rates_are_the_warehouses(warehouse: duckdb.DuckDBPyConnection
         for frame in (shown, summed):
             for row in frame.iter_rows(named=True):
                 assert tuple(row[r] for r, _, _ in rates) == published[row["dimension_value"]], (by, row)
+
+
+def _listed(
+    metric: str, *, start: date, end: date, filters: Mapping[str, str], grain: str
+) -> tuple[int, int | None]:
+    """(first, second) list counts of a metric's records: numerator and denominator, or what a difference
+    adds and takes away."""
+    found = app_data.metric_records(metric=metric, start=start, end=end, filters=filters, grain=grain)
+    assert found is not None
+    return found.numerator.count(), None if found.denominator is None else found.denominator.count()
+
+
+@pytest.mark.usefixtures("app_env")
+def test_the_backlog_under_filters_counts_exactly_its_records(warehouse: duckdb.DuckDBPyConnection) -> None:
+    """Issue 18, point 3 (DECISIONLOG D51): with filters, the backlog's tiles are the rpt_backlog_cells the
+    filters select, summed, and each equals the records its Records button lists under the same filters;
+    unfiltered, the summed cells are rpt_backlog."""
+    team, kind = warehouse.execute(
+        "select assignment_group, change_type from fct_backlog_snapshots group by 1, 2 order by count(*) desc limit 1"
+    ).fetchone() or (None, None)
+    assert team is not None
+    for grain in ("week", "month"):
+        assert app_data.backlog(grain=grain, filters={}).equals(app_data.backlog(grain=grain))
+    checked = 0
+    for filters in ({"assignment_group": team}, {"assignment_group": team, "change_type": kind}):
+        for grain in ("week", "month"):
+            rows = app_data.backlog(grain=grain, filters=filters).to_dicts()
+            for row in rows[-6:]:
+                start = row["period_start"]
+                end = app_filters.next_period(start, grain)
+
+                listed = functools.partial(_listed, start=start, end=end, filters=filters, grain=grain)
+                assert listed("open_changes") == (row["open_count"], None), (grain, start, filters)
+                assert listed("overdue_changes") == (row["overdue_count"], row["open_count"])
+                assert listed("open_over_90_days") == (row["open_over_90_days_count"], None)
+                opened, left = listed("backlog_growth")
+                assert (opened, left) == (row["opened_count"], row["closed_count"])
+                assert opened - (left or 0) == row["backlog_growth"]
+                checked += row["open_count"] + row["opened_count"]
+    assert checked > 0  # the filters select changes, not an empty backlog
