@@ -171,7 +171,7 @@ def _card(
         head[1].text(str(item.get("title") or ""))
         st.caption(
             md(
-                f"{kind}{box} · {item.get('change_type') or '?'} / {item.get('risk') or 'risk not stated'} · "
+                f"{kind}{box} · {cab.type_and_risk(item)} · "
                 f"planned {cab.fmt_window(item.get('planned_start_at'), item.get('planned_end_at'))} · "
                 f"CIs {item.get('ci_names') or item.get('primary_ci_name') or '—'} · "
                 f"service {item.get('service_name') or '—'}"

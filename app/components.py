@@ -368,6 +368,14 @@ def labels() -> Labels:
     return Labels(columns, values)
 
 
+def labelled(df: pl.DataFrame, *columns: str) -> pl.DataFrame:
+    """``df`` with the enumerated values of ``columns`` in words (rpt_display_labels): a chart's
+    categories, legend and hover text. What a click opens keeps the stored values (read them from
+    the frame before it is labelled)."""
+    values = dict(labels().values)
+    return df.with_columns(pl.col(c).replace(values) for c in columns)
+
+
 def present(df: pl.DataFrame, names: Labels) -> pl.DataFrame:
     """The frame as a person reads it: internal keys (``*_id``) left out (the CSV keeps them),
     enumerated values and column headers in words, timestamps in one format (pure)."""

@@ -302,7 +302,7 @@ else:
             key="bl_collisions",
             filename="collisions",
             expanded=True,
-            caption="same_ci: both change the CI; related_ci: one CMDB relationship apart; same_service: "
+            caption="Same CI: both change the CI; related CI: one CMDB relationship apart; same service: "
             "only the business service is shared.",
         )
     drilldown(

@@ -13,6 +13,7 @@ from changeboard.app.components import (
     empty_state,
     failed_reconciliation,
     incident_fail_reconciliation,
+    labelled,
     metrics,
     open_category,
     published_kpis,
@@ -97,7 +98,7 @@ for i, (dim, label, top) in enumerate(BREAKDOWNS):
         # a click on a bar opens that value's completed changes and its successful ones
         clickable_chart(
             charts.rate_by_category(
-                shown,
+                labelled(shown, "dimension_value"),
                 category="dimension_value",
                 rate="change_success_rate",
                 numerator="change_success_numerator",

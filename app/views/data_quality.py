@@ -6,7 +6,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 from changeboard.app import charts, data
-from changeboard.app.components import chart, drilldown, empty_state, kpi_tile, table
+from changeboard.app.components import chart, drilldown, empty_state, kpi_tile, labelled, table
 
 st.title("Data quality")
 st.caption(
@@ -73,6 +73,7 @@ else:
         .alias("label"),
         pl.col("metric").alias("field"),
     )
+    cells = labelled(cells, "field")
     threshold = coverage["threshold"].drop_nulls()
     chart(
         charts.heat_table(

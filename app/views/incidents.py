@@ -14,6 +14,7 @@ from changeboard.app.components import (
     empty_state,
     fmt,
     incident_fail_reconciliation,
+    labelled,
     published_kpis,
     record_scope,
     scope_note,
@@ -139,14 +140,14 @@ else:
     with left:
         chart(
             charts.category_histogram(
-                caused.select("primary_cause_method").frame(),
+                labelled(caused.select("primary_cause_method").frame(), "primary_cause_method"),
                 column="primary_cause_method",
                 title="How each incident was attributed",
             ),
             key="inc_methods",
         )
         st.caption(
-            "explicit_* = the incident names its cause (confidence 1); inferred_* = time window + CMDB distance."
+            "Explicit = the incident names its cause (confidence 1); inferred = time window + CMDB distance."
         )
     with right:
         restore = (
@@ -265,7 +266,7 @@ if section("Explore the attribution rules", disabled=explore_disabled):
             )
             chart(
                 charts.count_bars(
-                    explored,
+                    labelled(explored, "method"),
                     category="method",
                     values={"incidents": "Incidents"},
                     title=f"Exploratory: incidents with a cause at ≤ {window} h and confidence ≥ {threshold:.2f}, by best method",

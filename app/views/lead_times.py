@@ -13,6 +13,7 @@ from changeboard.app.components import (
     drilldown,
     empty_state,
     fmt,
+    labelled,
     published_kpis,
     record_scope,
     scope_note,
@@ -175,7 +176,7 @@ else:
     )
     chart(
         charts.count_bars(
-            shown.sort("median_hours", descending=True),
+            labelled(shown.sort("median_hours", descending=True), "state"),
             category="state",
             values={"median_hours": "Median hours", "p90_hours": "p90 hours"},
             title="Time in each state (hours per stay)",

@@ -13,6 +13,7 @@ from changeboard.app.components import (
     dimension_filters_reason,
     drilldown,
     empty_state,
+    labelled,
     metrics,
     section,
 )
@@ -81,7 +82,7 @@ else:
     )
     chart(
         charts.rate_by_category(
-            shown,
+            labelled(shown, "dimension_value"),
             category="dimension_value",
             rate="failed_rate",
             numerator="failed_count",

@@ -28,7 +28,7 @@ import base64
 import gc
 import html
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -452,6 +452,12 @@ def _forward_schedule(
 # --- shared, pure presentation helpers ----------------------------------------------------------------
 
 
+def type_and_risk(row: Mapping[str, Any], *, missing: str = "risk not stated") -> str:
+    """'normal / very high': the change type and the canonical risk in words (very_high is stored)."""
+    risk = row.get("risk")
+    return f"{row.get('change_type') or '?'} / {str(risk).replace('_', ' ') if risk else missing}"
+
+
 def fmt_window(start: object, end: object) -> str:
     """'2026-12-03 19:00-20:45' (an en dash; same day) or the two times."""
     if start is None:
@@ -678,7 +684,7 @@ def _items(
                 "evidence": evidence_lines(row),
                 "reason_list": reasons(row),
                 "incidents": incidents.get(row["change_id"], []),
-                "type_risk": f"{row.get('change_type') or '?'} / {row.get('risk') or 'risk not stated'}",
+                "type_risk": type_and_risk(row),
                 "position": row.get("agenda_position"),
                 "timebox": timebox_text(row.get("timebox_minutes"), row.get("slot_start_at")),
             }
@@ -743,7 +749,7 @@ def _line(row: dict[str, Any]) -> dict[str, Any]:
         "risk": f"{row.get('risk_level')} ({row.get('risk_score')})",
         "risk_level": row.get("risk_level"),
         "reason": reason_list[0] + (f" (+{len(reason_list) - 1} more)" if len(reason_list) > 1 else ""),
-        "type_risk": f"{row.get('change_type') or '?'} / {row.get('risk') or 'not stated'}",
+        "type_risk": type_and_risk(row, missing="not stated"),
         "window": fmt_window(row.get("planned_start_at"), row.get("planned_end_at")),
         "ci": row.get("primary_ci_name") or row.get("ci_names") or "—",
         "service": row.get("service_name") or "—",

@@ -951,8 +951,10 @@ def test_data_quality_page(app_env: DataDir, warehouse: duckdb.DuckDBPyConnectio
     if any(conf.values()):
         expected = dict(
             warehouse.execute(
-                "select metric, reason from rpt_data_quality where check_type = 'metric_confidence' "
-                "and source_system = 'all' and is_low_confidence"
+                # the metric in words, as the label map has it
+                "select coalesce(l.label, q.metric), q.reason from rpt_data_quality q "
+                "left join rpt_display_labels l on l.kind = 'value' and l.name = q.metric "
+                "where q.check_type = 'metric_confidence' and q.source_system = 'all' and q.is_low_confidence"
             ).fetchall()
         )
         assert dict(zip(low[0][header("metric")], low[0][header("reason")], strict=True)) == expected

@@ -1,9 +1,11 @@
-"""Real browser (Debian's chromium driven by Playwright) against `streamlit run`, issue #18 points 1-3
-and 8: a period to date is compared like for like and says so on the tile; a tile on too small a base
+"""Real browser (Debian's chromium driven by Playwright) against `streamlit run`, issue #18 points 1-4,
+6 and 8: a period to date is compared like for like and says so on the tile; a tile on too small a base
 says why it shows no band; the failed-change tile shows how it reconciles with the other outcome
 tiles (the numbers read from the warehouse); the sidebar filters reach the breakdowns (their bars add
-up to the filtered changes) or the section says in its header why it cannot; the Services & CIs page
-compares CIs by rate and fits in two screens.
+up to the filtered changes) or the section says in its header why it cannot; a tile shows its target
+status, a sparkline and a delta coloured better / worse, the trend its target line; every page reads
+in words at 1440 px (no raw column or enum name, no None, no ISO timestamp, nothing cut); the Services &
+CIs page compares CIs by rate and fits in two screens.
 
 The expected numbers are read from the published warehouse, never written here."""
 
@@ -20,11 +22,17 @@ import pytest
 from changeboard.paths import DataDir
 from changeboard.warehouse.versions import read_pointer
 from tests.app.streamlit_server import streamlit_server
-from tests.app.test_browser import CHROMIUM, CHROMIUM_ARGS, _no_errors, _select, _settle
+from tests.app.test_browser import CHROMIUM, CHROMIUM_ARGS, PAGES, _no_errors, _select, _settle
 
 pytestmark = pytest.mark.browser
 
 OCT = date(2026, 10, 1)  # the newest complete month of the sample (built as of 26 Nov 2026)
+SEP = date(2026, 9, 1)
+# a raw name as a person would see it on screen: snake_case
+SNAKE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
+# what a page may name in snake_case on purpose: a public model an analyst can query, the settings
+# a reader sets in changeboard.toml, and the export fields and tables a reader is told to export
+REFERENCE = re.compile(r"^(fct|dim|rpt)_|^(min_base|forward_schedule_days|sys_mod_count|rm_release)$")
 
 
 @pytest.fixture(scope="module")
@@ -198,3 +206,79 @@ def test_services_compare_cis_by_rate_within_two_screens(server: str, browser, w
     text = page.locator('[data-testid="stMain"]').inner_text()
     assert "Failed-change rate by configuration item" in text or "No configuration item has" in text
     assert "Scale: the score per completed change is +3" in text
+
+
+def _status(value: float, target: float, amber: float) -> str:
+    """The badge a higher-is-better rate earns against its target and amber threshold."""
+    return "on target" if value >= target else "near target" if value >= amber else "off target"
+
+
+def test_a_tile_shows_its_target_status_sparkline_and_a_coloured_delta(
+    server: str, browser, warehouse
+) -> None:  # type: ignore[no-untyped-def]
+    target, amber, direction = warehouse.execute(
+        "select target_value, amber_value, direction from rpt_metric_definitions where metric = 'change_success_rate'"
+    ).fetchone()
+    assert direction == "higher_is_better"
+    rates = dict(
+        warehouse.execute(
+            "select period_start, change_success_rate from rpt_change_kpis where period_grain = 'month' "
+            "and dimension = 'all' and period_start in (?, ?)",
+            (SEP, OCT),
+        ).fetchall()
+    )
+    page = _page(browser, f"{server}/?period={OCT}")
+    tile = _tile(page, "Change success rate")
+    text = tile.inner_text()
+    assert _status(rates[OCT], target, amber) in text
+    assert tile.locator('[data-testid="stMetricChart"] svg').count() == 1  # the sparkline
+    delta = tile.locator('[data-testid="stMetricDelta"]')
+    red, green, _blue = map(int, re.findall(r"\d+", delta.evaluate("e => getComputedStyle(e).color"))[:3])
+    assert rates[OCT] != rates[SEP]
+    better = rates[OCT] > rates[SEP]
+    assert (green > red) == better, (rates, red, green)
+    # the trend draws the published target as a line with its label
+    assert (
+        f"Change success rate target {target:.0%}"
+        in page.locator(".js-plotly-plot .annotation-text").all_text_contents()
+    )
+
+
+def _shown_text(page) -> str:  # type: ignore[no-untyped-def]
+    """The main area's text as a person reads it: icon ligatures (':material/table_view:' is drawn
+    from the text 'table_view') hidden first."""
+    page.evaluate(
+        "() => document.querySelectorAll('span[aria-hidden=true][translate=no]').forEach(e => e.style.display = 'none')"
+    )
+    return str(page.locator('[data-testid="stMain"]').inner_text())
+
+
+def _cut(page) -> list[str]:  # type: ignore[no-untyped-def]
+    """Text cut off at the page's width: an element whose own text overflows a box that hides it."""
+    return list(
+        page.evaluate(
+            """() => [...document.querySelectorAll('[data-testid=stMain] *')]
+            .filter(e => e.childElementCount === 0 && e.innerText && e.scrollWidth > e.clientWidth + 1
+                    && getComputedStyle(e).overflowX !== 'visible')
+            .map(e => e.innerText.slice(0, 80))"""
+        )
+    )
+
+
+def test_every_page_reads_in_words_at_1440_px(server: str, browser) -> None:  # type: ignore[no-untyped-def]
+    found: dict[str, list[str]] = {}
+    for path, _title, name in [*PAGES, ("cab", "CAB meeting", "cab")]:
+        page = _page(browser, f"{server}/{path}?period={OCT}")
+        if name != "cab":  # every dashboard page draws a chart; the CAB page is its agenda
+            page.wait_for_selector(".js-plotly-plot .main-svg", timeout=30_000)
+        page.wait_for_timeout(500)
+        text = _shown_text(page)
+        raw = sorted({t for t in SNAKE.findall(text) if not REFERENCE.search(t)})
+        problems = [f"raw name {t!r}" for t in raw]
+        problems += [f"None: {m!r}" for m in re.findall(r".{0,40}\bNone\b.{0,20}", text)]
+        problems += [f"ISO timestamp {m!r}" for m in re.findall(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", text)]
+        problems += [f"cut off: {t!r}" for t in _cut(page)]
+        if problems:
+            found[name] = problems
+        page.context.close()
+    assert found == {}

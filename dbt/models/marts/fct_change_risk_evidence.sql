@@ -470,7 +470,7 @@ final as (
             else 'low'
         end as risk_level,
         coalesce(concat_ws('; ',
-            case when risk_points > 0 then 'risk ' || risk || ' (+' || cast(cast({{ round_half_up('risk_points') }} as integer) as {{ dbt.type_string() }}) || ')' end,
+            case when risk_points > 0 then 'risk ' || replace(risk, '_', ' ') || ' (+' || cast(cast({{ round_half_up('risk_points') }} as integer) as {{ dbt.type_string() }}) || ')' end,
             case when emergency_points > 0 then 'emergency change (+' || cast(cast({{ round_half_up('emergency_points') }} as integer) as {{ dbt.type_string() }}) || ')' end,
             case when ci_completed_count >= min_sample_weight and ci_failed_count > 0
                 then 'CI ' || primary_ci_name || ': ' || cast(ci_failed_count as {{ dbt.type_string() }}) || ' of ' || cast(ci_completed_count as {{ dbt.type_string() }})
