@@ -6,7 +6,7 @@ the frames carry the published numbers and the charts draw them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import plotly.graph_objects as go
 import polars as pl
@@ -161,15 +161,16 @@ def hours_trend(df: pl.DataFrame, *, x: str, median: str, p90: str, title: str) 
     return _layout(fig, title, y_title="hours")
 
 
-def outcome_mix(df: pl.DataFrame, *, x: str, title: str) -> go.Figure:
-    """Stacked bars of completed-change outcomes per period (published counts)."""
+def outcome_mix(df: pl.DataFrame, *, x: str, title: str, names: Mapping[str, str]) -> go.Figure:
+    """Stacked bars of completed-change outcomes per period (published counts); ``names`` words the
+    outcomes (the published value labels)."""
     fig = go.Figure()
     for column, outcome in (
         ("successful_count", "successful"),
         ("successful_with_issues_count", "successful_with_issues"),
         ("unsuccessful_count", "unsuccessful"),
     ):
-        label = outcome.replace("_", " ")
+        label = names.get(outcome, outcome)
         fig.add_bar(
             x=df[x].to_list(),
             y=df[column].to_list(),

@@ -368,6 +368,11 @@ def labels() -> Labels:
     return Labels(columns, values)
 
 
+def described(f: app_filters.Filters) -> str:
+    """The filters in force in one line, their values in words."""
+    return f.describe(labels().values)
+
+
 def labelled(df: pl.DataFrame, *columns: str) -> pl.DataFrame:
     """``df`` with the enumerated values of ``columns`` in words (rpt_display_labels): a chart's
     categories, legend and hover text. What a click opens keeps the stored values (read them from
@@ -507,7 +512,7 @@ def record_scope(f: app_filters.Filters, *, key: str = "") -> Scope | None:
     if f.period_start is None or f.period_end is None:
         return None
     return Scope(
-        f.period_start, f.period_end, f.describe(), tuple(f.record_filters().items()), key=key, grain=f.grain
+        f.period_start, f.period_end, described(f), tuple(f.record_filters().items()), key=key, grain=f.grain
     )
 
 
@@ -515,7 +520,7 @@ def period_scope(
     f: app_filters.Filters, start: date, *, category: tuple[str, str | None] | None = None
 ) -> Scope:
     """The scope of another period of the trend (a clicked point or bar), under the same filters."""
-    words = " · ".join([app_filters.period_label(start, f.grain), *f.describe().split(" · ")[1:]])
+    words = " · ".join([app_filters.period_label(start, f.grain), *described(f).split(" · ")[1:]])
     if category is not None:
         words += f" · {labels().value(category[1]) if category[1] else '(none)'}"
     end = app_filters.next_period(start, f.grain)
@@ -942,7 +947,7 @@ def type_filter_reasons(f: app_filters.Filters) -> dict[str, str]:
     if not change_type:
         return {}
     reason = (
-        f"with the change-type filter ({change_type}) every change counted is of that type, so the "
+        f"with the change-type filter ({labels().value(change_type)}) every change counted is of that type, so the "
         "emergency share is 100 % or 0 % by construction. Clear the change-type filter to see it."
     )
     return {"emergency_ratio": reason}

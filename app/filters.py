@@ -165,10 +165,11 @@ class Filters:
         """fct_changes column -> value for the record-level queries (all filters apply)."""
         return {DIMENSIONS[name][1]: value for name, value in self.dims.items() if value}
 
-    def describe(self) -> str:
-        """One line saying what is selected."""
+    def describe(self, values: Mapping[str, str]) -> str:
+        """One line saying what is selected, each filter's value in words (``values``: the published
+        value labels, rpt_display_labels)."""
         parts = [self.label]
-        parts += [f"{DIMENSIONS[n][2].lower()}: {v}" for n, v in self.dims.items() if v]
+        parts += [f"{DIMENSIONS[n][2].lower()}: {values.get(v, v)}" for n, v in self.dims.items() if v]
         return " · ".join(parts)
 
 
@@ -250,16 +251,19 @@ def render_sidebar(
     choices: dict[str, list[str]],
     *,
     as_of: datetime | date | None = None,
+    value_labels: Mapping[str, str] | None = None,
 ) -> Filters:
     """Draw the filters in the sidebar and return them; the URL's query parameters follow them.
 
     ``periods_by_grain`` lists the published periods (newest first) per grain; ``choices`` lists the
     values per filter name; ``as_of`` is the build's "now": the period opens on the newest complete
-    one and a period "now" falls in is labelled as to date. Values that are no longer offered
+    one and a period "now" falls in is labelled as to date; ``value_labels`` words the filters' values
+    (the URL and the queries keep the stored ones). Values that are no longer offered
     (another grain, another version, a stale link) are reset instead of raising.
     """
     ss = st.session_state
     sb = st.sidebar
+    labels = value_labels or {}
     ss[AS_OF_KEY] = as_of
     _load_url_once()
     sb.markdown("**Filters** (kept across pages)")
@@ -309,6 +313,7 @@ def render_sidebar(
             options,
             index=None,
             placeholder="All",
+            format_func=lambda v: labels.get(v, v),
             key=_key(name),
             persist_state="session",
         )

@@ -93,7 +93,7 @@ def main() -> None:
             for name, (dim, _col, _label) in filters.DIMENSIONS.items()
         }
         periods = {grain: data.periods(grain=grain) for grain in filters.GRAINS}
-        filters.render_sidebar(periods, choices, as_of=data.as_of())
+        filters.render_sidebar(periods, choices, as_of=data.as_of(), value_labels=components.labels().values)
     pg.run()
     version = data.warehouse_version()
     built_at = version["built_at"][0] if version.height else "unknown"

@@ -15,6 +15,7 @@ from changeboard.app.components import (
     as_text,
     chart,
     clickable_chart,
+    described,
     drilldown,
     empty_state,
     metrics,
@@ -65,7 +66,7 @@ forward_days = data.attribution_setting("forward_schedule_days")
 st.caption(
     f"Ages and schedules are measured at the build's “now”: {as_text(now)}. "
     + (
-        f"Every filter applies to the backlog, the change lists and the schedule ({f.describe()})."
+        f"Every filter applies to the backlog, the change lists and the schedule ({described(f)})."
         if f.dims
         else "All changes."
     )

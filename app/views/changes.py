@@ -9,11 +9,13 @@ from changeboard.app.components import (
     Tile,
     chart,
     clickable_chart,
+    described,
     drilldown,
     empty_state,
     failed_reconciliation,
     incident_fail_reconciliation,
     labelled,
+    labels,
     metrics,
     open_category,
     published_kpis,
@@ -46,7 +48,7 @@ if f.period_start is None:
     st.stop()
 
 kpis = published_kpis(f)
-scope_note(f.describe(), [], kpi_scope="")
+scope_note(described(f), [], kpi_scope="")
 rf = f.record_filters()
 dq = data.metric_confidence()
 
@@ -58,13 +60,14 @@ st.subheader(
 )
 mix = data.outcome_counts(grain=f.grain, by="period_start", start=f.trend_start, end=f.period_end, filters=rf)
 if mix.is_empty():
-    empty_state(f"No completed changes in these {f.grain}s for {f.describe()}.")
+    empty_state(f"No completed changes in these {f.grain}s for {described(f)}.")
 else:
     chart(
         charts.outcome_mix(
             mix.rename({"dimension_value": "period_start"}),
             x="period_start",
             title=f"Completed changes by outcome per {f.grain}",
+            names=labels().values,
         ),
         key="ch_mix",
     )
@@ -84,7 +87,7 @@ st.subheader(
     help="Summed from the published outcome counts (rpt_change_outcome_cells, which add up to rpt_change_kpis).",
 )
 st.caption(
-    f"Every sidebar filter applies ({f.describe()}): a filtered dimension shows its one value, the others "
+    f"Every sidebar filter applies ({described(f)}): a filtered dimension shows its one value, the others "
     "break the filtered changes down."
 )
 cols = st.columns(2)

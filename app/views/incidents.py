@@ -15,6 +15,7 @@ from changeboard.app.components import (
     fmt,
     incident_fail_reconciliation,
     labelled,
+    labels,
     published_kpis,
     record_scope,
     scope_note,
@@ -53,7 +54,9 @@ scope_note(
     + (
         " · caused by changes with "
         + ", ".join(
-            f"{filters.DIMENSIONS[n][2].lower()} {v}" for n, v in f.dims.items() if v and n != "service"
+            f"{filters.DIMENSIONS[n][2].lower()} {labels().value(v)}"
+            for n, v in f.dims.items()
+            if v and n != "service"
         )
         if cause_filters
         else ""

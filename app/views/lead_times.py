@@ -9,6 +9,7 @@ from changeboard.app import charts, data, filters
 from changeboard.app.components import (
     Tile,
     chart,
+    described,
     dimension_filters_reason,
     drilldown,
     empty_state,
@@ -45,7 +46,7 @@ if f.period_start is None:
     st.stop()
 
 scope_note(
-    f"{f.describe()} · completed changes closed in the period · durations in hours (UTC)", [], kpi_scope=""
+    f"{described(f)} · completed changes closed in the period · durations in hours (UTC)", [], kpi_scope=""
 )
 rf = f.record_filters()
 dq = data.metric_confidence()

@@ -10,6 +10,7 @@ from changeboard.app.components import (
     Tile,
     chart,
     clickable_chart,
+    described,
     dimension_filters_reason,
     drilldown,
     empty_state,
@@ -90,7 +91,7 @@ if f.period_start is None:
 kpis = published_kpis(f)
 dimension, value = kpis.dimension, kpis.value
 scope = "all changes" if dimension == "all" else f"{dimension.replace('_', ' ')} = {value}"
-scope_note(f"{f.describe()} · compared with the period before", [], kpi_scope=scope)
+scope_note(f"{described(f)} · compared with the period before", [], kpi_scope=scope)
 
 cur, prev, trend = kpis.current, kpis.previous, kpis.trend
 dq = data.metric_confidence()
@@ -132,7 +133,7 @@ if section(
     else:
         if kpis.disabled:
             st.caption(
-                f"Every filter applies: {f.describe()}. Summed from the published outcome counts; "
+                f"Every filter applies: {described(f)}. Summed from the published outcome counts; "
                 + ("no like-for-like comparison under several filters." if f.partial_days is not None else "")
             )
         tile_row(

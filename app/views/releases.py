@@ -12,6 +12,7 @@ from changeboard.app import charts, data, filters
 from changeboard.app.components import (
     Tile,
     chart,
+    described,
     drilldown,
     empty_state,
     low_confidence_reason,
@@ -44,7 +45,7 @@ st.caption(
     "Releases from fct_releases (ServiceNow rm_release, Jira versions). Deployment time is the release date, "
     "else the last actual end of its member changes. "
     + (
-        f"Filtered ({f.describe()}): the releases with at least one member change the filters select; "
+        f"Filtered ({described(f)}): the releases with at least one member change the filters select; "
         "release-caused incidents by their cause change."
         if rf
         else "All releases."
@@ -54,7 +55,7 @@ st.caption(
 releases = data.releases(member_filters=rf)
 if releases.is_empty():
     if rf:
-        empty_state(f"No release has a member change with these filters ({f.describe()}).", "Clear a filter.")
+        empty_state(f"No release has a member change with these filters ({described(f)}).", "Clear a filter.")
     else:
         empty_state("No releases in the exports.", "Deliver rm_release (ServiceNow) or Jira versions.")
     st.stop()

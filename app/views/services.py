@@ -10,6 +10,7 @@ import streamlit as st
 from changeboard.app import charts, data, filters
 from changeboard.app.components import (
     chart,
+    described,
     dimension_filters_reason,
     drilldown,
     empty_state,
@@ -76,7 +77,7 @@ else:
         )
     shown = ranked if show_all else ranked.head(TOP_N)
     st.caption(
-        f"Every sidebar filter applies ({f.describe()}; changes by the day they closed). The {shown.height:,} {noun} with the highest failed-change rate among the "
+        f"Every sidebar filter applies ({described(f)}; changes by the day they closed). The {shown.height:,} {noun} with the highest failed-change rate among the "
         f"{ranked.height:,} with at least {MIN_VOLUME} completed changes in {f.label} (the minimum-volume rule: a "
         f"rate on fewer changes says little); {small.height:,} with fewer are in the table below, not ranked."
     )

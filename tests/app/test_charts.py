@@ -57,8 +57,11 @@ def test_rate_trend_carries_numerators_and_target() -> None:
 
 
 def test_outcome_mix_is_stacked_with_outcome_colours() -> None:
-    fig = charts.outcome_mix(TREND, x="period_start", title="Mix")
+    fig = charts.outcome_mix(
+        TREND, x="period_start", title="Mix", names={"successful_with_issues": "With issues"}
+    )
     assert fig.layout.barmode == "stack"
+    assert [t.name for t in fig.data] == ["successful", "With issues", "unsuccessful"]
     assert [t.marker.color for t in fig.data] == list(charts.OUTCOME_COLOURS.values())
     assert list(fig.data[2].y) == [5, 8, 4]
 

@@ -257,7 +257,7 @@ def test_overview_filter_uses_the_published_slice(
     )
     at = run_page("overview", {"flt_change_type": "normal", "flt_period": latest})
     assert metric(at, "Change success rate").value == pct(kpi["change_success_rate"])
-    assert any("change type: normal" in c for c in captions(at))
+    assert any("change type: Normal" in c for c in captions(at))
 
 
 def test_two_filters_apply_together_or_the_section_says_why_not(

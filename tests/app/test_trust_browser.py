@@ -156,16 +156,16 @@ def _bar_denominators(page, title: str) -> list[int]:  # type: ignore[no-untyped
 
 def test_a_type_filter_reaches_every_section_or_its_header_says_why(server: str, browser, warehouse) -> None:  # type: ignore[no-untyped-def]
     page = _page(browser, f"{server}/?period={OCT}")
-    _select(page, "Change type", "normal")
+    _select(page, "Change type", "Normal")
     main = page.locator('[data-testid="stMain"]')
     # the emergency share of normal changes means nothing: said in the tile, not shown as 0 %
     emergency = _tile(page, "Emergency ratio").inner_text()
-    assert "Not shown: with the change-type filter (normal)" in emergency
+    assert "Not shown: with the change-type filter (Normal)" in emergency
     assert "DORA keys · not shown for these filters" in main.inner_text()
     assert "rpt_dora has no breakdown" in main.inner_text()
 
     # two filters at once: the Changes page's breakdowns add up to the changes both select
-    _select(page, "Risk", "high")
+    _select(page, "Risk", "High")
     page.locator('[data-testid="stSidebarNav"] a', has_text="Changes").first.click()
     page.wait_for_function(
         "() => [...document.querySelectorAll('h1')].some(h => h.innerText.trim() === 'Changes')"
