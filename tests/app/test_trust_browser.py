@@ -232,7 +232,9 @@ def test_a_tile_shows_its_target_status_sparkline_and_a_coloured_delta(
     tile = _tile(page, "Change success rate")
     text = tile.inner_text()
     assert _status(rates[OCT], target, amber) in text
-    assert tile.locator('[data-testid="stMetricChart"] svg').count() == 1  # the sparkline
+    sparkline = tile.locator('[data-testid="stMetricChart"] svg')
+    sparkline.first.wait_for(timeout=15_000)  # drawn after the number, later on a busy machine
+    assert sparkline.count() == 1
     delta = tile.locator('[data-testid="stMetricDelta"]')
     red, green, _blue = map(int, re.findall(r"\d+", delta.evaluate("e => getComputedStyle(e).color"))[:3])
     assert rates[OCT] != rates[SEP]
@@ -247,12 +249,20 @@ def test_a_tile_shows_its_target_status_sparkline_and_a_coloured_delta(
 
 def _shown_text(page) -> str:  # type: ignore[no-untyped-def]
     """The main area's text as a person reads it: icon ligatures (':material/table_view:' is drawn
-    from the text 'table_view') hidden first."""
-    page.evaluate(
-        "() => document.querySelectorAll('[aria-hidden=true][translate=no], [data-testid=stIconMaterial]')"
-        ".forEach(e => e.style.display = 'none')"
+    from the text 'table_view') hidden, read and shown again in one script, so that no re-render
+    between the hiding and the reading lets an icon's name through."""
+    return str(
+        page.evaluate(
+            """() => {
+                const main = document.querySelector('[data-testid=stMain]');
+                const icons = [...main.querySelectorAll('[aria-hidden=true][translate=no], [data-testid=stIconMaterial]')];
+                icons.forEach(e => e.style.display = 'none');
+                const text = main.innerText;
+                icons.forEach(e => e.style.display = '');
+                return text;
+            }"""
+        )
     )
-    return str(page.locator('[data-testid="stMain"]').inner_text())
 
 
 def _cut(page) -> list[str]:  # type: ignore[no-untyped-def]
