@@ -53,65 +53,54 @@
 
 {% macro attribution_incident_fingerprints() -%}
     {#- One row per incident: a hash of everything the attribution reads about it (its source, opening
-        time, caused_by reference, caused_by links to changes, CI and service). -#}
+        time, caused_by reference, caused_by links to changes, CI and service). The incident and its
+        CI are one row each (both models' unique tests); the links are many, hashed as a multiset (a
+        sum of row hashes with their count: no sort, no string built per row). -#}
     with
     links as (
         select
             incident_id,
-            list_sort(list(coalesce(source_system, '') || chr(31) || coalesce(target_ref, ''))) as caused_by_links
+            count(*) as link_count,
+            sum(hash(source_system, target_ref)) as link_hash_sum
         from {{ ref('stg_canonical__incident_links') }}
         where kind = 'caused_by' and target_type = 'change'
         group by 1
     ),
-    cis as (
+    own as (
         select
-            incident_id,
-            list_sort(list(coalesce(ci_id, '') || chr(31) || coalesce(service_id, ''))) as cis
-        from {{ ref('int_incidents_joined_to_configuration_items') }}
-        group by 1
-    ),
-    incidents as (
-        select
-            incident_id,
-            list_sort(list(
-                coalesce(source_system, '') || chr(31) || coalesce(cast(opened_at as varchar), '')
-                || chr(31) || coalesce(caused_by_change_ref, '')
-            )) as own
-        from {{ ref('stg_canonical__incidents') }}
-        group by 1
-    ),
-    ids as (
-        select incident_id from incidents
-        union
-        select incident_id from links
+            incidents.incident_id,
+            hash(incidents.source_system, incidents.opened_at, incidents.caused_by_change_ref, cis.ci_id, cis.service_id)
+                as own_hash
+        from {{ ref('stg_canonical__incidents') }} as incidents
+        left join {{ ref('int_incidents_joined_to_configuration_items') }} as cis
+            on cis.incident_id = incidents.incident_id
     )
     select
-        ids.incident_id,
-        hash(incidents.own, links.caused_by_links, cis.cis) as fingerprint
-    from ids
-    left join incidents on incidents.incident_id = ids.incident_id
-    left join links on links.incident_id = ids.incident_id
-    left join cis on cis.incident_id = ids.incident_id
+        coalesce(own.incident_id, links.incident_id) as incident_id,
+        hash(own.own_hash, links.link_count, links.link_hash_sum) as fingerprint
+    from own
+    full join links on links.incident_id = own.incident_id
 {%- endmacro %}
 
 {% macro attribution_change_fingerprints() -%}
     {#- One row per change: its number and attribution window, and a hash of everything the
-        attribution reads about it (number, source, actual times, CIs with names, services). -#}
+        attribution reads about it (number, source, actual times, CIs with names, services; the CIs
+        and services hashed as multisets, like the incident's links). -#}
     {%- set window_hours = var('attribution_window_hours') -%}
     with
     cis as (
         select
             change_id,
-            list_sort(list(
-                coalesce(ci_id, '') || chr(31) || coalesce(ci_name, '') || chr(31) || cast(coalesce(is_service, false) as varchar)
-            )) as cis
+            count(*) as ci_count,
+            sum(hash(ci_id, ci_name, coalesce(is_service, false))) as ci_hash_sum
         from {{ ref('int_changes_joined_to_configuration_items') }}
         group by 1
     ),
     services as (
         select
             change_id,
-            list_sort(list(coalesce(service_id, '') || chr(31) || coalesce(service_name, ''))) as services
+            count(*) as service_count,
+            sum(hash(service_id, service_name)) as service_hash_sum
         from {{ ref('int_changes_joined_to_services') }}
         group by 1
     ),
@@ -136,7 +125,7 @@
         changes.number_key,
         changes.window_start_at,
         changes.actual_end_at,
-        hash(changes.own, cis.cis, services.services) as fingerprint
+        hash(changes.own, cis.ci_count, cis.ci_hash_sum, services.service_count, services.service_hash_sum) as fingerprint
     from ids
     left join changes on changes.change_id = ids.change_id
     left join cis on cis.change_id = ids.change_id

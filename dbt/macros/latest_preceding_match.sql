@@ -96,3 +96,9 @@
 {% macro duckdb__match_key(parts) -%}
     hash({{ parts | join(', ') }})
 {%- endmacro %}
+
+{#- One exact integer equality key for as-of joins from a small match level (0-3) and an integer
+    id: level * 2^32 + id. Portable arithmetic; no hash, so no collision to re-check. -#}
+{% macro touch_key(match_level, id_key) -%}
+    (cast({{ match_level }} as bigint) * 4294967296 + {{ id_key }})
+{%- endmacro %}

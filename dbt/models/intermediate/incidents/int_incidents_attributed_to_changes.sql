@@ -150,11 +150,16 @@ explicit_candidates_timed as (
 -- inferred causes ------------------------------------------------------------------------------
 -- match levels: 0 same CI, 1 / 2 CI one / two relationships away, 3 same business service only
 
-change_attribution_windows as (
+{#- Keys: the as-of joins and the grouping of the changes' CI touches (21M at 1M changes) run on
+    integers, not text ids: a change's change_key and a touched CI's or service's id_key, numbered
+    within this build (row_id), and a touch_key that packs (match level, id_key) into one exact
+    integer (no hash, so nothing to re-check). Text ids are joined back on the few matches. #}
+windowed_changes as {{ cte_materialization(true) }} (
 
     -- the change can have caused what opens from its actual start (or end) up to
     -- attribution_window_hours after its actual end (or start, while it has no end)
     select
+        {{ row_id(['change_id']) }} as change_key,
         change_id,
         number as change_number,
         least(coalesce(actual_start_at, actual_end_at), coalesce(actual_end_at, actual_start_at)) as window_start_at,
@@ -165,83 +170,135 @@ change_attribution_windows as (
 
 ),
 
+touched_ids as (
+
+    -- every CI or service a change can touch (a union: each id once)
+    select ci_id as touched_id
+    from change_cis
+    where ci_id is not null and not coalesce(is_service, false)
+    union
+    select neighbour_ci_id as touched_id
+    from neighbours
+    union
+    select service_id as touched_id
+    from change_services
+    where service_id is not null
+
+),
+
+touched_id_keys as {{ cte_materialization(true) }} (
+
+    select
+        touched_id,
+        {{ row_id(['touched_id']) }} as id_key
+    from touched_ids
+
+),
+
+-- a business service the change names is matched at the service level only: every CI of a
+-- service is one relationship from the service, so expanding from it would make any incident
+-- in the service look like a neighbour of the change
+change_ci_keys as (
+
+    select
+        windowed_changes.change_key,
+        change_cis.ci_id,
+        change_cis.ci_name,
+        touched_id_keys.id_key
+    from change_cis
+    inner join windowed_changes
+        on windowed_changes.change_id = change_cis.change_id
+    inner join touched_id_keys
+        on touched_id_keys.touched_id = change_cis.ci_id
+    where change_cis.ci_id is not null and not coalesce(change_cis.is_service, false)
+
+),
+
+neighbour_keys as (
+
+    select
+        neighbours.ci_id,
+        neighbours.hops,
+        neighbours.relationship_path,
+        touched_id_keys.id_key as neighbour_key
+    from neighbours
+    inner join touched_id_keys
+        on touched_id_keys.touched_id = neighbours.neighbour_ci_id
+
+),
+
+change_service_keys as (
+
+    select
+        windowed_changes.change_key,
+        change_services.service_name,
+        touched_id_keys.id_key
+    from change_services
+    inner join windowed_changes
+        on windowed_changes.change_id = change_services.change_id
+    inner join touched_id_keys
+        on touched_id_keys.touched_id = change_services.service_id
+
+),
+
 change_touches as {{ cte_materialization(false) }} (
 
+    -- one row per (change, level, touched CI or service) and path: the CI itself (level 0), its
+    -- neighbours (1, 2) and the change's services (3)
     select
-        change_cis.change_id,
+        change_key,
         0 as match_level,
-        change_cis.ci_id as touched_id,
-        change_cis.ci_name as relationship_path
-    from change_cis
-    -- a business service the change names is matched at the service level only: every CI of a
-    -- service is one relationship from the service, so expanding from it would make any incident
-    -- in the service look like a neighbour of the change
-    where change_cis.ci_id is not null and not coalesce(change_cis.is_service, false)
+        id_key,
+        ci_name as relationship_path
+    from change_ci_keys
     union all
     select
-        change_cis.change_id,
-        neighbours.hops as match_level,
-        neighbours.neighbour_ci_id as touched_id,
-        neighbours.relationship_path
-    from change_cis
-    inner join neighbours
-        on neighbours.ci_id = change_cis.ci_id
-    where change_cis.ci_id is not null and not coalesce(change_cis.is_service, false)
+        change_ci_keys.change_key,
+        neighbour_keys.hops as match_level,
+        neighbour_keys.neighbour_key as id_key,
+        neighbour_keys.relationship_path
+    from change_ci_keys
+    inner join neighbour_keys
+        on neighbour_keys.ci_id = change_ci_keys.ci_id
     union all
     select
-        change_id,
+        change_key,
         3 as match_level,
-        service_id as touched_id,
+        id_key,
         service_name as relationship_path
-    from change_services
+    from change_service_keys
 
 ),
 
-change_touches_deduplicated as (
+change_touches_timed as (
 
-    -- one row per (change, level, touched CI or service), without the relationship paths: grouping
-    -- the 21M touches of 1M changes with their path texts needed over 4 GB; the paths of the few
-    -- touches that match an incident are looked up after the match (matched_touch_paths)
+    -- one row per (change, level, touched id), without the relationship paths (the paths of the
+    -- few touches that match an incident are looked up after the match: matched_touch_paths)
     select
-        change_id,
-        match_level,
-        touched_id
-    from change_touches
-    group by 1, 2, 3
+        deduplicated.change_key,
+        {{ touch_key('deduplicated.match_level', 'deduplicated.id_key') }} as touch_key,
+        windowed_changes.window_start_at,
+        windowed_changes.actual_end_at,
+        windowed_changes.window_end_at
+    from (
+        select change_key, match_level, id_key
+        from change_touches
+        group by 1, 2, 3
+    ) as deduplicated
+    inner join windowed_changes
+        on windowed_changes.change_key = deduplicated.change_key
 
 ),
 
-change_touches_timed as {{ cte_materialization(true) }} (
-
-    select
-        -- a row id for the as-of joins' narrow inputs, only joined back within this build (numbered
-        -- in key order where the engine needs an order; the as-of join returns every touch tied on
-        -- the matched time, so which number a touch gets never changes the result)
-        {{ row_id([
-            'change_touches_deduplicated.change_id',
-            'change_touches_deduplicated.match_level',
-            'change_touches_deduplicated.touched_id',
-        ]) }} as touch_id,
-        change_touches_deduplicated.*,
-        {{ match_key(['change_touches_deduplicated.match_level', 'change_touches_deduplicated.touched_id']) }} as touch_key,
-        change_attribution_windows.change_number,
-        change_attribution_windows.window_start_at,
-        change_attribution_windows.actual_end_at,
-        change_attribution_windows.window_end_at
-    from change_touches_deduplicated
-    inner join change_attribution_windows
-        on change_attribution_windows.change_id = change_touches_deduplicated.change_id
-
-),
-
--- the as-of joins run on narrow inputs (key, time, row id); details are joined back after
+-- the as-of joins run on narrow integer inputs: the touch's key and time, and what the match needs
 
 touches_by_window_start as (
 
     select
         touch_key,
         window_start_at,
-        touch_id
+        change_key,
+        window_end_at
     from change_touches_timed
 
 ),
@@ -251,38 +308,46 @@ touches_by_actual_end as (
     select
         touch_key,
         actual_end_at,
-        touch_id
+        change_key,
+        window_end_at
     from change_touches_timed
     where actual_end_at is not null
 
 ),
 
-incident_matches as (
+incident_keys as {{ cte_materialization(true) }} (
 
+    -- an integer key per incident with an opening time, for the as-of joins' narrow left side
     select
+        {{ row_id(['incident_cis.incident_id']) }} as incident_key,
         incident_cis.incident_id,
         incidents.opened_at,
-        levels.match_level,
-        case when levels.match_level = 3 then incident_cis.service_id else incident_cis.ci_id end as match_id
+        incident_cis.ci_id,
+        incident_cis.service_id
     from incident_cis
     inner join incidents
         on incidents.incident_id = incident_cis.incident_id
-    cross join (
-        values (0), (1), (2), (3)
-    ) as levels (match_level)
     where incidents.opened_at is not null
 
 ),
 
 incident_levels as (
 
+    -- the incident's CI at levels 0-2, its service at level 3; an id no change touches cannot
+    -- match, the inner join leaves it out
     select
-        incident_id,
-        match_id,
-        opened_at,
-        {{ match_key(['match_level', 'match_id']) }} as match_key
-    from incident_matches
-    where match_id is not null
+        incident_keys.incident_key,
+        incident_keys.opened_at,
+        levels.match_level,
+        touched_id_keys.id_key,
+        {{ touch_key('levels.match_level', 'touched_id_keys.id_key') }} as match_key
+    from incident_keys
+    cross join (
+        values (0), (1), (2), (3)
+    ) as levels (match_level)
+    inner join touched_id_keys
+        on touched_id_keys.touched_id
+        = case when levels.match_level = 3 then incident_keys.service_id else incident_keys.ci_id end
 
 ),
 
@@ -292,8 +357,8 @@ latest_started as (
         'incident_levels', 'touches_by_window_start',
         [['match_key', 'touch_key']],
         'opened_at', 'window_start_at',
-        ['touch_id'],
-        ['incident_id', 'match_key'],
+        ['change_key', 'window_end_at'],
+        ['incident_key', 'match_key'],
         window_hours * 4
     ) }}
 
@@ -305,8 +370,8 @@ latest_ended as (
         'incident_levels', 'touches_by_actual_end',
         [['match_key', 'touch_key']],
         'opened_at', 'actual_end_at',
-        ['touch_id'],
-        ['incident_id', 'match_key'],
+        ['change_key', 'window_end_at'],
+        ['incident_key', 'match_key'],
         window_hours
     ) }}
 
@@ -314,37 +379,35 @@ latest_ended as (
 
 matched_touches as (
 
-    select incident_id, match_id, opened_at, touch_id from latest_started
-    union all
-    select incident_id, match_id, opened_at, touch_id from latest_ended
+    -- a match counts up to the touch's window end; a touch matched both ways is one match
+    select incident_key, match_level, id_key, change_key from latest_started
+    where opened_at <= window_end_at
+    union
+    select incident_key, match_level, id_key, change_key from latest_ended
+    where opened_at <= window_end_at
 
 ),
 
 inferred_matches as (
 
-    -- re-check the real key (a hash collision can only drop a match) and the window's end
     select
-        matched_touches.incident_id,
-        change_touches_timed.change_id,
-        change_touches_timed.match_level,
-        change_touches_timed.touched_id,
-        matched_touches.opened_at as incident_opened_at,
-        change_touches_timed.change_number,
-        change_touches_timed.actual_end_at as change_actual_end_at
+        incident_keys.incident_id,
+        matched_touches.change_key,
+        matched_touches.match_level,
+        matched_touches.id_key,
+        incident_keys.opened_at as incident_opened_at
     from matched_touches
-    inner join change_touches_timed
-        on change_touches_timed.touch_id = matched_touches.touch_id
-    where matched_touches.opened_at <= change_touches_timed.window_end_at
-        and matched_touches.match_id = change_touches_timed.touched_id
+    inner join incident_keys
+        on incident_keys.incident_key = matched_touches.incident_key
 
 ),
 
 matched_touch_keys as (
 
     select distinct
-        change_id,
+        change_key,
         match_level,
-        touched_id
+        id_key
     from inferred_matches
 
 ),
@@ -353,15 +416,15 @@ matched_touch_paths as (
 
     -- the relationship path of each matched touch; several paths keep the first
     select
-        change_touches.change_id,
+        change_touches.change_key,
         change_touches.match_level,
-        change_touches.touched_id,
+        change_touches.id_key,
         min(change_touches.relationship_path) as relationship_path
     from change_touches
     inner join matched_touch_keys
-        on matched_touch_keys.change_id = change_touches.change_id
+        on matched_touch_keys.change_key = change_touches.change_key
         and matched_touch_keys.match_level = change_touches.match_level
-        and matched_touch_keys.touched_id = change_touches.touched_id
+        and matched_touch_keys.id_key = change_touches.id_key
     group by 1, 2, 3
 
 ),
@@ -370,7 +433,7 @@ inferred_candidates as (
 
     select
         inferred_matches.incident_id,
-        inferred_matches.change_id,
+        windowed_changes.change_id,
         case inferred_matches.match_level
             when 0 then 'inferred_same_ci'
             when 1 then 'inferred_related_ci_1'
@@ -380,13 +443,15 @@ inferred_candidates as (
         matched_touch_paths.relationship_path,
         inferred_matches.match_level + 2 as method_rank,
         inferred_matches.incident_opened_at,
-        inferred_matches.change_number,
-        inferred_matches.change_actual_end_at
+        windowed_changes.change_number,
+        windowed_changes.actual_end_at as change_actual_end_at
     from inferred_matches
+    inner join windowed_changes
+        on windowed_changes.change_key = inferred_matches.change_key
     inner join matched_touch_paths
-        on matched_touch_paths.change_id = inferred_matches.change_id
+        on matched_touch_paths.change_key = inferred_matches.change_key
         and matched_touch_paths.match_level = inferred_matches.match_level
-        and matched_touch_paths.touched_id = inferred_matches.touched_id
+        and matched_touch_paths.id_key = inferred_matches.id_key
 
 ),
 
