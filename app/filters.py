@@ -8,7 +8,7 @@ page. Filter values select rows; they never feed arithmetic.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -168,9 +168,15 @@ class Filters:
     def describe(self, values: Mapping[str, str]) -> str:
         """One line saying what is selected, each filter's value in words (``values``: the published
         value labels, rpt_display_labels)."""
-        parts = [self.label]
-        parts += [f"{DIMENSIONS[n][2].lower()}: {values.get(v, v)}" for n, v in self.dims.items() if v]
-        return " · ".join(parts)
+        return " · ".join([self.label, *self.chosen_in_words(values)])
+
+    def chosen_in_words(self, values: Mapping[str, str], *, exclude: Collection[str] = ()) -> list[str]:
+        """Each chosen filter but those in ``exclude`` as "change type: Normal" (its value in words)."""
+        return [
+            f"{DIMENSIONS[n][2].lower()}: {values.get(v, v)}"
+            for n, v in self.dims.items()
+            if v and n not in exclude
+        ]
 
 
 def _key(name: str) -> str:

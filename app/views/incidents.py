@@ -52,12 +52,7 @@ scope_note(
     f"{f.label} · incidents by the day they opened"
     + (f" · service: {service}" if service else "")
     + (
-        " · caused by changes with "
-        + ", ".join(
-            f"{filters.DIMENSIONS[n][2].lower()} {labels().value(v)}"
-            for n, v in f.dims.items()
-            if v and n != "service"
-        )
+        " · caused by changes with " + ", ".join(f.chosen_in_words(labels().values, exclude=("service",)))
         if cause_filters
         else ""
     ),

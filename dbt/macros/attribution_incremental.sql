@@ -160,9 +160,10 @@
     where not coalesce(change_cis.is_service, false)
 {%- endmacro %}
 
-{% macro attribution_step(name, sql) -%}
-    {#- One step of the affected-incident list: a temporary table of this connection. -#}
-    create or replace temp table {{ name }} as {{ sql }};
+{% macro attribution_step(name, sql, kind='table') -%}
+    {#- One step of the affected-incident list: a temporary table of this connection, or a temporary
+        view for a large step that only a later step reads (its rows are not held). -#}
+    create or replace temp {{ kind }} {{ name }} as {{ sql }};
 {%- endmacro %}
 
 {% macro attribution_affected_incidents_steps() -%}
@@ -259,6 +260,9 @@
         "select distinct match_level, touched_id from cb_affected__changed_touches") }}
     {#- this build's touches on a changed key that are not changed touches (candidates for the
         next touch); the neighbour rows filtered by the keys before they meet the changes' CIs -#}
+    {#- a view: at 1M changes a CMDB edit puts millions of unchanged touches on the changed keys,
+        which as a temporary table stayed in memory until the build's transaction ended (the 3GB
+        limit was reached in the next step); the regions step reads them once, through its as-of joins -#}
     {{ attribution_step('cb_affected__unchanged_touches', "
         select " ~ touch_columns ~ "
         from (
@@ -282,7 +286,7 @@
         anti join (select change_id, match_level, touched_id from cb_affected__changed_touches where side = 'new') as c
             on c.change_id = t.change_id and c.match_level = t.match_level and c.touched_id = t.touched_id
         inner join cb_affected__new_change_fp as fp on fp.change_id = t.change_id
-    ") }}
+    ", kind='view') }}
     {#- start regions: from the changed touch's start until the next unchanged start, and no later
         than the window end of the changed touch or of the unchanged touch it hides (or uncovers);
         end regions: an unchanged touch that ended before it ended no later, so its window ends no later -#}
@@ -352,9 +356,9 @@
         select incident_id from {{ this }} semi join cb_affected__changed_changes using (change_id)
         union
         select incident_id from cb_affected__touched_incidents;
+    drop view if exists temp.cb_affected__unchanged_touches;
     {%- for step in ['changed_incidents', 'new_change_fp', 'prev_change_fp', 'neighbour_differences', 'changed_changes',
-                     'changed_numbers', 'changed_touches', 'changed_keys', 'unchanged_touches', 'regions',
-                     'touched_incidents'] %}
+                     'changed_numbers', 'changed_touches', 'changed_keys', 'regions', 'touched_incidents'] %}
     drop table if exists temp.cb_affected__{{ step }};
     {%- endfor %}
 {%- endmacro %}

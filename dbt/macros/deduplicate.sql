@@ -1,7 +1,8 @@
 {#- One row per `partition_by` key of `relation`: the first row in `order_by` order, optionally
     only among the rows matching `where`. Returns the relation's own columns, nothing more.
 
-    DuckDB: select * ... qualify row_number() over (...) = 1.
+    DuckDB: the rows of keys that occur once as they are; the others ranked with
+    qualify row_number() over (...) = 1.
     Portable fallback (Spark, Trino, ...): row_number() in a subquery, then the relation's columns
     listed explicitly (read from the warehouse with adapter.get_columns_in_relation), so the rank
     column does not leak. `relation` must be a Relation (source() or ref()), not a CTE name. -#}
@@ -11,15 +12,50 @@
 {%- endmacro %}
 
 {% macro duckdb__deduplicate(relation, partition_by, order_by, where=none) -%}
-    select *
-    from {{ relation }}
-    {%- if where %}
-    where {{ where }}
-    {%- endif %}
-    qualify row_number() over (
-        partition by {{ partition_by if partition_by is string else partition_by | join(', ') }}
-        order by {{ order_by if order_by is string else order_by | join(', ') }}
-    ) = 1
+    {#- Only the rows of a repeated key are ranked: the window sorts whole rows, and in a real export
+        nearly every key is one row (5M incidents ranked took most of the staging model's time). Keys
+        are compared with `is not distinct from`, so a null key part groups as it does in the window. -#}
+    {%- set keys = [partition_by] if partition_by is string else partition_by -%}
+    with deduplicate_rows as (
+        select
+            *,
+            {%- for key in keys %}
+            {{ key }} as deduplicate_key_{{ loop.index }}{{ ',' if not loop.last }}
+            {%- endfor %}
+        from {{ relation }}
+        {%- if where %}
+        where {{ where }}
+        {%- endif %}
+    ),
+    deduplicate_repeated_keys as (
+        select {% for key in keys %}deduplicate_key_{{ loop.index }}{{ ', ' if not loop.last }}{% endfor %}
+        from deduplicate_rows
+        group by all
+        having count(*) > 1
+    ),
+    deduplicate_kept as (
+        select *
+        from deduplicate_rows
+        anti join deduplicate_repeated_keys as repeated
+            on {% for key in keys -%}
+            deduplicate_rows.deduplicate_key_{{ loop.index }} is not distinct from repeated.deduplicate_key_{{ loop.index }}{{ ' and ' if not loop.last }}
+            {%- endfor %}
+        union all
+        (
+            select *
+            from deduplicate_rows
+            semi join deduplicate_repeated_keys as repeated
+                on {% for key in keys -%}
+                deduplicate_rows.deduplicate_key_{{ loop.index }} is not distinct from repeated.deduplicate_key_{{ loop.index }}{{ ' and ' if not loop.last }}
+                {%- endfor %}
+            qualify row_number() over (
+                partition by {{ keys | join(', ') }}
+                order by {{ order_by if order_by is string else order_by | join(', ') }}
+            ) = 1
+        )
+    )
+    select * exclude ({% for key in keys %}deduplicate_key_{{ loop.index }}{{ ', ' if not loop.last }}{% endfor %})
+    from deduplicate_kept
 {%- endmacro %}
 
 {% macro default__deduplicate(relation, partition_by, order_by, where=none) -%}
