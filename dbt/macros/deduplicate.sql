@@ -16,6 +16,13 @@
         nearly every key is one row (5M incidents ranked took most of the staging model's time). Keys
         are compared with `is not distinct from`, so a null key part groups as it does in the window. -#}
     {%- set keys = [partition_by] if partition_by is string else partition_by -%}
+    {%- set key_columns = [] -%}
+    {%- for key in keys %}{% do key_columns.append('deduplicate_key_' ~ loop.index) %}{% endfor -%}
+    {%- set same_key -%}
+        {% for column in key_columns -%}
+        deduplicate_rows.{{ column }} is not distinct from repeated.{{ column }}{{ ' and ' if not loop.last }}
+        {%- endfor %}
+    {%- endset -%}
     with deduplicate_rows as (
         select
             *,
@@ -28,7 +35,7 @@
         {%- endif %}
     ),
     deduplicate_repeated_keys as (
-        select {% for key in keys %}deduplicate_key_{{ loop.index }}{{ ', ' if not loop.last }}{% endfor %}
+        select {{ key_columns | join(', ') }}
         from deduplicate_rows
         group by all
         having count(*) > 1
@@ -36,25 +43,19 @@
     deduplicate_kept as (
         select *
         from deduplicate_rows
-        anti join deduplicate_repeated_keys as repeated
-            on {% for key in keys -%}
-            deduplicate_rows.deduplicate_key_{{ loop.index }} is not distinct from repeated.deduplicate_key_{{ loop.index }}{{ ' and ' if not loop.last }}
-            {%- endfor %}
+        anti join deduplicate_repeated_keys as repeated on {{ same_key }}
         union all
         (
             select *
             from deduplicate_rows
-            semi join deduplicate_repeated_keys as repeated
-                on {% for key in keys -%}
-                deduplicate_rows.deduplicate_key_{{ loop.index }} is not distinct from repeated.deduplicate_key_{{ loop.index }}{{ ' and ' if not loop.last }}
-                {%- endfor %}
+            semi join deduplicate_repeated_keys as repeated on {{ same_key }}
             qualify row_number() over (
                 partition by {{ keys | join(', ') }}
                 order by {{ order_by if order_by is string else order_by | join(', ') }}
             ) = 1
         )
     )
-    select * exclude ({% for key in keys %}deduplicate_key_{{ loop.index }}{{ ', ' if not loop.last }}{% endfor %})
+    select * exclude ({{ key_columns | join(', ') }})
     from deduplicate_kept
 {%- endmacro %}
 
