@@ -13,29 +13,23 @@
 
 {% macro duckdb__deduplicate(relation, partition_by, order_by, where=none) -%}
     {#- Only the rows of a repeated key are ranked: the window sorts whole rows, and in a real export
-        nearly every key is one row (5M incidents ranked took most of the staging model's time). Keys
-        are compared with `is not distinct from`, so a null key part groups as it does in the window. -#}
+        nearly every key is one row (5M incidents ranked took most of the staging model's time).
+        Repeated keys are found by a hash of the key: a key whose hash collides with a repeated one
+        is only ranked too (alone in its partition, it stays), and a null key part hashes as it groups
+        in the window. The rows are read again by each branch, not materialized: holding every column
+        of 5M incidents for the three readers took 14-18 s where reading them again takes 4-7 s. -#}
     {%- set keys = [partition_by] if partition_by is string else partition_by -%}
-    {%- set key_columns = [] -%}
-    {%- for key in keys %}{% do key_columns.append('deduplicate_key_' ~ loop.index) %}{% endfor -%}
-    {%- set same_key -%}
-        {% for column in key_columns -%}
-        deduplicate_rows.{{ column }} is not distinct from repeated.{{ column }}{{ ' and ' if not loop.last }}
-        {%- endfor %}
-    {%- endset -%}
-    with deduplicate_rows as (
+    with deduplicate_rows as not materialized (
         select
             *,
-            {%- for key in keys %}
-            {{ key }} as deduplicate_key_{{ loop.index }}{{ ',' if not loop.last }}
-            {%- endfor %}
+            hash({{ keys | join(', ') }}) as deduplicate_key_hash
         from {{ relation }}
         {%- if where %}
         where {{ where }}
         {%- endif %}
     ),
     deduplicate_repeated_keys as (
-        select {{ key_columns | join(', ') }}
+        select deduplicate_key_hash
         from deduplicate_rows
         group by all
         having count(*) > 1
@@ -43,19 +37,19 @@
     deduplicate_kept as (
         select *
         from deduplicate_rows
-        anti join deduplicate_repeated_keys as repeated on {{ same_key }}
+        anti join deduplicate_repeated_keys using (deduplicate_key_hash)
         union all
         (
             select *
             from deduplicate_rows
-            semi join deduplicate_repeated_keys as repeated on {{ same_key }}
+            semi join deduplicate_repeated_keys using (deduplicate_key_hash)
             qualify row_number() over (
                 partition by {{ keys | join(', ') }}
                 order by {{ order_by if order_by is string else order_by | join(', ') }}
             ) = 1
         )
     )
-    select * exclude ({{ key_columns | join(', ') }})
+    select * exclude (deduplicate_key_hash)
     from deduplicate_kept
 {%- endmacro %}
 

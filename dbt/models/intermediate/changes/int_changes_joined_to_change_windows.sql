@@ -107,21 +107,35 @@ global_overlaps as (
 
 ),
 
+planned_scopes as {{ cte_materialization(true) }} (
+
+    -- each (change, scope) pair with the change's planned window, before the windows are met: joined
+    -- the other way round, every window on a busy CI met every change on it first (35M rows at 1M
+    -- changes, 40 s) and only then the changes' planned windows (this way: 0.85M rows, 5 s)
+    select
+        change_scopes.change_id,
+        change_scopes.scope_ci_id,
+        planned_changes.planned_start_at,
+        planned_changes.planned_end_at
+    from change_scopes
+    inner join planned_changes
+        on planned_changes.change_id = change_scopes.change_id
+
+),
+
 scoped_overlaps as (
 
     select distinct
-        planned_changes.change_id,
+        planned_scopes.change_id,
         scoped_windows.change_window_id,
         scoped_windows.kind,
         scoped_windows.name as change_window_name,
         scoped_windows.scope_ref as scope
-    from scoped_windows
-    inner join change_scopes
-        on change_scopes.scope_ci_id = scoped_windows.scope_ci_id
-    inner join planned_changes
-        on planned_changes.change_id = change_scopes.change_id
-        and planned_changes.planned_start_at < scoped_windows.end_at
-        and planned_changes.planned_end_at > scoped_windows.start_at
+    from planned_scopes
+    inner join scoped_windows
+        on scoped_windows.scope_ci_id = planned_scopes.scope_ci_id
+        and planned_scopes.planned_start_at < scoped_windows.end_at
+        and planned_scopes.planned_end_at > scoped_windows.start_at
 
 ),
 
