@@ -232,7 +232,9 @@ def _cp1252_to_utf8(data: bytes, high: np.ndarray) -> bytes:
     # the garbage collector does not track (memoryview slices, 30 000 a chunk, set off collections)
     offsets = high.tolist()
     pieces = [b""] * (2 * len(offsets) + 1)
-    pieces[::2] = [data[a:b] for a, b in zip([0, *[i + 1 for i in offsets]], [*offsets, len(data)], strict=True)]
+    pieces[::2] = [
+        data[a:b] for a, b in zip([0, *[i + 1 for i in offsets]], [*offsets, len(data)], strict=True)
+    ]
     pieces[1::2] = [_CP1252_UTF8[data[i]] for i in offsets]
     return b"".join(pieces)
 
