@@ -21,6 +21,7 @@ import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, BinaryIO
@@ -91,13 +92,16 @@ def has_controls(data: bytes, start: int = 0, end: int | None = None) -> bool:
     arr = np.frombuffer(raw, dtype=np.uint8)
     if raw.translate(None, _NOT_CONTROL):  # what is left once every other byte is deleted
         return True
+    if raw.isascii():  # no C1 or bidirectional control (a test that stops at the first high byte)
+        return False
     if b"\xc2" in raw:
         follow = arr[np.flatnonzero(arr[:-1] == 0xC2) + 1]
         if ((follow >= 0x80) & (follow < 0xA0)).any():
             return True
-    if b"\xe2\x80" in raw or b"\xe2\x81" in raw:
+    if b"\xe2" in raw:
         # U+202A-U+202E are E2 80 AA-AE, U+2066-U+2069 E2 81 A6-A9: one vectorised pass (nine byte
-        # searches of a chunk full of typographic quotes, E2 80 9x, took ~40 x longer)
+        # searches of a chunk full of typographic quotes, E2 80 9x, took ~40 x longer; a search for
+        # the two bytes E2 80 is no memchr: it took half of a UTF-8 file's scan)
         lead = np.flatnonzero(arr[:-2] == 0xE2)
         second, third = arr[lead + 1], arr[lead + 2]
         return bool(
@@ -144,13 +148,40 @@ def detect_encoding(path: Path) -> str:
     return _scan(path)[0]
 
 
-def _scan(path: Path, *, stop_if_not_utf8: bool = False) -> tuple[str, bool | None, bool]:
+_Scan = tuple[str, bool | None, bool]
+# The scans of files done within :func:`scans_remembered` (None outside it).
+_SCANS: ContextVar[dict[tuple[Path, bool], _Scan] | None] = ContextVar("scans", default=None)
+
+
+@contextmanager
+def scans_remembered() -> Iterator[None]:
+    """Within it, each file is scanned (:func:`_scan`) once: opening an export reads it twice, for its
+    headers (which source wrote it) and for its rows, and a UTF-8 file's scan is a whole pass over it
+    (1M changes: ~2 s of the 615 MB change_task.csv)."""
+    token = _SCANS.set({})
+    try:
+        yield
+    finally:
+        _SCANS.reset(token)
+
+
+def _scan(path: Path, *, stop_if_not_utf8: bool = False) -> _Scan:
     """The encoding (as :func:`detect_encoding`), whether the file holds NUL bytes, and whether it
-    ends with a line break, in one streamed pass.
+    ends with a line break, in one streamed pass (once within :func:`scans_remembered`).
 
     With ``stop_if_not_utf8`` the pass ends at the first chunk that is not UTF-8 and the NUL answer
     is None: the transcoder, which reads the whole file anyway, tells it (see :func:`csv_batches`).
     """
+    remembered = _SCANS.get()
+    if remembered is None:
+        return _scan_file(path, stop_if_not_utf8)
+    key = (path.resolve(), stop_if_not_utf8)
+    if key not in remembered:
+        remembered[key] = _scan_file(path, stop_if_not_utf8)
+    return remembered[key]
+
+
+def _scan_file(path: Path, stop_if_not_utf8: bool) -> _Scan:
     with path.open("rb") as f:
         bom = f.read(3) == BOM
         f.seek(0, os.SEEK_END)
@@ -163,7 +194,8 @@ def _scan(path: Path, *, stop_if_not_utf8: bool = False) -> tuple[str, bool | No
     with path.open("rb") as f:
         while chunk := f.read(CHUNK):
             has_nul = has_nul or has_controls(chunk)
-            if utf8:
+            # an ASCII chunk is UTF-8 (unless it completes a sequence cut at the chunk before)
+            if utf8 and not (chunk.isascii() and not decoder.getstate()[0]):
                 try:
                     decoder.decode(chunk)
                 except UnicodeDecodeError:
@@ -196,15 +228,23 @@ def _cp1252_to_utf8(data: bytes, high: np.ndarray) -> bytes:
     looked up, the ASCII runs between them are copied as they are."""
     if high.size * _SPARSE_HIGH > len(data):
         return data.decode("cp1252", errors="replace").encode("utf-8")
-    view = memoryview(data)
-    pieces: list[bytes | memoryview] = []
-    pos = 0
-    for i in high.tolist():
-        pieces.append(view[pos:i])
-        pieces.append(_CP1252_UTF8[data[i]])
-        pos = i + 1
-    pieces.append(view[pos:])
+    # ASCII runs and high bytes' UTF-8 interleaved, built by comprehensions; the runs as bytes, which
+    # the garbage collector does not track (memoryview slices, 30 000 a chunk, set off collections)
+    offsets = high.tolist()
+    pieces = [b""] * (2 * len(offsets) + 1)
+    pieces[::2] = [
+        data[a:b] for a, b in zip([0, *[i + 1 for i in offsets]], [*offsets, len(data)], strict=True)
+    ]
+    pieces[1::2] = [_CP1252_UTF8[data[i]] for i in offsets]
     return b"".join(pieces)
+
+
+def _has_c0_controls(data: bytes) -> bool:
+    """:func:`has_controls` of ``data`` decoded as cp1252, read off the bytes themselves: cp1252 keeps
+    the ASCII bytes (the C0 controls, NUL, DEL) and decodes no byte above 0x7F to a C1 or bidirectional
+    control (the five it leaves undefined become U+FFFD), so only the C0 bytes and DEL can match, and
+    the decoded text (with its typographic quotes, E2 80 9x) is not searched again."""
+    return bool(data.translate(None, _NOT_CONTROL))
 
 
 def _has_utf8_pair(arr: np.ndarray, high: np.ndarray) -> bool:
@@ -240,12 +280,14 @@ class _MixedDecoder:
             self.utf8_text = True  # the BOM says UTF-8: lines that are not are pasted cp1252 lines
         arr = np.frombuffer(data, dtype=np.uint8)
         high = np.flatnonzero(arr >= 0x80)
+        controls: bool | None = None  # None: the decoded text is searched
         if not high.size:  # plain ASCII: nothing to decode
             out = data
         elif not _has_utf8_pair(arr, high):
             # no UTF-8 multi-byte text in this chunk (a cp1252 file): decode it whole
             self.fallback += 1
             self.first_bad = self.first_bad or self.line_no + data.count(b"\n", 0, int(high[0]))
+            controls = _has_c0_controls(data)
             out = _cp1252_to_utf8(data, high)
         else:
             text = data.decode("utf-8", errors="surrogateescape")
@@ -269,7 +311,7 @@ class _MixedDecoder:
             self.line_no += data.count(b"\n")  # decoding keeps every line break: the bytes' count
         # NUL or a control character in the decoded text (has_nul names the gate of both); kept for
         # the chunk, so that the segment writer searches its pieces only when the chunk has one
-        self.last_controls = has_controls(out)
+        self.last_controls = has_controls(out) if controls is None else controls
         self.has_nul = self.has_nul or self.last_controls
         return out
 
@@ -405,7 +447,7 @@ class _SegmentWriter:
 
     A segment ends at a record boundary: a line break where the ``"`` bytes since the start of the
     file are even (RFC 4180: escaped quotes come in pairs, so the line break is not inside a quoted
-    field). Once a segment holds :data:`SEGMENT_BYTES` it ends at the next chunk's start if that is
+    field). Once a segment holds :data:`SEGMENT_BYTES` (the first one: its first chunk) it ends at the next chunk's start if that is
     a boundary, else at the first boundary in the chunk's first :data:`RECORD_SEARCH` bytes. A file
     with an unclosed quote thus stays one segment from there on, and so does a file whose header line
     holds a quoted line break (polars takes such a file's columns from its first line). At most
@@ -505,7 +547,10 @@ class _SegmentWriter:
                 # the decoder searched this chunk already: none in it, none in its pieces
                 maybe_controls = bool(self.declared) or self.decoder.last_controls
                 start = 0
-                if current is not None and SEGMENT_BYTES is not None and size >= SEGMENT_BYTES and splittable:
+                # the first segment ends after its first chunk: the headers (which source wrote the
+                # file) and the first rows are parsed without waiting for a whole segment
+                full = number == 1 or size >= SEGMENT_BYTES if SEGMENT_BYTES is not None else False
+                if current is not None and full and splittable:
                     start = _record_end(out) if odd_quotes else 0
                     if start or not odd_quotes:
                         current[1].write(out[:start])

@@ -20,6 +20,7 @@ from changeboard.ingest.readers import (
     gunzip_to,
     is_gzip,
     json_shape,
+    scans_remembered,
     sniff_kind,
 )
 from changeboard.ingest.sources import delivery, jira, mapped, native, servicenow_files
@@ -91,7 +92,8 @@ def open_file(path: Path, override: ExportSettings | None = None) -> Reading:
         if is_gzip(path):  # a compressed export: read its decompressed copy (the manifest is the export's)
             tmp = Path(unpacked.enter_context(tempfile.TemporaryDirectory(prefix="changeboard-gz-")))
             path = gunzip_to(path, tmp)
-        reading = _open_plain(path, settings)
+        with scans_remembered():  # detection and the reader scan the file once
+            reading = _open_plain(path, settings)
         if path.parent != export.parent:
             reading.detected_by += "; gzip-compressed"
         reading.resources.push(unpacked.pop_all())

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
+import pytest
 from changeboard.ingest import readers
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -65,3 +66,35 @@ def test_placeholders_become_null_as_stripped_values_tell(
     frame = pl.DataFrame({"a": values}, schema={"a": pl.String})
     expected = [None if v is None or v.strip() in ("", *null_values) else v for v in values]
     assert readers.normalise_nulls(frame, null_values)["a"].to_list() == expected
+
+
+@pytest.mark.parametrize(
+    ("tail", "encoding"),
+    [(b"\xc3", "cp1252"), (b"\xc3\xa9", "utf-8"), (b"x", "utf-8")],
+)
+def test_scan_of_an_ascii_chunk_after_a_cut_sequence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tail: bytes, encoding: str
+) -> None:
+    """An ASCII chunk is taken as UTF-8 without decoding it, unless a sequence cut at the chunk
+    before waits for it: a lead byte followed by ASCII is not UTF-8."""
+    monkeypatch.setattr(readers, "CHUNK", 64)
+    path = tmp_path / "export.csv"
+    path.write_bytes(b"a" * (64 - len(tail[:1])) + tail + b"bc\n" * 40)
+    assert readers._scan(path)[0] == encoding
+
+
+def test_scans_remembered_scan_a_file_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "export.csv"
+    path.write_bytes(b"a,b\n1,2\n")
+    scanned: list[Path] = []
+    scan_file = readers._scan_file
+
+    def counted(p: Path, stop: bool) -> tuple[str, bool | None, bool]:
+        scanned.append(p)
+        return scan_file(p, stop)
+
+    monkeypatch.setattr(readers, "_scan_file", counted)
+    with readers.scans_remembered():
+        assert readers._scan(path) == readers._scan(path) == ("utf-8", False, True)
+    readers._scan(path)
+    assert len(scanned) == 2, "once within, and again outside"

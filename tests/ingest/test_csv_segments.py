@@ -322,7 +322,8 @@ def test_a_reader_that_stops_early_stops_the_transcoder(
     _no_thread_and_no_temp_file(temp)
     early = splits.opened
     assert _consume(path) == RECORDS
-    assert early <= 3 * 3 < splits.opened - early, "the transcoder stopped early each time"
+    # each early stop: at most the first segment (one chunk), the one after it and two written ahead
+    assert early <= 3 * 4 < splits.opened - early, "the transcoder stopped early each time"
 
 
 def test_an_error_of_the_transcoder_surfaces(

@@ -178,3 +178,17 @@ def test_control_gate_matches_the_pattern(pieces: list[bytes]) -> None:
     assert readers.has_controls(raw) == _controls_reference(raw)
     padded = b"x" * 5 + raw + b"y" * 3
     assert readers.has_controls(padded, 5, 5 + len(raw)) == _controls_reference(raw)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=255), max_size=12))
+def test_cp1252_control_gate_reads_the_bytes_as_has_controls_reads_the_text(values: list[int]) -> None:
+    """A cp1252 chunk's control gate is taken from its bytes: what has_controls says of its decoding."""
+    raw = bytes(values)
+    decoded = raw.decode("cp1252", errors="replace").encode("utf-8")
+    assert readers._has_c0_controls(raw) == readers.has_controls(decoded) == _controls_reference(decoded)
+
+
+def test_no_cp1252_byte_above_ascii_decodes_to_a_control() -> None:
+    for b in range(0x80, 0x100):
+        assert not readers.has_controls(bytes([b]).decode("cp1252", errors="replace").encode("utf-8")), hex(b)
