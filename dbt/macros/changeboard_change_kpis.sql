@@ -83,12 +83,10 @@ dimensions as (
 
 ),
 
-change_dimensions as {{ cte_materialization(false) }} (
+change_dimensions as (
 
     -- only the columns the metrics read: this is every change once per dimension (6x the changes), and
-    -- with all of fct_changes' columns it spilled 48 GB to disk at 1M changes. Formed again by each
-    -- family instead of held for four readers (DuckDB would materialize it): each family's event-time
-    -- filter then reaches the scan (the to-date model reads only its compared days' changes)
+    -- with all of fct_changes' columns it spilled 48 GB to disk at 1M changes
     select
         changes.change_id,
         changes.change_type,
