@@ -6,8 +6,8 @@
     depend on the order the engine happened to read them in (at 1M changes two builds of the same
     data gave 2,588,477 and 2,588,497 candidates).
 
-    DuckDB: an ASOF JOIN, a sort-merge that is linear in both inputs however hot a key is, then the
-    right rows of tied (keys, time) groups joined back. Portable fallback (Spark, Trino, ...): an
+    DuckDB: an ASOF JOIN, a sort-merge that is linear in both inputs however hot a key is, for the
+    latest time; then the right rows of that (keys, time) joined back. Portable fallback (Spark, Trino, ...): an
     equi-join bounded to `max_lookback_hours` and a rank() keeping the latest time's rows; it
     materialises the pairs inside the lookback. -#}
 {% macro latest_preceding_match(left_relation, right_relation, key_pairs, left_time, right_time, right_columns, left_pk_columns, max_lookback_hours) -%}
@@ -16,21 +16,20 @@
 {%- endmacro %}
 
 {% macro duckdb__latest_preceding_match(left_relation, right_relation, key_pairs, left_time, right_time, right_columns, left_pk_columns, max_lookback_hours) -%}
-    {#- The as-of join takes one of the tied right rows; the rows of a (keys, time) that more than one
-        right row shares (few: 21,020 of 21M change touches at 1M changes) are joined back, so every
-        tied row comes out. A distinct right side joined back whole ran out of memory at 1M. -#}
+    {#- The as-of join finds the latest time (it takes one of the tied right rows); the match is then
+        joined back to the right side on (keys, that time), which returns every right row of that time,
+        the one taken among them. Finding the tied groups first (a group by of the whole right side,
+        count > 1) read 21M change touches twice at 1M changes; a distinct right side joined back whole
+        ran out of memory. -#}
     select
-        matched.* exclude (latest_match_time__{% for column in right_columns %}, {{ column }}{% endfor %}),
+        matched.* exclude (latest_match_time__),
         {%- for column in right_columns %}
-        coalesce(tied.{{ column }}, matched.{{ column }}) as {{ column }},
+        tied.{{ column }},
         {%- endfor %}
         1 as match_rank
     from (
         select
             left_side.*,
-            {%- for column in right_columns %}
-            right_side.{{ column }},
-            {%- endfor %}
             right_side.{{ right_time }} as latest_match_time__
         from {{ left_relation }} as left_side
         asof inner join {{ right_relation }} as right_side
@@ -39,20 +38,7 @@
             {% endfor -%}
             left_side.{{ left_time }} >= right_side.{{ right_time }}
     ) as matched
-    left join (
-        select right_side.*
-        from {{ right_relation }} as right_side
-        semi join (
-            select {% for pair in key_pairs -%}{{ pair[1] }}, {% endfor -%}{{ right_time }}
-            from {{ right_relation }}
-            group by all
-            having count(*) > 1
-        ) as tie_groups
-            on {% for pair in key_pairs -%}
-            right_side.{{ pair[1] }} = tie_groups.{{ pair[1] }} and
-            {% endfor -%}
-            right_side.{{ right_time }} = tie_groups.{{ right_time }}
-    ) as tied
+    inner join {{ right_relation }} as tied
         on {% for pair in key_pairs -%}
         matched.{{ pair[0] }} = tied.{{ pair[1] }} and
         {% endfor -%}
