@@ -75,18 +75,13 @@ compare_windows as (
 ),
 {%- endif %}
 
-dimensions as (
+change_attributes as (
 
-    select * from (
-        values {% for dimension in var('kpi_dimensions') %}('{{ dimension }}'){{ ', ' if not loop.last }}{% endfor %}
-    ) as dimensions (dimension)
-
-),
-
-change_dimensions as (
-
-    -- only the columns the metrics read: this is every change once per dimension (6x the changes), and
-    -- with all of fct_changes' columns it spilled 48 GB to disk at 1M changes
+    {#- every change once, with only the columns the metrics read and its value of each dimension
+        ('(none)' where it has none); each family groups it by every dimension at once (grouping sets,
+        macro change_kpi_group_by). Formed as a change x dimension cross join (6x the changes) it held
+        1.1-1.5 GB at 1M changes, and when a model beside it held the rest of DuckDB's 3GB it spilled
+        33 GB and took 80-200 s instead of 3 (DECISIONLOG D55). -#}
     select
         changes.change_id,
         changes.change_type,
@@ -108,21 +103,11 @@ change_dimensions as (
         changes.is_emergency,
         changes.is_standard,
         changes.request_lead_time_hours,
-        changes.lead_time_to_production_hours,
-        dimensions.dimension,
-        coalesce(
-            case dimensions.dimension
-                when 'all' then 'all'
-                when 'change_type' then changes.change_type
-                when 'risk' then changes.risk
-                when 'service' then changes.service_name
-                when 'assignment_group' then changes.assignment_group
-                when 'source_system' then changes.source_system
-            end,
-            '(none)'
-        ) as dimension_value
+        changes.lead_time_to_production_hours
+        {%- for dimension, column in change_kpi_dimensions() if column %},
+        coalesce(changes.{{ column }}, '(none)') as dimension__{{ dimension }}
+        {%- endfor %}
     from changes
-    cross join dimensions
 
 ),
 
@@ -130,9 +115,8 @@ closed_metrics as (
 
     select
         grains.period_grain,
-        {{ period_start('grains.period_grain', 'change_dimensions.closed_at') }} as period_start,
-        change_dimensions.dimension,
-        change_dimensions.dimension_value,
+        {{ period_start('grains.period_grain', 'change_attributes.closed_at') }} as period_start,
+        {{ change_kpi_dimension_columns() }},
         count(*) as changes_closed,
         count(*) filter (where is_completed) as completed_count,
         {#- the clean-success predicate is fct_changes.is_clean_success, defined once there -#}
@@ -148,8 +132,8 @@ closed_metrics as (
         count(*) filter (where is_completed and is_successful and is_failed_incident) as successful_incident_caused_count,
         count(*) filter (
             where is_completed and is_successful and is_failed_incident
-                and {{ period_start('grains.period_grain', 'change_dimensions.actual_end_at') }}
-                < {{ period_start('grains.period_grain', 'change_dimensions.closed_at') }}
+                and {{ period_start('grains.period_grain', 'change_attributes.actual_end_at') }}
+                < {{ period_start('grains.period_grain', 'change_attributes.closed_at') }}
         ) as successful_incident_caused_deployed_before_count,
         count(*) filter (where is_completed and is_unauthorized) as unauthorized_count,
         count(*) filter (where is_completed and is_outside_window) as outside_window_count,
@@ -158,8 +142,8 @@ closed_metrics as (
         {{ percentile('case when is_delivered then request_lead_time_hours end', 0.5) }} as request_lead_time_median_hours,
         {{ percentile('case when is_delivered then request_lead_time_hours end', 0.9) }} as request_lead_time_p90_hours,
         count(*) filter (where is_delivered and request_lead_time_hours is not null) as request_lead_time_count
-    {{ change_kpi_events('change_dimensions', 'change_dimensions.closed_at', to_date) }}
-    group by 1, 2, 3, 4
+    {{ change_kpi_events('change_attributes', 'change_attributes.closed_at', to_date) }}
+    {{ change_kpi_group_by(period_start('grains.period_grain', 'change_attributes.closed_at')) }}
 
 ),
 
@@ -167,15 +151,14 @@ opened_metrics as (
 
     select
         grains.period_grain,
-        {{ period_start('grains.period_grain', 'change_dimensions.opened_at') }} as period_start,
-        change_dimensions.dimension,
-        change_dimensions.dimension_value,
+        {{ period_start('grains.period_grain', 'change_attributes.opened_at') }} as period_start,
+        {{ change_kpi_dimension_columns() }},
         count(*) as changes_opened,
         count(*) filter (where is_emergency) as emergency_count,
         count(*) filter (where is_standard) as standard_count,
         count(*) filter (where change_type = 'normal') as normal_count
-    {{ change_kpi_events('change_dimensions', 'change_dimensions.opened_at', to_date) }}
-    group by 1, 2, 3, 4
+    {{ change_kpi_events('change_attributes', 'change_attributes.opened_at', to_date) }}
+    {{ change_kpi_group_by(period_start('grains.period_grain', 'change_attributes.opened_at')) }}
 
 ),
 
@@ -183,9 +166,8 @@ deployed_metrics as (
 
     select
         grains.period_grain,
-        {{ period_start('grains.period_grain', 'change_dimensions.actual_end_at') }} as period_start,
-        change_dimensions.dimension,
-        change_dimensions.dimension_value,
+        {{ period_start('grains.period_grain', 'change_attributes.actual_end_at') }} as period_start,
+        {{ change_kpi_dimension_columns() }},
         count(*) filter (where is_completed) as deployed_completed_count,
         count(*) filter (where is_completed and is_failed_incident) as incident_failed_count,
         {#- incident-caused failures deployed in the period that closed in another one (or are not closed):
@@ -193,16 +175,16 @@ deployed_metrics as (
         count(*) filter (
             where is_completed and is_failed_incident
                 and (
-                    change_dimensions.closed_at is null
-                    or {{ period_start('grains.period_grain', 'change_dimensions.closed_at') }}
-                    <> {{ period_start('grains.period_grain', 'change_dimensions.actual_end_at') }}
+                    change_attributes.closed_at is null
+                    or {{ period_start('grains.period_grain', 'change_attributes.closed_at') }}
+                    <> {{ period_start('grains.period_grain', 'change_attributes.actual_end_at') }}
                 )
         ) as incident_failed_closed_other_period_count,
         {{ percentile('lead_time_to_production_hours', 0.5) }} as lead_time_to_production_median_hours,
         {{ percentile('lead_time_to_production_hours', 0.9) }} as lead_time_to_production_p90_hours,
         count(lead_time_to_production_hours) as lead_time_to_production_count
-    {{ change_kpi_events('change_dimensions', 'change_dimensions.actual_end_at', to_date, 'change_dimensions.is_delivered') }}
-    group by 1, 2, 3, 4
+    {{ change_kpi_events('change_attributes', 'change_attributes.actual_end_at', to_date, 'change_attributes.is_delivered') }}
+    {{ change_kpi_group_by(period_start('grains.period_grain', 'change_attributes.actual_end_at')) }}
 
 ),
 
@@ -212,12 +194,13 @@ caused_incidents as (
         incidents.opened_at,
         incidents.priority,
         incidents.outage_hours,
-        incidents.is_outage,
-        change_dimensions.dimension,
-        change_dimensions.dimension_value
+        incidents.is_outage
+        {%- for dimension, column in change_kpi_dimensions() if column %},
+        change_attributes.dimension__{{ dimension }}
+        {%- endfor %}
     from incidents
-    inner join change_dimensions
-        on change_dimensions.change_id = incidents.primary_cause_change_id
+    inner join change_attributes
+        on change_attributes.change_id = incidents.primary_cause_change_id
     where incidents.is_change_caused
         and incidents.opened_at is not null
 
@@ -228,14 +211,13 @@ incident_metrics as (
     select
         grains.period_grain,
         {{ period_start('grains.period_grain', 'caused_incidents.opened_at') }} as period_start,
-        caused_incidents.dimension,
-        caused_incidents.dimension_value,
+        {{ change_kpi_dimension_columns() }},
         count(*) as change_caused_incident_count,
         count(*) filter (where priority <= 3) as change_caused_p1_p3_incident_count,
         {#- an outage is fct_incidents.is_outage (P1/P2), defined once there -#}
         coalesce(sum(outage_hours) filter (where is_outage), 0) as change_caused_outage_hours
     {{ change_kpi_events('caused_incidents', 'caused_incidents.opened_at', to_date) }}
-    group by 1, 2, 3, 4
+    {{ change_kpi_group_by(period_start('grains.period_grain', 'caused_incidents.opened_at')) }}
 
 ),
 
@@ -436,4 +418,62 @@ select * from rated
         and {{ event_column }} >= compare_windows.compare_start
         and {{ event_column }} < compare_windows.compare_end
     {%- endif %}
+{%- endmacro %}
+
+
+{#- The dimensions of var kpi_dimensions as (dimension, column of fct_changes): 'all' has none (every
+    change); an unknown name stops the build naming it, instead of grouping every change as '(none)'. -#}
+{% macro change_kpi_dimensions() -%}
+    {%- set columns = {
+        'change_type': 'change_type',
+        'risk': 'risk',
+        'service': 'service_name',
+        'assignment_group': 'assignment_group',
+        'source_system': 'source_system',
+    } -%}
+    {%- set dimensions = [] -%}
+    {%- for dimension in var('kpi_dimensions') -%}
+        {%- if dimension != 'all' and dimension not in columns -%}
+            {{ exceptions.raise_compiler_error(
+                "var kpi_dimensions: unknown dimension '" ~ dimension ~ "' (known: all, "
+                ~ (columns.keys() | list | join(', ')) ~ ")") }}
+        {%- endif -%}
+        {%- do dimensions.append((dimension, columns.get(dimension))) -%}
+    {%- endfor -%}
+    {{ return(dimensions) }}
+{%- endmacro %}
+
+{#- A KPI family's GROUP BY: the period grain and start, and one grouping set per dimension (the
+    empty set for 'all'), so the changes are read once for every dimension. -#}
+{% macro change_kpi_group_by(period_start_expression) -%}
+    {%- set dimensions = change_kpi_dimensions() -%}
+    group by
+        grains.period_grain,
+        {{ period_start_expression }}
+        {%- if dimensions | selectattr(1) | list %},
+        {#- sqlfluff's duckdb dialect does not parse grouping sets (DuckDB and Spark run them) #}
+        grouping sets (  -- noqa: PRS
+            {% for dimension, column in dimensions -%}
+            {% if column %}(dimension__{{ dimension }}){% else %}(){% endif %}{{ ',' if not loop.last }}
+            {% endfor -%}
+        )
+        {%- endif %}
+{%- endmacro %}
+
+{#- The dimension and dimension_value columns of a row of change_kpi_group_by: the dimension whose
+    column the row's grouping set holds ('all' for the empty set) and that column's value. -#}
+{% macro change_kpi_dimension_columns() -%}
+    {%- set grouped = change_kpi_dimensions() | selectattr(1) | list -%}
+    {%- if grouped -%}
+        case
+            {%- for dimension, column in grouped %}
+            when grouping(dimension__{{ dimension }}) = 0 then '{{ dimension }}'
+            {%- endfor %}
+            else 'all'
+        end as dimension,
+        coalesce({% for dimension, column in grouped %}dimension__{{ dimension }}, {% endfor %}'all') as dimension_value
+    {%- else -%}
+        'all' as dimension,
+        'all' as dimension_value
+    {%- endif -%}
 {%- endmacro %}
