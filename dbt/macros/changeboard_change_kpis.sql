@@ -422,7 +422,8 @@ select * from rated
 
 
 {#- The dimensions of var kpi_dimensions as (dimension, column of fct_changes): 'all' has none (every
-    change); an unknown name stops the build naming it, instead of grouping every change as '(none)'. -#}
+    change); an unknown name stops the build naming it, instead of grouping every change as '(none)', and
+    so does a name listed twice. -#}
 {% macro change_kpi_dimensions() -%}
     {%- set columns = {
         'change_type': 'change_type',
@@ -437,6 +438,11 @@ select * from rated
             {{ exceptions.raise_compiler_error(
                 "var kpi_dimensions: unknown dimension '" ~ dimension ~ "' (known: all, "
                 ~ (columns.keys() | list | join(', ')) ~ ")") }}
+        {%- endif -%}
+        {%- if dimension in dimensions | map(attribute=0) | list -%}
+            {{ exceptions.raise_compiler_error(
+                "var kpi_dimensions: dimension '" ~ dimension ~ "' is listed twice (each one is a grouping set; "
+                ~ "twice would publish its rows twice)") }}
         {%- endif -%}
         {%- do dimensions.append((dimension, columns.get(dimension))) -%}
     {%- endfor -%}

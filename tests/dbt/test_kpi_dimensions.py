@@ -1,10 +1,11 @@
 """The dimensions of the change KPIs (var kpi_dimensions, DECISIONLOG D55): each one is a grouping set
 of the change KPIs; a name the macro does not know stops the compile naming it, instead of grouping
-every change under '(none)'. Compiles rpt_change_kpis alone in a scratch data directory."""
+every change under '(none)', and so does one listed twice. Compiles rpt_change_kpis alone in a scratch data directory."""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -38,12 +39,18 @@ def test_each_dimension_is_a_grouping_set_and_an_unknown_one_stops_the_compile(t
     [compiled] = target.glob("compiled/**/rpt_change_kpis.sql")
     sql = compiled.read_text(encoding="utf-8")
     assert "coalesce(changes.service_name, '(none)') as dimension__service" in sql
-    assert "(dimension__risk)" in sql
-    assert "(dimension__service)" in sql
-    assert "()" in sql  # 'all': the empty grouping set
+    # one grouping set per dimension in each KPI family, the empty one for 'all'
+    sets = re.findall(r"grouping sets \(  -- noqa: PRS\n(.*?)\n\s*\)", sql, flags=re.DOTALL)
+    assert len(sets) == 4
+    for found in sets:
+        assert re.sub(r"\s+", "", found) == "(),(dimension__risk),(dimension__service)"
     assert "dimension__change_type" not in sql
 
     proc, _ = _compile_kpis(tmp_path / "unknown", ["all", "priorty"])
     assert proc.returncode != 0
     assert "unknown dimension 'priorty'" in proc.stdout
     assert "known: all, change_type, risk, service, assignment_group, source_system" in proc.stdout
+
+    proc, _ = _compile_kpis(tmp_path / "twice", ["all", "risk", "risk"])
+    assert proc.returncode != 0
+    assert "dimension 'risk' is listed twice" in proc.stdout
