@@ -256,43 +256,60 @@
         from (" ~ attribution_neighbour_touches_of(prev_change_cis, 'old') ~ ") as t
         inner join cb_affected__prev_change_fp as fp on fp.change_id = t.change_id
     ") }}
-    {{ attribution_step('cb_affected__changed_keys',
-        "select distinct match_level, touched_id from cb_affected__changed_touches") }}
+    {#- each changed key (match level, touched CI or service) numbered: the steps below join, group
+        and order millions of unchanged touches on one integer instead of two columns with a text id -#}
+    {{ attribution_step('cb_affected__changed_keys', "
+        select match_level, touched_id, row_number() over () as key_id
+        from (select distinct match_level, touched_id from cb_affected__changed_touches)
+    ") }}
     {#- this build's touches on a changed key that are not changed touches (candidates for the
-        next touch); the neighbour rows filtered by the keys before they meet the changes' CIs -#}
+        next touch); the neighbour rows filtered by the keys before they meet the changes' CIs.
+        A change that reaches a key by two paths appears twice: the regions below take the nearest
+        time on each side, which a repeated row does not move, so no distinct (it sorted 19M rows) -#}
     {#- a view: at 1M changes a 1 % delta with five CMDB edits puts millions of unchanged touches on
         the changed keys, which as a temporary table held 1.35 GB of DuckDB's 3GB until the model's
         transaction ended; the regions step reads them through its as-of joins instead -#}
     {{ attribution_step('cb_affected__unchanged_touches', "
-        select " ~ touch_columns ~ "
+        select t.key_id, fp.window_start_at, fp.actual_end_at,
+        coalesce(fp.actual_end_at, fp.window_start_at) + interval (" ~ window_hours ~ ") hour as window_end_at
         from (
-            select change_cis.change_id, 0 as match_level, change_cis.ci_id as touched_id
+            select change_cis.change_id, k.key_id
             from " ~ change_cis ~ " as change_cis
-            semi join cb_affected__changed_keys as k on k.match_level = 0 and k.touched_id = change_cis.ci_id
+            inner join cb_affected__changed_keys as k on k.match_level = 0 and k.touched_id = change_cis.ci_id
             where not coalesce(change_cis.is_service, false)
-            union
-            select change_cis.change_id, neighbours.hops as match_level, neighbours.neighbour_ci_id as touched_id
+            union all
+            select change_cis.change_id, neighbours.key_id
             from " ~ change_cis ~ " as change_cis
             inner join (
-                select n.ci_id, n.hops, n.neighbour_ci_id from " ~ neighbours ~ " as n
-                semi join cb_affected__changed_keys as k on k.match_level = n.hops and k.touched_id = n.neighbour_ci_id
+                select n.ci_id, k.key_id from " ~ neighbours ~ " as n
+                inner join cb_affected__changed_keys as k on k.match_level = n.hops and k.touched_id = n.neighbour_ci_id
             ) as neighbours on neighbours.ci_id = change_cis.ci_id
             where not coalesce(change_cis.is_service, false)
-            union
-            select change_services.change_id, 3 as match_level, change_services.service_id as touched_id
+            union all
+            select change_services.change_id, k.key_id
             from " ~ change_services ~ " as change_services
-            semi join cb_affected__changed_keys as k on k.match_level = 3 and k.touched_id = change_services.service_id
+            inner join cb_affected__changed_keys as k on k.match_level = 3 and k.touched_id = change_services.service_id
         ) as t
-        anti join (select change_id, match_level, touched_id from cb_affected__changed_touches where side = 'new') as c
-            on c.change_id = t.change_id and c.match_level = t.match_level and c.touched_id = t.touched_id
+        anti join (
+            select c.change_id, k.key_id
+            from cb_affected__changed_touches as c
+            inner join cb_affected__changed_keys as k using (match_level, touched_id)
+            where c.side = 'new'
+        ) as c
+            on c.change_id = t.change_id and c.key_id = t.key_id
         inner join cb_affected__new_change_fp as fp on fp.change_id = t.change_id
     ", kind='view') }}
     {#- start regions: from the changed touch's start until the next unchanged start, and no later
         than the window end of the changed touch or of the unchanged touch it hides (or uncovers);
         end regions: an unchanged touch that ended before it ended no later, so its window ends no later -#}
     {{ attribution_step('cb_affected__regions', "
-        with unchanged_start_groups as (
-            select match_level, touched_id, window_start_at, max(window_end_at) as window_end_at
+        with changed as (
+            select k.key_id, c.match_level, c.touched_id, c.window_start_at, c.actual_end_at, c.window_end_at
+            from cb_affected__changed_touches as c
+            inner join cb_affected__changed_keys as k using (match_level, touched_id)
+        ),
+        unchanged_start_groups as (
+            select key_id, window_start_at, max(window_end_at) as window_end_at
             from cb_affected__unchanged_touches
             where window_start_at is not null
             group by all
@@ -303,13 +320,11 @@
             c.window_start_at as region_start,
             next_touch.window_start_at as region_end,
             greatest(c.window_end_at, coalesce(hidden.window_end_at, c.window_end_at)) as region_last
-        from (select * from cb_affected__changed_touches where window_start_at is not null) as c
+        from (select * from changed where window_start_at is not null) as c
         asof left join unchanged_start_groups as next_touch
-            on next_touch.match_level = c.match_level and next_touch.touched_id = c.touched_id
-            and next_touch.window_start_at > c.window_start_at
+            on next_touch.key_id = c.key_id and next_touch.window_start_at > c.window_start_at
         asof left join unchanged_start_groups as hidden
-            on hidden.match_level = c.match_level and hidden.touched_id = c.touched_id
-            and hidden.window_start_at <= c.window_start_at
+            on hidden.key_id = c.key_id and hidden.window_start_at <= c.window_start_at
         union all
         select
             c.match_level,
@@ -317,31 +332,69 @@
             c.actual_end_at as region_start,
             next_touch.actual_end_at as region_end,
             c.window_end_at as region_last
-        from (select * from cb_affected__changed_touches where actual_end_at is not null) as c
-        asof left join (select * from cb_affected__unchanged_touches where actual_end_at is not null) as next_touch
-            on next_touch.match_level = c.match_level and next_touch.touched_id = c.touched_id
-            and next_touch.actual_end_at > c.actual_end_at
+        from (select * from changed where actual_end_at is not null) as c
+        asof left join (
+            select key_id, actual_end_at from cb_affected__unchanged_touches where actual_end_at is not null
+        ) as next_touch
+            on next_touch.key_id = c.key_id and next_touch.actual_end_at > c.actual_end_at
     ") }}
-    {#- an incident's keys: its CIs at levels 0-2 (the CI and its neighbours), its service at level 3 -#}
-    {{ attribution_step('cb_affected__touched_incidents', "
-        with keyed as (
-            select incident_cis.incident_id, regions.region_start, regions.region_end, regions.region_last
-            from " ~ incident_cis ~ " as incident_cis
-            inner join cb_affected__regions as regions
-                on regions.match_level in (0, 1, 2) and regions.touched_id = incident_cis.ci_id
-            union all
-            select incident_cis.incident_id, regions.region_start, regions.region_end, regions.region_last
-            from " ~ incident_cis ~ " as incident_cis
-            inner join cb_affected__regions as regions
-                on regions.match_level = 3 and regions.touched_id = incident_cis.service_id
+    {#- the regions of each CI (levels 0-2) or service (level 3) merged into disjoint spans
+        [span_start, span_end], both ends included: an incident is in a region when opened at or after
+        its start, before its end (timestamps count microseconds: before the end is at most one
+        microsecond before it) and no later than its last time -#}
+    {{ attribution_step('cb_affected__spans', "
+        with bounded as (
+            select
+                match_level = 3 as on_service,
+                touched_id,
+                region_start as span_start,
+                least(coalesce(region_end - interval 1 microsecond, region_last), region_last) as span_end
+            from cb_affected__regions
+        ),
+        reached as (
+            select
+                *,
+                max(span_end) over (
+                    partition by on_service, touched_id order by span_start, span_end
+                    rows between unbounded preceding and 1 preceding
+                ) as reached_before
+            from bounded
+            where span_start <= span_end
+        ),
+        grouped as (
+            select
+                *,
+                count(case when reached_before is null or span_start > reached_before then 1 end) over (
+                    partition by on_service, touched_id order by span_start, span_end rows unbounded preceding
+                ) as span_group
+            from reached
         )
-        select distinct keyed.incident_id
-        from keyed
-        inner join " ~ incidents ~ " as incidents on incidents.incident_id = keyed.incident_id
-        where incidents.opened_at is not null
-            and incidents.opened_at >= keyed.region_start
-            and (keyed.region_end is null or incidents.opened_at < keyed.region_end)
-            and incidents.opened_at <= keyed.region_last
+        select on_service, touched_id, min(span_start) as span_start, max(span_end) as span_end
+        from grouped
+        group by on_service, touched_id, span_group
+    ") }}
+    {#- an incident's keys: its CI (levels 0-2: the CI itself and as a neighbour), its service (level
+        3); the spans are disjoint, so the latest one starting at or before its opening is the only
+        one that can hold it (an as-of join, not every region of the CI paired with every incident) -#}
+    {{ attribution_step('cb_affected__touched_incidents', "
+        with incident_keys as (
+            select incident_cis.incident_id, incident_cis.ci_id, incident_cis.service_id, incidents.opened_at
+            from " ~ incident_cis ~ " as incident_cis
+            inner join " ~ incidents ~ " as incidents on incidents.incident_id = incident_cis.incident_id
+            where incidents.opened_at is not null
+        ),
+        spanned as (
+            select incident_keys.incident_id, incident_keys.opened_at, spans.span_end
+            from incident_keys
+            asof inner join (select * from cb_affected__spans where not on_service) as spans
+                on spans.touched_id = incident_keys.ci_id and spans.span_start <= incident_keys.opened_at
+            union all
+            select incident_keys.incident_id, incident_keys.opened_at, spans.span_end
+            from incident_keys
+            asof inner join (select * from cb_affected__spans where on_service) as spans
+                on spans.touched_id = incident_keys.service_id and spans.span_start <= incident_keys.opened_at
+        )
+        select distinct incident_id from spanned where opened_at <= span_end
     ") }}
     create or replace table {{ attribution_affected_relation() }} as
         select incident_id from cb_affected__changed_incidents
@@ -358,7 +411,7 @@
         select incident_id from cb_affected__touched_incidents;
     drop view if exists temp.cb_affected__unchanged_touches;
     {%- for step in ['changed_incidents', 'new_change_fp', 'prev_change_fp', 'neighbour_differences', 'changed_changes',
-                     'changed_numbers', 'changed_touches', 'changed_keys', 'regions', 'touched_incidents'] %}
+                     'changed_numbers', 'changed_touches', 'changed_keys', 'regions', 'spans', 'touched_incidents'] %}
     drop table if exists temp.cb_affected__{{ step }};
     {%- endfor %}
 {%- endmacro %}
