@@ -267,51 +267,6 @@ change_touches as (
 
 ),
 
-change_touches_timed as (
-
-    -- one row per (change, level, touched id), without the relationship paths (the paths of the
-    -- few touches that match an incident are looked up after the match: matched_touch_paths)
-    select
-        deduplicated.change_key,
-        {{ touch_key('deduplicated.match_level', 'deduplicated.id_key') }} as touch_key,
-        windowed_changes.window_start_at,
-        windowed_changes.actual_end_at,
-        windowed_changes.window_end_at
-    from (
-        select change_key, match_level, id_key
-        from change_touches
-        group by 1, 2, 3
-    ) as deduplicated
-    inner join windowed_changes
-        on windowed_changes.change_key = deduplicated.change_key
-
-),
-
--- the as-of joins run on narrow integer inputs: the touch's key and time, and what the match needs
-
-touches_by_window_start as (
-
-    select
-        touch_key,
-        window_start_at,
-        change_key,
-        window_end_at
-    from change_touches_timed
-
-),
-
-touches_by_actual_end as (
-
-    select
-        touch_key,
-        actual_end_at,
-        change_key,
-        window_end_at
-    from change_touches_timed
-    where actual_end_at is not null
-
-),
-
 incident_keys as {{ cte_materialization(true) }} (
 
     -- an integer key per incident with an opening time, for the as-of joins' narrow left side
@@ -345,6 +300,54 @@ incident_levels as (
     inner join touched_id_keys
         on touched_id_keys.touched_id
         = case when levels.match_level = 3 then incident_keys.service_id else incident_keys.ci_id end
+
+),
+
+change_touches_timed as (
+
+    -- one row per (change, level, touched id), without the relationship paths (the paths of the
+    -- few touches that match an incident are looked up after the match: matched_touch_paths); only
+    -- the touches on a key some incident has: the as-of joins match nothing else (at 1M, 11M of 21M
+    -- touches in an incremental build, and the grouping and the as-of joins take half the time)
+    select
+        deduplicated.change_key,
+        {{ touch_key('deduplicated.match_level', 'deduplicated.id_key') }} as touch_key,
+        windowed_changes.window_start_at,
+        windowed_changes.actual_end_at,
+        windowed_changes.window_end_at
+    from (
+        select change_key, match_level, id_key
+        from change_touches
+        where {{ touch_key('match_level', 'id_key') }} in (select match_key from incident_levels)
+        group by 1, 2, 3
+    ) as deduplicated
+    inner join windowed_changes
+        on windowed_changes.change_key = deduplicated.change_key
+
+),
+
+-- the as-of joins run on narrow integer inputs: the touch's key and time, and what the match needs
+
+touches_by_window_start as (
+
+    select
+        touch_key,
+        window_start_at,
+        change_key,
+        window_end_at
+    from change_touches_timed
+
+),
+
+touches_by_actual_end as (
+
+    select
+        touch_key,
+        actual_end_at,
+        change_key,
+        window_end_at
+    from change_touches_timed
+    where actual_end_at is not null
 
 ),
 
