@@ -215,7 +215,7 @@ incident_metrics as (
         count(*) as change_caused_incident_count,
         count(*) filter (where priority <= 3) as change_caused_p1_p3_incident_count,
         {#- an outage is fct_incidents.is_outage (P1/P2), defined once there -#}
-        coalesce(sum(outage_hours) filter (where is_outage), 0) as change_caused_outage_hours
+        coalesce({{ exact_sum('outage_hours') }} filter (where is_outage), 0) as change_caused_outage_hours
     {{ change_kpi_events('caused_incidents', 'caused_incidents.opened_at', to_date) }}
     {{ change_kpi_group_by(period_start('grains.period_grain', 'caused_incidents.opened_at')) }}
 

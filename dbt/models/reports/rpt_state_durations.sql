@@ -81,7 +81,7 @@ final as (
         count(distinct record_id) as record_count,
         cast({{ percentile('hours_in_state', 0.5) }} as double) as median_hours,
         cast({{ percentile('hours_in_state', 0.9) }} as double) as p90_hours,
-        cast(sum(hours_in_state) as double) as total_hours
+        cast({{ exact_sum('hours_in_state') }} as double) as total_hours
     from scoped
     group by 1, 2, 3, 4
 
