@@ -9,6 +9,8 @@ table by table (every public model: the marts and rpt_ models; order-insensitive
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import random
 import shutil
@@ -88,6 +90,13 @@ def test_incremental_builds_equal_full_builds(tmp_path: Path) -> None:
     assert not report.failed, [(r.path, r.error) for r in report.failed]
     first = build_run.build(data, run_id=ingest_run.new_run_id(), as_of=AS_OF_TEXT, try_incremental=True)
     assert (first.meta["build_kind"], first.meta["build_reason"]) == ("full", "no published version yet")
+    # the tables an incremental build carries over are exactly the project's incremental models
+    manifest = json.loads((data.root / "dbt" / "target" / "manifest.json").read_text(encoding="utf-8"))
+    assert {
+        (node["schema"], node["alias"])
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["config"]["materialized"] == "incremental"
+    } == set(incremental.CARRIED_OVER)
 
     for step in range(1, STEPS + 1):
         delta = tmp_path / f"delta{step}"
@@ -152,3 +161,39 @@ def test_the_build_says_when_only_a_full_build_is_right(tmp_path: Path) -> None:
         assert reason in incremental.plan_build(data, {"targets": {}}, try_incremental=True).reason
         # without --incremental every build is full, and says so
         assert incremental.plan_build(data, {"targets": {}}).reason == incremental.OPT_IN_REASON
+
+
+def test_an_incremental_build_starts_from_the_carried_over_tables_only(tmp_path: Path) -> None:
+    """The build file holds the previous version's incremental tables and nothing else; the previous
+    version is only read (not a byte of it changes)."""
+    previous, building = tmp_path / "previous.duckdb", tmp_path / "next.duckdb.building"
+    con = duckdb.connect(str(previous))
+    for schema, table in incremental.CARRIED_OVER:
+        con.execute(f"create schema {schema}")
+        con.execute(
+            f"create table {schema}.{table} as select range as incident_id, 'c' || range as change_id from range(1000)"
+        )
+    con.execute("create table main.fct_incidents as select range as incident_id from range(100000)")
+    con.close()
+    before = hashlib.sha256(previous.read_bytes()).hexdigest()
+    building.write_bytes(b"a crashed build's leftovers")
+
+    carried = incremental.carry_over(previous, building)
+
+    assert carried == [f"{schema}.{table}" for schema, table in incremental.CARRIED_OVER]
+    assert hashlib.sha256(previous.read_bytes()).hexdigest() == before
+    con = duckdb.connect(str(building), read_only=True)
+    try:
+        tables = con.execute("select table_schema, table_name from information_schema.tables").fetchall()
+        assert sorted(tables) == sorted(incremental.CARRIED_OVER)
+        for schema, table in incremental.CARRIED_OVER:
+            assert con.execute(f"select count(*), sum(incident_id) from {schema}.{table}").fetchall() == [
+                (1000, 499500)
+            ]
+    finally:
+        con.close()
+
+    # a previous version without them: nothing is carried, dbt builds the models whole
+    empty = tmp_path / "empty.duckdb"
+    duckdb.connect(str(empty)).close()
+    assert incremental.carry_over(empty, building) == []

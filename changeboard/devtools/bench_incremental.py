@@ -1,6 +1,7 @@
 """The benchmark's incremental phase: after the full build at the largest scale, a 1 % delta
 (:mod:`changeboard.devtools.delta`) is ingested and built incrementally; the ingest of the delta, the
-copy of the previous version, dbt and the publish are measured separately, beside the full build.
+carry-over of the previous version's incremental tables, dbt and the publish are measured
+separately, beside the full build.
 
 ``changeboard bench`` runs it at its largest scale (:func:`measure`). On its own, for a quicker
 figure: ``python -m changeboard.devtools.bench_incremental --changes 100000 --workdir DIR`` generates,
@@ -150,7 +151,7 @@ def print_incremental(result: Mapping[str, Any], console: Console) -> None:
         full = build.get("seconds")
         console.print(
             f"  delta ingest {inc['ingest_seconds']:.1f} s; build {inc['seconds']:.1f} s "
-            f"(copy of the previous version {inc['copy_seconds']:.1f} s, dbt {inc['dbt_seconds']:.1f} s, "
+            f"(carry-over of the previous version's tables {inc['copy_seconds']:.1f} s, dbt {inc['dbt_seconds']:.1f} s, "
             f"publish {inc['publish_seconds']:.1f} s); full build {full:.1f} s"
             if isinstance(full, int | float)
             else f"  delta ingest {inc['ingest_seconds']:.1f} s; build {inc['seconds']:.1f} s"
