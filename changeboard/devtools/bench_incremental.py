@@ -151,7 +151,8 @@ def print_incremental(result: Mapping[str, Any], console: Console) -> None:
         full = build.get("seconds")
         console.print(
             f"  delta ingest {inc['ingest_seconds']:.1f} s; build {inc['seconds']:.1f} s "
-            f"(carry-over of the previous version's tables {inc['copy_seconds']:.1f} s, dbt {inc['dbt_seconds']:.1f} s, "
+            f"(carry-over of the previous version's tables {inc['copy_seconds']:.1f} s, "
+            f"dbt {inc['dbt_seconds']:.1f} s, "
             f"publish {inc['publish_seconds']:.1f} s); full build {full:.1f} s"
             if isinstance(full, int | float)
             else f"  delta ingest {inc['ingest_seconds']:.1f} s; build {inc['seconds']:.1f} s"

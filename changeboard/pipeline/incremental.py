@@ -4,8 +4,9 @@ An incremental build starts a fresh build file holding only the incremental mode
 over from the published version (the published file is only read: it stays immutable and readers
 keep reading it), links the published file read-only for dbt as the "previous version", and lets the
 incremental models recompute only what differs from it (``dbt/macros/attribution_incremental.sql``).
-Whatever dbt builds as a plain table is built whole, as in a full build. The build falls back to a full build, and says why, whenever the previous version
-cannot be trusted to match this build's project and settings (DECISIONLOG "Incremental builds").
+Whatever dbt builds as a plain table is built whole, as in a full build. The build falls back to a
+full build, and says why, whenever the previous version cannot be trusted to match this build's
+project and settings (DECISIONLOG "Incremental builds").
 """
 
 from __future__ import annotations
