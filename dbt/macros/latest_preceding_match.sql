@@ -88,3 +88,13 @@
 {% macro touch_key(match_level, id_key) -%}
     (cast({{ match_level }} as bigint) * 4294967296 + {{ id_key }})
 {%- endmacro %}
+
+{#- The match level and the id a touch_key was made of (the inverse of touch_key; the division of a
+    bigint below 2^34 is exact in a double). -#}
+{% macro touch_key_level(key) -%}
+    cast(floor({{ key }} / 4294967296) as integer)
+{%- endmacro %}
+
+{% macro touch_key_id(key) -%}
+    ({{ key }} - cast(floor({{ key }} / 4294967296) as bigint) * 4294967296)
+{%- endmacro %}

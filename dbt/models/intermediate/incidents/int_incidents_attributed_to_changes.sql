@@ -269,37 +269,47 @@ change_touches as (
 
 incident_keys as {{ cte_materialization(true) }} (
 
-    -- an integer key per incident with an opening time, for the as-of joins' narrow left side
+    -- an integer key per incident with an opening time, and its CI's and service's integer keys (null:
+    -- no change touches it), for the as-of joins' narrow left side (text ids held for every incident
+    -- made the model spill more to disk; DECISIONLOG D57)
     select
         {{ row_id(['incident_cis.incident_id']) }} as incident_key,
         incident_cis.incident_id,
         incidents.opened_at,
-        incident_cis.ci_id,
-        incident_cis.service_id
+        ci_keys.id_key as ci_key,
+        service_keys.id_key as service_key
     from incident_cis
     inner join incidents
         on incidents.incident_id = incident_cis.incident_id
+    left join touched_id_keys as ci_keys
+        on ci_keys.touched_id = incident_cis.ci_id
+    left join touched_id_keys as service_keys
+        on service_keys.touched_id = incident_cis.service_id
     where incidents.opened_at is not null
 
 ),
 
 incident_levels as (
 
-    -- the incident's CI at levels 0-2, its service at level 3; an id no change touches cannot
-    -- match, the inner join leaves it out
+    -- the incident's CI at levels 0-2, its service at level 3, as one match key (its level and id are
+    -- told from it after the match: the as-of joins sort and carry every row); an id no change
+    -- touches cannot match and is left out
     select
-        incident_keys.incident_key,
-        incident_keys.opened_at,
-        levels.match_level,
-        touched_id_keys.id_key,
-        {{ touch_key('levels.match_level', 'touched_id_keys.id_key') }} as match_key
-    from incident_keys
-    cross join (
-        values (0), (1), (2), (3)
-    ) as levels (match_level)
-    inner join touched_id_keys
-        on touched_id_keys.touched_id
-        = case when levels.match_level = 3 then incident_keys.service_id else incident_keys.ci_id end
+        incident_key,
+        opened_at,
+        {{ touch_key('match_level', 'id_key') }} as match_key
+    from (
+        select
+            incident_keys.incident_key,
+            incident_keys.opened_at,
+            levels.match_level,
+            case when levels.match_level = 3 then incident_keys.service_key else incident_keys.ci_key end as id_key
+        from incident_keys
+        cross join (
+            values (0), (1), (2), (3)
+        ) as levels (match_level)
+    ) as keyed
+    where id_key is not null
 
 ),
 
@@ -380,11 +390,18 @@ latest_ended as (
 matched_touches as (
 
     -- a match counts up to the touch's window end; a touch matched both ways is one match
-    select incident_key, match_level, id_key, change_key from latest_started
-    where opened_at <= window_end_at
-    union
-    select incident_key, match_level, id_key, change_key from latest_ended
-    where opened_at <= window_end_at
+    select
+        incident_key,
+        {{ touch_key_level('match_key') }} as match_level,
+        {{ touch_key_id('match_key') }} as id_key,
+        change_key
+    from (
+        select incident_key, match_key, change_key from latest_started
+        where opened_at <= window_end_at
+        union
+        select incident_key, match_key, change_key from latest_ended
+        where opened_at <= window_end_at
+    ) as matched
 
 ),
 
