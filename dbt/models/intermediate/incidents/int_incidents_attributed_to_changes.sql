@@ -271,7 +271,7 @@ incident_keys as {{ cte_materialization(true) }} (
 
     -- an integer key per incident with an opening time, and its CI's and service's integer keys (null:
     -- no change touches it), for the as-of joins' narrow left side (text ids held for every incident
-    -- made the model spill more to disk; DECISIONLOG D57)
+    -- made the model spill more to disk; DECISIONLOG D53)
     select
         {{ row_id(['incident_cis.incident_id']) }} as incident_key,
         incident_cis.incident_id,
