@@ -401,7 +401,7 @@ matched_touches as (
         union
         select incident_key, match_key, change_key from latest_ended
         where opened_at <= window_end_at
-    ) as matched
+    ) as matched_either_way
 
 ),
 
