@@ -77,7 +77,7 @@ def _incremental_child(samples: str, data_root: str, as_of: str, delta_dir: str)
     finally:
         con.close()
     dbt_seconds = float(pub.meta.get("dbt_seconds", 0.0))  # type: ignore[arg-type]
-    copy_seconds = phases.get("build.copy_previous", 0.0)
+    copy_seconds = phases.get("build.carry_over", 0.0)
     return {
         "seconds": build_seconds,
         "delta_rows": {
