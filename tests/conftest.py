@@ -10,7 +10,11 @@ from pathlib import Path
 import pytest
 
 from changeboard.paths import ENV_DATA_DIR, DataDir
-from tests.hostile.figures import pytest_terminal_summary  # noqa: F401  (prints the hostile/crash figures)
+from tests.hostile.figures import (  # noqa: F401  (the hostile/crash figures, gathered from every worker)
+    pytest_sessionfinish,
+    pytest_terminal_summary,
+    pytest_testnodedown,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 OUTPUT = REPO / "test-output"

@@ -40,7 +40,40 @@ class Figures:
         return out + self.lines
 
 
+    def as_data(self) -> dict[str, object]:
+        """The figures as plain data: a worker of a parallel run hands them to the controller."""
+        return {"counts": {kind: dict(c) for kind, c in self.counts.items()}, "lines": list(self.lines)}
+
+    def merge(self, data: dict[str, object]) -> None:
+        counts = data.get("counts")
+        lines = data.get("lines")
+        if isinstance(counts, dict):
+            for kind, c in counts.items():
+                self.counts[kind].update(c)
+        if isinstance(lines, list):
+            self.lines.extend(lines)
+
+
 FIGURES = Figures()
+
+
+# pytest-xdist (`./run test` runs the suite on two workers): each worker records its tests' figures
+# and hands them to the controller when it finishes; the controller prints them all.
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Registered by tests/conftest.py: a worker's figures go to the controller."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["figures"] = FIGURES.as_data()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: object, error: object) -> None:
+    """Registered by tests/conftest.py: the controller gathers a finished worker's figures."""
+    data = getattr(node, "workeroutput", {}).get("figures")
+    if data:
+        FIGURES.merge(data)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
