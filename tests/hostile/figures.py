@@ -39,7 +39,6 @@ class Figures:
             )
         return out + self.lines
 
-
     def as_data(self) -> dict[str, object]:
         """The figures as plain data: a worker of a parallel run hands them to the controller."""
         return {"counts": {kind: dict(c) for kind, c in self.counts.items()}, "lines": list(self.lines)}
