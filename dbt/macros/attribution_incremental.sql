@@ -4,8 +4,9 @@
     comparing this build's attribution inputs with the previous version's (attached read-only as
     catalog changeboard_previous), never by trusting raw load times: a CMDB edit, a late or
     superseded record and a replaced ingest run all show up as a difference. Every other incident
-    keeps its rows. The fingerprint models (int_attribution_*_fingerprints) keep this build's inputs
-    for the next one. -#}
+    keeps its rows. The fingerprint models (int_attribution_*_fingerprints, parents of the attribution
+    on DuckDB) hold this build's inputs: the steps below compare them with the previous version's, and
+    the next build compares its own with them. -#}
 
 {% macro attribution_previous_version() -%}
     {#- The previous published version's file, set by the build only for an incremental build. -#}
@@ -55,7 +56,9 @@
     {#- One row per incident: a hash of everything the attribution reads about it (its source, opening
         time, caused_by reference, caused_by links to changes, CI and service). The incident and its
         CI are one row each (both models' unique tests); the links are many, hashed as a multiset (a
-        sum of row hashes with their count: no sort, no string built per row). -#}
+        sum of row hashes with their count: no sort, no string built per row). Its opening time and
+        caused_by number key come along: the affected-incident steps read them here instead of
+        deduplicating the staged incidents again (null for an incident known only from a link). -#}
     with
     links as (
         select
@@ -69,6 +72,8 @@
     own as (
         select
             incidents.incident_id,
+            incidents.opened_at,
+            lower(incidents.caused_by_change_ref) as caused_by_key,
             hash(incidents.source_system, incidents.opened_at, incidents.caused_by_change_ref, cis.ci_id, cis.service_id)
                 as own_hash
         from {{ ref('stg_canonical__incidents') }} as incidents
@@ -77,7 +82,9 @@
     )
     select
         coalesce(own.incident_id, links.incident_id) as incident_id,
-        hash(own.own_hash, links.link_count, links.link_hash_sum) as fingerprint
+        hash(own.own_hash, links.link_count, links.link_hash_sum) as fingerprint,
+        own.opened_at,
+        own.caused_by_key
     from own
     full join links on links.incident_id = own.incident_id
 {%- endmacro %}
@@ -192,7 +199,7 @@
     {%- set neighbours = ref('int_configuration_items_joined_to_neighbours') -%}
     {%- set change_services = ref('int_changes_joined_to_services') -%}
     {%- set incident_cis = ref('int_incidents_joined_to_configuration_items') -%}
-    {%- set incidents = ref('stg_canonical__incidents') -%}
+    {%- set incident_fp = ref('int_attribution_incident_fingerprints') -%}
     {%- set prev_change_cis = attribution_previous(change_cis) -%}
     {%- set prev_neighbours = attribution_previous(neighbours) -%}
     {%- set prev_change_services = attribution_previous(change_services) -%}
@@ -204,12 +211,12 @@
 
     {{ attribution_step('cb_affected__changed_incidents', "
         select coalesce(n.incident_id, p.incident_id) as incident_id
-        from (" ~ attribution_incident_fingerprints() ~ ") as n
+        from " ~ incident_fp ~ " as n
         full join changeboard_previous." ~ this.schema ~ ".int_attribution_incident_fingerprints as p
             on p.incident_id = n.incident_id
         where n.fingerprint is distinct from p.fingerprint
     ") }}
-    {{ attribution_step('cb_affected__new_change_fp', attribution_change_fingerprints()) }}
+    {{ attribution_step('cb_affected__new_change_fp', "select * from " ~ ref('int_attribution_change_fingerprints')) }}
     {{ attribution_step('cb_affected__prev_change_fp',
         "select * from changeboard_previous." ~ this.schema ~ ".int_attribution_change_fingerprints") }}
     {#- the neighbour rows that differ: a CMDB relationship or a CI name on the path changed -#}
@@ -380,7 +387,7 @@
         with incident_keys as (
             select incident_cis.incident_id, incident_cis.ci_id, incident_cis.service_id, incidents.opened_at
             from " ~ incident_cis ~ " as incident_cis
-            inner join " ~ incidents ~ " as incidents on incidents.incident_id = incident_cis.incident_id
+            inner join " ~ incident_fp ~ " as incidents on incidents.incident_id = incident_cis.incident_id
             where incidents.opened_at is not null
         ),
         spanned as (
@@ -399,8 +406,8 @@
     create or replace table {{ attribution_affected_relation() }} as
         select incident_id from cb_affected__changed_incidents
         union
-        select incident_id from {{ incidents }}
-        where lower(caused_by_change_ref) in (select number_key from cb_affected__changed_numbers)
+        select incident_id from {{ incident_fp }}
+        where caused_by_key in (select number_key from cb_affected__changed_numbers)
         union
         select incident_id from {{ ref('stg_canonical__incident_links') }}
         where kind = 'caused_by' and target_type = 'change'

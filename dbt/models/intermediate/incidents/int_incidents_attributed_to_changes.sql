@@ -14,6 +14,10 @@
     pre_hook="{{ attribution_incremental_pre_hooks() }}",
     post_hook="{{ attribution_incremental_post_hooks() }}",
 ) }}
+{%- if target.type == 'duckdb' %}
+/* depends on this build's fingerprints, which the affected-incident steps read (pre-hooks):
+   {{ ref('int_attribution_incident_fingerprints') }}, {{ ref('int_attribution_change_fingerprints') }} */
+{%- endif %}
 {%- set window_hours = var('attribution_window_hours') -%}
 {%- set threshold = var('attribution_confidence_threshold') -%}
 {%- set base = var('attribution_base_confidence') -%}
