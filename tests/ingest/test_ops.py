@@ -1,6 +1,6 @@
 """The form's store (ingest/ops.py): idempotent submit, CAB decisions, listing, matching to ITSM changes,
-the export for ServiceNow; durability under concurrent submitters while a pipeline run publishes, and
-after a kill -9 between the commit and the confirmation."""
+the export for ServiceNow; durability after a kill -9 between the commit and the confirmation.
+Concurrent submitters while pipeline runs publish: tests/reliability/test_concurrency.py."""
 
 from __future__ import annotations
 
@@ -16,21 +16,16 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
-import duckdb
 import pytest
 from changeboard.ingest.sources import forms
 
-from changeboard.devtools.generate import generate
 from changeboard.faults import ENV as FAULT_ENV
 from changeboard.paths import DataDir
-from changeboard.pipeline import build_run, ingest_run
 from changeboard.store import export as export_requests
 from changeboard.store import requests as ops
 from changeboard.store.requests import Match, connect_ops, decide, derive_status, match_request, submit
-from changeboard.warehouse.versions import read_pointer
 
 REPO = Path(__file__).resolve().parents[2]
-AS_OF = "2026-11-26 00:00:00"
 
 
 def fields(**kw: object) -> dict[str, object]:
@@ -260,84 +255,6 @@ def test_cli_requests_export(tmp_path: Path) -> None:
 
 
 # --- durability ------------------------------------------------------------------------------------------
-
-SUBMITTER = textwrap.dedent(
-    """
-    import json, sys, uuid
-    from pathlib import Path
-    from changeboard.store.requests import connect_ops, submit
-    ops_db, out, n, tag = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
-    acked, errors = [], []
-    for i in range(n):
-        key = uuid.uuid4().hex
-        try:
-            con = connect_ops(ops_db)
-            try:
-                ref = submit(con, {"created_by": tag, "title": f"{tag} request {i}", "change_type": "normal",
-                                   "cis": []}, key)
-                assert submit(con, {"created_by": tag, "title": "retry", "change_type": "normal"}, key) == ref
-            finally:
-                con.close()
-            acked.append([key, ref])
-        except Exception as exc:
-            errors.append(repr(exc))
-    Path(out).write_text(json.dumps({"acked": acked, "errors": errors}))
-    """
-)
-
-
-PER_SUBMITTER = 30
-
-
-@pytest.mark.slow
-def test_concurrent_submitters_while_the_pipeline_publishes(tmp_path: Path) -> None:
-    data = DataDir(tmp_path / "data").ensure()
-    generate(tmp_path / "exports", seed=3, changes=150, as_of=datetime(2026, 11, 26, tzinfo=UTC))
-    run = ingest_run.new_run_id()
-    ingest_run.ingest_paths(data, [tmp_path / "exports"], run_id=run)
-    build_run.build(data, run_id=run, as_of=AS_OF)
-    connect_ops(data.ops_db).close()
-
-    procs = []
-    for i in range(4):
-        out = tmp_path / f"submitter{i}.json"
-        p = subprocess.Popen(
-            [sys.executable, "-c", SUBMITTER, str(data.ops_db), str(out), str(PER_SUBMITTER), f"worker{i}"],
-            cwd=REPO,
-        )
-        procs.append((out, p))
-    versions = []
-    while any(p.poll() is None for _, p in procs) or len(versions) < 2:
-        run = ingest_run.new_run_id()
-        ingest_run.sync_forms(data, run_id=run)  # reads the store while the submitters write
-        versions.append(build_run.build(data, run_id=run, as_of=AS_OF).version)
-        if len(versions) >= 6:
-            break
-    for _, p in procs:
-        assert p.wait(timeout=300) == 0
-    reports = [json.loads(out.read_text()) for out, _ in procs]
-    assert [e for r in reports for e in r["errors"]] == []
-    acked = {ref for r in reports for _key, ref in r["acked"]}
-    assert len(acked) == 4 * PER_SUBMITTER
-
-    run = ingest_run.new_run_id()
-    ingest_run.sync_forms(data, run_id=run)
-    build_run.build(data, run_id=run, as_of=AS_OF)
-    c = connect_ops(data.ops_db)
-    try:
-        stored = {r[0] for r in c.execute("select reference from change_request")}
-    finally:
-        c.close()
-    assert acked == stored  # every acknowledged request, and no duplicate from the retries
-    wh = duckdb.connect(str(read_pointer(data).path), read_only=True)
-    try:
-        published = {
-            r[0] for r in wh.execute("select number from fct_changes where origin = 'form'").fetchall()
-        }
-    finally:
-        wh.close()
-    assert acked <= published
-    assert len(versions) >= 2
 
 
 def test_a_crash_between_commit_and_confirmation_loses_nothing(tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
 """Worker processes for the reliability tests: dashboard readers and form submitters.
 
-Run as ``python -m tests.reliability.workers reader|submitter DATA_DIR OUT SECONDS|COUNT``; each
+Run as ``python -m tests.reliability.workers reader|submitter DATA_DIR OUT SECONDS|AT_LEAST``; each
 writes a JSON report to OUT. Readers open the published warehouse per request, read-only, as the
 app does, and record every (version, row count) pair they saw and every error.
 """
@@ -77,11 +77,16 @@ def reader(data_dir: str, out: str, seconds: float) -> None:
     Path(out).write_text(json.dumps({"reads": reads, "errors": errors, "versions": seen}))
 
 
-def submitter(data_dir: str, out: str, count: int) -> None:
+def submitter(data_dir: str, out: str, at_least: int) -> None:
+    """Submit ``at_least`` requests, and go on until ``<out>.stop`` appears, so the pipeline's runs
+    (the store's sync among them) happen while requests are being written."""
     data = DataDir(Path(data_dir))
+    stop = Path(out + ".stop")
     acked: list[str] = []
     errors: list[str] = []
-    for i in range(count):
+    deadline = time.monotonic() + 900  # a safety limit
+    i = 0
+    while i < at_least or (not stop.exists() and time.monotonic() < deadline):
         key = uuid.uuid4().hex
         try:
             con = connect_ops(data.ops_db)
@@ -93,14 +98,16 @@ def submitter(data_dir: str, out: str, count: int) -> None:
                     "cis": [],
                 }
                 ref = submit(con, fields, key)
-                # a retry of the same submission must not create a second request
-                assert submit(con, fields, key) == ref
+                # a retry of the same submission (a resent form, even with other fields) must not
+                # create a second request
+                assert submit(con, {**fields, "title": "retry"}, key) == ref
             finally:
                 con.close()
             acked.append(ref)
         except Exception as exc:
             errors.append(f"{type(exc).__name__}: {exc}")
-        time.sleep(0.01)
+        i += 1
+        time.sleep(0.01 if i < at_least else 0.1)
     Path(out).write_text(json.dumps({"acked": acked, "errors": errors}))
 
 
