@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -44,6 +45,25 @@ def built_data(tmp_path_factory: pytest.TempPathFactory) -> DataDir:
     # the suite's one build with the dbt unit tests (production builds leave them out: D23)
     build_run.build(data, run_id=run_id, as_of=AS_OF_TEXT, unit_tests=True)
     return data
+
+
+@pytest.fixture(scope="session")
+def copy_built(built_data: DataDir) -> Callable[[Path], DataDir]:
+    """Copy the suite's built sample to a folder, for a test that writes to it (ingest, build,
+    submit) without touching the shared one: its exports, ingest database and published version,
+    a real dbt build cheaper than building again (the pointer and the warehouse link are relative)."""
+
+    def copy(root: Path) -> DataDir:
+        shutil.copytree(built_data.root, root, symlinks=True, dirs_exist_ok=True)
+        return DataDir(root).ensure()
+
+    return copy
+
+
+@pytest.fixture
+def built_copy(copy_built: Callable[[Path], DataDir], tmp_path: Path) -> DataDir:
+    """A copy of the suite's built sample for one test that writes to it."""
+    return copy_built(tmp_path / "data")
 
 
 @pytest.fixture

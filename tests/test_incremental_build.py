@@ -2,8 +2,8 @@
 
 A random (seeded; the seed is printed on failure, ``CHANGEBOARD_DELTA_SEED`` replays one) sequence
 of delta exports — updates, new records, late arrivals for old periods, superseded versions and
-CMDB relationship changes — goes through the real ingest into one data directory that builds
-incrementally after each; after each, a full build of the same ingest database is compared with it
+CMDB relationship changes — goes through the real ingest into a copy of the suite's built sample,
+which builds incrementally after each; after each, a full build of the same ingest database is compared with it
 table by table (every public model: the marts and rpt_ models; order-insensitive, exact).
 """
 
@@ -14,7 +14,6 @@ import json
 import os
 import random
 import shutil
-from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -22,14 +21,11 @@ import pytest
 
 from changeboard import resources
 from changeboard.devtools.delta import write_delta
-from changeboard.devtools.generate import generate
 from changeboard.paths import DataDir
 from changeboard.pipeline import build_run, incremental, ingest_run
 from changeboard.warehouse.versions import publish
 
-AS_OF = datetime(2026, 11, 26, tzinfo=UTC)
 AS_OF_TEXT = "2026-11-26 00:00:00"
-CHANGES = 400
 STEPS = 2
 NOT_MODELS = ("warehouse_version", "warehouse_build_state")
 
@@ -81,15 +77,10 @@ def _count(path: Path, sql: str) -> int:
 
 
 @pytest.mark.slow
-def test_incremental_builds_equal_full_builds(tmp_path: Path) -> None:
+def test_incremental_builds_equal_full_builds(built_copy: DataDir, tmp_path: Path) -> None:
     seed = int(os.environ.get("CHANGEBOARD_DELTA_SEED") or random.randrange(1, 1 << 30))
     note = f"(delta seed {seed}: CHANGEBOARD_DELTA_SEED={seed} replays it)"
-    data = DataDir(tmp_path / "incremental").ensure()
-    generate(data.samples, seed=seed % 1000, changes=CHANGES, as_of=AS_OF)
-    report = ingest_run.ingest_paths(data, [data.samples], run_id=ingest_run.new_run_id())
-    assert not report.failed, [(r.path, r.error) for r in report.failed]
-    first = build_run.build(data, run_id=ingest_run.new_run_id(), as_of=AS_OF_TEXT, try_incremental=True)
-    assert (first.meta["build_kind"], first.meta["build_reason"]) == ("full", "no published version yet")
+    data = built_copy  # the suite's sample, ingested and published by a full build as of AS_OF_TEXT
     # the tables an incremental build carries over are exactly the project's incremental models
     manifest = json.loads((data.root / "dbt" / "target" / "manifest.json").read_text(encoding="utf-8"))
     assert {

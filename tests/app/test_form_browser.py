@@ -3,21 +3,20 @@
 invalid input and find errors and nothing stored; then a pipeline run puts the request on the CAB
 agenda (rpt_cab_agenda when it is built, else fct_changes with origin 'form').
 
-The module builds its own data directory (generated sample, ingest, build) so it never writes to the
-shared session fixture. Screenshots: test-output/screenshots/form_*.png.
+The module works on its own copy of the suite's built sample, so it never writes to the shared
+session fixture. Screenshots: test-output/screenshots/form_*.png.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from changeboard.devtools.generate import generate
 from changeboard.paths import DataDir
 from changeboard.pipeline import build_run, ingest_run
 from changeboard.store import requests as ops
@@ -42,18 +41,11 @@ REFERENCE = re.compile(r"CR\d{7}")
 
 
 @pytest.fixture(scope="module")
-def form_data(tmp_path_factory: pytest.TempPathFactory) -> DataDir:
+def form_data(copy_built: Callable[[Path], DataDir], tmp_path_factory: pytest.TempPathFactory) -> DataDir:
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium (/usr/bin/chromium) is not installed: `apt-get install chromium`")
     pytest.importorskip("playwright.sync_api", reason="playwright (python) is not installed")
-    root = tmp_path_factory.mktemp("formdata")
-    data = DataDir(root / "data").ensure()
-    generate(root / "exports", seed=5, changes=400, as_of=AS_OF)
-    run = ingest_run.new_run_id()
-    report = ingest_run.ingest_paths(data, [root / "exports"], run_id=run)
-    assert not report.failed, [(r.path, r.error) for r in report.failed]
-    build_run.build(data, run_id=run, as_of=AS_OF_TEXT)
-    return data
+    return copy_built(tmp_path_factory.mktemp("formdata") / "data")
 
 
 @pytest.fixture(scope="module")

@@ -13,16 +13,13 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from changeboard.devtools.generate import generate
 from changeboard.faults import ENV as FAULT_ENV
 from changeboard.paths import ENV_DATA_DIR, DataDir
-from changeboard.pipeline import build_run, ingest_run
 from changeboard.warehouse.versions import read_pointer
 from tests.hostile.figures import FIGURES
 from tests.reliability.workers import reexport
@@ -88,13 +85,9 @@ RANDOM_KILLS = 4
 
 
 @pytest.mark.slow
-def test_kill_9_anywhere_loses_nothing(tmp_path: Path) -> None:
-    data = DataDir(tmp_path / "data").ensure()
-    exports = tmp_path / "exports"
-    generate(exports, seed=5, changes=300, as_of=datetime(2026, 11, 26, tzinfo=UTC))
-    run = ingest_run.new_run_id()
-    ingest_run.ingest_paths(data, [exports], run_id=run)
-    build_run.build(data, run_id=run, as_of=AS_OF)
+def test_kill_9_anywhere_loses_nothing(built_copy: DataDir, tmp_path: Path) -> None:
+    data = built_copy  # the suite's sample, ingested and published
+    exports = data.samples
     # A random kill must land inside the run: time one clean ingest of the same kind first (with
     # compiled bytecode a small ingest takes about a second, so fixed delays would miss it).
     started = time.monotonic()

@@ -4,7 +4,7 @@ next build as fct_cab_decisions (a real sync and dbt build)."""
 
 from __future__ import annotations
 
-import shutil
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -171,13 +171,11 @@ def test_running_order_and_attendees(con) -> None:  # type: ignore[no-untyped-de
 
 @pytest.fixture(scope="module")
 def decided_build(
-    built_data: DataDir, tmp_path_factory: pytest.TempPathFactory
+    copy_built: Callable[[Path], DataDir], tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[DataDir, dict[str, str]]:
     """A copy of the suite's built sample in which the CAB decided agenda items of both kinds, synced and
     built again (one real dbt build)."""
-    root = tmp_path_factory.mktemp("cabdecided")
-    shutil.copytree(built_data.root, root, dirs_exist_ok=True)
-    data = DataDir(root).ensure()
+    data = copy_built(tmp_path_factory.mktemp("cabdecided"))
     wh, _pub = connect_published(data)
     try:
         rows = wh.sql(
