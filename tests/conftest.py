@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -31,20 +32,40 @@ def output_dir() -> Path:
     return OUTPUT
 
 
-@pytest.fixture(scope="session")
-def built_data(tmp_path_factory: pytest.TempPathFactory) -> DataDir:
-    """A data directory with a generated sample ingested and a published warehouse (as_of pinned)."""
+def _build_sample(data: DataDir) -> None:
     from changeboard.devtools.generate import generate
     from changeboard.pipeline import build_run, ingest_run
 
-    data = DataDir(tmp_path_factory.mktemp("cbdata")).ensure()
     generate(data.samples, seed=7, changes=SAMPLE_CHANGES, as_of=AS_OF)
     run_id = ingest_run.new_run_id()
     report = ingest_run.ingest_paths(data, [data.samples], run_id=run_id)
     assert not report.failed, [(r.path, r.error) for r in report.failed]
     # the suite's one build with the dbt unit tests (production builds leave them out: D23)
     build_run.build(data, run_id=run_id, as_of=AS_OF_TEXT, unit_tests=True)
-    return data
+
+
+@pytest.fixture(scope="session")
+def built_data(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> DataDir:
+    """A data directory with a generated sample ingested and a published warehouse (as_of pinned).
+
+    Built once per test run: under pytest-xdist the first worker to ask builds it in the run's shared
+    temporary folder while the others wait on a lock, and each worker takes its own copy (a test on
+    one worker never sees another's writes). Two workers building it side by side took a build each
+    at half speed."""
+    data = DataDir(tmp_path_factory.mktemp("cbdata")).ensure()
+    if worker_id == "master":  # not under xdist
+        _build_sample(data)
+        return data
+    shared = tmp_path_factory.getbasetemp().parent / "built_sample"
+    done = shared.with_name("built_sample.done")
+    with shared.with_name("built_sample.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not done.exists():
+            shutil.rmtree(shared, ignore_errors=True)  # a worker that failed half way
+            _build_sample(DataDir(shared).ensure())
+            done.touch()
+    shutil.copytree(shared, data.root, symlinks=True, dirs_exist_ok=True)
+    return DataDir(data.root).ensure()
 
 
 @pytest.fixture(scope="session")
