@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from changeboard.paths import ENV_DATA_DIR, DataDir
+from tests.built_once import built_once
 from tests.hostile.figures import (  # noqa: F401  (the hostile/crash figures, gathered from every worker)
     pytest_sessionfinish,
     pytest_terminal_summary,
@@ -46,26 +46,9 @@ def _build_sample(data: DataDir) -> None:
 
 @pytest.fixture(scope="session")
 def built_data(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> DataDir:
-    """A data directory with a generated sample ingested and a published warehouse (as_of pinned).
-
-    Built once per test run: under pytest-xdist the first worker to ask builds it in the run's shared
-    temporary folder while the others wait on a lock, and each worker takes its own copy (a test on
-    one worker never sees another's writes). Two workers building it side by side took a build each
-    at half speed."""
-    data = DataDir(tmp_path_factory.mktemp("cbdata")).ensure()
-    if worker_id == "master":  # not under xdist
-        _build_sample(data)
-        return data
-    shared = tmp_path_factory.getbasetemp().parent / "built_sample"
-    done = shared.with_name("built_sample.done")
-    with shared.with_name("built_sample.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-        if not done.exists():
-            shutil.rmtree(shared, ignore_errors=True)  # a worker that failed half way
-            _build_sample(DataDir(shared).ensure())
-            done.touch()
-    shutil.copytree(shared, data.root, symlinks=True, dirs_exist_ok=True)
-    return DataDir(data.root).ensure()
+    """A data directory with a generated sample ingested and a published warehouse (as_of pinned),
+    built once per run (each xdist worker has its own copy: tests.built_once)."""
+    return built_once(tmp_path_factory, worker_id, "cbdata", _build_sample)
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from changeboard.paths import DataDir
+from tests.built_once import built_once
 from tests.hostile.corpus import HOSTILE_TITLES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,11 +43,15 @@ def _hostile_copy(src: Path, dest: Path) -> int:
 
 
 @pytest.fixture(scope="session")
-def hostile_data(tmp_path_factory: pytest.TempPathFactory) -> DataDir:
+def hostile_data(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> DataDir:
+    """Built once per run (each xdist worker has its own copy: tests.built_once)."""
+    return built_once(tmp_path_factory, worker_id, "hostile_wh", _build_hostile)
+
+
+def _build_hostile(data: DataDir) -> None:
     from changeboard.devtools.generate import generate
     from changeboard.pipeline import build_run, ingest_run
 
-    data = DataDir(tmp_path_factory.mktemp("hostile_wh")).ensure()
     generate(data.samples, seed=11, changes=200, as_of=AS_OF)
     sn = data.samples / "servicenow"
     n = _hostile_copy(sn / "change_request.csv", sn / "change_request_hostile.csv")
@@ -60,4 +65,3 @@ def hostile_data(tmp_path_factory: pytest.TempPathFactory) -> DataDir:
     assert hostile.counts.updated == original.counts.inserted, hostile.counts
     assert hostile.counts.quarantined == original.counts.quarantined, hostile.counts
     build_run.build(data, run_id=run_id, as_of=AS_OF_TEXT)
-    return data
