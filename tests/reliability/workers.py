@@ -46,14 +46,15 @@ def reexport(src: Path, dst: Path, n: int) -> Path:
 
 
 def reader(data_dir: str, out: str, seconds: float) -> None:
-    """Poll until ``<out>.stop`` appears (or ``seconds`` pass, a safety limit)."""
+    """Poll until ``<out>.stop`` appears, then once more (or until ``seconds`` pass, a safety limit)."""
     data = DataDir(Path(data_dir))
     stop = Path(out + ".stop")
     seen: list[tuple[str, int, int]] = []
     errors: list[str] = []
     reads = 0
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and not stop.exists():
+    while time.monotonic() < deadline:
+        stopping = stop.exists()  # read once more after the stop: the last publish is always seen
         try:
             pub = read_pointer(data)
             con = duckdb.connect(str(pub.path), read_only=True)
@@ -71,6 +72,8 @@ def reader(data_dir: str, out: str, seconds: float) -> None:
                 seen.append((str(row[0]), int(row[1]), int(row[2])))
         except Exception as exc:
             errors.append(f"{type(exc).__name__}: {exc}")
+        if stopping:
+            break
         # each reader reads every 25 ms (a busy dashboard): four readers every 5 ms kept a 2-core CI
         # machine's CPU from the builds they race, without reading in any window the others miss
         time.sleep(0.025)
