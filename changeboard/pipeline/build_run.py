@@ -82,7 +82,7 @@ def dbt_env(data: DataDir, build_path: Path, work_dir: Path) -> dict[str, str]:
     """The environment of a dbt run: the file it builds, the ingest database it reads, DuckDB's
     memory limit (profiles.yml), and its target / log folders under ``work_dir``. dbt's own file log
     (every statement, at debug level) is off unless ``DBT_LOG_LEVEL_FILE`` asks for it: it took a
-    seventh of a small build's time, and a failed build reports dbt's error itself (DECISIONLOG D59)."""
+    sixth of a small build's time, and a failed build reports dbt's error itself (DECISIONLOG D59)."""
     return {
         **os.environ,
         ENV_BUILD_MEMORY: build_memory_limit(),
