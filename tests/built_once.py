@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import shutil
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -32,6 +33,11 @@ def built_once(
             shutil.rmtree(shared, ignore_errors=True)  # a worker that failed half way
             build(DataDir(shared).ensure())
             done.touch()
-    # the pointer names a bare file and the warehouse link is relative: the copy serves its own version
-    shutil.copytree(shared, data.root, symlinks=True, dirs_exist_ok=True)
-    return DataDir(data.root).ensure()
+    return copy_data_dir(DataDir(shared), data.root)
+
+
+def copy_data_dir(data: DataDir, root: Path) -> DataDir:
+    """A copy of a data directory at ``root``: its exports, ingest database and published versions.
+    The pointer names a bare file and the warehouse link is relative, so the copy serves its own."""
+    shutil.copytree(data.root, root, symlinks=True, dirs_exist_ok=True)
+    return DataDir(root).ensure()

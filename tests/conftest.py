@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import functools
 import os
-import shutil
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from changeboard.paths import ENV_DATA_DIR, DataDir
-from tests.built_once import built_once
+from tests.built_once import built_once, copy_data_dir
 from tests.hostile.figures import (  # noqa: F401  (the hostile/crash figures, gathered from every worker)
     pytest_sessionfinish,
     pytest_terminal_summary,
@@ -54,14 +54,8 @@ def built_data(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Data
 @pytest.fixture(scope="session")
 def copy_built(built_data: DataDir) -> Callable[[Path], DataDir]:
     """Copy the suite's built sample to a folder, for a test that writes to it (ingest, build,
-    submit) without touching the shared one: its exports, ingest database and published version,
-    a real dbt build cheaper than building again (the pointer and the warehouse link are relative)."""
-
-    def copy(root: Path) -> DataDir:
-        shutil.copytree(built_data.root, root, symlinks=True, dirs_exist_ok=True)
-        return DataDir(root).ensure()
-
-    return copy
+    submit) without touching the shared one: a real published version, cheaper than building again."""
+    return functools.partial(copy_data_dir, built_data)
 
 
 @pytest.fixture
