@@ -13,8 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -39,13 +38,11 @@ PLAN = (
 
 
 @pytest.fixture(scope="module")
-def meeting_data(built_data: DataDir, tmp_path_factory: pytest.TempPathFactory) -> DataDir:
+def meeting_data(copy_built: Callable[[Path], DataDir], tmp_path_factory: pytest.TempPathFactory) -> DataDir:
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium (/usr/bin/chromium) is not installed: `apt-get install chromium`")
     pytest.importorskip("playwright.sync_api", reason="playwright (python) is not installed")
-    root = tmp_path_factory.mktemp("cabmeeting")
-    shutil.copytree(built_data.root, root, dirs_exist_ok=True)
-    data = DataDir(root).ensure()
+    data = copy_built(tmp_path_factory.mktemp("cabmeeting"))
     con = connect_ops(data.ops_db)
     try:
         for i in range(3):

@@ -78,16 +78,7 @@ def test_cab_page_lists_the_highest_risk_as_the_printed_pack(app_env: DataDir, m
         assert f"The 2 highest-risk of {total:,} changes" in " ".join(notes)
 
 
-def _copy(built: DataDir, root: Path) -> DataDir:
-    import shutil
-
-    shutil.copytree(built.root, root, dirs_exist_ok=True)
-    return DataDir(root).ensure()
-
-
-def test_cab_page_decides_itsm_changes_and_form_requests(
-    built_data: DataDir, tmp_path: Path, monkeypatch
-) -> None:
+def test_cab_page_decides_itsm_changes_and_form_requests(built_copy: DataDir, monkeypatch) -> None:
     """Every item awaiting a decision has a card with the pack row's evidence; decisions of each kind are
     stored with who and when; approving inside a blackout is refused without the confirmation."""
     from changeboard.app import cab_decisions as cab_decisions_app
@@ -96,7 +87,7 @@ def test_cab_page_decides_itsm_changes_and_form_requests(
     from changeboard.store import cab_decisions as cd
     from changeboard.store.requests import connect_ops, submit
 
-    data = _copy(built_data, tmp_path / "data")
+    data = built_copy
     monkeypatch.setenv(ENV_DATA_DIR, str(data.root))
     con = connect_ops(data.ops_db)
     ref = submit(
